@@ -1,0 +1,217 @@
+//! `countersign audit`: every change of a branch's first-parent history against the policy.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use countersign_engine::report::{Evaluation, Verdict};
+use countersign_engine::summary::{Summary, sample, summarize};
+use countersign_engine::{Engine, EvalOptions};
+
+use crate::output::{self, Format, SCHEMA_VERSION};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, FormatArgs, PolicyArgs, policy_source};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  countersign audit --policy bundled\n  countersign audit --since 2026-01-01 --until 2026-06-30 --format json > audit.json\n  countersign audit v1.0..v1.1 --format markdown\n  countersign audit --sample 25 --seed 2026   # a reproducible auditor's sample\n\nExit codes: 0 no violations, 1 violations found, 2 could not audit.")]
+pub struct AuditArgs {
+    /// The repository to audit.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The branch whose first-parent history is audited (default: the checked-out branch).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Only changes committed on or after this date (YYYY-MM-DD or an RFC 3339 time).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<jiff::Timestamp>,
+    /// Only changes committed before this date (YYYY-MM-DD is exclusive of that day's end: the day is included).
+    #[arg(long, value_parser = parse_time_end)]
+    pub until: Option<jiff::Timestamp>,
+    /// A revision range such as `v1.0..main`; defaults to the branch's whole history.
+    pub range: Option<String>,
+    /// Report a reproducible random sample of N changes (the summary still covers all).
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// Seed for --sample; the same seed and history give the same sample.
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    pub seed: u64,
+    /// Do not read or write the per-commit facts cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Treat "evidence missing" as a failure (exit 1).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print only changes that are not compliant (the summary still covers all).
+    #[arg(long)]
+    pub only_problems: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+pub fn parse_time(s: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = s.parse().map_err(|e| format!("expected YYYY-MM-DD or an RFC 3339 time: {e}"))?;
+    date.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
+}
+
+fn parse_time_end(s: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = s.parse().map_err(|e| format!("expected YYYY-MM-DD or an RFC 3339 time: {e}"))?;
+    let next = date.tomorrow().map_err(|e| e.to_string())?;
+    next.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
+}
+
+#[derive(Serialize)]
+struct AuditReport<'a> {
+    schema: &'static str,
+    version: u32,
+    policy: PolicyRef<'a>,
+    repository: String,
+    branch: Option<String>,
+    range: Option<&'a str>,
+    since: Option<jiff::Timestamp>,
+    until: Option<jiff::Timestamp>,
+    summary: &'a Summary,
+    sample: Option<SampleInfo>,
+    changes: Vec<&'a Evaluation>,
+}
+
+#[derive(Serialize)]
+pub struct PolicyRef<'a> {
+    pub source: &'a str,
+    pub organization: &'a str,
+    pub version: &'a str,
+}
+
+#[derive(Serialize)]
+struct SampleInfo {
+    size: usize,
+    seed: u64,
+    population: usize,
+}
+
+pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
+    let repo = countersign_git::Repository::open(&args.repo)
+        .with_context(|| format!("cannot audit {}", args.repo.display()))?;
+    let src = policy_source::read(args.policy.policy.as_deref(), repo.workdir().unwrap_or(&args.repo))?;
+    let loaded = policy_source::load(&src, policy_source::today())?;
+    policy_source::warn(&src, &loaded.warnings);
+    let mut policy = loaded.policy;
+    crate::owners::import_codeowners(&mut policy, &repo, None)?;
+
+    let walk_opts = countersign_git::WalkOptions {
+        branch: args.branch.clone(),
+        range: args.range.clone(),
+        since: args.since,
+        until: args.until,
+        use_cache: !args.no_cache,
+        added_lines_for: policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect(),
+        ..Default::default()
+    };
+    let bar = progress_bar();
+    let walk = repo
+        .changes(&walk_opts, &|p: countersign_git::Progress| {
+            if let Some(bar) = &bar {
+                if let Some(total) = p.total {
+                    bar.set_length(total as u64);
+                }
+                bar.set_position(p.done as u64);
+            }
+        })
+        .with_context(|| format!("cannot read the history of {}", args.repo.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if walk.changes.is_empty() {
+        eprintln!("note: no changes in the requested range{}", walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+    }
+
+    let engine = Engine::new(&policy);
+    let eval_opts = EvalOptions { now: Some(jiff::Timestamp::now()) };
+    let evals: Vec<Evaluation> = walk.changes.iter().map(|c| engine.evaluate(c, &eval_opts)).collect();
+    let summary = summarize(&evals);
+
+    let picked: Vec<&Evaluation> = match args.sample {
+        Some(n) => sample(evals.len(), n, args.seed).into_iter().map(|i| &evals[i]).collect(),
+        None => evals.iter().collect(),
+    };
+    let shown: Vec<&Evaluation> =
+        picked.into_iter().filter(|e| !args.only_problems || e.verdict != Verdict::Compliant).collect();
+
+    let out = match args.format.format {
+        Format::Json => output::to_json(&AuditReport {
+            schema: "countersign.audit",
+            version: SCHEMA_VERSION,
+            policy: PolicyRef { source: &src.name, organization: &policy.meta.organization, version: &policy.meta.version },
+            repository: args.repo.display().to_string(),
+            branch: walk.branch.clone(),
+            range: args.range.as_deref(),
+            since: args.since,
+            until: args.until,
+            summary: &summary,
+            sample: args.sample.map(|size| SampleInfo { size: size.min(evals.len()), seed: args.seed, population: evals.len() }),
+            changes: shown,
+        })?,
+        Format::Markdown => {
+            let mut s = format!(
+                "# countersign audit — {}\n\nPolicy: {} version {} ({})\n\n",
+                walk.branch.as_deref().unwrap_or("HEAD"),
+                policy.meta.organization,
+                policy.meta.version,
+                src.name
+            );
+            s.push_str(&output::summary_markdown(&summary));
+            if let Some(n) = args.sample {
+                s.push_str(&format!("\nSample of {} drawn with seed {}.\n", n.min(evals.len()), args.seed));
+            }
+            s.push('\n');
+            for e in &shown {
+                s.push_str(&output::evaluation_markdown(e));
+            }
+            s
+        }
+        Format::Text | Format::Github | Format::Html => {
+            let mut s = String::new();
+            for e in &shown {
+                s.push_str(&output::evaluation_text(e));
+                s.push('\n');
+            }
+            if let Some(n) = args.sample {
+                s.push_str(&format!("Sample of {} of {} changes, seed {}.\n", n.min(evals.len()), evals.len(), args.seed));
+            }
+            s.push_str(&output::summary_text(&summary));
+            s
+        }
+    };
+    print!("{out}");
+    Ok(exit_code(&evals, args.strict))
+}
+
+pub fn exit_code(evals: &[Evaluation], strict: bool) -> u8 {
+    let worst = evals.iter().map(|e| e.verdict).max().unwrap_or(Verdict::Compliant);
+    match worst {
+        Verdict::Violation => EXIT_VIOLATIONS,
+        Verdict::EvidenceMissing if strict => EXIT_VIOLATIONS,
+        _ => EXIT_OK,
+    }
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} reading history {bar:30} {pos}/{len} commits ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}

@@ -1,0 +1,177 @@
+//! `countersign check`: one pull request, in CI.
+//!
+//! The policy and CODEOWNERS are read from the base revision, so a pull request cannot
+//! loosen the rules it is judged by. Git supplies commits, trailers, signatures and changed
+//! paths; `--pr-json` (from `gh pr view --json`) adds approvals, labels, the description and
+//! check results.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use countersign_engine::change::Change;
+use countersign_engine::report::{Evaluation, Status};
+use countersign_engine::{Engine, EvalOptions};
+use countersign_forge::github::{GH_FIELDS, GhPullRequest};
+
+use crate::audit::{PolicyRef, exit_code};
+use crate::output::{self, Format, SCHEMA_VERSION};
+use crate::policy_source::{self, PolicyText};
+use crate::{FormatArgs, PolicyArgs};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples (GitHub Actions):\n  gh pr view \"$PR\" --json number,title,body,author,labels,reviews,commits,files,statusCheckRollup,baseRefName,headRefOid > pr.json\n  countersign check --base origin/main --head HEAD --pr-json pr.json --format github\n\nWith --format github, annotations go to stdout and a Markdown summary is appended to\n$GITHUB_STEP_SUMMARY when it is set.\n\nExit codes: 0 compliant, 1 violations (or, with --strict, evidence missing), 2 could not check.")]
+pub struct CheckArgs {
+    /// The repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The base revision the PR targets (e.g. origin/main).
+    #[arg(long)]
+    pub base: String,
+    /// The PR's head revision.
+    #[arg(long, default_value = "HEAD")]
+    pub head: String,
+    /// JSON printed by `gh pr view --json <fields>` (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub pr_json: Option<PathBuf>,
+    /// Treat "evidence missing" as a failure (exit 1).
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    schema: &'static str,
+    version: u32,
+    policy: PolicyRef<'a>,
+    base: &'a str,
+    head: &'a str,
+    forge_evidence: bool,
+    /// Requirements that could not be judged from the evidence given.
+    not_judged: Vec<&'a str>,
+    evaluation: &'a Evaluation,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let repo = countersign_git::Repository::open(&args.repo).with_context(|| format!("cannot check {}", args.repo.display()))?;
+    let src = match args.policy.policy.as_deref() {
+        Some(p) => policy_source::read(Some(p), repo.workdir().unwrap_or(&args.repo))?,
+        None => {
+            let blob = repo
+                .read_blob_at(&args.base, "countersign.toml")
+                .with_context(|| format!("cannot read countersign.toml at {}", args.base))?
+                .with_context(|| {
+                    format!(
+                        "there is no countersign.toml at the base revision {}\nhint: commit a policy to the base branch, or pass --policy FILE",
+                        args.base
+                    )
+                })?;
+            let text = String::from_utf8(blob).context("countersign.toml at the base revision is not UTF-8")?;
+            PolicyText { name: format!("{}:countersign.toml", args.base), text, path: None }
+        }
+    };
+    let loaded = policy_source::load(&src, policy_source::today())?;
+    policy_source::warn(&src, &loaded.warnings);
+    let mut policy = loaded.policy;
+    crate::owners::import_codeowners(&mut policy, &repo, Some(&args.base))?;
+
+    let added_for: Vec<String> = policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect();
+    let mut change = repo
+        .pr_change(&args.base, &args.head, &added_for)
+        .with_context(|| format!("cannot read the changes between {} and {}", args.base, args.head))?;
+    let forge = match &args.pr_json {
+        Some(path) => {
+            let bytes = if path.as_os_str() == "-" {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read the PR JSON from stdin")?;
+                buf
+            } else {
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+            };
+            let pr = GhPullRequest::from_json(&bytes).with_context(|| {
+                format!("{} is not `gh pr view --json` output\nhint: gh pr view NUMBER --json {GH_FIELDS} > pr.json", path.display())
+            })?;
+            merge_forge(&mut change, pr.into_change());
+            true
+        }
+        None => false,
+    };
+
+    let engine = Engine::new(&policy);
+    let eval = engine.evaluate(&change, &EvalOptions { now: Some(jiff::Timestamp::now()) });
+    let not_judged: Vec<&str> = eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
+    let hint = (!forge && !not_judged.is_empty()).then(|| {
+        format!(
+            "could not judge from git alone: {}\nhint: pass --pr-json with the output of `gh pr view --json {GH_FIELDS}`\n",
+            not_judged.join(", ")
+        )
+    });
+
+    let out = match args.format.format {
+        Format::Json => output::to_json(&CheckReport {
+            schema: "countersign.check",
+            version: SCHEMA_VERSION,
+            policy: PolicyRef { source: &src.name, organization: &policy.meta.organization, version: &policy.meta.version },
+            base: &args.base,
+            head: &args.head,
+            forge_evidence: forge,
+            not_judged: not_judged.clone(),
+            evaluation: &eval,
+        })?,
+        Format::Markdown => output::evaluation_markdown(&eval) + hint.as_deref().unwrap_or(""),
+        Format::Github => {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot append to $GITHUB_STEP_SUMMARY ({})", PathBuf::from(&path).display()))?;
+                f.write_all(output::evaluation_markdown(&eval).as_bytes())?;
+            }
+            output::github_annotations(&eval) + &output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")
+        }
+        Format::Text | Format::Html => output::evaluation_text(&eval) + hint.as_deref().unwrap_or(""),
+    };
+    print!("{out}");
+    Ok(exit_code(std::slice::from_ref(&eval), args.strict))
+}
+
+/// Combine git's view of the PR with the forge's: git is authoritative for commits, paths,
+/// trailers and signatures; the forge for the title, description, labels, reviews and checks.
+pub fn merge_forge(change: &mut Change, forge: Change) {
+    change.id = forge.id;
+    change.pr_number = forge.pr_number;
+    change.title = forge.title;
+    change.body = forge.body;
+    change.labels = forge.labels;
+    if let Some(fa) = forge.author {
+        match &mut change.author {
+            Some(a) => {
+                a.login = fa.login;
+                if a.name.is_none() {
+                    a.name = fa.name;
+                }
+            }
+            None => change.author = Some(fa),
+        }
+    }
+    if forge.branch.is_some() {
+        change.branch = forge.branch;
+    }
+    if forge.head_commit.is_some() {
+        change.head_commit = forge.head_commit;
+    }
+    change.approvals.extend(forge.approvals);
+    change.checks.extend(forge.checks);
+    if change.changed_paths.is_empty() {
+        change.changed_paths = forge.changed_paths;
+    }
+    change.completeness = forge.completeness;
+}

@@ -1,0 +1,199 @@
+//! Report rendering: text for people, markdown for PR comments and step summaries, JSON for
+//! machines (shape in docs/report-json.md), and GitHub Actions annotations.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use countersign_engine::report::{Evaluation, RequirementResult, Status, Verdict};
+use countersign_engine::summary::Summary;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text (the default).
+    Text,
+    /// JSON, documented in docs/report-json.md.
+    Json,
+    /// Markdown, e.g. for $GITHUB_STEP_SUMMARY or a PR comment.
+    Markdown,
+    /// GitHub Actions workflow commands (::error::/::warning::) plus a short text report.
+    Github,
+    /// HTML (policy render only).
+    Html,
+}
+
+/// The version tag of the JSON documents countersign prints.
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+pub fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+fn marker(status: Status) -> &'static str {
+    match status {
+        Status::Met => "[met]    ",
+        Status::Missing => "[MISSING]",
+        Status::Waived => "[waived] ",
+        Status::Unknown => "[unknown]",
+        Status::Pending => "[pending]",
+    }
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Compliant => "compliant",
+        Verdict::Violation => "VIOLATION",
+        Verdict::EvidenceMissing => "evidence missing",
+    }
+}
+
+fn change_label(e: &Evaluation) -> String {
+    let id: String = e.change.id.chars().take(10).collect();
+    match e.change.pr_number {
+        Some(n) => format!("{id}  PR #{n}"),
+        None => format!("{id}  {:?}", e.change.kind).replace("DirectPush", "direct push"),
+    }
+}
+
+fn classification_line(e: &Evaluation) -> String {
+    let mut line = format!("category {} ({})", e.category.id, e.category.reason);
+    if let Some(r) = &e.risk {
+        let _ = write!(line, " · risk {} ({})", r.id, r.reason);
+    }
+    if !e.areas.is_empty() {
+        let areas: Vec<String> =
+            e.areas.iter().map(|a| if a.sensitive { format!("{} (sensitive)", a.name) } else { a.name.clone() }).collect();
+        let _ = write!(line, " · areas {}", areas.join(", "));
+    }
+    if let Some(author) = &e.change.author {
+        let _ = write!(line, " · author {author}");
+    }
+    if e.self_merge {
+        line.push_str(" · self-merge (recorded)");
+    }
+    line
+}
+
+fn requirement_line(r: &RequirementResult) -> String {
+    let mut line = format!("{} {} — {}", marker(r.status), r.id, r.description);
+    if !r.evidence.is_empty() {
+        let _ = write!(line, "\n              evidence: {}", r.evidence.join("; "));
+    }
+    if let Some(d) = &r.detail {
+        let _ = write!(line, "\n              {}: {d}", if r.status == Status::Waived { "waived" } else { "note" });
+    }
+    line
+}
+
+/// One change, with every requirement.
+pub fn evaluation_text(e: &Evaluation) -> String {
+    let mut out = format!("{}  {}  — {}\n", change_label(e), e.change.title, verdict_text(e.verdict));
+    let _ = writeln!(out, "    {}", classification_line(e));
+    for r in &e.requirements {
+        let _ = writeln!(out, "    {}", requirement_line(r));
+    }
+    if e.requirements.is_empty() {
+        let _ = writeln!(out, "    (the policy places no requirement on this change)");
+    }
+    out
+}
+
+pub fn summary_text(s: &Summary) -> String {
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Summary: {} changes — {} compliant, {} violations, {} evidence missing",
+        s.population, s.compliant, s.violations, s.evidence_missing
+    );
+    let _ = writeln!(out, "  reviewed by someone other than the author: {}", pct(s.reviewed_by_other_share));
+    let _ = writeln!(out, "  with CI evidence:                          {}", pct(s.ci_evidence_share));
+    let _ = writeln!(out, "  direct pushes: {}   self-merges: {}   emergencies: {}", s.direct_pushes, s.self_merges, s.emergencies);
+    if !s.by_category.is_empty() {
+        let cats: Vec<String> = s.by_category.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "  by category: {}", cats.join(", "));
+    }
+    if !s.missing_by_requirement.is_empty() {
+        let miss: Vec<String> = s.missing_by_requirement.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "  missing requirements: {}", miss.join(", "));
+    }
+    out
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn evaluation_markdown(e: &Evaluation) -> String {
+    let mut out = format!(
+        "### {} `{}` {} — **{}**\n\n{}\n\n",
+        e.change.pr_number.map(|n| format!("PR #{n}")).unwrap_or_else(|| "Commit".to_string()),
+        e.change.id.chars().take(10).collect::<String>(),
+        md_escape(&e.change.title),
+        e.verdict.as_str(),
+        md_escape(&classification_line(e)),
+    );
+    if e.requirements.is_empty() {
+        out.push_str("The policy places no requirement on this change.\n\n");
+        return out;
+    }
+    out.push_str("| Status | Requirement | Required by | Evidence | Note |\n|---|---|---|---|---|\n");
+    for r in &e.requirements {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` {} | {} | {} | {} |",
+            marker(r.status).trim(),
+            r.id,
+            md_escape(&r.description),
+            md_escape(&r.required_by),
+            md_escape(&r.evidence.join("; ")),
+            md_escape(r.detail.as_deref().unwrap_or("")),
+        );
+    }
+    out.push('\n');
+    out
+}
+
+pub fn summary_markdown(s: &Summary) -> String {
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    format!(
+        "## Summary\n\n| Measure | Value |\n|---|---|\n| Population | {} |\n| Compliant | {} |\n| Violations | {} |\n| Evidence missing | {} |\n| Reviewed by someone other than the author | {} |\n| With CI evidence | {} |\n| Direct pushes | {} |\n| Self-merges | {} |\n| Emergencies | {} |\n",
+        s.population,
+        s.compliant,
+        s.violations,
+        s.evidence_missing,
+        pct(s.reviewed_by_other_share),
+        pct(s.ci_evidence_share),
+        s.direct_pushes,
+        s.self_merges,
+        s.emergencies
+    )
+}
+
+/// GitHub Actions workflow commands: one `::error` per missing requirement, one `::warning`
+/// per requirement that could not be judged.
+pub fn github_annotations(e: &Evaluation) -> String {
+    let esc = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let mut out = String::new();
+    for r in &e.requirements {
+        let level = match r.status {
+            Status::Missing => "error",
+            Status::Unknown => "warning",
+            _ => continue,
+        };
+        let _ = writeln!(
+            out,
+            "::{level} title=countersign {}::{}{}",
+            esc(&r.id),
+            esc(&r.description),
+            r.detail.as_deref().map(|d| format!(" — {}", esc(d))).unwrap_or_default()
+        );
+    }
+    out
+}

@@ -1,0 +1,1043 @@
+//! Classify a change and decide each requirement the policy places on it.
+//!
+//! The flow is: classify (kind, category, risk, areas), collect every requirement the
+//! classification implies, judge each one against the evidence, apply waivers (emergency,
+//! self-merge allowance, exceptions), and derive the verdict. Every step leaves a trace in
+//! the result so `audit` can explain it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use regex::Regex;
+
+use countersign_policy::model::{
+    ApprovalRule, Area, Category, ChangeKind, Condition, GateScope, Policy, Subject,
+};
+
+use crate::change::{Approval, ApprovalKind, Change, CheckStatus, Identity, PathStatus};
+use crate::directory::{Directory, display_identity, subject_members, subject_text};
+use crate::report::{
+    AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict,
+};
+use crate::text;
+
+/// Inputs that come from outside the pure core.
+#[derive(Debug, Clone, Default)]
+pub struct EvalOptions {
+    /// "Now", for obligation deadlines and exception end dates. Without it, deadlines are
+    /// reported as pending and dated exceptions are taken to be in force.
+    pub now: Option<Timestamp>,
+}
+
+/// A policy prepared for evaluating many changes: identities indexed, patterns compiled.
+pub struct Engine<'p> {
+    policy: &'p Policy,
+    dir: Directory,
+    content_patterns: Vec<Option<Regex>>,
+    ticket: Option<Regex>,
+}
+
+impl<'p> Engine<'p> {
+    pub fn new(policy: &'p Policy) -> Self {
+        let content_patterns = policy.content_flags.iter().map(|f| Regex::new(&f.pattern).ok()).collect();
+        let ticket = policy.branch.ticket_pattern.as_deref().and_then(|p| Regex::new(p).ok());
+        Engine { policy, dir: Directory::new(policy), content_patterns, ticket }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.policy
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.dir
+    }
+
+    pub fn evaluate(&self, change: &Change, opts: &EvalOptions) -> Evaluation {
+        let today = opts.now.map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+        let cx = ChangeContext::new(self, change);
+        let (category, category_class) = self.classify_category(&cx);
+        let risk = self.classify_risk(&cx);
+        let touched = self.touched_areas(change);
+
+        let mut reqs = Vec::new();
+        self.branch_requirements(&cx, &mut reqs);
+        self.approval_requirements(&cx, category, risk.as_ref().map(|r| r.0), &touched, &mut reqs);
+        self.gate_requirements(&cx, category, &mut reqs);
+        self.description_requirements(&cx, category, &mut reqs);
+        self.path_requirements(&cx, &mut reqs);
+        let emergency_authorized = self.emergency_requirements(&cx, category, opts, &mut reqs);
+
+        let self_merge = cx.is_self_merge();
+        self.apply_waivers(&cx, category, emergency_authorized, today, &mut reqs);
+
+        let verdict = verdict_of(&reqs);
+        Evaluation {
+            change: ChangeSummary {
+                id: change.id.clone(),
+                kind: cx.kind,
+                pr_number: change.pr_number,
+                title: change.title.clone(),
+                author: change.author.as_ref().map(|a| display_identity(&self.dir, a)),
+                merged_by: change.merged_by.as_ref().map(|a| display_identity(&self.dir, a)),
+                time: change.time,
+                commits: change.commits.len(),
+                changed_paths: change.changed_paths.len(),
+            },
+            category: category_class,
+            risk: risk.map(|r| r.1),
+            areas: touched
+                .iter()
+                .map(|(area, paths)| AreaHit {
+                    name: area.name.clone(),
+                    sensitive: area.sensitive,
+                    owners: area.owners.iter().map(subject_text).collect(),
+                    paths: paths.clone(),
+                })
+                .collect(),
+            requirements: reqs,
+            verdict,
+            self_merge,
+            emergency: category.emergency,
+            reviewed_by_other: cx.reviewed_by_other(),
+            ci_evidence: change.checks.iter().any(|c| c.status == CheckStatus::Success),
+        }
+    }
+
+    // ---- classification -------------------------------------------------------------
+
+    fn classify_category(&self, cx: &ChangeContext<'_>) -> (&'p Category, Classification) {
+        let mut best: Option<&Category> = None;
+        let mut matched = Vec::new();
+        for cat in &self.policy.categories {
+            if self.condition_holds(&cat.when, cx) {
+                matched.push(cat);
+                if best.is_none_or(|b| cat.precedence > b.precedence) {
+                    best = Some(cat);
+                }
+            }
+        }
+        let (cat, reason) = match best {
+            Some(cat) => (cat, describe_condition(&cat.when)),
+            None => {
+                let cat = self
+                    .policy
+                    .categories
+                    .iter()
+                    .find(|c| c.id == self.policy.default_category)
+                    .or_else(|| self.policy.categories.first())
+                    .expect("a validated policy has at least one category");
+                (cat, "default category".to_string())
+            }
+        };
+        let also = matched.iter().filter(|c| c.id != cat.id).map(|c| c.id.clone()).collect();
+        (cat, Classification { id: cat.id.clone(), name: cat.name.clone(), reason, also_matched: also })
+    }
+
+    fn classify_risk(&self, cx: &ChangeContext<'_>) -> Option<(&'p countersign_policy::model::Risk, Classification)> {
+        let mut best: Option<&countersign_policy::model::Risk> = None;
+        let mut matched = Vec::new();
+        for risk in &self.policy.risks {
+            if self.condition_holds(&risk.when, cx) {
+                matched.push(risk);
+                if best.is_none_or(|b| risk.rank > b.rank) {
+                    best = Some(risk);
+                }
+            }
+        }
+        let (risk, reason) = match best {
+            Some(r) => (r, describe_condition(&r.when)),
+            None => {
+                let id = self.policy.default_risk.as_ref()?;
+                (self.policy.risks.iter().find(|r| &r.id == id)?, "default risk".to_string())
+            }
+        };
+        let also = matched.iter().filter(|r| r.id != risk.id).map(|r| r.id.clone()).collect();
+        Some((risk, Classification { id: risk.id.clone(), name: risk.name.clone(), reason, also_matched: also }))
+    }
+
+    /// Whether a classification condition holds for the change.
+    pub fn condition_holds(&self, cond: &Condition, cx: &ChangeContext<'_>) -> bool {
+        let change = cx.change;
+        match cond {
+            Condition::Always => true,
+            Condition::PathsAny(set) => change.changed_paths.iter().any(|p| set.matches(&p.path)),
+            Condition::PathsOnly(set) => {
+                !change.changed_paths.is_empty() && change.changed_paths.iter().all(|p| set.matches(&p.path))
+            }
+            Condition::Area(name) => self
+                .policy
+                .areas
+                .iter()
+                .filter(|a| &a.name == name)
+                .any(|a| change.changed_paths.iter().any(|p| a.paths.matches(&p.path))),
+            Condition::Label(label) => change.labels.iter().any(|l| l.eq_ignore_ascii_case(label)),
+            Condition::Trailer { key, value } => change.trailers.iter().any(|t| {
+                t.key.eq_ignore_ascii_case(key)
+                    && value.as_ref().is_none_or(|v| t.value.trim().eq_ignore_ascii_case(v.trim()))
+            }),
+            Condition::Title(re) => re.is_match(&change.title),
+            Condition::Checkbox(label) => {
+                let want = label.to_lowercase();
+                cx.checkboxes.iter().any(|b| b.checked && b.label.to_lowercase().starts_with(&want))
+            }
+            Condition::Author(subject) => cx.author_is(self.policy, subject),
+            Condition::Kind(kind) => cx.kind == *kind,
+            Condition::All(all) => all.iter().all(|c| self.condition_holds(c, cx)),
+            Condition::Any(any) => any.iter().any(|c| self.condition_holds(c, cx)),
+            Condition::Not(inner) => !self.condition_holds(inner, cx),
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// Areas the change touches, by CODEOWNERS semantics (per path, the last matching area),
+    /// with the paths that fell into each, in policy order.
+    fn touched_areas(&self, change: &Change) -> Vec<(&'p Area, Vec<String>)> {
+        let mut by_index: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for path in &change.changed_paths {
+            if let Some(idx) = self.policy.areas.iter().rposition(|a| a.paths.matches(&path.path)) {
+                by_index.entry(idx).or_default().push(path.path.clone());
+            }
+        }
+        by_index.into_iter().map(|(i, paths)| (&self.policy.areas[i], paths)).collect()
+    }
+
+    // ---- requirements ---------------------------------------------------------------
+
+    fn branch_requirements(&self, cx: &ChangeContext<'_>, reqs: &mut Vec<RequirementResult>) {
+        let rules = &self.policy.branch;
+        let change = cx.change;
+        if rules.forbid_direct_push && matches!(cx.kind, ChangeKind::DirectPush | ChangeKind::Merge | ChangeKind::PullRequest) {
+            let (status, evidence, detail) = if cx.kind == ChangeKind::DirectPush {
+                (
+                    Status::Missing,
+                    vec![format!("commit {} on {} has no PR reference", short(&change.id), change.branch.as_deref().unwrap_or("the branch"))],
+                    Some("committed directly to a protected branch, not through a pull request".to_string()),
+                )
+            } else {
+                (Status::Met, vec![pr_evidence(change)], None)
+            };
+            reqs.push(req("pull-request", "change arrives through a pull request (no direct push)", "branch", status, evidence, detail));
+        }
+        if let Some(re) = &self.ticket {
+            let haystacks = [change.title.as_str(), change.body.as_str(), change.branch.as_deref().unwrap_or("")];
+            let found = haystacks.iter().find_map(|h| re.find(h).map(|m| m.as_str().to_string()));
+            let (status, evidence) = match found {
+                Some(t) => (Status::Met, vec![format!("ticket {t}")]),
+                None => (cx.missing_or_unknown(cx.description_complete()), vec![]),
+            };
+            reqs.push(req(
+                "ticket",
+                &format!("references a ticket (/{}/)", re.as_str()),
+                "branch",
+                status,
+                evidence,
+                (status != Status::Met).then(|| "no ticket reference in the title or description".to_string()),
+            ));
+        }
+        if rules.require_signed_commits && !change.commits.is_empty() {
+            let unsigned: Vec<String> = change.commits.iter().filter(|c| !c.signed).map(|c| short(&c.id)).collect();
+            let status = if unsigned.is_empty() { Status::Met } else { Status::Missing };
+            reqs.push(req(
+                "signed-commits",
+                "every commit is signed",
+                "branch",
+                status,
+                vec![format!("{} of {} commits signed", change.commits.len() - unsigned.len(), change.commits.len())],
+                (!unsigned.is_empty()).then(|| format!("unsigned: {}", unsigned.join(", "))),
+            ));
+        }
+    }
+
+    fn approval_requirements(
+        &self,
+        cx: &ChangeContext<'_>,
+        category: &Category,
+        risk: Option<&countersign_policy::model::Risk>,
+        touched: &[(&Area, Vec<String>)],
+        reqs: &mut Vec<RequirementResult>,
+    ) {
+        if matches!(cx.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) {
+            return;
+        }
+        let mut push_rule = |id: String, required_by: String, rule_name: &str| {
+            let Some(rule) = self.policy.rules.get(rule_name) else { return };
+            let outcome = self.judge_rule(rule, cx, touched);
+            let status = if outcome.met { Status::Met } else { cx.missing_or_unknown(cx.reviews_complete()) };
+            reqs.push(req(
+                &id,
+                &format!("{rule_name}: {}", self.rule_text(rule)),
+                &required_by,
+                status,
+                outcome.evidence,
+                (!outcome.met).then(|| outcome.missing.join("; ")),
+            ));
+        };
+        if let Some(rule) = &category.require {
+            push_rule("review".to_string(), format!("category {}", category.id), rule);
+        }
+        if let Some(risk) = risk {
+            if let Some(rule) = &risk.require {
+                push_rule("review:risk".to_string(), format!("risk {}", risk.id), rule);
+            }
+        }
+        for (area, _) in touched {
+            if let Some(rule) = &area.require {
+                push_rule(format!("review:area:{}", area.name), format!("area {}", area.name), rule);
+            }
+        }
+        for (i, flag) in self.policy.content_flags.iter().enumerate() {
+            let Some(rule) = &flag.require else { continue };
+            if self.content_flag_hits(i, cx.change).is_some_and(|hits| !hits.is_empty()) {
+                push_rule(format!("review:flag:{}", flag.id), format!("content flag {}", flag.id), rule);
+            }
+        }
+        // S000-08: a sensitive area needs its owner's acknowledgment on top of any review.
+        for (area, paths) in touched.iter().filter(|(a, _)| a.sensitive) {
+            let outcome = self.owner_ack(area, cx);
+            let status = if outcome.met { Status::Met } else { cx.missing_or_unknown(cx.reviews_complete()) };
+            reqs.push(req(
+                &format!("owner-ack:{}", area.name),
+                &format!(
+                    "acknowledgment from an owner of sensitive area {} ({}) for {}",
+                    area.name,
+                    area.owners.iter().map(subject_text).collect::<Vec<_>>().join(", "),
+                    paths.join(", ")
+                ),
+                &format!("area {}", area.name),
+                status,
+                outcome.evidence,
+                (!outcome.met).then(|| outcome.missing.join("; ")),
+            ));
+        }
+    }
+
+    fn gate_requirements(&self, cx: &ChangeContext<'_>, category: &Category, reqs: &mut Vec<RequirementResult>) {
+        if matches!(cx.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) {
+            return;
+        }
+        for gate in &self.policy.gates {
+            if !gate.categories.is_empty() && !gate.categories.contains(&category.id) {
+                continue;
+            }
+            if gate.scope == GateScope::MainOnly && cx.kind == ChangeKind::PullRequest {
+                continue;
+            }
+            let names: Vec<&str> = std::iter::once(gate.check.as_str()).chain(gate.aliases.iter().map(String::as_str)).collect();
+            let result = cx
+                .change
+                .checks
+                .iter()
+                .rev()
+                .find(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)));
+            let (status, evidence, detail) = match result {
+                Some(c) => {
+                    let ev = vec![format!("{} {:?} ({})", c.name, c.status, c.source).replace("Success", "passed").replace("Failure", "failed")];
+                    match c.status {
+                        CheckStatus::Success => (Status::Met, ev, None),
+                        CheckStatus::Skipped => (Status::Met, ev, Some("skipped by path filters; counted as passing, as GitHub does".to_string())),
+                        CheckStatus::Failure => (Status::Missing, ev, Some(format!("{} failed", gate.check))),
+                        CheckStatus::Pending => (Status::Missing, ev, Some(format!("{} had not finished", gate.check))),
+                    }
+                }
+                None => (
+                    cx.missing_or_unknown(cx.change.completeness.checks),
+                    vec![],
+                    Some(format!("no result for check {}", gate.check)),
+                ),
+            };
+            let scope = match gate.scope {
+                GateScope::All => "",
+                GateScope::MainOnly => " (protected branch only)",
+            };
+            reqs.push(req(&format!("gate:{}", gate.check), &format!("CI gate {} passes{scope}", gate.check), "gates", status, evidence, detail));
+        }
+    }
+
+    fn description_requirements(&self, cx: &ChangeContext<'_>, category: &Category, reqs: &mut Vec<RequirementResult>) {
+        let change = cx.change;
+        for d in &self.policy.description {
+            if !d.categories.is_empty() && !d.categories.contains(&category.id) {
+                continue;
+            }
+            let by = if d.categories.is_empty() { "description".to_string() } else { format!("description ({})", d.categories.join(", ")) };
+            for section in &d.sections {
+                let found = text::has_section(&change.body, section);
+                let status = if found { Status::Met } else { cx.missing_or_unknown(cx.description_complete()) };
+                reqs.push(req(
+                    &format!("description:{}", slug(section)),
+                    &format!("description states \"{section}\""),
+                    &by,
+                    status,
+                    if found { vec![format!("section \"{section}\" present")] } else { vec![] },
+                    (!found).then(|| format!("no \"{section}\" section with content")),
+                ));
+            }
+            for heading in &d.checklists {
+                let boxes: Vec<_> = cx.checkboxes.iter().filter(|b| b.heading.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(heading))).collect();
+                let unticked: Vec<_> = boxes.iter().filter(|b| !b.checked).map(|b| b.label.clone()).collect();
+                let status = if boxes.is_empty() {
+                    cx.missing_or_unknown(cx.description_complete())
+                } else if unticked.is_empty() {
+                    Status::Met
+                } else {
+                    Status::Missing
+                };
+                reqs.push(req(
+                    &format!("checklist:{}", slug(heading)),
+                    &format!("every item of the \"{heading}\" checklist is confirmed"),
+                    &by,
+                    status,
+                    vec![format!("{} of {} ticked", boxes.len() - unticked.len(), boxes.len())],
+                    match (boxes.is_empty(), unticked.is_empty()) {
+                        (true, _) => Some(format!("no \"{heading}\" checklist in the description")),
+                        (false, false) => Some(format!("unticked: {}", unticked.join("; "))),
+                        _ => None,
+                    },
+                ));
+            }
+        }
+        for key in &category.required_trailers {
+            let found: Vec<_> = change.trailers.iter().filter(|t| t.key.eq_ignore_ascii_case(key)).collect();
+            reqs.push(req(
+                &format!("trailer:{}", key.to_lowercase()),
+                &format!("commit message carries a {key} trailer"),
+                &format!("category {}", category.id),
+                if found.is_empty() { Status::Missing } else { Status::Met },
+                found.iter().map(|t| format!("{}: {} (in {})", t.key, t.value, short(&t.commit))).collect(),
+                found.is_empty().then(|| format!("no {key} trailer in any commit of the change")),
+            ));
+        }
+        if cx.kind == ChangeKind::ConsoleChange {
+            if let Some(console) = &self.policy.console {
+                for field in &console.required_fields {
+                    let found = text::has_section(&change.body, field);
+                    reqs.push(req(
+                        &format!("console-field:{}", slug(field)),
+                        &format!("console change record states \"{field}\""),
+                        "console",
+                        if found { Status::Met } else { Status::Missing },
+                        vec![],
+                        (!found).then(|| format!("the record has no \"{field}\"")),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn path_requirements(&self, cx: &ChangeContext<'_>, reqs: &mut Vec<RequirementResult>) {
+        let change = cx.change;
+        for co in &self.policy.co_changes {
+            if !self.condition_holds(&co.when, cx) {
+                continue;
+            }
+            let hits: Vec<_> = change.changed_paths.iter().filter(|p| co.must_touch.matches(&p.path)).map(|p| p.path.clone()).collect();
+            reqs.push(req(
+                &format!("co-change:{}", co.id),
+                &co.description,
+                &format!("co-change {}", co.id),
+                if hits.is_empty() { Status::Missing } else { Status::Met },
+                hits.iter().map(|p| format!("changes {p}")).collect(),
+                hits.is_empty().then(|| {
+                    format!(
+                        "the change touches none of {}",
+                        co.must_touch.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                }),
+            ));
+        }
+        for rule in &self.policy.append_only {
+            let name_re = rule.name_pattern.as_deref().and_then(|p| Regex::new(p).ok());
+            let mut bad = Vec::new();
+            let mut seen = 0;
+            for p in change.changed_paths.iter().filter(|p| rule.paths.matches(&p.path)) {
+                seen += 1;
+                match p.status {
+                    PathStatus::Modified | PathStatus::Deleted | PathStatus::Renamed => {
+                        bad.push(format!("{} {} an existing file", p.path, match p.status {
+                            PathStatus::Deleted => "deletes",
+                            PathStatus::Renamed => "renames",
+                            _ => "modifies",
+                        }))
+                    }
+                    PathStatus::Added => {
+                        let file = p.path.rsplit('/').next().unwrap_or(&p.path);
+                        if let Some(re) = &name_re {
+                            if !re.is_match(file) {
+                                bad.push(format!("{} does not match /{}/", p.path, re.as_str()));
+                            }
+                        }
+                    }
+                }
+            }
+            if seen == 0 {
+                continue;
+            }
+            reqs.push(req(
+                &format!("append-only:{}", rule.id),
+                &format!("{} are append-only", rule.paths.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")),
+                &format!("append-only {}", rule.id),
+                if bad.is_empty() { Status::Met } else { Status::Missing },
+                vec![format!("{seen} file(s) in scope")],
+                (!bad.is_empty()).then(|| bad.join("; ")),
+            ));
+        }
+        for (i, flag) in self.policy.content_flags.iter().enumerate() {
+            if flag.require.is_some() {
+                continue; // judged as an approval requirement
+            }
+            match self.content_flag_hits(i, change) {
+                Some(hits) if !hits.is_empty() => reqs.push(req(
+                    &format!("flag:{}", flag.id),
+                    &flag.description,
+                    &format!("content flag {}", flag.id),
+                    Status::Met,
+                    hits,
+                    Some("flagged for the reviewer's attention".to_string()),
+                )),
+                None => reqs.push(req(
+                    &format!("flag:{}", flag.id),
+                    &flag.description,
+                    &format!("content flag {}", flag.id),
+                    Status::Unknown,
+                    vec![],
+                    Some("the added lines of the watched files were not read".to_string()),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Lines that a content flag matches; `None` when a watched file changed but its added
+    /// lines were not provided.
+    fn content_flag_hits(&self, index: usize, change: &Change) -> Option<Vec<String>> {
+        let flag = &self.policy.content_flags[index];
+        let re = self.content_patterns[index].as_ref()?;
+        let mut hits = Vec::new();
+        for p in change.changed_paths.iter().filter(|p| p.status != PathStatus::Deleted && flag.paths.matches(&p.path)) {
+            let added = change.added_lines.iter().find(|a| a.path == p.path)?;
+            hits.extend(added.lines.iter().filter(|l| re.is_match(l)).map(|l| format!("{}: {}", p.path, l.trim())));
+        }
+        Some(hits)
+    }
+
+    /// Emergency authorization and obligations. Returns whether the emergency was authorized
+    /// by someone allowed to.
+    fn emergency_requirements(
+        &self,
+        cx: &ChangeContext<'_>,
+        category: &Category,
+        opts: &EvalOptions,
+        reqs: &mut Vec<RequirementResult>,
+    ) -> bool {
+        let Some(em) = &self.policy.emergency else { return category.emergency };
+        if !category.emergency {
+            return false;
+        }
+        let allowed = subject_members(self.policy, &em.authorizers);
+        let mut authorizations: Vec<(Identity, String)> = cx
+            .change
+            .approvals
+            .iter()
+            .filter(|a| a.kind == ApprovalKind::EmergencyAuthorization)
+            .map(|a| (a.by.clone(), a.source.clone()))
+            .collect();
+        for t in cx.change.trailers.iter().filter(|t| t.key.eq_ignore_ascii_case(&em.authorization_trailer)) {
+            authorizations.push((parse_identity(&t.value), format!("{} trailer in {}", t.key, short(&t.commit))));
+        }
+        let valid: Vec<String> = authorizations
+            .iter()
+            .filter(|(who, _)| match &allowed {
+                None => true,
+                Some(set) => self.dir.resolve(who).is_some_and(|id| set.contains(id)),
+            })
+            .map(|(who, src)| format!("authorized by {} ({src})", display_identity(&self.dir, who)))
+            .collect();
+        let authorized = !valid.is_empty();
+        let authorizer_text = em.authorizers.iter().map(subject_text).collect::<Vec<_>>().join(" or ");
+        let status = if authorized {
+            Status::Met
+        } else if authorizations.is_empty() {
+            cx.missing_or_unknown(cx.reviews_complete() || !cx.change.trailers.is_empty())
+        } else {
+            Status::Missing
+        };
+        let detail = (!authorized).then(|| {
+            if authorizations.is_empty() {
+                format!("no emergency authorization recorded (expected a {} trailer or a recorded authorization)", em.authorization_trailer)
+            } else {
+                format!(
+                    "authorized by {}, who may not authorize emergencies",
+                    authorizations.iter().map(|(w, _)| display_identity(&self.dir, w)).collect::<Vec<_>>().join(", ")
+                )
+            }
+        });
+        reqs.push(req(
+            "emergency-authorization",
+            &format!("emergency authorized by {authorizer_text}"),
+            "emergency",
+            status,
+            valid,
+            detail,
+        ));
+        for ob in &em.obligations {
+            let due = cx.change.time.and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(ob.within.seconds)).ok());
+            let fulfilment = cx.change.fulfilments.iter().find(|f| f.obligation == ob.id);
+            let (status, evidence, detail) = match (fulfilment, due, opts.now) {
+                (Some(f), _, _) => {
+                    let late = match (due, f.time) {
+                        (Some(d), Some(t)) if t > d => Some(format!("fulfilled late, at {t}")),
+                        _ => None,
+                    };
+                    (if late.is_some() { Status::Missing } else { Status::Met }, vec![format!("fulfilled: {}", f.source)], late)
+                }
+                (None, Some(d), Some(now)) if now > d => (Status::Unknown, vec![], Some(format!("overdue since {d}: no fulfilment recorded"))),
+                (None, _, _) => (Status::Pending, vec![], due.map(|d| format!("due by {d}"))),
+            };
+            let mut r = req(&format!("obligation:{}", ob.id), &ob.description, "emergency", status, evidence, detail);
+            r.due = due;
+            reqs.push(r);
+        }
+        authorized
+    }
+
+    // ---- approval rules -------------------------------------------------------------
+
+    fn judge_rule(&self, rule: &ApprovalRule, cx: &ChangeContext<'_>, touched: &[(&Area, Vec<String>)]) -> RuleOutcome {
+        match rule {
+            ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
+                let allowed = subject_members(self.policy, from);
+                let mut counted: BTreeSet<String> = BTreeSet::new();
+                let mut evidence = Vec::new();
+                let mut notes = Vec::new();
+                for a in cx.change.approvals.iter().filter(|a| a.kind == ApprovalKind::Review) {
+                    let key = self.dir.actor_key(&a.by);
+                    let who = display_identity(&self.dir, &a.by);
+                    if let Some(set) = &allowed {
+                        match self.dir.resolve(&a.by) {
+                            Some(id) if set.contains(id) => {}
+                            _ => {
+                                notes.push(format!("{who} is not in {}", subjects_text(from)));
+                                continue;
+                            }
+                        }
+                    }
+                    if *exclude_author && cx.author_key.as_deref() == Some(key.as_str()) {
+                        notes.push(format!("{who} is the author"));
+                        continue;
+                    }
+                    if *exclude_committers && cx.committer_keys.contains(&key) {
+                        notes.push(format!("{who} committed to the change"));
+                        continue;
+                    }
+                    if *current_head_only {
+                        if let (Some(given), Some(head)) = (&a.commit, &cx.change.head_commit) {
+                            if given != head {
+                                notes.push(format!("{who}'s approval is stale (given on {}, head is {})", short(given), short(head)));
+                                continue;
+                            }
+                        }
+                    }
+                    if counted.insert(key) {
+                        evidence.push(format!("approved by {who} ({})", a.source));
+                    }
+                }
+                let met = counted.len() >= *count as usize;
+                let mut missing = Vec::new();
+                if !met {
+                    missing.push(format!("needs {} from {}, has {}", plural(*count, "approval"), subjects_text(from), counted.len()));
+                    missing.extend(notes);
+                }
+                RuleOutcome { met, evidence, missing }
+            }
+            ApprovalRule::OwnerAck => {
+                let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
+                for (area, _) in touched.iter().filter(|(a, _)| a.sensitive) {
+                    out.merge_all(self.owner_ack(area, cx));
+                }
+                out
+            }
+            ApprovalRule::CodeOwners => {
+                let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
+                for (area, _) in touched.iter().filter(|(a, _)| !a.owners.is_empty()) {
+                    out.merge_all(self.owner_approval(area, cx, false));
+                }
+                out
+            }
+            ApprovalRule::Ref(name) => match self.policy.rules.get(name) {
+                Some(inner) => self.judge_rule(inner, cx, touched),
+                None => RuleOutcome { met: false, evidence: vec![], missing: vec![format!("rule {name} is not defined")] },
+            },
+            ApprovalRule::All(rules) => {
+                let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
+                for r in rules {
+                    out.merge_all(self.judge_rule(r, cx, touched));
+                }
+                out
+            }
+            ApprovalRule::Any(rules) => {
+                let outcomes: Vec<_> = rules.iter().map(|r| self.judge_rule(r, cx, touched)).collect();
+                match outcomes.iter().find(|o| o.met) {
+                    Some(o) => RuleOutcome { met: true, evidence: o.evidence.clone(), missing: vec![] },
+                    None => RuleOutcome {
+                        met: false,
+                        evidence: outcomes.iter().flat_map(|o| o.evidence.clone()).collect(),
+                        missing: vec![format!("none of: {}", outcomes.iter().map(|o| o.missing.join(", ")).collect::<Vec<_>>().join(" | "))],
+                    },
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => RuleOutcome { met: false, evidence: vec![], missing: vec!["unsupported rule".to_string()] },
+        }
+    }
+
+    fn owner_ack(&self, area: &Area, cx: &ChangeContext<'_>) -> RuleOutcome {
+        self.owner_approval(area, cx, true)
+    }
+
+    /// An approval (or, for acknowledgments, an ack) by one of the area's owners. The author
+    /// owning the area acknowledges it by authoring; a review still needs someone else.
+    fn owner_approval(&self, area: &Area, cx: &ChangeContext<'_>, ack: bool) -> RuleOutcome {
+        let owners = subject_members(self.policy, &area.owners);
+        let is_owner = |id: Option<&str>| match (&owners, id) {
+            (None, _) => true,
+            (Some(set), Some(id)) => set.contains(id),
+            (Some(_), None) => false,
+        };
+        if ack {
+            if let Some(author) = &cx.change.author {
+                if is_owner(self.dir.resolve(author)) {
+                    return RuleOutcome {
+                        met: true,
+                        evidence: vec![format!("the author {} owns {}", display_identity(&self.dir, author), area.name)],
+                        missing: vec![],
+                    };
+                }
+            }
+        }
+        let found = cx.change.approvals.iter().find(|a: &&Approval| {
+            (a.kind == ApprovalKind::Review || (ack && a.kind == ApprovalKind::Ack))
+                && is_owner(self.dir.resolve(&a.by))
+                && cx.author_key.as_deref() != Some(self.dir.actor_key(&a.by).as_str())
+        });
+        match found {
+            Some(a) => RuleOutcome {
+                met: true,
+                evidence: vec![format!("{} by owner {} ({})", if ack { "acknowledged" } else { "approved" }, display_identity(&self.dir, &a.by), a.source)],
+                missing: vec![],
+            },
+            None => RuleOutcome {
+                met: false,
+                evidence: vec![],
+                missing: vec![format!(
+                    "no {} from an owner of {} ({})",
+                    if ack { "acknowledgment" } else { "approval" },
+                    area.name,
+                    area.owners.iter().map(subject_text).collect::<Vec<_>>().join(", ")
+                )],
+            },
+        }
+    }
+
+    /// A one-line statement of a rule, as the report and `policy explain` print it.
+    pub fn rule_text(&self, rule: &ApprovalRule) -> String {
+        match rule {
+            ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
+                let mut s = format!("{} from {}", plural(*count, "approval"), subjects_text(from));
+                let mut quals = Vec::new();
+                if *exclude_author {
+                    quals.push("not the author");
+                }
+                if *exclude_committers {
+                    quals.push("not a committer");
+                }
+                if *current_head_only {
+                    quals.push("on the current head");
+                }
+                if !quals.is_empty() {
+                    s.push_str(&format!(" ({})", quals.join(", ")));
+                }
+                s
+            }
+            ApprovalRule::OwnerAck => "acknowledgment from the owner of each sensitive area".to_string(),
+            ApprovalRule::CodeOwners => "approval from the owner of each area touched".to_string(),
+            ApprovalRule::Ref(name) => match self.policy.rules.get(name) {
+                Some(r) => self.rule_text(r),
+                None => name.clone(),
+            },
+            ApprovalRule::All(rules) => rules.iter().map(|r| self.rule_text(r)).collect::<Vec<_>>().join(" AND "),
+            ApprovalRule::Any(rules) => {
+                format!("one of: {}", rules.iter().map(|r| self.rule_text(r)).collect::<Vec<_>>().join(" OR "))
+            }
+            #[allow(unreachable_patterns)]
+            _ => "rule".to_string(),
+        }
+    }
+
+    // ---- waivers --------------------------------------------------------------------
+
+    fn apply_waivers(
+        &self,
+        cx: &ChangeContext<'_>,
+        category: &Category,
+        emergency_authorized: bool,
+        today: Option<Date>,
+        reqs: &mut [RequirementResult],
+    ) {
+        let open = |r: &RequirementResult| matches!(r.status, Status::Missing | Status::Unknown);
+        if category.emergency && emergency_authorized {
+            if let Some(em) = &self.policy.emergency {
+                let gates_skippable: BTreeSet<String> =
+                    self.policy.gates.iter().filter(|g| g.emergency_may_skip).map(|g| format!("gate:{}", g.check)).collect();
+                for r in reqs.iter_mut().filter(|r| open(r)) {
+                    let by_gate = gates_skippable.contains(&r.id);
+                    let by_list = !r.id.starts_with("gate:") && em.may_skip.iter().any(|w| waiver_matches(w, &r.id));
+                    if by_gate || by_list {
+                        waive(r, "skipped under an authorized emergency; obligations follow".to_string());
+                    }
+                }
+            }
+        }
+        if category.self_merge {
+            for r in reqs.iter_mut().filter(|r| open(r) && (r.id == "review" || r.id == "review:risk")) {
+                waive(r, format!("self-merge allowed for category {} (recorded)", category.id));
+            }
+        }
+        for ex in &self.policy.exceptions {
+            if !ex.categories.is_empty() && !ex.categories.contains(&category.id) {
+                continue;
+            }
+            if !ex.people.is_empty() && !cx.author_id.as_ref().is_some_and(|a| ex.people.contains(a)) {
+                continue;
+            }
+            let ended = exception_end(self.policy, ex, today);
+            for r in reqs.iter_mut().filter(|r| open(r) && ex.waives.iter().any(|w| waiver_matches(w, &r.id))) {
+                match &ended {
+                    None => waive(r, format!("exception {}: {}", ex.id, ex.justification)),
+                    Some(why) => {
+                        let note = format!("exception {} no longer applies: {why}", ex.id);
+                        r.detail = Some(match r.detail.take() {
+                            Some(d) => format!("{d}; {note}"),
+                            None => note,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Why an exception has ended, if it has (S000-07, S000-18).
+pub fn exception_end(policy: &Policy, ex: &countersign_policy::model::Exception, today: Option<Date>) -> Option<String> {
+    if let (Some(review_by), Some(today)) = (ex.review_by, today) {
+        if today > review_by {
+            return Some(format!("its re-evaluation date {review_by} has passed"));
+        }
+    }
+    if let Some((group, limit)) = &ex.until_group_exceeds {
+        let size = policy.groups.get(group).map_or(0, |g| g.members.len());
+        if size > *limit {
+            return Some(format!("@{group} has {size} members, more than {limit}"));
+        }
+    }
+    None
+}
+
+fn waiver_matches(waiver: &str, id: &str) -> bool {
+    id == waiver
+        || id.strip_prefix(waiver).is_some_and(|rest| rest.starts_with(':'))
+        || (!id.starts_with("gate:") && id.split_once(':').is_some_and(|(_, rest)| rest == waiver))
+}
+
+fn waive(r: &mut RequirementResult, why: String) {
+    r.status = Status::Waived;
+    r.detail = Some(match r.detail.take() {
+        Some(d) => format!("{why} (was: {d})"),
+        None => why,
+    });
+}
+
+fn verdict_of(reqs: &[RequirementResult]) -> Verdict {
+    if reqs.iter().any(|r| r.status == Status::Missing) {
+        Verdict::Violation
+    } else if reqs.iter().any(|r| r.status == Status::Unknown) {
+        Verdict::EvidenceMissing
+    } else {
+        Verdict::Compliant
+    }
+}
+
+// ---- per-change context -----------------------------------------------------------------
+
+/// Facts about one change computed once per evaluation.
+pub struct ChangeContext<'c> {
+    pub change: &'c Change,
+    pub kind: ChangeKind,
+    author_key: Option<String>,
+    author_id: Option<String>,
+    committer_keys: BTreeSet<String>,
+    reviewer_keys: BTreeSet<String>,
+    merged_by_key: Option<String>,
+    checkboxes: Vec<text::Checkbox>,
+    trailers_complete: bool,
+}
+
+impl<'c> ChangeContext<'c> {
+    fn new(engine: &Engine<'_>, change: &'c Change) -> Self {
+        let dir = &engine.dir;
+        let kind = change.kind.unwrap_or(if change.pr_number.is_some() { ChangeKind::Merge } else { ChangeKind::DirectPush });
+        let mut committer_keys: BTreeSet<String> = change.committers.iter().map(|c| dir.actor_key(c)).collect();
+        committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.committer)));
+        committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.author)));
+        ChangeContext {
+            change,
+            kind,
+            author_key: change.author.as_ref().map(|a| dir.actor_key(a)),
+            author_id: change.author.as_ref().and_then(|a| dir.resolve(a)).map(str::to_string),
+            committer_keys,
+            reviewer_keys: change
+                .approvals
+                .iter()
+                .filter(|a| a.kind == ApprovalKind::Review)
+                .map(|a| dir.actor_key(&a.by))
+                .collect(),
+            merged_by_key: change.merged_by.as_ref().map(|a| dir.actor_key(a)),
+            checkboxes: text::checkboxes(&change.body),
+            trailers_complete: engine.policy.evidence.trailers_complete,
+        }
+    }
+
+    fn reviews_complete(&self) -> bool {
+        self.change.completeness.reviews || self.trailers_complete
+    }
+
+    fn description_complete(&self) -> bool {
+        self.change.completeness.description
+    }
+
+    fn missing_or_unknown(&self, complete: bool) -> Status {
+        if complete { Status::Missing } else { Status::Unknown }
+    }
+
+    fn reviewed_by_other(&self) -> bool {
+        self.reviewer_keys.iter().any(|k| Some(k) != self.author_key.as_ref())
+    }
+
+    /// Merged with no review from anyone but the author: either the evidence shows no other
+    /// reviewer, or the author merged it themselves.
+    fn is_self_merge(&self) -> bool {
+        if matches!(self.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) || self.reviewed_by_other() {
+            return false;
+        }
+        self.reviews_complete() || (self.merged_by_key.is_some() && self.merged_by_key == self.author_key)
+    }
+
+    fn author_is(&self, policy: &Policy, subject: &Subject) -> bool {
+        match subject_members(policy, std::slice::from_ref(subject)) {
+            None => self.change.author.is_some(),
+            Some(set) => self.author_id.as_ref().is_some_and(|id| set.contains(id)),
+        }
+    }
+}
+
+struct RuleOutcome {
+    met: bool,
+    evidence: Vec<String>,
+    missing: Vec<String>,
+}
+
+impl RuleOutcome {
+    fn merge_all(&mut self, other: RuleOutcome) {
+        self.met &= other.met;
+        self.evidence.extend(other.evidence);
+        self.missing.extend(other.missing);
+    }
+}
+
+// ---- small helpers ------------------------------------------------------------------------
+
+fn req(id: &str, description: &str, required_by: &str, status: Status, evidence: Vec<String>, detail: Option<String>) -> RequirementResult {
+    RequirementResult {
+        id: id.to_string(),
+        description: description.to_string(),
+        required_by: required_by.to_string(),
+        status,
+        evidence,
+        detail,
+        due: None,
+    }
+}
+
+fn pr_evidence(change: &Change) -> String {
+    match change.pr_number {
+        Some(n) => format!("PR #{n}"),
+        None => format!("{:?} {}", change.kind.unwrap_or(ChangeKind::Merge), short(&change.id)),
+    }
+}
+
+pub(crate) fn short(id: &str) -> String {
+    id.chars().take(10).collect()
+}
+
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+fn subjects_text(subjects: &[Subject]) -> String {
+    if subjects.is_empty() {
+        return "anyone".to_string();
+    }
+    subjects.iter().map(subject_text).collect::<Vec<_>>().join(" or ")
+}
+
+fn slug(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join("-").to_lowercase()
+}
+
+/// `Name <email>` or a bare login, as trailers write people.
+pub fn parse_identity(value: &str) -> Identity {
+    let value = value.trim();
+    if let (Some(lt), Some(gt)) = (value.find('<'), value.rfind('>')) {
+        if lt < gt {
+            let name = value[..lt].trim();
+            return Identity {
+                name: (!name.is_empty()).then(|| name.to_string()),
+                email: Some(value[lt + 1..gt].trim().to_string()),
+                login: None,
+            };
+        }
+    }
+    if value.contains('@') && !value.starts_with('@') && !value.contains(' ') {
+        return Identity { name: None, email: Some(value.to_string()), login: None };
+    }
+    if !value.contains(' ') {
+        return Identity { name: None, email: None, login: Some(value.trim_start_matches('@').to_string()) };
+    }
+    Identity { name: Some(value.to_string()), email: None, login: None }
+}
+
+/// A short description of a condition, for "why this category".
+pub fn describe_condition(cond: &Condition) -> String {
+    let paths = |set: &countersign_policy::paths::PathSet| {
+        set.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    match cond {
+        Condition::Always => "always".to_string(),
+        Condition::PathsAny(set) => format!("touches {}", paths(set)),
+        Condition::PathsOnly(set) => format!("only touches {}", paths(set)),
+        Condition::Area(a) => format!("touches area {a}"),
+        Condition::Label(l) => format!("label {l}"),
+        Condition::Trailer { key, value: Some(v) } => format!("trailer {key}: {v}"),
+        Condition::Trailer { key, value: None } => format!("trailer {key}"),
+        Condition::Title(re) => format!("title matches /{}/", re.as_str()),
+        Condition::Checkbox(c) => format!("checkbox \"{c}\" ticked"),
+        Condition::Author(s) => format!("author is {}", subject_text(s)),
+        Condition::Kind(k) => format!("kind {k:?}"),
+        Condition::All(all) => all.iter().map(describe_condition).collect::<Vec<_>>().join(" and "),
+        Condition::Any(any) => format!("({})", any.iter().map(describe_condition).collect::<Vec<_>>().join(" or ")),
+        Condition::Not(inner) => format!("not {}", describe_condition(inner)),
+        #[allow(unreachable_patterns)]
+        _ => "condition".to_string(),
+    }
+}

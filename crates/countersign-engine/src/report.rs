@@ -1,0 +1,102 @@
+//! What the evaluator says about a change. These types are the report's JSON shape
+//! (documented in `docs/report-json.md`), so renaming a field is a breaking change.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use countersign_policy::model::ChangeKind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Compliant,
+    /// Some requirement cannot be judged from the evidence at hand.
+    EvidenceMissing,
+    Violation,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Compliant => "compliant",
+            Verdict::EvidenceMissing => "evidence missing",
+            Verdict::Violation => "violation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Met,
+    /// The evidence shows the requirement is not met.
+    Missing,
+    /// Not met, but an emergency, an exception or a self-merge allowance excuses it.
+    Waived,
+    /// The evidence at hand cannot tell (e.g. approvals with git history only).
+    Unknown,
+    /// An obligation whose deadline has not passed yet.
+    Pending,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub change: ChangeSummary,
+    pub category: Classification,
+    pub risk: Option<Classification>,
+    pub areas: Vec<AreaHit>,
+    pub requirements: Vec<RequirementResult>,
+    pub verdict: Verdict,
+    /// Recorded for audit even when allowed (S000-07).
+    pub self_merge: bool,
+    pub emergency: bool,
+    pub reviewed_by_other: bool,
+    pub ci_evidence: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeSummary {
+    pub id: String,
+    pub kind: ChangeKind,
+    pub pr_number: Option<u64>,
+    pub title: String,
+    pub author: Option<String>,
+    pub merged_by: Option<String>,
+    pub time: Option<Timestamp>,
+    pub commits: usize,
+    pub changed_paths: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Classification {
+    pub id: String,
+    pub name: String,
+    /// Why it was chosen: the condition that matched, or "default".
+    pub reason: String,
+    /// Other categories (or risks) whose conditions matched but lost on precedence.
+    pub also_matched: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AreaHit {
+    pub name: String,
+    pub sensitive: bool,
+    pub owners: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementResult {
+    /// Stable id within a change: `review`, `owner-ack:encryption`, `gate:lint`, …
+    pub id: String,
+    pub description: String,
+    /// The part of the policy that asks for it: `category standard`, `risk critical`,
+    /// `area encryption`, `branch`, `emergency`.
+    pub required_by: String,
+    pub status: Status,
+    /// The evidence that satisfied it, or that was considered.
+    pub evidence: Vec<String>,
+    /// What is missing, or why it is waived.
+    pub detail: Option<String>,
+    pub due: Option<Timestamp>,
+}
