@@ -2,7 +2,97 @@
 //!
 //! Turns the text of a `countersign.toml` into a validated [`model::Policy`], collecting
 //! every error at once with spans into the file, lints the result, and renders it as the
-//! human-readable policy document. This crate does no IO: callers pass file contents in.
+//! human-readable policy document. This crate does no IO: callers pass file contents in,
+//! and pass "today" in when date lints should run (it has no clock).
+//!
+//! - [`parse`] / [`parse_with`]: text → [`Checked`] (policy + warnings) or [`Failed`].
+//! - [`render_diagnostics`] / [`diagnostics_json`]: diagnostics for people and machines.
+//! - [`render`]: the policy document (Markdown, HTML) and `explain`.
+//! - [`codeowners`]: read a CODEOWNERS file and import it as areas.
+//!
+//! The language is documented in `docs/policy-language.md`.
 
+pub mod codeowners;
+pub mod diag;
+mod lints;
 pub mod model;
 pub mod paths;
+mod query;
+mod reader;
+pub mod render;
+pub mod units;
+mod validate;
+
+pub use diag::{Diagnostic, DiagnosticJson, Label, Severity, diagnostics_json, render_diagnostics};
+pub use model::Policy;
+
+use diag::codes;
+
+/// Options for [`parse_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// The current date, for the lints about overdue reviews and exceptions. `None`
+    /// skips those lints.
+    pub today: Option<jiff::civil::Date>,
+}
+
+/// A policy that validated, with the lints it raised.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub policy: Policy,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A policy with at least one error. Both lists are sorted by position in the file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the policy has {} error(s)", errors.len())]
+pub struct Failed {
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parses and validates a policy, without the date-dependent lints.
+pub fn parse(file_name: &str, text: &str) -> Result<Checked, Failed> {
+    parse_with(file_name, text, &ParseOptions::default())
+}
+
+/// Parses and validates a policy: every error is reported, not just the first.
+pub fn parse_with(file_name: &str, text: &str, options: &ParseOptions) -> Result<Checked, Failed> {
+    let _ = file_name;
+    let (root, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
+    let mut ctx = reader::Ctx::default();
+    if !syntax_errors.is_empty() {
+        for error in syntax_errors {
+            let span = error.span().unwrap_or(0..0);
+            let message = error.message().trim().to_string();
+            ctx.push(
+                Diagnostic::new(codes::TOML_SYNTAX, format!("invalid TOML: {message}"), span, message.clone())
+                    .with_help("check quotes, brackets and `=` on this line; see https://toml.io"),
+            );
+        }
+        // Reading a half-parsed document would report follow-on errors that only
+        // confuse; report the syntax errors alone.
+        return Err(split(ctx.diags));
+    }
+    let root_span = root.span();
+    let (policy, spans) = validate::build(&mut ctx, root.get_ref(), root_span);
+    if ctx.error_count() > 0 {
+        return Err(split(ctx.diags));
+    }
+    let mut warnings = ctx.diags;
+    warnings.extend(lints::run(&policy, &spans, options.today));
+    sort(&mut warnings);
+    Ok(Checked { policy, warnings })
+}
+
+fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| (a.primary.span.start, a.code).cmp(&(b.primary.span.start, b.code)));
+}
+
+fn split(diags: Vec<Diagnostic>) -> Failed {
+    let (mut errors, mut warnings): (Vec<_>, Vec<_>) = diags.into_iter().partition(|d| d.is_error());
+    sort(&mut errors);
+    sort(&mut warnings);
+    errors.dedup();
+    Failed { errors, warnings }
+}

@@ -24,10 +24,6 @@ pub struct Policy {
     pub groups: BTreeMap<String, Group>,
     /// Areas in file order; CODEOWNERS semantics: the last matching area wins for ownership.
     pub areas: Vec<Area>,
-    /// Import the repository's CODEOWNERS file as areas (appended after the policy's own
-    /// areas, so CODEOWNERS lines win where both match). The CLI reads the file; this crate
-    /// parses it (`codeowners` module).
-    pub codeowners: Option<CodeownersImport>,
     /// Categories in file order. Classification picks the matching category with the
     /// highest `precedence`; `default_category` applies when none matches.
     pub categories: Vec<Category>,
@@ -52,7 +48,36 @@ pub struct Policy {
     pub evidence: EvidenceSettings,
     /// Purely documentary sections rendered into the policy document.
     pub docs: Documentation,
+    /// Whether and from where to import CODEOWNERS as areas (the caller reads the file
+    /// and calls [`crate::codeowners::import`]; this crate does no IO).
+    pub codeowners: Option<CodeownersSettings>,
 }
+
+/// `[codeowners]`: import the repository's CODEOWNERS file as areas. Imported areas are
+/// appended after the policy's own areas, so CODEOWNERS lines win where both match.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeownersSettings {
+    /// An explicit path; `None` means GitHub's lookup order (.github/, root, docs/).
+    pub path: Option<String>,
+    /// Candidate locations in lookup order, first found wins: `[path]` when a path is
+    /// given, else `.github/CODEOWNERS`, `CODEOWNERS`, `docs/CODEOWNERS`.
+    pub files: Vec<String>,
+    /// Mark imported areas sensitive (owner acknowledgment required).
+    pub sensitive: bool,
+    /// Imported areas require review by one of their owners (GitHub "Require review from
+    /// Code Owners"); documentary unless a rule uses `codeowners = true`.
+    pub require_review: bool,
+    pub span: Span,
+}
+
+/// The skeleton's name for [`CodeownersSettings`].
+pub type CodeownersImport = CodeownersSettings;
+
+/// Requirement kinds an emergency may skip (`Emergency::may_skip`), besides gate names.
+pub const SKIPPABLE_KINDS: &[&str] = &["review", "owner-ack", "tests", "description", "co-change", "ci"];
+
+/// Requirement kinds an exception may waive (`Exception::waives`), besides gate names.
+pub const WAIVABLE_KINDS: &[&str] = &["review", "owner-ack", "description", "co-change", "ticket", "append-only", "content-flags"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
@@ -108,6 +133,10 @@ pub struct Person {
     pub logins: Vec<String>,
     /// Automation accounts (dependabot, renovate) are people too, marked so.
     pub bot: bool,
+    /// Role names as written; each is also a group the person belongs to.
+    pub roles: Vec<String>,
+    /// Job title, for the rendered document ("Chief Technology Officer").
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +155,20 @@ pub enum Subject {
     Person(String),
     Group(String),
     Anyone,
+    /// An owner the policy does not know, kept as written (a CODEOWNERS `@org/team`,
+    /// `@user` or email with no matching group or person).
+    External(String),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Person(id) => f.write_str(id),
+            Subject::Group(name) => write!(f, "@{name}"),
+            Subject::Anyone => f.write_str("anyone"),
+            Subject::External(text) => f.write_str(text),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,15 +190,6 @@ pub struct Area {
 pub enum AreaOrigin {
     Policy,
     Codeowners { file: String, line: usize },
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CodeownersImport {
-    /// An explicit path; `None` means GitHub's lookup order (.github/, root, docs/).
-    pub path: Option<String>,
-    /// Mark imported areas sensitive (owner acknowledgment required).
-    pub sensitive: bool,
-    pub span: Span,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -213,7 +247,7 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChangeKind {
     PullRequest,
@@ -256,6 +290,9 @@ pub struct Gate {
     pub emergency_may_skip: bool,
     /// Categories the gate applies to; empty means all.
     pub categories: Vec<String>,
+    /// The gate applies only when a changed path matches (CI workflows scoped by `paths:`
+    /// filters, S000-11's workflow validator); empty means every change.
+    pub paths: PathSet,
     pub description: Option<String>,
     pub span: Span,
 }

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Time countersign's full-history audit against `git log` on the same repository.
+#
+#   bench/audit-vs-git.sh [--walk-example] [--runs N] REPO [COUNTERSIGN_BIN]
+#
+# Measures, in one run and on the same scratch clone of REPO:
+#   1. git log --first-parent --name-only --format=%H%x00%ae%x00%B        (the baseline)
+#   2. countersign audit --repo R --no-cache --format json > /dev/null      (full audit)
+#   3. countersign audit --repo R --format json > /dev/null after one new commit
+#      (warm facts cache: only the new commit is read)
+# and prints the medians and the ratios 2/1 and 3/1.
+#
+# --walk-example measures the countersign-git crate alone with its example binary
+# (target/release/examples/walk, built with
+# `cargo build --release -p countersign-git --example walk`) instead of the CLI.
+#
+# Uses hyperfine when it is installed; otherwise runs each command N times (default 5)
+# timing with `date +%s.%N` and reports the median. The scratch clone shares REPO's objects
+# (`git clone --local`), gets a commit-graph when REPO has one, and is deleted at the end;
+# REPO itself is never modified.
+set -euo pipefail
+
+mode=cli
+runs=5
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --walk-example) mode=walk; shift ;;
+        --runs) runs="$2"; shift 2 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) break ;;
+    esac
+done
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 [--walk-example] [--runs N] REPO [COUNTERSIGN_BIN]" >&2
+    exit 2
+fi
+repo=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [[ $mode == walk ]]; then
+    bin=${2:-$root/target/release/examples/walk}
+else
+    bin=${2:-$root/target/release/countersign}
+fi
+[[ -x $bin ]] || { echo "not executable: $bin" >&2; exit 2; }
+
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+scratch=$work/repo.git
+git clone -q --bare --local "$repo" "$scratch"
+branch=$(git -C "$repo" symbolic-ref --short HEAD 2>/dev/null || echo main)
+git -C "$scratch" symbolic-ref HEAD "refs/heads/$branch"
+src_git=$(git -C "$repo" rev-parse --absolute-git-dir)
+if [[ -e $src_git/objects/info/commit-graph || -d $src_git/objects/info/commit-graphs ]]; then
+    git -C "$scratch" commit-graph write --reachable
+    graph=yes
+else
+    graph=no
+fi
+commits=$(git -C "$scratch" rev-list --first-parent --count HEAD)
+
+git_cmd=(git -C "$scratch" log --first-parent --name-only '--format=%H%x00%ae%x00%B')
+if [[ $mode == walk ]]; then
+    full_cmd=("$bin" "$scratch" --no-cache --json)
+    warm_cmd=("$bin" "$scratch" --json)
+else
+    full_cmd=("$bin" audit --repo "$scratch" --no-cache --format json)
+    warm_cmd=("$bin" audit --repo "$scratch" --format json)
+fi
+
+# Run a command with stdout to /dev/null; exit status 1 (policy violations) is fine.
+run() {
+    local status=0
+    "$@" > /dev/null 2> "$work/stderr" || status=$?
+    if [[ $status -gt 1 ]]; then
+        echo "command failed ($status): $*" >&2
+        cat "$work/stderr" >&2
+        exit 2
+    fi
+}
+
+new_commit() {
+    local id
+    id=$(git -C "$scratch" commit-tree "HEAD^{tree}" -p HEAD -m "bench: one more commit $RANDOM$RANDOM")
+    git -C "$scratch" update-ref HEAD "$id"
+}
+
+now() { date +%s.%N; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# time_runs NAME PREPARE CMD...: median seconds of $runs timed runs, PREPARE run untimed before each.
+time_runs() {
+    local prepare=$1; shift
+    local i t0 t1
+    for ((i = 0; i < runs; i++)); do
+        $prepare
+        t0=$(now)
+        run "$@"
+        t1=$(now)
+        echo "$t1 - $t0" | bc -l
+    done | median
+}
+
+noop() { :; }
+
+echo "repository: $repo ($commits first-parent commits, commit-graph: $graph)"
+echo "binary:     $bin ($mode mode), $runs runs each, median"
+
+# Warm-up: fill the OS page cache and the facts cache.
+run "${git_cmd[@]}"
+run "${warm_cmd[@]}"
+
+if command -v hyperfine > /dev/null; then
+    hyperfine --runs "$runs" --export-json "$work/h.json" -N \
+        -n git "${git_cmd[*]}" \
+        -n full "${full_cmd[*]}" \
+        -n warm --prepare "bash -c 'cd $scratch && git update-ref HEAD \$(git commit-tree HEAD^{tree} -p HEAD -m x\$RANDOM\$RANDOM)'" "${warm_cmd[*]}" \
+        > "$work/hyperfine.txt"
+    cat "$work/hyperfine.txt"
+    read -r git_s full_s warm_s < <(python3 -c "import json,sys; r=json.load(open('$work/h.json'))['results']; print(*[x['median'] for x in r])")
+else
+    git_s=$(time_runs noop "${git_cmd[@]}")
+    full_s=$(time_runs noop "${full_cmd[@]}")
+    warm_s=$(time_runs new_commit "${warm_cmd[@]}")
+fi
+
+printf '%-44s %8.3f s\n' "git log --first-parent --name-only" "$git_s"
+printf '%-44s %8.3f s   ratio %.3f x git\n' "full audit, --no-cache" "$full_s" "$(echo "$full_s / $git_s" | bc -l)"
+printf '%-44s %8.3f s   ratio %.3f x git\n' "re-audit after one new commit (warm cache)" "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)"

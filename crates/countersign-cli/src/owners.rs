@@ -1,0 +1,184 @@
+//! `countersign owners`: who must review this file?
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use countersign_policy::model::{AreaOrigin, Policy};
+
+use crate::output::{self, Format};
+use crate::policy_source::{self, CODEOWNERS_LOCATIONS};
+use crate::{EXIT_OK, FormatArgs, PolicyArgs};
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  countersign owners src/auth/login.rs prisma/schema.prisma\n  git diff --name-only origin/main | countersign owners --format json\n\nEach path is matched with GitHub CODEOWNERS rules: the last matching line wins.")]
+pub struct OwnersArgs {
+    /// Paths to look up, relative to the repository root; read from stdin (one per line) when none are given.
+    pub paths: Vec<String>,
+    /// The repository (for countersign.toml and CODEOWNERS).
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+#[derive(Serialize)]
+struct OwnerLine {
+    path: String,
+    area: Option<String>,
+    /// `countersign.toml` or the CODEOWNERS file, with the line number when known.
+    source: Option<String>,
+    line: Option<usize>,
+    owners: Vec<String>,
+    /// Owners resolved to people, groups expanded.
+    people: Vec<String>,
+    sensitive: bool,
+}
+
+pub fn run(args: OwnersArgs) -> anyhow::Result<u8> {
+    let repo = countersign_git::Repository::open(&args.repo).ok();
+    let root = repo.as_ref().and_then(|r| r.workdir()).map(PathBuf::from).unwrap_or_else(|| args.repo.clone());
+    let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
+    let loaded = policy_source::load(&src, policy_source::today())?;
+    policy_source::warn(&src, &loaded.warnings);
+    let mut policy = loaded.policy;
+    match &repo {
+        Some(repo) => import_codeowners(&mut policy, repo, None)?,
+        None => import_codeowners_from_dir(&mut policy, &root)?,
+    }
+
+    let mut paths = args.paths.clone();
+    if paths.is_empty() {
+        if std::io::stdin().is_terminal() {
+            anyhow::bail!("no paths given\nhint: pass paths as arguments, or pipe them in: git diff --name-only origin/main | countersign owners");
+        }
+        for line in std::io::stdin().lock().lines() {
+            let line = line.context("cannot read paths from stdin")?;
+            let line = line.trim();
+            if !line.is_empty() {
+                paths.push(line.to_string());
+            }
+        }
+    }
+    let src_name = src.name.clone();
+    let lines: Vec<OwnerLine> = paths.iter().map(|p| lookup(&policy, &src_name, p)).collect();
+    let out = match args.format.format {
+        Format::Json => output::to_json(&lines)?,
+        Format::Markdown => {
+            let mut s = String::from("| Path | Area | Source | Owners |\n|---|---|---|---|\n");
+            for l in &lines {
+                s.push_str(&format!(
+                    "| `{}` | {} | {} | {} |\n",
+                    l.path,
+                    l.area.as_deref().unwrap_or("(unowned)"),
+                    source_text(l),
+                    l.owners.join(", ")
+                ));
+            }
+            s
+        }
+        _ => {
+            let mut s = String::new();
+            for l in &lines {
+                match &l.area {
+                    Some(area) => s.push_str(&format!(
+                        "{}: {}{} — {} [{}]\n",
+                        l.path,
+                        l.owners.join(" "),
+                        if l.people.is_empty() { String::new() } else { format!(" ({})", l.people.join(", ")) },
+                        area,
+                        source_text(l),
+                    )),
+                    None => s.push_str(&format!("{}: (unowned)\n", l.path)),
+                }
+            }
+            s
+        }
+    };
+    print!("{out}");
+    Ok(EXIT_OK)
+}
+
+fn source_text(l: &OwnerLine) -> String {
+    match (&l.source, l.line) {
+        (Some(s), Some(n)) => format!("{s}:{n}"),
+        (Some(s), None) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
+    let path = path.trim_start_matches("./").to_string();
+    match policy.area_for(&path) {
+        None => OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false },
+        Some(area) => {
+            let (source, line) = match &area.origin {
+                AreaOrigin::Codeowners { file, line } => (file.clone(), Some(*line)),
+                _ => (policy_name.to_string(), None),
+            };
+            let people = countersign_engine::directory::subject_members(policy, &area.owners)
+                .map(|s| s.into_iter().collect())
+                .unwrap_or_default();
+            OwnerLine {
+                path,
+                area: Some(area.name.clone()),
+                source: Some(source),
+                line,
+                owners: area.owners.iter().map(countersign_engine::directory::subject_text).collect(),
+                people,
+                sensitive: area.sensitive,
+            }
+        }
+    }
+}
+
+/// Import CODEOWNERS into the policy when it asks for it: from `rev` when given (the base
+/// branch, as GitHub does), otherwise from the working tree or HEAD.
+pub fn import_codeowners(policy: &mut Policy, repo: &countersign_git::Repository, rev: Option<&str>) -> anyhow::Result<()> {
+    let Some(import) = policy.codeowners.clone() else { return Ok(()) };
+    let candidates = codeowners_candidates(&import);
+    for candidate in &candidates {
+        let bytes = match (rev, repo.workdir()) {
+            (None, Some(dir)) => std::fs::read(dir.join(candidate)).ok(),
+            _ => repo.read_blob_at(rev.unwrap_or("HEAD"), candidate).ok().flatten(),
+        };
+        if let Some(bytes) = bytes {
+            return apply_codeowners(policy, candidate, &bytes);
+        }
+    }
+    eprintln!("warning: the policy imports CODEOWNERS, but none of {} exists", candidates.join(", "));
+    Ok(())
+}
+
+fn import_codeowners_from_dir(policy: &mut Policy, root: &std::path::Path) -> anyhow::Result<()> {
+    let Some(import) = policy.codeowners.clone() else { return Ok(()) };
+    let candidates = codeowners_candidates(&import);
+    for candidate in &candidates {
+        if let Ok(bytes) = std::fs::read(root.join(candidate)) {
+            return apply_codeowners(policy, candidate, &bytes);
+        }
+    }
+    Ok(())
+}
+
+fn apply_codeowners(policy: &mut Policy, file: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    let diags = countersign_policy::codeowners::import(policy, file, &text);
+    if !diags.is_empty() {
+        eprint!("{}", countersign_policy::render_diagnostics(file, &text, &diags, output::color_enabled()));
+    }
+    Ok(())
+}
+
+fn codeowners_candidates(import: &countersign_policy::model::CodeownersSettings) -> Vec<String> {
+    if import.files.is_empty() {
+        CODEOWNERS_LOCATIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        import.files.clone()
+    }
+}

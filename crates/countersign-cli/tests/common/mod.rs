@@ -1,0 +1,112 @@
+//! Shared helpers for black-box tests: a real git repository built with the `git` CLI in a
+//! temporary directory, and the real `countersign` binary run with a clean environment.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    clock: std::cell::Cell<i64>,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let repo = Repo { dir: tempfile::tempdir().expect("tempdir"), clock: std::cell::Cell::new(1_780_000_000) };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn base_command(&self) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.current_dir(self.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        cmd
+    }
+
+    /// Run git as `who` (`Name <email>`), with a deterministic, advancing clock.
+    pub fn git_as(&self, who: &str, args: &[&str]) -> String {
+        let (name, email) = split_person(who);
+        let t = self.clock.get() + 60;
+        self.clock.set(t);
+        let date = format!("@{t} +0000");
+        let out = self
+            .base_command()
+            .args(args)
+            .env("GIT_AUTHOR_NAME", &name)
+            .env("GIT_AUTHOR_EMAIL", &email)
+            .env("GIT_COMMITTER_NAME", &name)
+            .env("GIT_COMMITTER_EMAIL", &email)
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_as("Robot <robot@example.com>", args)
+    }
+
+    pub fn write(&self, path: &str, contents: &str) {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, contents).expect("write");
+    }
+
+    /// Write files and commit them as `who` with `message`; returns the commit id.
+    pub fn commit(&self, who: &str, files: &[(&str, &str)], message: &str) -> String {
+        for (p, c) in files {
+            self.write(p, c);
+        }
+        self.git_as(who, &["add", "-A"]);
+        self.git_as(who, &["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// A PR: branch off, commit, merge back with a GitHub-style merge commit.
+    pub fn merge_pr(&self, number: u64, author: &str, merger: &str, files: &[(&str, &str)], body: &str) -> String {
+        let branch = format!("pr-{number}");
+        self.git(&["checkout", "-q", "-b", &branch]);
+        self.commit(author, files, &format!("Work for PR {number}\n\n{body}"));
+        self.git(&["checkout", "-q", "main"]);
+        let msg = format!("Merge pull request #{number} from example/{branch}\n\n{body}");
+        self.git_as(merger, &["merge", "-q", "--no-ff", &branch, "-m", &msg]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+fn split_person(who: &str) -> (String, String) {
+    match (who.find('<'), who.rfind('>')) {
+        (Some(a), Some(b)) => (who[..a].trim().to_string(), who[a + 1..b].to_string()),
+        _ => (who.to_string(), format!("{}@example.com", who.to_lowercase())),
+    }
+}
+
+/// The real binary with a clean environment.
+pub fn countersign(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("countersign").expect("binary");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    cmd
+}
+
+/// The repository root of this workspace (for the example policies).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}

@@ -1,0 +1,428 @@
+//! Per-commit facts and their on-disk cache.
+//!
+//! A [`ChangeFacts`] is everything the walk learns from the object database about one
+//! first-parent commit: parsed messages (its own and those of the commits it brings in),
+//! raw identities, signatures and the tree diff. It is a pure function of the commit id (git
+//! objects are immutable) and of the `added_lines_for` patterns, so it can be cached by
+//! commit id. Identities are stored *before* `.mailmap` is applied, so editing `.mailmap`
+//! never needs a cache rebuild.
+//!
+//! The cache is a single binary file (`<common git dir>/countersign/facts-v1.bin`): a header
+//! (magic, format version, fingerprint of the options that shape the facts), the entries,
+//! and an FNV-1a checksum of everything before it. Anything unexpected (wrong magic,
+//! version, fingerprint, checksum, truncation) makes the whole file count as absent; it is
+//! then rebuilt. It is written to a temporary file and renamed into place, so a reader never
+//! sees half a file.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use countersign_engine::change::{Identity, PathStatus};
+
+use crate::message::ReviewSource;
+
+/// A person as recorded in a commit header, before `.mailmap`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RawIdent {
+    pub name: String,
+    pub email: String,
+}
+
+/// Facts about one commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CommitFacts {
+    pub id: String,
+    pub author: RawIdent,
+    pub committer: RawIdent,
+    /// Committer time, seconds since the epoch.
+    pub commit_time: i64,
+    pub signed: bool,
+    pub subject: String,
+    /// Only kept for first-parent commits; empty for the commits a merge brings in.
+    pub body: String,
+    pub trailers: Vec<(String, String)>,
+    pub review: Option<(u64, ReviewSource, Vec<Identity>)>,
+}
+
+/// Facts about one first-parent commit and what it brings in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChangeFacts {
+    pub head: CommitFacts,
+    pub parents: Vec<String>,
+    /// For a merge: the commits reachable from its other parents but not from the first,
+    /// oldest first.
+    pub brought_in: Vec<CommitFacts>,
+    pub changed_paths: Vec<(String, PathStatus)>,
+    pub added_lines: Vec<(String, Vec<String>)>,
+}
+
+const MAGIC: &[u8; 8] = b"CSFACTS\0";
+/// Bump whenever the encoding or the meaning of a fact changes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// FNV-1a, 64 bit: a dependency-free checksum, good enough to detect truncation and damage.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The fingerprint of the options that change what a fact contains.
+pub(crate) fn fingerprint(added_lines_for: &[String]) -> u64 {
+    let mut key = Vec::new();
+    key.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    for p in added_lines_for {
+        key.extend_from_slice(p.as_bytes());
+        key.push(0);
+    }
+    fnv1a(&key)
+}
+
+pub(crate) fn cache_path(common_dir: &Path) -> PathBuf {
+    common_dir.join("countersign").join("facts-v1.bin")
+}
+
+/// How the cache file looked when it was loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheState {
+    /// `use_cache` was off.
+    Disabled,
+    /// No cache file yet.
+    Missing,
+    /// Loaded and valid.
+    Loaded,
+    /// Present but unreadable, damaged, of another version or built with other options:
+    /// ignored and rebuilt.
+    Discarded,
+}
+
+pub(crate) fn load(path: &Path, fingerprint: u64) -> (HashMap<String, ChangeFacts>, CacheState) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (HashMap::new(), CacheState::Missing),
+        Err(_) => return (HashMap::new(), CacheState::Discarded),
+    };
+    match decode_file(&bytes, fingerprint) {
+        Some(map) => (map, CacheState::Loaded),
+        None => (HashMap::new(), CacheState::Discarded),
+    }
+}
+
+/// Write all entries atomically. Errors are returned for the caller to report as a warning;
+/// a cache that cannot be written never fails an audit.
+pub(crate) fn store<'a>(
+    path: &Path,
+    fingerprint: u64,
+    entries: impl ExactSizeIterator<Item = &'a ChangeFacts>,
+) -> std::io::Result<()> {
+    let mut w = Writer(Vec::with_capacity(entries.len() * 512));
+    w.0.extend_from_slice(MAGIC);
+    w.u32(FORMAT_VERSION);
+    w.u64(fingerprint);
+    w.u64(entries.len() as u64);
+    for e in entries {
+        w.change(e);
+    }
+    let sum = fnv1a(&w.0);
+    w.u64(sum);
+
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".facts-v1.bin.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&w.0)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn decode_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<String, ChangeFacts>> {
+    if bytes.len() < MAGIC.len() + 4 + 8 + 8 + 8 {
+        return None;
+    }
+    let (payload, sum) = bytes.split_at(bytes.len() - 8);
+    if fnv1a(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
+        return None;
+    }
+    let mut r = Reader { buf: payload, pos: 0 };
+    if r.take(MAGIC.len())? != MAGIC || r.u32()? != FORMAT_VERSION || r.u64()? != fingerprint {
+        return None;
+    }
+    let count = usize::try_from(r.u64()?).ok()?;
+    let mut map = HashMap::with_capacity(count.min(1 << 22));
+    for _ in 0..count {
+        let c = r.change()?;
+        map.insert(c.head.id.clone(), c);
+    }
+    (r.pos == payload.len()).then_some(map)
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    fn str(&mut self, s: &str) {
+        // Strings longer than 4 GiB cannot occur in a commit we could load anyway.
+        let bytes = &s.as_bytes()[..s.len().min(u32::MAX as usize)];
+        self.len(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+    fn opt_str(&mut self, s: &Option<String>) {
+        match s {
+            Some(s) => {
+                self.0.push(1);
+                self.str(s);
+            }
+            None => self.0.push(0),
+        }
+    }
+    fn ident(&mut self, i: &RawIdent) {
+        self.str(&i.name);
+        self.str(&i.email);
+    }
+    fn identity(&mut self, i: &Identity) {
+        self.opt_str(&i.name);
+        self.opt_str(&i.email);
+        self.opt_str(&i.login);
+    }
+    fn commit(&mut self, c: &CommitFacts) {
+        self.str(&c.id);
+        self.ident(&c.author);
+        self.ident(&c.committer);
+        self.u64(c.commit_time as u64);
+        self.0.push(u8::from(c.signed));
+        self.str(&c.subject);
+        self.str(&c.body);
+        self.len(c.trailers.len());
+        for (k, v) in &c.trailers {
+            self.str(k);
+            self.str(v);
+        }
+        match &c.review {
+            Some((n, source, reviewers)) => {
+                self.0.push(1);
+                self.u64(*n);
+                self.str(source.as_str());
+                self.len(reviewers.len());
+                for r in reviewers {
+                    self.identity(r);
+                }
+            }
+            None => self.0.push(0),
+        }
+    }
+    fn change(&mut self, c: &ChangeFacts) {
+        self.commit(&c.head);
+        self.len(c.parents.len());
+        for p in &c.parents {
+            self.str(p);
+        }
+        self.len(c.brought_in.len());
+        for b in &c.brought_in {
+            self.commit(b);
+        }
+        self.len(c.changed_paths.len());
+        for (p, s) in &c.changed_paths {
+            self.str(p);
+            self.0.push(match s {
+                PathStatus::Added => 0,
+                PathStatus::Modified => 1,
+                PathStatus::Deleted => 2,
+                PathStatus::Renamed => 3,
+            });
+        }
+        self.len(c.added_lines.len());
+        for (p, lines) in &c.added_lines {
+            self.str(p);
+            self.len(lines.len());
+            for l in lines {
+                self.str(l);
+            }
+        }
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn len(&mut self) -> Option<usize> {
+        let n = self.u32()? as usize;
+        // Every element takes at least one byte: reject absurd counts before allocating.
+        (n <= self.buf.len() - self.pos).then_some(n)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        Some(std::str::from_utf8(self.take(n)?).ok()?.to_string())
+    }
+    fn opt_str(&mut self) -> Option<Option<String>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(self.str()?)),
+            _ => None,
+        }
+    }
+    fn ident(&mut self) -> Option<RawIdent> {
+        Some(RawIdent { name: self.str()?, email: self.str()? })
+    }
+    fn identity(&mut self) -> Option<Identity> {
+        Some(Identity { name: self.opt_str()?, email: self.opt_str()?, login: self.opt_str()? })
+    }
+    fn commit(&mut self) -> Option<CommitFacts> {
+        let id = self.str()?;
+        let author = self.ident()?;
+        let committer = self.ident()?;
+        let commit_time = self.u64()? as i64;
+        let signed = match self.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let subject = self.str()?;
+        let body = self.str()?;
+        let n = self.len()?;
+        let mut trailers = Vec::with_capacity(n);
+        for _ in 0..n {
+            trailers.push((self.str()?, self.str()?));
+        }
+        let review = match self.u8()? {
+            0 => None,
+            1 => {
+                let number = self.u64()?;
+                let source = ReviewSource::parse(&self.str()?)?;
+                let n = self.len()?;
+                let mut reviewers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    reviewers.push(self.identity()?);
+                }
+                Some((number, source, reviewers))
+            }
+            _ => return None,
+        };
+        Some(CommitFacts { id, author, committer, commit_time, signed, subject, body, trailers, review })
+    }
+    fn change(&mut self) -> Option<ChangeFacts> {
+        let head = self.commit()?;
+        let n = self.len()?;
+        let mut parents = Vec::with_capacity(n);
+        for _ in 0..n {
+            parents.push(self.str()?);
+        }
+        let n = self.len()?;
+        let mut brought_in = Vec::with_capacity(n);
+        for _ in 0..n {
+            brought_in.push(self.commit()?);
+        }
+        let n = self.len()?;
+        let mut changed_paths = Vec::with_capacity(n);
+        for _ in 0..n {
+            let p = self.str()?;
+            let s = match self.u8()? {
+                0 => PathStatus::Added,
+                1 => PathStatus::Modified,
+                2 => PathStatus::Deleted,
+                3 => PathStatus::Renamed,
+                _ => return None,
+            };
+            changed_paths.push((p, s));
+        }
+        let n = self.len()?;
+        let mut added_lines = Vec::with_capacity(n);
+        for _ in 0..n {
+            let p = self.str()?;
+            let m = self.len()?;
+            let mut lines = Vec::with_capacity(m);
+            for _ in 0..m {
+                lines.push(self.str()?);
+            }
+            added_lines.push((p, lines));
+        }
+        Some(ChangeFacts { head, parents, brought_in, changed_paths, added_lines })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ChangeFacts {
+        ChangeFacts {
+            head: CommitFacts {
+                id: "a".repeat(40),
+                author: RawIdent { name: "A".into(), email: "a@x".into() },
+                committer: RawIdent { name: "C".into(), email: "c@x".into() },
+                commit_time: 1_700_000_000,
+                signed: true,
+                subject: "Merge pull request #1 from o/b".into(),
+                body: "body\n\\xff".into(),
+                trailers: vec![("Reviewed-by".into(), "R <r@x>".into())],
+                review: Some((1, ReviewSource::Bors, vec![Identity { login: Some("alice".into()), ..Default::default() }])),
+            },
+            parents: vec!["b".repeat(40), "c".repeat(40)],
+            brought_in: vec![CommitFacts { id: "c".repeat(40), ..Default::default() }],
+            changed_paths: vec![("src/a.rs".into(), PathStatus::Modified), ("x".into(), PathStatus::Deleted)],
+            added_lines: vec![("src/a.rs".into(), vec!["fn x() {}".into()])],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_corruption_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = cache_path(dir.path());
+        let facts = sample();
+        store(&path, 7, [&facts].into_iter()).expect("store");
+        let (map, state) = load(&path, 7);
+        assert_eq!(state, CacheState::Loaded);
+        assert_eq!(map.get(&facts.head.id), Some(&facts));
+
+        // Other options: discarded.
+        assert_eq!(load(&path, 8).1, CacheState::Discarded);
+
+        // Flip one byte in the middle: discarded, not a panic.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(load(&path, 7).1, CacheState::Discarded);
+
+        // Truncated: discarded.
+        std::fs::write(&path, &bytes[..10]).expect("write");
+        assert_eq!(load(&path, 7).1, CacheState::Discarded);
+
+        assert_eq!(load(&dir.path().join("nope"), 7).1, CacheState::Missing);
+    }
+}

@@ -1,0 +1,562 @@
+//! The repository handle and the first-parent walk.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use countersign_engine::change::{Change, ChangeKind};
+use gix::ObjectId;
+use jiff::Timestamp;
+
+use crate::GitError;
+use crate::build::{People, change_from_facts, evidence_from_commit};
+use crate::facts::{self, CacheState, ChangeFacts};
+use crate::read::Reader;
+
+/// What to walk and how.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Branch to audit (`main` or `refs/heads/main`); `None` is the branch HEAD points at
+    /// (or the detached HEAD commit).
+    pub branch: Option<String>,
+    /// `A..B`: the first-parent commits of `B` down to, not including, `A` or the merge base
+    /// of `A` and `B`. Overrides `branch` as the tip. An empty side means `HEAD`.
+    pub range: Option<String>,
+    /// Only commits whose committer time is at or after this.
+    pub since: Option<Timestamp>,
+    /// Only commits whose committer time is at or before this.
+    pub until: Option<Timestamp>,
+    /// Read and update the per-commit facts cache (`--no-cache` turns it off).
+    pub use_cache: bool,
+    /// Glob patterns (`globset` syntax, matched against the `/`-separated path) of files
+    /// whose added lines are wanted. Blob diffs are only done for these files.
+    pub added_lines_for: Vec<String>,
+    /// Worker threads for reading and diffing; `None` means one per available core.
+    pub threads: Option<usize>,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            branch: None,
+            range: None,
+            since: None,
+            until: None,
+            use_cache: true,
+            added_lines_for: Vec::new(),
+            threads: None,
+        }
+    }
+}
+
+/// Where the walk is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressPhase {
+    /// Following first parents from the tip; `total` is unknown (0).
+    Walking,
+    /// Reading and diffing commits that were not in the cache.
+    Reading,
+    /// Writing the facts cache.
+    WritingCache,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub phase: ProgressPhase,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Counters about one walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkStats {
+    /// First-parent commits visited (including those outside the date window).
+    pub first_parent_commits: usize,
+    /// Commits inside the date window: the number of changes.
+    pub in_window: usize,
+    /// Changes whose facts came from the cache.
+    pub from_cache: usize,
+    /// Changes read and diffed from the object database in this walk.
+    pub read: usize,
+    pub cache: CacheState,
+    /// A cache write failed (the walk still succeeded); the reason.
+    pub cache_write_error: Option<String>,
+    /// The commit-graph file was used to follow parents.
+    pub used_commit_graph: bool,
+}
+
+/// The result of [`Repository::changes`].
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// One change per first-parent commit in the window, newest first (as `git log`).
+    pub changes: Vec<Change>,
+    /// The branch walked (short name), when there is one.
+    pub branch: Option<String>,
+    /// The commit the walk started at.
+    pub tip: Option<String>,
+    /// Set when there are no changes, saying why (for the CLI to print).
+    pub empty_reason: Option<String>,
+    pub stats: WalkStats,
+}
+
+impl Walk {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// A git repository opened for auditing.
+pub struct Repository {
+    repo: gix::Repository,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repository").field("path", &self.path).finish()
+    }
+}
+
+/// One commit on the first-parent chain.
+struct ChainCommit {
+    id: ObjectId,
+    time: i64,
+    /// The commit is on the shallow boundary: its parents are not in the repository.
+    shallow_boundary: bool,
+}
+
+impl Repository {
+    /// Open the repository at `path` or the one containing it. Bare repositories are fine.
+    pub fn open(path: impl AsRef<Path>) -> Result<Repository, GitError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(GitError::NotARepository { path, message: "no such directory".into() });
+        }
+        let mut repo = gix::discover(&path)
+            .map_err(|e| GitError::NotARepository { path: path.clone(), message: e.to_string() })?;
+        repo.object_cache_size_if_unset(32 * 1024 * 1024);
+        Ok(Repository { repo, path })
+    }
+
+    /// The path the repository was opened with.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The git directory (`.git` or the bare repository itself).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// Is this a shallow clone?
+    pub fn is_shallow(&self) -> bool {
+        self.repo.is_shallow().unwrap_or(false)
+    }
+
+    /// Where the facts cache lives.
+    pub fn cache_file(&self) -> PathBuf {
+        facts::cache_path(self.repo.common_dir())
+    }
+
+    fn git(&self, context: impl Into<String>, e: impl std::fmt::Display) -> GitError {
+        GitError::Git { path: self.path.clone(), context: context.into(), message: e.to_string() }
+    }
+
+    /// Resolve a revision to a commit id.
+    pub fn resolve(&self, spec: &str) -> Result<String, GitError> {
+        self.resolve_commit(spec).map(|id| id.to_string())
+    }
+
+    fn resolve_commit(&self, spec: &str) -> Result<ObjectId, GitError> {
+        let revision_err =
+            |e: &dyn std::fmt::Display| GitError::Revision { path: self.path.clone(), spec: spec.to_string(), message: e.to_string() };
+        let id = self.repo.rev_parse_single(spec).map_err(|e| revision_err(&e))?;
+        let object = id.object().map_err(|e| revision_err(&e))?;
+        let commit = object.peel_to_kind(gix::object::Kind::Commit).map_err(|e| revision_err(&e))?;
+        Ok(commit.id)
+    }
+
+    /// The tip of the walk and the branch name.
+    fn tip(&self, opts: &WalkOptions) -> Result<(ObjectId, Option<String>), GitError> {
+        if let Some(branch) = &opts.branch {
+            let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+            for candidate in [format!("refs/heads/{short}"), branch.clone(), format!("refs/remotes/origin/{short}")] {
+                if let Ok(Some(mut r)) = self.repo.try_find_reference(candidate.as_str()) {
+                    let id = r.peel_to_id().map_err(|e| self.git(format!("peeling {candidate}"), e))?;
+                    return Ok((id.detach(), Some(short.to_string())));
+                }
+            }
+            return Ok((self.resolve_commit(branch)?, Some(short.to_string())));
+        }
+        let head = self.repo.head().map_err(|e| self.git("reading HEAD", e))?;
+        let name = head.referent_name().map(|n| n.shorten().to_string());
+        match head.id() {
+            Some(id) => {
+                let id = self.resolve_commit(&id.to_string())?;
+                Ok((id, name))
+            }
+            None => Err(GitError::UnbornHead { path: self.path.clone(), branch: name.unwrap_or_else(|| "HEAD".into()) }),
+        }
+    }
+
+    fn parse_range(&self, spec: &str) -> Result<(ObjectId, ObjectId), GitError> {
+        let Some((a, b)) = spec.split_once("..") else {
+            return Err(GitError::BadRange { path: self.path.clone(), spec: spec.to_string() });
+        };
+        if b.starts_with('.') {
+            return Err(GitError::BadRange { path: self.path.clone(), spec: spec.to_string() });
+        }
+        let a = if a.is_empty() { "HEAD" } else { a };
+        let b = if b.is_empty() { "HEAD" } else { b };
+        Ok((self.resolve_commit(a)?, self.resolve_commit(b)?))
+    }
+
+    /// Follow first parents from `tip`, stopping before any of `stop`.
+    fn first_parent_chain(
+        &self,
+        tip: ObjectId,
+        stop: &[ObjectId],
+        progress: &dyn Fn(crate::Progress),
+    ) -> Result<(Vec<ChainCommit>, bool), GitError> {
+        let graph = self.repo.commit_graph_if_enabled().ok().flatten();
+        let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
+        let mut chain = Vec::new();
+        let mut buf = Vec::new();
+        let mut next = Some(tip);
+        let mut used_graph = false;
+        while let Some(id) = next.take() {
+            if stop.contains(&id) {
+                break;
+            }
+            let is_boundary = shallow.as_ref().is_some_and(|s| s.binary_search(&id).is_ok());
+            let from_graph = graph.as_ref().and_then(|g| {
+                let pos = g.lookup(id)?;
+                let c = g.commit_at(pos);
+                let parent = c.iter_parents().next().and_then(Result::ok).map(|p| g.id_at(p).to_owned());
+                Some((c.committer_timestamp() as i64, parent))
+            });
+            let (time, parent) = match from_graph {
+                Some(found) => {
+                    used_graph = true;
+                    found
+                }
+                None => {
+                    let data = match gix::objs::Find::try_find(&self.repo, &id, &mut buf) {
+                        Ok(Some(d)) => d,
+                        Ok(None) if self.is_shallow() => {
+                            return Err(GitError::Shallow { path: self.path.clone(), commit: id.to_string() });
+                        }
+                        Ok(None) => {
+                            return Err(GitError::MissingObject {
+                                path: self.path.clone(),
+                                id: id.to_string(),
+                                needed_for: "the first-parent history".into(),
+                            });
+                        }
+                        Err(e) => return Err(self.git(format!("reading commit {id}"), e)),
+                    };
+                    let corrupt = |e: &dyn std::fmt::Display| GitError::Corrupt {
+                        path: self.path.clone(),
+                        id: id.to_string(),
+                        kind: "commit",
+                        message: e.to_string(),
+                    };
+                    let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
+                    let time = commit.committer().map_err(|e| corrupt(&e))?.seconds();
+                    let parent = commit.parent_ids().next();
+                    (time, parent)
+                }
+            };
+            chain.push(ChainCommit { id, time, shallow_boundary: is_boundary });
+            if chain.len() % 4096 == 0 {
+                progress(crate::Progress { phase: ProgressPhase::Walking, done: chain.len(), total: 0 });
+            }
+            if !is_boundary {
+                next = parent;
+            }
+        }
+        Ok((chain, used_graph))
+    }
+
+    /// Every first-parent commit of the branch (or range) in the date window, as a [`Change`].
+    pub fn changes(&self, opts: &WalkOptions, progress: &dyn Fn(Progress)) -> Result<Walk, GitError> {
+        let glob = self.glob_set(&opts.added_lines_for)?;
+        let (tip, stop, branch, range_text) = match &opts.range {
+            Some(spec) => {
+                let (a, b) = self.parse_range(spec)?;
+                let mut stop = vec![a];
+                if let Ok(bases) = self.repo.merge_bases_many(a, &[b]) {
+                    stop.extend(bases.into_iter().map(|id| id.detach()));
+                }
+                (b, stop, opts.branch.clone(), Some(spec.clone()))
+            }
+            None => {
+                let (tip, branch) = self.tip(opts)?;
+                (tip, Vec::new(), branch, None)
+            }
+        };
+        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, progress)?;
+        let since = opts.since.map(|t| t.as_second());
+        let until = opts.until.map(|t| t.as_second());
+        let selected: Vec<&ChainCommit> = chain
+            .iter()
+            .filter(|c| since.is_none_or(|s| c.time >= s) && until.is_none_or(|u| c.time <= u))
+            .collect();
+        if let Some(boundary) = selected.iter().find(|c| c.shallow_boundary) {
+            return Err(GitError::Shallow { path: self.path.clone(), commit: boundary.id.to_string() });
+        }
+
+        let fingerprint = facts::fingerprint(&opts.added_lines_for);
+        let cache_path = self.cache_file();
+        let (mut cache, cache_state) =
+            if opts.use_cache { facts::load(&cache_path, fingerprint) } else { (HashMap::new(), CacheState::Disabled) };
+
+        let todo: Vec<ObjectId> =
+            selected.iter().filter(|c| !cache.contains_key(&c.id.to_string())).map(|c| c.id).collect();
+        let computed = self.read_facts(&todo, glob.as_ref(), opts.threads, progress)?;
+        let read = computed.len();
+        let from_cache = selected.len() - read;
+
+        let mut cache_write_error = None;
+        for f in computed {
+            cache.insert(f.head.id.clone(), f);
+        }
+        if opts.use_cache && read > 0 {
+            progress(Progress { phase: ProgressPhase::WritingCache, done: 0, total: cache.len() });
+            if let Err(e) = facts::store(&cache_path, fingerprint, cache.values()) {
+                cache_write_error = Some(format!("{}: {e}", cache_path.display()));
+            }
+        }
+
+        let people = People { mailmap: self.repo.open_mailmap() };
+        let mut changes = Vec::with_capacity(selected.len());
+        for c in &selected {
+            let key = c.id.to_string();
+            let f = cache.get(&key).ok_or_else(|| self.git("collecting facts", format!("no facts for {key}")))?;
+            changes.push(change_from_facts(&people, f, branch.as_deref()));
+        }
+
+        let empty_reason = changes.is_empty().then(|| {
+            if let Some(spec) = &range_text {
+                format!("the range {spec} contains no first-parent commits")
+            } else if chain.is_empty() {
+                "the branch has no commits".to_string()
+            } else {
+                format!(
+                    "none of the {} first-parent commits of {} falls inside the date window",
+                    chain.len(),
+                    branch.as_deref().unwrap_or("HEAD")
+                )
+            }
+        });
+        Ok(Walk {
+            changes,
+            branch,
+            tip: Some(tip.to_string()),
+            empty_reason,
+            stats: WalkStats {
+                first_parent_commits: chain.len(),
+                in_window: selected.len(),
+                from_cache,
+                read,
+                cache: cache_state,
+                cache_write_error,
+                used_commit_graph,
+            },
+        })
+    }
+
+    fn glob_set(&self, patterns: &[String]) -> Result<Option<globset::GlobSet>, GitError> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let mut builder = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let glob = globset::GlobBuilder::new(p).literal_separator(true).build().map_err(|e| {
+                GitError::BadPattern { path: self.path.clone(), pattern: p.clone(), message: e.to_string() }
+            })?;
+            builder.add(glob);
+        }
+        builder
+            .build()
+            .map(Some)
+            .map_err(|e| GitError::BadPattern { path: self.path.clone(), pattern: patterns.join(", "), message: e.to_string() })
+    }
+
+    /// Read the facts of `ids` on worker threads, each with its own object handle and cache.
+    /// Work is handed out in contiguous runs of the first-parent chain, so that a parent's
+    /// trees are still in the worker's object cache when the next commit needs them.
+    fn read_facts(
+        &self,
+        ids: &[ObjectId],
+        glob: Option<&globset::GlobSet>,
+        threads: Option<usize>,
+        progress: &dyn Fn(Progress),
+    ) -> Result<Vec<ChangeFacts>, GitError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        const RUN: usize = 64;
+        let threads = threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, ids.len().div_ceil(RUN).max(1));
+        let shallow = self.is_shallow();
+        if threads == 1 {
+            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob);
+            let mut out = Vec::with_capacity(ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                out.push(reader.change_facts(id)?);
+                if i % 256 == 255 {
+                    progress(Progress { phase: ProgressPhase::Reading, done: i + 1, total: ids.len() });
+                }
+            }
+            progress(Progress { phase: ProgressPhase::Reading, done: ids.len(), total: ids.len() });
+            return Ok(out);
+        }
+
+        let sync = self.repo.clone().into_sync();
+        let next_run = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let runs = ids.len().div_ceil(RUN);
+        let mut slots: Vec<Option<ChangeFacts>> = vec![None; ids.len()];
+        let mut first_error: Option<(usize, GitError)> = None;
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel::<(usize, Result<Vec<ChangeFacts>, GitError>)>();
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let sync = &sync;
+                let next_run = &next_run;
+                let failed = &failed;
+                let path = &self.path;
+                scope.spawn(move || {
+                    let mut repo = sync.to_thread_local();
+                    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+                    let mut reader = Reader::new(&repo, path, shallow, glob);
+                    loop {
+                        let run = next_run.fetch_add(1, Ordering::Relaxed);
+                        if run >= runs || failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let start = run * RUN;
+                        let end = (start + RUN).min(ids.len());
+                        let result: Result<Vec<_>, _> = ids[start..end].iter().map(|id| reader.change_facts(id)).collect();
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        if tx.send((start, result)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut done = 0;
+            for (start, result) in rx {
+                match result {
+                    Ok(facts) => {
+                        done += facts.len();
+                        for (i, f) in facts.into_iter().enumerate() {
+                            slots[start + i] = Some(f);
+                        }
+                        progress(Progress { phase: ProgressPhase::Reading, done, total: ids.len() });
+                    }
+                    // Report the error nearest the tip, so the message is deterministic.
+                    Err(e) => {
+                        if first_error.as_ref().is_none_or(|(s, _)| start < *s) {
+                            first_error = Some((start, e));
+                        }
+                    }
+                }
+            }
+        });
+        if let Some((_, e)) = first_error {
+            return Err(e);
+        }
+        slots.into_iter().map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early"))).collect()
+    }
+
+    /// The blob at `path` (`/`-separated) in the tree of `rev`, or `None` when there is no
+    /// such file there. Used to read CODEOWNERS or the policy file from a base branch.
+    pub fn read_blob_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let commit = self.resolve_commit(rev)?;
+        let tree_id = Reader::new(&self.repo, &self.path, self.is_shallow(), None).tree_of(&commit)?;
+        let tree = self
+            .repo
+            .find_tree(tree_id)
+            .map_err(|e| self.git(format!("reading the tree of {rev}"), e))?;
+        let path = path.trim_start_matches('/');
+        let entry = tree
+            .lookup_entry(path.split('/').filter(|c| !c.is_empty()).map(|c| c.as_bytes()))
+            .map_err(|e| self.git(format!("looking up {path} in {rev}"), e))?;
+        let Some(entry) = entry else { return Ok(None) };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let object = entry.object().map_err(|e| self.git(format!("reading {path} at {rev}"), e))?;
+        Ok(Some(object.detach().data))
+    }
+
+    /// One change of kind `PullRequest` for the commits in `head` that are not in `base`
+    /// (oldest first), as CI sees a pull request before it is merged.
+    ///
+    /// `id` and `head_commit` are the head commit; changed paths are the diff from the
+    /// merge base of `base` and `head` to `head`; trailers, approvals, checks and co-authors
+    /// come from all the commits; the author is the first commit's author.
+    pub fn pr_change(&self, base: &str, head: &str) -> Result<Change, GitError> {
+        let base_id = self.resolve_commit(base)?;
+        let head_id = self.resolve_commit(head)?;
+        let mut reader = Reader::new(&self.repo, &self.path, self.is_shallow(), None);
+        let mut ids = reader.range_ids(&[head_id], &[base_id])?;
+        ids.reverse();
+        let mut commits = Vec::with_capacity(ids.len());
+        for id in &ids {
+            commits.push(reader.commit_facts(id, true)?.0);
+        }
+        let merge_base = self
+            .repo
+            .merge_base(base_id, head_id)
+            .map_err(|e| self.git(format!("finding the merge base of {base} and {head}"), e))?
+            .map(|id| id.detach());
+        let Some(merge_base) = merge_base else {
+            return Err(self.git(format!("comparing {base} and {head}"), "they have no common history"));
+        };
+        let old_tree = reader.tree_of(&merge_base)?;
+        let new_tree = reader.tree_of(&head_id)?;
+        let (changed_paths, _) = reader.diff_trees(Some(old_tree), new_tree)?;
+
+        let people = People { mailmap: self.repo.open_mailmap() };
+        let mut change = Change {
+            id: head_id.to_string(),
+            kind: Some(ChangeKind::PullRequest),
+            head_commit: Some(head_id.to_string()),
+            ..Change::default()
+        };
+        if let Some(first) = commits.first() {
+            change.title = first.subject.clone();
+            change.body = first.body.clone();
+            change.author = Some(people.identity(&first.author));
+        }
+        change.pr_number = commits.iter().rev().find_map(|c| c.review.as_ref().map(|r| r.0));
+        change.time = commits.last().and_then(|c| Timestamp::from_second(c.commit_time).ok());
+        for c in &commits {
+            let committer = people.identity(&c.committer);
+            if !change.committers.contains(&committer) {
+                change.committers.push(committer);
+            }
+            change.commits.push(countersign_engine::change::CommitRef {
+                id: c.id.clone(),
+                author: people.identity(&c.author),
+                committer: people.identity(&c.committer),
+                signed: c.signed,
+                subject: c.subject.clone(),
+            });
+            evidence_from_commit(&people, c, &mut change);
+        }
+        change.changed_paths = changed_paths
+            .into_iter()
+            .map(|(path, status)| countersign_engine::change::ChangedPath { path, status })
+            .collect();
+        Ok(change)
+    }
+}

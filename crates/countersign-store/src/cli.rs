@@ -1,0 +1,569 @@
+//! The store's commands, for the `countersign` binary to flatten into its own:
+//! `init`, `record`, `log verify|proof|checkpoint`, `evidence export|verify`.
+//!
+//! Exit codes: [`run`] returns `Ok(ExitCode::SUCCESS)` when all is well and
+//! `Ok(ExitCode::from(1))` when verification failed; any `Err` means the tool could not do
+//! its job, which the binary reports with exit code 2.
+//!
+//! A `record` about a change the store does not know is refused — unless the reference is
+//! a commit that exists in the repository given by `--repo` (checked with
+//! `git cat-file -e <rev>^{commit}`), in which case that commit is registered as a change
+//! (id = its full commit id) first.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use countersign_log::audit::AuditOptions;
+use countersign_log::note::LogVerifier;
+use jiff::Timestamp;
+
+use crate::evidence::{ApprovalType, CheckOutcome, Evidence, RecordDocument, RecordRequest};
+use crate::{AppendOutcome, ChangeRef, OpenOptions, Store, keys, package};
+
+/// Output format, as the binary's `--format` option gives it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+/// What the store's commands need from the binary's global options.
+#[derive(Debug, Clone, Default)]
+pub struct CliContext {
+    pub format: Format,
+    /// `--database`; falls back to `COUNTERSIGN_DATABASE_URL`, then `countersign.db`.
+    pub database_url: Option<String>,
+    /// `--key-file`; falls back to `COUNTERSIGN_KEY_FILE`, then `countersign.key`.
+    pub key_file: Option<PathBuf>,
+    /// `--repo`: where `record` may look up a commit that is not a registered change.
+    pub repo: Option<PathBuf>,
+}
+
+pub const DEFAULT_DATABASE: &str = "countersign.db";
+pub const DEFAULT_KEY_FILE: &str = "countersign.key";
+
+impl CliContext {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("COUNTERSIGN_DATABASE_URL").ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned())
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .or_else(|| std::env::var_os("COUNTERSIGN_KEY_FILE").filter(|s| !s.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_FILE))
+    }
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum StoreCommand {
+    /// Create the log's signing key (mode 0600) and the evidence database.
+    Init {
+        /// The log's name: the checkpoint origin and key name (no spaces or '+').
+        #[arg(long, default_value = "countersign")]
+        origin: String,
+    },
+    /// Record evidence about a change in the append-only log.
+    Record(RecordArgs),
+    /// Inspect and verify the evidence log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
+    /// Export and verify evidence packages for auditors.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+/// Evidence kinds `record` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordKind {
+    Approval,
+    Check,
+    Deploy,
+    Emergency,
+    ConsoleChange,
+    Exception,
+    Obligation,
+    ObligationFulfilled,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    /// The kind of evidence (not needed with --json, whose `kind` field says it).
+    #[arg(value_enum)]
+    pub kind: Option<RecordKind>,
+    /// Read the record from a JSON document (a file, or - for stdin).
+    #[arg(long, value_name = "FILE|-")]
+    pub json: Option<String>,
+    /// The change it is about: a change id (`pr#12`, a commit id) or a commit of a change.
+    #[arg(long)]
+    pub change: Option<String>,
+    /// Who records it (default: $USER, then git's user.email).
+    #[arg(long)]
+    pub by: Option<String>,
+    /// Makes a repeat a no-op, e.g. a webhook delivery id.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// approval: who approved.
+    #[arg(long)]
+    pub approver: Option<String>,
+    /// approval: review, ack or emergency-authorization.
+    #[arg(long, value_parser = ["review", "ack", "emergency-authorization"])]
+    pub approval_type: Option<String>,
+    /// approval, check, deploy: the commit concerned.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// check: the check's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// check: success, failure, pending or skipped.
+    #[arg(long, value_parser = ["success", "failure", "pending", "skipped"])]
+    pub status: Option<String>,
+    /// check: a link to the run.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// deploy: the environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// deploy: the artifact's digest.
+    #[arg(long)]
+    pub artifact_digest: Option<String>,
+    /// emergency: who declared it (default: --by).
+    #[arg(long)]
+    pub declared_by: Option<String>,
+    /// emergency: why.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// emergency: the incident reference.
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// console-change: the third-party system.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// console-change: what was changed.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// console-change: a ticket reference.
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// exception: the rule excepted.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// exception: the written justification.
+    #[arg(long)]
+    pub justification: Option<String>,
+    /// exception: the second operator who approved it.
+    #[arg(long)]
+    pub approved_by: Option<String>,
+    /// exception: the re-evaluation date.
+    #[arg(long)]
+    pub review_by: Option<String>,
+    /// obligation, obligation-fulfilled: which obligation.
+    #[arg(long)]
+    pub obligation: Option<String>,
+    /// obligation: when it is due (RFC 3339).
+    #[arg(long)]
+    pub due: Option<Timestamp>,
+    /// obligation-fulfilled: what fulfils it (a PR, a document).
+    #[arg(long)]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LogCommand {
+    /// Check every leaf hash, entry signature and checkpoint; name the first bad entry.
+    Verify {
+        /// The trusted public key (name+keyid+base64); default: the key file's, else the database's.
+        #[arg(long)]
+        vkey: Option<String>,
+        /// Skip entry signatures (entries stay bound to the signed checkpoints by the tree).
+        #[arg(long)]
+        skip_entry_signatures: bool,
+    },
+    /// Print an inclusion proof (C2SP tlog-proof) or, with --from, a consistency proof.
+    Proof {
+        /// The entry index.
+        #[arg(long, required_unless_present = "from")]
+        entry: Option<u64>,
+        /// Prove against the checkpoint of this size instead of the latest.
+        #[arg(long)]
+        size: Option<u64>,
+        /// Print a consistency proof from the checkpoint of this size.
+        #[arg(long, conflicts_with = "entry")]
+        from: Option<u64>,
+    },
+    /// Print the latest signed checkpoint (C2SP tlog-checkpoint).
+    Checkpoint {
+        /// The checkpoint of this size instead of the latest.
+        #[arg(long)]
+        size: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum EvidenceCommand {
+    /// Write an evidence package (a tar file) for entries recorded in [since, until).
+    Export {
+        /// Start (RFC 3339 or YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// End, exclusive (RFC 3339 or YYYY-MM-DD, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an evidence package offline, with no database.
+    Verify {
+        file: PathBuf,
+        /// The trusted public key; without it the package's own key is used and printed.
+        #[arg(long)]
+        vkey: Option<String>,
+        /// Also extract the verified files under this directory.
+        #[arg(long)]
+        extract: Option<PathBuf>,
+    },
+}
+
+/// Run a store command.
+pub fn run(cmd: StoreCommand, ctx: &CliContext) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StoreCommand::Init { origin } => init(ctx, &origin),
+        StoreCommand::Record(args) => record(ctx, args),
+        StoreCommand::Log { command } => log(ctx, command),
+        StoreCommand::Evidence { command } => evidence(ctx, command),
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn init(ctx: &CliContext, origin: &str) -> anyhow::Result<ExitCode> {
+    let key_path = ctx.key_file();
+    let url = ctx.database_url();
+    let mut store = Store::open(&url, &OpenOptions { create: true })?;
+    let existing_log_key = store.log_vkey()?;
+    let (signer, created) = match keys::load_key(&key_path) {
+        Ok(signer) => (signer, false),
+        Err(keys::KeyError::Missing { .. }) => {
+            if let Some(vkey) = existing_log_key {
+                bail!("the database {url} already belongs to the log key {vkey}, but the key file {} does not exist\nhint: point --key-file at that log's key", key_path.display());
+            }
+            (keys::create_key(&key_path, origin)?, true)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    store.set_signer(signer.clone())?;
+    let verifier = signer.verifier();
+    match ctx.format {
+        Format::Json => print_json(&serde_json::json!({
+            "keyFile": key_path.display().to_string(),
+            "keyCreated": created,
+            "database": url,
+            "vkey": verifier.vkey(),
+            "keyId": format!("{:08x}", verifier.key_id()),
+        }))?,
+        _ => {
+            println!("{} key file {}", if created { "created" } else { "using existing" }, key_path.display());
+            println!("database: {url}");
+            println!("public key: {}", verifier.vkey());
+            println!("key id: {:08x}", verifier.key_id());
+            eprintln!("hint: publish the public key where auditors can find it; they verify packages against it");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn default_recorder(ctx: &CliContext) -> Option<String> {
+    if let Ok(user) = std::env::var("USER")
+        && !user.is_empty()
+    {
+        return Some(user);
+    }
+    let mut cmd = std::process::Command::new("git");
+    if let Some(repo) = &ctx.repo {
+        cmd.arg("-C").arg(repo);
+    }
+    let out = cmd.args(["config", "user.email"]).output().ok()?;
+    let email = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && !email.is_empty()).then_some(email)
+}
+
+fn need(value: Option<String>, flag: &str, kind: &str) -> anyhow::Result<String> {
+    value.ok_or_else(|| anyhow::anyhow!("`record {kind}` needs --{flag}"))
+}
+
+fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow::Result<Evidence> {
+    Ok(match kind {
+        RecordKind::Approval => Evidence::Approval {
+            approver: need(a.approver.take(), "approver", "approval")?,
+            approval: match a.approval_type.as_deref() {
+                Some("ack") => ApprovalType::Ack,
+                Some("emergency-authorization") => ApprovalType::EmergencyAuthorization,
+                _ => ApprovalType::Review,
+            },
+            commit: a.commit.take(),
+            approved_at: None,
+            note: None,
+        },
+        RecordKind::Check => Evidence::Check {
+            name: need(a.name.take(), "name", "check")?,
+            status: match need(a.status.take(), "status", "check")?.as_str() {
+                "success" => CheckOutcome::Success,
+                "failure" => CheckOutcome::Failure,
+                "pending" => CheckOutcome::Pending,
+                _ => CheckOutcome::Skipped,
+            },
+            commit: a.commit.take(),
+            url: a.url.take(),
+        },
+        RecordKind::Deploy => Evidence::Deploy {
+            environment: need(a.environment.take(), "environment", "deploy")?,
+            artifact_digest: a.artifact_digest.take(),
+            commit: a.commit.take(),
+            deployed_at: None,
+        },
+        RecordKind::Emergency => Evidence::Emergency {
+            declared_by: a.declared_by.take().unwrap_or_else(|| by.to_owned()),
+            reason: need(a.reason.take(), "reason", "emergency")?,
+            incident: a.incident.take(),
+        },
+        RecordKind::ConsoleChange => Evidence::ConsoleChange {
+            system: need(a.system.take(), "system", "console-change")?,
+            description: need(a.description.take(), "description", "console-change")?,
+            changed_by: None,
+            changed_at: None,
+            ticket: a.ticket.take(),
+        },
+        RecordKind::Exception => Evidence::Exception {
+            rule: need(a.rule.take(), "rule", "exception")?,
+            justification: need(a.justification.take(), "justification", "exception")?,
+            approved_by: need(a.approved_by.take(), "approved-by", "exception")?,
+            review_by: need(a.review_by.take(), "review-by", "exception")?,
+        },
+        RecordKind::Obligation => Evidence::Obligation { obligation: need(a.obligation.take(), "obligation", "obligation")?, due: a.due },
+        RecordKind::ObligationFulfilled => Evidence::ObligationFulfilled {
+            obligation: need(a.obligation.take(), "obligation", "obligation-fulfilled")?,
+            reference: a.reference.take(),
+        },
+    })
+}
+
+fn read_json_input(source: &str) -> anyhow::Result<String> {
+    if source == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading the record from stdin")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading the record from {source}"))
+    }
+}
+
+/// If `reference` is a commit in the repository, its full id.
+fn commit_in_repo(repo: &Path, reference: &str) -> Option<String> {
+    if reference.len() < 7 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let spec = format!("{reference}^{{commit}}");
+    let exists = std::process::Command::new("git").arg("-C").arg(repo).args(["cat-file", "-e", &spec]).status().ok()?;
+    if !exists.success() {
+        return None;
+    }
+    let out = std::process::Command::new("git").arg("-C").arg(repo).args(["rev-parse", "--verify", &spec]).output().ok()?;
+    let id = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (out.status.success() && !id.is_empty()).then_some(id)
+}
+
+fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
+    // Parse everything and load the key before touching the database: bad input or a
+    // missing key must leave the store exactly as it was.
+    let by_flag = args.by.take().or_else(|| default_recorder(ctx));
+    let (evidence, change, by, idempotency_key) = if let Some(source) = args.json.take() {
+        let text = read_json_input(&source)?;
+        let doc: RecordDocument = serde_json::from_str(&text).with_context(|| format!("{source} is not a valid countersign record"))?;
+        if let Some(kind) = args.kind
+            && clap::ValueEnum::to_possible_value(&kind).map(|v| v.get_name().to_owned()).as_deref() != Some(doc.evidence.kind())
+        {
+            bail!("the command line says {:?} but the JSON record is a {}", kind, doc.evidence.kind());
+        }
+        if matches!(doc.evidence, Evidence::PolicyVersion { .. }) {
+            bail!("policy versions are published by `countersign policy publish`, not recorded by hand");
+        }
+        let by = doc.recorded_by.or(by_flag).context("say who records this with --by (or \"recordedBy\")")?;
+        (doc.evidence, doc.change.or(args.change.take()), by, doc.idempotency_key.or(args.idempotency_key.take()))
+    } else {
+        let kind = args.kind.context("name the kind of evidence (approval, check, deploy, …) or pass --json")?;
+        let by = by_flag.context("say who records this with --by")?;
+        let evidence = evidence_from_args(kind, &mut args, &by)?;
+        (evidence, args.change.take(), by, args.idempotency_key.take())
+    };
+    let signer = keys::load_key(&ctx.key_file())?;
+    let url = ctx.database_url();
+    let mut store = Store::open(&url, &OpenOptions { create: false })?;
+    store.set_signer(signer)?;
+    if let Some(reference) = &change
+        && store.resolve_change(reference)?.is_none()
+        && let Some(repo) = &ctx.repo
+        && let Some(commit) = commit_in_repo(repo, reference)
+    {
+        store.upsert_changes(&[ChangeRef { id: commit.clone(), head_commit: Some(commit.clone()), commits: vec![commit], ..ChangeRef::default() }])?;
+    }
+    let kind = evidence.kind();
+    let request = RecordRequest { change: change.clone(), recorded_by: by.clone(), recorded_at: crate::record_time(), idempotency_key, evidence };
+    let outcome = store.record(&request)?;
+    let about = change.map(|c| format!(" about {c}")).unwrap_or_default();
+    match (ctx.format, outcome) {
+        (Format::Json, _) => print_json(&serde_json::json!({
+            "status": if matches!(outcome, AppendOutcome::Appended(_)) { "recorded" } else { "already-recorded" },
+            "index": outcome.index(),
+            "kind": kind,
+            "recordedBy": by,
+        }))?,
+        (_, AppendOutcome::Appended(i)) => println!("recorded entry {i} ({kind}{about}) by {by}"),
+        (_, AppendOutcome::AlreadyRecorded(i)) => println!("already recorded as entry {i}"),
+    }
+    store.close();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key to verify with: --vkey, else the key file's public key, else the database's.
+fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store) -> anyhow::Result<LogVerifier> {
+    if let Some(vkey) = vkey {
+        return LogVerifier::from_vkey(vkey).context("--vkey is not a valid public key");
+    }
+    match keys::load_key(&ctx.key_file()) {
+        Ok(signer) => Ok(signer.verifier()),
+        Err(keys::KeyError::Missing { .. }) => {
+            eprintln!("warning: no key file; verifying against the public key stored in the database (pass --vkey to pin it)");
+            Ok(store.log_verifier()?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
+    let url = ctx.database_url();
+    let store = Store::open(&url, &OpenOptions { create: false })?;
+    match command {
+        LogCommand::Verify { vkey, skip_entry_signatures } => {
+            let verifier = trusted_key(ctx, vkey.as_deref(), &store)?;
+            let started = std::time::Instant::now();
+            let result = store.verify(&verifier, AuditOptions { entry_signatures: !skip_entry_signatures })?;
+            let seconds = started.elapsed().as_secs_f64();
+            match (result, ctx.format) {
+                (Ok(summary), Format::Json) => print_json(&serde_json::json!({
+                    "ok": true, "entries": summary.entries, "checkpoints": summary.checkpoints,
+                    "root": crate::evidence::hex(&summary.root), "seconds": seconds,
+                }))?,
+                (Ok(summary), _) => {
+                    println!("log verified: {} entries, {} checkpoints, root {}", summary.entries, summary.checkpoints, crate::evidence::hex(&summary.root));
+                    eprintln!("({seconds:.2}s)");
+                }
+                (Err(failure), Format::Json) => {
+                    print_json(&serde_json::json!({"ok": false, "entry": failure.entry, "checkpoint": failure.checkpoint, "problem": failure.problem}))?;
+                    return Ok(ExitCode::from(1));
+                }
+                (Err(failure), _) => {
+                    println!("log verification FAILED: {failure}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        LogCommand::Proof { entry, size, from } => {
+            let text = match (entry, from) {
+                (_, Some(old)) => store.consistency_proof(old, size)?.to_text(),
+                (Some(index), None) => store.inclusion_proof(index, size)?.to_text(),
+                (None, None) => bail!("pass --entry N or --from SIZE"),
+            };
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!({ "proof": text }))?,
+                _ => print!("{text}"),
+            }
+        }
+        LogCommand::Checkpoint { size } => {
+            let note = match size {
+                Some(size) => store.checkpoint(size)?,
+                None => store.latest_checkpoint()?.context("the log is empty: nothing has been recorded yet")?,
+            };
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!({ "checkpoint": note }))?,
+                _ => print!("{note}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parse RFC 3339, or a date meaning midnight UTC; returns the stored text form.
+pub fn parse_time_bound(text: &str) -> anyhow::Result<String> {
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Ok(Timestamp::from_second(ts.as_second())?.to_string());
+    }
+    let date: jiff::civil::Date = text.parse().with_context(|| format!("{text:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
+    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().to_string())
+}
+
+fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        EvidenceCommand::Export { since, until, out } => {
+            let since = since.as_deref().map(parse_time_bound).transpose()?.unwrap_or_else(|| Timestamp::UNIX_EPOCH.to_string());
+            let until = match until.as_deref() {
+                Some(u) => parse_time_bound(u)?,
+                None => Timestamp::from_second(Timestamp::now().as_second() + 1)?.to_string(),
+            };
+            let signer = keys::load_key(&ctx.key_file())?;
+            let mut store = Store::open(&ctx.database_url(), &OpenOptions { create: false })?;
+            store.set_signer(signer)?;
+            let summary = package::export(&store, &since, &until, &out)?;
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!({
+                    "out": out.display().to_string(), "entries": summary.entries, "treeSize": summary.tree_size, "policyVersion": summary.policy_version,
+                }))?,
+                _ => println!("wrote {} ({} entries, log size {})", out.display(), summary.entries, summary.tree_size),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        EvidenceCommand::Verify { file, vkey, extract } => {
+            let pinned = vkey.as_deref().map(LogVerifier::from_vkey).transpose().context("--vkey is not a valid public key")?;
+            match package::verify_package(&file, pinned.as_ref())? {
+                Ok(summary) => {
+                    if let Some(dir) = extract {
+                        package::extract_package(&file, &dir)?.map_err(|f| anyhow::anyhow!("cannot extract: {f}"))?;
+                    }
+                    match ctx.format {
+                        Format::Json => print_json(&serde_json::json!({
+                            "ok": true, "entries": summary.entries, "treeSize": summary.tree_size, "vkey": summary.vkey,
+                            "keyPinned": summary.key_pinned, "policyVersion": summary.policy_version,
+                        }))?,
+                        _ => {
+                            println!("package verified: {} entries, log size {}, key {}", summary.entries, summary.tree_size, summary.vkey);
+                            if !summary.key_pinned {
+                                eprintln!("hint: compare the key above with the log's published key, or pass --vkey to pin it");
+                            }
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(failure) => {
+                    match ctx.format {
+                        Format::Json => print_json(&serde_json::json!({"ok": false, "entry": failure.entry, "problem": failure.problem}))?,
+                        _ => println!("package verification FAILED: {failure}"),
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Evidence records: the JSON a user or webhook hands to `record`, the in-toto statement
+//! each becomes, and the conversion back into the engine's change model.
+//!
+//! The JSON form (for `countersign record --json`) is this crate's wire format: a flat
+//! object with `kind` and the kind's fields, converted by hand into statements, so the
+//! engine's types never change shape because the wire did.
+
+use std::collections::BTreeMap;
+
+#[cfg(feature = "engine")]
+use countersign_engine::change::{Approval, ApprovalKind, CheckResult, CheckStatus, Identity};
+use countersign_log::dsse::{Statement, Subject};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The predicate type URI for a kind: `https://countersign.dev/evidence/<kind>/v1`.
+pub fn predicate_type(kind: &str) -> String {
+    format!("https://countersign.dev/evidence/{kind}/v1")
+}
+
+/// Every kind of evidence the log holds.
+pub const KINDS: &[&str] = &[
+    "approval",
+    "check",
+    "deploy",
+    "emergency",
+    "console-change",
+    "exception",
+    "obligation",
+    "obligation-fulfilled",
+    "policy-version",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovalType {
+    Review,
+    Ack,
+    EmergencyAuthorization,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckOutcome {
+    Success,
+    Failure,
+    Pending,
+    Skipped,
+}
+
+/// One piece of evidence, by kind. Field names are the predicate's field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Evidence {
+    /// A review, an acknowledgment or an emergency authorization.
+    #[serde(rename_all = "camelCase")]
+    Approval {
+        approver: String,
+        #[serde(default = "default_approval_type")]
+        approval: ApprovalType,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approved_at: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Check {
+        name: String,
+        status: CheckOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Deploy {
+        environment: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact_digest: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deployed_at: Option<Timestamp>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Emergency {
+        declared_by: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ConsoleChange {
+        system: String,
+        description: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed_by: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed_at: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Exception {
+        rule: String,
+        justification: String,
+        approved_by: String,
+        /// Re-evaluation date (S000-18).
+        review_by: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Obligation {
+        obligation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<Timestamp>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ObligationFulfilled {
+        obligation: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    PolicyVersion { version: String, sha256: String },
+}
+
+fn default_approval_type() -> ApprovalType {
+    ApprovalType::Review
+}
+
+impl Evidence {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Evidence::Approval { .. } => "approval",
+            Evidence::Check { .. } => "check",
+            Evidence::Deploy { .. } => "deploy",
+            Evidence::Emergency { .. } => "emergency",
+            Evidence::ConsoleChange { .. } => "console-change",
+            Evidence::Exception { .. } => "exception",
+            Evidence::Obligation { .. } => "obligation",
+            Evidence::ObligationFulfilled { .. } => "obligation-fulfilled",
+            Evidence::PolicyVersion { .. } => "policy-version",
+        }
+    }
+
+    /// Whether this kind must name a registered change.
+    pub fn needs_change(&self) -> bool {
+        !matches!(self, Evidence::ConsoleChange { .. } | Evidence::PolicyVersion { .. })
+    }
+
+    fn commit(&self) -> Option<&str> {
+        match self {
+            Evidence::Approval { commit, .. } | Evidence::Check { commit, .. } | Evidence::Deploy { commit, .. } => commit.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A request to record one piece of evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRequest {
+    /// The change it is about (a change id or one of its commits); required unless the
+    /// kind is `console-change` or `policy-version`.
+    pub change: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+    pub idempotency_key: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// The JSON document `record --json` accepts: the evidence fields plus these.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordDocument {
+    #[serde(default)]
+    pub change: Option<String>,
+    #[serde(default)]
+    pub recorded_by: Option<String>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    #[serde(flatten)]
+    pub evidence: Evidence,
+}
+
+/// A change as the log's subject sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubjectChange {
+    pub id: String,
+    pub head_commit: Option<String>,
+}
+
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_commit_id(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// Build the in-toto statement for a request about `change` (already resolved).
+pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) -> Statement {
+    let evidence = &request.evidence;
+    let subject = match (evidence, change) {
+        (Evidence::PolicyVersion { version, sha256 }, _) => Subject { name: format!("policy:{version}"), digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]) },
+        (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
+            name: format!("console:{system}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(description.as_bytes()))]),
+        },
+        (_, Some(change)) => {
+            let commit = evidence.commit().or(change.head_commit.as_deref()).or(Some(change.id.as_str()).filter(|id| is_commit_id(id)));
+            let digest = match commit {
+                Some(c) if is_commit_id(c) => BTreeMap::from([("gitCommit".to_owned(), c.to_owned())]),
+                _ => BTreeMap::from([("sha256".to_owned(), sha256_hex(change.id.as_bytes()))]),
+            };
+            Subject { name: change.id.clone(), digest }
+        }
+        (_, None) => Subject { name: "unknown".into(), digest: BTreeMap::new() },
+    };
+    let mut predicate = serde_json::to_value(evidence).expect("evidence serializes to a JSON object");
+    if let Some(map) = predicate.as_object_mut() {
+        map.remove("kind");
+        if let Some(change) = change {
+            map.insert("change".into(), change.id.clone().into());
+        }
+        map.insert("recordedBy".into(), request.recorded_by.clone().into());
+        map.insert("recordedAt".into(), request.recorded_at.to_string().into());
+        if let Some(key) = &request.idempotency_key {
+            map.insert("idempotencyKey".into(), key.clone().into());
+        }
+    }
+    Statement::new(vec![subject], predicate_type(evidence.kind()), predicate)
+}
+
+/// Evidence read back from the log, with where it sits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvidence {
+    pub index: u64,
+    pub change_id: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+    pub evidence: Evidence,
+}
+
+/// Read evidence back from a statement's predicate.
+pub fn evidence_from_statement(statement: &Statement) -> Option<(Evidence, Option<String>, String, Option<Timestamp>)> {
+    let kind = statement.predicate_type.strip_prefix("https://countersign.dev/evidence/")?.strip_suffix("/v1")?;
+    let mut predicate = statement.predicate.clone();
+    let map = predicate.as_object_mut()?;
+    let change = map.remove("change").and_then(|v| v.as_str().map(str::to_owned));
+    let by = map.remove("recordedBy").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let at = map.remove("recordedAt").and_then(|v| v.as_str().and_then(|s| s.parse().ok()));
+    map.remove("idempotencyKey");
+    map.insert("kind".into(), kind.into());
+    let evidence = serde_json::from_value(predicate).ok()?;
+    Some((evidence, change, by, at))
+}
+
+#[cfg(feature = "engine")]
+/// Parse `Name <email>`, an email, or a login into an engine identity.
+pub fn parse_identity(text: &str) -> Identity {
+    let text = text.trim();
+    if let (Some(open), Some(close)) = (text.find('<'), text.rfind('>'))
+        && open < close
+    {
+        let name = text[..open].trim();
+        return Identity { name: (!name.is_empty()).then(|| name.to_owned()), email: Some(text[open + 1..close].to_owned()), login: None };
+    }
+    if text.contains('@') && !text.starts_with('@') {
+        return Identity { name: None, email: Some(text.to_owned()), login: None };
+    }
+    Identity { name: None, email: None, login: Some(text.trim_start_matches('@').to_owned()) }
+}
+
+#[cfg(feature = "engine")]
+impl RecordedEvidence {
+    fn source(&self) -> String {
+        format!("recorded entry #{} by {}", self.index, self.recorded_by)
+    }
+
+    /// As an engine approval, if this is one.
+    pub fn to_approval(&self) -> Option<Approval> {
+        let Evidence::Approval { approver, approval, commit, approved_at, .. } = &self.evidence else {
+            return None;
+        };
+        let kind = match approval {
+            ApprovalType::Review => ApprovalKind::Review,
+            ApprovalType::Ack => ApprovalKind::Ack,
+            ApprovalType::EmergencyAuthorization => ApprovalKind::EmergencyAuthorization,
+        };
+        Some(Approval { by: parse_identity(approver), kind, commit: commit.clone(), time: Some(approved_at.unwrap_or(self.recorded_at)), source: self.source() })
+    }
+
+    /// As an engine check result, if this is one.
+    pub fn to_check(&self) -> Option<CheckResult> {
+        let Evidence::Check { name, status, commit, .. } = &self.evidence else {
+            return None;
+        };
+        let status = match status {
+            CheckOutcome::Success => CheckStatus::Success,
+            CheckOutcome::Failure => CheckStatus::Failure,
+            CheckOutcome::Pending => CheckStatus::Pending,
+            CheckOutcome::Skipped => CheckStatus::Skipped,
+        };
+        Some(CheckResult { name: name.clone(), status, commit: commit.clone(), source: self.source() })
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<&RecordedEvidence> for Option<Approval> {
+    fn from(e: &RecordedEvidence) -> Self {
+        e.to_approval()
+    }
+}
+
+#[cfg(feature = "engine")]
+impl From<&RecordedEvidence> for Option<CheckResult> {
+    fn from(e: &RecordedEvidence) -> Self {
+        e.to_check()
+    }
+}

@@ -1,0 +1,457 @@
+//! Shared test suite: `suite!()` expands every backend-independent test for the backend
+//! whose `test_db()` is in scope. `tests/sqlite.rs` and `tests/postgres.rs` both use it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use countersign_log::note::LogSigner;
+use countersign_store::evidence::{ApprovalType, CheckOutcome, Evidence, RecordRequest};
+use countersign_store::{ChangeRef, OpenOptions, Store};
+
+/// A fresh database for one test, removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    drop_pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("countersign.db").display().to_string();
+        Self { url, dir, drop_pg: None }
+    }
+
+    /// A new database on the server named by COUNTERSIGN_TEST_POSTGRES_URL.
+    pub fn postgres() -> Self {
+        let base = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").unwrap_or_default();
+        assert!(
+            !base.is_empty(),
+            "COUNTERSIGN_TEST_POSTGRES_URL is not set: the PostgreSQL half of the store tests cannot run. \
+             Set it, e.g. COUNTERSIGN_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test"
+        );
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("cs_test_{}_{}_{}", std::process::id(), n, nanos);
+        psql(&base, &format!("CREATE DATABASE {name}"));
+        let (prefix, _) = base.rsplit_once('/').expect("database URL has a path");
+        let url = format!("{prefix}/{name}");
+        Self { url, dir: tempfile::tempdir().unwrap(), drop_pg: Some((base, name)) }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.path().join("countersign.key")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.drop_pg {
+            let _ = run_psql(base, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn run_psql(url: &str, sql: &str) -> std::io::Result<std::process::Output> {
+    Command::new("psql").arg(url).args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql]).output()
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = run_psql(url, sql).expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn signer(seed: u8) -> LogSigner {
+    LogSigner::from_seed("test.countersign.dev/log", &[seed; 32]).unwrap()
+}
+
+pub const CHANGE: &str = "pr#7";
+pub const COMMIT: &str = "1111111111111111111111111111111111111111";
+
+/// Open a store with the test key and one registered change.
+pub fn open(db: &TestDb) -> Store {
+    let mut store = Store::open(&db.url, &OpenOptions { create: true }).unwrap();
+    store.set_signer(signer(1)).unwrap();
+    store
+        .upsert_changes(&[ChangeRef {
+            id: CHANGE.into(),
+            repository: Some("acme/app".into()),
+            pr_number: Some(7),
+            head_commit: Some(COMMIT.into()),
+            merge_commit: None,
+            commits: vec![COMMIT.into()],
+        }])
+        .unwrap();
+    store
+}
+
+pub fn check(i: usize) -> RecordRequest {
+    RecordRequest {
+        change: Some(CHANGE.into()),
+        recorded_by: "tester".into(),
+        recorded_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+        idempotency_key: None,
+        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: None },
+    }
+}
+
+pub fn approval() -> RecordRequest {
+    RecordRequest {
+        change: Some(COMMIT[..10].into()),
+        recorded_by: "tester".into(),
+        recorded_at: "2026-01-02T03:04:05Z".parse().unwrap(),
+        idempotency_key: Some("delivery-1".into()),
+        evidence: Evidence::Approval { approver: "Alice <alice@example.com>".into(), approval: ApprovalType::Review, commit: Some(COMMIT.into()), approved_at: None, note: None },
+    }
+}
+
+/// Append `n` checks one transaction at a time (one checkpoint per entry).
+pub fn fill(store: &Store, n: usize) {
+    for i in 0..n {
+        store.record(&check(i)).unwrap();
+    }
+}
+
+pub fn verify_failure(store: &Store) -> countersign_log::VerifyFailure {
+    store.verify(&signer(1).verifier(), Default::default()).unwrap().expect_err("tampering must be detected")
+}
+
+pub fn writer_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_countersign-store-writer"))
+}
+
+pub fn write_key(db: &TestDb) -> PathBuf {
+    let path = db.key_path();
+    std::fs::write(&path, format!("{}\n", signer(1).private_key_text())).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+/// Run `processes` writer processes with `threads` threads each, `per_process` appends each.
+pub fn run_writer_processes(db: &TestDb, processes: usize, per_process: usize, threads: usize) -> Vec<(u64, String)> {
+    let key = write_key(db);
+    let children: Vec<_> = (0..processes)
+        .map(|p| {
+            Command::new(writer_exe())
+                .args([db.url.as_str(), key.to_str().unwrap(), CHANGE, &per_process.to_string(), &format!("proc{p}"), &threads.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut acked = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "writer failed: {:?}", out.status);
+        acked.extend(parse_acks(&String::from_utf8_lossy(&out.stdout)));
+    }
+    acked
+}
+
+pub fn parse_acks(stdout: &str) -> Vec<(u64, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (i, k) = l.split_once(' ')?;
+            Some((i.parse().ok()?, k.to_owned()))
+        })
+        .collect()
+}
+
+/// No gaps, no duplicates, no forks: indices are exactly 0..n, every key once, and the log verifies.
+pub fn assert_clean_log(store: &Store, acked: &[(u64, String)], expected: usize) {
+    let mut indices: Vec<u64> = acked.iter().map(|(i, _)| *i).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    assert_eq!(indices.len(), expected, "every append got its own index");
+    assert_eq!(indices.first(), Some(&0));
+    assert_eq!(indices.last(), Some(&(expected as u64 - 1)), "no gaps");
+    assert_eq!(store.tree_size().unwrap(), expected as u64);
+    let summary = store.verify(&signer(1).verifier(), Default::default()).unwrap().unwrap();
+    assert_eq!(summary.entries, expected as u64);
+    let mut keys: Vec<&str> = acked.iter().map(|(_, k)| k.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), expected, "no duplicates");
+}
+
+pub fn package_path(db: &TestDb) -> PathBuf {
+    db.dir.path().join("evidence.tar")
+}
+
+pub fn _unused(_: &Path) {}
+
+#[macro_export]
+macro_rules! suite {
+    () => {
+        use common::*;
+        use countersign_log::merkle;
+        use countersign_log::note::Checkpoint;
+        use countersign_store::{AppendOutcome, OpenOptions, Store, StoreError, package};
+
+        #[test]
+        fn records_evidence_and_reads_it_back_for_the_engine() {
+            let db = test_db();
+            let store = open(&db);
+            assert_eq!(store.record(&approval()).unwrap(), AppendOutcome::Appended(0));
+            assert_eq!(store.record(&check(1)).unwrap(), AppendOutcome::Appended(1));
+            let found = store.evidence_for(&[COMMIT]).unwrap();
+            assert_eq!(found.len(), 2);
+            assert_eq!(found[0].index, 0);
+            assert_eq!(found[0].change_id.as_deref(), Some(CHANGE));
+            #[cfg(feature = "engine")]
+            {
+            let approval = found[0].to_approval().expect("an approval");
+            assert_eq!(approval.by.email.as_deref(), Some("alice@example.com"));
+            assert_eq!(approval.source, "recorded entry #0 by tester");
+            let check = found[1].to_check().expect("a check");
+            assert_eq!(check.name, "ci-1");
+            assert_eq!(check.source, "recorded entry #1 by tester");
+            }
+        }
+
+        #[test]
+        fn a_repeated_idempotency_key_is_a_no_op() {
+            let db = test_db();
+            let store = open(&db);
+            store.record(&check(0)).unwrap();
+            assert_eq!(store.record(&approval()).unwrap(), AppendOutcome::Appended(1));
+            assert_eq!(store.record(&approval()).unwrap(), AppendOutcome::AlreadyRecorded(1));
+            assert_eq!(store.tree_size().unwrap(), 2);
+        }
+
+        #[test]
+        fn a_record_about_an_unknown_change_stores_nothing() {
+            let db = test_db();
+            let store = open(&db);
+            let mut request = check(0);
+            request.change = Some("pr#999".into());
+            let err = store.record(&request).unwrap_err();
+            assert!(matches!(err, StoreError::UnknownChange(_)), "{err}");
+            request.change = None;
+            assert!(matches!(store.record(&request).unwrap_err(), StoreError::MissingChange("check")));
+            assert_eq!(store.tree_size().unwrap(), 0);
+            assert!(store.latest_checkpoint().unwrap().is_none());
+        }
+
+        #[test]
+        fn appending_without_a_key_is_refused_and_stores_nothing() {
+            let db = test_db();
+            drop(open(&db));
+            let store = Store::open(&db.url, &OpenOptions { create: false }).unwrap();
+            assert!(matches!(store.record(&check(0)).unwrap_err(), StoreError::NoSigner));
+            assert_eq!(store.tree_size().unwrap(), 0);
+        }
+
+        #[test]
+        fn another_key_is_refused_for_an_existing_log() {
+            let db = test_db();
+            drop(open(&db));
+            let mut store = Store::open(&db.url, &OpenOptions { create: false }).unwrap();
+            assert!(matches!(store.set_signer(signer(2)).unwrap_err(), StoreError::KeyMismatch { .. }));
+        }
+
+        #[test]
+        fn a_database_from_a_newer_version_is_refused() {
+            let db = test_db();
+            let store = open(&db);
+            store
+                .execute_raw_for_tests(
+                    "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'from the future', TRUE, x'00', 0)"
+                        .replace("x'00'", if db.url.starts_with("postgres") { "'\\x00'::bytea" } else { "x'00'" })
+                        .as_str(),
+                )
+                .unwrap();
+            drop(store);
+            let err = Store::open(&db.url, &OpenOptions { create: false }).err().expect("refused");
+            assert!(err.to_string().contains("newer countersign (schema version 9999"), "{err}");
+        }
+
+        #[test]
+        fn proofs_verify_against_signed_checkpoints() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 21);
+            let verifier = signer(1).verifier();
+            let head = Checkpoint::open(&store.latest_checkpoint().unwrap().unwrap(), &verifier).unwrap();
+            assert_eq!(head.size, 21);
+            for index in [0u64, 5, 13, 20] {
+                let proof = store.inclusion_proof(index, None).unwrap();
+                let text = proof.to_text();
+                assert!(text.starts_with(&format!("c2sp.org/tlog-proof@v1\nindex {index}\n")));
+                let parsed = countersign_log::proof_text::TlogProof::parse(&text).unwrap();
+                let cp = Checkpoint::open(&parsed.checkpoint, &verifier).unwrap();
+                let leaf = merkle::leaf_hash(&store.entry(index).unwrap());
+                merkle::verify_inclusion(index, cp.size, &leaf, &parsed.hashes, &cp.root).unwrap();
+            }
+            for old in [1u64, 8, 13, 20] {
+                let proof = store.consistency_proof(old, None).unwrap();
+                let old_cp = Checkpoint::open(&store.checkpoint(old).unwrap(), &verifier).unwrap();
+                merkle::verify_consistency(old, head.size, &old_cp.root, &head.root, &proof.hashes).unwrap();
+            }
+            assert_eq!(store.verify(&verifier, Default::default()).unwrap().unwrap().entries, 21);
+        }
+
+        #[test]
+        fn tampering_one_payload_byte_is_detected_at_that_entry() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 10);
+            let entry = String::from_utf8(store.entry(6).unwrap()).unwrap();
+            // Flip one byte of the base64 payload, and recompute the stored leaf hash so
+            // only the signature and the checkpoints can catch it.
+            let pos = entry.find("\"payload\":\"").unwrap() + 20;
+            let mut bytes = entry.into_bytes();
+            bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
+            let leaf = merkle::leaf_hash(&bytes);
+            let sql = if db.url.starts_with("postgres") {
+                format!("UPDATE log_entries SET envelope = '\\x{}'::bytea, leaf_hash = '\\x{}'::bytea WHERE idx = 6", hex(&bytes), hex(&leaf))
+            } else {
+                format!("UPDATE log_entries SET envelope = x'{}', leaf_hash = x'{}' WHERE idx = 6", hex(&bytes), hex(&leaf))
+            };
+            store.execute_raw_for_tests(&sql).unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(6), "{failure}");
+        }
+
+        #[test]
+        fn a_deleted_entry_is_detected_at_its_index() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 10);
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx = 4").unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(4), "{failure}");
+            assert!(failure.problem.contains("missing"), "{failure}");
+        }
+
+        #[test]
+        fn two_swapped_entries_are_detected_at_the_first() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 10);
+            store.execute_raw_for_tests("UPDATE log_entries SET idx = -1 WHERE idx = 3").unwrap();
+            store.execute_raw_for_tests("UPDATE log_entries SET idx = 3 WHERE idx = 7").unwrap();
+            store.execute_raw_for_tests("UPDATE log_entries SET idx = 7 WHERE idx = -1").unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(3), "{failure}");
+        }
+
+        #[test]
+        fn a_truncated_log_is_detected() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 10);
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx >= 8").unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(8), "{failure}");
+            assert!(failure.problem.contains("truncated"), "{failure}");
+        }
+
+        #[test]
+        fn a_checkpoint_resigned_with_another_key_is_detected() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 5);
+            let note = store.checkpoint(3).unwrap();
+            let cp = Checkpoint::parse_text(note.split_once("\n\n").unwrap().0).unwrap();
+            let forged = cp.sign(&signer(9)).unwrap();
+            store.execute_raw_for_tests(&format!("UPDATE checkpoints SET note = '{forged}' WHERE tree_size = 3")).unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.checkpoint, Some(3), "{failure}");
+            assert!(failure.problem.contains("no signature by key"), "{failure}");
+        }
+
+        #[test]
+        fn eight_writer_threads_append_without_gaps_forks_or_duplicates() {
+            let db = test_db();
+            let store = open(&db);
+            let total = stress_entries();
+            let acked = std::sync::Mutex::new(Vec::new());
+            std::thread::scope(|scope| {
+                for t in 0..8 {
+                    let (store, acked) = (&store, &acked);
+                    scope.spawn(move || {
+                        for i in (t..total).step_by(8) {
+                            let mut request = check(i);
+                            request.idempotency_key = Some(format!("t-{i}"));
+                            let index = store.record(&request).unwrap().index();
+                            acked.lock().unwrap().push((index, format!("t-{i}")));
+                        }
+                    });
+                }
+            });
+            assert_clean_log(&store, &acked.into_inner().unwrap(), total);
+        }
+
+        #[test]
+        fn an_exported_package_verifies_offline_and_edits_are_caught() {
+            let db = test_db();
+            let store = open(&db);
+            store.publish_policy("2026.1", "# policy\nreviews: 1\n", "lead", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
+            fill(&store, 6);
+            let out = package_path(&db);
+            let summary = package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out).unwrap();
+            assert_eq!(summary.entries, 7);
+            assert_eq!(summary.policy_version.as_deref(), Some("2026.1"));
+            drop(store);
+            let verifier = signer(1).verifier();
+            let ok = package::verify_package(&out, Some(&verifier)).unwrap().unwrap();
+            assert_eq!(ok.entries, 7);
+            // Another trusted key: refused.
+            assert!(package::verify_package(&out, Some(&signer(2).verifier())).unwrap().is_err());
+            // An edited manifest: refused.
+            let edited = rewrite_package(&out, "manifest.json", |m| String::from_utf8(m.to_vec()).unwrap().replace("2026.1", "2026.2").into_bytes());
+            let failure = package::verify_package(&edited, Some(&verifier)).unwrap().unwrap_err();
+            assert!(failure.problem.contains("manifest.json was modified"), "{failure}");
+            // An edited entry: refused, naming the entry.
+            let edited = rewrite_package(&out, "entries/3.dsse.json", |e| {
+                let mut e = e.to_vec();
+                e[40] ^= 1;
+                e
+            });
+            let failure = package::verify_package(&edited, Some(&verifier)).unwrap().unwrap_err();
+            assert_eq!(failure.entry, Some(3), "{failure}");
+        }
+    };
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How many entries the concurrency tests append (default 10,000; override with
+/// COUNTERSIGN_STRESS_ENTRIES).
+pub fn stress_entries() -> usize {
+    std::env::var("COUNTERSIGN_STRESS_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// Copy a package, replacing one file's contents.
+pub fn rewrite_package(path: &Path, name: &str, edit: impl Fn(&[u8]) -> Vec<u8>) -> PathBuf {
+    use std::io::Read as _;
+    let out = path.with_file_name(format!("edited-{}.tar", name.replace('/', "_")));
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    let mut builder = tar::Builder::new(std::fs::File::create(&out).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let entry_path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if entry_path.ends_with(&format!("/{name}")) {
+            data = edit(&data);
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, entry_path, data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap();
+    out
+}
