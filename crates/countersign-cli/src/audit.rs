@@ -101,7 +101,7 @@ struct SampleInfo {
 pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
     let repo = countersign_git::Repository::open(&args.repo)
         .with_context(|| format!("cannot audit {}", args.repo.display()))?;
-    let src = policy_source::read(args.policy.policy.as_deref(), repo.workdir().unwrap_or(&args.repo))?;
+    let src = policy_source::read(args.policy.policy.as_deref(), repo.path())?;
     let loaded = policy_source::load(&src, policy_source::today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
@@ -120,8 +120,8 @@ pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
     let walk = repo
         .changes(&walk_opts, &|p: countersign_git::Progress| {
             if let Some(bar) = &bar {
-                if let Some(total) = p.total {
-                    bar.set_length(total as u64);
+                if p.total > 0 {
+                    bar.set_length(p.total as u64);
                 }
                 bar.set_position(p.done as u64);
             }

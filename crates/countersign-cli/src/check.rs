@@ -62,7 +62,7 @@ struct CheckReport<'a> {
 pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let repo = countersign_git::Repository::open(&args.repo).with_context(|| format!("cannot check {}", args.repo.display()))?;
     let src = match args.policy.policy.as_deref() {
-        Some(p) => policy_source::read(Some(p), repo.workdir().unwrap_or(&args.repo))?,
+        Some(p) => policy_source::read(Some(p), repo.path())?,
         None => {
             let blob = repo
                 .read_blob_at(&args.base, "countersign.toml")
@@ -82,9 +82,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let mut policy = loaded.policy;
     crate::owners::import_codeowners(&mut policy, &repo, Some(&args.base))?;
 
-    let added_for: Vec<String> = policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect();
     let mut change = repo
-        .pr_change(&args.base, &args.head, &added_for)
+        .pr_change(&args.base, &args.head)
         .with_context(|| format!("cannot read the changes between {} and {}", args.base, args.head))?;
     let forge = match &args.pr_json {
         Some(path) => {

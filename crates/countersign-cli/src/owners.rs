@@ -42,7 +42,7 @@ struct OwnerLine {
 
 pub fn run(args: OwnersArgs) -> anyhow::Result<u8> {
     let repo = countersign_git::Repository::open(&args.repo).ok();
-    let root = repo.as_ref().and_then(|r| r.workdir()).map(PathBuf::from).unwrap_or_else(|| args.repo.clone());
+    let root = repo.as_ref().map(|r| r.path().to_path_buf()).unwrap_or_else(|| args.repo.clone());
     let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
     let loaded = policy_source::load(&src, policy_source::today())?;
     policy_source::warn(&src, &loaded.warnings);
@@ -121,15 +121,13 @@ fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
                 AreaOrigin::Codeowners { file, line } => (file.clone(), Some(*line)),
                 _ => (policy_name.to_string(), None),
             };
-            let people = countersign_engine::directory::subject_members(policy, &area.owners)
-                .map(|s| s.into_iter().collect())
-                .unwrap_or_default();
+            let people = policy.member_ids(&area.owners).map(|s| s.into_iter().map(str::to_string).collect()).unwrap_or_default();
             OwnerLine {
                 path,
                 area: Some(area.name.clone()),
                 source: Some(source),
                 line,
-                owners: area.owners.iter().map(countersign_engine::directory::subject_text).collect(),
+                owners: area.owners.iter().map(|s| s.to_string()).collect(),
                 people,
                 sensitive: area.sensitive,
             }
@@ -143,9 +141,9 @@ pub fn import_codeowners(policy: &mut Policy, repo: &countersign_git::Repository
     let Some(import) = policy.codeowners.clone() else { return Ok(()) };
     let candidates = codeowners_candidates(&import);
     for candidate in &candidates {
-        let bytes = match (rev, repo.workdir()) {
-            (None, Some(dir)) => std::fs::read(dir.join(candidate)).ok(),
-            _ => repo.read_blob_at(rev.unwrap_or("HEAD"), candidate).ok().flatten(),
+        let bytes = match rev {
+            None => std::fs::read(repo.path().join(candidate)).ok(),
+            Some(rev) => repo.read_blob_at(rev, candidate).ok().flatten(),
         };
         if let Some(bytes) = bytes {
             return apply_codeowners(policy, candidate, &bytes);

@@ -4,9 +4,9 @@
 //! than scans. Emails compare case-insensitively; logins match with or without a forge
 //! prefix (`github:hgibbs` and `hgibbs`); a display name is the last resort.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use countersign_policy::model::{Policy, Subject};
+use countersign_policy::model::Policy;
 
 use crate::change::Identity;
 
@@ -92,40 +92,5 @@ pub fn display_identity(dir: &Directory, identity: &Identity) -> String {
         (None, Some(email), None) => format!("<{email}> (not in policy)"),
         (Some(name), None, None) => format!("{name} (not in policy)"),
         (None, None, None) => "unknown".to_string(),
-    }
-}
-
-/// The set of person ids a list of subjects covers; `None` means anyone.
-pub fn subject_members(policy: &Policy, subjects: &[Subject]) -> Option<BTreeSet<String>> {
-    if subjects.is_empty() || subjects.iter().any(|s| matches!(s, Subject::Anyone)) {
-        return None;
-    }
-    let mut out = BTreeSet::new();
-    for subject in subjects {
-        match subject {
-            Subject::Person(id) => {
-                out.insert(id.clone());
-            }
-            Subject::Group(name) => {
-                if let Some(group) = policy.groups.get(name) {
-                    out.extend(group.members.iter().cloned());
-                }
-            }
-            Subject::Anyone => {}
-            #[allow(unreachable_patterns)]
-            _ => {}
-        }
-    }
-    Some(out)
-}
-
-/// `@group`, a person id, or `anyone`, as written in the policy.
-pub fn subject_text(subject: &Subject) -> String {
-    match subject {
-        Subject::Person(id) => id.clone(),
-        Subject::Group(name) => format!("@{name}"),
-        Subject::Anyone => "anyone".to_string(),
-        #[allow(unreachable_patterns)]
-        other => format!("{other:?}"),
     }
 }

@@ -16,7 +16,9 @@ use countersign_policy::model::{
 };
 
 use crate::change::{Approval, ApprovalKind, Change, CheckStatus, Identity, PathStatus};
-use crate::directory::{Directory, display_identity, subject_members, subject_text};
+use countersign_policy::render::{condition_text, rule_text, subject_text as policy_subject_text};
+
+use crate::directory::{Directory, display_identity};
 use crate::report::{
     AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict,
 };
@@ -91,7 +93,7 @@ impl<'p> Engine<'p> {
                 .map(|(area, paths)| AreaHit {
                     name: area.name.clone(),
                     sensitive: area.sensitive,
-                    owners: area.owners.iter().map(subject_text).collect(),
+                    owners: area.owners.iter().map(|s| policy_subject_text(self.policy, s, false)).collect(),
                     paths: paths.clone(),
                 })
                 .collect(),
@@ -118,7 +120,8 @@ impl<'p> Engine<'p> {
             }
         }
         let (cat, reason) = match best {
-            Some(cat) => (cat, describe_condition(&cat.when)),
+            Some(cat) if matches!(cat.when, Condition::Always) => (cat, "default category".to_string()),
+            Some(cat) => (cat, condition_text(&cat.when)),
             None => {
                 let cat = self
                     .policy
@@ -146,7 +149,7 @@ impl<'p> Engine<'p> {
             }
         }
         let (risk, reason) = match best {
-            Some(r) => (r, describe_condition(&r.when)),
+            Some(r) => (r, condition_text(&r.when)),
             None => {
                 let id = self.policy.default_risk.as_ref()?;
                 (self.policy.risks.iter().find(|r| &r.id == id)?, "default risk".to_string())
@@ -267,7 +270,7 @@ impl<'p> Engine<'p> {
             let status = if outcome.met { Status::Met } else { cx.missing_or_unknown(cx.reviews_complete()) };
             reqs.push(req(
                 &id,
-                &format!("{rule_name}: {}", self.rule_text(rule)),
+                &format!("{rule_name}: {}", rule_text(self.policy, rule, true)),
                 &required_by,
                 status,
                 outcome.evidence,
@@ -302,7 +305,7 @@ impl<'p> Engine<'p> {
                 &format!(
                     "acknowledgment from an owner of sensitive area {} ({}) for {}",
                     area.name,
-                    area.owners.iter().map(subject_text).collect::<Vec<_>>().join(", "),
+                    area.owners.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(", "),
                     paths.join(", ")
                 ),
                 &format!("area {}", area.name),
@@ -322,6 +325,9 @@ impl<'p> Engine<'p> {
                 continue;
             }
             if gate.scope == GateScope::MainOnly && cx.kind == ChangeKind::PullRequest {
+                continue;
+            }
+            if !gate.paths.is_empty() && !cx.change.changed_paths.iter().any(|p| gate.paths.matches(&p.path)) {
                 continue;
             }
             let names: Vec<&str> = std::iter::once(gate.check.as_str()).chain(gate.aliases.iter().map(String::as_str)).collect();
@@ -535,7 +541,7 @@ impl<'p> Engine<'p> {
         if !category.emergency {
             return false;
         }
-        let allowed = subject_members(self.policy, &em.authorizers);
+        let allowed = self.policy.member_ids(&em.authorizers);
         let mut authorizations: Vec<(Identity, String)> = cx
             .change
             .approvals
@@ -550,12 +556,12 @@ impl<'p> Engine<'p> {
             .iter()
             .filter(|(who, _)| match &allowed {
                 None => true,
-                Some(set) => self.dir.resolve(who).is_some_and(|id| set.contains(id)),
+                Some(set) => self.dir.resolve(who).is_some_and(|id| set.contains(&id)),
             })
             .map(|(who, src)| format!("authorized by {} ({src})", display_identity(&self.dir, who)))
             .collect();
         let authorized = !valid.is_empty();
-        let authorizer_text = em.authorizers.iter().map(subject_text).collect::<Vec<_>>().join(" or ");
+        let authorizer_text = em.authorizers.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(" or ");
         let status = if authorized {
             Status::Met
         } else if authorizations.is_empty() {
@@ -607,7 +613,7 @@ impl<'p> Engine<'p> {
     fn judge_rule(&self, rule: &ApprovalRule, cx: &ChangeContext<'_>, touched: &[(&Area, Vec<String>)]) -> RuleOutcome {
         match rule {
             ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
-                let allowed = subject_members(self.policy, from);
+                let allowed = self.policy.member_ids(from);
                 let mut counted: BTreeSet<String> = BTreeSet::new();
                 let mut evidence = Vec::new();
                 let mut notes = Vec::new();
@@ -616,9 +622,9 @@ impl<'p> Engine<'p> {
                     let who = display_identity(&self.dir, &a.by);
                     if let Some(set) = &allowed {
                         match self.dir.resolve(&a.by) {
-                            Some(id) if set.contains(id) => {}
+                            Some(id) if set.contains(&id) => {}
                             _ => {
-                                notes.push(format!("{who} is not in {}", subjects_text(from)));
+                                notes.push(format!("{who} is not in {}", subjects_text(self.policy, from)));
                                 continue;
                             }
                         }
@@ -646,7 +652,7 @@ impl<'p> Engine<'p> {
                 let met = counted.len() >= *count as usize;
                 let mut missing = Vec::new();
                 if !met {
-                    missing.push(format!("needs {} from {}, has {}", plural(*count, "approval"), subjects_text(from), counted.len()));
+                    missing.push(format!("needs {} from {}, has {}", plural(*count, "approval"), subjects_text(self.policy, from), counted.len()));
                     missing.extend(notes);
                 }
                 RuleOutcome { met, evidence, missing }
@@ -699,10 +705,10 @@ impl<'p> Engine<'p> {
     /// An approval (or, for acknowledgments, an ack) by one of the area's owners. The author
     /// owning the area acknowledges it by authoring; a review still needs someone else.
     fn owner_approval(&self, area: &Area, cx: &ChangeContext<'_>, ack: bool) -> RuleOutcome {
-        let owners = subject_members(self.policy, &area.owners);
+        let owners = self.policy.member_ids(&area.owners);
         let is_owner = |id: Option<&str>| match (&owners, id) {
             (None, _) => true,
-            (Some(set), Some(id)) => set.contains(id),
+            (Some(set), Some(id)) => set.contains(&id),
             (Some(_), None) => false,
         };
         if ack {
@@ -734,44 +740,9 @@ impl<'p> Engine<'p> {
                     "no {} from an owner of {} ({})",
                     if ack { "acknowledgment" } else { "approval" },
                     area.name,
-                    area.owners.iter().map(subject_text).collect::<Vec<_>>().join(", ")
+                    area.owners.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(", ")
                 )],
             },
-        }
-    }
-
-    /// A one-line statement of a rule, as the report and `policy explain` print it.
-    pub fn rule_text(&self, rule: &ApprovalRule) -> String {
-        match rule {
-            ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
-                let mut s = format!("{} from {}", plural(*count, "approval"), subjects_text(from));
-                let mut quals = Vec::new();
-                if *exclude_author {
-                    quals.push("not the author");
-                }
-                if *exclude_committers {
-                    quals.push("not a committer");
-                }
-                if *current_head_only {
-                    quals.push("on the current head");
-                }
-                if !quals.is_empty() {
-                    s.push_str(&format!(" ({})", quals.join(", ")));
-                }
-                s
-            }
-            ApprovalRule::OwnerAck => "acknowledgment from the owner of each sensitive area".to_string(),
-            ApprovalRule::CodeOwners => "approval from the owner of each area touched".to_string(),
-            ApprovalRule::Ref(name) => match self.policy.rules.get(name) {
-                Some(r) => self.rule_text(r),
-                None => name.clone(),
-            },
-            ApprovalRule::All(rules) => rules.iter().map(|r| self.rule_text(r)).collect::<Vec<_>>().join(" AND "),
-            ApprovalRule::Any(rules) => {
-                format!("one of: {}", rules.iter().map(|r| self.rule_text(r)).collect::<Vec<_>>().join(" OR "))
-            }
-            #[allow(unreachable_patterns)]
-            _ => "rule".to_string(),
         }
     }
 
@@ -927,16 +898,16 @@ impl<'c> ChangeContext<'c> {
     /// Merged with no review from anyone but the author: either the evidence shows no other
     /// reviewer, or the author merged it themselves.
     fn is_self_merge(&self) -> bool {
-        if matches!(self.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) || self.reviewed_by_other() {
+        if !matches!(self.kind, ChangeKind::Merge | ChangeKind::PullRequest) || self.reviewed_by_other() {
             return false;
         }
         self.reviews_complete() || (self.merged_by_key.is_some() && self.merged_by_key == self.author_key)
     }
 
     fn author_is(&self, policy: &Policy, subject: &Subject) -> bool {
-        match subject_members(policy, std::slice::from_ref(subject)) {
+        match policy.member_ids(std::slice::from_ref(subject)) {
             None => self.change.author.is_some(),
-            Some(set) => self.author_id.as_ref().is_some_and(|id| set.contains(id)),
+            Some(set) => self.author_id.as_deref().is_some_and(|id| set.contains(&id)),
         }
     }
 }
@@ -984,11 +955,11 @@ fn plural(n: u32, word: &str) -> String {
     if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
-fn subjects_text(subjects: &[Subject]) -> String {
+fn subjects_text(policy: &Policy, subjects: &[Subject]) -> String {
     if subjects.is_empty() {
         return "anyone".to_string();
     }
-    subjects.iter().map(subject_text).collect::<Vec<_>>().join(" or ")
+    subjects.iter().map(|s| policy_subject_text(policy, s, false)).collect::<Vec<_>>().join(" or ")
 }
 
 fn slug(s: &str) -> String {
@@ -1015,29 +986,4 @@ pub fn parse_identity(value: &str) -> Identity {
         return Identity { name: None, email: None, login: Some(value.trim_start_matches('@').to_string()) };
     }
     Identity { name: Some(value.to_string()), email: None, login: None }
-}
-
-/// A short description of a condition, for "why this category".
-pub fn describe_condition(cond: &Condition) -> String {
-    let paths = |set: &countersign_policy::paths::PathSet| {
-        set.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")
-    };
-    match cond {
-        Condition::Always => "always".to_string(),
-        Condition::PathsAny(set) => format!("touches {}", paths(set)),
-        Condition::PathsOnly(set) => format!("only touches {}", paths(set)),
-        Condition::Area(a) => format!("touches area {a}"),
-        Condition::Label(l) => format!("label {l}"),
-        Condition::Trailer { key, value: Some(v) } => format!("trailer {key}: {v}"),
-        Condition::Trailer { key, value: None } => format!("trailer {key}"),
-        Condition::Title(re) => format!("title matches /{}/", re.as_str()),
-        Condition::Checkbox(c) => format!("checkbox \"{c}\" ticked"),
-        Condition::Author(s) => format!("author is {}", subject_text(s)),
-        Condition::Kind(k) => format!("kind {k:?}"),
-        Condition::All(all) => all.iter().map(describe_condition).collect::<Vec<_>>().join(" and "),
-        Condition::Any(any) => format!("({})", any.iter().map(describe_condition).collect::<Vec<_>>().join(" or ")),
-        Condition::Not(inner) => format!("not {}", describe_condition(inner)),
-        #[allow(unreachable_patterns)]
-        _ => "condition".to_string(),
-    }
 }

@@ -133,8 +133,9 @@ fn commit_ref(people: &People, c: &CommitFacts) -> CommitRef {
 }
 
 /// One first-parent commit as a [`Change`].
-pub(crate) fn change_from_facts(people: &People, facts: &ChangeFacts, branch: Option<&str>) -> Change {
-    let head = &facts.head;
+pub(crate) fn change_from_facts(people: &People, facts: ChangeFacts, branch: Option<&str>) -> Change {
+    let ChangeFacts { head, brought_in, changed_paths, added_lines, .. } = facts;
+    let head = &head;
     let is_review = head.review.is_some();
     let mut change = Change {
         id: head.id.clone(),
@@ -149,28 +150,27 @@ pub(crate) fn change_from_facts(people: &People, facts: &ChangeFacts, branch: Op
     };
     // The change's author: for a merge, whoever wrote the first commit it brings in;
     // otherwise the commit's author (for a squash, the PR author).
-    let author_raw = facts.brought_in.first().map_or(&head.author, |c| &c.author);
+    let author_raw = brought_in.first().map_or(&head.author, |c| &c.author);
     change.author = Some(people.identity(author_raw));
     let merger = if is_web_flow(&head.committer) { &head.author } else { &head.committer };
     change.merged_by = Some(people.identity(merger));
 
-    if facts.brought_in.is_empty() {
+    if brought_in.is_empty() {
         change.commits.push(commit_ref(people, head));
     } else {
-        change.commits.extend(facts.brought_in.iter().map(|c| commit_ref(people, c)));
+        change.commits.extend(brought_in.iter().map(|c| commit_ref(people, c)));
     }
-    for c in std::iter::once(head).chain(&facts.brought_in) {
+    for c in std::iter::once(head).chain(&brought_in) {
         let who = people.identity(&c.committer);
         if !change.committers.contains(&who) {
             change.committers.push(who);
         }
     }
-    for c in facts.brought_in.iter().chain(std::iter::once(head)) {
+    for c in brought_in.iter().chain(std::iter::once(head)) {
         evidence_from_commit(people, c, &mut change);
     }
     change.changed_paths =
-        facts.changed_paths.iter().map(|(path, status)| ChangedPath { path: path.clone(), status: *status }).collect();
-    change.added_lines =
-        facts.added_lines.iter().map(|(path, lines)| AddedLines { path: path.clone(), lines: lines.clone() }).collect();
+        changed_paths.into_iter().map(|(path, status)| ChangedPath { path, status }).collect();
+    change.added_lines = added_lines.into_iter().map(|(path, lines)| AddedLines { path, lines }).collect();
     change
 }

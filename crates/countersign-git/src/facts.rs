@@ -100,52 +100,93 @@ pub enum CacheState {
     Discarded,
 }
 
-pub(crate) fn load(path: &Path, fingerprint: u64) -> (HashMap<String, ChangeFacts>, CacheState) {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (HashMap::new(), CacheState::Missing),
-        Err(_) => return (HashMap::new(), CacheState::Discarded),
-    };
-    match decode_file(&bytes, fingerprint) {
-        Some(map) => (map, CacheState::Loaded),
-        None => (HashMap::new(), CacheState::Discarded),
+/// The cache file, loaded lazily: only an index of entry offsets is built when it is read;
+/// an entry is decoded when the walk asks for it, and entries that did not change are copied
+/// byte for byte when the file is rewritten.
+pub(crate) struct Cache {
+    bytes: Vec<u8>,
+    index: HashMap<gix::ObjectId, std::ops::Range<usize>>,
+    pub state: CacheState,
+}
+
+impl Cache {
+    pub fn disabled() -> Cache {
+        Cache { bytes: Vec::new(), index: HashMap::new(), state: CacheState::Disabled }
+    }
+
+    fn empty(state: CacheState) -> Cache {
+        Cache { bytes: Vec::new(), index: HashMap::new(), state }
+    }
+
+    pub fn load(path: &Path, fingerprint: u64) -> Cache {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cache::empty(CacheState::Missing),
+            Err(_) => return Cache::empty(CacheState::Discarded),
+        };
+        match index_file(&bytes, fingerprint) {
+            Some(index) => Cache { bytes, index, state: CacheState::Loaded },
+            None => Cache::empty(CacheState::Discarded),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The facts of `id`, or `None` when they are not cached (or the entry does not decode,
+    /// which the caller treats the same way: read the commit again).
+    pub fn get(&self, id: &gix::oid) -> Option<ChangeFacts> {
+        let range = self.index.get(id)?.clone();
+        let mut r = Reader { buf: &self.bytes[range.clone()], pos: 0 };
+        let facts = r.change()?;
+        (r.pos == range.len() && facts.head.id.as_bytes() == id.to_string().as_bytes()).then_some(facts)
+    }
+
+    /// Write the cached entries plus `new` atomically (temp file + rename). Errors are for
+    /// the caller to report as a warning: a cache that cannot be written never fails an audit.
+    pub fn store(&self, path: &Path, fingerprint: u64, new: &[(gix::ObjectId, ChangeFacts)]) -> std::io::Result<()> {
+        let fresh: std::collections::HashSet<&gix::ObjectId> = new.iter().map(|(id, _)| id).collect();
+        let kept: Vec<_> = self.index.iter().filter(|(id, _)| !fresh.contains(id)).collect();
+        let mut w = Writer(Vec::with_capacity(self.bytes.len() + new.len() * 1024));
+        w.0.extend_from_slice(MAGIC);
+        w.u32(FORMAT_VERSION);
+        w.u64(fingerprint);
+        w.u64((kept.len() + new.len()) as u64);
+        for (id, range) in kept {
+            w.0.extend_from_slice(id.as_bytes());
+            w.len(range.len());
+            w.0.extend_from_slice(&self.bytes[range.clone()]);
+        }
+        let mut entry = Writer(Vec::new());
+        for (id, facts) in new {
+            entry.0.clear();
+            entry.change(facts);
+            w.0.extend_from_slice(id.as_bytes());
+            w.len(entry.0.len());
+            w.0.extend_from_slice(&entry.0);
+        }
+        let sum = fnv1a(&w.0);
+        w.u64(sum);
+
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".facts-v1.bin.tmp.{}", std::process::id()));
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&w.0)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
     }
 }
 
-/// Write all entries atomically. Errors are returned for the caller to report as a warning;
-/// a cache that cannot be written never fails an audit.
-pub(crate) fn store<'a>(
-    path: &Path,
-    fingerprint: u64,
-    entries: impl ExactSizeIterator<Item = &'a ChangeFacts>,
-) -> std::io::Result<()> {
-    let mut w = Writer(Vec::with_capacity(entries.len() * 512));
-    w.0.extend_from_slice(MAGIC);
-    w.u32(FORMAT_VERSION);
-    w.u64(fingerprint);
-    w.u64(entries.len() as u64);
-    for e in entries {
-        w.change(e);
-    }
-    let sum = fnv1a(&w.0);
-    w.u64(sum);
-
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".facts-v1.bin.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&w.0)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn decode_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<String, ChangeFacts>> {
+/// Check the header and checksum and build the offset index, without decoding entries.
+fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, std::ops::Range<usize>>> {
     if bytes.len() < MAGIC.len() + 4 + 8 + 8 + 8 {
         return None;
     }
@@ -158,12 +199,15 @@ fn decode_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<String, ChangeF
         return None;
     }
     let count = usize::try_from(r.u64()?).ok()?;
-    let mut map = HashMap::with_capacity(count.min(1 << 22));
+    let mut index = HashMap::with_capacity(count.min(payload.len() / 24));
     for _ in 0..count {
-        let c = r.change()?;
-        map.insert(c.head.id.clone(), c);
+        let id = gix::ObjectId::try_from(r.take(20)?).ok()?;
+        let len = r.len()?;
+        let start = r.pos;
+        r.take(len)?;
+        index.insert(id, start..start + len);
     }
-    (r.pos == payload.len()).then_some(map)
+    (r.pos == payload.len()).then_some(index)
 }
 
 struct Writer(Vec<u8>);
@@ -404,25 +448,36 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = cache_path(dir.path());
         let facts = sample();
-        store(&path, 7, [&facts].into_iter()).expect("store");
-        let (map, state) = load(&path, 7);
-        assert_eq!(state, CacheState::Loaded);
-        assert_eq!(map.get(&facts.head.id), Some(&facts));
+        let id = gix::ObjectId::from_hex(facts.head.id.as_bytes()).expect("id");
+        Cache::disabled().store(&path, 7, &[(id, facts.clone())]).expect("store");
+        let cache = Cache::load(&path, 7);
+        assert_eq!(cache.state, CacheState::Loaded);
+        assert_eq!(cache.get(&id), Some(facts.clone()));
+
+        // Rewriting copies old entries and adds new ones.
+        let mut other = sample();
+        other.head.id = "d".repeat(40);
+        let other_id = gix::ObjectId::from_hex(other.head.id.as_bytes()).expect("id");
+        cache.store(&path, 7, &[(other_id, other.clone())]).expect("store");
+        let cache = Cache::load(&path, 7);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(&id), Some(facts));
+        assert_eq!(cache.get(&other_id), Some(other));
 
         // Other options: discarded.
-        assert_eq!(load(&path, 8).1, CacheState::Discarded);
+        assert_eq!(Cache::load(&path, 8).state, CacheState::Discarded);
 
         // Flip one byte in the middle: discarded, not a panic.
         let mut bytes = std::fs::read(&path).expect("read");
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x55;
         std::fs::write(&path, &bytes).expect("write");
-        assert_eq!(load(&path, 7).1, CacheState::Discarded);
+        assert_eq!(Cache::load(&path, 7).state, CacheState::Discarded);
 
         // Truncated: discarded.
         std::fs::write(&path, &bytes[..10]).expect("write");
-        assert_eq!(load(&path, 7).1, CacheState::Discarded);
+        assert_eq!(Cache::load(&path, 7).state, CacheState::Discarded);
 
-        assert_eq!(load(&dir.path().join("nope"), 7).1, CacheState::Missing);
+        assert_eq!(Cache::load(&dir.path().join("nope"), 7).state, CacheState::Missing);
     }
 }

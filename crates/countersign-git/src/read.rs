@@ -3,6 +3,7 @@
 //! Everything here works on one thread-local `gix::Repository` handle and reuses its
 //! buffers; the walk hands each worker thread its own handle.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use countersign_engine::change::PathStatus;
@@ -21,6 +22,49 @@ fn first_object_id(text: &str) -> Option<ObjectId> {
         .and_then(|w| ObjectId::from_hex(w.as_bytes()).ok())
 }
 
+/// Trees loaded by the previous tree diff, offered to the next one.
+///
+/// Walking a first-parent chain oldest first, the "new" side of one diff is the "old" side
+/// of the next, so most trees the next diff needs were just decompressed. This keeps exactly
+/// those (a few dozen small buffers) instead of a general object cache, which would copy
+/// every object in and out and measured slower.
+struct TreeMemo<'a> {
+    repo: &'a gix::Repository,
+    previous: std::cell::RefCell<HashMap<ObjectId, Vec<u8>>>,
+    current: std::cell::RefCell<HashMap<ObjectId, Vec<u8>>>,
+}
+
+impl TreeMemo<'_> {
+    /// Start the next diff: what the last diff loaded becomes what this one may reuse.
+    fn rotate(&self) {
+        let mut previous = self.previous.borrow_mut();
+        let mut current = self.current.borrow_mut();
+        std::mem::swap(&mut *previous, &mut *current);
+        current.clear();
+    }
+}
+
+impl gix::objs::Find for TreeMemo<'_> {
+    fn try_find<'b>(&self, id: &gix::oid, buffer: &'b mut Vec<u8>) -> gix::Result<Option<gix::objs::Data<'b>>> {
+        let hit = self.previous.borrow_mut().remove(id).or_else(|| self.current.borrow().get(id).cloned());
+        if let Some(data) = hit {
+            buffer.clear();
+            buffer.extend_from_slice(&data);
+            self.current.borrow_mut().insert(id.to_owned(), data);
+            return Ok(Some(gix::objs::Data { kind: gix::object::Kind::Tree, object_hash: id.kind(), data: buffer }));
+        }
+        match self.repo.try_find(id, buffer)? {
+            Some(data) => {
+                if data.kind == gix::object::Kind::Tree {
+                    self.current.borrow_mut().insert(id.to_owned(), data.data.to_vec());
+                }
+                Ok(Some(gix::objs::Data { kind: data.kind, object_hash: data.object_hash, data: data.data }))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 /// Reused allocations for one worker.
 pub(crate) struct Reader<'a> {
     pub repo: &'a gix::Repository,
@@ -30,6 +74,10 @@ pub(crate) struct Reader<'a> {
     buf: Vec<u8>,
     buf2: Vec<u8>,
     diff_state: gix::diff::tree::State,
+    memo: TreeMemo<'a>,
+    /// The parent commit `tree_of` just read: walking newest first, it is the next commit
+    /// to be read in full, so keep its bytes.
+    last_parent: Option<(ObjectId, Vec<u8>)>,
 }
 
 /// Is a commit's header signed? (`gpgsig` covers OpenPGP, SSH and X.509 signatures.)
@@ -57,6 +105,8 @@ impl<'a> Reader<'a> {
             buf: Vec::new(),
             buf2: Vec::new(),
             diff_state: Default::default(),
+            memo: TreeMemo { repo, previous: Default::default(), current: Default::default() },
+            last_parent: None,
         }
     }
 
@@ -86,11 +136,31 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn load_tree<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>) -> Result<&'b [u8], GitError> {
+        match gix::objs::Find::try_find(&self.memo, id, buf) {
+            Ok(Some(data)) => Ok(data.data),
+            Ok(None) => Err(self.missing(id, "a tree")),
+            Err(e) => Err(self.git(format!("reading tree {id}"), e)),
+        }
+    }
+
     /// Decode one commit into facts. `with_body` keeps the body (first-parent commits).
     pub fn commit_facts(&mut self, id: &gix::oid, with_body: bool) -> Result<(CommitFacts, Vec<ObjectId>, ObjectId), GitError> {
         let mut buf = std::mem::take(&mut self.buf);
+        let cached = match &self.last_parent {
+            Some((c, bytes)) if c.as_ref() == id => {
+                buf.clear();
+                buf.extend_from_slice(bytes);
+                true
+            }
+            _ => false,
+        };
         let result = (|| {
-            let data = self.load(id, &mut buf, "a commit")?;
+            let data = if cached {
+                gix::objs::Data { kind: gix::object::Kind::Commit, object_hash: id.kind(), data: &buf }
+            } else {
+                self.load(id, &mut buf, "a commit")?
+            };
             let corrupt = |e: &dyn std::fmt::Display| GitError::Corrupt {
                 path: self.path.to_owned(),
                 id: id.to_string(),
@@ -135,6 +205,12 @@ impl<'a> Reader<'a> {
                 message: e.to_string(),
             })
         })();
+        if result.is_ok() {
+            let mut keep = self.last_parent.take().map(|(_, v)| v).unwrap_or_default();
+            keep.clear();
+            keep.extend_from_slice(&buf);
+            self.last_parent = Some((commit.to_owned(), keep));
+        }
         self.buf2 = buf;
         result
     }
@@ -147,6 +223,7 @@ impl<'a> Reader<'a> {
             None => None,
         };
         let (changed_paths, candidates) = self.diff_trees(old_tree, tree)?;
+
         let added_lines = self.added_lines(&candidates)?;
         let brought_in = if parents.len() > 1 { self.brought_in(&parents)? } else { Vec::new() };
         Ok(ChangeFacts {
@@ -212,17 +289,18 @@ impl<'a> Reader<'a> {
         let mut old_buf = std::mem::take(&mut self.buf);
         let mut new_buf = std::mem::take(&mut self.buf2);
         let result = (|| {
+            self.memo.rotate();
             let old_data: &[u8] = match old {
-                Some(t) => self.load(&t, &mut old_buf, "a tree")?.data,
+                Some(t) => self.load_tree(&t, &mut old_buf)?,
                 None => &[],
             };
-            let new_data = self.load(&new, &mut new_buf, "a tree")?.data;
+            let new_data = self.load_tree(&new, &mut new_buf)?;
             let mut recorder = gix::diff::tree::Recorder::default();
             gix::diff::tree(
                 TreeRefIter::from_bytes(old_data, new.kind()),
                 TreeRefIter::from_bytes(new_data, new.kind()),
                 &mut self.diff_state,
-                self.repo,
+                &self.memo,
                 &mut recorder,
             )
             .map_err(|e| match e {

@@ -1,6 +1,5 @@
 //! The repository handle and the first-parent walk.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -118,6 +117,18 @@ impl std::fmt::Debug for Repository {
     }
 }
 
+/// A delta-base cache for tree diffs along a first-parent chain, walked newest first: pack
+/// deltas are stored against newer versions, so recent bases keep hitting. No general
+/// object cache: it copies every object in and out and measured slower than the small
+/// tree memo in `read` (the trees of the previous diff). `core.deltaBaseCacheLimit` and
+/// `gitoxide.objects.cacheLimit` from git config still win when set.
+fn tune_caches(repo: &mut gix::Repository) {
+    let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
+    if !configured {
+        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(96 * 1024 * 1024)));
+    }
+}
+
 /// One commit on the first-parent chain.
 struct ChainCommit {
     id: ObjectId,
@@ -135,7 +146,7 @@ impl Repository {
         }
         let mut repo = gix::discover(&path)
             .map_err(|e| GitError::NotARepository { path: path.clone(), message: e.to_string() })?;
-        repo.object_cache_size_if_unset(32 * 1024 * 1024);
+        tune_caches(&mut repo);
         Ok(Repository { repo, path })
     }
 
@@ -309,31 +320,35 @@ impl Repository {
 
         let fingerprint = facts::fingerprint(&opts.added_lines_for);
         let cache_path = self.cache_file();
-        let (mut cache, cache_state) =
-            if opts.use_cache { facts::load(&cache_path, fingerprint) } else { (HashMap::new(), CacheState::Disabled) };
+        let cache = if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
 
+        // Cached facts first; whatever is missing (or does not decode) is read afresh.
+        let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> =
-            selected.iter().filter(|c| !cache.contains_key(&c.id.to_string())).map(|c| c.id).collect();
+            selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
         let computed = self.read_facts(&todo, glob.as_ref(), opts.threads, progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
         let mut cache_write_error = None;
-        for f in computed {
-            cache.insert(f.head.id.clone(), f);
-        }
+        let computed: Vec<(ObjectId, ChangeFacts)> = todo.into_iter().zip(computed).collect();
         if opts.use_cache && read > 0 {
-            progress(Progress { phase: ProgressPhase::WritingCache, done: 0, total: cache.len() });
-            if let Err(e) = facts::store(&cache_path, fingerprint, cache.values()) {
+            progress(Progress { phase: ProgressPhase::WritingCache, done: 0, total: cache.len() + read });
+            if let Err(e) = cache.store(&cache_path, fingerprint, &computed) {
                 cache_write_error = Some(format!("{}: {e}", cache_path.display()));
             }
+        }
+        let cache_state = cache.state;
+        drop(cache);
+        let mut computed = computed.into_iter();
+        for slot in facts.iter_mut().filter(|f| f.is_none()) {
+            *slot = computed.next().map(|(_, f)| f);
         }
 
         let people = People { mailmap: self.repo.open_mailmap() };
         let mut changes = Vec::with_capacity(selected.len());
-        for c in &selected {
-            let key = c.id.to_string();
-            let f = cache.get(&key).ok_or_else(|| self.git("collecting facts", format!("no facts for {key}")))?;
+        for (c, f) in selected.iter().zip(facts) {
+            let f = f.ok_or_else(|| self.git("collecting facts", format!("no facts for {}", c.id)))?;
             changes.push(change_from_facts(&people, f, branch.as_deref()));
         }
 
@@ -397,7 +412,7 @@ impl Repository {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        const RUN: usize = 64;
+        const RUN: usize = 256;
         let threads = threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, ids.len().div_ceil(RUN).max(1));
@@ -431,7 +446,7 @@ impl Repository {
                 let path = &self.path;
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
-                    repo.object_cache_size_if_unset(32 * 1024 * 1024);
+                    tune_caches(&mut repo);
                     let mut reader = Reader::new(&repo, path, shallow, glob);
                     loop {
                         let run = next_run.fetch_add(1, Ordering::Relaxed);
@@ -440,6 +455,8 @@ impl Repository {
                         }
                         let start = run * RUN;
                         let end = (start + RUN).min(ids.len());
+                        // Newest first within the run, like git: pack deltas are stored against
+                        // newer versions, so the delta-base cache keeps hitting.
                         let result: Result<Vec<_>, _> = ids[start..end].iter().map(|id| reader.change_facts(id)).collect();
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);

@@ -208,7 +208,7 @@ pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
             _ => format!("rule `{name}`"),
         },
         ApprovalRule::All(parts) => {
-            let parts: Vec<String> = parts.iter().map(|p| rule_text(policy, p, expand)).collect();
+            let parts: Vec<String> = flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
             if parts.len() == 1 { parts[0].clone() } else { format!("all of: {}", parts.join("; and ")) }
         }
         ApprovalRule::Any(parts) => {
@@ -216,6 +216,22 @@ pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
             if parts.len() == 1 { parts[0].clone() } else { format!("one of: {}", parts.join("; or ")) }
         }
     }
+}
+
+/// Nested `all` rules (also through references when expanding) read as one list.
+fn flatten_all(policy: &Policy, parts: &[ApprovalRule], expand: bool) -> Vec<ApprovalRule> {
+    let mut out = Vec::new();
+    for part in parts {
+        let resolved = match part {
+            ApprovalRule::Ref(name) if expand => policy.rules.get(name).cloned().unwrap_or_else(|| part.clone()),
+            other => other.clone(),
+        };
+        match resolved {
+            ApprovalRule::All(inner) => out.extend(flatten_all(policy, &inner, expand)),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The quorum of a rule: "both required", "1 of 2", "2 required".
@@ -370,7 +386,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             condition_text(&c.when)
         };
         let mut approval = match &c.require {
-            Some(rule) => policy.rules.get(rule).map(|r| rule_text(policy, r, false)).unwrap_or_default(),
+            Some(rule) => policy.rules.get(rule).map(|r| rule_text(policy, &policy.resolve_rule(r), false)).unwrap_or_default(),
             None => "no approval required".into(),
         };
         if c.self_merge {
@@ -482,11 +498,12 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             .iter()
             .map(|g| {
                 let mut name = format!("`{}`", g.check);
-                if !g.paths.is_empty() {
-                    let _ = write!(name, " when {} change", code_list(&g.paths.raw()));
-                }
+
                 if !g.aliases.is_empty() {
                     let _ = write!(name, " (also {})", code_list(&g.aliases.iter().map(String::as_str).collect::<Vec<_>>()));
+                }
+                if !g.paths.is_empty() {
+                    let _ = write!(name, ", only when {} changes", code_list(&g.paths.raw()));
                 }
                 vec![
                     name,

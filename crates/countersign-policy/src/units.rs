@@ -70,7 +70,7 @@ fn split_number(text: &str) -> Option<(i64, &str)> {
 /// Renders a duration the way people write it: "15m", "24h", "5d".
 pub fn format_duration(duration: Duration) -> String {
     let s = duration.seconds;
-    if s % 86_400 == 0 {
+    if s % 86_400 == 0 && s >= 3 * 86_400 {
         format!("{}d", s / 86_400)
     } else if s % 3_600 == 0 {
         format!("{}h", s / 3_600)

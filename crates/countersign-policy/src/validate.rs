@@ -935,7 +935,7 @@ fn pick_default(
             None
         }
         ([], many) => {
-            let mut diag = Diagnostic::new(
+            let diag = Diagnostic::new(
                 codes::DEFAULT_CATEGORY,
                 format!("{} {kind}s have no `when`, so which is the default is ambiguous", many.len()),
                 many[1].1.clone(),
@@ -943,9 +943,6 @@ fn pick_default(
             )
             .with_secondary(many[0].1.clone(), "has no `when`")
             .with_help(format!("mark one with `default = true`, or give the others a `when`"));
-            if kind != "category" {
-                diag.code = codes::DEFAULT_CATEGORY;
-            }
             ctx.push(diag);
             None
         }
@@ -1007,6 +1004,15 @@ fn read_gates(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<Gate> {
         let Some(check) = t.req_str(ctx, "check") else { continue };
         if let Some(first) = seen.get(&check.value) {
             ctx.push(duplicate("gate", &check, first.clone()));
+        }
+        let reserved: Vec<Sp<String>> = std::iter::once(check.clone()).chain(t.str_list(&mut Ctx::default(), "aliases")).collect();
+        for name in reserved {
+            if SKIPPABLE_KINDS.contains(&name.value.as_str()) || WAIVABLE_KINDS.contains(&name.value.as_str()) {
+                ctx.push(
+                    Diagnostic::new(codes::INVALID_VALUE, format!("a gate cannot be called `{}`", name.value), name.span, "reserved word")
+                        .with_help(format!("`{}` names a requirement kind in `may-skip` and `waives`; use the check's full name, e.g. \"ci / {}\"", name.value, name.value)),
+                );
+            }
         }
         seen.insert(check.value.clone(), check.span.clone());
         let scope = match t.str(ctx, "scope") {

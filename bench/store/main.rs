@@ -1,0 +1,173 @@
+//! Evidence store benchmarks (not timed tests). Run with
+//! `cargo bench -p countersign-store --bench store` (add COUNTERSIGN_TEST_POSTGRES_URL for
+//! the PostgreSQL figures; COUNTERSIGN_BENCH_VERIFY_ENTRIES to change the 1,000,000).
+//!
+//! Figures: durable appends/s on SQLite with 1 writer and with 8 writer threads (group
+//! commit), each against a plain sqlx insert loop with the same durability (WAL,
+//! synchronous=FULL, one transaction per insert); the same on PostgreSQL; `log verify` on a
+//! 1,000,000-entry log; an inclusion proof for one entry of that log.
+
+use std::time::{Duration, Instant};
+
+use countersign_log::audit::AuditOptions;
+use countersign_log::note::LogSigner;
+use countersign_store::evidence::{CheckOutcome, Evidence, RecordRequest};
+use countersign_store::{ChangeRef, OpenOptions, Store};
+
+fn signer() -> LogSigner {
+    LogSigner::from_seed("bench.countersign.dev/log", &[5; 32]).expect("valid name")
+}
+
+fn request(i: usize) -> RecordRequest {
+    RecordRequest {
+        change: Some("pr#1".into()),
+        recorded_by: "bench".into(),
+        recorded_at: "2026-01-01T00:00:00Z".parse().expect("valid time"),
+        idempotency_key: None,
+        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: Some("https://ci.example.com/run/123456".into()) },
+    }
+}
+
+fn open(url: &str) -> Store {
+    let mut store = Store::open(url, &OpenOptions { create: true }).expect("open store");
+    store.set_signer(signer()).expect("signer");
+    store.upsert_changes(&[ChangeRef { id: "pr#1".into(), ..ChangeRef::default() }]).expect("change");
+    store
+}
+
+fn appends(store: &Store, writers: usize, total: usize) -> f64 {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            scope.spawn(move || {
+                for i in (w..total).step_by(writers) {
+                    store.record(&request(i)).expect("append");
+                }
+            });
+        }
+    });
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A plain insert loop with the same durability: WAL, synchronous=FULL, one transaction
+/// per row, rows the size of an entry, `writers` concurrent connections.
+fn plain_sqlite(path: &std::path::Path, writers: usize, total: usize) -> f64 {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(60));
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(writers as u32).connect_with(opts).await.expect("pool");
+        sqlx::query("CREATE TABLE t (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)").execute(&pool).await.expect("table");
+        let body = vec![b'x'; 700];
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let (pool, body) = (pool.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in (w..total).step_by(writers) {
+                    let mut tx = pool.begin().await.expect("begin");
+                    sqlx::query("INSERT INTO t (idx, body) VALUES ($1, $2)").bind(i as i64).bind(&body).execute(&mut *tx).await.expect("insert");
+                    tx.commit().await.expect("commit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        total as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+fn pg_database(base: &str, name: &str) -> String {
+    let run = |sql: &str| std::process::Command::new("psql").arg(base).args(["-q", "-c", sql]).status().expect("psql");
+    run(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    run(&format!("CREATE DATABASE {name}"));
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+    format!("{prefix}/{name}")
+}
+
+fn main() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-store");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let fresh = |name: &str| {
+        let path = dir.join(name);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        path
+    };
+    let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
+
+    if want("sqlite") {
+        let n1 = 2_000;
+        let one = appends(&open(fresh("one.db").to_str().expect("utf-8")), 1, n1);
+        let plain_one = plain_sqlite(&fresh("plain-one.db"), 1, n1);
+        println!("sqlite  1 writer : {one:>8.0} appends/s   plain insert loop {plain_one:>8.0}/s   ratio {:.2}", one / plain_one);
+        let n8 = 16_000;
+        let eight = appends(&open(fresh("eight.db").to_str().expect("utf-8")), 8, n8);
+        let plain_eight = plain_sqlite(&fresh("plain-eight.db"), 8, n8);
+        println!("sqlite  8 writers: {eight:>8.0} appends/s   plain insert loop {plain_eight:>8.0}/s   ratio {:.2}", eight / plain_eight);
+    }
+
+    if want("postgres") {
+        match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL") {
+            Ok(base) if !base.is_empty() => {
+                let one = appends(&open(&pg_database(&base, "cs_bench_one")), 1, 2_000);
+                let eight = appends(&open(&pg_database(&base, "cs_bench_eight")), 8, 16_000);
+                println!("postgres 1 writer : {one:>8.0} appends/s");
+                println!("postgres 8 writers: {eight:>8.0} appends/s");
+            }
+            _ => println!("postgres: skipped (set COUNTERSIGN_TEST_POSTGRES_URL)"),
+        }
+    }
+
+    if want("verify") {
+        let n: usize = std::env::var("COUNTERSIGN_BENCH_VERIFY_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+        let path = dir.join(format!("verify-{n}.db"));
+        let url = path.to_str().expect("utf-8").to_owned();
+        let existing = path.exists() && Store::open(&url, &OpenOptions { create: false }).and_then(|s| s.tree_size()).map(|s| s as usize == n).unwrap_or(false);
+        if !existing {
+            let path = fresh(&format!("verify-{n}.db"));
+            let store = open(path.to_str().expect("utf-8"));
+            let start = Instant::now();
+            const BATCH: usize = 10_000;
+            for b in (0..n).step_by(BATCH) {
+                let batch: Vec<RecordRequest> = (b..(b + BATCH).min(n)).map(request).collect();
+                store.record_many(&batch).expect("bulk append");
+            }
+            eprintln!("built a {n}-entry log in {:.1}s", start.elapsed().as_secs_f64());
+        }
+        let store = Store::open(&url, &OpenOptions { create: false }).expect("open");
+        let verifier = signer().verifier();
+        let start = Instant::now();
+        let summary = store.verify(&verifier, AuditOptions::default()).expect("read").expect("verifies");
+        let full = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        store.verify(&verifier, AuditOptions { entry_signatures: false }).expect("read").expect("verifies");
+        let no_sigs = start.elapsed().as_secs_f64();
+        println!(
+            "log verify {} entries ({} checkpoints): {full:.2}s = {:.0} entries/s; without entry signatures {no_sigs:.2}s = {:.0} entries/s",
+            summary.entries,
+            summary.checkpoints,
+            n as f64 / full,
+            n as f64 / no_sigs
+        );
+        let rounds = 1_000u64;
+        let mut seed = 0x2545f4914f6cdd1du64;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let proof = store.inclusion_proof(seed % n as u64, None).expect("proof");
+            std::hint::black_box(proof);
+        }
+        println!("inclusion proof in a {n}-entry log: {:.3} ms each (mean of {rounds})", start.elapsed().as_secs_f64() * 1000.0 / rounds as f64);
+    }
+}
+
