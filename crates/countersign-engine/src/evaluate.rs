@@ -649,6 +649,23 @@ impl<'p> Engine<'p> {
                         evidence.push(format!("approved by {who} ({})", a.source));
                     }
                 }
+                // When the author is not excluded and is one of the approvers, authoring counts:
+                // forges do not let authors approve their own pull requests (S001-02: the
+                // founder is the sole approver while the company is one person).
+                if !*exclude_author && counted.len() < *count as usize {
+                    if let (Some(author), Some(key)) = (&cx.change.author, &cx.author_key) {
+                        let eligible = match &allowed {
+                            None => true,
+                            Some(set) => self.dir.resolve(author).is_some_and(|id| set.contains(&id)),
+                        };
+                        if eligible && counted.insert(key.clone()) {
+                            evidence.push(format!(
+                                "authored by {}, who may approve (the rule does not exclude the author)",
+                                display_identity(&self.dir, author)
+                            ));
+                        }
+                    }
+                }
                 let met = counted.len() >= *count as usize;
                 let mut missing = Vec::new();
                 if !met {
@@ -762,9 +779,7 @@ impl<'p> Engine<'p> {
                 let gates_skippable: BTreeSet<String> =
                     self.policy.gates.iter().filter(|g| g.emergency_may_skip).map(|g| format!("gate:{}", g.check)).collect();
                 for r in reqs.iter_mut().filter(|r| open(r)) {
-                    let by_gate = gates_skippable.contains(&r.id);
-                    let by_list = !r.id.starts_with("gate:") && em.may_skip.iter().any(|w| waiver_matches(w, &r.id));
-                    if by_gate || by_list {
+                    if gates_skippable.contains(&r.id) || em.may_skip.iter().any(|w| waiver_matches(w, &r.id)) {
                         waive(r, "skipped under an authorized emergency; obligations follow".to_string());
                     }
                 }
@@ -815,10 +830,24 @@ pub fn exception_end(policy: &Policy, ex: &countersign_policy::model::Exception,
     None
 }
 
+/// Whether a word from `may-skip` or `waives` covers a requirement id. The words are the
+/// policy language's (`SKIPPABLE_KINDS`, `WAIVABLE_KINDS`); anything else names a gate.
 fn waiver_matches(waiver: &str, id: &str) -> bool {
-    id == waiver
-        || id.strip_prefix(waiver).is_some_and(|rest| rest.starts_with(':'))
-        || (!id.starts_with("gate:") && id.split_once(':').is_some_and(|(_, rest)| rest == waiver))
+    let (kind, name) = id.split_once(':').unwrap_or((id, ""));
+    match waiver {
+        "review" => kind == "review",
+        "owner-ack" => kind == "owner-ack",
+        "description" => kind == "description" || kind == "checklist",
+        "co-change" => kind == "co-change",
+        "tests" => kind == "co-change" && name.contains("test"),
+        "ci" => kind == "gate",
+        "ticket" => kind == "ticket",
+        "append-only" => kind == "append-only",
+        "content-flags" => kind == "flag" || id.starts_with("review:flag:"),
+        "pull-request" => kind == "pull-request",
+        "signed-commits" => kind == "signed-commits",
+        gate => kind == "gate" && name == gate,
+    }
 }
 
 fn waive(r: &mut RequirementResult, why: String) {

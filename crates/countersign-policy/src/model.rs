@@ -74,10 +74,12 @@ pub struct CodeownersSettings {
 pub type CodeownersImport = CodeownersSettings;
 
 /// Requirement kinds an emergency may skip (`Emergency::may_skip`), besides gate names.
-pub const SKIPPABLE_KINDS: &[&str] = &["review", "owner-ack", "tests", "description", "co-change", "ci"];
+/// `pull-request` lets an authorized emergency or override land without a pull request (S003-08).
+pub const SKIPPABLE_KINDS: &[&str] = &["review", "owner-ack", "tests", "description", "co-change", "ci", "pull-request"];
 
 /// Requirement kinds an exception may waive (`Exception::waives`), besides gate names.
-pub const WAIVABLE_KINDS: &[&str] = &["review", "owner-ack", "description", "co-change", "ticket", "append-only", "content-flags"];
+pub const WAIVABLE_KINDS: &[&str] =
+    &["review", "owner-ack", "description", "co-change", "ticket", "append-only", "content-flags", "pull-request", "signed-commits"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
