@@ -44,6 +44,8 @@ fi
 [[ -x $bin ]] || { echo "not executable: $bin" >&2; exit 2; }
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 scratch=$work/repo.git

@@ -9,7 +9,7 @@
 //!
 //! The cache is a single binary file (`<common git dir>/countersign/facts-v1.bin`): a header
 //! (magic, format version, fingerprint of the options that shape the facts), the entries,
-//! and an FNV-1a checksum of everything before it. Anything unexpected (wrong magic,
+//! and a checksum of everything before it. Anything unexpected (wrong magic,
 //! version, fingerprint, checksum, truncation) makes the whole file count as absent; it is
 //! then rebuilt. It is written to a temporary file and renamed into place, so a reader never
 //! sees half a file.
@@ -61,14 +61,22 @@ const MAGIC: &[u8; 8] = b"CSFACTS\0";
 /// Bump whenever the encoding or the meaning of a fact changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
 
-/// FNV-1a, 64 bit: a dependency-free checksum, good enough to detect truncation and damage.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+/// A dependency-free 64-bit checksum, eight bytes per step (FNV-style multiply and xor,
+/// with a rotation so that every input bit reaches the high bits): good enough to detect
+/// truncation and damage, and fast enough to run over a cache of tens of megabytes.
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = (hash ^ u64::from_le_bytes(word)).wrapping_mul(PRIME).rotate_left(29);
     }
-    hash
+    for &b in chunks.remainder() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(PRIME);
+    }
+    hash ^ bytes.len() as u64
 }
 
 /// The fingerprint of the options that change what a fact contains.
@@ -79,7 +87,7 @@ pub(crate) fn fingerprint(added_lines_for: &[String]) -> u64 {
         key.extend_from_slice(p.as_bytes());
         key.push(0);
     }
-    fnv1a(&key)
+    checksum(&key)
 }
 
 pub(crate) fn cache_path(common_dir: &Path) -> PathBuf {
@@ -166,7 +174,7 @@ impl Cache {
             w.len(entry.0.len());
             w.0.extend_from_slice(&entry.0);
         }
-        let sum = fnv1a(&w.0);
+        let sum = checksum(&w.0);
         w.u64(sum);
 
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -191,7 +199,7 @@ fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, s
         return None;
     }
     let (payload, sum) = bytes.split_at(bytes.len() - 8);
-    if fnv1a(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
+    if checksum(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;
     }
     let mut r = Reader { buf: payload, pos: 0 };

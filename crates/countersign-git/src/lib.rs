@@ -13,6 +13,7 @@
 //! - `read`: object-database access (commits, tree diffs, added lines), one handle per thread.
 //! - `facts`: the per-commit facts and their versioned on-disk cache.
 //! - `build`: facts → [`countersign_engine::change::Change`] (`.mailmap`, approvals, checks).
+//! - `treediff`: a path-only tree diff (one `memcmp` per unchanged entry, like git).
 //! - `repo`: [`Repository`], the first-parent walk and the pull-request view.
 //!
 //! Renames: tree diffs run without rewrite tracking, so a renamed file appears as a deletion
@@ -24,6 +25,7 @@ mod facts;
 pub mod message;
 mod read;
 mod repo;
+mod treediff;
 
 pub use error::GitError;
 pub use facts::CacheState;

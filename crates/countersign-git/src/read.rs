@@ -9,58 +9,68 @@ use std::path::Path;
 use countersign_engine::change::PathStatus;
 use gix::ObjectId;
 use gix::bstr::ByteSlice;
-use gix::objs::{CommitRef, Find, TreeRefIter};
+use gix::objs::{CommitRef, Find};
 
 use crate::GitError;
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
 use crate::message::{self, decode_message, escape_lossy};
+use crate::treediff::{TreeDiff, TreeSource};
 
-/// The first 40-hex-digit object id in an error message.
-fn first_object_id(text: &str) -> Option<ObjectId> {
-    text.split(|c: char| !c.is_ascii_hexdigit())
-        .find(|w| w.len() == 40)
-        .and_then(|w| ObjectId::from_hex(w.as_bytes()).ok())
-}
-
-/// Trees loaded by the previous tree diff, offered to the next one.
+/// Tree loading for [`TreeDiff`], with this crate's errors.
 ///
-/// Walking a first-parent chain oldest first, the "new" side of one diff is the "old" side
-/// of the next, so most trees the next diff needs were just decompressed. This keeps exactly
-/// those (a few dozen small buffers) instead of a general object cache, which would copy
-/// every object in and out and measured slower.
-struct TreeMemo<'a> {
-    repo: &'a gix::Repository,
-    previous: std::cell::RefCell<HashMap<ObjectId, Vec<u8>>>,
-    current: std::cell::RefCell<HashMap<ObjectId, Vec<u8>>>,
+/// There is deliberately no object cache in front of it: a tree diff along a first-parent
+/// chain rarely loads the same subtree twice (each commit touches other directories), and
+/// gix's object cache copies every object in and out; measured, it made the walk slower. The
+/// delta-base (pack) cache is what pays off; see `repo::tune_caches`.
+struct RepoSource<'r> {
+    repo: &'r gix::Repository,
+    path: &'r Path,
+    shallow: bool,
 }
 
-impl TreeMemo<'_> {
-    /// Start the next diff: what the last diff loaded becomes what this one may reuse.
-    fn rotate(&self) {
-        let mut previous = self.previous.borrow_mut();
-        let mut current = self.current.borrow_mut();
-        std::mem::swap(&mut *previous, &mut *current);
-        current.clear();
-    }
-}
-
-impl gix::objs::Find for TreeMemo<'_> {
-    fn try_find<'b>(&self, id: &gix::oid, buffer: &'b mut Vec<u8>) -> gix::Result<Option<gix::objs::Data<'b>>> {
-        let hit = self.previous.borrow_mut().remove(id).or_else(|| self.current.borrow().get(id).cloned());
-        if let Some(data) = hit {
-            buffer.clear();
-            buffer.extend_from_slice(&data);
-            self.current.borrow_mut().insert(id.to_owned(), data);
-            return Ok(Some(gix::objs::Data { kind: gix::object::Kind::Tree, object_hash: id.kind(), data: buffer }));
-        }
-        match self.repo.try_find(id, buffer)? {
-            Some(data) => {
-                if data.kind == gix::object::Kind::Tree {
-                    self.current.borrow_mut().insert(id.to_owned(), data.data.to_vec());
-                }
-                Ok(Some(gix::objs::Data { kind: data.kind, object_hash: data.object_hash, data: data.data }))
+impl TreeSource for RepoSource<'_> {
+    fn load_tree(&self, id: &gix::oid, buf: &mut Vec<u8>) -> Result<(), GitError> {
+        let found = match self.repo.try_find(id, buf) {
+            Ok(Some(data)) => Some((data.kind, data.data.as_ptr() as usize, data.data.len())),
+            Ok(None) => None,
+            Err(e) => {
+                return Err(GitError::Git {
+                    path: self.path.to_owned(),
+                    context: format!("reading tree {id}"),
+                    message: e.to_string(),
+                });
             }
-            None => Ok(None),
+        };
+        match found {
+            None if self.shallow => Err(GitError::Shallow { path: self.path.to_owned(), commit: id.to_string() }),
+            None => Err(GitError::MissingObject {
+                path: self.path.to_owned(),
+                id: id.to_string(),
+                needed_for: "a tree diff".into(),
+            }),
+            Some((kind, _, _)) if kind != gix::object::Kind::Tree => Err(self.malformed(Some(id))),
+            Some((_, ptr, len)) => {
+                // The object database decodes into `buf`; make sure `buf` is exactly the data.
+                if ptr != buf.as_ptr() as usize || len != buf.len() {
+                    let start = ptr.wrapping_sub(buf.as_ptr() as usize);
+                    if start.checked_add(len).is_some_and(|end| end <= buf.len()) {
+                        buf.copy_within(start..start + len, 0);
+                        buf.truncate(len);
+                    } else {
+                        return Err(self.malformed(Some(id)));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn malformed(&self, id: Option<&gix::oid>) -> GitError {
+        GitError::Corrupt {
+            path: self.path.to_owned(),
+            id: id.map_or_else(|| "(a tree)".to_string(), |id| id.to_string()),
+            kind: "tree",
+            message: "malformed tree entry".into(),
         }
     }
 }
@@ -73,8 +83,8 @@ pub(crate) struct Reader<'a> {
     pub added_lines_for: Option<&'a globset::GlobSet>,
     buf: Vec<u8>,
     buf2: Vec<u8>,
-    diff_state: gix::diff::tree::State,
-    memo: TreeMemo<'a>,
+    /// The commit-graph, when there is one, for parents and dates of merged commits.
+    graph: Option<gix::commitgraph::Graph>,
     /// The parent commit `tree_of` just read: walking newest first, it is the next commit
     /// to be read in full, so keep its bytes.
     last_parent: Option<(ObjectId, Vec<u8>)>,
@@ -104,9 +114,8 @@ impl<'a> Reader<'a> {
             added_lines_for,
             buf: Vec::new(),
             buf2: Vec::new(),
-            diff_state: Default::default(),
-            memo: TreeMemo { repo, previous: Default::default(), current: Default::default() },
             last_parent: None,
+            graph: repo.commit_graph_if_enabled().ok().flatten(),
         }
     }
 
@@ -133,14 +142,6 @@ impl<'a> Reader<'a> {
             Ok(Some(data)) => Ok(data),
             Ok(None) => Err(self.missing(id, needed_for)),
             Err(e) => Err(self.git(format!("reading object {id}"), e)),
-        }
-    }
-
-    fn load_tree<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>) -> Result<&'b [u8], GitError> {
-        match gix::objs::Find::try_find(&self.memo, id, buf) {
-            Ok(Some(data)) => Ok(data.data),
-            Ok(None) => Err(self.missing(id, "a tree")),
-            Err(e) => Err(self.git(format!("reading tree {id}"), e)),
         }
     }
 
@@ -238,12 +239,115 @@ impl<'a> Reader<'a> {
     /// The commits a merge brings in: reachable from parents 2.. but not from parent 1,
     /// oldest first.
     pub fn brought_in(&mut self, parents: &[ObjectId]) -> Result<Vec<CommitFacts>, GitError> {
-        let ids = self.range_ids(&parents[1..], &parents[..1])?;
+        let ids = self.merged_ids(parents[0], &parents[1..])?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids.iter().rev() {
             out.push(self.commit_facts(id, false)?.0);
         }
         Ok(out)
+    }
+
+    /// Committer time and parents of a commit, from the commit-graph when it has it.
+    fn time_and_parents(&mut self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Result<i64, GitError> {
+        parents.clear();
+        if let Some(graph) = &self.graph {
+            if let Some(pos) = graph.lookup(id) {
+                let commit = graph.commit_at(pos);
+                for p in commit.iter_parents() {
+                    match p {
+                        Ok(p) => parents.push(graph.id_at(p).to_owned()),
+                        Err(_) => {
+                            parents.clear();
+                            break;
+                        }
+                    }
+                }
+                if parents.len() == commit.iter_parents().count() {
+                    return Ok(commit.committer_timestamp() as i64);
+                }
+            }
+        }
+        let mut buf = std::mem::take(&mut self.buf2);
+        let result = (|| {
+            let data = self.load(id, &mut buf, "a merged commit")?;
+            let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
+            parents.extend(commit.parent_ids());
+            let time = commit.committer().map_err(|e| GitError::Corrupt {
+                path: self.path.to_owned(),
+                id: id.to_string(),
+                kind: "commit",
+                message: e.to_string(),
+            })?;
+            Ok(time.seconds())
+        })();
+        self.buf2 = buf;
+        result
+    }
+
+    /// The commits a merge brings in: reachable from `others` but not from `first`, newest
+    /// first. git's date-ordered painting: walk newest commit first, marking what is reachable
+    /// from `first` as hidden, until only hidden commits are left to visit. Exact unless
+    /// committer dates are skewed across the fork point, like git's own `A..B`.
+    fn merged_ids(&mut self, first: ObjectId, others: &[ObjectId]) -> Result<Vec<ObjectId>, GitError> {
+        const VISIBLE: u8 = 1;
+        const HIDDEN: u8 = 2;
+        const QUEUED: u8 = 4;
+        let mut flags: HashMap<ObjectId, u8> = HashMap::new();
+        let mut queue: std::collections::BinaryHeap<(i64, ObjectId)> = std::collections::BinaryHeap::new();
+        let mut parents = Vec::new();
+        // Queued commits that are not (yet) known to be hidden: the walk ends when none is left.
+        let mut pending_visible = 0usize;
+        let mut order = Vec::new();
+
+        let first_time = self.time_and_parents(&first, &mut parents)?;
+        flags.insert(first, HIDDEN | QUEUED);
+        queue.push((first_time, first));
+        for other in others {
+            if flags.contains_key(other) {
+                continue;
+            }
+            let t = self.time_and_parents(other, &mut parents)?;
+            flags.insert(*other, VISIBLE | QUEUED);
+            queue.push((t, *other));
+            pending_visible += 1;
+        }
+        while pending_visible > 0 {
+            let Some((_, id)) = queue.pop() else { break };
+            let f = flags.get(&id).copied().unwrap_or(0);
+            flags.insert(id, f & !QUEUED);
+            if f & HIDDEN == 0 {
+                pending_visible -= 1;
+                order.push(id);
+            }
+            let mark = f & (VISIBLE | HIDDEN);
+            self.time_and_parents(&id, &mut parents)?;
+            for parent in std::mem::take(&mut parents) {
+                let existing = flags.get(&parent).copied();
+                let merged = existing.unwrap_or(0) | mark;
+                if existing == Some(merged) {
+                    continue;
+                }
+                let was_queued = existing.is_some_and(|e| e & QUEUED != 0);
+                let was_pending = was_queued && existing.is_some_and(|e| e & HIDDEN == 0);
+                if was_queued {
+                    flags.insert(parent, merged);
+                    if was_pending && merged & HIDDEN != 0 {
+                        pending_visible -= 1;
+                    }
+                } else {
+                    // New, or already visited and now reached with a new mark: (re)visit it.
+                    let t = self.time_and_parents(&parent, &mut parents)?;
+                    flags.insert(parent, merged | QUEUED);
+                    queue.push((t, parent));
+                    if merged & HIDDEN == 0 {
+                        pending_visible += 1;
+                    }
+                }
+            }
+        }
+        // A commit visited as visible and later found hidden is not brought in.
+        order.retain(|id| flags.get(id).is_some_and(|f| f & HIDDEN == 0));
+        Ok(order)
     }
 
     /// Commits reachable from `tips` and not from `hidden`, newest first.
@@ -286,66 +390,34 @@ impl<'a> Reader<'a> {
         old: Option<ObjectId>,
         new: ObjectId,
     ) -> Result<(Vec<(String, PathStatus)>, Vec<(String, Option<ObjectId>, ObjectId)>), GitError> {
+        let source = RepoSource { repo: self.repo, path: self.path, shallow: self.shallow };
         let mut old_buf = std::mem::take(&mut self.buf);
         let mut new_buf = std::mem::take(&mut self.buf2);
+        let mut diff = TreeDiff::new(&source, new.kind());
         let result = (|| {
-            self.memo.rotate();
-            let old_data: &[u8] = match old {
-                Some(t) => self.load_tree(&t, &mut old_buf)?,
-                None => &[],
-            };
-            let new_data = self.load_tree(&new, &mut new_buf)?;
-            let mut recorder = gix::diff::tree::Recorder::default();
-            gix::diff::tree(
-                TreeRefIter::from_bytes(old_data, new.kind()),
-                TreeRefIter::from_bytes(new_data, new.kind()),
-                &mut self.diff_state,
-                &self.memo,
-                &mut recorder,
-            )
-            .map_err(|e| match e {
-                gix::diff::tree::Error::Failure(ref inner) if inner.is_not_found() => {
-                    // The error names the missing object; report that id, not the root tree.
-                    let text = e.to_string();
-                    let missing = first_object_id(&text).unwrap_or(new);
-                    self.missing(&missing, format!("the tree diff of tree {new}"))
-                }
-                e => self.git(format!("diffing tree {new}"), e),
-            })?;
-            Ok(recorder.records)
+            match old {
+                Some(t) => source.load_tree(&t, &mut old_buf)?,
+                None => old_buf.clear(),
+            }
+            source.load_tree(&new, &mut new_buf)?;
+            diff.diff(&old_buf, &new_buf)
         })();
         self.buf = old_buf;
         self.buf2 = new_buf;
-        let records = result?;
+        result?;
 
-        use gix::diff::tree::recorder::Change;
-        let mut paths = Vec::with_capacity(records.len());
+        let mut paths = Vec::with_capacity(diff.out.len());
         let mut candidates = Vec::new();
-        for change in records {
-            let (path, status, mode, old_id, new_id) = match change {
-                Change::Addition { entry_mode, oid, path, .. } => (path, PathStatus::Added, entry_mode, None, Some(oid)),
-                Change::Deletion { entry_mode, oid, path, .. } => (path, PathStatus::Deleted, entry_mode, Some(oid), None),
-                Change::Modification { previous_entry_mode, previous_oid, entry_mode, oid, path } => {
-                    // A file that became a directory (or back) shows as a tree change here;
-                    // its files are listed on their own.
-                    if entry_mode.is_tree() && previous_entry_mode.is_tree() {
-                        continue;
-                    }
-                    let old = (!previous_entry_mode.is_tree()).then_some(previous_oid);
-                    (path, PathStatus::Modified, entry_mode, old, Some(oid))
-                }
-            };
-            if mode.is_tree() {
-                continue;
-            }
-            let path = escape_lossy(&path);
-            if let (Some(set), Some(new_id)) = (self.added_lines_for, new_id) {
-                if mode.is_blob() && set.is_match(&path) {
-                    candidates.push((path.clone(), old_id, new_id));
+        for changed in diff.out {
+            let path = escape_lossy(&changed.path);
+            if let (Some(set), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob) {
+                if set.is_match(&path) {
+                    candidates.push((path.clone(), changed.old, new_id));
                 }
             }
-            paths.push((path, status));
+            paths.push((path, changed.status));
         }
+        // Tree order is not plain byte order (`a/b` vs `a.txt`): sort for a stable output.
         paths.sort_by(|a, b| a.0.cmp(&b.0));
         Ok((paths, candidates))
     }

@@ -119,13 +119,12 @@ impl std::fmt::Debug for Repository {
 
 /// A delta-base cache for tree diffs along a first-parent chain, walked newest first: pack
 /// deltas are stored against newer versions, so recent bases keep hitting. No general
-/// object cache: it copies every object in and out and measured slower than the small
-/// tree memo in `read` (the trees of the previous diff). `core.deltaBaseCacheLimit` and
-/// `gitoxide.objects.cacheLimit` from git config still win when set.
+/// object cache (see `read::RepoSource`). `core.deltaBaseCacheLimit` from git config still
+/// wins when set.
 fn tune_caches(repo: &mut gix::Repository) {
     let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
     if !configured {
-        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(96 * 1024 * 1024)));
+        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(128 * 1024 * 1024)));
     }
 }
 
