@@ -1,7 +1,6 @@
 //! `countersign audit`: every change of a branch's first-parent history against the policy.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -12,14 +11,11 @@ use countersign_engine::summary::{Summary, sample, summarize};
 use countersign_engine::{Engine, EvalOptions};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
-use crate::{EXIT_OK, EXIT_VIOLATIONS, FormatArgs, PolicyArgs, policy_source};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, policy_source, recorded};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  countersign audit --policy bundled\n  countersign audit --since 2026-01-01 --until 2026-06-30 --format json > audit.json\n  countersign audit v1.0..v1.1 --format markdown\n  countersign audit --sample 25 --seed 2026   # a reproducible auditor's sample\n\nExit codes: 0 no violations, 1 violations found, 2 could not audit.")]
 pub struct AuditArgs {
-    /// The repository to audit.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
     /// The branch whose first-parent history is audited (default: the checked-out branch).
     #[arg(long)]
     pub branch: Option<String>,
@@ -43,13 +39,15 @@ pub struct AuditArgs {
     /// Treat "evidence missing" as a failure (exit 1).
     #[arg(long)]
     pub strict: bool,
+    /// Judge from git (and --pr-json) alone: do not open the evidence store or register
+    /// changes in it.
+    #[arg(long)]
+    pub no_store: bool,
     /// Print only changes that are not compliant (the summary still covers all).
     #[arg(long)]
     pub only_problems: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 pub fn parse_time(s: &str) -> Result<jiff::Timestamp, String> {
@@ -98,9 +96,10 @@ struct SampleInfo {
     population: usize,
 }
 
-pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
-    let repo = countersign_git::Repository::open(&args.repo)
-        .with_context(|| format!("cannot audit {}", args.repo.display()))?;
+pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
+    let repo_path = g.repo();
+    let repo = countersign_git::Repository::open(&repo_path)
+        .with_context(|| format!("cannot audit {}", repo_path.display()))?;
     let src = policy_source::read(args.policy.policy.as_deref(), repo.path())?;
     let loaded = policy_source::load(&src, policy_source::today())?;
     policy_source::warn(&src, &loaded.warnings);
@@ -126,7 +125,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
                 bar.set_position(p.done as u64);
             }
         })
-        .with_context(|| format!("cannot read the history of {}", args.repo.display()))?;
+        .with_context(|| format!("cannot read the history of {}", repo_path.display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -134,9 +133,15 @@ pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
         eprintln!("note: no changes in the requested range{}", walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
     }
 
+    let mut changes = walk.changes;
+    if !args.no_store {
+        let store = recorded::open(g)?;
+        recorded::merge(&store, &repo_path.display().to_string(), &mut changes)?;
+    }
+
     let engine = Engine::new(&policy);
     let eval_opts = EvalOptions { now: Some(jiff::Timestamp::now()) };
-    let evals: Vec<Evaluation> = walk.changes.iter().map(|c| engine.evaluate(c, &eval_opts)).collect();
+    let evals: Vec<Evaluation> = changes.iter().map(|c| engine.evaluate(c, &eval_opts)).collect();
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -146,12 +151,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<u8> {
     let shown: Vec<&Evaluation> =
         picked.into_iter().filter(|e| !args.only_problems || e.verdict != Verdict::Compliant).collect();
 
-    let out = match args.format.format {
+    let out = match g.format {
         Format::Json => output::to_json(&AuditReport {
             schema: "countersign.audit",
             version: SCHEMA_VERSION,
             policy: PolicyRef { source: &src.name, organization: &policy.meta.organization, version: &policy.meta.version },
-            repository: args.repo.display().to_string(),
+            repository: repo_path.display().to_string(),
             branch: walk.branch.clone(),
             range: args.range.as_deref(),
             since: args.since,

@@ -20,14 +20,11 @@ use countersign_forge::github::{GH_FIELDS, GhPullRequest};
 use crate::audit::{PolicyRef, exit_code};
 use crate::output::{self, Format, SCHEMA_VERSION};
 use crate::policy_source::{self, PolicyText};
-use crate::{FormatArgs, PolicyArgs};
+use crate::{PolicyArgs, recorded};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples (GitHub Actions):\n  gh pr view \"$PR\" --json number,title,body,author,labels,reviews,commits,files,statusCheckRollup,baseRefName,headRefOid > pr.json\n  countersign check --base origin/main --head HEAD --pr-json pr.json --format github\n\nWith --format github, annotations go to stdout and a Markdown summary is appended to\n$GITHUB_STEP_SUMMARY when it is set.\n\nExit codes: 0 compliant, 1 violations (or, with --strict, evidence missing), 2 could not check.")]
 pub struct CheckArgs {
-    /// The repository.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
     /// The base revision the PR targets (e.g. origin/main).
     #[arg(long)]
     pub base: String,
@@ -40,10 +37,12 @@ pub struct CheckArgs {
     /// Treat "evidence missing" as a failure (exit 1).
     #[arg(long)]
     pub strict: bool,
+    /// Judge from git (and --pr-json) alone: do not open the evidence store or register
+    /// changes in it.
+    #[arg(long)]
+    pub no_store: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Serialize)]
@@ -59,8 +58,9 @@ struct CheckReport<'a> {
     evaluation: &'a Evaluation,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
-    let repo = countersign_git::Repository::open(&args.repo).with_context(|| format!("cannot check {}", args.repo.display()))?;
+pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
+    let repo_path = g.repo();
+    let repo = countersign_git::Repository::open(&repo_path).with_context(|| format!("cannot check {}", repo_path.display()))?;
     let src = match args.policy.policy.as_deref() {
         Some(p) => policy_source::read(Some(p), repo.path())?,
         None => {
@@ -103,6 +103,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         None => false,
     };
 
+    if !args.no_store {
+        let store = recorded::open(g)?;
+        recorded::merge(&store, &repo_path.display().to_string(), std::slice::from_mut(&mut change))?;
+    }
+
     let engine = Engine::new(&policy);
     let eval = engine.evaluate(&change, &EvalOptions { now: Some(jiff::Timestamp::now()) });
     let not_judged: Vec<&str> = eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
@@ -113,7 +118,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         )
     });
 
-    let out = match args.format.format {
+    let out = match g.format {
         Format::Json => output::to_json(&CheckReport {
             schema: "countersign.check",
             version: SCHEMA_VERSION,

@@ -3,6 +3,7 @@
 //! It owns IO and the clock: reading files, opening repositories, printing reports, and
 //! turning outcomes into exit codes (0 compliant, 1 violations found, 2 could not do the job).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -13,6 +14,8 @@ mod output;
 mod owners;
 mod policy_cmd;
 mod policy_source;
+mod recorded;
+mod store;
 
 use output::Format;
 
@@ -32,8 +35,35 @@ explaining each requirement: met, missing or waived, and by which evidence.",
     after_help = "Exit codes:\n  0  compliant (or the command succeeded)\n  1  violations found\n  2  countersign could not do its job (bad policy, unreadable repository, bad input)\n\nStart here:\n  countersign policy check                 validate ./countersign.toml\n  countersign audit --policy bundled       audit this repository's history against the bundled example\n  countersign check --base origin/main --head HEAD --pr-json pr.json"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options every command takes, before or after the subcommand name.
+#[derive(Args, Clone, Debug)]
+pub struct Global {
+    /// Output format. Reports support text, json and markdown; `check` also github;
+    /// `policy render` also html.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The repository (default: the current directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// The evidence store: a SQLite file path or URL, or a postgres:// URL
+    /// (default: countersign.db in the current directory).
+    #[arg(long, global = true, value_name = "URL", env = "COUNTERSIGN_DATABASE_URL")]
+    pub database: Option<String>,
+    /// The log signing key (default: countersign.key in the current directory).
+    #[arg(long, global = true, value_name = "FILE", env = "COUNTERSIGN_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl Global {
+    pub fn repo(&self) -> PathBuf {
+        self.repo.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
 }
 
 #[derive(Subcommand)]
@@ -47,6 +77,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
+    #[command(flatten)]
+    Store(countersign_store::cli::StoreCommand),
 }
 
 /// Options shared by every command that reads a policy.
@@ -59,24 +91,18 @@ pub struct PolicyArgs {
     pub policy: Option<String>,
 }
 
-/// The output format flag every reporting command takes.
-#[derive(Args, Clone, Debug)]
-pub struct FormatArgs {
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let g = cli.global;
     let result = match cli.command {
-        Command::Policy(cmd) => policy_cmd::run(cmd),
-        Command::Audit(args) => audit::run(args),
-        Command::Check(args) => check::run(args),
-        Command::Owners(args) => owners::run(args),
+        Command::Policy(cmd) => policy_cmd::run(cmd, &g).map(ExitCode::from),
+        Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
+        Command::Check(args) => check::run(args, &g).map(ExitCode::from),
+        Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
+        Command::Store(cmd) => store::run(cmd, &g),
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

@@ -1,7 +1,6 @@
 //! `countersign owners`: who must review this file?
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
@@ -11,20 +10,15 @@ use countersign_policy::model::{AreaOrigin, Policy};
 
 use crate::output::{self, Format};
 use crate::policy_source::{self, CODEOWNERS_LOCATIONS};
-use crate::{EXIT_OK, FormatArgs, PolicyArgs};
+use crate::{EXIT_OK, PolicyArgs};
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  countersign owners src/auth/login.rs prisma/schema.prisma\n  git diff --name-only origin/main | countersign owners --format json\n\nEach path is matched with GitHub CODEOWNERS rules: the last matching line wins.")]
 pub struct OwnersArgs {
     /// Paths to look up, relative to the repository root; read from stdin (one per line) when none are given.
     pub paths: Vec<String>,
-    /// The repository (for countersign.toml and CODEOWNERS).
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
     #[command(flatten)]
     pub policy: PolicyArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Serialize)]
@@ -40,9 +34,10 @@ struct OwnerLine {
     sensitive: bool,
 }
 
-pub fn run(args: OwnersArgs) -> anyhow::Result<u8> {
-    let repo = countersign_git::Repository::open(&args.repo).ok();
-    let root = repo.as_ref().map(|r| r.path().to_path_buf()).unwrap_or_else(|| args.repo.clone());
+pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
+    let repo_path = g.repo();
+    let repo = countersign_git::Repository::open(&repo_path).ok();
+    let root = repo.as_ref().map(|r| r.path().to_path_buf()).unwrap_or_else(|| repo_path.clone());
     let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
     let loaded = policy_source::load(&src, policy_source::today())?;
     policy_source::warn(&src, &loaded.warnings);
@@ -67,7 +62,7 @@ pub fn run(args: OwnersArgs) -> anyhow::Result<u8> {
     }
     let src_name = src.name.clone();
     let lines: Vec<OwnerLine> = paths.iter().map(|p| lookup(&policy, &src_name, p)).collect();
-    let out = match args.format.format {
+    let out = match g.format {
         Format::Json => output::to_json(&lines)?,
         Format::Markdown => {
             let mut s = String::from("| Path | Area | Source | Owners |\n|---|---|---|---|\n");

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::output::{self, Format};
 use crate::policy_source::{self, BUNDLED};
-use crate::{EXIT_OK, EXIT_VIOLATIONS, FormatArgs, PolicyArgs};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, Global, PolicyArgs};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
@@ -25,13 +25,8 @@ pub enum PolicyCommand {
 
 #[derive(Args)]
 pub struct CommonArgs {
-    /// Directory holding countersign.toml, when --policy is not given.
-    #[arg(long, default_value = ".")]
-    pub repo: PathBuf,
     #[command(flatten)]
     pub policy: PolicyArgs,
-    #[command(flatten)]
-    pub format: FormatArgs,
 }
 
 #[derive(Args)]
@@ -76,14 +71,15 @@ struct CheckReport<'a> {
     diagnostics: Vec<countersign_policy::DiagnosticJson>,
 }
 
-pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
+pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
+    let root = g.repo();
     match cmd {
-        PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Check(args) => check(args, g),
         PolicyCommand::Explain(args) => {
-            let src = policy_source::read(args.policy.policy.as_deref(), &args.repo)?;
+            let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
             let loaded = policy_source::load(&src, policy_source::today())?;
             policy_source::warn(&src, &loaded.warnings);
-            let out = match args.format.format {
+            let out = match g.format {
                 Format::Json => output::to_json(&loaded.policy)?,
                 _ => countersign_policy::render::explain(&loaded.policy),
             };
@@ -91,10 +87,10 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         PolicyCommand::Render(args) => {
-            let src = policy_source::read(args.common.policy.policy.as_deref(), &args.common.repo)?;
+            let src = policy_source::read(args.common.policy.policy.as_deref(), &root)?;
             let loaded = policy_source::load(&src, policy_source::today())?;
             policy_source::warn(&src, &loaded.warnings);
-            let doc = match args.common.format.format {
+            let doc = match g.format {
                 Format::Html => countersign_policy::render::html(&loaded.policy),
                 Format::Json => output::to_json(&loaded.policy)?,
                 Format::Markdown | Format::Text | Format::Github => countersign_policy::render::markdown(&loaded.policy),
@@ -123,8 +119,9 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
     }
 }
 
-fn check(args: CheckArgs) -> anyhow::Result<u8> {
-    let src = policy_source::read(args.common.policy.policy.as_deref(), &args.common.repo)?;
+fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
+    let root = g.repo();
+    let src = policy_source::read(args.common.policy.policy.as_deref(), &root)?;
     let options = countersign_policy::ParseOptions { today: Some(policy_source::today()) };
     let (errors, warnings) = match countersign_policy::parse_with(&src.name, &src.text, &options) {
         Ok(ok) => (Vec::new(), ok.warnings),
@@ -133,7 +130,7 @@ fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let mut all = errors.clone();
     all.extend(warnings.iter().cloned());
     let failed = !errors.is_empty() || (args.deny_warnings && !warnings.is_empty());
-    match args.common.format.format {
+    match g.format {
         Format::Json => print!(
             "{}",
             output::to_json(&CheckReport {

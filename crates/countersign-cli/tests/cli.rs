@@ -383,3 +383,32 @@ fn policy_init_writes_a_starter_that_checks() {
     let out = countersign(dir.path()).args(["policy", "init"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2), "refuses to overwrite");
 }
+
+#[test]
+fn recorded_approval_turns_evidence_missing_into_compliant() {
+    let repo = Repo::new();
+    repo.commit(HOLLY, &[("README.md", "# x\n")], "Initial commit");
+    let merge = repo.merge_pr(5, HOLLY, HOLLY, &[("src/app.rs", "fn main() {}\n")], "Add the app");
+    let verdict = |repo: &Repo| {
+        let out = countersign(repo.path())
+            .args(["audit", "--policy", "bundled", "HEAD~1..HEAD", "--format", "json"])
+            .output()
+            .expect("run");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), json["changes"][0]["verdict"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(verdict(&repo), (Some(0), "evidence-missing".to_string()), "git shows no reviewer");
+
+    countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+    countersign(repo.path())
+        .args(["record", "approval", "--change", &merge, "--approver", "Liam Howell <liam@send.tax>", "--by", "holly@send.tax"])
+        .assert()
+        .success();
+    assert_eq!(verdict(&repo), (Some(0), "compliant".to_string()), "the recorded approval satisfies the rule");
+
+    let out = countersign(repo.path()).args(["audit", "--policy", "bundled", "HEAD~1..HEAD"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("recorded entry #"), "the evidence names the log entry: {stdout}");
+    countersign(repo.path()).args(["log", "verify"]).assert().success();
+}

@@ -66,84 +66,83 @@ fn is_web_flow(raw: &RawIdent) -> bool {
     raw.email == "noreply@github.com"
 }
 
-/// Approvals, checks and co-authors carried by the trailers of one commit.
-pub(crate) fn evidence_from_commit(people: &People, commit: &CommitFacts, change: &mut Change) {
-    for (key, value) in &commit.trailers {
-        change.trailers.push(Trailer { key: key.clone(), value: value.clone(), commit: commit.id.clone() });
-        let lower = key.to_ascii_lowercase();
-        match lower.as_str() {
-            "reviewed-by" | "approved-by" | "acked-by" => {
-                let kind = if lower == "acked-by" { ApprovalKind::Ack } else { ApprovalKind::Review };
-                change.approvals.push(Approval {
-                    by: people.trailer_identity(value),
-                    kind,
-                    commit: Some(commit.id.clone()),
-                    time: timestamp(commit.commit_time),
-                    source: format!("{key} trailer in {}", short(&commit.id)),
-                });
-            }
-            "co-authored-by" => {
-                let who = people.trailer_identity(value);
-                if !change.co_authors.contains(&who) {
-                    change.co_authors.push(who);
-                }
-            }
-            "trybot-result" | "luci-trybot-result" => {
-                // `TryBot-Result: +1` / `-1`, or Gerrit's `TryBot-Result: Gopher Robot <...>`
-                // footer, which Gerrit writes only for an approving vote.
-                let v = value.trim();
-                let status = if v.starts_with('-') {
-                    CheckStatus::Failure
-                } else if v == "0" || v == "+0" {
-                    CheckStatus::Pending
-                } else {
-                    CheckStatus::Success
-                };
-                change.checks.push(CheckResult {
-                    name: key.clone(),
-                    status,
-                    commit: Some(commit.id.clone()),
-                    source: format!("{key} trailer in {}", short(&commit.id)),
-                });
-            }
-            _ => {}
-        }
-    }
-    if let Some((_, source, reviewers)) = &commit.review {
-        for r in reviewers {
+/// Approvals, checks and co-authors carried by the trailers of one commit. Moves the
+/// trailers out of `commit` (this runs for every cached change on every walk, so it avoids
+/// copying strings it does not need to).
+pub(crate) fn evidence_from_commit(people: &People, commit: &mut CommitFacts, change: &mut Change) {
+    let short_id = short(&commit.id);
+    for (key, value) in std::mem::take(&mut commit.trailers) {
+        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        if is("reviewed-by") || is("approved-by") || is("acked-by") {
+            let kind = if is("acked-by") { ApprovalKind::Ack } else { ApprovalKind::Review };
             change.approvals.push(Approval {
-                by: r.clone(),
+                by: people.trailer_identity(&value),
+                kind,
+                commit: Some(commit.id.clone()),
+                time: timestamp(commit.commit_time),
+                source: format!("{key} trailer in {short_id}"),
+            });
+        } else if is("co-authored-by") {
+            let who = people.trailer_identity(&value);
+            if !change.co_authors.contains(&who) {
+                change.co_authors.push(who);
+            }
+        } else if is("trybot-result") || is("luci-trybot-result") {
+            // `TryBot-Result: +1` / `-1`, or Gerrit's `TryBot-Result: Gopher Robot <...>`
+            // footer, which Gerrit writes only for an approving vote.
+            let v = value.trim();
+            let status = if v.starts_with('-') {
+                CheckStatus::Failure
+            } else if v == "0" || v == "+0" {
+                CheckStatus::Pending
+            } else {
+                CheckStatus::Success
+            };
+            change.checks.push(CheckResult {
+                name: key.clone(),
+                status,
+                commit: Some(commit.id.clone()),
+                source: format!("{key} trailer in {short_id}"),
+            });
+        }
+        change.trailers.push(Trailer { key, value, commit: commit.id.clone() });
+    }
+    if let Some((_, source, reviewers)) = &mut commit.review {
+        let tool = if *source == ReviewSource::BorsNg { "bors-ng" } else { "bors" };
+        for r in std::mem::take(reviewers) {
+            change.approvals.push(Approval {
+                by: r,
                 kind: ApprovalKind::Review,
                 commit: Some(commit.id.clone()),
                 time: timestamp(commit.commit_time),
-                source: format!("{} r= in {}", if *source == ReviewSource::BorsNg { "bors-ng" } else { "bors" }, short(&commit.id)),
+                source: format!("{tool} r= in {short_id}"),
             });
         }
     }
 }
 
-fn commit_ref(people: &People, c: &CommitFacts) -> CommitRef {
+/// The commit as a [`CommitRef`]; moves the subject out of `c`.
+fn commit_ref(people: &People, c: &mut CommitFacts) -> CommitRef {
     CommitRef {
         id: c.id.clone(),
         author: people.identity(&c.author),
         committer: people.identity(&c.committer),
         signed: c.signed,
-        subject: c.subject.clone(),
+        subject: std::mem::take(&mut c.subject),
     }
 }
 
 /// One first-parent commit as a [`Change`].
 pub(crate) fn change_from_facts(people: &People, facts: ChangeFacts, branch: Option<&str>) -> Change {
-    let ChangeFacts { head, brought_in, changed_paths, added_lines, .. } = facts;
-    let head = &head;
+    let ChangeFacts { mut head, mut brought_in, changed_paths, added_lines, .. } = facts;
     let is_review = head.review.is_some();
     let mut change = Change {
         id: head.id.clone(),
         kind: Some(if is_review { ChangeKind::Merge } else { ChangeKind::DirectPush }),
         branch: branch.map(str::to_string),
         pr_number: head.review.as_ref().map(|r| r.0),
-        title: head.subject.clone(),
-        body: head.body.clone(),
+        title: if brought_in.is_empty() { head.subject.clone() } else { std::mem::take(&mut head.subject) },
+        body: std::mem::take(&mut head.body),
         head_commit: Some(head.id.clone()),
         time: timestamp(head.commit_time),
         ..Change::default()
@@ -156,17 +155,20 @@ pub(crate) fn change_from_facts(people: &People, facts: ChangeFacts, branch: Opt
     change.merged_by = Some(people.identity(merger));
 
     if brought_in.is_empty() {
-        change.commits.push(commit_ref(people, head));
+        change.commits.push(commit_ref(people, &mut head));
+        change.committers.push(change.commits[0].committer.clone());
     } else {
-        change.commits.extend(brought_in.iter().map(|c| commit_ref(people, c)));
-    }
-    for c in std::iter::once(head).chain(&brought_in) {
-        let who = people.identity(&c.committer);
-        if !change.committers.contains(&who) {
-            change.committers.push(who);
+        let merge_committer = people.identity(&head.committer);
+        change.committers.push(merge_committer);
+        for c in &mut brought_in {
+            let r = commit_ref(people, c);
+            if !change.committers.contains(&r.committer) {
+                change.committers.push(r.committer.clone());
+            }
+            change.commits.push(r);
         }
     }
-    for c in brought_in.iter().chain(std::iter::once(head)) {
+    for c in brought_in.iter_mut().chain(std::iter::once(&mut head)) {
         evidence_from_commit(people, c, &mut change);
     }
     change.changed_paths =

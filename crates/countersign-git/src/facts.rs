@@ -7,15 +7,15 @@
 //! commit id. Identities are stored *before* `.mailmap` is applied, so editing `.mailmap`
 //! never needs a cache rebuild.
 //!
-//! The cache is a single binary file (`<common git dir>/countersign/facts-v1.bin`): a header
-//! (magic, format version, fingerprint of the options that shape the facts), the entries,
-//! and a checksum of everything before it. Anything unexpected (wrong magic,
+//! The cache is a binary file (`<common git dir>/countersign/facts-v1.bin`, plus a small
+//! journal of recent entries next to it, see [`Cache`]): a header (magic, format version,
+//! fingerprint of the options that shape the facts), the entries (commit id, length, encoded
+//! facts), and a checksum of everything before it. Anything unexpected (wrong magic,
 //! version, fingerprint, checksum, truncation) makes the whole file count as absent; it is
-//! then rebuilt. It is written to a temporary file and renamed into place, so a reader never
-//! sees half a file.
+//! then rebuilt. Files are written to a temporary file and renamed into place, so a reader
+//! never sees half a file.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use countersign_engine::change::{Identity, PathStatus};
@@ -108,34 +108,58 @@ pub enum CacheState {
     Discarded,
 }
 
-/// The cache file, loaded lazily: only an index of entry offsets is built when it is read;
-/// an entry is decoded when the walk asks for it, and entries that did not change are copied
-/// byte for byte when the file is rewritten.
+/// The cache, loaded lazily: only an index of entry offsets is built when it is read; an
+/// entry is decoded when the walk asks for it, and entries that did not change are copied
+/// byte for byte when a file is rewritten.
+///
+/// Two files of the same format: the base (`facts-v1.bin`) and a small journal of recent
+/// entries (`facts-v1.recent.bin`). A re-audit after a few new commits rewrites only the
+/// journal; when the journal grows past an eighth of the base (at least 1024 entries) both
+/// are folded into a new base. Each file is checked on its own: a damaged journal only loses
+/// the recent entries.
 pub(crate) struct Cache {
-    bytes: Vec<u8>,
-    index: HashMap<gix::ObjectId, std::ops::Range<usize>>,
+    base: Vec<u8>,
+    recent: Vec<u8>,
+    /// Entry ranges; `true` means in `recent`.
+    index: HashMap<gix::ObjectId, (bool, std::ops::Range<usize>)>,
+    recent_entries: usize,
     pub state: CacheState,
+}
+
+fn recent_path(path: &Path) -> PathBuf {
+    path.with_file_name("facts-v1.recent.bin")
 }
 
 impl Cache {
     pub fn disabled() -> Cache {
-        Cache { bytes: Vec::new(), index: HashMap::new(), state: CacheState::Disabled }
+        Cache::empty(CacheState::Disabled)
     }
 
     fn empty(state: CacheState) -> Cache {
-        Cache { bytes: Vec::new(), index: HashMap::new(), state }
+        Cache { base: Vec::new(), recent: Vec::new(), index: HashMap::new(), recent_entries: 0, state }
     }
 
     pub fn load(path: &Path, fingerprint: u64) -> Cache {
-        let bytes = match std::fs::read(path) {
+        let base = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Cache::empty(CacheState::Missing),
             Err(_) => return Cache::empty(CacheState::Discarded),
         };
-        match index_file(&bytes, fingerprint) {
-            Some(index) => Cache { bytes, index, state: CacheState::Loaded },
-            None => Cache::empty(CacheState::Discarded),
-        }
+        let Some(base_index) = index_file(&base, fingerprint) else {
+            return Cache::empty(CacheState::Discarded);
+        };
+        let mut index: HashMap<_, _> = base_index.into_iter().map(|(id, r)| (id, (false, r))).collect();
+        let recent = std::fs::read(recent_path(path)).unwrap_or_default();
+        let mut recent_entries = 0;
+        let recent = match index_file(&recent, fingerprint) {
+            Some(recent_index) => {
+                recent_entries = recent_index.len();
+                index.extend(recent_index.into_iter().map(|(id, r)| (id, (true, r))));
+                recent
+            }
+            None => Vec::new(),
+        };
+        Cache { base, recent, index, recent_entries, state: CacheState::Loaded }
     }
 
     pub fn len(&self) -> usize {
@@ -145,26 +169,37 @@ impl Cache {
     /// The facts of `id`, or `None` when they are not cached (or the entry does not decode,
     /// which the caller treats the same way: read the commit again).
     pub fn get(&self, id: &gix::oid) -> Option<ChangeFacts> {
-        let range = self.index.get(id)?.clone();
-        let mut r = Reader { buf: &self.bytes[range.clone()], pos: 0 };
+        let (in_recent, range) = self.index.get(id)?.clone();
+        let bytes = if in_recent { &self.recent } else { &self.base };
+        let mut r = Reader { buf: bytes.get(range.clone())?, pos: 0 };
         let facts = r.change()?;
         (r.pos == range.len() && facts.head.id.as_bytes() == id.to_string().as_bytes()).then_some(facts)
     }
 
-    /// Write the cached entries plus `new` atomically (temp file + rename). Errors are for
-    /// the caller to report as a warning: a cache that cannot be written never fails an audit.
+    /// Add `new` to the cache files, atomically (temp file + rename). Errors are for the
+    /// caller to report as a warning: a cache that cannot be written never fails an audit.
     pub fn store(&self, path: &Path, fingerprint: u64, new: &[(gix::ObjectId, ChangeFacts)]) -> std::io::Result<()> {
         let fresh: std::collections::HashSet<&gix::ObjectId> = new.iter().map(|(id, _)| id).collect();
-        let kept: Vec<_> = self.index.iter().filter(|(id, _)| !fresh.contains(id)).collect();
-        let mut w = Writer(Vec::with_capacity(self.bytes.len() + new.len() * 1024));
+        let base_entries = self.index.len() - self.recent_entries;
+        let journal_only = self.state == CacheState::Loaded
+            && self.recent_entries + new.len() <= (base_entries / 8).max(1024);
+        let kept: Vec<_> = self
+            .index
+            .iter()
+            .filter(|(id, (in_recent, _))| !fresh.contains(id) && (*in_recent || !journal_only))
+            .collect();
+        let mut w = Writer(Vec::with_capacity(
+            if journal_only { self.recent.len() } else { self.base.len() + self.recent.len() } + new.len() * 1024,
+        ));
         w.0.extend_from_slice(MAGIC);
         w.u32(FORMAT_VERSION);
         w.u64(fingerprint);
         w.u64((kept.len() + new.len()) as u64);
-        for (id, range) in kept {
+        for (id, (in_recent, range)) in kept {
+            let bytes = if *in_recent { &self.recent } else { &self.base };
             w.0.extend_from_slice(id.as_bytes());
             w.len(range.len());
-            w.0.extend_from_slice(&self.bytes[range.clone()]);
+            w.0.extend_from_slice(&bytes[range.clone()]);
         }
         let mut entry = Writer(Vec::new());
         for (id, facts) in new {
@@ -177,20 +212,31 @@ impl Cache {
         let sum = checksum(&w.0);
         w.u64(sum);
 
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".facts-v1.bin.tmp.{}", std::process::id()));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&w.0)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if journal_only {
+            write_atomically(&recent_path(path), &w.0)
+        } else {
+            write_atomically(path, &w.0)?;
+            match std::fs::remove_file(recent_path(path)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
         }
-        result
     }
+}
+
+/// Write to a temporary file next to `path` and rename it into place, so that a reader sees
+/// the old file or the new one, never half of one. No fsync: after a crash the worst case is
+/// a damaged file, which the checksum catches and the next walk rebuilds.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Check the header and checksum and build the offset index, without decoding entries.

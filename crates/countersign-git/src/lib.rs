@@ -29,4 +29,4 @@ mod treediff;
 
 pub use error::GitError;
 pub use facts::CacheState;
-pub use repo::{Progress, ProgressPhase, Repository, Walk, WalkOptions, WalkStats};
+pub use repo::{PathMatcher, Progress, ProgressPhase, Repository, Walk, WalkOptions, WalkStats};

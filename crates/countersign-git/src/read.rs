@@ -12,6 +12,9 @@ use gix::bstr::ByteSlice;
 use gix::objs::{CommitRef, Find};
 
 use crate::GitError;
+
+/// Which files' added lines to collect (by `/`-separated path).
+pub(crate) type PathMatch = dyn Fn(&str) -> bool + Sync;
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
 use crate::message::{self, decode_message, escape_lossy};
 use crate::treediff::{TreeDiff, TreeSource};
@@ -80,7 +83,7 @@ pub(crate) struct Reader<'a> {
     pub repo: &'a gix::Repository,
     pub path: &'a Path,
     pub shallow: bool,
-    pub added_lines_for: Option<&'a globset::GlobSet>,
+    pub added_lines_for: Option<&'a PathMatch>,
     buf: Vec<u8>,
     buf2: Vec<u8>,
     /// The commit-graph, when there is one, for parents and dates of merged commits.
@@ -105,7 +108,7 @@ impl<'a> Reader<'a> {
         repo: &'a gix::Repository,
         path: &'a Path,
         shallow: bool,
-        added_lines_for: Option<&'a globset::GlobSet>,
+        added_lines_for: Option<&'a PathMatch>,
     ) -> Self {
         Reader {
             repo,
@@ -316,7 +319,7 @@ impl<'a> Reader<'a> {
             let f = flags.get(&id).copied().unwrap_or(0);
             flags.insert(id, f & !QUEUED);
             if f & HIDDEN == 0 {
-                pending_visible -= 1;
+                pending_visible = pending_visible.saturating_sub(1);
                 order.push(id);
             }
             let mark = f & (VISIBLE | HIDDEN);
@@ -332,7 +335,7 @@ impl<'a> Reader<'a> {
                 if was_queued {
                     flags.insert(parent, merged);
                     if was_pending && merged & HIDDEN != 0 {
-                        pending_visible -= 1;
+                        pending_visible = pending_visible.saturating_sub(1);
                     }
                 } else {
                     // New, or already visited and now reached with a new mark: (re)visit it.
@@ -410,8 +413,8 @@ impl<'a> Reader<'a> {
         let mut candidates = Vec::new();
         for changed in diff.out {
             let path = escape_lossy(&changed.path);
-            if let (Some(set), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob) {
-                if set.is_match(&path) {
+            if let (Some(wanted), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob) {
+                if wanted(&path) {
                     candidates.push((path.clone(), changed.old, new_id));
                 }
             }

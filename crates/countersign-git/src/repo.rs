@@ -11,10 +11,13 @@ use jiff::Timestamp;
 use crate::GitError;
 use crate::build::{People, change_from_facts, evidence_from_commit};
 use crate::facts::{self, CacheState, ChangeFacts};
-use crate::read::Reader;
+use crate::read::{PathMatch, Reader};
+
+/// Decides whether a path's added lines are collected.
+pub type PathMatcher = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// What to walk and how.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WalkOptions {
     /// Branch to audit (`main` or `refs/heads/main`); `None` is the branch HEAD points at
     /// (or the detached HEAD commit).
@@ -28,11 +31,32 @@ pub struct WalkOptions {
     pub until: Option<Timestamp>,
     /// Read and update the per-commit facts cache (`--no-cache` turns it off).
     pub use_cache: bool,
-    /// Glob patterns (`globset` syntax, matched against the `/`-separated path) of files
-    /// whose added lines are wanted. Blob diffs are only done for these files.
+    /// Patterns of files whose added lines are wanted; blob diffs are only done for these
+    /// files. Glob syntax with gitignore-like anchoring: `*.sql` matches at any depth, `/x`
+    /// or `a/b` only from the root, `dir/` everything below `dir`; `*` stays within one
+    /// directory, `**` crosses directories. The patterns are also the cache key for added
+    /// lines, so pass them even when `added_lines_matcher` decides.
     pub added_lines_for: Vec<String>,
+    /// A matcher that replaces the `added_lines_for` globs (for callers with their own
+    /// pattern language, e.g. the policy's path sets). Called with the `/`-separated path.
+    pub added_lines_matcher: Option<PathMatcher>,
     /// Worker threads for reading and diffing; `None` means one per available core.
     pub threads: Option<usize>,
+}
+
+impl std::fmt::Debug for WalkOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalkOptions")
+            .field("branch", &self.branch)
+            .field("range", &self.range)
+            .field("since", &self.since)
+            .field("until", &self.until)
+            .field("use_cache", &self.use_cache)
+            .field("added_lines_for", &self.added_lines_for)
+            .field("added_lines_matcher", &self.added_lines_matcher.as_ref().map(|_| "<fn>"))
+            .field("threads", &self.threads)
+            .finish()
+    }
 }
 
 impl Default for WalkOptions {
@@ -44,6 +68,7 @@ impl Default for WalkOptions {
             until: None,
             use_cache: true,
             added_lines_for: Vec::new(),
+            added_lines_matcher: None,
             threads: None,
         }
     }
@@ -126,6 +151,27 @@ fn tune_caches(repo: &mut gix::Repository) {
     if !configured {
         repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(128 * 1024 * 1024)));
     }
+}
+
+/// Anchor a pattern the way `.gitignore` and CODEOWNERS do: no `/` (or only a trailing
+/// one) matches at any depth, a leading `/` anchors at the root, a trailing `/` means
+/// everything below.
+fn gitignore_like(pattern: &str) -> String {
+    let (body, dir) = match pattern.strip_suffix('/') {
+        Some(b) => (b, true),
+        None => (pattern, false),
+    };
+    let mut out = if let Some(rooted) = body.strip_prefix('/') {
+        rooted.to_string()
+    } else if body.contains('/') || body.starts_with("**") {
+        body.to_string()
+    } else {
+        format!("**/{body}")
+    };
+    if dir {
+        out.push_str("/**");
+    }
+    out
 }
 
 /// One commit on the first-parent chain.
@@ -291,7 +337,13 @@ impl Repository {
 
     /// Every first-parent commit of the branch (or range) in the date window, as a [`Change`].
     pub fn changes(&self, opts: &WalkOptions, progress: &dyn Fn(Progress)) -> Result<Walk, GitError> {
-        let glob = self.glob_set(&opts.added_lines_for)?;
+        let glob = if opts.added_lines_matcher.is_some() { None } else { self.glob_set(&opts.added_lines_for)? };
+        let glob_match = glob.map(|set| move |path: &str| set.is_match(path));
+        let wanted: Option<&PathMatch> = match (&opts.added_lines_matcher, &glob_match) {
+            (Some(m), _) => Some(&**m),
+            (None, Some(g)) => Some(g),
+            (None, None) => None,
+        };
         let (tip, stop, branch, range_text) = match &opts.range {
             Some(spec) => {
                 let (a, b) = self.parse_range(spec)?;
@@ -322,10 +374,12 @@ impl Repository {
         let cache = if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
 
         // Cached facts first; whatever is missing (or does not decode) is read afresh.
+        // (Decoding and building below stay on one thread: they are allocation-bound, and
+        // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> =
             selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
-        let computed = self.read_facts(&todo, glob.as_ref(), opts.threads, progress)?;
+        let computed = self.read_facts(&todo, wanted, opts.threads, progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -344,12 +398,12 @@ impl Repository {
             *slot = computed.next().map(|(_, f)| f);
         }
 
-        let people = People { mailmap: self.repo.open_mailmap() };
-        let mut changes = Vec::with_capacity(selected.len());
-        for (c, f) in selected.iter().zip(facts) {
-            let f = f.ok_or_else(|| self.git("collecting facts", format!("no facts for {}", c.id)))?;
-            changes.push(change_from_facts(&people, f, branch.as_deref()));
+        if let Some(missing) = selected.iter().zip(&facts).find(|(_, f)| f.is_none()) {
+            return Err(self.git("collecting facts", format!("no facts for {}", missing.0.id)));
         }
+        let people = People { mailmap: self.repo.open_mailmap() };
+        let changes: Vec<Change> =
+            facts.into_iter().flatten().map(|f| change_from_facts(&people, f, branch.as_deref())).collect();
 
         let empty_reason = changes.is_empty().then(|| {
             if let Some(spec) = &range_text {
@@ -387,7 +441,7 @@ impl Repository {
         }
         let mut builder = globset::GlobSetBuilder::new();
         for p in patterns {
-            let glob = globset::GlobBuilder::new(p).literal_separator(true).build().map_err(|e| {
+            let glob = globset::GlobBuilder::new(&gitignore_like(p)).literal_separator(true).build().map_err(|e| {
                 GitError::BadPattern { path: self.path.clone(), pattern: p.clone(), message: e.to_string() }
             })?;
             builder.add(glob);
@@ -404,7 +458,7 @@ impl Repository {
     fn read_facts(
         &self,
         ids: &[ObjectId],
-        glob: Option<&globset::GlobSet>,
+        glob: Option<&PathMatch>,
         threads: Option<usize>,
         progress: &dyn Fn(Progress),
     ) -> Result<Vec<ChangeFacts>, GitError> {
@@ -555,7 +609,7 @@ impl Repository {
         }
         change.pr_number = commits.iter().rev().find_map(|c| c.review.as_ref().map(|r| r.0));
         change.time = commits.last().and_then(|c| Timestamp::from_second(c.commit_time).ok());
-        for c in &commits {
+        for c in &mut commits {
             let committer = people.identity(&c.committer);
             if !change.committers.contains(&committer) {
                 change.committers.push(committer);

@@ -110,6 +110,7 @@ impl<'s, S: TreeSource> TreeDiff<'s, S> {
     }
 
     fn oid(&self, bytes: &[u8]) -> ObjectId {
+        // Cannot panic: `Entries` cuts every id to exactly the hash length.
         ObjectId::from_bytes_or_panic(bytes)
     }
 

@@ -369,6 +369,13 @@ fn cache_reads_only_new_commits() {
     r.commit(&[("new.txt", "n\n")], "One more");
     let third = walk(&r, &opts).expect("walk");
     assert_eq!((third.stats.read, third.stats.from_cache), (1, 7));
+    // A small update goes to the journal next to the cache file; a damaged journal only
+    // loses its own entries.
+    let journal = repo.cache_file().with_file_name("facts-v1.recent.bin");
+    assert!(journal.exists());
+    std::fs::write(&journal, b"damaged").expect("damage journal");
+    let after_damage = walk(&r, &opts).expect("walk");
+    assert_eq!((after_damage.stats.cache, after_damage.stats.read), (CacheState::Loaded, 1));
 
     // --no-cache reads everything and leaves the cache alone.
     let uncached = walk(&r, &no_cache()).expect("walk");
@@ -417,6 +424,21 @@ fn added_lines_only_for_matching_files() {
     let root = &w.changes[1].added_lines;
     assert_eq!(root[0].lines, vec!["CREATE TABLE a (id int);"]);
 
+    // gitignore-like anchoring: `*.sql` matches at any depth, `dir/` everything below.
+    for pattern in ["*.sql", "db/", "/db/migrations/*.sql"] {
+        let w = walk(&r, &WalkOptions { added_lines_for: vec![pattern.into()], ..no_cache() }).expect("walk");
+        assert_eq!(w.changes[0].added_lines.len(), 1, "{pattern}");
+    }
+    let w = walk(&r, &WalkOptions { added_lines_for: vec!["migrations/*.sql".into()], ..no_cache() }).expect("walk");
+    assert!(w.changes[0].added_lines.is_empty(), "a pattern with a slash is anchored at the root");
+
+    // A caller's own matcher replaces the globs.
+    let matcher: countersign_git::PathMatcher = std::sync::Arc::new(|p: &str| p.ends_with("a.rs"));
+    let w = walk(&r, &WalkOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..no_cache() })
+        .expect("walk");
+    assert_eq!(w.changes[0].added_lines[0].path, "src/a.rs");
+    assert_eq!(w.changes[0].added_lines[0].lines, vec!["y"]);
+
     let err = walk(&r, &WalkOptions { added_lines_for: vec!["a[".into()], ..no_cache() }).expect_err("bad glob");
     assert!(matches!(err, GitError::BadPattern { .. }), "{err:?}");
 }
@@ -434,4 +456,67 @@ fn threads_do_not_change_the_result() {
         serde_json::to_value(&one.changes).expect("json"),
         serde_json::to_value(&two.changes).expect("json")
     );
+}
+
+/// The tree diff is our own: check it against `git log --name-status` on a history with
+/// nested directories, a file replaced by a directory, a symlink and a directory deletion.
+#[test]
+fn changed_paths_match_git_name_status() {
+    let r = TestRepo::new();
+    r.commit(&[("a/b/c.txt", "1\n"), ("a/b.txt", "x\n"), ("a.txt", "y\n"), ("z/keep.txt", "k\n")], "one");
+    r.commit(&[("a/b/c.txt", "2\n"), ("a/b/d/e.txt", "e\n")], "two");
+    r.git(&["rm", "-q", "a.txt"]);
+    r.commit(&[("a.txt/inner.txt", "now a dir\n")], "file becomes dir");
+    std::os::unix::fs::symlink("z/keep.txt", r.path().join("link")).expect("symlink");
+    r.commit(&[], "symlink");
+    r.git(&["rm", "-q", "-r", "a/b"]);
+    r.commit(&[("a-b.txt", "sorts between\n")], "delete a dir");
+    let w = walk(&r, &no_cache()).expect("walk");
+    let git = r.git(&["log", "--first-parent", "--name-status", "--no-renames", "--format=@%H"]);
+    let mut expected: std::collections::HashMap<String, Vec<(String, PathStatus)>> = Default::default();
+    let mut current = String::new();
+    for line in git.lines() {
+        if let Some(id) = line.strip_prefix('@') {
+            current = id.to_string();
+            expected.entry(current.clone()).or_default();
+        } else if let Some((status, path)) = line.split_once('\t') {
+            let status = match status {
+                "A" => PathStatus::Added,
+                "D" => PathStatus::Deleted,
+                _ => PathStatus::Modified,
+            };
+            expected.entry(current.clone()).or_default().push((path.to_string(), status));
+        }
+    }
+    assert_eq!(w.changes.len(), expected.len());
+    for c in &w.changes {
+        let mut want = expected[&c.id].clone();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        let got: Vec<_> = c.changed_paths.iter().map(|p| (p.path.clone(), p.status)).collect();
+        assert_eq!(got, want, "commit {} {}", c.id, c.title);
+    }
+}
+
+/// A PR branch that merged main into itself brings in its own commits and that sync merge,
+/// not the main commits it synced.
+#[test]
+fn merged_commits_exclude_what_main_already_had() {
+    let r = TestRepo::new();
+    r.commit(&[("a.txt", "a\n")], "base");
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    r.commit(&[("f1.txt", "1\n")], "feature one");
+    r.git(&["checkout", "-q", "main"]);
+    r.commit(&[("m1.txt", "m\n")], "main moves on");
+    r.git(&["checkout", "-q", "feature"]);
+    r.merge("main", "Merge branch 'main' into feature");
+    r.commit(&[("f2.txt", "2\n")], "feature two");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("feature", "Merge pull request #5 from org/feature");
+    let w = walk(&r, &no_cache()).expect("walk");
+    let pr = &w.changes[0];
+    assert_eq!(pr.pr_number, Some(5));
+    let subjects: Vec<_> = pr.commits.iter().map(|c| c.subject.as_str()).collect();
+    assert_eq!(subjects, vec!["feature one", "Merge branch 'main' into feature", "feature two"]);
+    let paths: Vec<_> = pr.changed_paths.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, vec!["f1.txt", "f2.txt"]);
 }

@@ -107,6 +107,12 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// The ids of every registered change.
+            pub async fn change_ids(pool: &Pool) -> Result<std::collections::HashSet<String>, StoreError> {
+                let rows = sqlx::query("SELECT id FROM changes").fetch_all(pool).await.map_err(db("reading changes"))?;
+                rows.iter().map(|r| r.try_get::<String, _>(0).map_err(db("reading changes"))).collect()
+            }
+
             pub async fn upsert_changes(pool: &Pool, changes: &[crate::ChangeRef], now: &str) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await.map_err(db("registering changes"))?;
                 for c in changes {
@@ -351,6 +357,17 @@ macro_rules! backend {
                 out.sort_by_key(|(i, _)| *i);
                 out.dedup_by_key(|(i, _)| *i);
                 Ok(out)
+            }
+
+            /// Every entry that concerns a change: (index, bytes), in log order.
+            pub async fn entries_with_change(pool: &Pool) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+                let rows = sqlx::query("SELECT idx, envelope FROM log_entries WHERE change_id IS NOT NULL ORDER BY idx")
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db("reading evidence"))?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<i64, _>(0).map_err(db("reading evidence"))? as u64, r.try_get::<Vec<u8>, _>(1).map_err(db("reading evidence"))?)))
+                    .collect()
             }
 
             /// Entries recorded in [since, until): (index, bytes). Times are RFC 3339 UTC with

@@ -313,6 +313,31 @@ impl RecordedEvidence {
 }
 
 #[cfg(feature = "engine")]
+impl RecordedEvidence {
+    /// As an engine obligation fulfilment, if this is one.
+    pub fn to_fulfilment(&self) -> Option<countersign_engine::change::Fulfilment> {
+        let Evidence::ObligationFulfilled { obligation, .. } = &self.evidence else {
+            return None;
+        };
+        Some(countersign_engine::change::Fulfilment { obligation: obligation.clone(), time: Some(self.recorded_at), source: self.source() })
+    }
+
+    /// An emergency declaration, as the declarer's authorization.
+    pub fn to_emergency_authorization(&self) -> Option<Approval> {
+        let Evidence::Emergency { declared_by, .. } = &self.evidence else {
+            return None;
+        };
+        Some(Approval {
+            by: parse_identity(declared_by),
+            kind: ApprovalKind::EmergencyAuthorization,
+            commit: None,
+            time: Some(self.recorded_at),
+            source: self.source(),
+        })
+    }
+}
+
+#[cfg(feature = "engine")]
 impl From<&RecordedEvidence> for Option<Approval> {
     fn from(e: &RecordedEvidence) -> Self {
         e.to_approval()

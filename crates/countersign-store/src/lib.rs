@@ -242,6 +242,18 @@ impl Store {
         self.runtime.block_on(async { on_pool!(pool, db::upsert_changes(changes, &now)) })
     }
 
+    /// Register only the changes not registered yet: a re-audit of a long history then
+    /// writes nothing but its new changes.
+    pub fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
+        let pool = &self.pool;
+        let known = self.runtime.block_on(async { on_pool!(pool, db::change_ids()) })?;
+        let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains(&c.id)).cloned().collect();
+        if !new.is_empty() {
+            self.upsert_changes(&new)?;
+        }
+        Ok(new.len())
+    }
+
     /// The registered change a reference names (a change id, or a commit of a change).
     pub fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError> {
         let pool = &self.pool;
@@ -359,6 +371,14 @@ impl Store {
         ids.dedup();
         let pool = &self.pool;
         let rows = self.runtime.block_on(async { on_pool!(pool, db::entries_for_changes(&ids)) })?;
+        rows.into_iter().map(|(index, bytes)| recorded_from_entry(index, &bytes)).collect()
+    }
+
+    /// All recorded evidence that concerns a change, in log order, for `audit`: one query
+    /// rather than one per change.
+    pub fn all_change_evidence(&self) -> Result<Vec<RecordedEvidence>, StoreError> {
+        let pool = &self.pool;
+        let rows = self.runtime.block_on(async { on_pool!(pool, db::entries_with_change()) })?;
         rows.into_iter().map(|(index, bytes)| recorded_from_entry(index, &bytes)).collect()
     }
 
@@ -540,5 +560,3 @@ async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedR
 }
 
 pub use countersign_log::note::Checkpoint as LogCheckpoint;
-#[doc(hidden)]
-pub fn _unused(_: Checkpoint) {}
