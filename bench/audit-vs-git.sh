@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time countersign's full-history audit against `git log` on the same repository.
 #
-#   bench/audit-vs-git.sh [--walk-example] [--runs N] REPO [COUNTERSIGN_BIN]
+#   bench/audit-vs-git.sh [--walk-example] [--runs N] [--policy P] REPO [COUNTERSIGN_BIN]
 #
 # Measures, in one run and on the same scratch clone of REPO:
 #   1. git log --first-parent --name-only --format=%H%x00%ae%x00%B        (the baseline)
@@ -9,6 +9,9 @@
 #   3. countersign audit --repo R --format json > /dev/null after one new commit
 #      (warm facts cache: only the new commit is read)
 # and prints the medians and the ratios 2/1 and 3/1.
+#
+# --policy is passed to `countersign audit` (default: the repository's own countersign.toml
+# when it has one, else `bundled`). The evidence database goes to the scratch directory.
 #
 # --walk-example measures the countersign-git crate alone with its example binary
 # (target/release/examples/walk, built with
@@ -22,16 +25,18 @@ set -euo pipefail
 
 mode=cli
 runs=5
+policy=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --walk-example) mode=walk; shift ;;
         --runs) runs="$2"; shift 2 ;;
+        --policy) policy="$2"; shift 2 ;;
         -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) break ;;
     esac
 done
 if [[ $# -lt 1 ]]; then
-    echo "usage: $0 [--walk-example] [--runs N] REPO [COUNTERSIGN_BIN]" >&2
+    echo "usage: $0 [--walk-example] [--runs N] [--policy P] REPO [COUNTERSIGN_BIN]" >&2
     exit 2
 fi
 repo=$(cd "$1" && pwd)
@@ -66,8 +71,17 @@ if [[ $mode == walk ]]; then
     full_cmd=("$bin" "$scratch" --no-cache --json)
     warm_cmd=("$bin" "$scratch" --json)
 else
-    full_cmd=("$bin" audit --repo "$scratch" --no-cache --format json)
-    warm_cmd=("$bin" audit --repo "$scratch" --format json)
+    if [[ -z $policy ]]; then
+        if git -C "$scratch" cat-file -e HEAD:countersign.toml 2>/dev/null; then
+            git -C "$scratch" show HEAD:countersign.toml > "$work/countersign.toml"
+            policy=$work/countersign.toml
+        else
+            policy=bundled
+        fi
+    fi
+    export COUNTERSIGN_DATABASE_URL=$work/countersign.db
+    full_cmd=("$bin" audit --repo "$scratch" --policy "$policy" --no-cache --format json)
+    warm_cmd=("$bin" audit --repo "$scratch" --policy "$policy" --format json)
 fi
 
 # Run a command with stdout to /dev/null; exit status 1 (policy violations) is fine.
@@ -108,16 +122,20 @@ noop() { :; }
 
 echo "repository: $repo ($commits first-parent commits, commit-graph: $graph)"
 echo "binary:     $bin ($mode mode), $runs runs each, median"
+echo "load:       $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"
 
 # Warm-up: fill the OS page cache and the facts cache.
 run "${git_cmd[@]}"
 run "${warm_cmd[@]}"
 
 if command -v hyperfine > /dev/null; then
-    hyperfine --runs "$runs" --export-json "$work/h.json" -N \
+    # One --prepare per command: only the warm run gets a new commit first.
+    hyperfine --runs "$runs" --export-json "$work/h.json" -N --ignore-failure \
+        --prepare true --prepare true \
+        --prepare "bash -c 'cd $scratch && git update-ref HEAD \$(git commit-tree HEAD^{tree} -p HEAD -m bench-\$RANDOM\$RANDOM)'" \
         -n git "${git_cmd[*]}" \
         -n full "${full_cmd[*]}" \
-        -n warm --prepare "bash -c 'cd $scratch && git update-ref HEAD \$(git commit-tree HEAD^{tree} -p HEAD -m x\$RANDOM\$RANDOM)'" "${warm_cmd[*]}" \
+        -n warm "${warm_cmd[*]}" \
         > "$work/hyperfine.txt"
     cat "$work/hyperfine.txt"
     read -r git_s full_s warm_s < <(python3 -c "import json,sys; r=json.load(open('$work/h.json'))['results']; print(*[x['median'] for x in r])")

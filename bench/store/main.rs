@@ -114,6 +114,40 @@ fn main() {
         println!("sqlite  8 writers: {eight:>8.0} appends/s   plain insert loop {plain_eight:>8.0}/s   ratio {:.2}", eight / plain_eight);
     }
 
+    if want("crypto") {
+        // Per-operation costs on this machine (one thread), to explain the verify figure.
+        let signer = signer();
+        let verifier = signer.verifier();
+        let messages: Vec<Vec<u8>> = (0..1024).map(|i| format!("DSSEv1 28 application/vnd.in-toto+json 600 {}", "x".repeat(560 + i % 40)).into_bytes()).collect();
+        let sigs: Vec<[u8; 64]> = messages.iter().map(|m| signer.sign_raw(m)).collect();
+        let per = |start: Instant, n: usize| start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let start = Instant::now();
+        for m in &messages {
+            std::hint::black_box(signer.sign_raw(m));
+        }
+        let sign = per(start, messages.len());
+        let start = Instant::now();
+        for (m, s) in messages.iter().zip(&sigs) {
+            assert!(verifier.verify_raw(m, s));
+        }
+        let single = per(start, messages.len());
+        let mut line = format!("ed25519 (1 thread): sign {sign:.1} us, verify {single:.1} us");
+        for batch in [64usize, 256, 1024] {
+            let start = Instant::now();
+            for (m, s) in messages.chunks(batch).zip(sigs.chunks(batch)) {
+                let refs: Vec<&[u8]> = m.iter().map(|m| m.as_slice()).collect();
+                assert!(verifier.verify_batch(&refs, s));
+            }
+            line.push_str(&format!(", batch of {batch} {:.1} us/sig", per(start, messages.len())));
+        }
+        let start = Instant::now();
+        for m in &messages {
+            std::hint::black_box(countersign_log::merkle::leaf_hash(m));
+        }
+        line.push_str(&format!(", sha-256 leaf of ~620 B {:.2} us", per(start, messages.len())));
+        println!("{line}");
+    }
+
     if want("postgres") {
         match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL") {
             Ok(base) if !base.is_empty() => {

@@ -9,8 +9,8 @@
 //!
 //! The cache is a binary file (`<common git dir>/countersign/facts-v1.bin`, plus a small
 //! journal of recent entries next to it, see [`Cache`]): a header (magic, format version,
-//! fingerprint of the options that shape the facts), the entries (commit id, length, encoded
-//! facts), and a checksum of everything before it. Anything unexpected (wrong magic,
+//! fingerprint of the options that shape the facts), the entries (commit id, first parent,
+//! committer time, length, encoded facts), and a checksum of everything before it. Anything unexpected (wrong magic,
 //! version, fingerprint, checksum, truncation) makes the whole file count as absent; it is
 //! then rebuilt. Files are written to a temporary file and renamed into place, so a reader
 //! never sees half a file.
@@ -59,7 +59,7 @@ pub(crate) struct ChangeFacts {
 
 const MAGIC: &[u8; 8] = b"CSFACTS\0";
 /// Bump whenever the encoding or the meaning of a fact changes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// A dependency-free 64-bit checksum, eight bytes per step (FNV-style multiply and xor,
 /// with a rotation so that every input bit reaches the high bits): good enough to detect
@@ -120,10 +120,27 @@ pub enum CacheState {
 pub(crate) struct Cache {
     base: Vec<u8>,
     recent: Vec<u8>,
-    /// Entry ranges; `true` means in `recent`.
-    index: HashMap<gix::ObjectId, (bool, std::ops::Range<usize>)>,
+    /// Per commit: where its entry is (`true`: in `recent`) and its link in the chain.
+    index: HashMap<gix::ObjectId, Slot>,
     recent_entries: usize,
     pub state: CacheState,
+}
+
+/// Where an entry is, plus what the first-parent walk needs (first parent, committer
+/// time), kept outside the encoded facts so that the walk can follow cached commits
+/// without decompressing them or decoding their facts.
+#[derive(Clone)]
+struct Slot {
+    in_recent: bool,
+    range: std::ops::Range<usize>,
+    link: ChainLink,
+}
+
+/// A commit's first parent and committer time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChainLink {
+    pub first_parent: Option<gix::ObjectId>,
+    pub time: i64,
 }
 
 fn recent_path(path: &Path) -> PathBuf {
@@ -148,13 +165,16 @@ impl Cache {
         let Some(base_index) = index_file(&base, fingerprint) else {
             return Cache::empty(CacheState::Discarded);
         };
-        let mut index: HashMap<_, _> = base_index.into_iter().map(|(id, r)| (id, (false, r))).collect();
+        let mut index = base_index;
         let recent = std::fs::read(recent_path(path)).unwrap_or_default();
         let mut recent_entries = 0;
         let recent = match index_file(&recent, fingerprint) {
             Some(recent_index) => {
                 recent_entries = recent_index.len();
-                index.extend(recent_index.into_iter().map(|(id, r)| (id, (true, r))));
+                index.extend(recent_index.into_iter().map(|(id, mut slot)| {
+                    slot.in_recent = true;
+                    (id, slot)
+                }));
                 recent
             }
             None => Vec::new(),
@@ -166,10 +186,15 @@ impl Cache {
         self.index.len()
     }
 
+    /// First parent and committer time of a cached commit.
+    pub fn link(&self, id: &gix::oid) -> Option<ChainLink> {
+        self.index.get(id).map(|slot| slot.link)
+    }
+
     /// The facts of `id`, or `None` when they are not cached (or the entry does not decode,
     /// which the caller treats the same way: read the commit again).
     pub fn get(&self, id: &gix::oid) -> Option<ChangeFacts> {
-        let (in_recent, range) = self.index.get(id)?.clone();
+        let Slot { in_recent, range, .. } = self.index.get(id)?.clone();
         let bytes = if in_recent { &self.recent } else { &self.base };
         let mut r = Reader { buf: bytes.get(range.clone())?, pos: 0 };
         let facts = r.change()?;
@@ -186,7 +211,7 @@ impl Cache {
         let kept: Vec<_> = self
             .index
             .iter()
-            .filter(|(id, (in_recent, _))| !fresh.contains(id) && (*in_recent || !journal_only))
+            .filter(|(id, slot)| !fresh.contains(id) && (slot.in_recent || !journal_only))
             .collect();
         let mut w = Writer(Vec::with_capacity(
             if journal_only { self.recent.len() } else { self.base.len() + self.recent.len() } + new.len() * 1024,
@@ -195,18 +220,20 @@ impl Cache {
         w.u32(FORMAT_VERSION);
         w.u64(fingerprint);
         w.u64((kept.len() + new.len()) as u64);
-        for (id, (in_recent, range)) in kept {
-            let bytes = if *in_recent { &self.recent } else { &self.base };
-            w.0.extend_from_slice(id.as_bytes());
-            w.len(range.len());
-            w.0.extend_from_slice(&bytes[range.clone()]);
+        for (id, slot) in kept {
+            let bytes = if slot.in_recent { &self.recent } else { &self.base };
+            w.entry_header(id, slot.link, slot.range.len());
+            w.0.extend_from_slice(&bytes[slot.range.clone()]);
         }
         let mut entry = Writer(Vec::new());
         for (id, facts) in new {
             entry.0.clear();
             entry.change(facts);
-            w.0.extend_from_slice(id.as_bytes());
-            w.len(entry.0.len());
+            let link = ChainLink {
+                first_parent: facts.parents.first().and_then(|p| gix::ObjectId::from_hex(p.as_bytes()).ok()),
+                time: facts.head.commit_time,
+            };
+            w.entry_header(id, link, entry.0.len());
             w.0.extend_from_slice(&entry.0);
         }
         let sum = checksum(&w.0);
@@ -240,7 +267,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Check the header and checksum and build the offset index, without decoding entries.
-fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, std::ops::Range<usize>>> {
+fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, Slot>> {
     if bytes.len() < MAGIC.len() + 4 + 8 + 8 + 8 {
         return None;
     }
@@ -256,10 +283,16 @@ fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, s
     let mut index = HashMap::with_capacity(count.min(payload.len() / 24));
     for _ in 0..count {
         let id = gix::ObjectId::try_from(r.take(20)?).ok()?;
+        let first_parent = match r.u8()? {
+            0 => None,
+            1 => Some(gix::ObjectId::try_from(r.take(20)?).ok()?),
+            _ => return None,
+        };
+        let time = r.u64()? as i64;
         let len = r.len()?;
         let start = r.pos;
         r.take(len)?;
-        index.insert(id, start..start + len);
+        index.insert(id, Slot { in_recent: false, range: start..start + len, link: ChainLink { first_parent, time } });
     }
     (r.pos == payload.len()).then_some(index)
 }
@@ -267,6 +300,20 @@ fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, s
 struct Writer(Vec<u8>);
 
 impl Writer {
+    /// Entry header: id, first parent (flag + id), committer time, payload length.
+    fn entry_header(&mut self, id: &gix::ObjectId, link: ChainLink, len: usize) {
+        self.0.extend_from_slice(id.as_bytes());
+        match link.first_parent {
+            Some(p) => {
+                self.0.push(1);
+                self.0.extend_from_slice(p.as_bytes());
+            }
+            None => self.0.push(0),
+        }
+        self.u64(link.time as u64);
+        self.len(len);
+    }
+
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
@@ -507,6 +554,9 @@ mod tests {
         let cache = Cache::load(&path, 7);
         assert_eq!(cache.state, CacheState::Loaded);
         assert_eq!(cache.get(&id), Some(facts.clone()));
+        let link = cache.link(&id).expect("link");
+        assert_eq!(link.time, facts.head.commit_time);
+        assert_eq!(link.first_parent.map(|p| p.to_string()), Some("b".repeat(40)));
 
         // Rewriting copies old entries and adds new ones.
         let mut other = sample();

@@ -6,7 +6,20 @@
 //! first parent. Knows nothing about policies beyond the path patterns it is asked to read.
 //!
 //! What this crate must not do: evaluate policy, touch the network, or write anywhere but its
-//! own facts cache under the repository's git directory (`countersign/facts-v1.bin`).
+//! own facts cache under the repository's git directory (`countersign/facts-v1.bin` and the
+//! journal `countersign/facts-v1.recent.bin`).
+//!
+//! Performance design (a product requirement: a full audit within git's own
+//! `git log --first-parent --name-only` time, a re-audit after one commit in a few percent
+//! of it; see `BENCHMARKS.md`):
+//! - the first-parent chain comes from the facts cache, else the commit-graph, else commit
+//!   objects;
+//! - commits not in the cache are read on worker threads (one gix handle and one delta-base
+//!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
+//! - the tree diff is our own path-only diff that skips runs of identical entries with one
+//!   `memcmp` (the `treediff` module);
+//! - every commit's facts are cached by commit id, so a re-audit reads only new commits,
+//!   and the cache file is indexed lazily (entries are decoded only when used).
 //!
 //! Modules:
 //! - [`message`]: pure commit-message parsing (subject, body, trailers, PR/review numbers).

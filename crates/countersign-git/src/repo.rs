@@ -149,7 +149,8 @@ impl std::fmt::Debug for Repository {
 fn tune_caches(repo: &mut gix::Repository) {
     let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
     if !configured {
-        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(128 * 1024 * 1024)));
+        // A cap, not an allocation: it only fills with delta bases actually decoded.
+        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(256 * 1024 * 1024)));
     }
 }
 
@@ -273,6 +274,7 @@ impl Repository {
         &self,
         tip: ObjectId,
         stop: &[ObjectId],
+        cache: &facts::Cache,
         progress: &dyn Fn(crate::Progress),
     ) -> Result<(Vec<ChainCommit>, bool), GitError> {
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
@@ -286,15 +288,18 @@ impl Repository {
                 break;
             }
             let is_boundary = shallow.as_ref().is_some_and(|s| s.binary_search(&id).is_ok());
-            let from_graph = graph.as_ref().and_then(|g| {
+            // Cached commits need no object access at all; then the commit-graph; then the
+            // commit object itself.
+            let from_cache = cache.link(&id).map(|l| (l.time, l.first_parent));
+            let from_graph = if from_cache.is_some() { None } else { graph.as_ref().and_then(|g| {
                 let pos = g.lookup(id)?;
                 let c = g.commit_at(pos);
                 let parent = c.iter_parents().next().and_then(Result::ok).map(|p| g.id_at(p).to_owned());
                 Some((c.committer_timestamp() as i64, parent))
-            });
-            let (time, parent) = match from_graph {
+            }) };
+            let (time, parent) = match from_cache.or(from_graph) {
                 Some(found) => {
-                    used_graph = true;
+                    used_graph |= from_graph.is_some();
                     found
                 }
                 None => {
@@ -358,7 +363,10 @@ impl Repository {
                 (tip, Vec::new(), branch, None)
             }
         };
-        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, progress)?;
+        let fingerprint = facts::fingerprint(&opts.added_lines_for);
+        let cache_path = self.cache_file();
+        let cache = if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
+        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, &cache, progress)?;
         let since = opts.since.map(|t| t.as_second());
         let until = opts.until.map(|t| t.as_second());
         let selected: Vec<&ChainCommit> = chain
@@ -368,10 +376,6 @@ impl Repository {
         if let Some(boundary) = selected.iter().find(|c| c.shallow_boundary) {
             return Err(GitError::Shallow { path: self.path.clone(), commit: boundary.id.to_string() });
         }
-
-        let fingerprint = facts::fingerprint(&opts.added_lines_for);
-        let cache_path = self.cache_file();
-        let cache = if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
 
         // Cached facts first; whatever is missing (or does not decode) is read afresh.
         // (Decoding and building below stay on one thread: they are allocation-bound, and
@@ -465,10 +469,13 @@ impl Repository {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        const RUN: usize = 256;
+        // Long runs keep each worker's delta-base cache warm (a run starts by resolving delta
+        // chains from scratch); four runs per thread still balance the load.
+        const MIN_RUN: usize = 256;
         let threads = threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .clamp(1, ids.len().div_ceil(RUN).max(1));
+            .clamp(1, ids.len().div_ceil(MIN_RUN).max(1));
+        let run_len = (ids.len() / (threads * 4)).clamp(MIN_RUN, 8192);
         let shallow = self.is_shallow();
         if threads == 1 {
             let mut reader = Reader::new(&self.repo, &self.path, shallow, glob);
@@ -486,7 +493,7 @@ impl Repository {
         let sync = self.repo.clone().into_sync();
         let next_run = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let runs = ids.len().div_ceil(RUN);
+        let runs = ids.len().div_ceil(run_len);
         let mut slots: Vec<Option<ChangeFacts>> = vec![None; ids.len()];
         let mut first_error: Option<(usize, GitError)> = None;
         std::thread::scope(|scope| {
@@ -506,8 +513,8 @@ impl Repository {
                         if run >= runs || failed.load(Ordering::Relaxed) {
                             break;
                         }
-                        let start = run * RUN;
-                        let end = (start + RUN).min(ids.len());
+                        let start = run * run_len;
+                        let end = (start + run_len).min(ids.len());
                         // Newest first within the run, like git: pack deltas are stored against
                         // newer versions, so the delta-base cache keeps hitting.
                         let result: Result<Vec<_>, _> = ids[start..end].iter().map(|id| reader.change_facts(id)).collect();

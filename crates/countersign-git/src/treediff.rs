@@ -55,9 +55,30 @@ impl<'a> Entries<'a> {
     }
 }
 
+/// Entry names are short: a plain loop beats a vectorised search's setup cost (measured).
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    use gix::bstr::ByteSlice;
-    haystack.find_byte(needle)
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// The length of the raw entry at the start of `data`.
+fn entry_len(data: &[u8], hash_len: usize) -> Option<usize> {
+    let nul = memchr(0, data)?;
+    let end = nul + 1 + hash_len;
+    (end <= data.len()).then_some(end)
+}
+
+/// How many leading bytes `a` and `b` share: 64-byte blocks compared with `memcmp` first.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// git's tree order: names as bytes, directories as if followed by `/`.
@@ -144,6 +165,20 @@ impl<'s, S: TreeSource> TreeDiff<'s, S> {
             match (l, r) {
                 (None, None) => return Ok(()),
                 (Some(a), Some(b)) if a.raw == b.raw => {
+                    // Identical entries come in runs: skip the whole common byte prefix of
+                    // what is left on both sides, parsing only one side to stay on entry
+                    // boundaries.
+                    let prefix = common_prefix(left.data, right.data);
+                    let mut skip = 0;
+                    while skip < prefix {
+                        let len = entry_len(&left.data[skip..], hash_len).ok_or_else(|| malformed(self))?;
+                        if skip + len > prefix {
+                            break;
+                        }
+                        skip += len;
+                    }
+                    left.data = &left.data[skip..];
+                    right.data = &right.data[skip..];
                     l = left.next_entry().map_err(|()| malformed(self))?;
                     r = right.next_entry().map_err(|()| malformed(self))?;
                 }

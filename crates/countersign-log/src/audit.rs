@@ -8,7 +8,9 @@
 
 use rayon::prelude::*;
 
-use crate::dsse::{self, OpenedEnvelope};
+use std::collections::VecDeque;
+
+use crate::dsse;
 use crate::merkle::{Frontier, Hash, leaf_hash};
 use crate::note::{Checkpoint, LogVerifier};
 
@@ -66,19 +68,57 @@ pub struct AuditSummary {
 }
 
 /// Incremental verifier; see the module docs.
+///
+/// Checkpoints can be given all at once ([`LogAudit::new`]) or streamed
+/// ([`LogAudit::streaming`] then [`LogAudit::add_checkpoints`] in size order, each page
+/// before the entries it covers are pushed), so neither entries nor checkpoints need to be
+/// in memory all at once. The root at each checkpoint's size comes from the running
+/// frontier (the compact range of the tree so far), so checking a checkpoint costs
+/// O(log n) hashes, and together they prove every checkpoint consistent with the next.
 pub struct LogAudit<'k> {
     verifier: &'k LogVerifier,
+    keyid: String,
     options: AuditOptions,
     frontier: Frontier,
-    checkpoints: Vec<Checkpoint>,
-    next_checkpoint: usize,
+    /// Verified checkpoints not reached yet, by size.
+    pending: VecDeque<Checkpoint>,
+    /// The last checkpoint added (for ordering and fork checks).
+    last_added: Option<Checkpoint>,
+    /// The size of the last checkpoint reached (where the next checked range starts).
+    reached: u64,
+    count: usize,
 }
 
-const BATCH: usize = 64;
+/// Entries per batch signature verification (see the micro-benchmark in bench/store).
+const BATCH: usize = 1024;
 
 impl<'k> LogAudit<'k> {
-    /// Check every checkpoint's signature and origin, and that sizes only grow.
+    /// Check every checkpoint's signature and origin; two checkpoints of one size must agree.
     pub fn new(verifier: &'k LogVerifier, signed_checkpoints: &[String], options: AuditOptions) -> Result<Self, VerifyFailure> {
+        let mut audit = Self::streaming(verifier, options);
+        audit.add_checkpoints(signed_checkpoints)?;
+        Ok(audit)
+    }
+
+    /// A verifier with no checkpoints yet; add them with [`Self::add_checkpoints`].
+    pub fn streaming(verifier: &'k LogVerifier, options: AuditOptions) -> Self {
+        Self {
+            verifier,
+            keyid: dsse::dsse_key_id(verifier),
+            options,
+            frontier: Frontier::new(),
+            pending: VecDeque::new(),
+            last_added: None,
+            reached: 0,
+            count: 0,
+        }
+    }
+
+    /// Add signed checkpoints (signature and origin are checked here; a page may be in any
+    /// order). Successive pages must not go back in size, and must come before the entries
+    /// they cover are pushed.
+    pub fn add_checkpoints(&mut self, signed_checkpoints: &[String]) -> Result<(), VerifyFailure> {
+        let verifier = self.verifier;
         let opened: Vec<Result<Checkpoint, VerifyFailure>> = signed_checkpoints
             .par_iter()
             .map(|note| {
@@ -94,17 +134,34 @@ impl<'k> LogAudit<'k> {
             checkpoints.push(cp?);
         }
         checkpoints.sort_by_key(|c| c.size);
-        for pair in checkpoints.windows(2) {
-            if pair[0].size == pair[1].size && pair[0].root != pair[1].root {
+        for cp in checkpoints {
+            if let Some(last) = &self.last_added {
+                if last.size == cp.size {
+                    if last.root != cp.root {
+                        return Err(VerifyFailure {
+                            entry: None,
+                            checkpoint: Some(cp.size),
+                            problem: "two checkpoints of the same size with different roots (a fork)".into(),
+                        });
+                    }
+                    continue;
+                }
+                if cp.size < last.size {
+                    return Err(VerifyFailure { entry: None, checkpoint: Some(cp.size), problem: format!("checkpoints given out of order (after size {})", last.size) });
+                }
+            }
+            if cp.size < self.frontier.size() {
                 return Err(VerifyFailure {
                     entry: None,
-                    checkpoint: Some(pair[0].size),
-                    problem: "two checkpoints of the same size with different roots (a fork)".into(),
+                    checkpoint: Some(cp.size),
+                    problem: format!("checkpoint given after its entries were verified (at {})", self.frontier.size()),
                 });
             }
+            self.count += 1;
+            self.last_added = Some(cp.clone());
+            self.pending.push_back(cp);
         }
-        checkpoints.dedup();
-        Ok(Self { verifier, options, frontier: Frontier::new(), checkpoints, next_checkpoint: 0 })
+        self.check_reached_checkpoints()
     }
 
     /// The number of entries verified so far.
@@ -115,7 +172,7 @@ impl<'k> LogAudit<'k> {
     /// Verify the next entries, which must continue the index sequence.
     pub fn push(&mut self, entries: &[EntryRef<'_>]) -> Result<(), VerifyFailure> {
         // Per-entry checks, in parallel: the earliest failing index wins.
-        let leaves: Vec<Hash> = entries.par_iter().map(|e| leaf_hash(e.bytes)).collect();
+        let leaves: Vec<Hash> = entries.par_iter().with_min_len(256).map(|e| leaf_hash(e.bytes)).collect();
         let mut first_bad: Option<VerifyFailure> = None;
         let mut note = |f: VerifyFailure| {
             if first_bad.as_ref().is_none_or(|b| f.entry < b.entry) {
@@ -154,8 +211,10 @@ impl<'k> LogAudit<'k> {
             if e.index >= stop {
                 break;
             }
-            self.frontier.push(*leaf);
-            self.check_reached_checkpoints()?;
+            self.frontier.push_leaf(*leaf);
+            if self.pending.front().is_some_and(|c| c.size <= self.frontier.size()) {
+                self.check_reached_checkpoints()?;
+            }
         }
         match first_bad {
             Some(f) => Err(f),
@@ -164,12 +223,12 @@ impl<'k> LogAudit<'k> {
     }
 
     fn check_reached_checkpoints(&mut self) -> Result<(), VerifyFailure> {
-        while let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
+        while let Some(cp) = self.pending.front() {
             if cp.size > self.frontier.size() {
                 break;
             }
             if cp.size == self.frontier.size() && cp.root != self.frontier.root() {
-                let from = self.next_checkpoint.checked_sub(1).map_or(0, |i| self.checkpoints[i].size);
+                let from = self.reached;
                 let problem = if cp.size - from == 1 {
                     format!("entry {from} was changed, replaced, reordered or removed: the log's root at size {} does not match the signed checkpoint", cp.size)
                 } else {
@@ -181,60 +240,64 @@ impl<'k> LogAudit<'k> {
                 };
                 return Err(VerifyFailure { entry: Some(from), checkpoint: Some(cp.size), problem });
             }
-            self.next_checkpoint += 1;
+            self.reached = cp.size;
+            self.pending.pop_front();
         }
         Ok(())
     }
 
     fn check_signatures(&self, entries: &[EntryRef<'_>]) -> Option<VerifyFailure> {
-        let verifier = self.verifier;
-        entries
-            .par_chunks(BATCH)
-            .filter_map(|chunk| {
-                let mut opened: Vec<OpenedEnvelope> = Vec::with_capacity(chunk.len());
-                for e in chunk {
-                    match dsse::open_envelope(e.bytes, verifier) {
-                        Ok(o) => opened.push(o),
-                        Err(err) => return Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: err.to_string() }),
-                    }
-                }
-                if batch_ok(verifier, &opened) {
-                    return None;
-                }
-                for (e, o) in chunk.iter().zip(&opened) {
-                    if !verifier.verify_raw(&o.signed_message, &o.signature) {
-                        return Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: "DSSE signature does not verify".into() });
-                    }
-                }
-                None
-            })
-            .min_by_key(|f| f.entry)
+        let (verifier, keyid) = (self.verifier, self.keyid.as_str());
+        entries.par_chunks(BATCH).filter_map(|chunk| check_chunk(verifier, keyid, chunk)).min_by_key(|f| f.entry)
     }
 
     /// Finish: every checkpoint must have been reached (else the log was truncated).
     pub fn finish(self) -> Result<AuditSummary, VerifyFailure> {
         let size = self.frontier.size();
-        if let Some(cp) = self.checkpoints.iter().find(|c| c.size > size) {
+        if let Some(cp) = self.pending.iter().find(|c| c.size > size) {
             return Err(VerifyFailure {
                 entry: Some(size),
                 checkpoint: Some(cp.size),
                 problem: format!("the log has {size} entries but a checkpoint of size {} is signed: entries {size}..{} are missing (truncated log)", cp.size, cp.size - 1),
             });
         }
-        Ok(AuditSummary {
-            entries: size,
-            checkpoints: self.checkpoints.len(),
-            root: self.frontier.root(),
-            largest_checkpoint: self.checkpoints.last().map(|c| c.size),
-        })
+        Ok(AuditSummary { entries: size, checkpoints: self.count, root: self.frontier.root(), largest_checkpoint: self.last_added.map(|c| c.size) })
     }
 }
 
-fn batch_ok(verifier: &LogVerifier, opened: &[OpenedEnvelope]) -> bool {
-    let messages: Vec<&[u8]> = opened.iter().map(|o| o.signed_message.as_slice()).collect();
-    let signatures: Vec<ed25519_dalek::Signature> = opened.iter().map(|o| ed25519_dalek::Signature::from_bytes(&o.signature)).collect();
-    let keys = vec![*verifier.verifying_key(); opened.len()];
-    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+/// Signatures of one chunk: decode (no JSON values for this log's own layout), batch-verify,
+/// and only if the batch fails verify one by one to name the first bad entry.
+fn check_chunk(verifier: &LogVerifier, keyid: &str, chunk: &[EntryRef<'_>]) -> Option<VerifyFailure> {
+    let mut buf = Vec::with_capacity(chunk.iter().map(|e| e.bytes.len()).sum::<usize>());
+    let mut ends = Vec::with_capacity(chunk.len());
+    let mut sigs = Vec::with_capacity(chunk.len());
+    let mut decode_failure = None;
+    for e in chunk {
+        match dsse::signed_message_into(e.bytes, keyid, &mut buf) {
+            Ok(sig) => {
+                ends.push(buf.len());
+                sigs.push(sig);
+            }
+            Err(err) => {
+                decode_failure = Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: err.to_string() });
+                break;
+            }
+        }
+    }
+    let mut messages: Vec<&[u8]> = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in &ends {
+        messages.push(&buf[start..end]);
+        start = end;
+    }
+    if !verifier.verify_batch(&messages, &sigs) {
+        for ((e, m), s) in chunk.iter().zip(&messages).zip(&sigs) {
+            if !verifier.verify_raw(m, s) {
+                return Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: "DSSE signature does not verify".into() });
+            }
+        }
+    }
+    decode_failure
 }
 
 /// Verify a whole in-memory log in one call.

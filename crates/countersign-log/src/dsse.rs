@@ -136,6 +136,80 @@ pub fn open_envelope(entry: &[u8], verifier: &LogVerifier) -> Result<OpenedEnvel
     Ok(OpenedEnvelope { payload, signed_message, signature })
 }
 
+/// The PAE prefix for [`PAYLOAD_TYPE`], up to (not including) the payload length.
+const PAE_PREFIX: &[u8] = b"DSSEv1 28 application/vnd.in-toto+json ";
+
+/// The exact layout [`sign_statement`] writes, with one signature by `keyid`:
+/// `{"payload":"…","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"…","sig":"…"}]}`.
+/// Returns the raw (base64) payload and signature. Both contain only base64 characters, so
+/// the JSON strings have no escapes and the raw bytes are their values: this reads exactly
+/// what serde_json would, for the entries this log writes; anything else returns `None`
+/// and goes through serde_json.
+fn split_canonical<'a>(entry: &'a [u8], keyid: &str) -> Option<(&'a [u8], &'a [u8])> {
+    let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    if keyid.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return None;
+    }
+    let rest = entry.strip_prefix(b"{\"payload\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let (payload, rest) = rest.split_at(end);
+    let rest = rest.strip_prefix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
+    let rest = rest.strip_prefix(keyid.as_bytes())?;
+    let rest = rest.strip_prefix(b"\",\"sig\":\"")?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let (sig, rest) = rest.split_at(end);
+    if rest != b"\"}]}" || !payload.iter().all(is_b64) || !sig.iter().all(is_b64) {
+        return None;
+    }
+    Some((payload, sig))
+}
+
+/// Exact decoded length of padded standard base64, if the length is well-formed.
+fn b64_decoded_len(b64: &[u8]) -> Option<usize> {
+    if b64.len() % 4 != 0 {
+        return None;
+    }
+    let pad = b64.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+    Some(b64.len() / 4 * 3 - pad)
+}
+
+/// Append the PAE bytes an entry's signature covers to `out` and return the signature by
+/// `keyid` (see [`dsse_key_id`]), without verifying it and without building any JSON value
+/// for the entries this log writes (others are decoded with serde_json, as
+/// [`open_envelope`] does). `out` is left as it was on error.
+pub fn signed_message_into(entry: &[u8], keyid: &str, out: &mut Vec<u8>) -> Result<[u8; 64], EnvelopeError> {
+    let Some((payload, sig)) = split_canonical(entry, keyid) else {
+        let envelope: Envelope = serde_json::from_slice(entry).map_err(EnvelopeError::NotAnEnvelope)?;
+        if envelope.payload_type != PAYLOAD_TYPE {
+            return Err(EnvelopeError::WrongPayloadType(envelope.payload_type));
+        }
+        let payload = B64.decode(&envelope.payload).map_err(|_| EnvelopeError::PayloadNotBase64)?;
+        let sig = envelope.signatures.iter().find(|s| s.keyid == keyid).ok_or_else(|| EnvelopeError::NoSignatureByKey(keyid.to_owned()))?;
+        let raw = B64.decode(&sig.sig).map_err(|_| EnvelopeError::MalformedSignature)?;
+        let signature: [u8; 64] = raw.try_into().map_err(|_| EnvelopeError::MalformedSignature)?;
+        out.extend_from_slice(&pae(PAYLOAD_TYPE, &payload));
+        return Ok(signature);
+    };
+    let mut raw = [0u8; 66];
+    let n = B64.decode_slice(sig, &mut raw).map_err(|_| EnvelopeError::MalformedSignature)?;
+    if n != 64 {
+        return Err(EnvelopeError::MalformedSignature);
+    }
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&raw[..64]);
+    let len = b64_decoded_len(payload).ok_or(EnvelopeError::PayloadNotBase64)?;
+    let start = out.len();
+    out.extend_from_slice(PAE_PREFIX);
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b' ');
+    let before = out.len();
+    if B64.decode_vec(payload, out).is_err() || out.len() - before != len {
+        out.truncate(start);
+        return Err(EnvelopeError::PayloadNotBase64);
+    }
+    Ok(signature)
+}
+
 /// Decode, verify and parse an entry.
 pub fn verify_entry(entry: &[u8], verifier: &LogVerifier) -> Result<Statement, EnvelopeError> {
     let opened = open_envelope(entry, verifier)?;
@@ -191,5 +265,29 @@ mod tests {
         let pos = bad.iter().position(|b| *b == b'e').unwrap();
         bad[pos] = b'f';
         assert!(verify_entry(&bad, &signer.verifier()).is_err());
+    }
+
+    #[test]
+    fn the_fast_path_reads_what_serde_reads() {
+        let signer = LogSigner::from_seed("example.com/log", &[3; 32]).unwrap();
+        let keyid = dsse_key_id(&signer.verifier());
+        for n in 0..5 {
+            let st = Statement::new(vec![], "t", serde_json::json!({"n": "x".repeat(n)}));
+            let entry = sign_statement(&st, &signer).unwrap();
+            assert!(split_canonical(&entry, &keyid).is_some());
+            let opened = open_envelope(&entry, &signer.verifier()).unwrap();
+            let mut buf = b"junk".to_vec();
+            let sig = signed_message_into(&entry, &keyid, &mut buf).unwrap();
+            assert_eq!(&buf[4..], opened.signed_message.as_slice());
+            assert_eq!(sig, opened.signature);
+            // Re-serialized with spaces: not the canonical layout, same result via serde.
+            let env: Envelope = serde_json::from_slice(&entry).unwrap();
+            let pretty = serde_json::to_vec_pretty(&env).unwrap();
+            assert!(split_canonical(&pretty, &keyid).is_none());
+            let mut buf2 = Vec::new();
+            assert_eq!(signed_message_into(&pretty, &keyid, &mut buf2).unwrap(), sig);
+            assert_eq!(buf2, opened.signed_message);
+        }
+        assert!(signed_message_into(b"{\"payload\":\"QQ\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[]}", &keyid, &mut Vec::new()).is_err());
     }
 }

@@ -351,6 +351,20 @@ impl Frontier {
         completed
     }
 
+    /// Append one leaf hash without reporting the completed subtrees (verifiers).
+    pub fn push_leaf(&mut self, leaf: Hash) {
+        let index = self.size;
+        let mut h = leaf;
+        let mut level = 0u8;
+        while (index >> level) & 1 == 1 {
+            let left = self.hashes.pop().expect("frontier has one hash per set bit of size");
+            h = node_hash(&left, &h);
+            level += 1;
+        }
+        self.hashes.push(h);
+        self.size += 1;
+    }
+
     /// The root hash of the tree so far.
     pub fn root(&self) -> Hash {
         let mut iter = self.hashes.iter().rev();

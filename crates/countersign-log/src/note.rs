@@ -168,10 +168,6 @@ impl LogVerifier {
         self.key.to_bytes()
     }
 
-    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
-        &self.key
-    }
-
     pub fn key_id(&self) -> u32 {
         key_id(&self.name, &self.key.to_bytes())
     }
@@ -189,6 +185,21 @@ impl LogVerifier {
             return false;
         };
         self.key.verify(message, &sig).is_ok()
+    }
+
+    /// Verify many raw Ed25519 signatures by this key at once (ed25519-dalek batch
+    /// verification). `true` only if every one verifies; on `false`, check them one by one
+    /// with [`Self::verify_raw`] to find the bad ones.
+    pub fn verify_batch(&self, messages: &[&[u8]], signatures: &[[u8; 64]]) -> bool {
+        if messages.len() != signatures.len() {
+            return false;
+        }
+        if messages.is_empty() {
+            return true;
+        }
+        let sigs: Vec<Signature> = signatures.iter().map(Signature::from_bytes).collect();
+        let keys = vec![self.key; messages.len()];
+        ed25519_dalek::verify_batch(messages, &sigs, &keys).is_ok()
     }
 
     /// Open a signed note: returns its text if this key signed it. Signatures by other

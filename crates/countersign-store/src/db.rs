@@ -48,6 +48,20 @@ impl AppendOutcome {
     }
 }
 
+/// A chunk of entries read in index order: index, stored leaf hash (if 32 bytes), bytes.
+#[derive(Debug, Default)]
+pub(crate) struct EntryChunk {
+    pub indices: Vec<u64>,
+    pub hashes: Vec<Option<Hash>>,
+    pub bytes: Vec<Vec<u8>>,
+}
+
+impl EntryChunk {
+    fn with_capacity(n: usize) -> Self {
+        Self { indices: Vec::with_capacity(n), hashes: Vec::with_capacity(n), bytes: Vec::with_capacity(n) }
+    }
+}
+
 /// A stored change, as the resolver returns it.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangeRow {
@@ -65,7 +79,7 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr) => {
+    ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr, multi = $multi:expr) => {
         pub(crate) mod $module {
             use super::*;
             type Pool = sqlx::Pool<$db>;
@@ -186,94 +200,377 @@ macro_rules! backend {
                 Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose().map_err(db("checking the idempotency key"))?.map(|i| i as u64))
             }
 
-            /// Append entries in one transaction, with one signed checkpoint at the end.
+            /// Append entries in one transaction, with one signed checkpoint at the end, on a
+            /// fresh connection from the pool (imports; the group committer keeps an
+            /// [`Appender`]).
             pub async fn append_batch(pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
-                let mut conn = pool.acquire().await.map_err(db("connecting for an append"))?;
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await.map_err(db("starting an append"))?;
-                let state = sqlx::query($lock_state).fetch_one(&mut *tx).await.map_err(db("locking the log"))?;
-                let size: i64 = state.try_get(0).map_err(db("reading the log state"))?;
-                let frontier_bytes: Vec<u8> = state.try_get(1).map_err(db("reading the log state"))?;
-                let mut frontier = Frontier::from_parts(size as u64, &frontier_bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Appender::default().append(pool, signer, entries, now).await
+            }
+
+            /// Appends on one held connection, remembering the log state it last wrote.
+            ///
+            /// A transaction first takes the write lock (SQLite `BEGIN IMMEDIATE`), then
+            /// updates `log_state` *conditionally* on the remembered size and frontier: if no
+            /// other writer (process or replica) appended meanwhile, that one statement both
+            /// locks and checks the state, and the new checkpoint was already signed while
+            /// it ran. If someone else appended, the row is read under the lock and the
+            /// append is recomputed. Entries and tree nodes go in multi-row INSERTs.
+            #[derive(Default)]
+            pub struct Appender {
+                conn: Option<sqlx::pool::PoolConnection<$db>>,
+                state: Option<Frontier>,
+            }
+
+            struct Plan<'e> {
+                outcomes: Vec<AppendOutcome>,
+                rows: Vec<(u64, &'e PreparedEntry)>,
+                nodes: Vec<(NodeId, Hash)>,
+                frontier: Frontier,
+            }
+
+            fn plan<'e>(mut frontier: Frontier, entries: &[&'e PreparedEntry], existing: &std::collections::HashMap<String, u64>) -> Plan<'e> {
                 let mut outcomes = Vec::with_capacity(entries.len());
+                let mut rows = Vec::with_capacity(entries.len());
+                let mut nodes = Vec::new();
                 let mut seen_keys: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
                 for entry in entries {
                     if let Some(key) = entry.idempotency_key.as_deref() {
-                        if let Some(index) = seen_keys.get(key) {
+                        if let Some(index) = seen_keys.get(key).or_else(|| existing.get(key)) {
                             outcomes.push(AppendOutcome::AlreadyRecorded(*index));
-                            continue;
-                        }
-                        let existing = sqlx::query("SELECT idx FROM log_entries WHERE idempotency_key = $1")
-                            .bind(key)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db("checking the idempotency key"))?;
-                        if let Some(row) = existing {
-                            let index: i64 = row.try_get(0).map_err(db("checking the idempotency key"))?;
-                            outcomes.push(AppendOutcome::AlreadyRecorded(index as u64));
                             continue;
                         }
                     }
                     let index = frontier.size();
-                    sqlx::query(
-                        "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(index as i64)
-                    .bind(entry.leaf.to_vec())
-                    .bind(entry.envelope.as_slice())
-                    .bind(&entry.kind)
-                    .bind(&entry.change_id)
-                    .bind(&entry.recorded_at)
-                    .bind(&entry.recorded_by)
-                    .bind(&entry.idempotency_key)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("appending an entry"))?;
-                    for (node, hash) in frontier.push(entry.leaf) {
-                        sqlx::query("INSERT INTO tree_nodes (level, idx, hash) VALUES ($1, $2, $3)")
-                            .bind(node.level as i32)
-                            .bind(node.index as i64)
-                            .bind(hash.to_vec())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("storing a tree node"))?;
-                    }
-                    if let Some((version, sha256, text)) = &entry.policy {
-                        sqlx::query("INSERT INTO policy_versions (version, sha256, text, entry_idx, published_at) VALUES ($1, $2, $3, $4, $5)")
-                            .bind(version)
-                            .bind(sha256)
-                            .bind(text)
-                            .bind(index as i64)
-                            .bind(&entry.recorded_at)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("storing a policy version"))?;
-                    }
+                    nodes.extend(frontier.push(entry.leaf));
+                    rows.push((index, *entry));
                     if let Some(key) = entry.idempotency_key.as_deref() {
                         seen_keys.insert(key, index);
                     }
                     outcomes.push(AppendOutcome::Appended(index));
                 }
-                if frontier.size() as i64 != size {
-                    let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: frontier.size(), root: frontier.root() };
-                    let note = checkpoint.sign(signer).map_err(StoreError::Note)?;
+                Plan { outcomes, rows, nodes, frontier }
+            }
+
+            /// Multi-row INSERT chunk sizes: powers of two, so a handful of distinct
+            /// statements (each prepared once per connection) cover any group size.
+            fn chunks<T>(items: &[T]) -> Vec<&[T]> {
+                let mut out = Vec::new();
+                let mut rest = items;
+                while !rest.is_empty() {
+                    let n = 1usize << (usize::BITS - 1 - rest.len().min(256).leading_zeros());
+                    let (a, b) = rest.split_at(n);
+                    out.push(a);
+                    rest = b;
+                }
+                out
+            }
+
+            fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+                let mut sql = String::with_capacity(head.len() + rows * columns * 5);
+                sql.push_str(head);
+                let mut n = 0;
+                for r in 0..rows {
+                    sql.push_str(if r == 0 { " (" } else { ", (" });
+                    for c in 0..columns {
+                        n += 1;
+                        if c > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                    sql.push(')');
+                }
+                sql
+            }
+
+            /// Roll back a transaction begun with a raw `BEGIN`, keeping the first error.
+            async fn rollback(conn: &mut <$db as sqlx::Database>::Connection, error: StoreError) -> StoreError {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                error
+            }
+
+            async fn existing_keys(conn: &mut <$db as sqlx::Database>::Connection, keys: &[&str]) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+                let mut found = std::collections::HashMap::new();
+                for chunk in keys.chunks(500) {
+                    let mut sql = String::from("SELECT idempotency_key, idx FROM log_entries WHERE idempotency_key IN (");
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('$');
+                        sql.push_str(&(i + 1).to_string());
+                    }
+                    sql.push(')');
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for key in chunk {
+                        q = q.bind(*key);
+                    }
+                    for row in q.fetch_all(&mut *conn).await.map_err(db("checking the idempotency key"))? {
+                        let key: String = row.try_get(0).map_err(db("checking the idempotency key"))?;
+                        let index: i64 = row.try_get(1).map_err(db("checking the idempotency key"))?;
+                        found.insert(key, index as u64);
+                    }
+                }
+                Ok(found)
+            }
+
+            impl Appender {
+                pub async fn append(&mut self, pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
+                    let mut conn = match self.conn.take() {
+                        Some(c) => c,
+                        None => pool.acquire().await.map_err(db("connecting for an append"))?,
+                    };
+                    let cached = self.state.take();
+                    if $multi
+                        && let Some(base) = &cached
+                    {
+                        match Self::fast_sqlite(&mut conn, base, signer, entries, now).await {
+                            Ok(Some((outcomes, state))) => {
+                                self.conn = Some(conn);
+                                self.state = Some(state);
+                                return Ok(outcomes);
+                            }
+                            Ok(None) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let cached = if $multi { None } else { cached };
+                    let result = Self::append_on(&mut conn, cached, signer, entries, now).await;
+                    match result {
+                        Ok((outcomes, state)) => {
+                            self.conn = Some(conn);
+                            self.state = state;
+                            Ok(outcomes)
+                        }
+                        // Give the connection back; the next append starts afresh.
+                        Err(e) => Err(e),
+                    }
+                }
+
+                /// SQLite only: the whole append in two round trips to sqlx's worker thread,
+                /// using multi-statement queries (`$N` parameters are numbered across the
+                /// statements of one query): `BEGIN IMMEDIATE; UPDATE log_state … RETURNING;
+                /// INSERT entries; INSERT nodes` while the checkpoint is signed, then `INSERT
+                /// checkpoint; COMMIT`. The UPDATE is conditional on the remembered state; if
+                /// it matched nothing, or an entry index is already taken (another writer
+                /// appended), everything is rolled back and `Ok(None)` sends the caller to the
+                /// locked path. Returns `Ok(None)` too for batches it does not handle.
+                async fn fast_sqlite(
+                    conn: &mut <$db as sqlx::Database>::Connection,
+                    base: &Frontier,
+                    signer: &LogSigner,
+                    entries: &[&PreparedEntry],
+                    now: &str,
+                ) -> Result<Option<(Vec<AppendOutcome>, Frontier)>, StoreError> {
+                    if entries.len() > 64 || entries.iter().any(|e| e.policy.is_some()) {
+                        return Ok(None);
+                    }
+                    let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
+                    let existing = if keys.is_empty() {
+                        Default::default()
+                    } else {
+                        let mut sql = String::from("BEGIN IMMEDIATE; SELECT idempotency_key, idx FROM log_entries WHERE idempotency_key IN (");
+                        for i in 0..keys.len() {
+                            sql.push_str(if i > 0 { ", $" } else { "$" });
+                            sql.push_str(&(i + 1).to_string());
+                        }
+                        sql.push(')');
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for key in &keys {
+                            q = q.bind(*key);
+                        }
+                        let rows = q.fetch_all(&mut *conn).await;
+                        let rows = match rows {
+                            Ok(rows) => rows,
+                            Err(e) => return Err(rollback(conn, db("checking the idempotency key")(e)).await),
+                        };
+                        let mut found = std::collections::HashMap::new();
+                        for row in rows {
+                            let key: String = row.try_get(0).map_err(db("checking the idempotency key"))?;
+                            let index: i64 = row.try_get(1).map_err(db("checking the idempotency key"))?;
+                            found.insert(key, index as u64);
+                        }
+                        found
+                    };
+                    let plan = plan(base.clone(), entries, &existing);
+                    if plan.rows.is_empty() {
+                        if !keys.is_empty() {
+                            sqlx::query("COMMIT").execute(&mut *conn).await.map_err(db("committing an append"))?;
+                        }
+                        return Ok(Some((plan.outcomes, base.clone())));
+                    }
+                    let mut sql = String::new();
+                    if keys.is_empty() {
+                        sql.push_str("BEGIN IMMEDIATE; ");
+                    }
+                    sql.push_str("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4 RETURNING tree_size; ");
+                    let mut n = 4;
+                    let mut values = |head: &str, columns: usize, rows: usize, sql: &mut String| {
+                        sql.push_str(head);
+                        for r in 0..rows {
+                            sql.push_str(if r == 0 { " (" } else { ", (" });
+                            for c in 0..columns {
+                                n += 1;
+                                sql.push_str(if c > 0 { ", $" } else { "$" });
+                                sql.push_str(&n.to_string());
+                            }
+                            sql.push(')');
+                        }
+                        sql.push_str("; ");
+                    };
+                    values("INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES", 8, plan.rows.len(), &mut sql);
+                    if !plan.nodes.is_empty() {
+                        values("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, plan.nodes.len(), &mut sql);
+                    }
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(plan.frontier.size() as i64)
+                        .bind(plan.frontier.to_bytes())
+                        .bind(base.size() as i64)
+                        .bind(base.to_bytes());
+                    for (index, entry) in &plan.rows {
+                        q = q
+                            .bind(*index as i64)
+                            .bind(entry.leaf.to_vec())
+                            .bind(entry.envelope.as_slice())
+                            .bind(&entry.kind)
+                            .bind(&entry.change_id)
+                            .bind(&entry.recorded_at)
+                            .bind(&entry.recorded_by)
+                            .bind(&entry.idempotency_key);
+                    }
+                    for (node, hash) in &plan.nodes {
+                        q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
+                    }
+                    let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
+                    // Sign the checkpoint while the worker thread runs the statements.
+                    let (rows, note) = tokio::join!(q.fetch_all(&mut *conn), async { checkpoint.sign(signer) });
+                    match rows {
+                        Ok(rows) if rows.len() == 1 => {}
+                        // The state moved (matched nothing) or an index is taken: not our state.
+                        Ok(_) | Err(sqlx::Error::Database(_)) => {
+                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(rollback(conn, db("appending an entry")(e)).await),
+                    }
+                    let note = match note {
+                        Ok(note) => note,
+                        Err(e) => return Err(rollback(conn, StoreError::Note(e)).await),
+                    };
+                    let done = sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4); COMMIT")
+                        .bind(plan.frontier.size() as i64)
+                        .bind(plan.frontier.root().to_vec())
+                        .bind(note)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await;
+                    if let Err(e) = done {
+                        return Err(rollback(conn, db("committing an append")(e)).await);
+                    }
+                    Ok(Some((plan.outcomes, plan.frontier)))
+                }
+
+                async fn append_on(
+                    conn: &mut <$db as sqlx::Database>::Connection,
+                    cached: Option<Frontier>,
+                    signer: &LogSigner,
+                    entries: &[&PreparedEntry],
+                    now: &str,
+                ) -> Result<(Vec<AppendOutcome>, Option<Frontier>), StoreError> {
+                    let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await.map_err(db("starting an append"))?;
+                    let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
+                    let mut existing = if keys.is_empty() { Default::default() } else { existing_keys(&mut *tx, &keys).await? };
+                    let mut optimistic = cached;
+                    let (plan, note) = loop {
+                        let (base, locked) = match optimistic.take() {
+                            Some(f) => (f, false),
+                            None => {
+                                let state = sqlx::query($lock_state).fetch_one(&mut *tx).await.map_err(db("locking the log"))?;
+                                let size: i64 = state.try_get(0).map_err(db("reading the log state"))?;
+                                let frontier_bytes: Vec<u8> = state.try_get(1).map_err(db("reading the log state"))?;
+                                (Frontier::from_parts(size as u64, &frontier_bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?, true)
+                            }
+                        };
+                        let plan = plan(base.clone(), entries, &existing);
+                        if plan.rows.is_empty() {
+                            tx.commit().await.map_err(db("committing an append"))?;
+                            return Ok((plan.outcomes, Some(base)));
+                        }
+                        let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
+                        // Sign the checkpoint while the database runs the state update.
+                        let update = sqlx::query("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4")
+                            .bind(plan.frontier.size() as i64)
+                            .bind(plan.frontier.to_bytes())
+                            .bind(base.size() as i64)
+                            .bind(base.to_bytes())
+                            .execute(&mut *tx);
+                        let (updated, note) = tokio::join!(update, async { checkpoint.sign(signer) });
+                        let updated = updated.map_err(db("updating the log state"))?.rows_affected();
+                        if updated == 1 {
+                            break (plan, note.map_err(StoreError::Note)?);
+                        }
+                        if locked {
+                            return Err(StoreError::Corrupt("the log state changed while locked".into()));
+                        }
+                        // Another writer appended since our last append: read the state under
+                        // the lock and look the idempotency keys up again.
+                        if !keys.is_empty() {
+                            existing = existing_keys(&mut *tx, &keys).await?;
+                        }
+                    };
+                    for chunk in chunks(&plan.rows) {
+                        let sql = values_sql(
+                            "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES",
+                            8,
+                            chunk.len(),
+                        );
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for (index, entry) in chunk {
+                            q = q
+                                .bind(*index as i64)
+                                .bind(entry.leaf.to_vec())
+                                .bind(entry.envelope.as_slice())
+                                .bind(&entry.kind)
+                                .bind(&entry.change_id)
+                                .bind(&entry.recorded_at)
+                                .bind(&entry.recorded_by)
+                                .bind(&entry.idempotency_key);
+                        }
+                        q.execute(&mut *tx).await.map_err(db("appending an entry"))?;
+                    }
+                    for chunk in chunks(&plan.nodes) {
+                        let sql = values_sql("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, chunk.len());
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for (node, hash) in chunk {
+                            q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
+                        }
+                        q.execute(&mut *tx).await.map_err(db("storing a tree node"))?;
+                    }
+                    for (index, entry) in &plan.rows {
+                        if let Some((version, sha256, text)) = &entry.policy {
+                            sqlx::query("INSERT INTO policy_versions (version, sha256, text, entry_idx, published_at) VALUES ($1, $2, $3, $4, $5)")
+                                .bind(version)
+                                .bind(sha256)
+                                .bind(text)
+                                .bind(*index as i64)
+                                .bind(&entry.recorded_at)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("storing a policy version"))?;
+                        }
+                    }
                     sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(checkpoint.size as i64)
-                        .bind(checkpoint.root.to_vec())
+                        .bind(plan.frontier.size() as i64)
+                        .bind(plan.frontier.root().to_vec())
                         .bind(note)
                         .bind(now)
                         .execute(&mut *tx)
                         .await
                         .map_err(db("storing a checkpoint"))?;
-                    sqlx::query("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1")
-                        .bind(frontier.size() as i64)
-                        .bind(frontier.to_bytes())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("updating the log state"))?;
+                    tx.commit().await.map_err(db("committing an append"))?;
+                    Ok((plan.outcomes, Some(plan.frontier)))
                 }
-                tx.commit().await.map_err(db("committing an append"))?;
-                Ok(outcomes)
             }
 
             pub async fn tree_size(pool: &Pool) -> Result<u64, StoreError> {
@@ -301,44 +598,109 @@ macro_rules! backend {
                     .transpose()
             }
 
-            pub async fn all_checkpoints(pool: &Pool) -> Result<Vec<String>, StoreError> {
-                let rows = sqlx::query("SELECT note FROM checkpoints ORDER BY tree_size").fetch_all(pool).await.map_err(db("reading checkpoints"))?;
-                rows.iter().map(|r| r.try_get::<String, _>(0).map_err(db("reading checkpoints"))).collect()
-            }
-
-            /// Up to `limit` entries with index >= `from`: (index, stored leaf hash, bytes).
-            pub async fn entries_page(pool: &Pool, from: u64, limit: u64) -> Result<Vec<(u64, Vec<u8>, Vec<u8>)>, StoreError> {
-                let rows = sqlx::query("SELECT idx, leaf_hash, envelope FROM log_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-                    .bind(from as i64)
-                    .bind(limit as i64)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db("reading entries"))?;
-                rows.iter()
-                    .map(|r| {
-                        Ok((
-                            r.try_get::<i64, _>(0).map_err(db("reading entries"))? as u64,
-                            r.try_get::<Vec<u8>, _>(1).map_err(db("reading entries"))?,
-                            r.try_get::<Vec<u8>, _>(2).map_err(db("reading entries"))?,
-                        ))
-                    })
-                    .collect()
-            }
-
             pub async fn entry(pool: &Pool, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
                 let row = sqlx::query("SELECT envelope FROM log_entries WHERE idx = $1").bind(index as i64).fetch_optional(pool).await.map_err(db("reading an entry"))?;
                 row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose().map_err(db("reading an entry"))
             }
 
-            pub async fn node(pool: &Pool, node: NodeId) -> Result<Hash, StoreError> {
-                let row = if node.level == 0 {
-                    sqlx::query("SELECT leaf_hash FROM log_entries WHERE idx = $1").bind(node.index as i64).fetch_optional(pool).await
-                } else {
-                    sqlx::query("SELECT hash FROM tree_nodes WHERE level = $1 AND idx = $2").bind(node.level as i32).bind(node.index as i64).fetch_optional(pool).await
+            /// The hashes of these complete subtrees, in one query (one round trip): level 0
+            /// from `log_entries.leaf_hash`, the others from `tree_nodes`.
+            pub async fn nodes(pool: &Pool, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
+                let mut wanted = ids.to_vec();
+                wanted.sort_unstable();
+                wanted.dedup();
+                let mut map = std::collections::HashMap::with_capacity(wanted.len());
+                for chunk in wanted.chunks(200) {
+                    let mut sql = String::new();
+                    let mut n = 0;
+                    for (i, id) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            sql.push_str(" UNION ALL ");
+                        }
+                        if id.level == 0 {
+                            n += 1;
+                            sql.push_str(&format!("SELECT 0 AS level, idx, leaf_hash AS hash FROM log_entries WHERE idx = ${n}"));
+                        } else {
+                            sql.push_str(&format!("SELECT level, idx, hash FROM tree_nodes WHERE level = ${} AND idx = ${}", n + 1, n + 2));
+                            n += 2;
+                        }
+                    }
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk {
+                        if id.level != 0 {
+                            q = q.bind(id.level as i32);
+                        }
+                        q = q.bind(id.index as i64);
+                    }
+                    for row in q.fetch_all(pool).await.map_err(db("reading tree nodes"))? {
+                        let level: i32 = row.try_get(0).map_err(db("reading a tree node"))?;
+                        let index: i64 = row.try_get(1).map_err(db("reading a tree node"))?;
+                        let hash = to_hash(row.try_get::<Vec<u8>, _>(2).map_err(db("reading a tree node"))?, "tree node")?;
+                        map.insert(NodeId { level: level as u8, index: index as u64 }, hash);
+                    }
                 }
-                .map_err(db("reading a tree node"))?;
-                let row = row.ok_or_else(|| StoreError::Corrupt(format!("tree node level {} index {} is missing", node.level, node.index)))?;
-                to_hash(row.try_get::<Vec<u8>, _>(0).map_err(db("reading a tree node"))?, "tree node")
+                if let Some(missing) = wanted.iter().find(|id| !map.contains_key(id)) {
+                    return Err(StoreError::Corrupt(format!("tree node level {} index {} is missing", missing.level, missing.index)));
+                }
+                Ok(map)
+            }
+
+            /// Signed checkpoints with `after < size <= upto`, by size, at most `limit`.
+            pub async fn checkpoints_page(pool: &Pool, after: u64, upto: u64, limit: u64) -> Result<Vec<(u64, String)>, StoreError> {
+                let rows = sqlx::query("SELECT tree_size, note FROM checkpoints WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size LIMIT $3")
+                    .bind(after as i64)
+                    .bind(upto as i64)
+                    .bind(limit as i64)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db("reading checkpoints"))?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<i64, _>(0).map_err(db("reading checkpoints"))? as u64, r.try_get::<String, _>(1).map_err(db("reading checkpoints"))?)))
+                    .collect()
+            }
+
+            /// Stream every entry in index order, in chunks of `chunk` rows, into `out`
+            /// (one query, read as a cursor; stops when the receiver goes away).
+            pub async fn stream_entries(pool: Pool, chunk: usize, out: tokio::sync::mpsc::Sender<Result<EntryChunk, StoreError>>) {
+                use futures_util::TryStreamExt as _;
+                let mut rows = sqlx::query("SELECT idx, leaf_hash, envelope FROM log_entries ORDER BY idx").fetch(&pool);
+                let mut current = EntryChunk::with_capacity(chunk);
+                loop {
+                    match rows.try_next().await {
+                        Ok(Some(r)) => {
+                            let decoded = (|| {
+                                Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get::<&[u8], _>(1)?.try_into().ok(), r.try_get::<Vec<u8>, _>(2)?))
+                            })();
+                            match decoded {
+                                Ok((index, hash, bytes)) => {
+                                    current.indices.push(index);
+                                    current.hashes.push(hash);
+                                    current.bytes.push(bytes);
+                                }
+                                Err(e) => {
+                                    let _ = out.send(Err(db("reading entries")(e))).await;
+                                    return;
+                                }
+                            }
+                            if current.indices.len() == chunk {
+                                let full = std::mem::replace(&mut current, EntryChunk::with_capacity(chunk));
+                                if out.send(Ok(full)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => {
+                            if !current.indices.is_empty() {
+                                let _ = out.send(Ok(current)).await;
+                            }
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = out.send(Err(db("reading entries")(e))).await;
+                            return;
+                        }
+                    }
+                }
             }
 
             /// Entries about any of these changes: (index, bytes).
@@ -407,5 +769,5 @@ macro_rules! backend {
     };
 }
 
-backend!(sqlite, sqlx::Sqlite, begin = "BEGIN IMMEDIATE", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1");
-backend!(postgres, sqlx::Postgres, begin = "BEGIN", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1 FOR UPDATE");
+backend!(sqlite, sqlx::Sqlite, begin = "BEGIN IMMEDIATE", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1", multi = true);
+backend!(postgres, sqlx::Postgres, begin = "BEGIN", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1 FOR UPDATE", multi = false);

@@ -25,7 +25,7 @@ use std::time::Duration;
 use countersign_log::audit::{AuditOptions, AuditSummary, EntryRef, LogAudit, VerifyFailure};
 use countersign_log::dsse;
 use countersign_log::merkle::{self, Hash, NodeId};
-use countersign_log::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
+use countersign_log::note::{LogSigner, LogVerifier, NoteError};
 use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -189,7 +189,9 @@ impl Store {
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                         .busy_timeout(Duration::from_secs(120))
                         .foreign_keys(true);
-                    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(120)).connect_with(opts).await.map_err(open_err)?;
+                    // No ping before each acquire: a local file has no connection to lose, and the
+                    // ping is a round trip to sqlx's worker thread on every query.
+                    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).acquire_timeout(Duration::from_secs(120)).connect_with(opts).await.map_err(open_err)?;
                     db::sqlite::migrate(&pool).await?;
                     Ok(Pool::Sqlite(pool))
                 }
@@ -404,16 +406,7 @@ impl Store {
 
     fn nodes(&self, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
         let pool = &self.pool;
-        self.runtime.block_on(async {
-            let mut map = std::collections::HashMap::with_capacity(ids.len());
-            for id in ids {
-                if !map.contains_key(id) {
-                    let hash = on_pool!(pool, db::node(*id))?;
-                    map.insert(*id, hash);
-                }
-            }
-            Ok(map)
-        })
+        self.runtime.block_on(async { on_pool!(pool, db::nodes(ids)) })
     }
 
     /// An inclusion proof (C2SP tlog-proof) for `index` against the smallest checkpoint
@@ -461,30 +454,72 @@ impl Store {
 
     /// Verify the whole log: every leaf hash, every entry signature, every checkpoint's
     /// signature and root. `Ok(Err(failure))` names the first bad entry.
+    ///
+    /// Entries are read with one streaming query, in chunks, on the store's runtime while
+    /// the previous chunk is verified (rayon) on this thread; checkpoints are read in
+    /// pages just ahead of the entries they cover. Only checkpoints that existed when the
+    /// verification started are checked, so a concurrent append cannot look like a
+    /// truncation.
     pub fn verify(&self, verifier: &LogVerifier, options: AuditOptions) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
-        const PAGE: u64 = 50_000;
+        const CHUNK: usize = 8_192;
+        const CHECKPOINT_PAGE: u64 = 10_000;
         let pool = &self.pool;
-        let checkpoints = self.runtime.block_on(async { on_pool!(pool, db::all_checkpoints()) })?;
-        let mut audit = match LogAudit::new(verifier, &checkpoints, options) {
-            Ok(a) => a,
-            Err(f) => return Ok(Err(f)),
+        let upto = self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size);
+        let mut audit = LogAudit::streaming(verifier, options);
+        // Checkpoints with size in (loaded, upto] are still to be read.
+        let mut loaded = 0u64;
+        let mut load_until = |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
+            while loaded < upto && loaded < needed {
+                let page = self.runtime.block_on(async { on_pool!(pool, db::checkpoints_page(loaded, upto, CHECKPOINT_PAGE)) })?;
+                let Some(last) = page.last() else {
+                    loaded = upto;
+                    break;
+                };
+                loaded = last.0;
+                let notes: Vec<String> = page.into_iter().map(|(_, note)| note).collect();
+                if let Err(f) = audit.add_checkpoints(&notes) {
+                    return Ok(Err(f));
+                }
+            }
+            Ok(Ok(()))
         };
-        let mut from = 0u64;
-        loop {
-            let page = self.runtime.block_on(async { on_pool!(pool, db::entries_page(from, PAGE)) })?;
-            let Some(last) = page.last() else { break };
-            from = last.0 + 1;
-            let hashes: Vec<Option<Hash>> = page.iter().map(|(_, h, _)| Hash::try_from(h.as_slice()).ok()).collect();
-            let refs: Vec<EntryRef<'_>> = page
-                .iter()
-                .zip(&hashes)
-                .map(|((index, _, bytes), hash)| EntryRef { index: *index, stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])), bytes })
-                .collect();
-            if let Err(f) = audit.push(&refs) {
+        let (tx, mut rx) = mpsc::channel(2);
+        let reader = match pool {
+            Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_entries(p.clone(), CHUNK, tx)),
+            Pool::Postgres(p) => self.runtime.spawn(db::postgres::stream_entries(p.clone(), CHUNK, tx)),
+        };
+        let result = (|| {
+            while let Some(chunk) = rx.blocking_recv() {
+                let chunk = chunk?;
+                let next = chunk.indices.last().map_or(0, |i| i + 1);
+                if let Err(f) = load_until(&mut audit, next)? {
+                    return Ok(Err(f));
+                }
+                let refs: Vec<EntryRef<'_>> = chunk
+                    .indices
+                    .iter()
+                    .zip(&chunk.hashes)
+                    .zip(&chunk.bytes)
+                    .map(|((index, hash), bytes)| EntryRef { index: *index, stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])), bytes })
+                    .collect();
+                if let Err(f) = audit.push(&refs) {
+                    return Ok(Err(f));
+                }
+            }
+            // Checkpoints beyond the last entry: the log was truncated (finish reports it).
+            let verified = audit.entries();
+            if let Err(f) = load_until(&mut audit, verified + 1)? {
                 return Ok(Err(f));
             }
+            Ok(Ok(()))
+        })();
+        drop(rx);
+        reader.abort();
+        match result {
+            Ok(Ok(())) => Ok(audit.finish()),
+            Ok(Err(f)) => Ok(Err(f)),
+            Err(e) => Err(e),
         }
-        Ok(audit.finish())
     }
 
     /// Entries recorded in `[since, until)` and the policy version in force at `until`.
@@ -527,6 +562,22 @@ pub fn recorded_from_entry(index: u64, bytes: &[u8]) -> Result<RecordedEvidence,
 /// The group committer: takes every append waiting, commits them in one transaction (one
 /// fsync, one checkpoint signature), then acknowledges each.
 async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedReceiver<Job>) {
+    // One held connection and the log state it last wrote (see `db::sqlite::Appender`).
+    enum Appender {
+        Sqlite(db::sqlite::Appender),
+        Postgres(db::postgres::Appender),
+    }
+    let mut appender = match &pool {
+        Pool::Sqlite(_) => Appender::Sqlite(Default::default()),
+        Pool::Postgres(_) => Appender::Postgres(Default::default()),
+    };
+    async fn append(appender: &mut Appender, pool: &Pool, signer: &LogSigner, entries: &[&db::PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
+        match (appender, pool) {
+            (Appender::Sqlite(a), Pool::Sqlite(p)) => a.append(p, signer, entries, now).await,
+            (Appender::Postgres(a), Pool::Postgres(p)) => a.append(p, signer, entries, now).await,
+            _ => Err(StoreError::Append("backend mismatch".into())),
+        }
+    }
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -537,7 +588,7 @@ async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedR
         }
         let entries: Vec<&db::PreparedEntry> = jobs.iter().map(|(e, _)| e).collect();
         let now = now_rfc3339();
-        match on_pool!(&pool, db::append_batch(&signer, &entries, &now)) {
+        match append(&mut appender, &pool, &signer, &entries, &now).await {
             Ok(outcomes) => {
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = done.send(Ok(outcome));
@@ -551,7 +602,7 @@ async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedR
             Err(_) => {
                 // One bad entry must not fail the others: retry them one by one.
                 for (entry, done) in jobs {
-                    let result = on_pool!(&pool, db::append_batch(&signer, &[&entry], &now)).map(|mut o| o.remove(0));
+                    let result = append(&mut appender, &pool, &signer, &[&entry], &now).await.map(|mut o| o.remove(0));
                     let _ = done.send(result);
                 }
             }
