@@ -109,54 +109,53 @@ impl<'p> Engine<'p> {
     // ---- classification -------------------------------------------------------------
 
     fn classify_category(&self, cx: &ChangeContext<'_>) -> (&'p Category, Classification) {
-        let mut best: Option<&Category> = None;
-        let mut matched = Vec::new();
-        for cat in &self.policy.categories {
-            if self.condition_holds(&cat.when, cx) {
-                matched.push(cat);
-                if best.is_none_or(|b| cat.precedence > b.precedence) {
-                    best = Some(cat);
-                }
-            }
-        }
-        let (cat, reason) = match best {
-            Some(cat) if matches!(cat.when, Condition::Always) => (cat, "default category".to_string()),
-            Some(cat) => (cat, condition_text(&cat.when)),
-            None => {
-                let cat = self
-                    .policy
-                    .categories
-                    .iter()
-                    .find(|c| c.id == self.policy.default_category)
-                    .or_else(|| self.policy.categories.first())
-                    .expect("a validated policy has at least one category");
-                (cat, "default category".to_string())
-            }
+        let default = || {
+            self.policy
+                .categories
+                .iter()
+                .find(|c| c.id == self.policy.default_category)
+                .or_else(|| self.policy.categories.first())
         };
-        let also = matched.iter().filter(|c| c.id != cat.id).map(|c| c.id.clone()).collect();
-        (cat, Classification { id: cat.id.clone(), name: cat.name.clone(), reason, also_matched: also })
+        let (cat, class) = self
+            .classify(cx, &self.policy.categories, |c| (&c.id, &c.name, &c.when, c.precedence), default, "default category")
+            .expect("a validated policy has at least one category");
+        (cat, class)
     }
 
     fn classify_risk(&self, cx: &ChangeContext<'_>) -> Option<(&'p countersign_policy::model::Risk, Classification)> {
-        let mut best: Option<&countersign_policy::model::Risk> = None;
+        let default = || self.policy.default_risk.as_ref().and_then(|id| self.policy.risks.iter().find(|r| &r.id == id));
+        self.classify(cx, &self.policy.risks, |r| (&r.id, &r.name, &r.when, r.rank), default, "default risk")
+    }
+
+    /// The matching item with the highest precedence (the first one on a tie), or the
+    /// default when none matches; with the reason and the others that matched.
+    fn classify<T>(
+        &self,
+        cx: &ChangeContext<'_>,
+        items: &'p [T],
+        fields: impl Fn(&'p T) -> (&'p String, &'p String, &'p Condition, i64),
+        default: impl FnOnce() -> Option<&'p T>,
+        default_reason: &str,
+    ) -> Option<(&'p T, Classification)> {
+        let mut best: Option<(&T, i64)> = None;
         let mut matched = Vec::new();
-        for risk in &self.policy.risks {
-            if self.condition_holds(&risk.when, cx) {
-                matched.push(risk);
-                if best.is_none_or(|b| risk.rank > b.rank) {
-                    best = Some(risk);
+        for item in items {
+            let (id, _, when, precedence) = fields(item);
+            if self.condition_holds(when, cx) {
+                matched.push(id.clone());
+                if best.is_none_or(|(_, p)| precedence > p) {
+                    best = Some((item, precedence));
                 }
             }
         }
-        let (risk, reason) = match best {
-            Some(r) => (r, condition_text(&r.when)),
-            None => {
-                let id = self.policy.default_risk.as_ref()?;
-                (self.policy.risks.iter().find(|r| &r.id == id)?, "default risk".to_string())
-            }
+        let (item, reason) = match best {
+            Some((item, _)) if matches!(fields(item).2, Condition::Always) => (item, default_reason.to_string()),
+            Some((item, _)) => (item, condition_text(fields(item).2)),
+            None => (default()?, default_reason.to_string()),
         };
-        let also = matched.iter().filter(|r| r.id != risk.id).map(|r| r.id.clone()).collect();
-        Some((risk, Classification { id: risk.id.clone(), name: risk.name.clone(), reason, also_matched: also }))
+        let (id, name, _, _) = fields(item);
+        matched.retain(|m| m != id);
+        Some((item, Classification { id: id.clone(), name: name.clone(), reason, also_matched: matched }))
     }
 
     /// Whether a classification condition holds for the change.
