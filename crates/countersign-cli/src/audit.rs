@@ -113,6 +113,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         until: args.until,
         use_cache: !args.no_cache,
         added_lines_for: policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect(),
+        added_lines_matcher: content_flag_matcher(&policy),
         ..Default::default()
     };
     let bar = progress_bar();
@@ -219,4 +220,13 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
+}
+
+/// Whether a path is watched by a content flag, in the policy's own pattern language.
+fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
+    if policy.content_flags.is_empty() {
+        return None;
+    }
+    let sets: Vec<countersign_policy::paths::PathSet> = policy.content_flags.iter().map(|f| f.paths.clone()).collect();
+    Some(std::sync::Arc::new(move |path: &str| sets.iter().any(|s| s.matches(path))))
 }

@@ -263,36 +263,47 @@ impl<'p> Engine<'p> {
         if matches!(cx.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) {
             return;
         }
-        let mut push_rule = |id: String, required_by: String, rule_name: &str| {
-            let Some(rule) = self.policy.rules.get(rule_name) else { return };
+        let judge = |id: String, required_by: String, rule_name: &str| {
+            let rule = self.policy.rules.get(rule_name)?;
             let outcome = self.judge_rule(rule, cx, touched);
             let status = if outcome.met { Status::Met } else { cx.missing_or_unknown(cx.reviews_complete()) };
-            reqs.push(req(
+            Some(req(
                 &id,
                 &format!("{rule_name}: {}", rule_text(self.policy, rule, true)),
                 &required_by,
                 status,
                 outcome.evidence,
                 (!outcome.met).then(|| outcome.missing.join("; ")),
-            ));
+            ))
         };
         if let Some(rule) = &category.require {
-            push_rule("review".to_string(), format!("category {}", category.id), rule);
+            reqs.extend(judge("review".to_string(), format!("category {}", category.id), rule));
         }
         if let Some(risk) = risk {
             if let Some(rule) = &risk.require {
-                push_rule("review:risk".to_string(), format!("risk {}", risk.id), rule);
+                reqs.extend(judge("review:risk".to_string(), format!("risk {}", risk.id), rule));
             }
         }
         for (area, _) in touched {
             if let Some(rule) = &area.require {
-                push_rule(format!("review:area:{}", area.name), format!("area {}", area.name), rule);
+                reqs.extend(judge(format!("review:area:{}", area.name), format!("area {}", area.name), rule));
             }
         }
         for (i, flag) in self.policy.content_flags.iter().enumerate() {
             let Some(rule) = &flag.require else { continue };
-            if self.content_flag_hits(i, cx.change).is_some_and(|hits| !hits.is_empty()) {
-                push_rule(format!("review:flag:{}", flag.id), format!("content flag {}", flag.id), rule);
+            match self.content_flag_hits(i, cx.change) {
+                Some(hits) if !hits.is_empty() => {
+                    reqs.extend(judge(format!("review:flag:{}", flag.id), format!("content flag {}", flag.id), rule))
+                }
+                Some(_) => {}
+                None => reqs.push(req(
+                    &format!("review:flag:{}", flag.id),
+                    &flag.description,
+                    &format!("content flag {}", flag.id),
+                    Status::Unknown,
+                    vec![],
+                    Some("the added lines of the watched files were not read".to_string()),
+                )),
             }
         }
         // S000-08: a sensitive area needs its owner's acknowledgment on top of any review.

@@ -217,8 +217,11 @@ fn s000_13_migrations_are_forward_only_and_concurrent_indexes_are_flagged() {
     );
     assert_eq!(status(&e, "append-only:alembic-forward-only"), Status::Met);
     assert_eq!(status(&e, "review:flag:non-transactional-ddl"), Status::Missing, "flagged: needs review");
-    // Content not read (git walk without added lines): cannot be judged.
+    // Content not read (e.g. `check` from git alone): cannot be judged.
     let e = eval(&policy, &saas_pr(3, HOLLY).added(&[m]).build());
+    assert_eq!(status(&e, "review:flag:non-transactional-ddl"), Status::Unknown);
+    // Content read and clean: no flag.
+    let e = eval(&policy, &saas_pr(4, HOLLY).added(&[m]).added_lines(m, &["op.add_column('t', 'c')"]).build());
     assert!(!has_req(&e, "review:flag:non-transactional-ddl"));
 }
 

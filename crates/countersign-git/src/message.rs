@@ -224,16 +224,14 @@ fn hash_number(s: &str) -> Option<(u64, &str)> {
 }
 
 fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
-    if let Some(rest) = subject.strip_prefix("Merge pull request ") {
-        if let Some((number, after)) = hash_number(rest) {
-            if after.is_empty() || after.starts_with(' ') {
+    if let Some(rest) = subject.strip_prefix("Merge pull request ")
+        && let Some((number, after)) = hash_number(rest)
+            && (after.is_empty() || after.starts_with(' ')) {
                 return Some(ReviewRef { number, source: ReviewSource::GitHubMerge, reviewers: Vec::new() });
             }
-        }
-    }
     for prefix in ["Auto merge of ", "Rollup merge of "] {
-        if let Some(rest) = subject.strip_prefix(prefix) {
-            if let Some((number, after)) = hash_number(rest) {
+        if let Some(rest) = subject.strip_prefix(prefix)
+            && let Some((number, after)) = hash_number(rest) {
                 let reviewers = after
                     .rfind("r=")
                     .filter(|&i| i == 0 || after[..i].ends_with([' ', ',']))
@@ -241,11 +239,10 @@ fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
                     .unwrap_or_default();
                 return Some(ReviewRef { number, source: ReviewSource::Bors, reviewers });
             }
-        }
     }
-    if let Some(rest) = subject.strip_prefix("Merge ") {
-        if let Some((number, after)) = hash_number(rest) {
-            if after.is_empty() || after.starts_with(' ') {
+    if let Some(rest) = subject.strip_prefix("Merge ")
+        && let Some((number, after)) = hash_number(rest)
+            && (after.is_empty() || after.starts_with(' ')) {
                 // bors-ng writes one body line per PR: `N: Title r=alice a=bob`.
                 let mut reviewers = Vec::new();
                 let line_prefix = format!("{number}: ");
@@ -260,19 +257,14 @@ fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
                 }
                 return Some(ReviewRef { number, source: ReviewSource::BorsNg, reviewers });
             }
-        }
-    }
     // Squash merge: `Fix thing (#34)`.
     let trimmed = subject.trim_end();
-    if let Some(inner) = trimmed.strip_suffix(')') {
-        if let Some(open) = inner.rfind("(#") {
-            if let Some((number, after)) = hash_number(&inner[open + 1..]) {
-                if after.is_empty() {
+    if let Some(inner) = trimmed.strip_suffix(')')
+        && let Some(open) = inner.rfind("(#")
+            && let Some((number, after)) = hash_number(&inner[open + 1..])
+                && after.is_empty() {
                     return Some(ReviewRef { number, source: ReviewSource::Squash, reviewers: Vec::new() });
                 }
-            }
-        }
-    }
     None
 }
 

@@ -253,8 +253,8 @@ impl<'a> Reader<'a> {
     /// Committer time and parents of a commit, from the commit-graph when it has it.
     fn time_and_parents(&mut self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Result<i64, GitError> {
         parents.clear();
-        if let Some(graph) = &self.graph {
-            if let Some(pos) = graph.lookup(id) {
+        if let Some(graph) = &self.graph
+            && let Some(pos) = graph.lookup(id) {
                 let commit = graph.commit_at(pos);
                 for p in commit.iter_parents() {
                     match p {
@@ -269,7 +269,6 @@ impl<'a> Reader<'a> {
                     return Ok(commit.committer_timestamp() as i64);
                 }
             }
-        }
         let mut buf = std::mem::take(&mut self.buf2);
         let result = (|| {
             let data = self.load(id, &mut buf, "a merged commit")?;
@@ -413,11 +412,10 @@ impl<'a> Reader<'a> {
         let mut candidates = Vec::new();
         for changed in diff.out {
             let path = escape_lossy(&changed.path);
-            if let (Some(wanted), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob) {
-                if wanted(&path) {
+            if let (Some(wanted), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob)
+                && wanted(&path) {
                     candidates.push((path.clone(), changed.old, new_id));
                 }
-            }
             paths.push((path, changed.status));
         }
         // Tree order is not plain byte order (`a/b` vs `a.txt`): sort for a stable output.
