@@ -142,7 +142,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     let engine = Engine::new(&policy);
     let eval_opts = EvalOptions { now: Some(jiff::Timestamp::now()) };
-    let evals: Vec<Evaluation> = changes.iter().map(|c| engine.evaluate(c, &eval_opts)).collect();
+    let evals = evaluate_all(&engine, &changes, &eval_opts);
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -229,4 +229,20 @@ fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<co
     }
     let sets: Vec<countersign_policy::paths::PathSet> = policy.content_flags.iter().map(|f| f.paths.clone()).collect();
     Some(std::sync::Arc::new(move |path: &str| sets.iter().any(|s| s.matches(path))))
+}
+
+/// Evaluate every change, on every core: the engine is pure, so chunks are independent.
+fn evaluate_all(engine: &Engine<'_>, changes: &[countersign_engine::change::Change], opts: &EvalOptions) -> Vec<Evaluation> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || changes.len() < 512 {
+        return changes.iter().map(|c| engine.evaluate(c, opts)).collect();
+    }
+    let chunk = changes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = changes
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|c| engine.evaluate(c, opts)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("evaluation does not panic")).collect()
+    })
 }
