@@ -1,10 +1,11 @@
 //! Evidence store benchmarks (not timed tests). Run with
-//! `cargo bench -p countersign-store --bench store` (add COUNTERSIGN_TEST_POSTGRES_URL for
+//! `cargo bench -p countersign-store --bench store [sqlite|postgres|verify|crypto|probe]` (add COUNTERSIGN_TEST_POSTGRES_URL for
 //! the PostgreSQL figures; COUNTERSIGN_BENCH_VERIFY_ENTRIES to change the 1,000,000).
 //!
 //! Figures: durable appends/s on SQLite with 1 writer and with 8 writer threads (group
 //! commit), each against a plain sqlx insert loop with the same durability (WAL,
-//! synchronous=FULL, one transaction per insert); the same on PostgreSQL; `log verify` on a
+//! synchronous=FULL, one transaction per insert), run in alternating rounds so both see the
+//! same disk; per-operation Ed25519 and SHA-256 costs (`crypto`); the same on PostgreSQL; `log verify` on a
 //! 1,000,000-entry log; an inclusion proof for one entry of that log.
 
 use std::time::{Duration, Instant};
@@ -35,51 +36,89 @@ fn open(url: &str) -> Store {
     store
 }
 
-fn appends(store: &Store, writers: usize, total: usize) -> f64 {
+/// `count` appends numbered from `first`, by `writers` threads; returns the elapsed time.
+fn appends(store: &Store, writers: usize, first: usize, count: usize) -> Duration {
     let start = Instant::now();
     std::thread::scope(|scope| {
         for w in 0..writers {
             scope.spawn(move || {
-                for i in (w..total).step_by(writers) {
+                for i in (first + w..first + count).step_by(writers) {
                     store.record(&request(i)).expect("append");
                 }
             });
         }
     });
-    total as f64 / start.elapsed().as_secs_f64()
+    start.elapsed()
 }
 
 /// A plain insert loop with the same durability: WAL, synchronous=FULL, one transaction
 /// per row, rows the size of an entry, `writers` concurrent connections.
-fn plain_sqlite(path: &std::path::Path, writers: usize, total: usize) -> f64 {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    rt.block_on(async {
-        let opts = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(60));
-        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(writers as u32).connect_with(opts).await.expect("pool");
-        sqlx::query("CREATE TABLE t (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)").execute(&pool).await.expect("table");
-        let body = vec![b'x'; 700];
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for w in 0..writers {
-            let (pool, body) = (pool.clone(), body.clone());
-            tasks.push(tokio::spawn(async move {
-                for i in (w..total).step_by(writers) {
-                    let mut tx = pool.begin().await.expect("begin");
-                    sqlx::query("INSERT INTO t (idx, body) VALUES ($1, $2)").bind(i as i64).bind(&body).execute(&mut *tx).await.expect("insert");
-                    tx.commit().await.expect("commit");
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.expect("task");
-        }
-        total as f64 / start.elapsed().as_secs_f64()
-    })
+struct Plain {
+    rt: tokio::runtime::Runtime,
+    pool: sqlx::SqlitePool,
+}
+
+impl Plain {
+    fn open(path: &std::path::Path, writers: usize) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let pool = rt.block_on(async {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(60));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(writers as u32).connect_with(opts).await.expect("pool");
+            sqlx::query("CREATE TABLE t (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)").execute(&pool).await.expect("table");
+            pool
+        });
+        Self { rt, pool }
+    }
+
+    fn run(&self, writers: usize, first: usize, count: usize) -> Duration {
+        self.rt.block_on(async {
+            let body = vec![b'x'; 700];
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for w in 0..writers {
+                let (pool, body) = (self.pool.clone(), body.clone());
+                tasks.push(tokio::spawn(async move {
+                    for i in (first + w..first + count).step_by(writers) {
+                        let mut tx = pool.begin().await.expect("begin");
+                        sqlx::query("INSERT INTO t (idx, body) VALUES ($1, $2)").bind(i as i64).bind(&body).execute(&mut *tx).await.expect("insert");
+                        tx.commit().await.expect("commit");
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.expect("task");
+            }
+            start.elapsed()
+        })
+    }
+}
+
+/// The store and the plain loop in alternating rounds, so both see the same (shared,
+/// noisy) disk: (store appends/s, plain inserts/s).
+fn compare(store: &Store, plain: &Plain, writers: usize, total: usize) -> (f64, f64) {
+    const ROUNDS: usize = 8;
+    let per = total / ROUNDS;
+    let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    for r in 0..ROUNDS {
+        ours += appends(store, writers, r * per, per);
+        theirs += plain.run(writers, r * per, per);
+    }
+    ((per * ROUNDS) as f64 / ours.as_secs_f64(), (per * ROUNDS) as f64 / theirs.as_secs_f64())
+}
+
+/// CPU time (user + system) this process has used so far, from /proc (Linux), in seconds:
+/// on a shared machine, wall time alone says little about a CPU-bound run.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn pg_database(base: &str, name: &str) -> String {
@@ -104,13 +143,9 @@ fn main() {
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     if want("sqlite") {
-        let n1 = 2_000;
-        let one = appends(&open(fresh("one.db").to_str().expect("utf-8")), 1, n1);
-        let plain_one = plain_sqlite(&fresh("plain-one.db"), 1, n1);
+        let (one, plain_one) = compare(&open(fresh("one.db").to_str().expect("utf-8")), &Plain::open(&fresh("plain-one.db"), 1), 1, 2_000);
         println!("sqlite  1 writer : {one:>8.0} appends/s   plain insert loop {plain_one:>8.0}/s   ratio {:.2}", one / plain_one);
-        let n8 = 16_000;
-        let eight = appends(&open(fresh("eight.db").to_str().expect("utf-8")), 8, n8);
-        let plain_eight = plain_sqlite(&fresh("plain-eight.db"), 8, n8);
+        let (eight, plain_eight) = compare(&open(fresh("eight.db").to_str().expect("utf-8")), &Plain::open(&fresh("plain-eight.db"), 8), 8, 16_000);
         println!("sqlite  8 writers: {eight:>8.0} appends/s   plain insert loop {plain_eight:>8.0}/s   ratio {:.2}", eight / plain_eight);
     }
 
@@ -118,7 +153,7 @@ fn main() {
         // Per-operation costs on this machine (one thread), to explain the verify figure.
         let signer = signer();
         let verifier = signer.verifier();
-        let messages: Vec<Vec<u8>> = (0..1024).map(|i| format!("DSSEv1 28 application/vnd.in-toto+json 600 {}", "x".repeat(560 + i % 40)).into_bytes()).collect();
+        let messages: Vec<Vec<u8>> = (0..4096).map(|i| format!("DSSEv1 28 application/vnd.in-toto+json 600 {}", "x".repeat(560 + i % 40)).into_bytes()).collect();
         let sigs: Vec<[u8; 64]> = messages.iter().map(|m| signer.sign_raw(m)).collect();
         let per = |start: Instant, n: usize| start.elapsed().as_secs_f64() * 1e6 / n as f64;
         let start = Instant::now();
@@ -132,7 +167,7 @@ fn main() {
         }
         let single = per(start, messages.len());
         let mut line = format!("ed25519 (1 thread): sign {sign:.1} us, verify {single:.1} us");
-        for batch in [64usize, 256, 1024] {
+        for batch in [64usize, 256, 1024, 4096] {
             let start = Instant::now();
             for (m, s) in messages.chunks(batch).zip(sigs.chunks(batch)) {
                 let refs: Vec<&[u8]> = m.iter().map(|m| m.as_slice()).collect();
@@ -148,11 +183,24 @@ fn main() {
         println!("{line}");
     }
 
+    if want("probe") {
+        // Where one single-writer append's time goes, outside the commit.
+        let store = open(fresh("probe.db").to_str().expect("utf-8"));
+        let n = 2_000;
+        let start = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(store.resolve_change("pr#1").expect("resolve"));
+        }
+        let resolve = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let one = appends(&store, 1, 0, n).as_secs_f64() * 1e6 / n as f64;
+        println!("probe: resolve_change {resolve:.0} us, record (1 writer) {one:.0} us");
+    }
+
     if want("postgres") {
         match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL") {
             Ok(base) if !base.is_empty() => {
-                let one = appends(&open(&pg_database(&base, "cs_bench_one")), 1, 2_000);
-                let eight = appends(&open(&pg_database(&base, "cs_bench_eight")), 8, 16_000);
+                let one = 2_000.0 / appends(&open(&pg_database(&base, "cs_bench_one")), 1, 0, 2_000).as_secs_f64();
+                let eight = 16_000.0 / appends(&open(&pg_database(&base, "cs_bench_eight")), 8, 0, 16_000).as_secs_f64();
                 println!("postgres 1 writer : {one:>8.0} appends/s");
                 println!("postgres 8 writers: {eight:>8.0} appends/s");
             }
@@ -178,18 +226,19 @@ fn main() {
         }
         let store = Store::open(&url, &OpenOptions { create: false }).expect("open");
         let verifier = signer().verifier();
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), cpu_seconds());
         let summary = store.verify(&verifier, AuditOptions::default()).expect("read").expect("verifies");
-        let full = start.elapsed().as_secs_f64();
-        let start = Instant::now();
+        let (full, full_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let (start, cpu) = (Instant::now(), cpu_seconds());
         store.verify(&verifier, AuditOptions { entry_signatures: false }).expect("read").expect("verifies");
-        let no_sigs = start.elapsed().as_secs_f64();
+        let (no_sigs, no_sigs_cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu);
         println!(
-            "log verify {} entries ({} checkpoints): {full:.2}s = {:.0} entries/s; without entry signatures {no_sigs:.2}s = {:.0} entries/s",
+            "log verify {} entries ({} checkpoints): {full:.2}s = {:.0} entries/s (CPU {full_cpu:.1}s = {:.1} us/entry); without entry signatures {no_sigs:.2}s = {:.0} entries/s (CPU {no_sigs_cpu:.1}s)",
             summary.entries,
             summary.checkpoints,
             n as f64 / full,
-            n as f64 / no_sigs
+            full_cpu * 1e6 / n as f64,
+            n as f64 / no_sigs,
         );
         let rounds = 1_000u64;
         let mut seed = 0x2545f4914f6cdd1du64;

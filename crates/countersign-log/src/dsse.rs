@@ -166,7 +166,7 @@ fn split_canonical<'a>(entry: &'a [u8], keyid: &str) -> Option<(&'a [u8], &'a [u
 
 /// Exact decoded length of padded standard base64, if the length is well-formed.
 fn b64_decoded_len(b64: &[u8]) -> Option<usize> {
-    if b64.len() % 4 != 0 {
+    if !b64.len().is_multiple_of(4) {
         return None;
     }
     let pad = b64.iter().rev().take(2).take_while(|&&b| b == b'=').count();

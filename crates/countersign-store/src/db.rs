@@ -332,7 +332,8 @@ macro_rules! backend {
                                 return Ok(outcomes);
                             }
                             Ok(None) => {}
-                            Err(e) => return Err(e),
+                            // Never hand a connection back inside a raw transaction.
+                            Err(e) => return Err(rollback(&mut conn, e).await),
                         }
                     }
                     let cached = if $multi { None } else { cached };

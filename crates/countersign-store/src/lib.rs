@@ -141,6 +141,9 @@ pub struct Store {
     pool: Pool,
     signer: Option<LogSigner>,
     committer: OnceLock<mpsc::UnboundedSender<Job>>,
+    /// The committer task, joined on `close` after its channel is dropped, so that the
+    /// connection it holds is returned before the pool closes.
+    committer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Serializes starting the committer.
     start: Mutex<()>,
 }
@@ -197,7 +200,7 @@ impl Store {
                 }
             }
         })?;
-        Ok(Self { runtime, pool, signer: None, committer: OnceLock::new(), start: Mutex::new(()) })
+        Ok(Self { runtime, pool, signer: None, committer: OnceLock::new(), committer_task: Mutex::new(None), start: Mutex::new(()) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -305,7 +308,10 @@ impl Store {
         }
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        self.runtime.spawn(group_committer(self.pool.clone(), signer, rx));
+        let task = self.runtime.spawn(group_committer(self.pool.clone(), signer, rx));
+        if let Ok(mut slot) = self.committer_task.lock() {
+            *slot = Some(task);
+        }
         Ok(self.committer.get_or_init(|| tx))
     }
 
@@ -542,7 +548,14 @@ impl Store {
     /// Close the pool (flushes SQLite's WAL state cleanly).
     pub fn close(self) {
         let pool = self.pool.clone();
+        // Stop the committer first: dropping its channel ends its loop, and it returns the
+        // connection it holds; the pool's close waits for every connection.
+        drop(self.committer.into_inner());
+        let task = self.committer_task.into_inner().ok().flatten();
         self.runtime.block_on(async {
+            if let Some(task) = task {
+                let _ = task.await;
+            }
             match pool {
                 Pool::Sqlite(p) => p.close().await,
                 Pool::Postgres(p) => p.close().await,

@@ -370,6 +370,34 @@ macro_rules! suite {
         }
 
         #[test]
+        fn two_stores_appending_in_turn_see_each_others_entries() {
+            // Each store's committer remembers the state it last wrote; the other store's
+            // appends make it stale every time, so every append takes the locked path.
+            let db = test_db();
+            let a = open(&db);
+            let b = open(&db);
+            let mut acked = Vec::new();
+            for i in 0..12 {
+                let store = if i % 3 == 0 { &b } else { &a };
+                let mut request = check(i);
+                let key = format!("k-{}", i / 2);
+                request.idempotency_key = Some(key.clone());
+                let outcome = store.record(&request).unwrap();
+                if let AppendOutcome::Appended(index) = outcome {
+                    acked.push((index, key));
+                }
+            }
+            // A key recorded by the other store is found, not appended twice.
+            let mut again = check(100);
+            again.idempotency_key = Some("k-0".into());
+            assert!(matches!(b.record(&again).unwrap(), AppendOutcome::AlreadyRecorded(0)));
+            assert_clean_log(&a, &acked, 6);
+            for size in 1..=6u64 {
+                a.checkpoint(size).unwrap();
+            }
+        }
+
+        #[test]
         fn eight_writer_threads_append_without_gaps_forks_or_duplicates() {
             let db = test_db();
             let store = open(&db);
