@@ -38,13 +38,17 @@ pub struct Engine<'p> {
     dir: Directory,
     content_patterns: Vec<Option<Regex>>,
     ticket: Option<Regex>,
+    /// `name: rule in words`, per named rule, written once rather than per change.
+    rule_descriptions: BTreeMap<String, String>,
 }
 
 impl<'p> Engine<'p> {
     pub fn new(policy: &'p Policy) -> Self {
         let content_patterns = policy.content_flags.iter().map(|f| Regex::new(&f.pattern).ok()).collect();
         let ticket = policy.branch.ticket_pattern.as_deref().and_then(|p| Regex::new(p).ok());
-        Engine { policy, dir: Directory::new(policy), content_patterns, ticket }
+        let rule_descriptions =
+            policy.rules.iter().map(|(name, rule)| (name.clone(), format!("{name}: {}", rule_text(policy, rule, true)))).collect();
+        Engine { policy, dir: Directory::new(policy), content_patterns, ticket, rule_descriptions }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -181,7 +185,7 @@ impl<'p> Engine<'p> {
             Condition::Title(re) => re.is_match(&change.title),
             Condition::Checkbox(label) => {
                 let want = label.to_lowercase();
-                cx.checkboxes.iter().any(|b| b.checked && b.label.to_lowercase().starts_with(&want))
+                cx.checkboxes().iter().any(|b| b.checked && b.label.to_lowercase().starts_with(&want))
             }
             Condition::Author(subject) => cx.author_is(self.policy, subject),
             Condition::Kind(kind) => cx.kind == *kind,
@@ -269,7 +273,7 @@ impl<'p> Engine<'p> {
             let status = if outcome.met { Status::Met } else { cx.missing_or_unknown(cx.reviews_complete()) };
             Some(req(
                 &id,
-                &format!("{rule_name}: {}", rule_text(self.policy, rule, true)),
+                self.rule_descriptions.get(rule_name).map_or(rule_name, String::as_str),
                 &required_by,
                 status,
                 outcome.evidence,
@@ -391,7 +395,7 @@ impl<'p> Engine<'p> {
                 ));
             }
             for heading in &d.checklists {
-                let boxes: Vec<_> = cx.checkboxes.iter().filter(|b| b.heading.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(heading))).collect();
+                let boxes: Vec<_> = cx.checkboxes().iter().filter(|b| b.heading.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(heading))).collect();
                 let unticked: Vec<_> = boxes.iter().filter(|b| !b.checked).map(|b| b.label.clone()).collect();
                 let status = if boxes.is_empty() {
                     cx.missing_or_unknown(cx.description_complete())
@@ -889,7 +893,8 @@ pub struct ChangeContext<'c> {
     committer_keys: BTreeSet<String>,
     reviewer_keys: BTreeSet<String>,
     merged_by_key: Option<String>,
-    checkboxes: Vec<text::Checkbox>,
+    /// Parsed on first use: most policies never look at checkboxes.
+    checkboxes: std::cell::OnceCell<Vec<text::Checkbox>>,
     trailers_complete: bool,
 }
 
@@ -913,9 +918,13 @@ impl<'c> ChangeContext<'c> {
                 .map(|a| dir.actor_key(&a.by))
                 .collect(),
             merged_by_key: change.merged_by.as_ref().map(|a| dir.actor_key(a)),
-            checkboxes: text::checkboxes(&change.body),
+            checkboxes: std::cell::OnceCell::new(),
             trailers_complete: engine.policy.evidence.trailers_complete,
         }
+    }
+
+    fn checkboxes(&self) -> &[text::Checkbox] {
+        self.checkboxes.get_or_init(|| text::checkboxes(&self.change.body))
     }
 
     fn reviews_complete(&self) -> bool {
