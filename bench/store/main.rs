@@ -25,7 +25,12 @@ fn request(i: usize) -> RecordRequest {
         recorded_by: "bench".into(),
         recorded_at: "2026-01-01T00:00:00Z".parse().expect("valid time"),
         idempotency_key: None,
-        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: Some("https://ci.example.com/run/123456".into()) },
+        evidence: Evidence::Check {
+            name: format!("ci-{i}"),
+            status: CheckOutcome::Success,
+            commit: None,
+            url: Some("https://ci.example.com/run/123456".into()),
+        },
     }
 }
 
@@ -68,8 +73,15 @@ impl Plain {
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(60));
-            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(writers as u32).connect_with(opts).await.expect("pool");
-            sqlx::query("CREATE TABLE t (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)").execute(&pool).await.expect("table");
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(writers as u32)
+                .connect_with(opts)
+                .await
+                .expect("pool");
+            sqlx::query("CREATE TABLE t (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+                .execute(&pool)
+                .await
+                .expect("table");
             pool
         });
         Self { rt, pool }
@@ -85,7 +97,12 @@ impl Plain {
                 tasks.push(tokio::spawn(async move {
                     for i in (first + w..first + count).step_by(writers) {
                         let mut tx = pool.begin().await.expect("begin");
-                        sqlx::query("INSERT INTO t (idx, body) VALUES ($1, $2)").bind(i as i64).bind(&body).execute(&mut *tx).await.expect("insert");
+                        sqlx::query("INSERT INTO t (idx, body) VALUES ($1, $2)")
+                            .bind(i as i64)
+                            .bind(&body)
+                            .execute(&mut *tx)
+                            .await
+                            .expect("insert");
                         tx.commit().await.expect("commit");
                     }
                 }));
@@ -115,7 +132,8 @@ fn compare(store: &Store, plain: &Plain, writers: usize, total: usize) -> (f64, 
 /// on a shared machine, wall time alone says little about a CPU-bound run.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
     // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s.
     (ticks(11) + ticks(12)) / 100.0
@@ -143,17 +161,31 @@ fn main() {
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
     if want("sqlite") {
-        let (one, plain_one) = compare(&open(fresh("one.db").to_str().expect("utf-8")), &Plain::open(&fresh("plain-one.db"), 1), 1, 2_000);
-        println!("sqlite  1 writer : {one:>8.0} appends/s   plain insert loop {plain_one:>8.0}/s   ratio {:.2}", one / plain_one);
-        let (eight, plain_eight) = compare(&open(fresh("eight.db").to_str().expect("utf-8")), &Plain::open(&fresh("plain-eight.db"), 8), 8, 16_000);
-        println!("sqlite  8 writers: {eight:>8.0} appends/s   plain insert loop {plain_eight:>8.0}/s   ratio {:.2}", eight / plain_eight);
+        let (one, plain_one) =
+            compare(&open(fresh("one.db").to_str().expect("utf-8")), &Plain::open(&fresh("plain-one.db"), 1), 1, 2_000);
+        println!(
+            "sqlite  1 writer : {one:>8.0} appends/s   plain insert loop {plain_one:>8.0}/s   ratio {:.2}",
+            one / plain_one
+        );
+        let (eight, plain_eight) = compare(
+            &open(fresh("eight.db").to_str().expect("utf-8")),
+            &Plain::open(&fresh("plain-eight.db"), 8),
+            8,
+            16_000,
+        );
+        println!(
+            "sqlite  8 writers: {eight:>8.0} appends/s   plain insert loop {plain_eight:>8.0}/s   ratio {:.2}",
+            eight / plain_eight
+        );
     }
 
     if want("crypto") {
         // Per-operation costs on this machine (one thread), to explain the verify figure.
         let signer = signer();
         let verifier = signer.verifier();
-        let messages: Vec<Vec<u8>> = (0..4096).map(|i| format!("DSSEv1 28 application/vnd.in-toto+json 600 {}", "x".repeat(560 + i % 40)).into_bytes()).collect();
+        let messages: Vec<Vec<u8>> = (0..4096)
+            .map(|i| format!("DSSEv1 28 application/vnd.in-toto+json 600 {}", "x".repeat(560 + i % 40)).into_bytes())
+            .collect();
         let sigs: Vec<[u8; 64]> = messages.iter().map(|m| signer.sign_raw(m)).collect();
         let per = |start: Instant, n: usize| start.elapsed().as_secs_f64() * 1e6 / n as f64;
         let start = Instant::now();
@@ -200,7 +232,8 @@ fn main() {
         match std::env::var("COUNTERSIGN_TEST_POSTGRES_URL") {
             Ok(base) if !base.is_empty() => {
                 let one = 2_000.0 / appends(&open(&pg_database(&base, "cs_bench_one")), 1, 0, 2_000).as_secs_f64();
-                let eight = 16_000.0 / appends(&open(&pg_database(&base, "cs_bench_eight")), 8, 0, 16_000).as_secs_f64();
+                let eight =
+                    16_000.0 / appends(&open(&pg_database(&base, "cs_bench_eight")), 8, 0, 16_000).as_secs_f64();
                 println!("postgres 1 writer : {one:>8.0} appends/s");
                 println!("postgres 8 writers: {eight:>8.0} appends/s");
             }
@@ -209,10 +242,15 @@ fn main() {
     }
 
     if want("verify") {
-        let n: usize = std::env::var("COUNTERSIGN_BENCH_VERIFY_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+        let n: usize =
+            std::env::var("COUNTERSIGN_BENCH_VERIFY_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let path = dir.join(format!("verify-{n}.db"));
         let url = path.to_str().expect("utf-8").to_owned();
-        let existing = path.exists() && Store::open(&url, &OpenOptions { create: false }).and_then(|s| s.tree_size()).map(|s| s as usize == n).unwrap_or(false);
+        let existing = path.exists()
+            && Store::open(&url, &OpenOptions { create: false })
+                .and_then(|s| s.tree_size())
+                .map(|s| s as usize == n)
+                .unwrap_or(false);
         if !existing {
             let path = fresh(&format!("verify-{n}.db"));
             let store = open(path.to_str().expect("utf-8"));
@@ -250,7 +288,9 @@ fn main() {
             let proof = store.inclusion_proof(seed % n as u64, None).expect("proof");
             std::hint::black_box(proof);
         }
-        println!("inclusion proof in a {n}-entry log: {:.3} ms each (mean of {rounds})", start.elapsed().as_secs_f64() * 1000.0 / rounds as f64);
+        println!(
+            "inclusion proof in a {n}-entry log: {:.3} ms each (mean of {rounds})",
+            start.elapsed().as_secs_f64() * 1000.0 / rounds as f64
+        );
     }
 }
-

@@ -14,7 +14,9 @@ use crate::output::{self, Format, SCHEMA_VERSION};
 use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, policy_source, recorded};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  countersign audit --policy bundled\n  countersign audit --since 2026-01-01 --until 2026-06-30 --format json > audit.json\n  countersign audit v1.0..v1.1 --format markdown\n  countersign audit --sample 25 --seed 2026   # a reproducible auditor's sample\n\nExit codes: 0 no violations, 1 violations found, 2 could not audit.")]
+#[command(
+    after_help = "Examples:\n  countersign audit --policy bundled\n  countersign audit --since 2026-01-01 --until 2026-06-30 --format json > audit.json\n  countersign audit v1.0..v1.1 --format markdown\n  countersign audit --sample 25 --seed 2026   # a reproducible auditor's sample\n\nExit codes: 0 no violations, 1 violations found, 2 could not audit."
+)]
 pub struct AuditArgs {
     /// The branch whose first-parent history is audited (default: the checked-out branch).
     #[arg(long)]
@@ -112,7 +114,11 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         since: args.since,
         until: args.until,
         use_cache: !args.no_cache,
-        added_lines_for: policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect(),
+        added_lines_for: policy
+            .content_flags
+            .iter()
+            .flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone()))
+            .collect(),
         added_lines_matcher: content_flag_matcher(&policy),
         ..Default::default()
     };
@@ -131,7 +137,10 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         bar.finish_and_clear();
     }
     if walk.changes.is_empty() {
-        eprintln!("note: no changes in the requested range{}", walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+        eprintln!(
+            "note: no changes in the requested range{}",
+            walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
     }
 
     let mut changes = walk.changes;
@@ -156,14 +165,22 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Format::Json => output::to_json(&AuditReport {
             schema: "countersign.audit",
             version: SCHEMA_VERSION,
-            policy: PolicyRef { source: &src.name, organization: &policy.meta.organization, version: &policy.meta.version },
+            policy: PolicyRef {
+                source: &src.name,
+                organization: &policy.meta.organization,
+                version: &policy.meta.version,
+            },
             repository: repo_path.display().to_string(),
             branch: walk.branch.clone(),
             range: args.range.as_deref(),
             since: args.since,
             until: args.until,
             summary: &summary,
-            sample: args.sample.map(|size| SampleInfo { size: size.min(evals.len()), seed: args.seed, population: evals.len() }),
+            sample: args.sample.map(|size| SampleInfo {
+                size: size.min(evals.len()),
+                seed: args.seed,
+                population: evals.len(),
+            }),
             changes: shown,
         })?,
         Format::Markdown => {
@@ -191,7 +208,12 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 s.push('\n');
             }
             if let Some(n) = args.sample {
-                s.push_str(&format!("Sample of {} of {} changes, seed {}.\n", n.min(evals.len()), evals.len(), args.seed));
+                s.push_str(&format!(
+                    "Sample of {} of {} changes, seed {}.\n",
+                    n.min(evals.len()),
+                    evals.len(),
+                    args.seed
+                ));
             }
             s.push_str(&output::summary_text(&summary));
             s
@@ -216,8 +238,10 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     }
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} reading history {bar:30} {pos}/{len} commits ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} reading history {bar:30} {pos}/{len} commits ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
 }
@@ -232,7 +256,11 @@ fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<co
 }
 
 /// Evaluate every change, on every core: the engine is pure, so chunks are independent.
-fn evaluate_all(engine: &Engine<'_>, changes: &[countersign_engine::change::Change], opts: &EvalOptions) -> Vec<Evaluation> {
+fn evaluate_all(
+    engine: &Engine<'_>,
+    changes: &[countersign_engine::change::Change],
+    opts: &EvalOptions,
+) -> Vec<Evaluation> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads == 1 || changes.len() < 512 {
         return changes.iter().map(|c| engine.evaluate(c, opts)).collect();

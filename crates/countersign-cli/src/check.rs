@@ -23,7 +23,9 @@ use crate::policy_source::{self, PolicyText};
 use crate::{PolicyArgs, recorded};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples (GitHub Actions):\n  gh pr view \"$PR\" --json number,title,body,author,labels,reviews,commits,files,statusCheckRollup,baseRefName,headRefOid > pr.json\n  countersign check --base origin/main --head HEAD --pr-json pr.json --format github\n\nWith --format github, annotations go to stdout and a Markdown summary is appended to\n$GITHUB_STEP_SUMMARY when it is set.\n\nExit codes: 0 compliant, 1 violations (or, with --strict, evidence missing), 2 could not check.")]
+#[command(
+    after_help = "Examples (GitHub Actions):\n  gh pr view \"$PR\" --json number,title,body,author,labels,reviews,commits,files,statusCheckRollup,baseRefName,headRefOid > pr.json\n  countersign check --base origin/main --head HEAD --pr-json pr.json --format github\n\nWith --format github, annotations go to stdout and a Markdown summary is appended to\n$GITHUB_STEP_SUMMARY when it is set.\n\nExit codes: 0 compliant, 1 violations (or, with --strict, evidence missing), 2 could not check."
+)]
 pub struct CheckArgs {
     /// The base revision the PR targets (e.g. origin/main).
     #[arg(long)]
@@ -60,7 +62,8 @@ struct CheckReport<'a> {
 
 pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let repo_path = g.repo();
-    let repo = countersign_git::Repository::open(&repo_path).with_context(|| format!("cannot check {}", repo_path.display()))?;
+    let repo = countersign_git::Repository::open(&repo_path)
+        .with_context(|| format!("cannot check {}", repo_path.display()))?;
     let src = match args.policy.policy.as_deref() {
         Some(p) => policy_source::read(Some(p), repo.path())?,
         None => {
@@ -89,13 +92,17 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Some(path) => {
             let bytes = if path.as_os_str() == "-" {
                 let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("cannot read the PR JSON from stdin")?;
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+                    .context("cannot read the PR JSON from stdin")?;
                 buf
             } else {
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
             };
             let pr = GhPullRequest::from_json(&bytes).with_context(|| {
-                format!("{} is not `gh pr view --json` output\nhint: gh pr view NUMBER --json {GH_FIELDS} > pr.json", path.display())
+                format!(
+                    "{} is not `gh pr view --json` output\nhint: gh pr view NUMBER --json {GH_FIELDS} > pr.json",
+                    path.display()
+                )
             })?;
             merge_forge(&mut change, pr.into_change());
             true
@@ -110,7 +117,8 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     let engine = Engine::new(&policy);
     let eval = engine.evaluate(&change, &EvalOptions { now: Some(jiff::Timestamp::now()) });
-    let not_judged: Vec<&str> = eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
+    let not_judged: Vec<&str> =
+        eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
     let hint = (!forge && !not_judged.is_empty()).then(|| {
         format!(
             "could not judge from git alone: {}\nhint: pass --pr-json with the output of `gh pr view --json {GH_FIELDS}`\n",
@@ -122,7 +130,11 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Format::Json => output::to_json(&CheckReport {
             schema: "countersign.check",
             version: SCHEMA_VERSION,
-            policy: PolicyRef { source: &src.name, organization: &policy.meta.organization, version: &policy.meta.version },
+            policy: PolicyRef {
+                source: &src.name,
+                organization: &policy.meta.organization,
+                version: &policy.meta.version,
+            },
             base: &args.base,
             head: &args.head,
             forge_evidence: forge,
@@ -132,11 +144,9 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Format::Markdown => output::evaluation_markdown(&eval) + hint.as_deref().unwrap_or(""),
         Format::Github => {
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .with_context(|| format!("cannot append to $GITHUB_STEP_SUMMARY ({})", PathBuf::from(&path).display()))?;
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| {
+                    format!("cannot append to $GITHUB_STEP_SUMMARY ({})", PathBuf::from(&path).display())
+                })?;
                 f.write_all(output::evaluation_markdown(&eval).as_bytes())?;
             }
             output::github_annotations(&eval) + &output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")

@@ -67,8 +67,11 @@ fn classification_line(e: &Evaluation) -> String {
         let _ = write!(line, " · risk {} ({})", r.id, r.reason);
     }
     if !e.areas.is_empty() {
-        let areas: Vec<String> =
-            e.areas.iter().map(|a| if a.sensitive { format!("{} (sensitive)", a.name) } else { a.name.clone() }).collect();
+        let areas: Vec<String> = e
+            .areas
+            .iter()
+            .map(|a| if a.sensitive { format!("{} (sensitive)", a.name) } else { a.name.clone() })
+            .collect();
         let _ = write!(line, " · areas {}", areas.join(", "));
     }
     if let Some(author) = &e.change.author {
@@ -114,7 +117,11 @@ pub fn summary_text(s: &Summary) -> String {
     );
     let _ = writeln!(out, "  reviewed by someone other than the author: {}", pct(s.reviewed_by_other_share));
     let _ = writeln!(out, "  with CI evidence:                          {}", pct(s.ci_evidence_share));
-    let _ = writeln!(out, "  direct pushes: {}   self-merges: {}   emergencies: {}", s.direct_pushes, s.self_merges, s.emergencies);
+    let _ = writeln!(
+        out,
+        "  direct pushes: {}   self-merges: {}   emergencies: {}",
+        s.direct_pushes, s.self_merges, s.emergencies
+    );
     if !s.by_category.is_empty() {
         let cats: Vec<String> = s.by_category.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "  by category: {}", cats.join(", "));

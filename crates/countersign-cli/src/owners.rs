@@ -13,7 +13,9 @@ use crate::policy_source::{self, CODEOWNERS_LOCATIONS};
 use crate::{EXIT_OK, PolicyArgs};
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  countersign owners src/auth/login.rs prisma/schema.prisma\n  git diff --name-only origin/main | countersign owners --format json\n\nEach path is matched with GitHub CODEOWNERS rules: the last matching line wins.")]
+#[command(
+    after_help = "Examples:\n  countersign owners src/auth/login.rs prisma/schema.prisma\n  git diff --name-only origin/main | countersign owners --format json\n\nEach path is matched with GitHub CODEOWNERS rules: the last matching line wins."
+)]
 pub struct OwnersArgs {
     /// Paths to look up, relative to the repository root; read from stdin (one per line) when none are given.
     pub paths: Vec<String>,
@@ -50,7 +52,9 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let mut paths = args.paths.clone();
     if paths.is_empty() {
         if std::io::stdin().is_terminal() {
-            anyhow::bail!("no paths given\nhint: pass paths as arguments, or pipe them in: git diff --name-only origin/main | countersign owners");
+            anyhow::bail!(
+                "no paths given\nhint: pass paths as arguments, or pipe them in: git diff --name-only origin/main | countersign owners"
+            );
         }
         for line in std::io::stdin().lock().lines() {
             let line = line.context("cannot read paths from stdin")?;
@@ -110,13 +114,18 @@ fn source_text(l: &OwnerLine) -> String {
 fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
     let path = path.trim_start_matches("./").to_string();
     match policy.area_for(&path) {
-        None => OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false },
+        None => {
+            OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false }
+        }
         Some(area) => {
             let (source, line) = match &area.origin {
                 AreaOrigin::Codeowners { file, line } => (file.clone(), Some(*line)),
                 _ => (policy_name.to_string(), None),
             };
-            let people = policy.member_ids(&area.owners).map(|s| s.into_iter().map(str::to_string).collect()).unwrap_or_default();
+            let people = policy
+                .member_ids(&area.owners)
+                .map(|s| s.into_iter().map(str::to_string).collect())
+                .unwrap_or_default();
             OwnerLine {
                 path,
                 area: Some(area.name.clone()),
@@ -132,7 +141,11 @@ fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
 
 /// Import CODEOWNERS into the policy when it asks for it: from `rev` when given (the base
 /// branch, as GitHub does), otherwise from the working tree or HEAD.
-pub fn import_codeowners(policy: &mut Policy, repo: &countersign_git::Repository, rev: Option<&str>) -> anyhow::Result<()> {
+pub fn import_codeowners(
+    policy: &mut Policy,
+    repo: &countersign_git::Repository,
+    rev: Option<&str>,
+) -> anyhow::Result<()> {
     let Some(import) = policy.codeowners.clone() else { return Ok(()) };
     let candidates = codeowners_candidates(&import);
     for candidate in &candidates {

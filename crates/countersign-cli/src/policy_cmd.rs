@@ -93,7 +93,9 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
             let doc = match g.format {
                 Format::Html => countersign_policy::render::html(&loaded.policy),
                 Format::Json => output::to_json(&loaded.policy)?,
-                Format::Markdown | Format::Text | Format::Github => countersign_policy::render::markdown(&loaded.policy),
+                Format::Markdown | Format::Text | Format::Github => {
+                    countersign_policy::render::markdown(&loaded.policy)
+                }
             };
             match args.out {
                 Some(path) => {
@@ -107,13 +109,21 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
         PolicyCommand::Init(args) => {
             let Some((_, text)) = BUNDLED.iter().find(|(n, _)| *n == args.from) else {
                 let names: Vec<&str> = BUNDLED.iter().map(|(n, _)| *n).collect();
-                anyhow::bail!("there is no bundled policy named {:?}\nhint: choose one of: {}", args.from, names.join(", "));
+                anyhow::bail!(
+                    "there is no bundled policy named {:?}\nhint: choose one of: {}",
+                    args.from,
+                    names.join(", ")
+                );
             };
             if args.out.exists() && !args.force {
                 anyhow::bail!("{} already exists\nhint: pass --force to overwrite it", args.out.display());
             }
             write_atomically(&args.out, text.as_bytes())?;
-            eprintln!("wrote {} (from the bundled {} policy)\nhint: edit it, then run `countersign policy check`", args.out.display(), args.from);
+            eprintln!(
+                "wrote {} (from the bundled {} policy)\nhint: edit it, then run `countersign policy check`",
+                args.out.display(),
+                args.from
+            );
             Ok(EXIT_OK)
         }
     }
@@ -146,7 +156,12 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         _ => {
             print!("{}", countersign_policy::render_diagnostics(&src.name, &src.text, &all, output::color_enabled()));
             if errors.is_empty() {
-                println!("{}: valid ({} warning{})", src.name, warnings.len(), if warnings.len() == 1 { "" } else { "s" });
+                println!(
+                    "{}: valid ({} warning{})",
+                    src.name,
+                    warnings.len(),
+                    if warnings.len() == 1 { "" } else { "s" }
+                );
             } else {
                 println!("{}: {} error(s), {} warning(s)", src.name, errors.len(), warnings.len());
             }
@@ -158,7 +173,8 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
 /// Write via a temporary file in the same directory and rename, so a reader never sees half.
 pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
+    let tmp =
+        dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("out"), std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())

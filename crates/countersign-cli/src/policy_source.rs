@@ -55,7 +55,11 @@ pub fn read(policy: Option<&str>, root: &Path) -> anyhow::Result<PolicyText> {
 fn read_file(path: &Path) -> anyhow::Result<PolicyText> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the policy file {}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!("the policy file {} is not UTF-8 (invalid byte at offset {})", path.display(), e.utf8_error().valid_up_to())
+        anyhow::anyhow!(
+            "the policy file {} is not UTF-8 (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
     })?;
     Ok(PolicyText { name: path.display().to_string(), text, path: Some(path.to_path_buf()) })
 }

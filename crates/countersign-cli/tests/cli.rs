@@ -27,7 +27,11 @@ fn regex_lite(text: &str) -> String {
         let run = bytes[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
         let boundary_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
         let boundary_after = bytes.get(i + run).is_none_or(|c| !c.is_ascii_alphanumeric());
-        if boundary_before && boundary_after && (run == 40 || run == 10) && bytes[i..i + run].iter().any(|c| c.is_ascii_digit()) {
+        if boundary_before
+            && boundary_after
+            && (run == 40 || run == 10)
+            && bytes[i..i + run].iter().any(|c| c.is_ascii_digit())
+        {
             out.push_str(if run == 40 { "[COMMIT]" } else { "[SHORT]" });
             i += run;
         } else {
@@ -61,8 +65,11 @@ fn saas_repo() -> Repo {
 #[test]
 fn x01_policy_check_accepts_all_five_examples() {
     let dir = tempfile::tempdir().expect("tmp");
-    for name in ["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab", "starter"] {
-        let out = countersign(dir.path()).args(["policy", "check", "--policy", &example_policy(name)]).output().expect("run");
+    for name in
+        ["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab", "starter"]
+    {
+        let out =
+            countersign(dir.path()).args(["policy", "check", "--policy", &example_policy(name)]).output().expect("run");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{name}: {stdout}");
         assert!(stdout.contains(": valid"), "{name}: {stdout}");
@@ -130,7 +137,8 @@ fn s000_16_audit_json_shape_is_pinned() {
     assert_eq!(review["status"], "met", "Reviewed-by trailer from Liam: {review:#}");
     let pr2 = changes.iter().find(|c| c["change"]["pr_number"] == 2).expect("squash PR #2");
     assert_eq!(pr2["change"]["author"], "liam");
-    let text = redact(&serde_json::to_string_pretty(&json).expect("json")).replace(&example_policy("two-person-saas"), "[POLICY]");
+    let text = redact(&serde_json::to_string_pretty(&json).expect("json"))
+        .replace(&example_policy("two-person-saas"), "[POLICY]");
     insta::assert_snapshot!("audit_json", text);
 }
 
@@ -139,12 +147,27 @@ fn audit_sample_is_reproducible() {
     let repo = saas_repo();
     let run = |seed: &str| {
         let out = countersign(repo.path())
-            .args(["audit", "--policy", &example_policy("two-person-saas"), "--format", "json", "--sample", "2", "--seed", seed])
+            .args([
+                "audit",
+                "--policy",
+                &example_policy("two-person-saas"),
+                "--format",
+                "json",
+                "--sample",
+                "2",
+                "--seed",
+                seed,
+            ])
             .output()
             .expect("run");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(json["summary"]["population"], 4, "the summary covers the whole population");
-        json["changes"].as_array().expect("changes").iter().map(|c| c["change"]["id"].as_str().expect("id").to_string()).collect::<Vec<_>>()
+        json["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| c["change"]["id"].as_str().expect("id").to_string())
+            .collect::<Vec<_>>()
     };
     let a = run("7");
     assert_eq!(a.len(), 2);
@@ -155,7 +178,15 @@ fn audit_sample_is_reproducible() {
 fn audit_markdown_and_date_window() {
     let repo = saas_repo();
     let out = countersign(repo.path())
-        .args(["audit", "--policy", &example_policy("two-person-saas"), "--format", "markdown", "--since", "2026-05-28T20:30:00Z"])
+        .args([
+            "audit",
+            "--policy",
+            &example_policy("two-person-saas"),
+            "--format",
+            "markdown",
+            "--since",
+            "2026-05-28T20:30:00Z",
+        ])
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -178,7 +209,10 @@ fn audit_exit_codes_for_bad_input() {
     let out = countersign(repo.path()).args(["audit", "--policy", "bundled:nope"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
 
-    let out = countersign(repo.path()).args(["audit", "--policy", "bundled", "--since", "yesterday-ish"]).output().expect("run");
+    let out = countersign(repo.path())
+        .args(["audit", "--policy", "bundled", "--since", "yesterday-ish"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2), "clap usage errors exit 2");
 }
 
@@ -188,7 +222,14 @@ fn audit_of_a_shallow_clone_says_so() {
     let dir = tempfile::tempdir().expect("tmp");
     let clone = dir.path().join("shallow");
     let status = std::process::Command::new("git")
-        .args(["clone", "-q", "--depth", "1", &format!("file://{}", repo.path().display()), clone.to_str().expect("utf8")])
+        .args([
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", repo.path().display()),
+            clone.to_str().expect("utf8"),
+        ])
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .status()
@@ -206,7 +247,11 @@ fn pr_repo() -> (Repo, String, String) {
     repo.write("countersign.toml", &std::fs::read_to_string(example_policy("healthcare-cab")).expect("policy"));
     let base = repo.commit("Lena Fischer <lena.fischer@eonpro.io>", &[("src/app/page.tsx", "x\n")], "Initial");
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    let head = repo.commit("Tom Becker <tom.becker@eonpro.io>", &[("src/lib/auth/session.ts", "y\n")], "Harden session handling");
+    let head = repo.commit(
+        "Tom Becker <tom.becker@eonpro.io>",
+        &[("src/lib/auth/session.ts", "y\n")],
+        "Harden session handling",
+    );
     (repo, base, head)
 }
 
@@ -239,7 +284,9 @@ fn pr_json(head: &str, reviews: &str) -> String {
 }
 
 fn review(login: &str, head: &str) -> String {
-    format!(r#"{{"author": {{"login": "{login}"}}, "state": "APPROVED", "submittedAt": "2026-11-02T10:00:00Z", "commit": {{"oid": "{head}"}}}}"#)
+    format!(
+        r#"{{"author": {{"login": "{login}"}}, "state": "APPROVED", "submittedAt": "2026-11-02T10:00:00Z", "commit": {{"oid": "{head}"}}}}"#
+    )
 }
 
 #[test]
@@ -250,7 +297,10 @@ fn check_with_git_only_says_what_it_could_not_judge() {
     assert_eq!(out.status.code(), Some(0), "evidence missing is not a violation without --strict: {stdout}");
     assert!(stdout.contains("could not judge from git alone"), "{stdout}");
     assert!(stdout.contains("--pr-json"));
-    let out = countersign(repo.path()).args(["check", "--base", "main", "--head", "feature", "--strict"]).output().expect("run");
+    let out = countersign(repo.path())
+        .args(["check", "--base", "main", "--head", "feature", "--strict"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -286,7 +336,8 @@ fn s004_02_check_with_pr_json_reports_the_quorum() {
         .output()
         .expect("run");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let review_risk = json["evaluation"]["requirements"].as_array().expect("reqs").iter().find(|r| r["id"] == "review:risk").cloned();
+    let review_risk =
+        json["evaluation"]["requirements"].as_array().expect("reqs").iter().find(|r| r["id"] == "review:risk").cloned();
     assert_eq!(review_risk.expect("review:risk")["status"], "met");
 }
 
@@ -310,7 +361,10 @@ fn check_github_format_writes_annotations_and_step_summary() {
 fn check_rejects_malformed_pr_json() {
     let (repo, _base, _head) = pr_repo();
     std::fs::write(repo.path().join("pr.json"), "{\"title\": 5").expect("write");
-    let out = countersign(repo.path()).args(["check", "--base", "main", "--head", "feature", "--pr-json", "pr.json"]).output().expect("run");
+    let out = countersign(repo.path())
+        .args(["check", "--base", "main", "--head", "feature", "--pr-json", "pr.json"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("gh pr view"), "{stderr}");
@@ -322,7 +376,10 @@ fn check_reads_the_policy_from_the_base_revision() {
     // The PR tries to loosen the policy; the base branch's policy still applies.
     repo.write("countersign.toml", "[policy]\norganization = \"Loose\"\neffective = 2026-01-01\n");
     repo.commit("Tom Becker <tom.becker@eonpro.io>", &[], "Loosen the policy");
-    let out = countersign(repo.path()).args(["check", "--base", "main", "--head", "feature", "--format", "json"]).output().expect("run");
+    let out = countersign(repo.path())
+        .args(["check", "--base", "main", "--head", "feature", "--format", "json"])
+        .output()
+        .expect("run");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(json["policy"]["organization"], "EONPRO", "{json:#}");
 }
@@ -340,7 +397,15 @@ fn s004_06_owners_reports_codeowners_lines() {
     );
     repo.commit(HOLLY, &[], "policy and owners");
     let out = countersign(repo.path())
-        .args(["owners", "src/lib/auth/login.ts", "prisma/schema.prisma", "docs/x.md", "src/app.ts", "--format", "json"])
+        .args([
+            "owners",
+            "src/lib/auth/login.ts",
+            "prisma/schema.prisma",
+            "docs/x.md",
+            "src/app.ts",
+            "--format",
+            "json",
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -367,12 +432,25 @@ fn x02_policy_render_markdown_and_html() {
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.contains("CISO") && md.contains("CTO"), "{md}");
     let out = countersign(dir.path())
-        .args(["policy", "render", "--policy", &example_policy("healthcare-cab"), "--format", "html", "--out", "policy.html"])
+        .args([
+            "policy",
+            "render",
+            "--policy",
+            &example_policy("healthcare-cab"),
+            "--format",
+            "html",
+            "--out",
+            "policy.html",
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(0));
     let html = std::fs::read_to_string(dir.path().join("policy.html")).expect("html written");
-    assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"), "{}", &html[..50.min(html.len())]);
+    assert!(
+        html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+        "{}",
+        &html[..50.min(html.len())]
+    );
 }
 
 #[test]
@@ -402,7 +480,16 @@ fn recorded_approval_turns_evidence_missing_into_compliant() {
 
     countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
     countersign(repo.path())
-        .args(["record", "approval", "--change", &merge, "--approver", "Liam Howell <liam@send.tax>", "--by", "holly@send.tax"])
+        .args([
+            "record",
+            "approval",
+            "--change",
+            &merge,
+            "--approver",
+            "Liam Howell <liam@send.tax>",
+            "--by",
+            "holly@send.tax",
+        ])
         .assert()
         .success();
     assert_eq!(verdict(&repo), (Some(0), "compliant".to_string()), "the recorded approval satisfies the rule");

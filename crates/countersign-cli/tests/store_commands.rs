@@ -9,12 +9,24 @@ use assert_cmd::Command;
 
 fn countersign(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("countersign").unwrap();
-    cmd.current_dir(dir).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("USER", "tester").env("NO_COLOR", "1");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("USER", "tester")
+        .env("NO_COLOR", "1");
     cmd
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").current_dir(dir).args(args).env("GIT_AUTHOR_NAME", "A").env("GIT_AUTHOR_EMAIL", "a@example.com").env("GIT_COMMITTER_NAME", "A").env("GIT_COMMITTER_EMAIL", "a@example.com").output().unwrap();
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "A")
+        .env("GIT_AUTHOR_EMAIL", "a@example.com")
+        .env("GIT_COMMITTER_NAME", "A")
+        .env("GIT_COMMITTER_EMAIL", "a@example.com")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
@@ -52,7 +64,18 @@ fn init_creates_a_private_key_and_prints_the_public_key() {
 fn record_a_commit_from_the_repo_then_repeat_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
-    let args = ["--repo", ".", "record", "approval", "--change", &commit[..12], "--approver", "bob@example.com", "--idempotency-key", "d-1"];
+    let args = [
+        "--repo",
+        ".",
+        "record",
+        "approval",
+        "--change",
+        &commit[..12],
+        "--approver",
+        "bob@example.com",
+        "--idempotency-key",
+        "d-1",
+    ];
     let first = stdout(countersign(dir.path()).args(args));
     assert!(first.contains("recorded entry 0"), "{first}");
     let again = stdout(countersign(dir.path()).args(args));
@@ -78,7 +101,10 @@ fn bad_input_is_a_clear_error_and_stores_nothing() {
     setup(dir.path());
     countersign(dir.path()).args(["record", "--json", "-"]).write_stdin("{not json").assert().code(2);
     countersign(dir.path()).args(["record", "teleport", "--change", "pr#1"]).assert().code(2);
-    let out = countersign(dir.path()).args(["record", "check", "--change", "pr#404", "--name", "ci", "--status", "success"]).output().unwrap();
+    let out = countersign(dir.path())
+        .args(["record", "check", "--change", "pr#404", "--name", "ci", "--status", "success"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown change"));
     let cp = countersign(dir.path()).args(["log", "checkpoint"]).output().unwrap();
@@ -90,7 +116,10 @@ fn a_missing_key_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
     std::fs::remove_file(dir.path().join("countersign.key")).unwrap();
-    let out = countersign(dir.path()).args(["--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"]).output().unwrap();
+    let out = countersign(dir.path())
+        .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("countersign.key does not exist"));
 }
@@ -99,8 +128,14 @@ fn a_missing_key_is_a_clear_error() {
 fn evidence_export_then_verify_offline() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
-    countersign(dir.path()).args(["--repo", ".", "record", "deploy", "--change", &commit, "--environment", "staging"]).assert().success();
-    countersign(dir.path()).args(["evidence", "export", "--since", "2000-01-01", "--out", "evidence.tar"]).assert().success();
+    countersign(dir.path())
+        .args(["--repo", ".", "record", "deploy", "--change", &commit, "--environment", "staging"])
+        .assert()
+        .success();
+    countersign(dir.path())
+        .args(["evidence", "export", "--since", "2000-01-01", "--out", "evidence.tar"])
+        .assert()
+        .success();
     std::fs::remove_file(dir.path().join("countersign.db")).unwrap();
     let out = stdout(countersign(dir.path()).args(["evidence", "verify", "evidence.tar"]));
     assert!(out.contains("package verified: 1 entries"), "{out}");
@@ -111,9 +146,26 @@ fn log_verify_fails_with_exit_1_on_a_tampered_log() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
     for i in 0..3 {
-        countersign(dir.path()).args(["--repo", ".", "record", "check", "--change", &commit, "--name", &format!("ci-{i}"), "--status", "success"]).assert().success();
+        countersign(dir.path())
+            .args([
+                "--repo",
+                ".",
+                "record",
+                "check",
+                "--change",
+                &commit,
+                "--name",
+                &format!("ci-{i}"),
+                "--status",
+                "success",
+            ])
+            .assert()
+            .success();
     }
-    let status = std::process::Command::new("sqlite3").arg(dir.path().join("countersign.db")).arg("DELETE FROM log_entries WHERE idx = 1").status();
+    let status = std::process::Command::new("sqlite3")
+        .arg(dir.path().join("countersign.db"))
+        .arg("DELETE FROM log_entries WHERE idx = 1")
+        .status();
     if status.map(|s| s.success()).unwrap_or(false) {
         let out = countersign(dir.path()).args(["log", "verify"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1));

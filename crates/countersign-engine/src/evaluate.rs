@@ -11,17 +11,13 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use regex::Regex;
 
-use countersign_policy::model::{
-    ApprovalRule, Area, Category, ChangeKind, Condition, GateScope, Policy, Subject,
-};
+use countersign_policy::model::{ApprovalRule, Area, Category, ChangeKind, Condition, GateScope, Policy, Subject};
 
 use crate::change::{Approval, ApprovalKind, Change, CheckStatus, Identity, PathStatus};
 use countersign_policy::render::{condition_text, rule_text, subject_text as policy_subject_text};
 
 use crate::directory::{Directory, display_identity};
-use crate::report::{
-    AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict,
-};
+use crate::report::{AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict};
 use crate::text;
 
 /// Inputs that come from outside the pure core.
@@ -46,8 +42,11 @@ impl<'p> Engine<'p> {
     pub fn new(policy: &'p Policy) -> Self {
         let content_patterns = policy.content_flags.iter().map(|f| Regex::new(&f.pattern).ok()).collect();
         let ticket = policy.branch.ticket_pattern.as_deref().and_then(|p| Regex::new(p).ok());
-        let rule_descriptions =
-            policy.rules.iter().map(|(name, rule)| (name.clone(), format!("{name}: {}", rule_text(policy, rule, true)))).collect();
+        let rule_descriptions = policy
+            .rules
+            .iter()
+            .map(|(name, rule)| (name.clone(), format!("{name}: {}", rule_text(policy, rule, true))))
+            .collect();
         Engine { policy, dir: Directory::new(policy), content_patterns, ticket, rule_descriptions }
     }
 
@@ -121,13 +120,20 @@ impl<'p> Engine<'p> {
                 .or_else(|| self.policy.categories.first())
         };
         let (cat, class) = self
-            .classify(cx, &self.policy.categories, |c| (&c.id, &c.name, &c.when, c.precedence), default, "default category")
+            .classify(
+                cx,
+                &self.policy.categories,
+                |c| (&c.id, &c.name, &c.when, c.precedence),
+                default,
+                "default category",
+            )
             .expect("a validated policy has at least one category");
         (cat, class)
     }
 
     fn classify_risk(&self, cx: &ChangeContext<'_>) -> Option<(&'p countersign_policy::model::Risk, Classification)> {
-        let default = || self.policy.default_risk.as_ref().and_then(|id| self.policy.risks.iter().find(|r| &r.id == id));
+        let default =
+            || self.policy.default_risk.as_ref().and_then(|id| self.policy.risks.iter().find(|r| &r.id == id));
         self.classify(cx, &self.policy.risks, |r| (&r.id, &r.name, &r.when, r.rank), default, "default risk")
     }
 
@@ -214,17 +220,30 @@ impl<'p> Engine<'p> {
     fn branch_requirements(&self, cx: &ChangeContext<'_>, reqs: &mut Vec<RequirementResult>) {
         let rules = &self.policy.branch;
         let change = cx.change;
-        if rules.forbid_direct_push && matches!(cx.kind, ChangeKind::DirectPush | ChangeKind::Merge | ChangeKind::PullRequest) {
+        if rules.forbid_direct_push
+            && matches!(cx.kind, ChangeKind::DirectPush | ChangeKind::Merge | ChangeKind::PullRequest)
+        {
             let (status, evidence, detail) = if cx.kind == ChangeKind::DirectPush {
                 (
                     Status::Missing,
-                    vec![format!("commit {} on {} has no PR reference", short(&change.id), change.branch.as_deref().unwrap_or("the branch"))],
+                    vec![format!(
+                        "commit {} on {} has no PR reference",
+                        short(&change.id),
+                        change.branch.as_deref().unwrap_or("the branch")
+                    )],
                     Some("committed directly to a protected branch, not through a pull request".to_string()),
                 )
             } else {
                 (Status::Met, vec![pr_evidence(change)], None)
             };
-            reqs.push(req("pull-request", "change arrives through a pull request (no direct push)", "branch", status, evidence, detail));
+            reqs.push(req(
+                "pull-request",
+                "change arrives through a pull request (no direct push)",
+                "branch",
+                status,
+                evidence,
+                detail,
+            ));
         }
         if let Some(re) = &self.ticket {
             let haystacks = [change.title.as_str(), change.body.as_str(), change.branch.as_deref().unwrap_or("")];
@@ -319,7 +338,11 @@ impl<'p> Engine<'p> {
                 &format!(
                     "acknowledgment from an owner of sensitive area {} ({}) for {}",
                     area.name,
-                    area.owners.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(", "),
+                    area.owners
+                        .iter()
+                        .map(|s| policy_subject_text(self.policy, s, false))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     paths.join(", ")
                 ),
                 &format!("area {}", area.name),
@@ -344,19 +367,23 @@ impl<'p> Engine<'p> {
             if !gate.paths.is_empty() && !cx.change.changed_paths.iter().any(|p| gate.paths.matches(&p.path)) {
                 continue;
             }
-            let names: Vec<&str> = std::iter::once(gate.check.as_str()).chain(gate.aliases.iter().map(String::as_str)).collect();
-            let result = cx
-                .change
-                .checks
-                .iter()
-                .rev()
-                .find(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)));
+            let names: Vec<&str> =
+                std::iter::once(gate.check.as_str()).chain(gate.aliases.iter().map(String::as_str)).collect();
+            let result = cx.change.checks.iter().rev().find(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)));
             let (status, evidence, detail) = match result {
                 Some(c) => {
-                    let ev = vec![format!("{} {:?} ({})", c.name, c.status, c.source).replace("Success", "passed").replace("Failure", "failed")];
+                    let ev = vec![
+                        format!("{} {:?} ({})", c.name, c.status, c.source)
+                            .replace("Success", "passed")
+                            .replace("Failure", "failed"),
+                    ];
                     match c.status {
                         CheckStatus::Success => (Status::Met, ev, None),
-                        CheckStatus::Skipped => (Status::Met, ev, Some("skipped by path filters; counted as passing, as GitHub does".to_string())),
+                        CheckStatus::Skipped => (
+                            Status::Met,
+                            ev,
+                            Some("skipped by path filters; counted as passing, as GitHub does".to_string()),
+                        ),
                         CheckStatus::Failure => (Status::Missing, ev, Some(format!("{} failed", gate.check))),
                         CheckStatus::Pending => (Status::Missing, ev, Some(format!("{} had not finished", gate.check))),
                     }
@@ -371,7 +398,14 @@ impl<'p> Engine<'p> {
                 GateScope::All => "",
                 GateScope::MainOnly => " (protected branch only)",
             };
-            reqs.push(req(&format!("gate:{}", gate.check), &format!("CI gate {} passes{scope}", gate.check), "gates", status, evidence, detail));
+            reqs.push(req(
+                &format!("gate:{}", gate.check),
+                &format!("CI gate {} passes{scope}", gate.check),
+                "gates",
+                status,
+                evidence,
+                detail,
+            ));
         }
     }
 
@@ -381,7 +415,11 @@ impl<'p> Engine<'p> {
             if !d.categories.is_empty() && !d.categories.contains(&category.id) {
                 continue;
             }
-            let by = if d.categories.is_empty() { "description".to_string() } else { format!("description ({})", d.categories.join(", ")) };
+            let by = if d.categories.is_empty() {
+                "description".to_string()
+            } else {
+                format!("description ({})", d.categories.join(", "))
+            };
             for section in &d.sections {
                 let found = text::has_section(&change.body, section);
                 let status = if found { Status::Met } else { cx.missing_or_unknown(cx.description_complete()) };
@@ -395,7 +433,11 @@ impl<'p> Engine<'p> {
                 ));
             }
             for heading in &d.checklists {
-                let boxes: Vec<_> = cx.checkboxes().iter().filter(|b| b.heading.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(heading))).collect();
+                let boxes: Vec<_> = cx
+                    .checkboxes()
+                    .iter()
+                    .filter(|b| b.heading.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(heading)))
+                    .collect();
                 let unticked: Vec<_> = boxes.iter().filter(|b| !b.checked).map(|b| b.label.clone()).collect();
                 let status = if boxes.is_empty() {
                     cx.missing_or_unknown(cx.description_complete())
@@ -452,7 +494,12 @@ impl<'p> Engine<'p> {
             if !self.condition_holds(&co.when, cx) {
                 continue;
             }
-            let hits: Vec<_> = change.changed_paths.iter().filter(|p| co.must_touch.matches(&p.path)).map(|p| p.path.clone()).collect();
+            let hits: Vec<_> = change
+                .changed_paths
+                .iter()
+                .filter(|p| co.must_touch.matches(&p.path))
+                .map(|p| p.path.clone())
+                .collect();
             reqs.push(req(
                 &format!("co-change:{}", co.id),
                 &co.description,
@@ -474,13 +521,15 @@ impl<'p> Engine<'p> {
             for p in change.changed_paths.iter().filter(|p| rule.paths.matches(&p.path)) {
                 seen += 1;
                 match p.status {
-                    PathStatus::Modified | PathStatus::Deleted | PathStatus::Renamed => {
-                        bad.push(format!("{} {} an existing file", p.path, match p.status {
+                    PathStatus::Modified | PathStatus::Deleted | PathStatus::Renamed => bad.push(format!(
+                        "{} {} an existing file",
+                        p.path,
+                        match p.status {
                             PathStatus::Deleted => "deletes",
                             PathStatus::Renamed => "renames",
                             _ => "modifies",
-                        }))
-                    }
+                        }
+                    )),
                     PathStatus::Added => {
                         let file = p.path.rsplit('/').next().unwrap_or(&p.path);
                         if let Some(re) = &name_re {
@@ -496,7 +545,10 @@ impl<'p> Engine<'p> {
             }
             reqs.push(req(
                 &format!("append-only:{}", rule.id),
-                &format!("{} are append-only", rule.paths.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")),
+                &format!(
+                    "{} are append-only",
+                    rule.paths.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")
+                ),
                 &format!("append-only {}", rule.id),
                 if bad.is_empty() { Status::Met } else { Status::Missing },
                 vec![format!("{seen} file(s) in scope")],
@@ -535,7 +587,8 @@ impl<'p> Engine<'p> {
         let flag = &self.policy.content_flags[index];
         let re = self.content_patterns[index].as_ref()?;
         let mut hits = Vec::new();
-        for p in change.changed_paths.iter().filter(|p| p.status != PathStatus::Deleted && flag.paths.matches(&p.path)) {
+        for p in change.changed_paths.iter().filter(|p| p.status != PathStatus::Deleted && flag.paths.matches(&p.path))
+        {
             let added = change.added_lines.iter().find(|a| a.path == p.path)?;
             hits.extend(added.lines.iter().filter(|l| re.is_match(l)).map(|l| format!("{}: {}", p.path, l.trim())));
         }
@@ -575,7 +628,8 @@ impl<'p> Engine<'p> {
             .map(|(who, src)| format!("authorized by {} ({src})", display_identity(&self.dir, who)))
             .collect();
         let authorized = !valid.is_empty();
-        let authorizer_text = em.authorizers.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(" or ");
+        let authorizer_text =
+            em.authorizers.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(" or ");
         let status = if authorized {
             Status::Met
         } else if authorizations.is_empty() {
@@ -585,7 +639,10 @@ impl<'p> Engine<'p> {
         };
         let detail = (!authorized).then(|| {
             if authorizations.is_empty() {
-                format!("no emergency authorization recorded (expected a {} trailer or a recorded authorization)", em.authorization_trailer)
+                format!(
+                    "no emergency authorization recorded (expected a {} trailer or a recorded authorization)",
+                    em.authorization_trailer
+                )
             } else {
                 format!(
                     "authorized by {}, who may not authorize emergencies",
@@ -602,7 +659,8 @@ impl<'p> Engine<'p> {
             detail,
         ));
         for ob in &em.obligations {
-            let due = cx.change.time.and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(ob.within.seconds)).ok());
+            let due =
+                cx.change.time.and_then(|t| t.checked_add(jiff::SignedDuration::from_secs(ob.within.seconds)).ok());
             let fulfilment = cx.change.fulfilments.iter().find(|f| f.obligation == ob.id);
             let (status, evidence, detail) = match (fulfilment, due, opts.now) {
                 (Some(f), _, _) => {
@@ -610,9 +668,15 @@ impl<'p> Engine<'p> {
                         (Some(d), Some(t)) if t > d => Some(format!("fulfilled late, at {t}")),
                         _ => None,
                     };
-                    (if late.is_some() { Status::Missing } else { Status::Met }, vec![format!("fulfilled: {}", f.source)], late)
+                    (
+                        if late.is_some() { Status::Missing } else { Status::Met },
+                        vec![format!("fulfilled: {}", f.source)],
+                        late,
+                    )
                 }
-                (None, Some(d), Some(now)) if now > d => (Status::Unknown, vec![], Some(format!("overdue since {d}: no fulfilment recorded"))),
+                (None, Some(d), Some(now)) if now > d => {
+                    (Status::Unknown, vec![], Some(format!("overdue since {d}: no fulfilment recorded")))
+                }
                 (None, _, _) => (Status::Pending, vec![], due.map(|d| format!("due by {d}"))),
             };
             let mut r = req(&format!("obligation:{}", ob.id), &ob.description, "emergency", status, evidence, detail);
@@ -654,7 +718,11 @@ impl<'p> Engine<'p> {
                     if *current_head_only {
                         if let (Some(given), Some(head)) = (&a.commit, &cx.change.head_commit) {
                             if given != head {
-                                notes.push(format!("{who}'s approval is stale (given on {}, head is {})", short(given), short(head)));
+                                notes.push(format!(
+                                    "{who}'s approval is stale (given on {}, head is {})",
+                                    short(given),
+                                    short(head)
+                                ));
                                 continue;
                             }
                         }
@@ -683,7 +751,12 @@ impl<'p> Engine<'p> {
                 let met = counted.len() >= *count as usize;
                 let mut missing = Vec::new();
                 if !met {
-                    missing.push(format!("needs {} from {}, has {}", plural(*count, "approval"), subjects_text(self.policy, from), counted.len()));
+                    missing.push(format!(
+                        "needs {} from {}, has {}",
+                        plural(*count, "approval"),
+                        subjects_text(self.policy, from),
+                        counted.len()
+                    ));
                     missing.extend(notes);
                 }
                 RuleOutcome { met, evidence, missing }
@@ -704,7 +777,9 @@ impl<'p> Engine<'p> {
             }
             ApprovalRule::Ref(name) => match self.policy.rules.get(name) {
                 Some(inner) => self.judge_rule(inner, cx, touched),
-                None => RuleOutcome { met: false, evidence: vec![], missing: vec![format!("rule {name} is not defined")] },
+                None => {
+                    RuleOutcome { met: false, evidence: vec![], missing: vec![format!("rule {name} is not defined")] }
+                }
             },
             ApprovalRule::All(rules) => {
                 let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
@@ -720,7 +795,10 @@ impl<'p> Engine<'p> {
                     None => RuleOutcome {
                         met: false,
                         evidence: outcomes.iter().flat_map(|o| o.evidence.clone()).collect(),
-                        missing: vec![format!("none of: {}", outcomes.iter().map(|o| o.missing.join(", ")).collect::<Vec<_>>().join(" | "))],
+                        missing: vec![format!(
+                            "none of: {}",
+                            outcomes.iter().map(|o| o.missing.join(", ")).collect::<Vec<_>>().join(" | ")
+                        )],
                     },
                 }
             }
@@ -747,7 +825,11 @@ impl<'p> Engine<'p> {
                 if is_owner(self.dir.resolve(author)) {
                     return RuleOutcome {
                         met: true,
-                        evidence: vec![format!("the author {} owns {}", display_identity(&self.dir, author), area.name)],
+                        evidence: vec![format!(
+                            "the author {} owns {}",
+                            display_identity(&self.dir, author),
+                            area.name
+                        )],
                         missing: vec![],
                     };
                 }
@@ -761,7 +843,12 @@ impl<'p> Engine<'p> {
         match found {
             Some(a) => RuleOutcome {
                 met: true,
-                evidence: vec![format!("{} by owner {} ({})", if ack { "acknowledged" } else { "approved" }, display_identity(&self.dir, &a.by), a.source)],
+                evidence: vec![format!(
+                    "{} by owner {} ({})",
+                    if ack { "acknowledged" } else { "approved" },
+                    display_identity(&self.dir, &a.by),
+                    a.source
+                )],
                 missing: vec![],
             },
             None => RuleOutcome {
@@ -771,7 +858,11 @@ impl<'p> Engine<'p> {
                     "no {} from an owner of {} ({})",
                     if ack { "acknowledgment" } else { "approval" },
                     area.name,
-                    area.owners.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(", ")
+                    area.owners
+                        .iter()
+                        .map(|s| policy_subject_text(self.policy, s, false))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )],
             },
         }
@@ -790,8 +881,13 @@ impl<'p> Engine<'p> {
         let open = |r: &RequirementResult| matches!(r.status, Status::Missing | Status::Unknown);
         if category.emergency && emergency_authorized {
             if let Some(em) = &self.policy.emergency {
-                let gates_skippable: BTreeSet<String> =
-                    self.policy.gates.iter().filter(|g| g.emergency_may_skip).map(|g| format!("gate:{}", g.check)).collect();
+                let gates_skippable: BTreeSet<String> = self
+                    .policy
+                    .gates
+                    .iter()
+                    .filter(|g| g.emergency_may_skip)
+                    .map(|g| format!("gate:{}", g.check))
+                    .collect();
                 for r in reqs.iter_mut().filter(|r| open(r)) {
                     if gates_skippable.contains(&r.id) || em.may_skip.iter().any(|w| waiver_matches(w, &r.id)) {
                         waive(r, "skipped under an authorized emergency; obligations follow".to_string());
@@ -829,7 +925,11 @@ impl<'p> Engine<'p> {
 }
 
 /// Why an exception has ended, if it has (S000-07, S000-18).
-pub fn exception_end(policy: &Policy, ex: &countersign_policy::model::Exception, today: Option<Date>) -> Option<String> {
+pub fn exception_end(
+    policy: &Policy,
+    ex: &countersign_policy::model::Exception,
+    today: Option<Date>,
+) -> Option<String> {
     if let (Some(review_by), Some(today)) = (ex.review_by, today) {
         if today > review_by {
             return Some(format!("its re-evaluation date {review_by} has passed"));
@@ -901,7 +1001,8 @@ pub struct ChangeContext<'c> {
 impl<'c> ChangeContext<'c> {
     fn new(engine: &Engine<'_>, change: &'c Change) -> Self {
         let dir = &engine.dir;
-        let kind = change.kind.unwrap_or(if change.pr_number.is_some() { ChangeKind::Merge } else { ChangeKind::DirectPush });
+        let kind =
+            change.kind.unwrap_or(if change.pr_number.is_some() { ChangeKind::Merge } else { ChangeKind::DirectPush });
         let mut committer_keys: BTreeSet<String> = change.committers.iter().map(|c| dir.actor_key(c)).collect();
         committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.committer)));
         committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.author)));
@@ -976,7 +1077,14 @@ impl RuleOutcome {
 
 // ---- small helpers ------------------------------------------------------------------------
 
-fn req(id: &str, description: &str, required_by: &str, status: Status, evidence: Vec<String>, detail: Option<String>) -> RequirementResult {
+fn req(
+    id: &str,
+    description: &str,
+    required_by: &str,
+    status: Status,
+    evidence: Vec<String>,
+    detail: Option<String>,
+) -> RequirementResult {
     RequirementResult {
         id: id.to_string(),
         description: description.to_string(),

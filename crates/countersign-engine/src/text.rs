@@ -19,10 +19,8 @@ pub fn checkboxes(body: &str) -> Vec<Checkbox> {
             heading = Some(h.to_string());
             continue;
         }
-        let Some(rest) = trimmed
-            .strip_prefix("- ")
-            .or_else(|| trimmed.strip_prefix("* "))
-            .or_else(|| trimmed.strip_prefix("+ "))
+        let Some(rest) =
+            trimmed.strip_prefix("- ").or_else(|| trimmed.strip_prefix("* ")).or_else(|| trimmed.strip_prefix("+ "))
         else {
             continue;
         };
@@ -93,12 +91,7 @@ fn is_content(text: &str) -> bool {
 }
 
 fn normalize(s: &str) -> String {
-    s.trim()
-        .trim_end_matches(':')
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    s.trim().trim_end_matches(':').split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ const LIAM: &str = "liam@send.tax";
 
 /// A two-person-saas PR with the description its policy asks for.
 fn saas_pr(n: u64, author: &str) -> B {
-    pr(n, author).body("## Intent\nFix it.\n## Testing\nUnit tests.\n## Operational risk\nLow.\n## Rollback plan\nRevert.\n")
+    pr(n, author)
+        .body("## Intent\nFix it.\n## Testing\nUnit tests.\n## Operational risk\nLow.\n## Rollback plan\nRevert.\n")
 }
 
 // ---- 000: two-person SaaS -----------------------------------------------------------------
@@ -58,7 +59,10 @@ fn s000_04_four_categories_are_told_apart() {
     let cat = |b: B| eval(&policy, &b.build()).category.id;
     assert_eq!(cat(saas_pr(1, HOLLY).paths(&["st-backend/app/main.py"])), "standard");
     assert_eq!(cat(saas_pr(2, "x@example.com").paths(&["package.json"]).label("pre-approved")), "pre-approved");
-    assert_eq!(cat(saas_pr(3, HOLLY).paths(&["st-backend/app/main.py"]).trailer("Change-Type", "emergency")), "emergency");
+    assert_eq!(
+        cat(saas_pr(3, HOLLY).paths(&["st-backend/app/main.py"]).trailer("Change-Type", "emergency")),
+        "emergency"
+    );
     assert_eq!(cat(saas_pr(4, HOLLY).paths(&["trust-center/subprocessors.md"])), "policy");
     assert_eq!(cat(saas_pr(5, HOLLY).paths(&["README.md", "docs/setup.md"])), "trivial");
 }
@@ -92,7 +96,8 @@ fn s000_05_a_direct_commit_to_main_is_a_violation() {
 #[test]
 fn s000_06_description_states_intent_testing_risk_and_rollback() {
     let policy = example("two-person-saas");
-    let change = pr(1, HOLLY).paths(&["a.py"]).approved_by(LIAM).body("## Intent\nFix.\n## Testing\n[describe]\n").build();
+    let change =
+        pr(1, HOLLY).paths(&["a.py"]).approved_by(LIAM).body("## Intent\nFix.\n## Testing\n[describe]\n").build();
     let e = eval(&policy, &change);
     assert_eq!(status(&e, "description:intent"), Status::Met);
     assert_eq!(status(&e, "description:testing"), Status::Missing, "a template placeholder is not content");
@@ -127,7 +132,8 @@ fn s000_07_trivial_self_merge_is_allowed_and_recorded() {
 #[test]
 fn s000_07_standing_self_merge_exception_covers_liam_only_while_team_is_two() {
     let policy = example("two-person-saas");
-    let change = saas_pr(1, LIAM).paths(&["st-apps/web/page.tsx"]).check("frontend-ci / lint", CheckStatus::Success).build();
+    let change =
+        saas_pr(1, LIAM).paths(&["st-apps/web/page.tsx"]).check("frontend-ci / lint", CheckStatus::Success).build();
     let e = eval_at(&policy, &change, "2026-11-20T00:00:00Z");
     assert_eq!(status(&e, "review"), Status::Waived);
     assert!(req(&e, "review").detail.as_deref().unwrap_or("").contains("liam-self-merge"));
@@ -147,7 +153,8 @@ fn s000_07_standing_self_merge_exception_covers_liam_only_while_team_is_two() {
 fn s000_08_sensitive_area_needs_the_owner_acknowledgment() {
     let policy = example("two-person-saas");
     // Liam changes the encryption module (owned by Holly); Holly must acknowledge.
-    let base = || saas_pr(1, LIAM).paths(&["st-backend/app/core/encryption.py", "st-backend/tests/integration/test_enc.py"]);
+    let base =
+        || saas_pr(1, LIAM).paths(&["st-backend/app/core/encryption.py", "st-backend/tests/integration/test_enc.py"]);
     let e = eval(&policy, &base().build());
     assert_eq!(status(&e, "owner-ack:encryption"), Status::Missing);
     assert!(e.areas.iter().any(|a| a.name == "encryption" && a.sensitive));
@@ -175,11 +182,21 @@ fn s000_09_encryption_changes_come_with_integration_tests() {
 #[test]
 fn s000_10_passing_ci_does_not_authorize_merge_alone() {
     let policy = example("two-person-saas");
-    let e = eval(&policy, &saas_pr(1, HOLLY).paths(&["st-backend/x.py"]).checks_pass(&["lint-type", "backend-ci / tests"]).build());
+    let e = eval(
+        &policy,
+        &saas_pr(1, HOLLY).paths(&["st-backend/x.py"]).checks_pass(&["lint-type", "backend-ci / tests"]).build(),
+    );
     assert_eq!(status(&e, "gate:lint-type"), Status::Met);
     assert_eq!(status(&e, "review"), Status::Missing);
     assert_eq!(e.verdict, Verdict::Violation);
-    let e = eval(&policy, &saas_pr(2, HOLLY).paths(&["st-backend/x.py"]).approved_by(LIAM).check("lint-type", CheckStatus::Failure).build());
+    let e = eval(
+        &policy,
+        &saas_pr(2, HOLLY)
+            .paths(&["st-backend/x.py"])
+            .approved_by(LIAM)
+            .check("lint-type", CheckStatus::Failure)
+            .build(),
+    );
     assert_eq!(status(&e, "gate:lint-type"), Status::Missing, "a failing CI run blocks");
 }
 
@@ -208,7 +225,10 @@ fn s000_12_console_changes_carry_a_structured_log_entry() {
 #[test]
 fn s000_13_migrations_are_forward_only_and_concurrent_indexes_are_flagged() {
     let policy = example("two-person-saas");
-    let e = eval(&policy, &saas_pr(1, HOLLY).paths(&["st-backend/alembic/versions/0001_init.py"]).approved_by(LIAM).build());
+    let e = eval(
+        &policy,
+        &saas_pr(1, HOLLY).paths(&["st-backend/alembic/versions/0001_init.py"]).approved_by(LIAM).build(),
+    );
     assert_eq!(status(&e, "append-only:alembic-forward-only"), Status::Missing, "editing a shipped migration");
     let m = "st-backend/alembic/versions/0002_idx.py";
     let e = eval(
@@ -228,7 +248,10 @@ fn s000_13_migrations_are_forward_only_and_concurrent_indexes_are_flagged() {
 #[test]
 fn s000_14_emergency_needs_the_incident_commander_and_creates_obligations() {
     let policy = example("two-person-saas");
-    let unauthorized = saas_pr(1, HOLLY).paths(&["st-apps/web/x.tsx"]).label("emergency").check("frontend-ci / lint", CheckStatus::Success);
+    let unauthorized = saas_pr(1, HOLLY)
+        .paths(&["st-apps/web/x.tsx"])
+        .label("emergency")
+        .check("frontend-ci / lint", CheckStatus::Success);
     let e = eval(&policy, &unauthorized.build());
     assert_eq!(status(&e, "emergency-authorization"), Status::Missing);
     assert_eq!(status(&e, "review"), Status::Missing, "nothing is waived without authorization");
@@ -275,7 +298,10 @@ fn s000_14_emergency_may_skip_tests_but_not_ci() {
 #[test]
 fn s000_16_audit_trail_answers_who_what_when_why_and_whose_approval() {
     let policy = example("two-person-saas");
-    let e = eval(&policy, &saas_pr(5, HOLLY).title("Rotate the signing key").paths(&["st-backend/x.py"]).approved_by(LIAM).build());
+    let e = eval(
+        &policy,
+        &saas_pr(5, HOLLY).title("Rotate the signing key").paths(&["st-backend/x.py"]).approved_by(LIAM).build(),
+    );
     assert_eq!(e.change.author.as_deref(), Some("holly")); // who
     assert_eq!(e.change.changed_paths, 1); // what
     assert!(e.change.time.is_some()); // when
@@ -331,7 +357,10 @@ fn s001_02_founder_is_the_sole_approver_and_normal_needs_the_self_review_checkli
     let e = eval(&policy, &pr(1, FOUNDER).paths(&["src/collector.ts"]).approved_by(FOUNDER).body(body).build());
     assert_eq!(status(&e, "review"), Status::Met, "the founder approves their own change while solo");
     assert_eq!(status(&e, "checklist:self-review-checklist"), Status::Missing);
-    let e = eval(&policy, &pr(2, "contractor@example.org").paths(&["src/collector.ts"]).approved_by("stranger@example.org").build());
+    let e = eval(
+        &policy,
+        &pr(2, "contractor@example.org").paths(&["src/collector.ts"]).approved_by("stranger@example.org").build(),
+    );
     assert_eq!(status(&e, "review"), Status::Missing, "only the founder may approve");
     let e = eval(&policy, &pr(3, "contractor@example.org").paths(&["src/collector.ts"]).approved_by(FOUNDER).build());
     assert_eq!(status(&e, "review"), Status::Met);
@@ -347,8 +376,15 @@ fn s001_04_migrations_are_numbered_append_only_without_column_drops() {
     let e = eval(&policy, &pr(3, FOUNDER).paths(&["migrations/0001_init.sql"]).build());
     assert_eq!(status(&e, "append-only:d1-migrations"), Status::Missing, "existing migration edited");
     let m = "migrations/0008_drop.sql";
-    let e = eval(&policy, &pr(4, "contractor@example.org").added(&[m]).added_lines(m, &["ALTER TABLE t DROP COLUMN secret;"]).build());
-    assert_eq!(status(&e, "review:flag:column-drop"), Status::Missing, "a column drop is flagged for the founder's review");
+    let e = eval(
+        &policy,
+        &pr(4, "contractor@example.org").added(&[m]).added_lines(m, &["ALTER TABLE t DROP COLUMN secret;"]).build(),
+    );
+    assert_eq!(
+        status(&e, "review:flag:column-drop"),
+        Status::Missing,
+        "a column drop is flagged for the founder's review"
+    );
 }
 
 // ---- 002: open-source SDK --------------------------------------------------------------------
@@ -356,8 +392,16 @@ fn s001_04_migrations_are_numbered_append_only_without_column_drops() {
 const GREG: &str = "greg@tomo.dev";
 const ANA: &str = "ana@tomo.dev";
 const SAM: &str = "sam@tomo.dev";
-const SDK_GATES: &[&str] =
-    &["lint", "typecheck", "unit-tests", "integration-tests", "security-lint", "dependency-audit", "secret-scan", "container-scan"];
+const SDK_GATES: &[&str] = &[
+    "lint",
+    "typecheck",
+    "unit-tests",
+    "integration-tests",
+    "security-lint",
+    "dependency-audit",
+    "secret-scan",
+    "container-scan",
+];
 const SDK_BODY: &str = "What: x\nWhy: y\nTesting: z\nSecurity impact: none\n## Review checklist\n- [x] Code is clear\n- [x] Tests cover the change\n";
 
 #[test]
@@ -393,7 +437,8 @@ fn s002_03_named_gates_must_pass_and_container_scan_is_main_only() {
     let e = eval(&policy, &open_pr.checks_pass(&SDK_GATES[..7]).build());
     assert!(!has_req(&e, "gate:container-scan"), "not required on a pull request");
     assert_eq!(e.verdict, Verdict::Compliant, "{e:#?}");
-    let merged = pr(2, SAM).paths(&["src/tomo/a.py"]).body(SDK_BODY).approved_by(ANA).checks_pass(&SDK_GATES[..7]).build();
+    let merged =
+        pr(2, SAM).paths(&["src/tomo/a.py"]).body(SDK_BODY).approved_by(ANA).checks_pass(&SDK_GATES[..7]).build();
     let e = eval(&policy, &merged);
     assert_eq!(status(&e, "gate:container-scan"), Status::Missing, "required on main");
     assert_eq!(status(&e, "gate:secret-scan"), Status::Met);
@@ -441,7 +486,8 @@ fn s002_08_emergency_may_bypass_review_and_ci_on_the_leads_word() {
     assert_eq!(status(&e, "obligation:retroactive-pr"), Status::Pending);
     assert_eq!(req(&e, "obligation:retroactive-pr").due, Some("2026-11-02T10:00:00Z".parse().expect("ts")));
     // Sam may not authorize: nothing is waived.
-    let change = pr(2, SAM).paths(&["src/tomo/a.py"]).label("emergency").trailer("Emergency-Authorized-By", SAM).build();
+    let change =
+        pr(2, SAM).paths(&["src/tomo/a.py"]).label("emergency").trailer("Emergency-Authorized-By", SAM).build();
     let e = eval(&policy, &change);
     assert_eq!(status(&e, "emergency-authorization"), Status::Missing);
     assert_ne!(status(&e, "gate:lint"), Status::Waived);
@@ -478,7 +524,8 @@ fn s003_04_auth_crypto_secrets_pii_need_security_review_regardless() {
     let policy = example("optional-peer-review");
     let e = eval(&policy, &pr(1, ENG).title("ENG-3").paths(&["src/auth/session.ts"]).checks_pass(CLERK_GATES).build());
     assert_eq!(status(&e, "review:area:security-sensitive"), Status::Missing);
-    let e = eval(&policy, &pr(2, ENG).title("ENG-3").paths(&["src/auth/session.ts"]).approved_by(SECURITY_CHAMP).build());
+    let e =
+        eval(&policy, &pr(2, ENG).title("ENG-3").paths(&["src/auth/session.ts"]).approved_by(SECURITY_CHAMP).build());
     assert_eq!(status(&e, "review:area:security-sensitive"), Status::Met);
 }
 
@@ -628,7 +675,8 @@ fn s004_08_emergency_verbal_approval_recorded_and_documented_within_24h() {
 fn s004_12_destructive_migrations_need_database_review() {
     let policy = example("healthcare-cab");
     let m = "prisma/migrations/20261101_drop/migration.sql";
-    let e = eval(&policy, &pr(1, TOM).added(&[m]).added_lines(m, &["ALTER TABLE \"User\" DROP COLUMN \"ssn\";"]).build());
+    let e =
+        eval(&policy, &pr(1, TOM).added(&[m]).added_lines(m, &["ALTER TABLE \"User\" DROP COLUMN \"ssn\";"]).build());
     assert_eq!(status(&e, "review:flag:destructive-migration"), Status::Missing);
     assert_eq!(status(&e, "co-change:migration-rollback-script"), Status::Missing);
 }

@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use countersign_engine::change::{
-    Approval, ApprovalKind, Change, ChangeKind, ChangedPath, CheckResult, CheckStatus, CommitRef,
-    Completeness, Identity, PathStatus,
+    Approval, ApprovalKind, Change, ChangeKind, ChangedPath, CheckResult, CheckStatus, CommitRef, Completeness,
+    Identity, PathStatus,
 };
 
 use crate::ForgeError;
@@ -128,7 +128,13 @@ impl GhPullRequest {
             .flatten()
             .map(|c| {
                 let who = c.authors.first().map(commit_author_identity).unwrap_or_default();
-                CommitRef { id: c.oid.clone(), author: who.clone(), committer: who, signed: false, subject: c.message_headline.clone() }
+                CommitRef {
+                    id: c.oid.clone(),
+                    author: who.clone(),
+                    committer: who,
+                    signed: false,
+                    subject: c.message_headline.clone(),
+                }
             })
             .collect();
         let approvals = self
@@ -170,12 +176,8 @@ impl GhPullRequest {
                 GhCheck::Other => None,
             })
             .collect();
-        let changed_paths = self
-            .files
-            .iter()
-            .flatten()
-            .map(|f| ChangedPath { path: f.path.clone(), status: file_status(f) })
-            .collect();
+        let changed_paths =
+            self.files.iter().flatten().map(|f| ChangedPath { path: f.path.clone(), status: file_status(f) }).collect();
         let mut committers: Vec<Identity> = Vec::new();
         for c in &commits {
             if !committers.contains(&c.author) {

@@ -1,11 +1,10 @@
 //! Turning cached facts into the engine's [`Change`]: `.mailmap`, approvals, checks and
 //! co-authors. Cheap and pure, so it runs on every walk, cached or not.
 
-use countersign_engine::change::{
-    AddedLines, Approval, ApprovalKind, ChangeKind, ChangedPath, CheckResult, CheckStatus, CommitRef, Identity,
-    Trailer,
-};
 use countersign_engine::change::Change;
+use countersign_engine::change::{
+    AddedLines, Approval, ApprovalKind, ChangeKind, ChangedPath, CheckResult, CheckStatus, CommitRef, Identity, Trailer,
+};
 use jiff::Timestamp;
 
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
@@ -18,7 +17,8 @@ pub(crate) struct People {
 
 impl People {
     pub fn identity(&self, raw: &RawIdent) -> Identity {
-        let sig = gix::actor::SignatureRef { name: raw.name.as_str().into(), email: raw.email.as_str().into(), time: "" };
+        let sig =
+            gix::actor::SignatureRef { name: raw.name.as_str().into(), email: raw.email.as_str().into(), time: "" };
         let (name, email) = match self.mailmap.try_resolve_ref(sig) {
             Some(resolved) => (
                 resolved.name.map_or_else(|| raw.name.clone(), |n| crate::message::escape_lossy(n)),
@@ -33,7 +33,9 @@ impl People {
     pub fn trailer_identity(&self, value: &str) -> Identity {
         let parsed = parse_identity(value);
         match (&parsed.name, &parsed.email) {
-            (_, Some(email)) => self.identity(&RawIdent { name: parsed.name.clone().unwrap_or_default(), email: email.clone() }),
+            (_, Some(email)) => {
+                self.identity(&RawIdent { name: parsed.name.clone().unwrap_or_default(), email: email.clone() })
+            }
             _ => parsed,
         }
     }
@@ -46,11 +48,7 @@ fn identity_from(name: String, email: String) -> Identity {
         .map(|local| local.rsplit('+').next().unwrap_or(local))
         .filter(|l| !l.is_empty())
         .map(|l| format!("github:{l}"));
-    Identity {
-        name: (!name.is_empty()).then_some(name),
-        email: (!email.is_empty()).then_some(email),
-        login,
-    }
+    Identity { name: (!name.is_empty()).then_some(name), email: (!email.is_empty()).then_some(email), login }
 }
 
 fn short(id: &str) -> &str {
@@ -171,8 +169,7 @@ pub(crate) fn change_from_facts(people: &People, facts: ChangeFacts, branch: Opt
     for c in brought_in.iter_mut().chain(std::iter::once(&mut head)) {
         evidence_from_commit(people, c, &mut change);
     }
-    change.changed_paths =
-        changed_paths.into_iter().map(|(path, status)| ChangedPath { path, status }).collect();
+    change.changed_paths = changed_paths.into_iter().map(|(path, status)| ChangedPath { path, status }).collect();
     change.added_lines = added_lines.into_iter().map(|(path, lines)| AddedLines { path, lines }).collect();
     change
 }

@@ -13,7 +13,9 @@ pub enum GitError {
     )]
     Shallow { path: PathBuf, commit: String },
 
-    #[error("{path}: object {id} is missing from the repository (needed for {needed_for}); the repository is incomplete or corrupt — try `git fsck`")]
+    #[error(
+        "{path}: object {id} is missing from the repository (needed for {needed_for}); the repository is incomplete or corrupt — try `git fsck`"
+    )]
     MissingObject { path: PathBuf, id: String, needed_for: String },
 
     #[error("{path}: HEAD does not point at a commit yet (unborn branch {branch})")]

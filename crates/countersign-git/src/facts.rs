@@ -206,13 +206,10 @@ impl Cache {
     pub fn store(&self, path: &Path, fingerprint: u64, new: &[(gix::ObjectId, ChangeFacts)]) -> std::io::Result<()> {
         let fresh: std::collections::HashSet<&gix::ObjectId> = new.iter().map(|(id, _)| id).collect();
         let base_entries = self.index.len() - self.recent_entries;
-        let journal_only = self.state == CacheState::Loaded
-            && self.recent_entries + new.len() <= (base_entries / 8).max(1024);
-        let kept: Vec<_> = self
-            .index
-            .iter()
-            .filter(|(id, slot)| !fresh.contains(id) && (slot.in_recent || !journal_only))
-            .collect();
+        let journal_only =
+            self.state == CacheState::Loaded && self.recent_entries + new.len() <= (base_entries / 8).max(1024);
+        let kept: Vec<_> =
+            self.index.iter().filter(|(id, slot)| !fresh.contains(id) && (slot.in_recent || !journal_only)).collect();
         let mut w = Writer(Vec::with_capacity(
             if journal_only { self.recent.len() } else { self.base.len() + self.recent.len() } + new.len() * 1024,
         ));
@@ -535,7 +532,11 @@ mod tests {
                 subject: "Merge pull request #1 from o/b".into(),
                 body: "body\n\\xff".into(),
                 trailers: vec![("Reviewed-by".into(), "R <r@x>".into())],
-                review: Some((1, ReviewSource::Bors, vec![Identity { login: Some("alice".into()), ..Default::default() }])),
+                review: Some((
+                    1,
+                    ReviewSource::Bors,
+                    vec![Identity { login: Some("alice".into()), ..Default::default() }],
+                )),
             },
             parents: vec!["b".repeat(40), "c".repeat(40)],
             brought_in: vec![CommitFacts { id: "c".repeat(40), ..Default::default() }],

@@ -117,23 +117,15 @@ pub fn parse_message(message: &str) -> ParsedMessage {
     let lines: Vec<&str> = message.lines().collect();
     // Skip leading blank lines, as git does.
     let start = lines.iter().position(|l| !l.trim().is_empty()).unwrap_or(lines.len());
-    let subject_end = lines[start..]
-        .iter()
-        .position(|l| l.trim().is_empty())
-        .map_or(lines.len(), |p| start + p);
-    let subject = lines[start..subject_end]
-        .iter()
-        .map(|l| l.trim())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let subject_end = lines[start..].iter().position(|l| l.trim().is_empty()).map_or(lines.len(), |p| start + p);
+    let subject = lines[start..subject_end].iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
 
     let rest = &lines[subject_end.min(lines.len())..];
     let (body_lines, trailers) = split_trailers(rest);
     let body = body_lines.join("\n").trim().to_string();
 
-    let review = review_from_subject(&subject, &body)
-        .or_else(|| gitlab_review(&body))
-        .or_else(|| gerrit_review(&trailers));
+    let review =
+        review_from_subject(&subject, &body).or_else(|| gitlab_review(&body)).or_else(|| gerrit_review(&trailers));
 
     ParsedMessage { subject, body, trailers, review }
 }
@@ -188,13 +180,8 @@ fn split_trailers<'a>(rest: &[&'a str]) -> (Vec<&'a str>, Vec<MessageTrailer>) {
             }
         }
     }
-    let is_block = trailer_lines > 0
-        && (other_lines == 0 || (known && trailer_lines * 3 >= other_lines));
-    if is_block {
-        (rest[..para_start].to_vec(), trailers)
-    } else {
-        (rest.to_vec(), Vec::new())
-    }
+    let is_block = trailer_lines > 0 && (other_lines == 0 || (known && trailer_lines * 3 >= other_lines));
+    if is_block { (rest[..para_start].to_vec(), trailers) } else { (rest.to_vec(), Vec::new()) }
 }
 
 /// `Key: value` where the key is letters, digits and `-`, with no space before the colon.
@@ -226,45 +213,49 @@ fn hash_number(s: &str) -> Option<(u64, &str)> {
 fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
     if let Some(rest) = subject.strip_prefix("Merge pull request ")
         && let Some((number, after)) = hash_number(rest)
-            && (after.is_empty() || after.starts_with(' ')) {
-                return Some(ReviewRef { number, source: ReviewSource::GitHubMerge, reviewers: Vec::new() });
-            }
+        && (after.is_empty() || after.starts_with(' '))
+    {
+        return Some(ReviewRef { number, source: ReviewSource::GitHubMerge, reviewers: Vec::new() });
+    }
     for prefix in ["Auto merge of ", "Rollup merge of "] {
         if let Some(rest) = subject.strip_prefix(prefix)
-            && let Some((number, after)) = hash_number(rest) {
-                let reviewers = after
-                    .rfind("r=")
-                    .filter(|&i| i == 0 || after[..i].ends_with([' ', ',']))
-                    .map(|i| parse_reviewer_list(&after[i + 2..]))
-                    .unwrap_or_default();
-                return Some(ReviewRef { number, source: ReviewSource::Bors, reviewers });
-            }
+            && let Some((number, after)) = hash_number(rest)
+        {
+            let reviewers = after
+                .rfind("r=")
+                .filter(|&i| i == 0 || after[..i].ends_with([' ', ',']))
+                .map(|i| parse_reviewer_list(&after[i + 2..]))
+                .unwrap_or_default();
+            return Some(ReviewRef { number, source: ReviewSource::Bors, reviewers });
+        }
     }
     if let Some(rest) = subject.strip_prefix("Merge ")
         && let Some((number, after)) = hash_number(rest)
-            && (after.is_empty() || after.starts_with(' ')) {
-                // bors-ng writes one body line per PR: `N: Title r=alice a=bob`.
-                let mut reviewers = Vec::new();
-                let line_prefix = format!("{number}: ");
-                for line in body.lines() {
-                    if let Some(l) = line.trim().strip_prefix(&line_prefix) {
-                        for word in l.split_whitespace() {
-                            if let Some(names) = word.strip_prefix("r=") {
-                                reviewers.extend(parse_reviewer_list(names));
-                            }
-                        }
+        && (after.is_empty() || after.starts_with(' '))
+    {
+        // bors-ng writes one body line per PR: `N: Title r=alice a=bob`.
+        let mut reviewers = Vec::new();
+        let line_prefix = format!("{number}: ");
+        for line in body.lines() {
+            if let Some(l) = line.trim().strip_prefix(&line_prefix) {
+                for word in l.split_whitespace() {
+                    if let Some(names) = word.strip_prefix("r=") {
+                        reviewers.extend(parse_reviewer_list(names));
                     }
                 }
-                return Some(ReviewRef { number, source: ReviewSource::BorsNg, reviewers });
             }
+        }
+        return Some(ReviewRef { number, source: ReviewSource::BorsNg, reviewers });
+    }
     // Squash merge: `Fix thing (#34)`.
     let trimmed = subject.trim_end();
     if let Some(inner) = trimmed.strip_suffix(')')
         && let Some(open) = inner.rfind("(#")
-            && let Some((number, after)) = hash_number(&inner[open + 1..])
-                && after.is_empty() {
-                    return Some(ReviewRef { number, source: ReviewSource::Squash, reviewers: Vec::new() });
-                }
+        && let Some((number, after)) = hash_number(&inner[open + 1..])
+        && after.is_empty()
+    {
+        return Some(ReviewRef { number, source: ReviewSource::Squash, reviewers: Vec::new() });
+    }
     None
 }
 
@@ -280,12 +271,7 @@ fn parse_reviewer_list(s: &str) -> Vec<Identity> {
             break;
         }
     }
-    s[..end]
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(parse_identity)
-        .collect()
+    s[..end].split(',').map(str::trim).filter(|n| !n.is_empty()).map(parse_identity).collect()
 }
 
 fn gitlab_review(body: &str) -> Option<ReviewRef> {
@@ -425,7 +411,8 @@ mod tests {
 
     #[test]
     fn paragraph_with_prose_is_not_trailers() {
-        let p = parse_message("Subject\n\nNote: this is prose\nand this line is prose too\nand more\nand more\nand more\n");
+        let p =
+            parse_message("Subject\n\nNote: this is prose\nand this line is prose too\nand more\nand more\nand more\n");
         assert!(p.trailers.is_empty());
         assert!(p.body.starts_with("Note: this is prose"));
     }

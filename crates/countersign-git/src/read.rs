@@ -135,12 +135,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Load an object's raw data into `buf`.
-    fn load<'b>(
-        &self,
-        id: &gix::oid,
-        buf: &'b mut Vec<u8>,
-        needed_for: &str,
-    ) -> Result<gix::objs::Data<'b>, GitError> {
+    fn load<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>, needed_for: &str) -> Result<gix::objs::Data<'b>, GitError> {
         match self.repo.try_find(id, buf) {
             Ok(Some(data)) => Ok(data),
             Ok(None) => Err(self.missing(id, needed_for)),
@@ -149,7 +144,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Decode one commit into facts. `with_body` keeps the body (first-parent commits).
-    pub fn commit_facts(&mut self, id: &gix::oid, with_body: bool) -> Result<(CommitFacts, Vec<ObjectId>, ObjectId), GitError> {
+    pub fn commit_facts(
+        &mut self,
+        id: &gix::oid,
+        with_body: bool,
+    ) -> Result<(CommitFacts, Vec<ObjectId>, ObjectId), GitError> {
         let mut buf = std::mem::take(&mut self.buf);
         let cached = match &self.last_parent {
             Some((c, bytes)) if c.as_ref() == id => {
@@ -254,21 +253,22 @@ impl<'a> Reader<'a> {
     fn time_and_parents(&mut self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Result<i64, GitError> {
         parents.clear();
         if let Some(graph) = &self.graph
-            && let Some(pos) = graph.lookup(id) {
-                let commit = graph.commit_at(pos);
-                for p in commit.iter_parents() {
-                    match p {
-                        Ok(p) => parents.push(graph.id_at(p).to_owned()),
-                        Err(_) => {
-                            parents.clear();
-                            break;
-                        }
+            && let Some(pos) = graph.lookup(id)
+        {
+            let commit = graph.commit_at(pos);
+            for p in commit.iter_parents() {
+                match p {
+                    Ok(p) => parents.push(graph.id_at(p).to_owned()),
+                    Err(_) => {
+                        parents.clear();
+                        break;
                     }
                 }
-                if parents.len() == commit.iter_parents().count() {
-                    return Ok(commit.committer_timestamp() as i64);
-                }
             }
+            if parents.len() == commit.iter_parents().count() {
+                return Ok(commit.committer_timestamp() as i64);
+            }
+        }
         let mut buf = std::mem::take(&mut self.buf2);
         let result = (|| {
             let data = self.load(id, &mut buf, "a merged commit")?;
@@ -413,9 +413,10 @@ impl<'a> Reader<'a> {
         for changed in diff.out {
             let path = escape_lossy(&changed.path);
             if let (Some(wanted), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob)
-                && wanted(&path) {
-                    candidates.push((path.clone(), changed.old, new_id));
-                }
+                && wanted(&path)
+            {
+                candidates.push((path.clone(), changed.old, new_id));
+            }
             paths.push((path, changed.status));
         }
         // Tree order is not plain byte order (`a/b` vs `a.txt`): sort for a stable output.

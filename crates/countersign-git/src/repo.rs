@@ -150,7 +150,8 @@ fn tune_caches(repo: &mut gix::Repository) {
     let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
     if !configured {
         // A cap, not an allocation: it only fills with delta bases actually decoded.
-        repo.objects.set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(256 * 1024 * 1024)));
+        repo.objects
+            .set_pack_cache(|| Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(256 * 1024 * 1024)));
     }
 }
 
@@ -226,8 +227,11 @@ impl Repository {
     }
 
     fn resolve_commit(&self, spec: &str) -> Result<ObjectId, GitError> {
-        let revision_err =
-            |e: &dyn std::fmt::Display| GitError::Revision { path: self.path.clone(), spec: spec.to_string(), message: e.to_string() };
+        let revision_err = |e: &dyn std::fmt::Display| GitError::Revision {
+            path: self.path.clone(),
+            spec: spec.to_string(),
+            message: e.to_string(),
+        };
         let id = self.repo.rev_parse_single(spec).map_err(|e| revision_err(&e))?;
         let object = id.object().map_err(|e| revision_err(&e))?;
         let commit = object.peel_to_kind(gix::object::Kind::Commit).map_err(|e| revision_err(&e))?;
@@ -253,7 +257,9 @@ impl Repository {
                 let id = self.resolve_commit(&id.to_string())?;
                 Ok((id, name))
             }
-            None => Err(GitError::UnbornHead { path: self.path.clone(), branch: name.unwrap_or_else(|| "HEAD".into()) }),
+            None => {
+                Err(GitError::UnbornHead { path: self.path.clone(), branch: name.unwrap_or_else(|| "HEAD".into()) })
+            }
         }
     }
 
@@ -291,12 +297,16 @@ impl Repository {
             // Cached commits need no object access at all; then the commit-graph; then the
             // commit object itself.
             let from_cache = cache.link(&id).map(|l| (l.time, l.first_parent));
-            let from_graph = if from_cache.is_some() { None } else { graph.as_ref().and_then(|g| {
-                let pos = g.lookup(id)?;
-                let c = g.commit_at(pos);
-                let parent = c.iter_parents().next().and_then(Result::ok).map(|p| g.id_at(p).to_owned());
-                Some((c.committer_timestamp() as i64, parent))
-            }) };
+            let from_graph = if from_cache.is_some() {
+                None
+            } else {
+                graph.as_ref().and_then(|g| {
+                    let pos = g.lookup(id)?;
+                    let c = g.commit_at(pos);
+                    let parent = c.iter_parents().next().and_then(Result::ok).map(|p| g.id_at(p).to_owned());
+                    Some((c.committer_timestamp() as i64, parent))
+                })
+            };
             let (time, parent) = match from_cache.or(from_graph) {
                 Some(found) => {
                     used_graph |= from_graph.is_some();
@@ -365,14 +375,13 @@ impl Repository {
         };
         let fingerprint = facts::fingerprint(&opts.added_lines_for);
         let cache_path = self.cache_file();
-        let cache = if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
+        let cache =
+            if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
         let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, &cache, progress)?;
         let since = opts.since.map(|t| t.as_second());
         let until = opts.until.map(|t| t.as_second());
-        let selected: Vec<&ChainCommit> = chain
-            .iter()
-            .filter(|c| since.is_none_or(|s| c.time >= s) && until.is_none_or(|u| c.time <= u))
-            .collect();
+        let selected: Vec<&ChainCommit> =
+            chain.iter().filter(|c| since.is_none_or(|s| c.time >= s) && until.is_none_or(|u| c.time <= u)).collect();
         if let Some(boundary) = selected.iter().find(|c| c.shallow_boundary) {
             return Err(GitError::Shallow { path: self.path.clone(), commit: boundary.id.to_string() });
         }
@@ -381,8 +390,7 @@ impl Repository {
         // (Decoding and building below stay on one thread: they are allocation-bound, and
         // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
-        let todo: Vec<ObjectId> =
-            selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
+        let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
         let computed = self.read_facts(&todo, wanted, opts.threads, progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
@@ -450,10 +458,11 @@ impl Repository {
             })?;
             builder.add(glob);
         }
-        builder
-            .build()
-            .map(Some)
-            .map_err(|e| GitError::BadPattern { path: self.path.clone(), pattern: patterns.join(", "), message: e.to_string() })
+        builder.build().map(Some).map_err(|e| GitError::BadPattern {
+            path: self.path.clone(),
+            pattern: patterns.join(", "),
+            message: e.to_string(),
+        })
     }
 
     /// Read the facts of `ids` on worker threads, each with its own object handle and cache.
@@ -517,7 +526,8 @@ impl Repository {
                         let end = (start + run_len).min(ids.len());
                         // Newest first within the run, like git: pack deltas are stored against
                         // newer versions, so the delta-base cache keeps hitting.
-                        let result: Result<Vec<_>, _> = ids[start..end].iter().map(|id| reader.change_facts(id)).collect();
+                        let result: Result<Vec<_>, _> =
+                            ids[start..end].iter().map(|id| reader.change_facts(id)).collect();
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -558,10 +568,7 @@ impl Repository {
     pub fn read_blob_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let commit = self.resolve_commit(rev)?;
         let tree_id = Reader::new(&self.repo, &self.path, self.is_shallow(), None).tree_of(&commit)?;
-        let tree = self
-            .repo
-            .find_tree(tree_id)
-            .map_err(|e| self.git(format!("reading the tree of {rev}"), e))?;
+        let tree = self.repo.find_tree(tree_id).map_err(|e| self.git(format!("reading the tree of {rev}"), e))?;
         let path = path.trim_start_matches('/');
         let entry = tree
             .lookup_entry(path.split('/').filter(|c| !c.is_empty()).map(|c| c.as_bytes()))

@@ -434,8 +434,11 @@ fn added_lines_only_for_matching_files() {
 
     // A caller's own matcher replaces the globs.
     let matcher: countersign_git::PathMatcher = std::sync::Arc::new(|p: &str| p.ends_with("a.rs"));
-    let w = walk(&r, &WalkOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..no_cache() })
-        .expect("walk");
+    let w = walk(
+        &r,
+        &WalkOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..no_cache() },
+    )
+    .expect("walk");
     assert_eq!(w.changes[0].added_lines[0].path, "src/a.rs");
     assert_eq!(w.changes[0].added_lines[0].lines, vec!["y"]);
 
@@ -452,10 +455,7 @@ fn threads_do_not_change_the_result() {
     let one = walk(&r, &WalkOptions { threads: Some(1), ..no_cache() }).expect("walk");
     let two = walk(&r, &WalkOptions { threads: Some(2), ..no_cache() }).expect("walk");
     assert_eq!(one.changes.len(), 150);
-    assert_eq!(
-        serde_json::to_value(&one.changes).expect("json"),
-        serde_json::to_value(&two.changes).expect("json")
-    );
+    assert_eq!(serde_json::to_value(&one.changes).expect("json"), serde_json::to_value(&two.changes).expect("json"));
 }
 
 /// The tree diff is our own: check it against `git log --name-status` on a history with

@@ -94,7 +94,11 @@ const BATCH: usize = 1024;
 
 impl<'k> LogAudit<'k> {
     /// Check every checkpoint's signature and origin; two checkpoints of one size must agree.
-    pub fn new(verifier: &'k LogVerifier, signed_checkpoints: &[String], options: AuditOptions) -> Result<Self, VerifyFailure> {
+    pub fn new(
+        verifier: &'k LogVerifier,
+        signed_checkpoints: &[String],
+        options: AuditOptions,
+    ) -> Result<Self, VerifyFailure> {
         let mut audit = Self::streaming(verifier, options);
         audit.add_checkpoints(signed_checkpoints)?;
         Ok(audit)
@@ -147,7 +151,11 @@ impl<'k> LogAudit<'k> {
                     continue;
                 }
                 if cp.size < last.size {
-                    return Err(VerifyFailure { entry: None, checkpoint: Some(cp.size), problem: format!("checkpoints given out of order (after size {})", last.size) });
+                    return Err(VerifyFailure {
+                        entry: None,
+                        checkpoint: Some(cp.size),
+                        problem: format!("checkpoints given out of order (after size {})", last.size),
+                    });
                 }
             }
             if cp.size < self.frontier.size() {
@@ -183,7 +191,11 @@ impl<'k> LogAudit<'k> {
         for e in entries {
             if e.index != expected {
                 let problem = if e.index > expected {
-                    format!("missing: the log jumps from entry {} to entry {}", expected.wrapping_sub(1) as i128, e.index)
+                    format!(
+                        "missing: the log jumps from entry {} to entry {}",
+                        expected.wrapping_sub(1) as i128,
+                        e.index
+                    )
                 } else {
                     format!("duplicate or out of order (found index {} after {})", e.index, expected - 1)
                 };
@@ -196,7 +208,11 @@ impl<'k> LogAudit<'k> {
             if let Some(stored) = e.stored_leaf_hash
                 && stored != leaf
             {
-                note(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: "stored leaf hash does not match the entry bytes".into() });
+                note(VerifyFailure {
+                    entry: Some(e.index),
+                    checkpoint: None,
+                    problem: "stored leaf hash does not match the entry bytes".into(),
+                });
                 break;
             }
         }
@@ -230,7 +246,10 @@ impl<'k> LogAudit<'k> {
             if cp.size == self.frontier.size() && cp.root != self.frontier.root() {
                 let from = self.reached;
                 let problem = if cp.size - from == 1 {
-                    format!("entry {from} was changed, replaced, reordered or removed: the log's root at size {} does not match the signed checkpoint", cp.size)
+                    format!(
+                        "entry {from} was changed, replaced, reordered or removed: the log's root at size {} does not match the signed checkpoint",
+                        cp.size
+                    )
                 } else {
                     format!(
                         "one of entries {from}..{} was changed, reordered or removed: the log's root at size {} does not match the signed checkpoint",
@@ -258,10 +277,19 @@ impl<'k> LogAudit<'k> {
             return Err(VerifyFailure {
                 entry: Some(size),
                 checkpoint: Some(cp.size),
-                problem: format!("the log has {size} entries but a checkpoint of size {} is signed: entries {size}..{} are missing (truncated log)", cp.size, cp.size - 1),
+                problem: format!(
+                    "the log has {size} entries but a checkpoint of size {} is signed: entries {size}..{} are missing (truncated log)",
+                    cp.size,
+                    cp.size - 1
+                ),
             });
         }
-        Ok(AuditSummary { entries: size, checkpoints: self.count, root: self.frontier.root(), largest_checkpoint: self.last_added.map(|c| c.size) })
+        Ok(AuditSummary {
+            entries: size,
+            checkpoints: self.count,
+            root: self.frontier.root(),
+            largest_checkpoint: self.last_added.map(|c| c.size),
+        })
     }
 }
 
@@ -279,7 +307,8 @@ fn check_chunk(verifier: &LogVerifier, keyid: &str, chunk: &[EntryRef<'_>]) -> O
                 sigs.push(sig);
             }
             Err(err) => {
-                decode_failure = Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: err.to_string() });
+                decode_failure =
+                    Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: err.to_string() });
                 break;
             }
         }
@@ -293,7 +322,11 @@ fn check_chunk(verifier: &LogVerifier, keyid: &str, chunk: &[EntryRef<'_>]) -> O
     if !verifier.verify_batch(&messages, &sigs) {
         for ((e, m), s) in chunk.iter().zip(&messages).zip(&sigs) {
             if !verifier.verify_raw(m, s) {
-                return Some(VerifyFailure { entry: Some(e.index), checkpoint: None, problem: "DSSE signature does not verify".into() });
+                return Some(VerifyFailure {
+                    entry: Some(e.index),
+                    checkpoint: None,
+                    problem: "DSSE signature does not verify".into(),
+                });
             }
         }
     }

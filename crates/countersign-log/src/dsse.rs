@@ -153,7 +153,8 @@ fn split_canonical<'a>(entry: &'a [u8], keyid: &str) -> Option<(&'a [u8], &'a [u
     let rest = entry.strip_prefix(b"{\"payload\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
     let (payload, rest) = rest.split_at(end);
-    let rest = rest.strip_prefix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
+    let rest =
+        rest.strip_prefix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
     let rest = rest.strip_prefix(keyid.as_bytes())?;
     let rest = rest.strip_prefix(b"\",\"sig\":\"")?;
     let end = rest.iter().position(|&b| b == b'"')?;
@@ -184,7 +185,11 @@ pub fn signed_message_into(entry: &[u8], keyid: &str, out: &mut Vec<u8>) -> Resu
             return Err(EnvelopeError::WrongPayloadType(envelope.payload_type));
         }
         let payload = B64.decode(&envelope.payload).map_err(|_| EnvelopeError::PayloadNotBase64)?;
-        let sig = envelope.signatures.iter().find(|s| s.keyid == keyid).ok_or_else(|| EnvelopeError::NoSignatureByKey(keyid.to_owned()))?;
+        let sig = envelope
+            .signatures
+            .iter()
+            .find(|s| s.keyid == keyid)
+            .ok_or_else(|| EnvelopeError::NoSignatureByKey(keyid.to_owned()))?;
         let raw = B64.decode(&sig.sig).map_err(|_| EnvelopeError::MalformedSignature)?;
         let signature: [u8; 64] = raw.try_into().map_err(|_| EnvelopeError::MalformedSignature)?;
         out.extend_from_slice(&pae(PAYLOAD_TYPE, &payload));
@@ -221,7 +226,8 @@ pub fn verify_entry(entry: &[u8], verifier: &LogVerifier) -> Result<Statement, E
 
 /// Parse a statement payload and check its `_type`.
 pub fn parse_statement(payload: &[u8]) -> Result<Statement, EnvelopeError> {
-    let statement: Statement = serde_json::from_slice(payload).map_err(|e| EnvelopeError::NotAStatement(e.to_string()))?;
+    let statement: Statement =
+        serde_json::from_slice(payload).map_err(|e| EnvelopeError::NotAStatement(e.to_string()))?;
     if statement.type_ != STATEMENT_TYPE {
         return Err(EnvelopeError::NotAStatement(format!("_type is {:?}", statement.type_)));
     }
@@ -288,6 +294,13 @@ mod tests {
             assert_eq!(signed_message_into(&pretty, &keyid, &mut buf2).unwrap(), sig);
             assert_eq!(buf2, opened.signed_message);
         }
-        assert!(signed_message_into(b"{\"payload\":\"QQ\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[]}", &keyid, &mut Vec::new()).is_err());
+        assert!(
+            signed_message_into(
+                b"{\"payload\":\"QQ\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[]}",
+                &keyid,
+                &mut Vec::new()
+            )
+            .is_err()
+        );
     }
 }

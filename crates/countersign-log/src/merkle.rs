@@ -214,11 +214,7 @@ pub fn root_from_inclusion_proof(index: u64, size: u64, leaf: &Hash, proof: &[Ha
 
 /// Verify that `leaf` is at `index` in the tree of `size` leaves whose root is `root`.
 pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
-    if root_from_inclusion_proof(index, size, leaf, proof)? == *root {
-        Ok(())
-    } else {
-        Err(ProofError::RootMismatch)
-    }
+    if root_from_inclusion_proof(index, size, leaf, proof)? == *root { Ok(()) } else { Err(ProofError::RootMismatch) }
 }
 
 /// RFC 9162 §2.1.4.2: verify that the tree (`new`, `new_root`) extends (`old`, `old_root`).

@@ -210,8 +210,11 @@ impl LogVerifier {
         let mut found = Vec::new();
         let mut verified = false;
         for line in sigs.lines() {
-            let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
-            let (name, b64) = rest.rsplit_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
+            let rest = line
+                .strip_prefix("\u{2014} ")
+                .ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
+            let (name, b64) =
+                rest.rsplit_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
             let blob = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
             if blob.len() < 4 {
                 return Err(NoteError::Malformed("signature too short"));
@@ -270,7 +273,10 @@ impl Checkpoint {
         let mut lines = text.split('\n');
         let origin = lines.next().filter(|l| !l.is_empty()).ok_or(NoteError::MalformedCheckpoint("missing origin"))?;
         let size_line = lines.next().ok_or(NoteError::MalformedCheckpoint("missing size"))?;
-        if size_line.is_empty() || (size_line.len() > 1 && size_line.starts_with('0')) || !size_line.bytes().all(|b| b.is_ascii_digit()) {
+        if size_line.is_empty()
+            || (size_line.len() > 1 && size_line.starts_with('0'))
+            || !size_line.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(NoteError::MalformedCheckpoint("size is not a decimal without leading zeros"));
         }
         let size = size_line.parse().map_err(|_| NoteError::MalformedCheckpoint("size out of range"))?;
@@ -304,7 +310,8 @@ mod tests {
     // and note_test.go (TestSign / ExampleSign): the "PeterNeumann" key and note.
     const PETER_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     const PETER_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
-    const PETER_TEXT: &str = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+    const PETER_TEXT: &str =
+        "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
     const PETER_NOTE: &str = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
     #[test]

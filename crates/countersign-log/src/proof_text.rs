@@ -115,7 +115,8 @@ impl ConsistencyProofText {
         if lines.next() != Some(CONSISTENCY_PROOF_HEADER) {
             return Err(ProofTextError("first line is not countersign.dev/consistency-proof@v1"));
         }
-        let old_size = parse_number(lines.next().and_then(|l| l.strip_prefix("old ")).ok_or(ProofTextError("missing old line"))?)?;
+        let old_size =
+            parse_number(lines.next().and_then(|l| l.strip_prefix("old ")).ok_or(ProofTextError("missing old line"))?)?;
         let hashes = parse_hashes(&mut lines)?;
         let checkpoint = lines.collect::<Vec<_>>().join("\n");
         Ok(Self { old_size, hashes, checkpoint })

@@ -17,7 +17,8 @@ fn unhex(hex: &str) -> Vec<u8> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
 
-const LEAF_INPUTS: [&str; 8] = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
+const LEAF_INPUTS: [&str; 8] =
+    ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"];
 
 const ROOTS: [&str; 9] = [
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -46,10 +47,34 @@ const LEAF_HASHES: [&str; 8] = [
 fn inclusion_vectors() -> Vec<(u64, u64, Vec<Hash>)> {
     vec![
         (1, 1, vec![]),
-        (1, 8, vec![h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"), h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"), h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4")]),
-        (6, 8, vec![h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"), h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"), h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")]),
+        (
+            1,
+            8,
+            vec![
+                h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
+                h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+                h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"),
+            ],
+        ),
+        (
+            6,
+            8,
+            vec![
+                h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+                h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
+                h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+            ],
+        ),
         (3, 3, vec![h("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125")]),
-        (2, 5, vec![h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"), h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"), h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b")]),
+        (
+            2,
+            5,
+            vec![
+                h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
+                h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+                h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+            ],
+        ),
     ]
 }
 
@@ -57,10 +82,41 @@ fn inclusion_vectors() -> Vec<(u64, u64, Vec<Hash>)> {
 fn consistency_vectors() -> Vec<(u64, u64, Vec<Hash>)> {
     vec![
         (1, 1, vec![]),
-        (1, 8, vec![h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"), h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"), h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4")]),
-        (6, 8, vec![h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"), h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"), h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")]),
-        (2, 5, vec![h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"), h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b")]),
-        (6, 7, vec![h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"), h("b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"), h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")]),
+        (
+            1,
+            8,
+            vec![
+                h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
+                h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+                h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"),
+            ],
+        ),
+        (
+            6,
+            8,
+            vec![
+                h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
+                h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
+                h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+            ],
+        ),
+        (
+            2,
+            5,
+            vec![
+                h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
+                h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
+            ],
+        ),
+        (
+            6,
+            7,
+            vec![
+                h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
+                h("b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"),
+                h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+            ],
+        ),
     ]
 }
 
@@ -95,7 +151,10 @@ fn generated_inclusion_proofs_equal_the_vectors_and_verify() {
         let got = merkle::inclusion_proof::<()>(index, size, |n| Ok(nodes[&n])).unwrap().unwrap();
         assert_eq!(got, want, "inclusion proof for leaf {index} in size {size}");
         merkle::verify_inclusion(index, size, &leaves[index as usize], &want, &h(ROOTS[size as usize])).unwrap();
-        assert!(merkle::verify_inclusion(index, size * 2, &leaves[index as usize], &want, &h(ROOTS[size as usize])).is_err());
+        assert!(
+            merkle::verify_inclusion(index, size * 2, &leaves[index as usize], &want, &h(ROOTS[size as usize]))
+                .is_err()
+        );
     }
 }
 
@@ -107,8 +166,13 @@ fn generated_consistency_proofs_equal_the_vectors_and_verify() {
         assert_eq!(got, want, "consistency proof {old} -> {new}");
         merkle::verify_consistency(old, new, &h(ROOTS[old as usize]), &h(ROOTS[new as usize]), &want).unwrap();
         if !want.is_empty() {
-            assert!(merkle::verify_consistency(old, new, &h(ROOTS[new as usize]), &h(ROOTS[old as usize]), &want).is_err());
-            assert!(merkle::verify_consistency(old, new, &h(ROOTS[old as usize]), &h(ROOTS[new as usize]), &want[1..]).is_err());
+            assert!(
+                merkle::verify_consistency(old, new, &h(ROOTS[new as usize]), &h(ROOTS[old as usize]), &want).is_err()
+            );
+            assert!(
+                merkle::verify_consistency(old, new, &h(ROOTS[old as usize]), &h(ROOTS[new as usize]), &want[1..])
+                    .is_err()
+            );
         }
     }
 }

@@ -156,7 +156,9 @@ fn valid_owner(owner: &str) -> bool {
         return (parts.len() == 1 || parts.len() == 2) && parts.iter().all(|p| ok(p));
     }
     match owner.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        }
         None => false,
     }
 }
@@ -228,7 +230,10 @@ mod tests {
         let parsed = parse(text);
         assert_eq!(parsed.lines.len(), 3);
         assert!(parsed.skipped.is_empty());
-        assert_eq!(parsed.owners_of("prisma/schema.prisma"), Some(&["@data-team".to_string(), "@security-team".to_string()][..]));
+        assert_eq!(
+            parsed.owners_of("prisma/schema.prisma"),
+            Some(&["@data-team".to_string(), "@security-team".to_string()][..])
+        );
         assert_eq!(parsed.owners_of("src/app.ts"), None);
     }
 

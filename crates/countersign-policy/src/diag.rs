@@ -171,7 +171,9 @@ pub fn render_diagnostics(file_name: &str, text: &str, diags: &[Diagnostic], col
         };
         if let Err(error) = result {
             // Rendering only fails on spans outside the file; fall back to the plain form.
-            out.extend_from_slice(format!("{}[{}]: {} ({error})\n", severity_word(diag.severity), diag.code, diag.message).as_bytes());
+            out.extend_from_slice(
+                format!("{}[{}]: {} ({error})\n", severity_word(diag.severity), diag.code, diag.message).as_bytes(),
+            );
         }
     }
     String::from_utf8_lossy(&out).into_owned()

@@ -27,8 +27,13 @@ pub(crate) fn run(policy: &Policy, spans: &Spans, today: Option<Date>) -> Vec<Di
     for group in policy.groups.values() {
         if group.members.is_empty() {
             out.push(
-                Diagnostic::new(codes::EMPTY_GROUP, format!("group `@{}` has no members", group.name), group.span.clone(), "empty")
-                    .with_help("add person ids to the group, or give people this role"),
+                Diagnostic::new(
+                    codes::EMPTY_GROUP,
+                    format!("group `@{}` has no members", group.name),
+                    group.span.clone(),
+                    "empty",
+                )
+                .with_help("add person ids to the group, or give people this role"),
             );
         }
     }
@@ -54,11 +59,16 @@ pub(crate) fn run(policy: &Policy, spans: &Spans, today: Option<Date>) -> Vec<Di
             out.push(
                 Diagnostic::new(
                     codes::POLICY_REVIEW_OVERDUE,
-                    format!("the policy was due for review on {} (cadence: every {} months)", policy.meta.next_review, policy.meta.review_every.months),
+                    format!(
+                        "the policy was due for review on {} (cadence: every {} months)",
+                        policy.meta.next_review, policy.meta.review_every.months
+                    ),
                     spans.review_basis.clone(),
                     "next review is computed from this date",
                 )
-                .with_help("review the policy, add a [[policy.history]] entry and set `last-review` to the review date"),
+                .with_help(
+                    "review the policy, add a [[policy.history]] entry and set `last-review` to the review date",
+                ),
             );
         }
     }
@@ -90,7 +100,11 @@ fn approval_lints(policy: &Policy, name: &str, rule: &ApprovalRule, span: &Span,
                     .with_help("lower `approvals`, or add people to the approving group"),
                 );
             } else if *exclude_author && size == *count {
-                let lone = if size == 1 { pool.iter().next().map(|p| format!(" ({p})")).unwrap_or_default() } else { String::new() };
+                let lone = if size == 1 {
+                    pool.iter().next().map(|p| format!(" ({p})")).unwrap_or_default()
+                } else {
+                    String::new()
+                };
                 out.push(
                     Diagnostic::new(
                         codes::AUTHOR_ONLY_APPROVER,

@@ -75,11 +75,21 @@ pub type CodeownersImport = CodeownersSettings;
 
 /// Requirement kinds an emergency may skip (`Emergency::may_skip`), besides gate names.
 /// `pull-request` lets an authorized emergency or override land without a pull request (S003-08).
-pub const SKIPPABLE_KINDS: &[&str] = &["review", "owner-ack", "tests", "description", "co-change", "ci", "pull-request"];
+pub const SKIPPABLE_KINDS: &[&str] =
+    &["review", "owner-ack", "tests", "description", "co-change", "ci", "pull-request"];
 
 /// Requirement kinds an exception may waive (`Exception::waives`), besides gate names.
-pub const WAIVABLE_KINDS: &[&str] =
-    &["review", "owner-ack", "description", "co-change", "ticket", "append-only", "content-flags", "pull-request", "signed-commits"];
+pub const WAIVABLE_KINDS: &[&str] = &[
+    "review",
+    "owner-ack",
+    "description",
+    "co-change",
+    "ticket",
+    "append-only",
+    "content-flags",
+    "pull-request",
+    "signed-commits",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
@@ -236,7 +246,10 @@ pub enum Condition {
     Area(String),
     Label(String),
     /// A commit trailer; value compared case-insensitively when given.
-    Trailer { key: String, value: Option<String> },
+    Trailer {
+        key: String,
+        value: Option<String>,
+    },
     /// Regex on the PR title (or the commit subject without a PR).
     Title(#[serde(with = "serde_regex_str")] regex::Regex),
     /// A ticked PR-template checkbox whose label starts with this text (S004-05).

@@ -121,8 +121,12 @@ impl Policy {
                 Some(target) => self.resolve_rule_depth(target, depth + 1),
                 None => rule.clone(),
             },
-            ApprovalRule::All(parts) => ApprovalRule::All(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect()),
-            ApprovalRule::Any(parts) => ApprovalRule::Any(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect()),
+            ApprovalRule::All(parts) => {
+                ApprovalRule::All(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
+            }
+            ApprovalRule::Any(parts) => {
+                ApprovalRule::Any(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
+            }
             other => other.clone(),
         }
     }

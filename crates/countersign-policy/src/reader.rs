@@ -91,7 +91,13 @@ fn example_of(expected: &str) -> &'static str {
 
 impl<'a, 'i> Table<'a, 'i> {
     /// Opens a table, reporting every key not in `allowed`.
-    pub fn open(ctx: &mut Ctx, table: &'a DeTable<'i>, span: Span, name: impl Into<String>, allowed: &[&str]) -> Table<'a, 'i> {
+    pub fn open(
+        ctx: &mut Ctx,
+        table: &'a DeTable<'i>,
+        span: Span,
+        name: impl Into<String>,
+        allowed: &[&str],
+    ) -> Table<'a, 'i> {
         let name = name.into();
         let display = if name.is_empty() { "the top level".to_string() } else { name.clone() };
         for (key, _) in table.iter() {
@@ -114,7 +120,12 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// Opens a value that must be a table.
-    pub fn from_value(ctx: &mut Ctx, value: &'a Spanned<DeValue<'i>>, what: &str, allowed: &[&str]) -> Option<Table<'a, 'i>> {
+    pub fn from_value(
+        ctx: &mut Ctx,
+        value: &'a Spanned<DeValue<'i>>,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Table<'a, 'i>> {
         match value.get_ref() {
             DeValue::Table(table) => Some(Table::open(ctx, table, value.span(), what, allowed)),
             _ => {
@@ -185,7 +196,12 @@ impl<'a, 'i> Table<'a, 'i> {
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Some(Sp::new(n, value.span())),
                 Err(_) => {
-                    ctx.push(Diagnostic::new(codes::INVALID_VALUE, format!("`{key}` is out of range"), value.span(), "too large"));
+                    ctx.push(Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("`{key}` is out of range"),
+                        value.span(),
+                        "too large",
+                    ));
                     None
                 }
             },

@@ -164,7 +164,11 @@ pub fn subject_text(policy: &Policy, subject: &Subject, expand: bool) -> String 
                     .get(name)
                     .map(|g| g.members.iter().map(|m| person_label(policy, m)).collect())
                     .unwrap_or_default();
-                if members.is_empty() { format!("@{name} (no members)") } else { format!("@{name} ({})", members.join(", ")) }
+                if members.is_empty() {
+                    format!("@{name} (no members)")
+                } else {
+                    format!("@{name} ({})", members.join(", "))
+                }
             } else {
                 format!("@{name}")
             }
@@ -185,7 +189,11 @@ fn subjects_text(policy: &Policy, subjects: &[Subject], expand: bool) -> String 
 pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
     match rule {
         ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
-            let mut text = format!("{count} approval{} from {}", if *count == 1 { "" } else { "s" }, subjects_text(policy, from, expand));
+            let mut text = format!(
+                "{count} approval{} from {}",
+                if *count == 1 { "" } else { "s" },
+                subjects_text(policy, from, expand)
+            );
             let mut conditions = Vec::new();
             if *exclude_author {
                 conditions.push("not the author");
@@ -208,7 +216,8 @@ pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
             _ => format!("rule `{name}`"),
         },
         ApprovalRule::All(parts) => {
-            let parts: Vec<String> = flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
+            let parts: Vec<String> =
+                flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
             if parts.len() == 1 { parts[0].clone() } else { format!("all of: {}", parts.join("; and ")) }
         }
         ApprovalRule::Any(parts) => {
@@ -309,7 +318,10 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         vec!["Organization".to_string(), meta.organization.clone()],
         vec!["Version".into(), meta.version.clone()],
         vec!["Effective".into(), meta.effective.to_string()],
-        vec!["Owner".into(), policy.people.get(&meta.owner).map(|p| p.name.clone()).unwrap_or_else(|| meta.owner.clone())],
+        vec![
+            "Owner".into(),
+            policy.people.get(&meta.owner).map(|p| p.name.clone()).unwrap_or_else(|| meta.owner.clone()),
+        ],
         vec!["Last review".into(), meta.last_review.map(|d| d.to_string()).unwrap_or_else(|| "—".into())],
         vec!["Next review".into(), meta.next_review.to_string()],
     ];
@@ -320,7 +332,10 @@ pub fn document(policy: &Policy) -> Vec<Block> {
 
     doc.push(Heading(2, "Purpose".into()));
     doc.push(Paragraph(meta.purpose.clone().unwrap_or_else(|| {
-        format!("This policy sets how changes at {} are proposed, reviewed, approved, deployed and recorded.", meta.organization)
+        format!(
+            "This policy sets how changes at {} are proposed, reviewed, approved, deployed and recorded.",
+            meta.organization
+        )
     })));
     doc.push(Heading(2, "Scope".into()));
     if meta.scope.is_empty() {
@@ -357,7 +372,10 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 ]
             })
             .collect();
-        doc.push(Table { header: vec!["Person".into(), "Title".into(), "Roles and groups".into(), "Identities".into()], rows });
+        doc.push(Table {
+            header: vec!["Person".into(), "Title".into(), "Roles and groups".into(), "Identities".into()],
+            rows,
+        });
     }
     if !policy.groups.is_empty() {
         let rows = policy
@@ -386,21 +404,30 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             condition_text(&c.when)
         };
         let mut approval = match &c.require {
-            Some(rule) => policy.rules.get(rule).map(|r| rule_text(policy, &policy.resolve_rule(r), false)).unwrap_or_default(),
+            Some(rule) => {
+                policy.rules.get(rule).map(|r| rule_text(policy, &policy.resolve_rule(r), false)).unwrap_or_default()
+            }
             None => "no approval required".into(),
         };
         if c.self_merge {
             approval.push_str("; self-merge allowed and recorded");
         }
         if !c.required_trailers.is_empty() {
-            let _ = write!(approval, "; commit must carry {}", code_list(&c.required_trailers.iter().map(String::as_str).collect::<Vec<_>>()));
+            let _ = write!(
+                approval,
+                "; commit must carry {}",
+                code_list(&c.required_trailers.iter().map(String::as_str).collect::<Vec<_>>())
+            );
         }
         if c.emergency {
             approval.push_str("; emergency procedure applies");
         }
         rows.push(vec![c.name.clone(), c.description.clone().unwrap_or_default(), when, approval]);
     }
-    doc.push(Table { header: vec!["Category".into(), "Definition".into(), "Applies when".into(), "Approval".into()], rows });
+    doc.push(Table {
+        header: vec!["Category".into(), "Definition".into(), "Applies when".into(), "Approval".into()],
+        rows,
+    });
     if policy.categories.len() > 1 {
         doc.push(Paragraph("When several categories apply, the one with the highest precedence is used.".into()));
     }
@@ -434,7 +461,8 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Approval rules.
     if !policy.rules.is_empty() {
         doc.push(Heading(2, "Approval rules".into()));
-        let rows = policy.rules.iter().map(|(name, rule)| vec![format!("`{name}`"), rule_text(policy, rule, true)]).collect();
+        let rows =
+            policy.rules.iter().map(|(name, rule)| vec![format!("`{name}`"), rule_text(policy, rule, true)]).collect();
         doc.push(Table { header: vec!["Rule".into(), "Requires".into()], rows });
     }
 
@@ -452,13 +480,26 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                     extra.push("owner acknowledgment required".to_string());
                 }
                 if let Some(rule) = &a.require {
-                    extra.push(format!("also requires {}", policy.rules.get(rule).map(|r| rule_text(policy, r, false)).unwrap_or_default()));
+                    extra.push(format!(
+                        "also requires {}",
+                        policy.rules.get(rule).map(|r| rule_text(policy, r, false)).unwrap_or_default()
+                    ));
                 }
-                vec![a.name.clone(), code_list(&a.paths.raw()), subjects_text(policy, &a.owners, false), extra.join("; ")]
+                vec![
+                    a.name.clone(),
+                    code_list(&a.paths.raw()),
+                    subjects_text(policy, &a.owners, false),
+                    extra.join("; "),
+                ]
             })
             .collect();
-        doc.push(Table { header: vec!["Area".into(), "Paths".into(), "Owners".into(), "Extra requirements".into()], rows });
-        doc.push(Paragraph("Paths follow CODEOWNERS rules; when several areas match a file, the last one listed owns it.".into()));
+        doc.push(Table {
+            header: vec!["Area".into(), "Paths".into(), "Owners".into(), "Extra requirements".into()],
+            rows,
+        });
+        doc.push(Paragraph(
+            "Paths follow CODEOWNERS rules; when several areas match a file, the last one listed owns it.".into(),
+        ));
     }
     if let Some(c) = &policy.codeowners {
         doc.push(Paragraph(format!(
@@ -471,7 +512,10 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Branch protection.
     doc.push(Heading(2, "Branches and merging".into()));
     let b = &policy.branch;
-    let mut items = vec![format!("Protected branches: {}.", code_list(&b.protected.iter().map(String::as_str).collect::<Vec<_>>()))];
+    let mut items = vec![format!(
+        "Protected branches: {}.",
+        code_list(&b.protected.iter().map(String::as_str).collect::<Vec<_>>())
+    )];
     items.push(if b.forbid_direct_push {
         "No direct commits: every commit on a protected branch comes through a pull request.".into()
     } else {
@@ -500,7 +544,11 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 let mut name = format!("`{}`", g.check);
 
                 if !g.aliases.is_empty() {
-                    let _ = write!(name, " (also {})", code_list(&g.aliases.iter().map(String::as_str).collect::<Vec<_>>()));
+                    let _ = write!(
+                        name,
+                        " (also {})",
+                        code_list(&g.aliases.iter().map(String::as_str).collect::<Vec<_>>())
+                    );
                 }
                 if !g.paths.is_empty() {
                     let _ = write!(name, ", only when {} changes", code_list(&g.paths.raw()));
@@ -518,7 +566,13 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             })
             .collect();
         doc.push(Table {
-            header: vec!["Check".into(), "Purpose".into(), "Runs on".into(), "Categories".into(), "In an emergency".into()],
+            header: vec![
+                "Check".into(),
+                "Purpose".into(),
+                "Runs on".into(),
+                "Categories".into(),
+                "In an emergency".into(),
+            ],
             rows,
         });
         doc.push(Paragraph("A failing gate blocks merge. A passing gate does not by itself authorize a merge.".into()));
@@ -532,7 +586,10 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             .iter()
             .map(|d| vec![categories_text(&d.categories), d.sections.join(", "), d.checklists.join(", ")])
             .collect();
-        doc.push(Table { header: vec!["Categories".into(), "Required sections".into(), "Checklists fully ticked".into()], rows });
+        doc.push(Table {
+            header: vec!["Categories".into(), "Required sections".into(), "Checklists fully ticked".into()],
+            rows,
+        });
     }
 
     // Other checks.
@@ -540,10 +597,18 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         doc.push(Heading(2, "Change content rules".into()));
         let mut items = Vec::new();
         for c in &policy.co_changes {
-            items.push(format!("{}: when {}, the change must also touch {}.", c.description, condition_text(&c.when), code_list(&c.must_touch.raw())));
+            items.push(format!(
+                "{}: when {}, the change must also touch {}.",
+                c.description,
+                condition_text(&c.when),
+                code_list(&c.must_touch.raw())
+            ));
         }
         for a in &policy.append_only {
-            let mut text = format!("Files under {} are append-only: they may be added, never modified or deleted", code_list(&a.paths.raw()));
+            let mut text = format!(
+                "Files under {} are append-only: they may be added, never modified or deleted",
+                code_list(&a.paths.raw())
+            );
             if let Some(p) = &a.name_pattern {
                 let _ = write!(text, "; new file names must match `{p}`");
             }
@@ -568,23 +633,41 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Emergency.
     doc.push(Heading(2, "Emergency changes".into()));
     match &policy.emergency {
-        None => doc.push(Paragraph("The policy defines no emergency procedure; every change follows the standard flow.".into())),
+        None => doc.push(Paragraph(
+            "The policy defines no emergency procedure; every change follows the standard flow.".into(),
+        )),
         Some(e) => {
             let mut items = vec![format!("Authorized by: {}.", subjects_text(policy, &e.authorizers, true))];
             items.push(format!("The authorization is recorded in the `{}` commit trailer.", e.authorization_trailer));
             if e.may_skip.is_empty() {
                 items.push("Nothing in the standard flow may be skipped.".into());
             } else {
-                items.push(format!("May skip: {}.", e.may_skip.iter().map(|k| skip_text(k)).collect::<Vec<_>>().join(", ")));
+                items.push(format!(
+                    "May skip: {}.",
+                    e.may_skip.iter().map(|k| skip_text(k)).collect::<Vec<_>>().join(", ")
+                ));
             }
-            let never: Vec<String> = policy.gates.iter().filter(|g| !g.emergency_may_skip && !e.may_skip.contains(&"ci".to_string()) && !e.may_skip.contains(&g.check)).map(|g| format!("`{}`", g.check)).collect();
+            let never: Vec<String> = policy
+                .gates
+                .iter()
+                .filter(|g| {
+                    !g.emergency_may_skip && !e.may_skip.contains(&"ci".to_string()) && !e.may_skip.contains(&g.check)
+                })
+                .map(|g| format!("`{}`", g.check))
+                .collect();
             if !never.is_empty() {
                 items.push(format!("Still required, even in an emergency: {}.", never.join(", ")));
             }
             doc.push(List(items));
             if !e.obligations.is_empty() {
-                doc.push(Paragraph("Afterwards, each emergency change creates these obligations, tracked until met:".into()));
-                let rows = e.obligations.iter().map(|o| vec![o.description.clone(), format!("within {}", duration_words(o.within))]).collect();
+                doc.push(Paragraph(
+                    "Afterwards, each emergency change creates these obligations, tracked until met:".into(),
+                ));
+                let rows = e
+                    .obligations
+                    .iter()
+                    .map(|o| vec![o.description.clone(), format!("within {}", duration_words(o.within))])
+                    .collect();
                 doc.push(Table { header: vec!["Obligation".into(), "Deadline".into()], rows });
             }
         }
@@ -607,7 +690,11 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                     ends.push(format!("ends when @{g} has more than {n} members"));
                 }
                 vec![
-                    if x.people.is_empty() { "anyone".into() } else { x.people.iter().map(|p| person_label(policy, p)).collect::<Vec<_>>().join(", ") },
+                    if x.people.is_empty() {
+                        "anyone".into()
+                    } else {
+                        x.people.iter().map(|p| person_label(policy, p)).collect::<Vec<_>>().join(", ")
+                    },
                     x.waives.iter().map(|k| skip_text(k)).collect::<Vec<_>>().join(", "),
                     categories_text(&x.categories),
                     x.justification.clone(),
@@ -617,7 +704,14 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             })
             .collect();
         doc.push(Table {
-            header: vec!["Who".into(), "Waives".into(), "Categories".into(), "Justification".into(), "Approved by".into(), "Ends".into()],
+            header: vec![
+                "Who".into(),
+                "Waives".into(),
+                "Categories".into(),
+                "Justification".into(),
+                "Approved by".into(),
+                "Ends".into(),
+            ],
             rows,
         });
     }
@@ -646,7 +740,12 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         doc.push(List(items));
     }
     if !policy.docs.environments.is_empty() {
-        let rows = policy.docs.environments.iter().map(|e| vec![e.name.clone(), e.trigger.clone(), e.approval.clone()]).collect();
+        let rows = policy
+            .docs
+            .environments
+            .iter()
+            .map(|e| vec![e.name.clone(), e.trigger.clone(), e.approval.clone()])
+            .collect();
         doc.push(Table { header: vec!["Environment".into(), "Deployed on".into(), "Approval".into()], rows });
     }
     if let Some(c) = &policy.console {
@@ -666,9 +765,18 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 .docs
                 .rollback
                 .iter()
-                .map(|r| vec![r.change_type.clone(), r.method.clone(), r.target.map(duration_words).unwrap_or_else(|| "—".into())])
+                .map(|r| {
+                    vec![
+                        r.change_type.clone(),
+                        r.method.clone(),
+                        r.target.map(duration_words).unwrap_or_else(|| "—".into()),
+                    ]
+                })
                 .collect();
-            doc.push(Table { header: vec!["Change type".into(), "Rollback method".into(), "Target time".into()], rows });
+            doc.push(Table {
+                header: vec!["Change type".into(), "Rollback method".into(), "Target time".into()],
+                rows,
+            });
         }
         if !policy.docs.rollback_triggers.is_empty() {
             doc.push(Paragraph("Roll back when:".into()));
@@ -680,8 +788,14 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     doc.push(Heading(2, "Evidence and retention".into()));
     let ev = &policy.evidence;
     doc.push(List(vec![
-        format!("Review approvals are read from the forge and from the commit trailers {}.", code_list(&ev.review_trailers.iter().map(String::as_str).collect::<Vec<_>>())),
-        format!("CI results may also come from the trailers {}.", code_list(&ev.ci_trailers.iter().map(String::as_str).collect::<Vec<_>>())),
+        format!(
+            "Review approvals are read from the forge and from the commit trailers {}.",
+            code_list(&ev.review_trailers.iter().map(String::as_str).collect::<Vec<_>>())
+        ),
+        format!(
+            "CI results may also come from the trailers {}.",
+            code_list(&ev.ci_trailers.iter().map(String::as_str).collect::<Vec<_>>())
+        ),
         if ev.trailers_complete {
             "Trailers are the complete review record: a change without a review trailer was not reviewed.".into()
         } else {
@@ -708,7 +822,12 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         doc.push(Table { header: vec!["Record".into(), "Location".into(), "Retention".into()], rows });
     }
     if !policy.docs.collectors.is_empty() {
-        let rows = policy.docs.collectors.iter().map(|c| vec![c.name.clone(), c.cadence.clone(), c.controls.join(", ")]).collect();
+        let rows = policy
+            .docs
+            .collectors
+            .iter()
+            .map(|c| vec![c.name.clone(), c.cadence.clone(), c.controls.join(", ")])
+            .collect();
         doc.push(Table { header: vec!["Evidence collector".into(), "Cadence".into(), "Controls".into()], rows });
     }
 
@@ -722,15 +841,18 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     if meta.controls.is_empty() {
         doc.push(Paragraph("No control mapping is declared.".into()));
     } else {
-        let rows = meta.controls.iter().map(|c| vec![c.framework.clone(), c.id.clone(), c.description.clone().unwrap_or_default()]).collect();
+        let rows = meta
+            .controls
+            .iter()
+            .map(|c| vec![c.framework.clone(), c.id.clone(), c.description.clone().unwrap_or_default()])
+            .collect();
         doc.push(Table { header: vec!["Framework".into(), "Control".into(), "Addressed by".into()], rows });
     }
 
     // Review.
     doc.push(Heading(2, "Review of this policy".into()));
-    let mut items = vec![
-        format!("Reviewed {}; next review due {}.", cadence_words(meta.review_every), meta.next_review),
-    ];
+    let mut items =
+        vec![format!("Reviewed {}; next review due {}.", cadence_words(meta.review_every), meta.next_review)];
     if !meta.review_triggers.is_empty() {
         items.push(format!("Also reviewed after: {}.", meta.review_triggers.join("; ")));
     }
@@ -747,7 +869,11 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     if meta.history.is_empty() {
         doc.push(Paragraph(format!("Version {} effective {}.", meta.version, meta.effective)));
     } else {
-        let rows = meta.history.iter().map(|h| vec![h.version.clone(), h.date.to_string(), h.author.clone(), h.reason.clone()]).collect();
+        let rows = meta
+            .history
+            .iter()
+            .map(|h| vec![h.version.clone(), h.date.to_string(), h.author.clone(), h.reason.clone()])
+            .collect();
         doc.push(Table { header: vec!["Version".into(), "Date".into(), "Author".into(), "Reason".into()], rows });
     }
     doc
@@ -758,19 +884,29 @@ pub fn document(policy: &Policy) -> Vec<Block> {
 pub fn explain(policy: &Policy) -> String {
     let mut out = String::new();
     let meta = &policy.meta;
-    let _ = writeln!(out, "{} — {} (version {}, effective {})", meta.title, meta.organization, meta.version, meta.effective);
+    let _ = writeln!(
+        out,
+        "{} — {} (version {}, effective {})",
+        meta.title, meta.organization, meta.version, meta.effective
+    );
     let _ = writeln!(out, "next review: {} ({})", meta.next_review, cadence_words(meta.review_every));
 
     let _ = writeln!(out, "\ngroups:");
     for g in policy.groups.values() {
-        let _ = writeln!(out, "  @{} = {}", g.name, if g.members.is_empty() { "(empty)".into() } else { g.members.join(", ") });
+        let _ = writeln!(
+            out,
+            "  @{} = {}",
+            g.name,
+            if g.members.is_empty() { "(empty)".into() } else { g.members.join(", ") }
+        );
     }
 
     let _ = writeln!(out, "\ncategories (highest precedence wins; default: {}):", policy.default_category);
     let mut categories: Vec<&Category> = policy.categories.iter().collect();
     categories.sort_by_key(|c| std::cmp::Reverse(c.precedence));
     for c in categories {
-        let _ = writeln!(out, "  {} [precedence {}]{}", c.id, c.precedence, if c.emergency { " (emergency)" } else { "" });
+        let _ =
+            writeln!(out, "  {} [precedence {}]{}", c.id, c.precedence, if c.emergency { " (emergency)" } else { "" });
         let _ = writeln!(out, "    when:    {}", condition_text(&c.when).replace('`', ""));
         let requires = match c.require.as_ref().and_then(|r| policy.rules.get(r).map(|rule| (r, rule))) {
             Some((name, rule)) => format!("{} [rule {name}]", rule_text(policy, rule, true)),
@@ -783,7 +919,12 @@ pub fn explain(policy: &Policy) -> String {
         if !c.required_trailers.is_empty() {
             let _ = writeln!(out, "    trailers: {}", c.required_trailers.join(", "));
         }
-        let gates: Vec<&str> = policy.gates.iter().filter(|g| g.categories.is_empty() || g.categories.contains(&c.id)).map(|g| g.check.as_str()).collect();
+        let gates: Vec<&str> = policy
+            .gates
+            .iter()
+            .filter(|g| g.categories.is_empty() || g.categories.contains(&c.id))
+            .map(|g| g.check.as_str())
+            .collect();
         if !gates.is_empty() {
             let _ = writeln!(out, "    gates:   {}", gates.join(", "));
         }
@@ -799,14 +940,20 @@ pub fn explain(policy: &Policy) -> String {
     }
 
     if !policy.risks.is_empty() {
-        let _ = writeln!(out, "\nrisk levels (highest rank wins; default: {}):", policy.default_risk.as_deref().unwrap_or("none"));
+        let _ = writeln!(
+            out,
+            "\nrisk levels (highest rank wins; default: {}):",
+            policy.default_risk.as_deref().unwrap_or("none")
+        );
         let mut risks: Vec<&Risk> = policy.risks.iter().collect();
         risks.sort_by_key(|r| std::cmp::Reverse(r.rank));
         for r in risks {
             let _ = writeln!(out, "  {} [rank {}]", r.id, r.rank);
             let _ = writeln!(out, "    when:    {}", condition_text(&r.when).replace('`', ""));
             let requires = match r.require.as_ref().and_then(|n| policy.rules.get(n).map(|rule| (n, rule))) {
-                Some((name, rule)) => format!("{} ({}) [rule {name}]", rule_text(policy, rule, true), quorum_text(policy, rule)),
+                Some((name, rule)) => {
+                    format!("{} ({}) [rule {name}]", rule_text(policy, rule, true), quorum_text(policy, rule))
+                }
                 None => "nothing extra".into(),
             };
             let _ = writeln!(out, "    requires: {}", requires.replace('`', ""));
@@ -837,15 +984,28 @@ pub fn explain(policy: &Policy) -> String {
                 g.check,
                 if g.scope == GateScope::MainOnly { " [protected branches only]" } else { "" },
                 if g.emergency_may_skip { " [emergency may skip]" } else { "" },
-                if g.categories.is_empty() { String::new() } else { format!(" [categories: {}]", g.categories.join(", ")) }
+                if g.categories.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [categories: {}]", g.categories.join(", "))
+                }
             );
         }
     }
 
     if let Some(e) = &policy.emergency {
         let _ = writeln!(out, "\nemergency:");
-        let _ = writeln!(out, "  authorized by: {} (trailer {})", subjects_text(policy, &e.authorizers, true), e.authorization_trailer);
-        let _ = writeln!(out, "  may skip: {}", if e.may_skip.is_empty() { "nothing".into() } else { e.may_skip.join(", ") });
+        let _ = writeln!(
+            out,
+            "  authorized by: {} (trailer {})",
+            subjects_text(policy, &e.authorizers, true),
+            e.authorization_trailer
+        );
+        let _ = writeln!(
+            out,
+            "  may skip: {}",
+            if e.may_skip.is_empty() { "nothing".into() } else { e.may_skip.join(", ") }
+        );
         for o in &e.obligations {
             let _ = writeln!(out, "  obligation {} within {}: {}", o.id, format_duration(o.within), o.description);
         }

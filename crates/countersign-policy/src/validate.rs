@@ -20,29 +20,92 @@ use crate::reader::{Ctx, Sp, Table, present, str_list_value, wrong_type};
 use crate::units;
 
 const ROOT_KEYS: &[&str] = &[
-    "policy", "people", "groups", "areas", "codeowners", "categories", "risks", "rules", "gates", "branch",
-    "description", "co-change", "append-only", "content-flags", "emergency", "exceptions", "deploy", "console",
-    "evidence", "process", "rollback", "retention", "collectors", "environments", "notes",
+    "policy",
+    "people",
+    "groups",
+    "areas",
+    "codeowners",
+    "categories",
+    "risks",
+    "rules",
+    "gates",
+    "branch",
+    "description",
+    "co-change",
+    "append-only",
+    "content-flags",
+    "emergency",
+    "exceptions",
+    "deploy",
+    "console",
+    "evidence",
+    "process",
+    "rollback",
+    "retention",
+    "collectors",
+    "environments",
+    "notes",
 ];
 const POLICY_KEYS: &[&str] = &[
-    "organization", "title", "document-id", "owner", "version", "effective", "last-review", "review-every",
-    "review-triggers", "purpose", "scope", "document-approvers", "history", "controls",
+    "organization",
+    "title",
+    "document-id",
+    "owner",
+    "version",
+    "effective",
+    "last-review",
+    "review-every",
+    "review-triggers",
+    "purpose",
+    "scope",
+    "document-approvers",
+    "history",
+    "controls",
 ];
 const PERSON_KEYS: &[&str] = &["name", "title", "emails", "logins", "bot", "roles"];
 const GROUP_KEYS: &[&str] = &["members", "description"];
 const AREA_KEYS: &[&str] = &["name", "paths", "owners", "sensitive", "require"];
 const CATEGORY_KEYS: &[&str] = &[
-    "id", "name", "description", "precedence", "when", "require", "self-merge", "emergency", "required-trailers", "default",
+    "id",
+    "name",
+    "description",
+    "precedence",
+    "when",
+    "require",
+    "self-merge",
+    "emergency",
+    "required-trailers",
+    "default",
 ];
 const RISK_KEYS: &[&str] = &["id", "name", "description", "rank", "when", "require", "default"];
 const RULE_KINDS: &[&str] = &["approvals", "all", "any", "owner-ack", "codeowners", "ref"];
 const RULE_KEYS: &[&str] = &[
-    "approvals", "from", "exclude-author", "exclude-committers", "current-head-only", "all", "any", "owner-ack",
-    "codeowners", "ref",
+    "approvals",
+    "from",
+    "exclude-author",
+    "exclude-committers",
+    "current-head-only",
+    "all",
+    "any",
+    "owner-ack",
+    "codeowners",
+    "ref",
 ];
 const APPROVAL_MODIFIERS: &[&str] = &["from", "exclude-author", "exclude-committers", "current-head-only"];
 pub(crate) const CONDITION_KEYS: &[&str] = &[
-    "always", "paths-any", "paths-only", "area", "label", "trailer", "title", "checkbox", "author", "kind", "all", "any", "not",
+    "always",
+    "paths-any",
+    "paths-only",
+    "area",
+    "label",
+    "trailer",
+    "title",
+    "checkbox",
+    "author",
+    "kind",
+    "all",
+    "any",
+    "not",
 ];
 const GATE_KEYS: &[&str] = &["check", "aliases", "scope", "emergency-may-skip", "categories", "paths", "description"];
 
@@ -164,11 +227,20 @@ pub(crate) fn build(ctx: &mut Ctx, root: &DeTable<'_>, root_span: Span) -> (Poli
 // ---------------------------------------------------------------------------------------
 // References
 
-fn unknown(ctx: &mut Ctx, code: &'static str, kind: &str, name: &Sp<String>, declared: &BTreeSet<String>, where_: &str) {
-    let mut diag = Diagnostic::new(code, format!("unknown {kind} `{}`", name.value), name.span.clone(), format!("no such {kind}"));
+fn unknown(
+    ctx: &mut Ctx,
+    code: &'static str,
+    kind: &str,
+    name: &Sp<String>,
+    declared: &BTreeSet<String>,
+    where_: &str,
+) {
+    let mut diag =
+        Diagnostic::new(code, format!("unknown {kind} `{}`", name.value), name.span.clone(), format!("no such {kind}"));
     let bare = name.value.trim_start_matches('@');
     diag = match did_you_mean(bare, declared.iter().map(String::as_str)) {
-        Some(suggestion) => diag.with_help(format!("did you mean `{}{suggestion}`?", if name.value.starts_with('@') { "@" } else { "" })),
+        Some(suggestion) => diag
+            .with_help(format!("did you mean `{}{suggestion}`?", if name.value.starts_with('@') { "@" } else { "" })),
         None if declared.is_empty() => diag.with_help(format!("declare it under {where_}")),
         None => diag.with_help(format!(
             "declare it under {where_}; known: {}",
@@ -196,8 +268,13 @@ fn subject(ctx: &mut Ctx, known: &Known, text: &Sp<String>) -> Option<Subject> {
     }
     if known.groups.contains(value) {
         ctx.push(
-            Diagnostic::new(codes::UNKNOWN_PERSON, format!("unknown person `{value}`"), text.span.clone(), "no such person")
-                .with_help(format!("`{value}` is a group: write `@{value}`")),
+            Diagnostic::new(
+                codes::UNKNOWN_PERSON,
+                format!("unknown person `{value}`"),
+                text.span.clone(),
+                "no such person",
+            )
+            .with_help(format!("`{value}` is a group: write `@{value}`")),
         );
         return None;
     }
@@ -238,12 +315,7 @@ fn check_category(ctx: &mut Ctx, known: &Known, text: &Sp<String>) -> bool {
 }
 
 fn categories_list(ctx: &mut Ctx, known: &Known, table: &Table<'_, '_>) -> Vec<String> {
-    table
-        .str_list(ctx, "categories")
-        .into_iter()
-        .filter(|c| check_category(ctx, known, c))
-        .map(|c| c.value)
-        .collect()
+    table.str_list(ctx, "categories").into_iter().filter(|c| check_category(ctx, known, c)).map(|c| c.value).collect()
 }
 
 fn path_set(ctx: &mut Ctx, texts: &[Sp<String>]) -> PathSet {
@@ -252,8 +324,13 @@ fn path_set(ctx: &mut Ctx, texts: &[Sp<String>]) -> PathSet {
         match PathPattern::new(&text.value) {
             Ok(p) => patterns.push(p),
             Err(e) => ctx.push(
-                Diagnostic::new(codes::BAD_GLOB, format!("invalid path pattern `{}`: {e}", text.value), text.span.clone(), "invalid pattern")
-                    .with_help("patterns follow CODEOWNERS: `/dir/`, `*.sql`, `docs/**`; no `!` and no `[ ]`"),
+                Diagnostic::new(
+                    codes::BAD_GLOB,
+                    format!("invalid path pattern `{}`: {e}", text.value),
+                    text.span.clone(),
+                    "invalid pattern",
+                )
+                .with_help("patterns follow CODEOWNERS: `/dir/`, `*.sql`, `docs/**`; no `!` and no `[ ]`"),
             ),
         }
     }
@@ -267,8 +344,13 @@ fn regex_value(ctx: &mut Ctx, text: &Sp<String>) -> Option<regex::Regex> {
             let detail = e.to_string();
             let last = detail.lines().last().unwrap_or("invalid regular expression").trim().to_string();
             ctx.push(
-                Diagnostic::new(codes::BAD_REGEX, format!("invalid regular expression `{}`", text.value), text.span.clone(), last)
-                    .with_help("the syntax is Rust's `regex` crate; escape literal characters such as `(` with `\\\\(`"),
+                Diagnostic::new(
+                    codes::BAD_REGEX,
+                    format!("invalid regular expression `{}`", text.value),
+                    text.span.clone(),
+                    last,
+                )
+                .with_help("the syntax is Rust's `regex` crate; escape literal characters such as `(` with `\\\\(`"),
             );
             None
         }
@@ -279,8 +361,13 @@ fn duration(ctx: &mut Ctx, text: &Sp<String>) -> Option<Duration> {
     let parsed = units::parse_duration(&text.value);
     if parsed.is_none() {
         ctx.push(
-            Diagnostic::new(codes::BAD_DURATION, format!("invalid duration `{}`", text.value), text.span.clone(), "not a duration")
-                .with_help("write a number and a unit: \"15m\", \"24h\", \"48h\", \"5d\" or \"2 hours\""),
+            Diagnostic::new(
+                codes::BAD_DURATION,
+                format!("invalid duration `{}`", text.value),
+                text.span.clone(),
+                "not a duration",
+            )
+            .with_help("write a number and a unit: \"15m\", \"24h\", \"48h\", \"5d\" or \"2 hours\""),
         );
     }
     parsed
@@ -304,8 +391,10 @@ fn read_people(
     for (key, value) in table.iter() {
         let id = key.get_ref().to_string();
         if id.starts_with('@') || id == "*" || id.eq_ignore_ascii_case("anyone") {
-            ctx.push(Diagnostic::new(codes::INVALID_VALUE, format!("`{id}` cannot be a person id"), key.span(), "reserved")
-                .with_help("person ids are plain names like `holly`; `@` marks groups and `*` means anyone"));
+            ctx.push(
+                Diagnostic::new(codes::INVALID_VALUE, format!("`{id}` cannot be a person id"), key.span(), "reserved")
+                    .with_help("person ids are plain names like `holly`; `@` marks groups and `*` means anyone"),
+            );
             continue;
         }
         spans.people.insert(id.clone(), key.span());
@@ -339,7 +428,8 @@ fn read_people(
 fn check_identities(ctx: &mut Ctx, people: &BTreeMap<String, Person>, spans: &Spans) {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for person in people.values() {
-        let identities = person.emails.iter().map(|e| e.to_lowercase()).chain(person.logins.iter().map(|l| l.to_lowercase()));
+        let identities =
+            person.emails.iter().map(|e| e.to_lowercase()).chain(person.logins.iter().map(|l| l.to_lowercase()));
         for identity in identities {
             if let Some(other) = seen.get(&identity) {
                 if *other != person.id.as_str() {
@@ -382,10 +472,12 @@ fn read_groups(
                 for (key, value) in table.iter() {
                     let name = key.get_ref().trim_start_matches('@').to_string();
                     let (members, description) = match value.get_ref() {
-                        DeValue::Table(_) => match Table::from_value(ctx, value, &format!("[groups.{name}]"), GROUP_KEYS) {
-                            Some(t) => (t.str_list(ctx, "members"), t.str(ctx, "description").map(|d| d.value)),
-                            None => (Vec::new(), None),
-                        },
+                        DeValue::Table(_) => {
+                            match Table::from_value(ctx, value, &format!("[groups.{name}]"), GROUP_KEYS) {
+                                Some(t) => (t.str_list(ctx, "members"), t.str(ctx, "description").map(|d| d.value)),
+                                None => (Vec::new(), None),
+                            }
+                        }
                         _ => (str_list_value(ctx, &name, value), None),
                     };
                     raw.insert(name, RawGroup { members, description, span: key.span() });
@@ -416,8 +508,13 @@ fn read_groups(
             } else {
                 if group_names.contains(&member.value) {
                     ctx.push(
-                        Diagnostic::new(codes::UNKNOWN_PERSON, format!("unknown person `{}`", member.value), member.span.clone(), "no such person")
-                            .with_help(format!("`{0}` is a group: write `@{0}`", member.value)),
+                        Diagnostic::new(
+                            codes::UNKNOWN_PERSON,
+                            format!("unknown person `{}`", member.value),
+                            member.span.clone(),
+                            "no such person",
+                        )
+                        .with_help(format!("`{0}` is a group: write `@{0}`", member.value)),
                     );
                 } else {
                     unknown(ctx, codes::UNKNOWN_PERSON, "person", member, &lookup.people, "[people]");
@@ -600,8 +697,13 @@ fn rule_value(
         for modifier in APPROVAL_MODIFIERS {
             if t.has(modifier) {
                 ctx.push(
-                    Diagnostic::new(codes::INVALID_RULE, format!("`{modifier}` only applies to `approvals`"), t.key_span(modifier), "no effect here")
-                        .with_help(format!("move `{modifier}` into an `approvals` rule inside `{}`", kinds[0])),
+                    Diagnostic::new(
+                        codes::INVALID_RULE,
+                        format!("`{modifier}` only applies to `approvals`"),
+                        t.key_span(modifier),
+                        "no effect here",
+                    )
+                    .with_help(format!("move `{modifier}` into an `approvals` rule inside `{}`", kinds[0])),
                 );
             }
         }
@@ -611,8 +713,13 @@ fn rule_value(
             let count = t.int(ctx, "approvals")?;
             if count.value < 1 || count.value > 100 {
                 ctx.push(
-                    Diagnostic::new(codes::INVALID_RULE, format!("`approvals = {}` is not a usable count", count.value), count.span, "must be 1 or more")
-                        .with_help("to require nothing, leave `require` out of the category"),
+                    Diagnostic::new(
+                        codes::INVALID_RULE,
+                        format!("`approvals = {}` is not a usable count", count.value),
+                        count.span,
+                        "must be 1 or more",
+                    )
+                    .with_help("to require nothing, leave `require` out of the category"),
                 );
                 return None;
             }
@@ -630,8 +737,13 @@ fn rule_value(
             let on = t.bool(ctx, kinds[0])?;
             if !on {
                 ctx.push(
-                    Diagnostic::new(codes::INVALID_RULE, format!("`{} = false` requires nothing", kinds[0]), t.key_span(kinds[0]), "false")
-                        .with_help("remove the rule, or set it to true"),
+                    Diagnostic::new(
+                        codes::INVALID_RULE,
+                        format!("`{} = false` requires nothing", kinds[0]),
+                        t.key_span(kinds[0]),
+                        "false",
+                    )
+                    .with_help("remove the rule, or set it to true"),
                 );
                 return None;
             }
@@ -692,8 +804,13 @@ fn condition(ctx: &mut Ctx, known: &Known, value: &Spanned<DeValue<'_>>, what: &
         let recognised = t.table.iter().any(|(k, _)| CONDITION_KEYS.contains(&k.get_ref().as_ref()));
         if !recognised && t.table.is_empty() {
             ctx.push(
-                Diagnostic::new(codes::INVALID_CONDITION, format!("empty condition in {what}"), value.span(), "matches nothing")
-                    .with_help("write e.g. `when = { paths-any = [\"docs/\"] }`, or `always = true`"),
+                Diagnostic::new(
+                    codes::INVALID_CONDITION,
+                    format!("empty condition in {what}"),
+                    value.span(),
+                    "matches nothing",
+                )
+                .with_help("write e.g. `when = { paths-any = [\"docs/\"] }`, or `always = true`"),
             );
         }
         return None;
@@ -709,8 +826,15 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
         "always" => {
             let on = t.bool(ctx, key)?;
             if !on {
-                ctx.push(Diagnostic::new(codes::INVALID_CONDITION, "`always = false` never matches", t.key_span(key), "never true")
-                    .with_help("use `not = { always = true }` if you mean never, or remove it"));
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_CONDITION,
+                        "`always = false` never matches",
+                        t.key_span(key),
+                        "never true",
+                    )
+                    .with_help("use `not = { always = true }` if you mean never, or remove it"),
+                );
                 return None;
             }
             Some(Condition::Always)
@@ -718,8 +842,15 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
         "paths-any" | "paths-only" => {
             let list = t.str_list(ctx, key);
             if list.is_empty() {
-                ctx.push(Diagnostic::new(codes::INVALID_CONDITION, format!("`{key}` lists no paths"), t.key_span(key), "empty")
-                    .with_help("list at least one path pattern"));
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_CONDITION,
+                        format!("`{key}` lists no paths"),
+                        t.key_span(key),
+                        "empty",
+                    )
+                    .with_help("list at least one path pattern"),
+                );
                 return None;
             }
             let errors = ctx.error_count();
@@ -746,8 +877,15 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
                 None => (text.value.trim().to_string(), None),
             };
             if name.is_empty() || name.contains(char::is_whitespace) {
-                ctx.push(Diagnostic::new(codes::INVALID_CONDITION, format!("`{}` is not a trailer", text.value), text.span, "expected `Key` or `Key: value`")
-                    .with_help("write e.g. `trailer = \"Change-Type: emergency\"`"));
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_CONDITION,
+                        format!("`{}` is not a trailer", text.value),
+                        text.span,
+                        "expected `Key` or `Key: value`",
+                    )
+                    .with_help("write e.g. `trailer = \"Change-Type: emergency\"`"),
+                );
                 return None;
             }
             Some(Condition::Trailer { key: name, value })
@@ -770,7 +908,12 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
                 "console-change" => ChangeKind::ConsoleChange,
                 other => {
                     let kinds = ["pull-request", "merge", "direct-push", "deploy", "console-change"];
-                    let mut diag = Diagnostic::new(codes::INVALID_VALUE, format!("unknown change kind `{other}`"), text.span, "not a change kind");
+                    let mut diag = Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("unknown change kind `{other}`"),
+                        text.span,
+                        "not a change kind",
+                    );
                     diag = match did_you_mean(other, kinds) {
                         Some(s) => diag.with_help(format!("did you mean `{s}`?")),
                         None => diag.with_help(format!("kinds are: {}", kinds.join(", "))),
@@ -793,8 +936,15 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
                 return None;
             };
             if items.is_empty() {
-                ctx.push(Diagnostic::new(codes::INVALID_CONDITION, format!("`{key} = []` is empty"), value.span(), "no conditions")
-                    .with_help("list at least one condition table"));
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_CONDITION,
+                        format!("`{key} = []` is empty"),
+                        value.span(),
+                        "no conditions",
+                    )
+                    .with_help("list at least one condition table"),
+                );
                 return None;
             }
             let mut parts = Vec::new();
@@ -849,9 +999,14 @@ fn read_areas(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
 }
 
 fn duplicate(kind: &str, name: &Sp<String>, first: Span) -> Diagnostic {
-    Diagnostic::new(codes::DUPLICATE, format!("duplicate {kind} `{}`", name.value), name.span.clone(), "declared again here")
-        .with_secondary(first, "first declared here")
-        .with_help(format!("each {kind} needs its own name; rename or merge the two"))
+    Diagnostic::new(
+        codes::DUPLICATE,
+        format!("duplicate {kind} `{}`", name.value),
+        name.span.clone(),
+        "declared again here",
+    )
+    .with_secondary(first, "first declared here")
+    .with_help(format!("each {kind} needs its own name; rename or merge the two"))
 }
 
 fn read_categories(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spans) -> (Vec<Category>, String) {
@@ -867,7 +1022,9 @@ fn read_categories(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &m
         }
         seen.insert(id.value.clone(), id.span.clone());
         let when = match t.get("when") {
-            Some(value) => condition(ctx, known, value, &format!("`when` of category `{}`", id.value)).unwrap_or(Condition::Always),
+            Some(value) => {
+                condition(ctx, known, value, &format!("`when` of category `{}`", id.value)).unwrap_or(Condition::Always)
+            }
             None => {
                 without_when.push((id.value.clone(), id.span.clone()));
                 Condition::Always
@@ -928,8 +1085,13 @@ fn pick_default(
         ([], []) => {
             if kind == "category" {
                 ctx.push(
-                    Diagnostic::new(codes::DEFAULT_CATEGORY, "no default category", first.unwrap_or_default(), "categories start here")
-                        .with_help("mark the category that applies when no other matches with `default = true`"),
+                    Diagnostic::new(
+                        codes::DEFAULT_CATEGORY,
+                        "no default category",
+                        first.unwrap_or_default(),
+                        "categories start here",
+                    )
+                    .with_help("mark the category that applies when no other matches with `default = true`"),
                 );
             }
             None
@@ -948,9 +1110,14 @@ fn pick_default(
         }
         (many, _) => {
             ctx.push(
-                Diagnostic::new(codes::DEFAULT_CATEGORY, format!("more than one default {kind}"), many[1].1.clone(), "second `default = true`")
-                    .with_secondary(many[0].1.clone(), "first `default = true`")
-                    .with_help(format!("only one {kind} can be the default")),
+                Diagnostic::new(
+                    codes::DEFAULT_CATEGORY,
+                    format!("more than one default {kind}"),
+                    many[1].1.clone(),
+                    "second `default = true`",
+                )
+                .with_secondary(many[0].1.clone(), "first `default = true`")
+                .with_help(format!("only one {kind} can be the default")),
             );
             None
         }
@@ -970,7 +1137,9 @@ fn read_risks(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
         }
         seen.insert(id.value.clone(), id.span.clone());
         let when = match t.get("when") {
-            Some(value) => condition(ctx, known, value, &format!("`when` of risk `{}`", id.value)).unwrap_or(Condition::Always),
+            Some(value) => {
+                condition(ctx, known, value, &format!("`when` of risk `{}`", id.value)).unwrap_or(Condition::Always)
+            }
             None => {
                 without_when.push((id.value.clone(), id.span.clone()));
                 Condition::Always
@@ -990,7 +1159,8 @@ fn read_risks(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
             span: t.span.clone(),
         });
     }
-    let default = if tables.is_empty() { None } else { pick_default(ctx, "risk level", &defaults, &without_when, None) };
+    let default =
+        if tables.is_empty() { None } else { pick_default(ctx, "risk level", &defaults, &without_when, None) };
     (risks, default)
 }
 
@@ -1005,7 +1175,8 @@ fn read_gates(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<Gate> {
         if let Some(first) = seen.get(&check.value) {
             ctx.push(duplicate("gate", &check, first.clone()));
         }
-        let reserved: Vec<Sp<String>> = std::iter::once(check.clone()).chain(t.str_list(&mut Ctx::default(), "aliases")).collect();
+        let reserved: Vec<Sp<String>> =
+            std::iter::once(check.clone()).chain(t.str_list(&mut Ctx::default(), "aliases")).collect();
         for name in reserved {
             if SKIPPABLE_KINDS.contains(&name.value.as_str()) || WAIVABLE_KINDS.contains(&name.value.as_str()) {
                 ctx.push(
@@ -1021,10 +1192,17 @@ fn read_gates(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<Gate> {
                 "all" => GateScope::All,
                 "main-only" => GateScope::MainOnly,
                 other => {
-                    let mut diag = Diagnostic::new(codes::INVALID_VALUE, format!("unknown gate scope `{other}`"), s.span, "expected all or main-only");
+                    let mut diag = Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("unknown gate scope `{other}`"),
+                        s.span,
+                        "expected all or main-only",
+                    );
                     diag = match did_you_mean(other, ["all", "main-only"]) {
                         Some(x) => diag.with_help(format!("did you mean `{x}`?")),
-                        None => diag.with_help("scope is \"all\" (every PR and protected-branch change) or \"main-only\""),
+                        None => {
+                            diag.with_help("scope is \"all\" (every PR and protected-branch change) or \"main-only\"")
+                        }
                     };
                     ctx.push(diag);
                     GateScope::All
@@ -1068,8 +1246,15 @@ fn read_branch(ctx: &mut Ctx, root: &Table<'_, '_>) -> BranchRules {
     rules.merge_method = match t.str(ctx, "merge-method") {
         Some(m) if ["squash", "merge", "rebase"].contains(&m.value.as_str()) => Some(m.value),
         Some(m) => {
-            ctx.push(Diagnostic::new(codes::INVALID_VALUE, format!("unknown merge method `{}`", m.value), m.span, "expected squash, merge or rebase")
-                .with_help("merge-method is \"squash\", \"merge\" or \"rebase\""));
+            ctx.push(
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("unknown merge method `{}`", m.value),
+                    m.span,
+                    "expected squash, merge or rebase",
+                )
+                .with_help("merge-method is \"squash\", \"merge\" or \"rebase\""),
+            );
             None
         }
         None => None,
@@ -1083,10 +1268,22 @@ fn read_description(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<D
         let sections: Vec<String> = t.str_list(ctx, "sections").into_iter().map(|s| s.value).collect();
         let checklists: Vec<String> = t.str_list(ctx, "checklists").into_iter().map(|s| s.value).collect();
         if sections.is_empty() && checklists.is_empty() {
-            ctx.push(Diagnostic::new(codes::MISSING_KEY, format!("{} requires nothing", t.name), t.span.clone(), "no sections or checklists")
-                .with_help("add `sections = [\"Intent\", \"Testing\"]` or `checklists = [\"Review checklist\"]`"));
+            ctx.push(
+                Diagnostic::new(
+                    codes::MISSING_KEY,
+                    format!("{} requires nothing", t.name),
+                    t.span.clone(),
+                    "no sections or checklists",
+                )
+                .with_help("add `sections = [\"Intent\", \"Testing\"]` or `checklists = [\"Review checklist\"]`"),
+            );
         }
-        out.push(DescriptionRequirement { sections, categories: categories_list(ctx, known, &t), checklists, span: t.span.clone() });
+        out.push(DescriptionRequirement {
+            sections,
+            categories: categories_list(ctx, known, &t),
+            checklists,
+            span: t.span.clone(),
+        });
     }
     out
 }
@@ -1148,7 +1345,14 @@ fn read_content_flags(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans:
         let pattern = t.req_str(ctx, "pattern").and_then(|p| regex_value(ctx, &p).map(|_| p.value));
         let require = t.str(ctx, "require").and_then(|r| rule_ref(ctx, known, spans, &r));
         if let (Some(id), Some(description), Some(pattern)) = (id, description, pattern) {
-            out.push(ContentFlag { id: id.value, description: description.value, paths, pattern, require, span: t.span.clone() });
+            out.push(ContentFlag {
+                id: id.value,
+                description: description.value,
+                paths,
+                pattern,
+                require,
+                span: t.span.clone(),
+            });
         }
     }
     out
@@ -1204,7 +1408,10 @@ fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<
     Some(Emergency {
         authorizers,
         may_skip,
-        authorization_trailer: t.str(ctx, "authorization-trailer").map(|a| a.value).unwrap_or_else(|| "Emergency-Authorized-By".into()),
+        authorization_trailer: t
+            .str(ctx, "authorization-trailer")
+            .map(|a| a.value)
+            .unwrap_or_else(|| "Emergency-Authorized-By".into()),
         obligations,
         span: t.span.clone(),
     })
@@ -1213,7 +1420,8 @@ fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<
 fn read_exceptions(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Exception> {
     let mut out = Vec::new();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    let keys = &["id", "people", "categories", "waives", "justification", "approved-by", "review-by", "until-group-exceeds"];
+    let keys =
+        &["id", "people", "categories", "waives", "justification", "approved-by", "review-by", "until-group-exceeds"];
     for t in root.tables(ctx, "exceptions", keys) {
         let id = t.req_str(ctx, "id");
         if let Some(id) = &id {
@@ -1227,7 +1435,11 @@ fn read_exceptions(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Ex
         if !t.has("waives") {
             t.req_str(ctx, "waives");
         }
-        let waives = t.str_list(ctx, "waives").iter().filter_map(|w| kind_keyword(ctx, known, w, WAIVABLE_KINDS, "waives")).collect();
+        let waives = t
+            .str_list(ctx, "waives")
+            .iter()
+            .filter_map(|w| kind_keyword(ctx, known, w, WAIVABLE_KINDS, "waives"))
+            .collect();
         let justification = t.req_str(ctx, "justification");
         let approved_by = t.str_list(ctx, "approved-by").iter().filter_map(|p| person_ref(ctx, known, p)).collect();
         let review_by = t.date(ctx, "review-by").map(|d| d.value);
@@ -1243,7 +1455,12 @@ fn read_exceptions(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Ex
             }
             let members = u.int(ctx, "members")?;
             if members.value < 0 {
-                ctx.push(Diagnostic::new(codes::INVALID_VALUE, "a member count cannot be negative", members.span, "negative"));
+                ctx.push(Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    "a member count cannot be negative",
+                    members.span,
+                    "negative",
+                ));
                 return None;
             }
             Some((name.value, members.value as usize))
@@ -1269,7 +1486,11 @@ fn read_exceptions(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Ex
 // Deploy, console, evidence, documentation, codeowners, metadata
 
 fn read_deploy(ctx: &mut Ctx, root: &Table<'_, '_>) -> Option<DeployRules> {
-    let t = root.table(ctx, "deploy", &["environments", "same-artifact", "production-path", "production-manual", "stages"])?;
+    let t = root.table(
+        ctx,
+        "deploy",
+        &["environments", "same-artifact", "production-path", "production-manual", "stages"],
+    )?;
     Some(DeployRules {
         environments: t.str_list(ctx, "environments").into_iter().map(|e| e.value).collect(),
         same_artifact: t.bool(ctx, "same-artifact").unwrap_or(false),
@@ -1300,7 +1521,9 @@ fn read_evidence(ctx: &mut Ctx, root: &Table<'_, '_>) -> EvidenceSettings {
         review_trailers: ["Reviewed-by", "Acked-by", "Approved-by"].iter().map(|s| s.to_string()).collect(),
         ci_trailers: ["TryBot-Result", "LUCI-TryBot-Result"].iter().map(|s| s.to_string()).collect(),
     };
-    let Some(t) = root.table(ctx, "evidence", &["trailers-complete", "review-trailers", "ci-trailers"]) else { return settings };
+    let Some(t) = root.table(ctx, "evidence", &["trailers-complete", "review-trailers", "ci-trailers"]) else {
+        return settings;
+    };
     settings.trailers_complete = t.bool(ctx, "trailers-complete").unwrap_or(false);
     if t.has("review-trailers") {
         settings.review_trailers = t.str_list(ctx, "review-trailers").into_iter().map(|s| s.value).collect();
@@ -1331,15 +1554,26 @@ fn read_docs(ctx: &mut Ctx, root: &Table<'_, '_>) -> Documentation {
             Some(keep) => match units::parse_retention(&keep.value) {
                 Some(days) => Some(days),
                 None => {
-                    ctx.push(Diagnostic::new(codes::BAD_DURATION, format!("invalid retention period `{}`", keep.value), keep.span, "not a period")
-                        .with_help("write \"indefinite\", \"90 days\" or \"1 year\""));
+                    ctx.push(
+                        Diagnostic::new(
+                            codes::BAD_DURATION,
+                            format!("invalid retention period `{}`", keep.value),
+                            keep.span,
+                            "not a period",
+                        )
+                        .with_help("write \"indefinite\", \"90 days\" or \"1 year\""),
+                    );
                     None
                 }
             },
             None => None,
         };
         if let (Some(record), Some(days)) = (record, days) {
-            docs.retention.push(Retention { record: record.value, location: t.str(ctx, "location").map(|l| l.value), days });
+            docs.retention.push(Retention {
+                record: record.value,
+                location: t.str(ctx, "location").map(|l| l.value),
+                days,
+            });
         }
     }
     for t in root.tables(ctx, "collectors", &["name", "cadence", "controls"]) {
@@ -1426,8 +1660,13 @@ fn read_meta(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spa
         None => Cadence { months: 12 },
         Some(text) => units::parse_cadence(&text.value).unwrap_or_else(|| {
             ctx.push(
-                Diagnostic::new(codes::BAD_CADENCE, format!("invalid review cadence `{}`", text.value), text.span.clone(), "not a cadence")
-                    .with_help("write \"annual\", \"semi-annual\", \"quarterly\", \"6 months\" or \"1 year\""),
+                Diagnostic::new(
+                    codes::BAD_CADENCE,
+                    format!("invalid review cadence `{}`", text.value),
+                    text.span.clone(),
+                    "not a cadence",
+                )
+                .with_help("write \"annual\", \"semi-annual\", \"quarterly\", \"6 months\" or \"1 year\""),
             );
             Cadence { months: 12 }
         }),
@@ -1445,7 +1684,12 @@ fn read_meta(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spa
         let author = h.req_str(ctx, "author");
         let reason = h.req_str(ctx, "reason");
         if let (Some(version), Some(date), Some(author), Some(reason)) = (version, date, author, reason) {
-            history.push(HistoryEntry { version: version.value, date: date.value, author: author.value, reason: reason.value });
+            history.push(HistoryEntry {
+                version: version.value,
+                date: date.value,
+                author: author.value,
+                reason: reason.value,
+            });
         }
     }
     let mut controls = Vec::new();
@@ -1453,7 +1697,11 @@ fn read_meta(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spa
         let framework = c.req_str(ctx, "framework");
         let id = c.req_str(ctx, "id");
         if let (Some(framework), Some(id)) = (framework, id) {
-            controls.push(ControlMapping { framework: framework.value, id: id.value, description: c.str(ctx, "description").map(|d| d.value) });
+            controls.push(ControlMapping {
+                framework: framework.value,
+                id: id.value,
+                description: c.str(ctx, "description").map(|d| d.value),
+            });
         }
     }
     let approver_list = t.str_list(ctx, "document-approvers");

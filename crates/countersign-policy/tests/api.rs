@@ -67,7 +67,8 @@ fn last_matching_area_wins() {
 #[test]
 fn s004_06_codeowners_import_maps_owners() {
     let mut policy = checked(POLICY).policy;
-    let codeowners = "/src/lib/auth/ @eonpro/security-team\n/prisma/ @data-team ada@example.com\n/bad[ ] @x\n/ops/ @bo\n";
+    let codeowners =
+        "/src/lib/auth/ @eonpro/security-team\n/prisma/ @data-team ada@example.com\n/bad[ ] @x\n/ops/ @bo\n";
     let warnings = countersign_policy::codeowners::import(&mut policy, ".github/CODEOWNERS", codeowners);
     assert_eq!(codes(&warnings), vec!["CS-W010"]);
     let auth = policy.area_for("src/lib/auth/x.ts").expect("area");

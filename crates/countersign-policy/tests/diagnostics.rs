@@ -6,8 +6,15 @@ use common::*;
 use countersign_policy::{diagnostics_json, render_diagnostics};
 
 const BROKEN: &[&str] = &[
-    "unknown-key", "wrong-type", "unknown-reference", "bad-glob", "bad-regex", "bad-duration", "group-cycle",
-    "several-errors", "toml-syntax",
+    "unknown-key",
+    "wrong-type",
+    "unknown-reference",
+    "bad-glob",
+    "bad-regex",
+    "bad-duration",
+    "group-cycle",
+    "several-errors",
+    "toml-syntax",
 ];
 
 fn errors_of(name: &str) -> (String, Vec<countersign_policy::Diagnostic>) {
@@ -43,7 +50,10 @@ fn x01_errors_point_at_line() {
 fn x01_every_error_at_once() {
     let (_, errors) = errors_of("several-errors");
     let found = codes(&errors);
-    for code in ["CS-E002", "CS-E004", "CS-E003", "CS-E005", "CS-E006", "CS-E007", "CS-E010", "CS-E011", "CS-E012", "CS-E013", "CS-E014"] {
+    for code in [
+        "CS-E002", "CS-E004", "CS-E003", "CS-E005", "CS-E006", "CS-E007", "CS-E010", "CS-E011", "CS-E012", "CS-E013",
+        "CS-E014",
+    ] {
         assert!(found.contains(&code), "{code} missing from {found:?}");
     }
     // Sorted by position in the file.

@@ -126,7 +126,9 @@ fn s003_03_peer_review_optional_but_s003_04_security_review_required() {
 fn s004_02_critical_needs_ciso_and_cto_both() {
     let policy = example("healthcare-cab").policy;
     let critical = policy.risk("critical").expect("critical");
-    let ApprovalRule::All(parts) = policy.rule(critical.require.as_deref().expect("rule")).expect("rule") else { panic!("all") };
+    let ApprovalRule::All(parts) = policy.rule(critical.require.as_deref().expect("rule")).expect("rule") else {
+        panic!("all")
+    };
     let froms: Vec<_> = parts
         .iter()
         .map(|p| match p {
@@ -163,8 +165,14 @@ fn s004_06_codeowners_teams_as_areas() {
     let policy = example("healthcare-cab").policy;
     let owners = |path: &str| policy.area_for(path).map(|a| a.owners.clone()).unwrap_or_default();
     assert_eq!(owners("src/lib/auth/session.ts"), vec![Subject::Group("security-team".into())]);
-    assert_eq!(owners("prisma/schema.prisma"), vec![Subject::Group("data-team".into()), Subject::Group("security-team".into())]);
-    assert_eq!(owners(".github/workflows/ci.yml"), vec![Subject::Group("devops-team".into()), Subject::Group("security-team".into())]);
+    assert_eq!(
+        owners("prisma/schema.prisma"),
+        vec![Subject::Group("data-team".into()), Subject::Group("security-team".into())]
+    );
+    assert_eq!(
+        owners(".github/workflows/ci.yml"),
+        vec![Subject::Group("devops-team".into()), Subject::Group("security-team".into())]
+    );
 }
 
 #[test]
@@ -187,9 +195,18 @@ fn x02_render_states_every_section() {
         let policy = example(name).policy;
         let markdown = render::markdown(&policy);
         for heading in [
-            "## Purpose", "## Scope", "## Roles and people", "## Change categories", "## Areas and owners",
-            "## CI gates", "## Emergency changes", "## Exceptions", "## Evidence and retention", "## Control mapping",
-            "## Review of this policy", "## Version history",
+            "## Purpose",
+            "## Scope",
+            "## Roles and people",
+            "## Change categories",
+            "## Areas and owners",
+            "## CI gates",
+            "## Emergency changes",
+            "## Exceptions",
+            "## Evidence and retention",
+            "## Control mapping",
+            "## Review of this policy",
+            "## Version history",
         ] {
             assert!(markdown.contains(heading), "{name}: missing {heading}");
         }
@@ -211,7 +228,8 @@ fn x02_seed_contradictions_are_stated_once() {
 
 #[test]
 fn x02_html_is_escaped() {
-    let text = example_text("two-person-saas").replace("Howell & Gibbs LLC (operator of SendTax)", "<script>alert('x')</script> & Co");
+    let text = example_text("two-person-saas")
+        .replace("Howell & Gibbs LLC (operator of SendTax)", "<script>alert('x')</script> & Co");
     let html = render::html(&checked(&text).policy);
     assert!(!html.contains("<script>"));
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co"));

@@ -69,7 +69,10 @@ fn w002_author_excluded_single_approver() {
 
 #[test]
 fn w003_overlapping_categories() {
-    let body = CLEAN.replace("precedence = 10\n", "").replace("[[exceptions]]", "[[categories]]\nid = \"docs\"\nwhen = { paths-only = [\"docs/\"] }\n\n[[exceptions]]");
+    let body = CLEAN.replace("precedence = 10\n", "").replace(
+        "[[exceptions]]",
+        "[[categories]]\nid = \"docs\"\nwhen = { paths-only = [\"docs/\"] }\n\n[[exceptions]]",
+    );
     assert_eq!(warnings(&body), vec!["CS-W003"]);
 }
 
@@ -81,15 +84,23 @@ fn w003_mutually_exclusive_conditions_do_not_overlap() {
 
 #[test]
 fn w009_overlapping_risks() {
-    let body = format!("{CLEAN}\n[[risks]]\nid = \"low\"\ndefault = true\n\n[[risks]]\nid = \"a\"\nrank = 2\nwhen = {{ label = \"a\" }}\n\n[[risks]]\nid = \"b\"\nrank = 2\nwhen = {{ label = \"b\" }}\n");
+    let body = format!(
+        "{CLEAN}\n[[risks]]\nid = \"low\"\ndefault = true\n\n[[risks]]\nid = \"a\"\nrank = 2\nwhen = {{ label = \"a\" }}\n\n[[risks]]\nid = \"b\"\nrank = 2\nwhen = {{ label = \"b\" }}\n"
+    );
     assert_eq!(warnings(&body), vec!["CS-W009"]);
 }
 
 #[test]
 fn w004_exception_group_already_grew() {
-    let body = CLEAN.replace("review-by = 2026-12-01", "review-by = 2026-12-01\nuntil-group-exceeds = { group = \"team\", members = 1 }");
+    let body = CLEAN.replace(
+        "review-by = 2026-12-01",
+        "review-by = 2026-12-01\nuntil-group-exceeds = { group = \"team\", members = 1 }",
+    );
     assert_eq!(warnings(&body), vec!["CS-W004"]);
-    let body = CLEAN.replace("review-by = 2026-12-01", "review-by = 2026-12-01\nuntil-group-exceeds = { group = \"@team\", members = 2 }");
+    let body = CLEAN.replace(
+        "review-by = 2026-12-01",
+        "review-by = 2026-12-01\nuntil-group-exceeds = { group = \"@team\", members = 2 }",
+    );
     assert_eq!(warnings(&body), Vec::<&str>::new());
 }
 

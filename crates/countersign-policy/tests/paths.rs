@@ -23,7 +23,8 @@ fn run(json: &str) -> usize {
 
 #[test]
 fn codeowners_patterns_json_copy_all_145_cases() {
-    let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/patterns.json")).expect("copy present");
+    let json = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/patterns.json"))
+        .expect("copy present");
     assert_eq!(run(&json), 145);
 }
 

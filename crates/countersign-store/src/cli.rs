@@ -259,7 +259,10 @@ fn init(ctx: &CliContext, origin: &str) -> anyhow::Result<ExitCode> {
         Ok(signer) => (signer, false),
         Err(keys::KeyError::Missing { .. }) => {
             if let Some(vkey) = existing_log_key {
-                bail!("the database {url} already belongs to the log key {vkey}, but the key file {} does not exist\nhint: point --key-file at that log's key", key_path.display());
+                bail!(
+                    "the database {url} already belongs to the log key {vkey}, but the key file {} does not exist\nhint: point --key-file at that log's key",
+                    key_path.display()
+                );
             }
             (keys::create_key(&key_path, origin)?, true)
         }
@@ -353,7 +356,9 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             approved_by: need(a.approved_by.take(), "approved-by", "exception")?,
             review_by: need(a.review_by.take(), "review-by", "exception")?,
         },
-        RecordKind::Obligation => Evidence::Obligation { obligation: need(a.obligation.take(), "obligation", "obligation")?, due: a.due },
+        RecordKind::Obligation => {
+            Evidence::Obligation { obligation: need(a.obligation.take(), "obligation", "obligation")?, due: a.due }
+        }
         RecordKind::ObligationFulfilled => Evidence::ObligationFulfilled {
             obligation: need(a.obligation.take(), "obligation", "obligation-fulfilled")?,
             reference: a.reference.take(),
@@ -381,7 +386,8 @@ fn commit_in_repo(repo: &Path, reference: &str) -> Option<String> {
     if !exists.success() {
         return None;
     }
-    let out = std::process::Command::new("git").arg("-C").arg(repo).args(["rev-parse", "--verify", &spec]).output().ok()?;
+    let out =
+        std::process::Command::new("git").arg("-C").arg(repo).args(["rev-parse", "--verify", &spec]).output().ok()?;
     let id = String::from_utf8(out.stdout).ok()?.trim().to_owned();
     (out.status.success() && !id.is_empty()).then_some(id)
 }
@@ -392,9 +398,11 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
     let by_flag = args.by.take().or_else(|| default_recorder(ctx));
     let (evidence, change, by, idempotency_key) = if let Some(source) = args.json.take() {
         let text = read_json_input(&source)?;
-        let doc: RecordDocument = serde_json::from_str(&text).with_context(|| format!("{source} is not a valid countersign record"))?;
+        let doc: RecordDocument =
+            serde_json::from_str(&text).with_context(|| format!("{source} is not a valid countersign record"))?;
         if let Some(kind) = args.kind
-            && clap::ValueEnum::to_possible_value(&kind).map(|v| v.get_name().to_owned()).as_deref() != Some(doc.evidence.kind())
+            && clap::ValueEnum::to_possible_value(&kind).map(|v| v.get_name().to_owned()).as_deref()
+                != Some(doc.evidence.kind())
         {
             bail!("the command line says {:?} but the JSON record is a {}", kind, doc.evidence.kind());
         }
@@ -418,10 +426,21 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         && let Some(repo) = &ctx.repo
         && let Some(commit) = commit_in_repo(repo, reference)
     {
-        store.upsert_changes(&[ChangeRef { id: commit.clone(), head_commit: Some(commit.clone()), commits: vec![commit], ..ChangeRef::default() }])?;
+        store.upsert_changes(&[ChangeRef {
+            id: commit.clone(),
+            head_commit: Some(commit.clone()),
+            commits: vec![commit],
+            ..ChangeRef::default()
+        }])?;
     }
     let kind = evidence.kind();
-    let request = RecordRequest { change: change.clone(), recorded_by: by.clone(), recorded_at: crate::record_time(), idempotency_key, evidence };
+    let request = RecordRequest {
+        change: change.clone(),
+        recorded_by: by.clone(),
+        recorded_at: crate::record_time(),
+        idempotency_key,
+        evidence,
+    };
     let outcome = store.record(&request)?;
     let about = change.map(|c| format!(" about {c}")).unwrap_or_default();
     match (ctx.format, outcome) {
@@ -446,7 +465,9 @@ fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store) -> anyhow::R
     match keys::load_key(&ctx.key_file()) {
         Ok(signer) => Ok(signer.verifier()),
         Err(keys::KeyError::Missing { .. }) => {
-            eprintln!("warning: no key file; verifying against the public key stored in the database (pass --vkey to pin it)");
+            eprintln!(
+                "warning: no key file; verifying against the public key stored in the database (pass --vkey to pin it)"
+            );
             Ok(store.log_verifier()?)
         }
         Err(e) => Err(e.into()),
@@ -468,11 +489,18 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
                     "root": crate::evidence::hex(&summary.root), "seconds": seconds,
                 }))?,
                 (Ok(summary), _) => {
-                    println!("log verified: {} entries, {} checkpoints, root {}", summary.entries, summary.checkpoints, crate::evidence::hex(&summary.root));
+                    println!(
+                        "log verified: {} entries, {} checkpoints, root {}",
+                        summary.entries,
+                        summary.checkpoints,
+                        crate::evidence::hex(&summary.root)
+                    );
                     eprintln!("({seconds:.2}s)");
                 }
                 (Err(failure), Format::Json) => {
-                    print_json(&serde_json::json!({"ok": false, "entry": failure.entry, "checkpoint": failure.checkpoint, "problem": failure.problem}))?;
+                    print_json(
+                        &serde_json::json!({"ok": false, "entry": failure.entry, "checkpoint": failure.checkpoint, "problem": failure.problem}),
+                    )?;
                     return Ok(ExitCode::from(1));
                 }
                 (Err(failure), _) => {
@@ -511,14 +539,19 @@ pub fn parse_time_bound(text: &str) -> anyhow::Result<String> {
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Ok(Timestamp::from_second(ts.as_second())?.to_string());
     }
-    let date: jiff::civil::Date = text.parse().with_context(|| format!("{text:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
+    let date: jiff::civil::Date =
+        text.parse().with_context(|| format!("{text:?} is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
     Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp().to_string())
 }
 
 fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCode> {
     match command {
         EvidenceCommand::Export { since, until, out } => {
-            let since = since.as_deref().map(parse_time_bound).transpose()?.unwrap_or_else(|| Timestamp::UNIX_EPOCH.to_string());
+            let since = since
+                .as_deref()
+                .map(parse_time_bound)
+                .transpose()?
+                .unwrap_or_else(|| Timestamp::UNIX_EPOCH.to_string());
             let until = match until.as_deref() {
                 Some(u) => parse_time_bound(u)?,
                 None => Timestamp::from_second(Timestamp::now().as_second() + 1)?.to_string(),
@@ -536,7 +569,8 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         EvidenceCommand::Verify { file, vkey, extract } => {
-            let pinned = vkey.as_deref().map(LogVerifier::from_vkey).transpose().context("--vkey is not a valid public key")?;
+            let pinned =
+                vkey.as_deref().map(LogVerifier::from_vkey).transpose().context("--vkey is not a valid public key")?;
             match package::verify_package(&file, pinned.as_ref())? {
                 Ok(summary) => {
                     if let Some(dir) = extract {
@@ -548,9 +582,14 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
                             "keyPinned": summary.key_pinned, "policyVersion": summary.policy_version,
                         }))?,
                         _ => {
-                            println!("package verified: {} entries, log size {}, key {}", summary.entries, summary.tree_size, summary.vkey);
+                            println!(
+                                "package verified: {} entries, log size {}, key {}",
+                                summary.entries, summary.tree_size, summary.vkey
+                            );
                             if !summary.key_pinned {
-                                eprintln!("hint: compare the key above with the log's published key, or pass --vkey to pin it");
+                                eprintln!(
+                                    "hint: compare the key above with the log's published key, or pass --vkey to pin it"
+                                );
                             }
                         }
                     }
@@ -558,7 +597,9 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
                 }
                 Err(failure) => {
                     match ctx.format {
-                        Format::Json => print_json(&serde_json::json!({"ok": false, "entry": failure.entry, "problem": failure.problem}))?,
+                        Format::Json => print_json(
+                            &serde_json::json!({"ok": false, "entry": failure.entry, "problem": failure.problem}),
+                        )?,
                         _ => println!("package verification FAILED: {failure}"),
                     }
                     Ok(ExitCode::from(1))

@@ -770,5 +770,17 @@ macro_rules! backend {
     };
 }
 
-backend!(sqlite, sqlx::Sqlite, begin = "BEGIN IMMEDIATE", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1", multi = true);
-backend!(postgres, sqlx::Postgres, begin = "BEGIN", lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1 FOR UPDATE", multi = false);
+backend!(
+    sqlite,
+    sqlx::Sqlite,
+    begin = "BEGIN IMMEDIATE",
+    lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1",
+    multi = true
+);
+backend!(
+    postgres,
+    sqlx::Postgres,
+    begin = "BEGIN",
+    lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1 FOR UPDATE",
+    multi = false
+);

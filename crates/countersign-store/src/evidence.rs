@@ -153,7 +153,9 @@ impl Evidence {
 
     fn commit(&self) -> Option<&str> {
         match self {
-            Evidence::Approval { commit, .. } | Evidence::Check { commit, .. } | Evidence::Deploy { commit, .. } => commit.as_deref(),
+            Evidence::Approval { commit, .. } | Evidence::Check { commit, .. } | Evidence::Deploy { commit, .. } => {
+                commit.as_deref()
+            }
             _ => None,
         }
     }
@@ -208,13 +210,19 @@ fn is_commit_id(s: &str) -> bool {
 pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) -> Statement {
     let evidence = &request.evidence;
     let subject = match (evidence, change) {
-        (Evidence::PolicyVersion { version, sha256 }, _) => Subject { name: format!("policy:{version}"), digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]) },
+        (Evidence::PolicyVersion { version, sha256 }, _) => Subject {
+            name: format!("policy:{version}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
+        },
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
             name: format!("console:{system}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(description.as_bytes()))]),
         },
         (_, Some(change)) => {
-            let commit = evidence.commit().or(change.head_commit.as_deref()).or(Some(change.id.as_str()).filter(|id| is_commit_id(id)));
+            let commit = evidence
+                .commit()
+                .or(change.head_commit.as_deref())
+                .or(Some(change.id.as_str()).filter(|id| is_commit_id(id)));
             let digest = match commit {
                 Some(c) if is_commit_id(c) => BTreeMap::from([("gitCommit".to_owned(), c.to_owned())]),
                 _ => BTreeMap::from([("sha256".to_owned(), sha256_hex(change.id.as_bytes()))]),
@@ -270,7 +278,11 @@ pub fn parse_identity(text: &str) -> Identity {
         && open < close
     {
         let name = text[..open].trim();
-        return Identity { name: (!name.is_empty()).then(|| name.to_owned()), email: Some(text[open + 1..close].to_owned()), login: None };
+        return Identity {
+            name: (!name.is_empty()).then(|| name.to_owned()),
+            email: Some(text[open + 1..close].to_owned()),
+            login: None,
+        };
     }
     if text.contains('@') && !text.starts_with('@') {
         return Identity { name: None, email: Some(text.to_owned()), login: None };
@@ -294,7 +306,13 @@ impl RecordedEvidence {
             ApprovalType::Ack => ApprovalKind::Ack,
             ApprovalType::EmergencyAuthorization => ApprovalKind::EmergencyAuthorization,
         };
-        Some(Approval { by: parse_identity(approver), kind, commit: commit.clone(), time: Some(approved_at.unwrap_or(self.recorded_at)), source: self.source() })
+        Some(Approval {
+            by: parse_identity(approver),
+            kind,
+            commit: commit.clone(),
+            time: Some(approved_at.unwrap_or(self.recorded_at)),
+            source: self.source(),
+        })
     }
 
     /// As an engine check result, if this is one.
@@ -319,7 +337,11 @@ impl RecordedEvidence {
         let Evidence::ObligationFulfilled { obligation, .. } = &self.evidence else {
             return None;
         };
-        Some(countersign_engine::change::Fulfilment { obligation: obligation.clone(), time: Some(self.recorded_at), source: self.source() })
+        Some(countersign_engine::change::Fulfilment {
+            obligation: obligation.clone(),
+            time: Some(self.recorded_at),
+            source: self.source(),
+        })
     }
 
     /// An emergency declaration, as the declarer's authorization.

@@ -34,7 +34,11 @@ pub fn load_key(path: &Path) -> Result<LogSigner, KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path).map_err(|source| KeyError::Unreadable { path: path.to_owned(), source })?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| KeyError::Unreadable { path: path.to_owned(), source })?
+            .permissions()
+            .mode()
+            & 0o777;
         if mode & 0o077 != 0 {
             return Err(KeyError::TooOpen { path: path.to_owned(), mode });
         }
@@ -46,7 +50,8 @@ pub fn load_key(path: &Path) -> Result<LogSigner, KeyError> {
 pub fn create_key(path: &Path, name: &str) -> Result<LogSigner, KeyError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
-    let signer = LogSigner::from_seed(name, &seed).map_err(|e| KeyError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
+    let signer = LogSigner::from_seed(name, &seed)
+        .map_err(|e| KeyError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

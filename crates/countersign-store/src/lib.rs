@@ -46,7 +46,9 @@ pub enum StoreError {
         "this database was written by a newer countersign (schema version {found}; this build knows up to {known}); upgrade countersign before using it"
     )]
     NewerSchema { found: i64, known: i64 },
-    #[error("unknown change {0:?}: register it with `countersign audit`/`check`, or name a commit that exists in the repository")]
+    #[error(
+        "unknown change {0:?}: register it with `countersign audit`/`check`, or name a commit that exists in the repository"
+    )]
     UnknownChange(String),
     #[error("{reference:?} matches several changes ({candidates}); name the change id")]
     AmbiguousChange { reference: String, candidates: String },
@@ -118,7 +120,11 @@ pub enum Backend {
 
 impl Backend {
     pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Backend::Postgres } else { Backend::Sqlite }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 }
 
@@ -150,7 +156,9 @@ pub struct Store {
 
 fn now_rfc3339() -> String {
     // Whole seconds, so stored times sort as text.
-    Timestamp::from_second(Timestamp::now().as_second()).map(|t| t.to_string()).unwrap_or_else(|_| Timestamp::now().to_string())
+    Timestamp::from_second(Timestamp::now().as_second())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| Timestamp::now().to_string())
 }
 
 /// The time a record is stamped with: now, to the second.
@@ -174,14 +182,22 @@ impl Store {
             match Backend::of(url) {
                 Backend::Postgres => {
                     let opts = sqlx::postgres::PgConnectOptions::from_str(url).map_err(open_err)?;
-                    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(60)).connect_with(opts).await.map_err(open_err)?;
+                    let pool = sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(60))
+                        .connect_with(opts)
+                        .await
+                        .map_err(open_err)?;
                     db::postgres::migrate(&pool).await?;
                     Ok::<_, StoreError>(Pool::Postgres(pool))
                 }
                 Backend::Sqlite => {
                     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
                     if !options.create && !std::path::Path::new(path).exists() {
-                        return Err(StoreError::Open { url: url.to_owned(), reason: "no database there; run `countersign init` first".into() });
+                        return Err(StoreError::Open {
+                            url: url.to_owned(),
+                            reason: "no database there; run `countersign init` first".into(),
+                        });
                     }
                     // Durability: WAL with synchronous=FULL fsyncs the WAL on every commit, so
                     // an acknowledged append survives power loss, not only a crash.
@@ -194,13 +210,26 @@ impl Store {
                         .foreign_keys(true);
                     // No ping before each acquire: a local file has no connection to lose, and the
                     // ping is a round trip to sqlx's worker thread on every query.
-                    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).test_before_acquire(false).acquire_timeout(Duration::from_secs(120)).connect_with(opts).await.map_err(open_err)?;
+                    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .test_before_acquire(false)
+                        .acquire_timeout(Duration::from_secs(120))
+                        .connect_with(opts)
+                        .await
+                        .map_err(open_err)?;
                     db::sqlite::migrate(&pool).await?;
                     Ok(Pool::Sqlite(pool))
                 }
             }
         })?;
-        Ok(Self { runtime, pool, signer: None, committer: OnceLock::new(), committer_task: Mutex::new(None), start: Mutex::new(()) })
+        Ok(Self {
+            runtime,
+            pool,
+            signer: None,
+            committer: OnceLock::new(),
+            committer_task: Mutex::new(None),
+            start: Mutex::new(()),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -265,7 +294,10 @@ impl Store {
         let rows = self.runtime.block_on(async { on_pool!(pool, db::find_changes(reference)) })?;
         match rows.as_slice() {
             [] => Ok(None),
-            [row] => Ok(Some(evidence::SubjectChange { id: row.id.clone(), head_commit: row.merge_commit.clone().or_else(|| row.head_commit.clone()) })),
+            [row] => Ok(Some(evidence::SubjectChange {
+                id: row.id.clone(),
+                head_commit: row.merge_commit.clone().or_else(|| row.head_commit.clone()),
+            })),
             many => Err(StoreError::AmbiguousChange {
                 reference: reference.to_owned(),
                 candidates: many.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "),
@@ -276,14 +308,18 @@ impl Store {
     fn prepare(&self, request: &RecordRequest, policy_text: Option<&str>) -> Result<db::PreparedEntry, StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::NoSigner)?;
         let change = match &request.change {
-            Some(reference) => Some(self.resolve_change(reference)?.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?),
+            Some(reference) => {
+                Some(self.resolve_change(reference)?.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?)
+            }
             None if request.evidence.needs_change() => return Err(StoreError::MissingChange(request.evidence.kind())),
             None => None,
         };
         let statement = evidence::statement_for(request, change.as_ref());
         let envelope = dsse::sign_statement(&statement, signer)?;
         let policy = match (&request.evidence, policy_text) {
-            (Evidence::PolicyVersion { version, sha256 }, Some(text)) => Some((version.clone(), sha256.clone(), text.to_owned())),
+            (Evidence::PolicyVersion { version, sha256 }, Some(text)) => {
+                Some((version.clone(), sha256.clone(), text.to_owned()))
+            }
             _ => None,
         };
         Ok(db::PreparedEntry {
@@ -338,7 +374,8 @@ impl Store {
     pub fn record_many(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError> {
         use rayon::prelude::*;
         let signer = self.signer.as_ref().ok_or(StoreError::NoSigner)?;
-        let entries: Vec<db::PreparedEntry> = requests.par_iter().map(|r| self.prepare(r, None)).collect::<Result<_, _>>()?;
+        let entries: Vec<db::PreparedEntry> =
+            requests.par_iter().map(|r| self.prepare(r, None)).collect::<Result<_, _>>()?;
         let refs: Vec<&db::PreparedEntry> = entries.iter().collect();
         let pool = &self.pool;
         let now = now_rfc3339();
@@ -346,7 +383,13 @@ impl Store {
     }
 
     /// Publish a policy version: its text is stored and its digest logged.
-    pub fn publish_policy(&self, version: &str, text: &str, by: &str, at: Timestamp) -> Result<AppendOutcome, StoreError> {
+    pub fn publish_policy(
+        &self,
+        version: &str,
+        text: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<AppendOutcome, StoreError> {
         let sha256 = evidence::sha256_hex(text.as_bytes());
         let request = RecordRequest {
             change: None,
@@ -420,7 +463,9 @@ impl Store {
     pub fn inclusion_proof(&self, index: u64, at_least: Option<u64>) -> Result<TlogProof, StoreError> {
         let pool = &self.pool;
         let found = match at_least {
-            Some(size) => self.runtime.block_on(async { on_pool!(pool, db::checkpoint_at_least(size.max(index + 1))) })?,
+            Some(size) => {
+                self.runtime.block_on(async { on_pool!(pool, db::checkpoint_at_least(size.max(index + 1))) })?
+            }
             None => self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?,
         };
         let (size, note) = found.ok_or(StoreError::NoCheckpoint(index + 1))?;
@@ -438,7 +483,10 @@ impl Store {
     pub fn consistency_proof(&self, old: u64, new: Option<u64>) -> Result<ConsistencyProofText, StoreError> {
         let pool = &self.pool;
         let found = match new {
-            Some(size) => self.runtime.block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?.filter(|(s, _)| *s == size),
+            Some(size) => self
+                .runtime
+                .block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?
+                .filter(|(s, _)| *s == size),
             None => self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?,
         };
         let (size, note) = found.ok_or(StoreError::NoCheckpoint(new.unwrap_or(old)))?;
@@ -466,17 +514,24 @@ impl Store {
     /// pages just ahead of the entries they cover. Only checkpoints that existed when the
     /// verification started are checked, so a concurrent append cannot look like a
     /// truncation.
-    pub fn verify(&self, verifier: &LogVerifier, options: AuditOptions) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
+    pub fn verify(
+        &self,
+        verifier: &LogVerifier,
+        options: AuditOptions,
+    ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
         const CHUNK: usize = 8_192;
         const CHECKPOINT_PAGE: u64 = 10_000;
         let pool = &self.pool;
-        let upto = self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size);
+        let upto =
+            self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size);
         let mut audit = LogAudit::streaming(verifier, options);
         // Checkpoints with size in (loaded, upto] are still to be read.
         let mut loaded = 0u64;
         let mut load_until = |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
             while loaded < upto && loaded < needed {
-                let page = self.runtime.block_on(async { on_pool!(pool, db::checkpoints_page(loaded, upto, CHECKPOINT_PAGE)) })?;
+                let page = self
+                    .runtime
+                    .block_on(async { on_pool!(pool, db::checkpoints_page(loaded, upto, CHECKPOINT_PAGE)) })?;
                 let Some(last) = page.last() else {
                     loaded = upto;
                     break;
@@ -506,7 +561,11 @@ impl Store {
                     .iter()
                     .zip(&chunk.hashes)
                     .zip(&chunk.bytes)
-                    .map(|((index, hash), bytes)| EntryRef { index: *index, stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])), bytes })
+                    .map(|((index, hash), bytes)| EntryRef {
+                        index: *index,
+                        stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])),
+                        bytes,
+                    })
                     .collect();
                 if let Err(f) = audit.push(&refs) {
                     return Ok(Err(f));
@@ -529,7 +588,11 @@ impl Store {
     }
 
     /// Entries recorded in `[since, until)` and the policy version in force at `until`.
-    pub(crate) fn export_rows(&self, since: &str, until: &str) -> Result<(Vec<(u64, Vec<u8>)>, Option<(String, String, String, u64)>), StoreError> {
+    pub(crate) fn export_rows(
+        &self,
+        since: &str,
+        until: &str,
+    ) -> Result<(Vec<(u64, Vec<u8>)>, Option<(String, String, String, u64)>), StoreError> {
         let pool = &self.pool;
         self.runtime.block_on(async {
             let entries = on_pool!(pool, db::entries_between(since, until))?;
@@ -567,8 +630,9 @@ impl Store {
 /// Decode an entry back into evidence.
 pub fn recorded_from_entry(index: u64, bytes: &[u8]) -> Result<RecordedEvidence, StoreError> {
     let statement = dsse::statement_unverified(bytes)?;
-    let (evidence, change_id, recorded_by, at) = evidence::evidence_from_statement(&statement)
-        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is not countersign evidence ({})", statement.predicate_type)))?;
+    let (evidence, change_id, recorded_by, at) = evidence::evidence_from_statement(&statement).ok_or_else(|| {
+        StoreError::Corrupt(format!("entry {index} is not countersign evidence ({})", statement.predicate_type))
+    })?;
     Ok(RecordedEvidence { index, change_id, recorded_by, recorded_at: at.unwrap_or(Timestamp::UNIX_EPOCH), evidence })
 }
 
@@ -584,7 +648,13 @@ async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedR
         Pool::Sqlite(_) => Appender::Sqlite(Default::default()),
         Pool::Postgres(_) => Appender::Postgres(Default::default()),
     };
-    async fn append(appender: &mut Appender, pool: &Pool, signer: &LogSigner, entries: &[&db::PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
+    async fn append(
+        appender: &mut Appender,
+        pool: &Pool,
+        signer: &LogSigner,
+        entries: &[&db::PreparedEntry],
+        now: &str,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
         match (appender, pool) {
             (Appender::Sqlite(a), Pool::Sqlite(p)) => a.append(p, signer, entries, now).await,
             (Appender::Postgres(a), Pool::Postgres(p)) => a.append(p, signer, entries, now).await,

@@ -100,7 +100,11 @@ pub fn export(store: &Store, since: &str, until: &str, out: &Path) -> Result<Exp
             return Err(StoreError::Package("the log grew during export; retry".into()));
         }
         let statement = dsse::statement_unverified(bytes)?;
-        let kind = statement.predicate_type.trim_start_matches("https://countersign.dev/evidence/").trim_end_matches("/v1").to_owned();
+        let kind = statement
+            .predicate_type
+            .trim_start_matches("https://countersign.dev/evidence/")
+            .trim_end_matches("/v1")
+            .to_owned();
         let file = format!("entries/{index}.dsse.json");
         let proof_file = format!("proofs/{index}.tlog-proof");
         files.insert(file.clone(), bytes.clone());
@@ -147,7 +151,11 @@ pub fn export(store: &Store, since: &str, until: &str, out: &Path) -> Result<Exp
     files.insert("manifest.json".into(), manifest_bytes);
     files.insert("manifest.sig".into(), sig.into_bytes());
     write_tar(out, &files)?;
-    Ok(ExportSummary { entries: manifest.entries.len(), tree_size: head_cp.size, policy_version: policy.map(|p| p.version) })
+    Ok(ExportSummary {
+        entries: manifest.entries.len(),
+        tree_size: head_cp.size,
+        policy_version: policy.map(|p| p.version),
+    })
 }
 
 fn sanitize(name: &str) -> String {
@@ -246,7 +254,10 @@ fn read_package(path: &Path) -> Result<Result<BTreeMap<String, Vec<u8>>, Package
 
 /// Verify a package offline. `pinned` is the log key the auditor trusts; without it the
 /// package's own `log.vkey` is used (and must then be compared with the published key).
-pub fn verify_package(path: &Path, pinned: Option<&LogVerifier>) -> Result<Result<PackageSummary, PackageFailure>, StoreError> {
+pub fn verify_package(
+    path: &Path,
+    pinned: Option<&LogVerifier>,
+) -> Result<Result<PackageSummary, PackageFailure>, StoreError> {
     let files = match read_package(path)? {
         Ok(f) => f,
         Err(f) => return Ok(Err(f)),
@@ -259,7 +270,10 @@ fn text<'a>(files: &'a BTreeMap<String, Vec<u8>>, name: &str) -> Result<&'a str,
     std::str::from_utf8(bytes).map_err(|_| fail(None, format!("{name} is not UTF-8")))
 }
 
-fn verify_files(files: &BTreeMap<String, Vec<u8>>, pinned: Option<&LogVerifier>) -> Result<PackageSummary, PackageFailure> {
+fn verify_files(
+    files: &BTreeMap<String, Vec<u8>>,
+    pinned: Option<&LogVerifier>,
+) -> Result<PackageSummary, PackageFailure> {
     let manifest_bytes = files.get("manifest.json").ok_or_else(|| fail(None, "manifest.json is missing"))?;
     let package_vkey = text(files, "log.vkey")?.trim().to_owned();
     let verifier = match pinned {
@@ -272,7 +286,8 @@ fn verify_files(files: &BTreeMap<String, Vec<u8>>, pinned: Option<&LogVerifier>)
     if signed != manifest_note_text(verifier.name(), manifest_bytes) {
         return Err(fail(None, "manifest.json was modified: its SHA-256 does not match the signed manifest.sig"));
     }
-    let manifest: Manifest = serde_json::from_slice(manifest_bytes).map_err(|e| fail(None, format!("manifest.json: {e}")))?;
+    let manifest: Manifest =
+        serde_json::from_slice(manifest_bytes).map_err(|e| fail(None, format!("manifest.json: {e}")))?;
     if manifest.format != PACKAGE_FORMAT {
         return Err(fail(None, format!("unknown package format {:?}", manifest.format)));
     }
@@ -281,13 +296,16 @@ fn verify_files(files: &BTreeMap<String, Vec<u8>>, pinned: Option<&LogVerifier>)
     }
     // 2. Every file is listed with its digest, and nothing unlisted is present.
     for (name, digest) in &manifest.files {
-        let data = files.get(name).ok_or_else(|| fail(None, format!("{name} is listed in the manifest but missing")))?;
+        let data =
+            files.get(name).ok_or_else(|| fail(None, format!("{name} is listed in the manifest but missing")))?;
         if sha256_hex(data) != *digest {
             let entry = manifest.entries.iter().find(|e| e.file == *name || e.proof == *name).map(|e| e.index);
             return Err(fail(entry, format!("{name} was modified: its SHA-256 does not match the manifest")));
         }
     }
-    if let Some(extra) = files.keys().find(|k| !manifest.files.contains_key(*k) && *k != "manifest.json" && *k != "manifest.sig") {
+    if let Some(extra) =
+        files.keys().find(|k| !manifest.files.contains_key(*k) && *k != "manifest.json" && *k != "manifest.sig")
+    {
         return Err(fail(None, format!("{extra} is not listed in the manifest")));
     }
     // 3. Checkpoints are signed by the log key.
@@ -297,20 +315,31 @@ fn verify_files(files: &BTreeMap<String, Vec<u8>>, pinned: Option<&LogVerifier>)
         let cp = Checkpoint::open(note, &verifier).map_err(|e| fail(None, format!("{name}: {e}")))?;
         checkpoints.insert(name.clone(), (cp, note.to_owned()));
     }
-    let (head, head_note) = checkpoints.get(&manifest.checkpoint).cloned().ok_or_else(|| fail(None, "the head checkpoint is not in the package"))?;
+    let (head, head_note) = checkpoints
+        .get(&manifest.checkpoint)
+        .cloned()
+        .ok_or_else(|| fail(None, "the head checkpoint is not in the package"))?;
     // 4. Consistency of the older checkpoints with the head.
     for name in &manifest.consistency {
         let proof = ConsistencyProofText::parse(text(files, name)?).map_err(|e| fail(None, format!("{name}: {e}")))?;
         if proof.checkpoint != head_note {
             return Err(fail(None, format!("{name} is not against the head checkpoint")));
         }
-        let old = checkpoints.values().find(|(c, _)| c.size == proof.old_size).ok_or_else(|| fail(None, format!("{name}: no checkpoint of size {}", proof.old_size)))?;
-        merkle::verify_consistency(old.0.size, head.size, &old.0.root, &head.root, &proof.hashes)
-            .map_err(|e| fail(None, format!("{name}: checkpoint {} is not consistent with checkpoint {}: {e}", old.0.size, head.size)))?;
+        let old = checkpoints
+            .values()
+            .find(|(c, _)| c.size == proof.old_size)
+            .ok_or_else(|| fail(None, format!("{name}: no checkpoint of size {}", proof.old_size)))?;
+        merkle::verify_consistency(old.0.size, head.size, &old.0.root, &head.root, &proof.hashes).map_err(|e| {
+            fail(
+                None,
+                format!("{name}: checkpoint {} is not consistent with checkpoint {}: {e}", old.0.size, head.size),
+            )
+        })?;
     }
     // 5. Every entry: signature, statement, inclusion in the head checkpoint.
     for entry in &manifest.entries {
-        let bytes = files.get(&entry.file).ok_or_else(|| fail(Some(entry.index), format!("{} is missing", entry.file)))?;
+        let bytes =
+            files.get(&entry.file).ok_or_else(|| fail(Some(entry.index), format!("{} is missing", entry.file)))?;
         dsse::verify_entry(bytes, &verifier).map_err(|e| fail(Some(entry.index), e.to_string()))?;
         let proof = TlogProof::parse(text(files, &entry.proof)?).map_err(|e| fail(Some(entry.index), e.to_string()))?;
         if proof.index != entry.index {
@@ -328,8 +357,13 @@ fn verify_files(files: &BTreeMap<String, Vec<u8>>, pinned: Option<&LogVerifier>)
         if sha256_hex(data) != policy.sha256 {
             return Err(fail(Some(policy.entry), "the policy text does not match its logged digest"));
         }
-        let entry = manifest.entries.iter().find(|e| e.index == policy.entry).ok_or_else(|| fail(Some(policy.entry), "the policy's log entry is not in the package"))?;
-        let statement = dsse::statement_unverified(&files[&entry.file]).map_err(|e| fail(Some(entry.index), e.to_string()))?;
+        let entry = manifest
+            .entries
+            .iter()
+            .find(|e| e.index == policy.entry)
+            .ok_or_else(|| fail(Some(policy.entry), "the policy's log entry is not in the package"))?;
+        let statement =
+            dsse::statement_unverified(&files[&entry.file]).map_err(|e| fail(Some(entry.index), e.to_string()))?;
         if statement.predicate.get("sha256").and_then(|v| v.as_str()) != Some(policy.sha256.as_str()) {
             return Err(fail(Some(policy.entry), "the policy's log entry names another digest"));
         }

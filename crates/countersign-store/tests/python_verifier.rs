@@ -20,7 +20,10 @@ fn python(args: &[&str], pure: bool) -> (i32, String) {
         .env("COUNTERSIGN_VERIFY_PURE", if pure { "1" } else { "0" })
         .output()
         .expect("python3 must be installed to run the independent verifier");
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 #[test]
@@ -50,7 +53,9 @@ fn python_verifier_accepts_exported_packages_and_rejects_tampered_ones() {
     let other = signer(2).verifier().vkey();
     assert_eq!(python(&["package", file, "--vkey", &other], false).0, 1);
 
-    let edited = rewrite_package(&out, "manifest.json", |m| String::from_utf8(m.to_vec()).unwrap().replacen("\"index\": 3", "\"index\": 4", 1).into_bytes());
+    let edited = rewrite_package(&out, "manifest.json", |m| {
+        String::from_utf8(m.to_vec()).unwrap().replacen("\"index\": 3", "\"index\": 4", 1).into_bytes()
+    });
     let (code, text) = python(&["package", edited.to_str().unwrap(), "--vkey", &vkey], false);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("manifest.json was modified"), "{text}");
@@ -69,8 +74,10 @@ fn python_verifier_accepts_exported_packages_and_rejects_tampered_ones() {
     std::fs::write(&proof_path, store.inclusion_proof(7, None).unwrap().to_text()).unwrap();
     let entry_path = db.dir.path().join("7.dsse.json");
     std::fs::write(&entry_path, store.entry(7).unwrap()).unwrap();
-    let (code, text) = python(&["proof", proof_path.to_str().unwrap(), entry_path.to_str().unwrap(), "--vkey", &vkey], false);
+    let (code, text) =
+        python(&["proof", proof_path.to_str().unwrap(), entry_path.to_str().unwrap(), "--vkey", &vkey], false);
     assert_eq!(code, 0, "{text}");
-    let (code, _) = python(&["proof", proof_path.to_str().unwrap(), entry_path.to_str().unwrap(), "--vkey", &other], false);
+    let (code, _) =
+        python(&["proof", proof_path.to_str().unwrap(), entry_path.to_str().unwrap(), "--vkey", &other], false);
     assert_eq!(code, 1);
 }

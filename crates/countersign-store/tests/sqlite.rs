@@ -39,7 +39,9 @@ fn acknowledged_appends_survive_kill_9_at_random_points() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+        let reader = std::thread::spawn(move || {
+            std::io::BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>()
+        });
         std::thread::sleep(delay);
         // SIGKILL: no chance to flush or clean up.
         child.kill().unwrap();

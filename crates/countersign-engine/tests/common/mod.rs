@@ -31,10 +31,9 @@ pub fn eval_at(policy: &Policy, change: &Change, now: &str) -> Evaluation {
 
 /// The requirement with this id; panics with the whole evaluation when absent.
 pub fn req<'e>(e: &'e Evaluation, id: &str) -> &'e RequirementResult {
-    e.requirements
-        .iter()
-        .find(|r| r.id == id)
-        .unwrap_or_else(|| panic!("no requirement {id}; have {:#?}", e.requirements.iter().map(|r| (&r.id, r.status)).collect::<Vec<_>>()))
+    e.requirements.iter().find(|r| r.id == id).unwrap_or_else(|| {
+        panic!("no requirement {id}; have {:#?}", e.requirements.iter().map(|r| (&r.id, r.status)).collect::<Vec<_>>())
+    })
 }
 
 pub fn status(e: &Evaluation, id: &str) -> Status {
@@ -90,12 +89,15 @@ pub fn direct(author: &str) -> B {
 
 impl B {
     pub fn paths(mut self, paths: &[&str]) -> Self {
-        self.0.changed_paths
+        self.0
+            .changed_paths
             .extend(paths.iter().map(|p| ChangedPath { path: p.to_string(), status: PathStatus::Modified }));
         self
     }
     pub fn added(mut self, paths: &[&str]) -> Self {
-        self.0.changed_paths.extend(paths.iter().map(|p| ChangedPath { path: p.to_string(), status: PathStatus::Added }));
+        self.0
+            .changed_paths
+            .extend(paths.iter().map(|p| ChangedPath { path: p.to_string(), status: PathStatus::Added }));
         self
     }
     pub fn added_lines(mut self, path: &str, lines: &[&str]) -> Self {
@@ -104,15 +106,33 @@ impl B {
     }
     pub fn approved_by(mut self, who: &str) -> Self {
         let by = if who.contains('@') { ident(who) } else { login(who) };
-        self.0.approvals.push(Approval { by, kind: ApprovalKind::Review, commit: self.0.head_commit.clone(), time: None, source: "test review".into() });
+        self.0.approvals.push(Approval {
+            by,
+            kind: ApprovalKind::Review,
+            commit: self.0.head_commit.clone(),
+            time: None,
+            source: "test review".into(),
+        });
         self
     }
     pub fn acked_by(mut self, who: &str) -> Self {
-        self.0.approvals.push(Approval { by: ident(who), kind: ApprovalKind::Ack, commit: None, time: None, source: "test ack".into() });
+        self.0.approvals.push(Approval {
+            by: ident(who),
+            kind: ApprovalKind::Ack,
+            commit: None,
+            time: None,
+            source: "test ack".into(),
+        });
         self
     }
     pub fn approved_on(mut self, who: &str, commit: &str) -> Self {
-        self.0.approvals.push(Approval { by: ident(who), kind: ApprovalKind::Review, commit: Some(commit.into()), time: None, source: "test review".into() });
+        self.0.approvals.push(Approval {
+            by: ident(who),
+            kind: ApprovalKind::Review,
+            commit: Some(commit.into()),
+            time: None,
+            source: "test review".into(),
+        });
         self
     }
     pub fn check(mut self, name: &str, status: CheckStatus) -> Self {
@@ -161,7 +181,11 @@ impl B {
         self
     }
     pub fn fulfilled(mut self, obligation: &str, at: &str) -> Self {
-        self.0.fulfilments.push(Fulfilment { obligation: obligation.into(), time: Some(at.parse().expect("time")), source: "test record".into() });
+        self.0.fulfilments.push(Fulfilment {
+            obligation: obligation.into(),
+            time: Some(at.parse().expect("time")),
+            source: "test record".into(),
+        });
         self
     }
     pub fn build(self) -> Change {

@@ -3,7 +3,8 @@
 
 use countersign_policy::{Checked, Failed, ParseOptions};
 
-pub const EXAMPLES: &[&str] = &["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab"];
+pub const EXAMPLES: &[&str] =
+    &["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab"];
 
 pub fn example_text(name: &str) -> String {
     let path = format!("{}/../../examples/policies/{name}.toml", env!("CARGO_MANIFEST_DIR"));
@@ -26,7 +27,10 @@ pub fn parse_on(text: &str, today: jiff::civil::Date) -> Result<Checked, Failed>
 pub fn checked(text: &str) -> Checked {
     match parse_on(text, today()) {
         Ok(c) => c,
-        Err(f) => panic!("policy failed:\n{}", countersign_policy::render_diagnostics("countersign.toml", text, &f.errors, false)),
+        Err(f) => panic!(
+            "policy failed:\n{}",
+            countersign_policy::render_diagnostics("countersign.toml", text, &f.errors, false)
+        ),
     }
 }
 

@@ -29,7 +29,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         recorded_by: name.clone(),
                         recorded_at: countersign_store::record_time(),
                         idempotency_key: Some(format!("{name}-{i}")),
-                        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: None },
+                        evidence: Evidence::Check {
+                            name: format!("ci-{i}"),
+                            status: CheckOutcome::Success,
+                            commit: None,
+                            url: None,
+                        },
                     };
                     match store.record(&request) {
                         Ok(outcome) => {

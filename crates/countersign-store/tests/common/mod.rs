@@ -103,7 +103,13 @@ pub fn approval() -> RecordRequest {
         recorded_by: "tester".into(),
         recorded_at: "2026-01-02T03:04:05Z".parse().unwrap(),
         idempotency_key: Some("delivery-1".into()),
-        evidence: Evidence::Approval { approver: "Alice <alice@example.com>".into(), approval: ApprovalType::Review, commit: Some(COMMIT.into()), approved_at: None, note: None },
+        evidence: Evidence::Approval {
+            approver: "Alice <alice@example.com>".into(),
+            approval: ApprovalType::Review,
+            commit: Some(COMMIT.into()),
+            approved_at: None,
+            note: None,
+        },
     }
 }
 
@@ -139,7 +145,14 @@ pub fn run_writer_processes(db: &TestDb, processes: usize, per_process: usize, t
     let children: Vec<_> = (0..processes)
         .map(|p| {
             Command::new(writer_exe())
-                .args([db.url.as_str(), key.to_str().unwrap(), CHANGE, &per_process.to_string(), &format!("proc{p}"), &threads.to_string()])
+                .args([
+                    db.url.as_str(),
+                    key.to_str().unwrap(),
+                    CHANGE,
+                    &per_process.to_string(),
+                    &format!("proc{p}"),
+                    &threads.to_string(),
+                ])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
