@@ -125,7 +125,7 @@ fn a_missing_key_is_a_clear_error() {
 }
 
 #[test]
-fn evidence_export_then_verify_offline() {
+fn x04_s001_05_evidence_export_then_verify_offline() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
     countersign(dir.path())
@@ -142,7 +142,7 @@ fn evidence_export_then_verify_offline() {
 }
 
 #[test]
-fn log_verify_fails_with_exit_1_on_a_tampered_log() {
+fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
     for i in 0..3 {

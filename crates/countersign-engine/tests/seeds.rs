@@ -727,3 +727,49 @@ fn git_only_review_absence_is_evidence_missing_not_violation() {
     assert_eq!(status(&e, "gate:frontend-ci / lint"), Status::Unknown);
     assert_eq!(e.verdict, Verdict::EvidenceMissing);
 }
+
+#[test]
+fn s000_17_runbooks_are_updated_in_the_same_pr_as_deploy_changes() {
+    let policy = example("two-person-saas");
+    let e = eval(&policy, &saas_pr(1, LIAM).paths(&[".github/workflows/release.yml"]).build());
+    assert_eq!(status(&e, "co-change:runbooks"), Status::Missing);
+    let e =
+        eval(&policy, &saas_pr(2, LIAM).paths(&[".github/workflows/release.yml", "st-apps/docs/RUNBOOKS.md"]).build());
+    assert_eq!(status(&e, "co-change:runbooks"), Status::Met);
+}
+
+#[test]
+fn s002_07_schema_changes_state_their_rollback() {
+    let policy = example("oss-sdk");
+    let e = eval(&policy, &pr(1, SAM).paths(&["migrations/0004_users.sql"]).body(SDK_BODY).approved_by(GREG).build());
+    assert_eq!(e.category.id, "significant");
+    assert_eq!(status(&e, "description:rollback"), Status::Missing);
+    let body = format!("{SDK_BODY}\n## Rollback\nRun migrations/0004_users.down.sql (tested on a copy)\n");
+    let e = eval(&policy, &pr(2, SAM).paths(&["migrations/0004_users.sql"]).body(&body).approved_by(GREG).build());
+    assert_eq!(status(&e, "description:rollback"), Status::Met);
+}
+
+#[test]
+fn s002_11_new_dependencies_are_pinned_in_pyproject() {
+    let policy = example("oss-sdk");
+    let e = eval(&policy, &pr(1, SAM).paths(&["requirements-dev.txt"]).build());
+    assert_eq!(status(&e, "co-change:dependency-pinning"), Status::Missing);
+    let e = eval(&policy, &pr(2, SAM).paths(&["requirements-dev.txt", "pyproject.toml"]).build());
+    assert_eq!(status(&e, "co-change:dependency-pinning"), Status::Met);
+}
+
+#[test]
+fn s004_09_security_gate_findings_block_and_an_emergency_does_not_skip_them() {
+    let policy = example("healthcare-cab");
+    let change = pr(1, TOM)
+        .paths(&["src/components/x.tsx"])
+        .label("emergency")
+        .trailer("Emergency-Approved-By", "Lena Fischer <lena.fischer@eonpro.io>")
+        .check("npm-audit", CheckStatus::Failure)
+        .check("trufflehog", CheckStatus::Success)
+        .build();
+    let e = eval(&policy, &change);
+    assert_eq!(status(&e, "gate:npm-audit"), Status::Missing, "high/critical dependency findings block");
+    assert_eq!(status(&e, "gate:trufflehog"), Status::Met);
+    assert_eq!(e.verdict, Verdict::Violation);
+}

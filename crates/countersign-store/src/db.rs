@@ -78,6 +78,21 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }
 
+/// Bind one log entry's columns, in the order of `INSERT INTO log_entries (idx, leaf_hash,
+/// envelope, kind, change_id, recorded_at, recorded_by, idempotency_key)`, on either backend.
+macro_rules! bind_entry {
+    ($q:expr, $index:expr, $entry:expr) => {
+        $q.bind(*$index as i64)
+            .bind($entry.leaf.to_vec())
+            .bind($entry.envelope.as_slice())
+            .bind(&$entry.kind)
+            .bind(&$entry.change_id)
+            .bind(&$entry.recorded_at)
+            .bind(&$entry.recorded_by)
+            .bind(&$entry.idempotency_key)
+    };
+}
+
 macro_rules! backend {
     ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr, multi = $multi:expr) => {
         pub(crate) mod $module {
@@ -430,15 +445,7 @@ macro_rules! backend {
                         .bind(base.size() as i64)
                         .bind(base.to_bytes());
                     for (index, entry) in &plan.rows {
-                        q = q
-                            .bind(*index as i64)
-                            .bind(entry.leaf.to_vec())
-                            .bind(entry.envelope.as_slice())
-                            .bind(&entry.kind)
-                            .bind(&entry.change_id)
-                            .bind(&entry.recorded_at)
-                            .bind(&entry.recorded_by)
-                            .bind(&entry.idempotency_key);
+                        q = bind_entry!(q, index, entry);
                     }
                     for (node, hash) in &plan.nodes {
                         q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
@@ -528,15 +535,7 @@ macro_rules! backend {
                         );
                         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                         for (index, entry) in chunk {
-                            q = q
-                                .bind(*index as i64)
-                                .bind(entry.leaf.to_vec())
-                                .bind(entry.envelope.as_slice())
-                                .bind(&entry.kind)
-                                .bind(&entry.change_id)
-                                .bind(&entry.recorded_at)
-                                .bind(&entry.recorded_by)
-                                .bind(&entry.idempotency_key);
+                            q = bind_entry!(q, index, entry);
                         }
                         q.execute(&mut *tx).await.map_err(db("appending an entry"))?;
                     }
