@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 #[cfg(feature = "engine")]
-use countersign_engine::change::{Approval, ApprovalKind, CheckResult, CheckStatus, Identity};
+use countersign_engine::change::{Approval, ApprovalKind, CheckResult, CheckStatus};
 use countersign_log::dsse::{Statement, Subject};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -271,24 +271,8 @@ pub fn evidence_from_statement(statement: &Statement) -> Option<(Evidence, Optio
 }
 
 #[cfg(feature = "engine")]
-/// Parse `Name <email>`, an email, or a login into an engine identity.
-pub fn parse_identity(text: &str) -> Identity {
-    let text = text.trim();
-    if let (Some(open), Some(close)) = (text.find('<'), text.rfind('>'))
-        && open < close
-    {
-        let name = text[..open].trim();
-        return Identity {
-            name: (!name.is_empty()).then(|| name.to_owned()),
-            email: Some(text[open + 1..close].to_owned()),
-            login: None,
-        };
-    }
-    if text.contains('@') && !text.starts_with('@') {
-        return Identity { name: None, email: Some(text.to_owned()), login: None };
-    }
-    Identity { name: None, email: None, login: Some(text.trim_start_matches('@').to_owned()) }
-}
+/// `Name <email>`, an email, or a login, as the engine reads people in trailers.
+pub use countersign_engine::evaluate::parse_identity;
 
 #[cfg(feature = "engine")]
 impl RecordedEvidence {
