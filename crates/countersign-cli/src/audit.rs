@@ -73,6 +73,8 @@ fn parse_time_end(s: &str) -> Result<jiff::Timestamp, String> {
 struct AuditReport<'a> {
     schema: &'static str,
     version: u32,
+    /// The time the changes were judged as of (`--now`, else the clock).
+    as_of: jiff::Timestamp,
     policy: PolicyRef<'a>,
     repository: String,
     branch: Option<String>,
@@ -103,7 +105,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let repo = countersign_git::Repository::open(&repo_path)
         .with_context(|| format!("cannot audit {}", repo_path.display()))?;
     let src = policy_source::read(args.policy.policy.as_deref(), repo.path())?;
-    let loaded = policy_source::load(&src, policy_source::today())?;
+    let loaded = policy_source::load(&src, g.today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
     crate::owners::import_codeowners(&mut policy, &repo, None)?;
@@ -146,11 +148,11 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let mut changes = walk.changes;
     if !args.no_store {
         let store = recorded::open(g)?;
-        recorded::merge(&store, &repo_path.display().to_string(), &mut changes)?;
+        recorded::merge(&store, &recorded::repository_key(&repo), &mut changes)?;
     }
 
     let engine = Engine::new(&policy);
-    let eval_opts = EvalOptions { now: Some(jiff::Timestamp::now()) };
+    let eval_opts = EvalOptions { now: Some(g.as_of()) };
     let evals = evaluate_all(&engine, &changes, &eval_opts);
     let summary = summarize(&evals);
 
@@ -165,6 +167,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Format::Json => output::to_json(&AuditReport {
             schema: "countersign.audit",
             version: SCHEMA_VERSION,
+            as_of: g.as_of(),
             policy: PolicyRef {
                 source: &src.name,
                 organization: &policy.meta.organization,
@@ -185,11 +188,12 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         })?,
         Format::Markdown => {
             let mut s = format!(
-                "# countersign audit — {}\n\nPolicy: {} version {} ({})\n\n",
+                "# countersign audit — {}\n\nPolicy: {} version {} ({}), judged as of {}\n\n",
                 walk.branch.as_deref().unwrap_or("HEAD"),
                 policy.meta.organization,
                 policy.meta.version,
-                src.name
+                src.name,
+                g.as_of()
             );
             s.push_str(&output::summary_markdown(&summary));
             if let Some(n) = args.sample {
@@ -216,6 +220,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 ));
             }
             s.push_str(&output::summary_text(&summary));
+            s.push_str(&output::as_of_line(g.as_of(), &policy, &src.name));
             s
         }
     };

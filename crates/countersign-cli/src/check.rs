@@ -51,6 +51,8 @@ pub struct CheckArgs {
 struct CheckReport<'a> {
     schema: &'static str,
     version: u32,
+    /// The time the change was judged as of (`--now`, else the clock).
+    as_of: jiff::Timestamp,
     policy: PolicyRef<'a>,
     base: &'a str,
     head: &'a str,
@@ -80,7 +82,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
             PolicyText { name: format!("{}:countersign.toml", args.base), text, path: None }
         }
     };
-    let loaded = policy_source::load(&src, policy_source::today())?;
+    let loaded = policy_source::load(&src, g.today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
     crate::owners::import_codeowners(&mut policy, &repo, Some(&args.base))?;
@@ -112,11 +114,11 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     if !args.no_store {
         let store = recorded::open(g)?;
-        recorded::merge(&store, &repo_path.display().to_string(), std::slice::from_mut(&mut change))?;
+        recorded::merge(&store, &recorded::repository_key(&repo), std::slice::from_mut(&mut change))?;
     }
 
     let engine = Engine::new(&policy);
-    let eval = engine.evaluate(&change, &EvalOptions { now: Some(jiff::Timestamp::now()) });
+    let eval = engine.evaluate(&change, &EvalOptions { now: Some(g.as_of()) });
     let not_judged: Vec<&str> =
         eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
     let hint = (!forge && !not_judged.is_empty()).then(|| {
@@ -130,6 +132,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         Format::Json => output::to_json(&CheckReport {
             schema: "countersign.check",
             version: SCHEMA_VERSION,
+            as_of: g.as_of(),
             policy: PolicyRef {
                 source: &src.name,
                 organization: &policy.meta.organization,
@@ -141,7 +144,12 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
             not_judged: not_judged.clone(),
             evaluation: &eval,
         })?,
-        Format::Markdown => output::evaluation_markdown(&eval) + hint.as_deref().unwrap_or(""),
+        Format::Markdown => {
+            output::evaluation_markdown(&eval)
+                + hint.as_deref().unwrap_or("")
+                + "\n"
+                + &output::as_of_line(g.as_of(), &policy, &src.name)
+        }
         Format::Github => {
             if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
                 let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| {
@@ -151,7 +159,11 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
             }
             output::github_annotations(&eval) + &output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")
         }
-        Format::Text | Format::Html => output::evaluation_text(&eval) + hint.as_deref().unwrap_or(""),
+        Format::Text | Format::Html => {
+            output::evaluation_text(&eval)
+                + hint.as_deref().unwrap_or("")
+                + &output::as_of_line(g.as_of(), &policy, &src.name)
+        }
     };
     print!("{out}");
     Ok(exit_code(std::slice::from_ref(&eval), args.strict))

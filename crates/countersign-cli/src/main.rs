@@ -32,7 +32,7 @@ pub const EXIT_FAILURE: u8 = 2;
     long_about = "countersign reads the change management policy in countersign.toml, classifies every \
 change (pull request, merge, direct push) and decides whether it satisfies the policy, \
 explaining each requirement: met, missing or waived, and by which evidence.",
-    after_help = "Exit codes:\n  0  compliant (or the command succeeded)\n  1  violations found\n  2  countersign could not do its job (bad policy, unreadable repository, bad input)\n\nStart here:\n  countersign policy check                 validate ./countersign.toml\n  countersign audit --policy bundled       audit this repository's history against the bundled example\n  countersign check --base origin/main --head HEAD --pr-json pr.json"
+    after_help = "Exit codes:\n  0  compliant (or the command succeeded)\n  1  violations found (`policy check`: the policy has errors)\n  2  countersign could not do its job (unreadable repository, bad input, or a policy with errors\n     given to any command other than `policy check`)\n\nStart here:\n  countersign policy check                 validate ./countersign.toml\n  countersign audit --policy bundled       audit this repository's history against the bundled example\n  countersign check --base origin/main --head HEAD --pr-json pr.json"
 )]
 struct Cli {
     #[command(flatten)]
@@ -58,11 +58,34 @@ pub struct Global {
     /// The log signing key (default: countersign.key in the current directory).
     #[arg(long, global = true, value_name = "FILE", env = "COUNTERSIGN_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Judge as of this time (RFC 3339, e.g. 2026-06-30T00:00:00Z) instead of the clock:
+    /// deadlines, exception end dates and policy review dates are measured from it, and
+    /// every report states it as `as_of`. Recording evidence always uses the clock.
+    #[arg(long, global = true, value_name = "TIME", env = "COUNTERSIGN_NOW", value_parser = parse_now)]
+    pub now: Option<jiff::Timestamp>,
+    /// The wall clock, read once at start (not an option).
+    #[arg(skip = jiff::Timestamp::UNIX_EPOCH)]
+    pub clock: jiff::Timestamp,
+}
+
+fn parse_now(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse::<jiff::Timestamp>()
+        .map_err(|e| format!("expected an RFC 3339 time with an offset, such as 2026-06-30T00:00:00Z: {e}"))
 }
 
 impl Global {
     pub fn repo(&self) -> PathBuf {
         self.repo.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The time commands judge as of: `--now`, else the clock.
+    pub fn as_of(&self) -> jiff::Timestamp {
+        self.now.unwrap_or(self.clock)
+    }
+
+    /// The UTC date of [`Global::as_of`], for the policy's date checks.
+    pub fn today(&self) -> jiff::civil::Date {
+        self.as_of().to_zoned(jiff::tz::TimeZone::UTC).date()
     }
 }
 
@@ -91,9 +114,17 @@ pub struct PolicyArgs {
     pub policy: Option<String>,
 }
 
+/// The wall clock. Only the binary reads it; the store is handed this function, and
+/// everything that judges is handed [`Global::as_of`].
+pub fn wall_clock() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let g = cli.global;
+    let mut g = cli.global;
+    // The only place the wall clock is read: everything below takes the time as an input.
+    g.clock = wall_clock();
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd, &g).map(ExitCode::from),
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),

@@ -53,11 +53,29 @@ fn verdict_text(v: Verdict) -> &'static str {
     }
 }
 
+/// How a change is named in reports: its PR number and the commit it ends at, or its
+/// kind and commit when there is no PR. Never the same fact twice.
 fn change_label(e: &Evaluation) -> String {
-    let id: String = e.change.id.chars().take(10).collect();
-    match e.change.pr_number {
-        Some(n) => format!("{id}  PR #{n}"),
-        None => format!("{id}  {:?}", e.change.kind).replace("DirectPush", "direct push"),
+    let commit: Option<String> =
+        (!e.change.id.starts_with("pr#")).then(|| e.change.id.chars().take(10).collect());
+    let kind = kind_text(e.change.kind);
+    match (e.change.pr_number, commit) {
+        (Some(n), Some(c)) => format!("PR #{n} ({kind} {c})"),
+        (Some(n), None) => format!("PR #{n} ({kind})"),
+        (None, Some(c)) => format!("{c}  {kind}"),
+        (None, None) => format!("{}  {kind}", e.change.id),
+    }
+}
+
+/// A change kind as people say it.
+pub fn kind_text(kind: countersign_engine::change::ChangeKind) -> &'static str {
+    use countersign_engine::change::ChangeKind as K;
+    match kind {
+        K::PullRequest => "pull request",
+        K::Merge => "merge",
+        K::DirectPush => "direct push",
+        K::Deploy => "deploy",
+        K::ConsoleChange => "console change",
     }
 }
 
@@ -131,6 +149,15 @@ pub fn summary_text(s: &Summary) -> String {
         let _ = writeln!(out, "  missing requirements: {}", miss.join(", "));
     }
     out
+}
+
+/// The closing line of a text report: the time it judged as of and the policy it used, so
+/// that an auditor can reproduce it with `--now`.
+pub fn as_of_line(as_of: jiff::Timestamp, policy: &countersign_policy::model::Policy, source: &str) -> String {
+    format!(
+        "Judged as of {as_of} against {} policy version {} ({source}); reproduce with --now {as_of}\n",
+        policy.meta.organization, policy.meta.version
+    )
 }
 
 fn md_escape(s: &str) -> String {

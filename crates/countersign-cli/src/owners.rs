@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use countersign_policy::model::{AreaOrigin, Policy};
+use countersign_policy::model::{AreaOrigin, Policy, Subject};
 
 use crate::output::{self, Format};
 use crate::policy_source::{self, CODEOWNERS_LOCATIONS};
@@ -34,6 +34,9 @@ struct OwnerLine {
     /// Owners resolved to people, groups expanded.
     people: Vec<String>,
     sensitive: bool,
+    /// The owners as the text report names them.
+    #[serde(skip)]
+    display: String,
 }
 
 pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
@@ -41,7 +44,7 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let repo = countersign_git::Repository::open(&repo_path).ok();
     let root = repo.as_ref().map(|r| r.path().to_path_buf()).unwrap_or_else(|| repo_path.clone());
     let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
-    let loaded = policy_source::load(&src, policy_source::today())?;
+    let loaded = policy_source::load(&src, g.today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
     match &repo {
@@ -86,11 +89,11 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
             for l in &lines {
                 match &l.area {
                     Some(area) => s.push_str(&format!(
-                        "{}: {}{} — {} [{}]\n",
+                        "{}: {} — area {}{} [{}]\n",
                         l.path,
-                        l.owners.join(" "),
-                        if l.people.is_empty() { String::new() } else { format!(" ({})", l.people.join(", ")) },
+                        l.display,
                         area,
+                        if l.sensitive { " (sensitive: the owner must acknowledge every change)" } else { "" },
                         source_text(l),
                     )),
                     None => s.push_str(&format!("{}: (unowned)\n", l.path)),
@@ -101,6 +104,27 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
     print!("{out}");
     Ok(EXIT_OK)
+}
+
+/// The owners as people read them: a person by name, a group with its members' names.
+/// A person is never named twice ("holly (holly)").
+fn owners_text(policy: &Policy, owners: &[Subject]) -> String {
+    let name_of = |id: &str| policy.people.get(id).map_or(id.to_string(), |p| p.name.clone());
+    owners
+        .iter()
+        .map(|owner| match owner {
+            Subject::Person(id) => name_of(id),
+            Subject::Group(_) => {
+                let members: Vec<String> = policy
+                    .member_ids(std::slice::from_ref(owner))
+                    .map(|ids| ids.into_iter().map(name_of).collect())
+                    .unwrap_or_default();
+                format!("{owner} ({})", if members.is_empty() { "no members".to_string() } else { members.join(", ") })
+            }
+            Subject::Anyone | Subject::External(_) => owner.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn source_text(l: &OwnerLine) -> String {
@@ -115,7 +139,7 @@ fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
     let path = path.trim_start_matches("./").to_string();
     match policy.area_for(&path) {
         None => {
-            OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false }
+            OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false, display: String::new() }
         }
         Some(area) => {
             let (source, line) = match &area.origin {
@@ -134,6 +158,7 @@ fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
                 owners: area.owners.iter().map(|s| s.to_string()).collect(),
                 people,
                 sensitive: area.sensitive,
+                display: owners_text(policy, &area.owners),
             }
         }
     }

@@ -77,7 +77,7 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
         PolicyCommand::Check(args) => check(args, g),
         PolicyCommand::Explain(args) => {
             let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
-            let loaded = policy_source::load(&src, policy_source::today())?;
+            let loaded = policy_source::load(&src, g.today())?;
             policy_source::warn(&src, &loaded.warnings);
             let out = match g.format {
                 Format::Json => output::to_json(&loaded.policy)?,
@@ -88,7 +88,7 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
         }
         PolicyCommand::Render(args) => {
             let src = policy_source::read(args.common.policy.policy.as_deref(), &root)?;
-            let loaded = policy_source::load(&src, policy_source::today())?;
+            let loaded = policy_source::load(&src, g.today())?;
             policy_source::warn(&src, &loaded.warnings);
             let doc = match g.format {
                 Format::Html => countersign_policy::render::html(&loaded.policy),
@@ -132,7 +132,7 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
 fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
     let root = g.repo();
     let src = policy_source::read(args.common.policy.policy.as_deref(), &root)?;
-    let options = countersign_policy::ParseOptions { today: Some(policy_source::today()) };
+    let options = countersign_policy::ParseOptions { today: Some(g.today()) };
     let (errors, warnings) = match countersign_policy::parse_with(&src.name, &src.text, &options) {
         Ok(ok) => (Vec::new(), ok.warnings),
         Err(failed) => (failed.errors, failed.warnings),

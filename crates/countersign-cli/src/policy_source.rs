@@ -99,8 +99,3 @@ pub fn warn(src: &PolicyText, warnings: &[countersign_policy::Diagnostic]) {
 
 /// Where GitHub looks for CODEOWNERS, in order; the first found wins.
 pub const CODEOWNERS_LOCATIONS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
-
-/// Today's date in UTC; the clock lives here, not in the core.
-pub fn today() -> jiff::civil::Date {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
-}

@@ -2,19 +2,57 @@
 
 use std::collections::HashMap;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use countersign_engine::change::{Change, ChangeKind};
-use countersign_store::{ChangeRef, OpenOptions, RecordedEvidence, Store};
+use countersign_policy::model::{Person, Policy, WAIVABLE_KINDS};
+use countersign_store::{ChangeRef, Evidence, OpenOptions, RecordedEvidence, Store};
 
 use crate::Global;
 
 /// The evidence store for `audit` and `check`: created on first use (a SQLite file by
 /// default), so that changes are registered and `record` can refer to them.
 pub fn open(g: &Global) -> anyhow::Result<Store> {
-    let url = crate::store::context(g).database_url();
-    Store::open(&url, &OpenOptions { create: true })
+    let ctx = crate::store::context(g);
+    let url = ctx.database_url()?;
+    Store::open(&url, &OpenOptions { create: true, clock: ctx.clock })
         .with_context(|| format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone"))
+}
+
+/// The repository's identity as changes are registered under it: `owner/repo` from the
+/// `origin` remote's URL (so `owner/repo#13` names a change), else its absolute path.
+pub fn repository_key(repo: &countersign_git::Repository) -> String {
+    let url = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["config", "--get", "remote.origin.url"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    owner_repo(&url).unwrap_or_else(|| {
+        std::fs::canonicalize(repo.path()).unwrap_or_else(|_| repo.path().to_path_buf()).display().to_string()
+    })
+}
+
+/// `owner/repo` from a remote URL: `https://host/owner/repo(.git)`, `git@host:owner/repo.git`,
+/// `ssh://git@host/group/sub/repo` (GitLab subgroups keep their full path).
+pub fn owner_repo(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let url = url.strip_suffix(".git").unwrap_or(url);
+    let path = if let Some((_, rest)) = url.split_once("://") {
+        rest.split_once('/')?.1
+    } else if let Some((host, rest)) = url.split_once(':') {
+        if host.contains('/') {
+            return None;
+        }
+        rest
+    } else {
+        return None;
+    };
+    let path = path.trim_start_matches('/');
+    (path.contains('/') && !path.split('/').any(str::is_empty)).then(|| path.to_string())
 }
 
 /// Register the changes (so evidence can be recorded against them), then add the recorded
@@ -38,9 +76,16 @@ pub fn merge(store: &Store, repository: &str, changes: &mut [Change]) -> anyhow:
             by_change.entry(id).or_default().push(e);
         }
     }
+    if by_change.is_empty() {
+        return Ok(0);
+    }
+    // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
+    // the squash or merge commit that `audit` sees later, and the other way round.
+    let records = store.change_records().context("cannot read the registered changes")?;
     let mut merged = 0;
     for change in changes.iter_mut() {
-        let Some(records) = by_change.get(&change.id) else { continue };
+        let record = records.get(&change.id).unwrap_or(&change.id);
+        let Some(records) = by_change.get(record) else { continue };
         for e in records {
             merged += 1;
             change.approvals.extend(e.to_approval());
@@ -50,4 +95,108 @@ pub fn merge(store: &Store, repository: &str, changes: &mut [Change]) -> anyhow:
         }
     }
     Ok(merged)
+}
+
+/// The check `record` runs before it stores anything: every person, obligation, rule and
+/// environment a record names must exist in the policy in force.
+pub fn record_check(g: &Global) -> countersign_store::cli::RecordCheck {
+    let root = g.repo();
+    let today = g.today();
+    std::sync::Arc::new(move |policy: Option<&str>, request: &countersign_store::RecordRequest| {
+        let src = crate::policy_source::read(policy, &root)
+            .context("`record` checks every record against the policy in force")?;
+        let loaded = crate::policy_source::load(&src, today)?;
+        validate_record(&loaded.policy, &request.evidence)
+            .with_context(|| format!("the record does not fit the policy {}", src.name))
+    })
+}
+
+/// The person an identity names, by email or login (or policy id). A display name alone is
+/// not an identity: anyone can type "Bob Jones <mallory@evil.example>".
+pub fn known_person<'p>(policy: &'p Policy, who: &str, role: &str) -> anyhow::Result<&'p Person> {
+    let who = who.trim();
+    if who.is_empty() {
+        bail!("the {role} is empty\nhint: name a person of the policy by email or login");
+    }
+    let identity = countersign_engine::evaluate::parse_identity(who);
+    let found = match (&identity.email, &identity.login) {
+        (Some(email), _) => policy.person_by_email(email),
+        (None, Some(login)) => policy.people.get(login.as_str()).or_else(|| policy.person_by_login(login)),
+        (None, None) => None,
+    };
+    found.with_context(|| {
+        let known: Vec<String> = policy.people.values().filter(|p| !p.bot).map(|p| p.id.clone()).collect();
+        format!(
+            "the {role} {who:?} is not a person of the policy{}\nhint: name them by an email or login the policy lists for them (people: {})",
+            if identity.email.is_none() && identity.login.is_none() { " (a display name is not an identity)" } else { "" },
+            known.join(", ")
+        )
+    })
+}
+
+/// Whether a record names only what the policy knows.
+pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<()> {
+    let obligation_ids = || -> Vec<&str> {
+        policy.emergency.iter().flat_map(|e| e.obligations.iter().map(|o| o.id.as_str())).collect()
+    };
+    match evidence {
+        Evidence::Approval { approver, .. } => {
+            known_person(policy, approver, "approver")?;
+        }
+        Evidence::Emergency { declared_by, .. } => {
+            known_person(policy, declared_by, "declarer")?;
+        }
+        Evidence::Exception { rule, approved_by, review_by, .. } => {
+            known_person(policy, approved_by, "approver of the exception")?;
+            let known_rule = policy.rules.contains_key(rule)
+                || policy.gates.iter().any(|g| &g.check == rule || g.aliases.contains(rule))
+                || WAIVABLE_KINDS.contains(&rule.as_str());
+            if !known_rule {
+                let mut names: Vec<String> = policy.rules.keys().cloned().collect();
+                names.extend(policy.gates.iter().map(|g| g.check.clone()));
+                names.extend(WAIVABLE_KINDS.iter().map(|k| k.to_string()));
+                bail!("the policy has no rule {rule:?} to except\nhint: one of: {}", names.join(", "));
+            }
+            review_by.parse::<jiff::civil::Date>().with_context(|| {
+                format!("the re-evaluation date {review_by:?} is not a date\nhint: write it as YYYY-MM-DD")
+            })?;
+        }
+        Evidence::Obligation { obligation, .. } | Evidence::ObligationFulfilled { obligation, .. } => {
+            let ids = obligation_ids();
+            if ids.is_empty() {
+                bail!("the policy names no emergency obligations, so there is no obligation {obligation:?}");
+            }
+            if !ids.contains(&obligation.as_str()) {
+                bail!("the policy has no emergency obligation {obligation:?}\nhint: one of: {}", ids.join(", "));
+            }
+        }
+        Evidence::Deploy { environment, .. } => {
+            let environments: Vec<&str> = policy
+                .deploy
+                .iter()
+                .flat_map(|d| d.environments.iter().map(String::as_str))
+                .chain(policy.docs.environments.iter().map(|e| e.name.as_str()))
+                .collect();
+            if !environments.contains(&environment.as_str()) {
+                bail!(
+                    "the policy has no environment {environment:?}\nhint: {}",
+                    if environments.is_empty() {
+                        "declare the environments in the policy's [deploy] section".to_string()
+                    } else {
+                        format!("one of: {}", environments.join(", "))
+                    }
+                );
+            }
+        }
+        Evidence::ConsoleChange { system, .. } => {
+            if let Some(console) = &policy.console
+                && !console.providers.is_empty()
+                && !console.providers.iter().any(|p| p.eq_ignore_ascii_case(system))
+            {
+                bail!("the policy lists no console provider {system:?}\nhint: one of: {}", console.providers.join(", "));
+            }
+        }
+        Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}
+    }
+    Ok(())
 }

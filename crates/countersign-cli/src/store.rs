@@ -9,6 +9,7 @@ use crate::Global;
 use crate::output::Format;
 
 pub fn context(g: &Global) -> CliContext {
+    let repo = countersign_git::Repository::open(g.repo()).ok();
     CliContext {
         format: match g.format {
             Format::Json => StoreFormat::Json,
@@ -18,6 +19,10 @@ pub fn context(g: &Global) -> CliContext {
         database_url: g.database.clone(),
         key_file: g.key_file.clone(),
         repo: g.repo.clone(),
+        repository: repo.as_ref().map(crate::recorded::repository_key),
+        state_dir: repo.as_ref().map(|r| r.git_dir().join("countersign")),
+        clock: crate::wall_clock,
+        check_record: Some(crate::recorded::record_check(g)),
     }
 }
 

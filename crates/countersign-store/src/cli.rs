@@ -20,7 +20,7 @@ use countersign_log::note::LogVerifier;
 use jiff::Timestamp;
 
 use crate::evidence::{ApprovalType, CheckOutcome, Evidence, RecordDocument, RecordRequest};
-use crate::{AppendOutcome, ChangeRef, OpenOptions, Store, keys, package};
+use crate::{AppendOutcome, ChangeRef, OpenOptions, Store, keys, package, parse_pr_reference};
 
 /// Output format, as the binary's `--format` option gives it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -31,34 +31,63 @@ pub enum Format {
     Markdown,
 }
 
+/// Checks a record against the policy in force before anything is stored. The binary
+/// supplies it, because the store knows no policy. It gets `--policy` (if given) and the
+/// request, and refuses with an error that says what is wrong.
+pub type RecordCheck = std::sync::Arc<dyn Fn(Option<&str>, &RecordRequest) -> anyhow::Result<()> + Send + Sync>;
+
 /// What the store's commands need from the binary's global options.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct CliContext {
     pub format: Format,
-    /// `--database`; falls back to `COUNTERSIGN_DATABASE_URL`, then `countersign.db`.
+    /// `--database` (or `COUNTERSIGN_DATABASE_URL`, which the binary reads).
     pub database_url: Option<String>,
-    /// `--key-file`; falls back to `COUNTERSIGN_KEY_FILE`, then `countersign.key`.
+    /// `--key-file` (or `COUNTERSIGN_KEY_FILE`).
     pub key_file: Option<PathBuf>,
     /// `--repo`: where `record` may look up a commit that is not a registered change.
     pub repo: Option<PathBuf>,
+    /// The repository's identity as changes are registered under it (`owner/repo`).
+    pub repository: Option<String>,
+    /// Where local state lives when no path is given: `<git-dir>/countersign/`, never the
+    /// working tree (a key there is one `git add .` away from a leak). `None` outside a
+    /// repository.
+    pub state_dir: Option<PathBuf>,
+    /// The wall clock: records are stamped with it, and the store stamps checkpoints.
+    pub clock: crate::Clock,
+    /// Validates `record` requests against the policy; `None` accepts any well-formed record.
+    pub check_record: Option<RecordCheck>,
 }
 
+/// The default file names inside [`CliContext::state_dir`].
 pub const DEFAULT_DATABASE: &str = "countersign.db";
 pub const DEFAULT_KEY_FILE: &str = "countersign.key";
 
 impl CliContext {
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .or_else(|| std::env::var("COUNTERSIGN_DATABASE_URL").ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned())
+    fn state_file(&self, name: &str, flag: &str, env: &str) -> anyhow::Result<PathBuf> {
+        let dir = self.state_dir.as_ref().with_context(|| {
+            format!("not inside a git repository, so there is no default for the {name}\nhint: pass {flag} or set {env}, or use --repo PATH")
+        })?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(dir.join(name))
     }
 
-    pub fn key_file(&self) -> PathBuf {
-        self.key_file
-            .clone()
-            .or_else(|| std::env::var_os("COUNTERSIGN_KEY_FILE").filter(|s| !s.is_empty()).map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_FILE))
+    /// The evidence store's URL: `--database`, else `<git-dir>/countersign/countersign.db`.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => Ok(url.clone()),
+            _ => Ok(self
+                .state_file(DEFAULT_DATABASE, "--database", "COUNTERSIGN_DATABASE_URL")?
+                .display()
+                .to_string()),
+        }
+    }
+
+    /// The log signing key: `--key-file`, else `<git-dir>/countersign/countersign.key`.
+    pub fn key_file(&self) -> anyhow::Result<PathBuf> {
+        match &self.key_file {
+            Some(path) if !path.as_os_str().is_empty() => Ok(path.clone()),
+            _ => self.state_file(DEFAULT_KEY_FILE, "--key-file", "COUNTERSIGN_KEY_FILE"),
+        }
     }
 }
 
@@ -114,6 +143,10 @@ pub struct RecordArgs {
     /// Makes a repeat a no-op, e.g. a webhook delivery id.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// The policy every record is checked against (people, obligations, rules,
+    /// environments): a file, or `bundled[:NAME]`. Default: countersign.toml in the repository.
+    #[arg(long, value_name = "FILE", env = "COUNTERSIGN_POLICY")]
+    pub policy: Option<String>,
     /// approval: who approved.
     #[arg(long)]
     pub approver: Option<String>,
@@ -251,9 +284,9 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 }
 
 fn init(ctx: &CliContext, origin: &str) -> anyhow::Result<ExitCode> {
-    let key_path = ctx.key_file();
-    let url = ctx.database_url();
-    let mut store = Store::open(&url, &OpenOptions { create: true })?;
+    let key_path = ctx.key_file()?;
+    let url = ctx.database_url()?;
+    let mut store = Store::open(&url, &OpenOptions { create: true, clock: ctx.clock })?;
     let existing_log_key = store.log_vkey()?;
     let (signer, created) = match keys::load_key(&key_path) {
         Ok(signer) => (signer, false),
@@ -283,6 +316,15 @@ fn init(ctx: &CliContext, origin: &str) -> anyhow::Result<ExitCode> {
             println!("database: {url}");
             println!("public key: {}", verifier.vkey());
             println!("key id: {:08x}", verifier.key_id());
+            if created {
+                eprintln!(
+                    "The private key is in {} (mode 0600), outside the working tree, so `git add` cannot pick it up.\n\
+                     Back it up now to a password manager or secrets vault (for example `base64 < {}`): without it no\n\
+                     new checkpoint can be signed for this log. Never commit it.",
+                    key_path.display(),
+                    key_path.display()
+                );
+            }
             eprintln!("hint: publish the public key where auditors can find it; they verify packages against it");
         }
     }
@@ -376,20 +418,35 @@ fn read_json_input(source: &str) -> anyhow::Result<String> {
     }
 }
 
-/// If `reference` is a commit in the repository, its full id.
-fn commit_in_repo(repo: &Path, reference: &str) -> Option<String> {
-    if reference.len() < 7 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
+/// The full commit id of `revision` in the repository, if git resolves it to a commit (any
+/// revision: `HEAD`, a branch, a tag, a short id). An ambiguous short id is an error that
+/// lists git's candidates.
+fn commit_in_repo(repo: &Path, revision: &str) -> anyhow::Result<Option<String>> {
+    if revision.is_empty() || revision.starts_with('-') || parse_pr_reference(revision).is_some() {
+        return Ok(None);
     }
-    let spec = format!("{reference}^{{commit}}");
-    let exists = std::process::Command::new("git").arg("-C").arg(repo).args(["cat-file", "-e", &spec]).status().ok()?;
-    if !exists.success() {
-        return None;
+    let spec = format!("{revision}^{{commit}}");
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])
+        .output()
+        .context("cannot run git to resolve --change")?;
+    if out.status.success() {
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        return Ok((!id.is_empty()).then_some(id));
     }
-    let out =
-        std::process::Command::new("git").arg("-C").arg(repo).args(["rev-parse", "--verify", &spec]).output().ok()?;
-    let id = String::from_utf8(out.stdout).ok()?.trim().to_owned();
-    (out.status.success() && !id.is_empty()).then_some(id)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("ambiguous") {
+        let candidates: Vec<&str> =
+            stderr.lines().filter_map(|l| l.trim().strip_prefix("hint:")).map(str::trim).filter(|l| !l.is_empty()).collect();
+        bail!(
+            "--change {revision:?} is ambiguous in {}: {}\nhint: give more characters of the commit id",
+            repo.display(),
+            if candidates.is_empty() { stderr.trim().to_owned() } else { candidates.join("; ") }
+        );
+    }
+    Ok(None)
 }
 
 fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -407,7 +464,7 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
             bail!("the command line says {:?} but the JSON record is a {}", kind, doc.evidence.kind());
         }
         if matches!(doc.evidence, Evidence::PolicyVersion { .. }) {
-            bail!("policy versions are published by `countersign policy publish`, not recorded by hand");
+            bail!("a policy-version entry cannot be recorded with `record`: the policy in force is read from the repository\nhint: record another kind (approval, check, deploy, emergency, console-change, exception, obligation, obligation-fulfilled)");
         }
         let by = doc.recorded_by.or(by_flag).context("say who records this with --by (or \"recordedBy\")")?;
         (doc.evidence, doc.change.or(args.change.take()), by, doc.idempotency_key.or(args.idempotency_key.take()))
@@ -417,30 +474,44 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         let evidence = evidence_from_args(kind, &mut args, &by)?;
         (evidence, args.change.take(), by, args.idempotency_key.take())
     };
-    let signer = keys::load_key(&ctx.key_file())?;
-    let url = ctx.database_url();
-    let mut store = Store::open(&url, &OpenOptions { create: false })?;
-    store.set_signer(signer)?;
-    if let Some(reference) = &change
-        && store.resolve_change(reference)?.is_none()
-        && let Some(repo) = &ctx.repo
-        && let Some(commit) = commit_in_repo(repo, reference)
-    {
-        store.upsert_changes(&[ChangeRef {
-            id: commit.clone(),
-            head_commit: Some(commit.clone()),
-            commits: vec![commit],
-            ..ChangeRef::default()
-        }])?;
-    }
     let kind = evidence.kind();
     let request = RecordRequest {
-        change: change.clone(),
+        change,
         recorded_by: by.clone(),
-        recorded_at: crate::record_time(),
+        recorded_at: crate::whole_second((ctx.clock)()),
         idempotency_key,
         evidence,
     };
+    if let Some(check) = &ctx.check_record {
+        check(args.policy.as_deref(), &request).with_context(|| format!("refusing to record this {kind}; nothing was stored"))?;
+    }
+    let RecordRequest { change, recorded_at, idempotency_key, evidence, .. } = request;
+    let signer = keys::load_key(&ctx.key_file()?)?;
+    let url = ctx.database_url()?;
+    let mut store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
+    store.set_signer(signer)?;
+    // A reference the store does not know may be a revision of the repository: resolve it
+    // with git, and register the commit (merged into the change that holds it, if any).
+    let repo = ctx.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let change = match change {
+        Some(reference) if store.resolve_change(&reference)?.is_none() => match commit_in_repo(&repo, &reference)? {
+            Some(commit) => {
+                if store.resolve_change(&commit)?.is_none() {
+                    store.upsert_changes(&[ChangeRef {
+                        id: commit.clone(),
+                        repository: ctx.repository.clone(),
+                        head_commit: Some(commit.clone()),
+                        commits: vec![commit.clone()],
+                        ..ChangeRef::default()
+                    }])?;
+                }
+                Some(commit)
+            }
+            None => Some(reference),
+        },
+        other => other,
+    };
+    let request = RecordRequest { change: change.clone(), recorded_by: by.clone(), recorded_at, idempotency_key, evidence };
     let outcome = store.record(&request)?;
     let about = change.map(|c| format!(" about {c}")).unwrap_or_default();
     match (ctx.format, outcome) {
@@ -462,7 +533,11 @@ fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store) -> anyhow::R
     if let Some(vkey) = vkey {
         return LogVerifier::from_vkey(vkey).context("--vkey is not a valid public key");
     }
-    match keys::load_key(&ctx.key_file()) {
+    let key = match ctx.key_file() {
+        Ok(path) => keys::load_key(&path),
+        Err(_) => Err(keys::KeyError::Missing { path: PathBuf::new() }),
+    };
+    match key {
         Ok(signer) => Ok(signer.verifier()),
         Err(keys::KeyError::Missing { .. }) => {
             eprintln!(
@@ -475,8 +550,8 @@ fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store) -> anyhow::R
 }
 
 fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
-    let url = ctx.database_url();
-    let store = Store::open(&url, &OpenOptions { create: false })?;
+    let url = ctx.database_url()?;
+    let store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
     match command {
         LogCommand::Verify { vkey, skip_entry_signatures } => {
             let verifier = trusted_key(ctx, vkey.as_deref(), &store)?;
@@ -554,10 +629,10 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
                 .unwrap_or_else(|| Timestamp::UNIX_EPOCH.to_string());
             let until = match until.as_deref() {
                 Some(u) => parse_time_bound(u)?,
-                None => Timestamp::from_second(Timestamp::now().as_second() + 1)?.to_string(),
+                None => Timestamp::from_second((ctx.clock)().as_second() + 1)?.to_string(),
             };
-            let signer = keys::load_key(&ctx.key_file())?;
-            let mut store = Store::open(&ctx.database_url(), &OpenOptions { create: false })?;
+            let signer = keys::load_key(&ctx.key_file()?)?;
+            let mut store = Store::open(&ctx.database_url()?, &OpenOptions { create: false, clock: ctx.clock })?;
             store.set_signer(signer)?;
             let summary = package::export(&store, &since, &until, &out)?;
             match ctx.format {

@@ -68,6 +68,8 @@ pub(crate) struct ChangeRow {
     pub id: String,
     pub head_commit: Option<String>,
     pub merge_commit: Option<String>,
+    pub repository: Option<String>,
+    pub pr_number: Option<u64>,
 }
 
 fn to_hash(bytes: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
@@ -90,6 +92,13 @@ macro_rules! bind_entry {
             .bind(&$entry.recorded_at)
             .bind(&$entry.recorded_by)
             .bind(&$entry.idempotency_key)
+    };
+}
+
+/// The columns `change_row` reads, in its order.
+macro_rules! change_columns {
+    () => {
+        "SELECT id, head_commit, merge_commit, repository, pr_number FROM changes"
     };
 }
 
@@ -136,24 +145,82 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// The ids of every registered change.
-            pub async fn change_ids(pool: &Pool) -> Result<std::collections::HashSet<String>, StoreError> {
-                let rows = sqlx::query("SELECT id FROM changes").fetch_all(pool).await.map_err(db("reading changes"))?;
-                rows.iter().map(|r| r.try_get::<String, _>(0).map_err(db("reading changes"))).collect()
+            /// Every id a change is known by (its own and its aliases), mapped to the id of
+            /// its one record.
+            pub async fn change_ids(pool: &Pool) -> Result<std::collections::HashMap<String, String>, StoreError> {
+                let rows = sqlx::query("SELECT id, id FROM changes UNION ALL SELECT alias, change_id FROM change_aliases")
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db("reading changes"))?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<String, _>(0).map_err(db("reading changes"))?, r.try_get::<String, _>(1).map_err(db("reading changes"))?)))
+                    .collect()
             }
 
+            /// The record a change already has, if any: by its id or an alias, else by its
+            /// repository and PR number, else by its head commit being a commit of another
+            /// change (a merge brings in the head the pull request was checked at).
+            async fn existing_record(tx: &mut sqlx::Transaction<'_, $db>, c: &crate::ChangeRef) -> Result<Option<String>, StoreError> {
+                let by_id = sqlx::query("SELECT id FROM changes WHERE id = $1 UNION SELECT change_id FROM change_aliases WHERE alias = $1")
+                    .bind(&c.id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db("looking up a change"))?;
+                if let Some(row) = by_id {
+                    return Ok(Some(row.try_get(0).map_err(db("looking up a change"))?));
+                }
+                if let (Some(pr), Some(repository)) = (c.pr_number, &c.repository) {
+                    let by_pr = sqlx::query("SELECT id FROM changes WHERE pr_number = $1 AND repository = $2 ORDER BY registered_at, id")
+                        .bind(pr as i64)
+                        .bind(repository)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db("looking up a change by PR number"))?;
+                    if let Some(row) = by_pr {
+                        return Ok(Some(row.try_get(0).map_err(db("looking up a change by PR number"))?));
+                    }
+                }
+                if let Some(head) = &c.head_commit {
+                    let by_head = sqlx::query(
+                        "SELECT cc.change_id FROM change_commits cc JOIN changes ch ON ch.id = cc.change_id \
+                         WHERE cc.commit_id = $1 AND (ch.repository = $2 OR ch.repository IS NULL OR $2 IS NULL) ORDER BY cc.change_id",
+                    )
+                    .bind(head)
+                    .bind(&c.repository)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db("looking up a change by commit"))?;
+                    if let Some(row) = by_head {
+                        return Ok(Some(row.try_get(0).map_err(db("looking up a change by commit"))?));
+                    }
+                }
+                Ok(None)
+            }
+
+            /// Register changes. A change already known under another id (see
+            /// `existing_record`) is merged into that record: its id becomes an alias and its
+            /// references (PR number, merge commit, commits) are added.
             pub async fn upsert_changes(pool: &Pool, changes: &[crate::ChangeRef], now: &str) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await.map_err(db("registering changes"))?;
                 for c in changes {
+                    let record = existing_record(&mut tx, c).await?.unwrap_or_else(|| c.id.clone());
+                    if record != c.id {
+                        sqlx::query("INSERT INTO change_aliases (alias, change_id) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING")
+                            .bind(&c.id)
+                            .bind(&record)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("registering a change's alias"))?;
+                    }
                     sqlx::query(
                         "INSERT INTO changes (id, repository, pr_number, head_commit, merge_commit, registered_at) VALUES ($1, $2, $3, $4, $5, $6) \
                          ON CONFLICT (id) DO UPDATE SET \
-                           repository = COALESCE(excluded.repository, changes.repository), \
-                           pr_number = COALESCE(excluded.pr_number, changes.pr_number), \
-                           head_commit = COALESCE(excluded.head_commit, changes.head_commit), \
+                           repository = COALESCE(changes.repository, excluded.repository), \
+                           pr_number = COALESCE(changes.pr_number, excluded.pr_number), \
+                           head_commit = COALESCE(changes.head_commit, excluded.head_commit), \
                            merge_commit = COALESCE(excluded.merge_commit, changes.merge_commit)",
                     )
-                    .bind(&c.id)
+                    .bind(&record)
                     .bind(&c.repository)
                     .bind(c.pr_number.map(|n| n as i64))
                     .bind(&c.head_commit)
@@ -166,7 +233,7 @@ macro_rules! backend {
                     for commit in all {
                         sqlx::query("INSERT INTO change_commits (commit_id, change_id) VALUES ($1, $2) ON CONFLICT (commit_id, change_id) DO NOTHING")
                             .bind(commit)
-                            .bind(&c.id)
+                            .bind(&record)
                             .execute(&mut *tx)
                             .await
                             .map_err(db("registering a change's commits"))?;
@@ -181,13 +248,16 @@ macro_rules! backend {
                     id: r.try_get(0).map_err(db("reading a change"))?,
                     head_commit: r.try_get(1).map_err(db("reading a change"))?,
                     merge_commit: r.try_get(2).map_err(db("reading a change"))?,
+                    repository: r.try_get(3).map_err(db("reading a change"))?,
+                    pr_number: r.try_get::<Option<i64>, _>(4).map_err(db("reading a change"))?.map(|n| n as u64),
                 })
             }
 
-            /// Changes named by `reference`: an exact id, else changes containing that commit
-            /// (a full id or a prefix of at least 7 characters).
+            /// Changes named by `reference`: an exact id or alias; `pr#N` (any repository)
+            /// or `owner/repo#N`; else changes containing that commit (a full id or a prefix
+            /// of at least 7 characters).
             pub async fn find_changes(pool: &Pool, reference: &str) -> Result<Vec<ChangeRow>, StoreError> {
-                let rows = sqlx::query("SELECT id, head_commit, merge_commit FROM changes WHERE id = $1")
+                let rows = sqlx::query(concat!(change_columns!(), " WHERE id = $1 OR id IN (SELECT change_id FROM change_aliases WHERE alias = $1)"))
                     .bind(reference)
                     .fetch_all(pool)
                     .await
@@ -195,12 +265,24 @@ macro_rules! backend {
                 if !rows.is_empty() {
                     return rows.iter().map(change_row).collect();
                 }
+                if let Some((repository, number)) = crate::parse_pr_reference(reference) {
+                    let rows = match repository {
+                        Some(repository) => sqlx::query(concat!(change_columns!(), " WHERE pr_number = $1 AND repository = $2 ORDER BY id"))
+                            .bind(number as i64)
+                            .bind(repository)
+                            .fetch_all(pool)
+                            .await,
+                        None => sqlx::query(concat!(change_columns!(), " WHERE pr_number = $1 ORDER BY id")).bind(number as i64).fetch_all(pool).await,
+                    }
+                    .map_err(db("looking up a change by PR number"))?;
+                    return rows.iter().map(change_row).collect();
+                }
                 if reference.len() < 7 || !reference.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Ok(Vec::new());
                 }
                 let pattern = format!("{}%", reference.to_ascii_lowercase());
                 let rows = sqlx::query(
-                    "SELECT DISTINCT c.id, c.head_commit, c.merge_commit FROM changes c JOIN change_commits cc ON cc.change_id = c.id \
+                    "SELECT DISTINCT c.id, c.head_commit, c.merge_commit, c.repository, c.pr_number FROM changes c JOIN change_commits cc ON cc.change_id = c.id \
                      WHERE cc.commit_id LIKE $1 ORDER BY c.id",
                 )
                 .bind(pattern)

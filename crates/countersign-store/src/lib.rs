@@ -47,10 +47,10 @@ pub enum StoreError {
     )]
     NewerSchema { found: i64, known: i64 },
     #[error(
-        "unknown change {0:?}: register it with `countersign audit`/`check`, or name a commit that exists in the repository"
+        "unknown change {0:?}\nhint: name a change as a revision git resolves (HEAD, a branch, a commit id), as pr#N or owner/repo#N once `countersign audit` or `check` has seen it, or as a change id"
     )]
     UnknownChange(String),
-    #[error("{reference:?} matches several changes ({candidates}); name the change id")]
+    #[error("{reference:?} matches several changes: {candidates}\nhint: name one of them")]
     AmbiguousChange { reference: String, candidates: String },
     #[error("evidence of kind {0} must name a change (--change)")]
     MissingChange(&'static str),
@@ -95,6 +95,17 @@ pub struct ChangeRef {
     pub commits: Vec<String>,
 }
 
+/// A pull-request reference: `pr#N` (repository unspecified) or `owner/repo#N`.
+pub fn parse_pr_reference(reference: &str) -> Option<(Option<&str>, u64)> {
+    let (repository, number) = reference.rsplit_once('#')?;
+    let number: u64 = number.parse().ok()?;
+    match repository {
+        "pr" | "PR" | "" => Some((None, number)),
+        repo if repo.contains('/') && !repo.contains(char::is_whitespace) => Some((Some(repo), number)),
+        _ => None,
+    }
+}
+
 #[derive(Clone)]
 enum Pool {
     Sqlite(sqlx::SqlitePool),
@@ -133,7 +144,13 @@ impl Backend {
 pub struct OpenOptions {
     /// Create the database (SQLite file) if it does not exist.
     pub create: bool,
+    /// Where the store reads the time for `registered_at` and checkpoint `created_at`.
+    /// The binary passes the wall clock; the store never reads it on its own.
+    pub clock: Clock,
 }
+
+/// A source of the current time, passed in by the caller.
+pub type Clock = fn() -> Timestamp;
 
 type Job = (db::PreparedEntry, oneshot::Sender<Result<AppendOutcome, StoreError>>);
 
@@ -152,19 +169,17 @@ pub struct Store {
     committer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Serializes starting the committer.
     start: Mutex<()>,
+    clock: Clock,
 }
 
-fn now_rfc3339() -> String {
+fn now_rfc3339(clock: Clock) -> String {
     // Whole seconds, so stored times sort as text.
-    Timestamp::from_second(Timestamp::now().as_second())
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| Timestamp::now().to_string())
+    whole_second(clock()).to_string()
 }
 
-/// The time a record is stamped with: now, to the second.
-pub fn record_time() -> Timestamp {
-    let now = Timestamp::now();
-    Timestamp::from_second(now.as_second()).unwrap_or(now)
+/// A time truncated to the second, as records are stamped.
+pub fn whole_second(time: Timestamp) -> Timestamp {
+    Timestamp::from_second(time.as_second()).unwrap_or(time)
 }
 
 impl Store {
@@ -228,6 +243,7 @@ impl Store {
             signer: None,
             committer: OnceLock::new(),
             committer_task: Mutex::new(None),
+            clock: options.clock,
             start: Mutex::new(()),
         })
     }
@@ -272,7 +288,7 @@ impl Store {
     /// Register (or update) changes so evidence can be recorded about them.
     pub fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError> {
         let pool = &self.pool;
-        let now = now_rfc3339();
+        let now = now_rfc3339(self.clock);
         self.runtime.block_on(async { on_pool!(pool, db::upsert_changes(changes, &now)) })
     }
 
@@ -281,14 +297,22 @@ impl Store {
     pub fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
         let pool = &self.pool;
         let known = self.runtime.block_on(async { on_pool!(pool, db::change_ids()) })?;
-        let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains(&c.id)).cloned().collect();
+        let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect();
         if !new.is_empty() {
             self.upsert_changes(&new)?;
         }
         Ok(new.len())
     }
 
-    /// The registered change a reference names (a change id, or a commit of a change).
+    /// Every id a registered change is known by, mapped to the id of its one record (see
+    /// `migrations/0002_change_identity.sql`). Evidence is stored under the record's id.
+    pub fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let pool = &self.pool;
+        self.runtime.block_on(async { on_pool!(pool, db::change_ids()) })
+    }
+
+    /// The registered change a reference names: a change id or alias, `pr#N`,
+    /// `owner/repo#N`, or a commit (or commit prefix) of a change.
     pub fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError> {
         let pool = &self.pool;
         let rows = self.runtime.block_on(async { on_pool!(pool, db::find_changes(reference)) })?;
@@ -300,7 +324,14 @@ impl Store {
             })),
             many => Err(StoreError::AmbiguousChange {
                 reference: reference.to_owned(),
-                candidates: many.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", "),
+                candidates: many
+                    .iter()
+                    .map(|r| match (&r.repository, r.pr_number) {
+                        (Some(repo), Some(n)) => format!("{repo}#{n} ({})", r.id),
+                        _ => r.id.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
         }
     }
@@ -344,7 +375,7 @@ impl Store {
         }
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = self.runtime.spawn(group_committer(self.pool.clone(), signer, rx));
+        let task = self.runtime.spawn(group_committer(self.pool.clone(), signer, self.clock, rx));
         if let Ok(mut slot) = self.committer_task.lock() {
             *slot = Some(task);
         }
@@ -378,7 +409,7 @@ impl Store {
             requests.par_iter().map(|r| self.prepare(r, None)).collect::<Result<_, _>>()?;
         let refs: Vec<&db::PreparedEntry> = entries.iter().collect();
         let pool = &self.pool;
-        let now = now_rfc3339();
+        let now = now_rfc3339(self.clock);
         self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, &refs, &now)) })
     }
 
@@ -638,7 +669,7 @@ pub fn recorded_from_entry(index: u64, bytes: &[u8]) -> Result<RecordedEvidence,
 
 /// The group committer: takes every append waiting, commits them in one transaction (one
 /// fsync, one checkpoint signature), then acknowledges each.
-async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn group_committer(pool: Pool, signer: LogSigner, clock: Clock, mut rx: mpsc::UnboundedReceiver<Job>) {
     // One held connection and the log state it last wrote (see `db::sqlite::Appender`).
     enum Appender {
         Sqlite(db::sqlite::Appender),
@@ -670,7 +701,7 @@ async fn group_committer(pool: Pool, signer: LogSigner, mut rx: mpsc::UnboundedR
             }
         }
         let entries: Vec<&db::PreparedEntry> = jobs.iter().map(|(e, _)| e).collect();
-        let now = now_rfc3339();
+        let now = now_rfc3339(clock);
         match append(&mut appender, &pool, &signer, &entries, &now).await {
             Ok(outcomes) => {
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {

@@ -93,11 +93,16 @@ fn split_person(who: &str) -> (String, String) {
     }
 }
 
-/// The real binary with a clean environment.
+/// The time every black-box test judges as of. Tests never depend on the wall clock:
+/// `.ci/run` runs them again with the clock a year ahead.
+pub const NOW: &str = "2026-06-01T12:00:00Z";
+
+/// The real binary with a clean environment, judging as of [`NOW`].
 pub fn countersign(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("countersign").expect("binary");
     cmd.current_dir(dir)
         .env_clear()
+        .env("COUNTERSIGN_NOW", NOW)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", dir)
         .env("NO_COLOR", "1")

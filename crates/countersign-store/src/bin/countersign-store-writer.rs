@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let threads: usize = rest.first().map(|t| t.parse()).transpose()?.unwrap_or(1);
-    let mut store = Store::open(url, &OpenOptions { create: false })?;
+    let mut store = Store::open(url, &OpenOptions { create: false, clock: jiff::Timestamp::now })?;
     store.set_signer(keys::load_key(std::path::Path::new(key))?)?;
     let stdout = std::sync::Mutex::new(std::io::stdout());
     std::thread::scope(|scope| {
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let request = RecordRequest {
                         change: Some(change.clone()),
                         recorded_by: name.clone(),
-                        recorded_at: countersign_store::record_time(),
+                        recorded_at: countersign_store::whole_second(jiff::Timestamp::now()),
                         idempotency_key: Some(format!("{name}-{i}")),
                         evidence: Evidence::Check {
                             name: format!("ci-{i}"),

@@ -72,7 +72,7 @@ pub const COMMIT: &str = "1111111111111111111111111111111111111111";
 
 /// Open a store with the test key and one registered change.
 pub fn open(db: &TestDb) -> Store {
-    let mut store = Store::open(&db.url, &OpenOptions { create: true }).unwrap();
+    let mut store = Store::open(&db.url, &OpenOptions { create: true, clock: jiff::Timestamp::now }).unwrap();
     store.set_signer(signer(1)).unwrap();
     store
         .upsert_changes(&[ChangeRef {
@@ -207,7 +207,7 @@ macro_rules! suite {
         use common::*;
         use countersign_log::merkle;
         use countersign_log::note::Checkpoint;
-        use countersign_store::{AppendOutcome, OpenOptions, Store, StoreError, package};
+        use countersign_store::{AppendOutcome, ChangeRef, OpenOptions, Store, StoreError, package};
 
         #[test]
         fn records_evidence_and_reads_it_back_for_the_engine() {
@@ -228,6 +228,79 @@ macro_rules! suite {
             assert_eq!(check.name, "ci-1");
             assert_eq!(check.source, "recorded entry #1 by tester");
             }
+        }
+
+        /// Issue 6 §2: `pr#7` registered while open, then the squash commit `audit` sees
+        /// ("… (#7)", same repository and PR number) is the same change: its id becomes an
+        /// alias, and evidence recorded under either name belongs to the one record.
+        #[test]
+        fn s000_03_a_change_keeps_one_identity_from_pr_to_squash_merge() {
+            let db = test_db();
+            let store = open(&db);
+            store.record(&check(1)).unwrap();
+            let squash = "2222222222222222222222222222222222222222";
+            store
+                .register_new_changes(&[ChangeRef {
+                    id: squash.into(),
+                    repository: Some("acme/app".into()),
+                    pr_number: Some(7),
+                    head_commit: Some(squash.into()),
+                    merge_commit: Some(squash.into()),
+                    commits: vec![squash.into()],
+                }])
+                .unwrap();
+            let records = store.change_records().unwrap();
+            assert_eq!(records.get(squash).map(String::as_str), Some(CHANGE), "the squash commit is an alias of pr#7");
+            for name in [squash, &squash[..8], "pr#7", "acme/app#7", CHANGE] {
+                let found = store.resolve_change(name).unwrap().unwrap_or_else(|| panic!("{name} resolves"));
+                assert_eq!(found.id, CHANGE, "{name}");
+            }
+            assert!(store.resolve_change("other/app#7").unwrap().is_none(), "another repository's PR #7 is another change");
+            // Evidence recorded under the squash commit is stored under the one record.
+            let mut by_squash = check(2);
+            by_squash.change = Some(squash.into());
+            store.record(&by_squash).unwrap();
+            let all = store.all_change_evidence().unwrap();
+            assert_eq!(all.len(), 2);
+            assert!(all.iter().all(|e| e.change_id.as_deref() == Some(CHANGE)), "{all:?}");
+
+            // A PR #7 of another repository is a different change, and `pr#7` is then ambiguous.
+            store
+                .register_new_changes(&[ChangeRef {
+                    id: "3333333333333333333333333333333333333333".into(),
+                    repository: Some("acme/other".into()),
+                    pr_number: Some(7),
+                    head_commit: Some("3333333333333333333333333333333333333333".into()),
+                    merge_commit: None,
+                    commits: vec!["3333333333333333333333333333333333333333".into()],
+                }])
+                .unwrap();
+            assert_eq!(store.resolve_change("acme/other#7").unwrap().map(|c| c.id).as_deref(), Some("3333333333333333333333333333333333333333"));
+            match store.resolve_change("#7") {
+                Err(StoreError::AmbiguousChange { candidates, .. }) => {
+                    assert!(candidates.contains("acme/app#7") && candidates.contains("acme/other#7"), "{candidates}")
+                }
+                other => panic!("expected an ambiguity, got {other:?}"),
+            }
+        }
+
+        /// A merge commit whose merged head is the commit a PR was checked at is that PR.
+        #[test]
+        fn a_merge_bringing_in_a_checked_head_is_the_same_change() {
+            let db = test_db();
+            let store = open(&db);
+            let merge = "4444444444444444444444444444444444444444";
+            store
+                .register_new_changes(&[ChangeRef {
+                    id: merge.into(),
+                    repository: Some("acme/app".into()),
+                    pr_number: None,
+                    head_commit: Some(COMMIT.into()),
+                    merge_commit: Some(merge.into()),
+                    commits: vec![COMMIT.into()],
+                }])
+                .unwrap();
+            assert_eq!(store.change_records().unwrap().get(merge).map(String::as_str), Some(CHANGE));
         }
 
         #[test]
@@ -258,7 +331,7 @@ macro_rules! suite {
         fn appending_without_a_key_is_refused_and_stores_nothing() {
             let db = test_db();
             drop(open(&db));
-            let store = Store::open(&db.url, &OpenOptions { create: false }).unwrap();
+            let store = Store::open(&db.url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).unwrap();
             assert!(matches!(store.record(&check(0)).unwrap_err(), StoreError::NoSigner));
             assert_eq!(store.tree_size().unwrap(), 0);
         }
@@ -267,7 +340,7 @@ macro_rules! suite {
         fn another_key_is_refused_for_an_existing_log() {
             let db = test_db();
             drop(open(&db));
-            let mut store = Store::open(&db.url, &OpenOptions { create: false }).unwrap();
+            let mut store = Store::open(&db.url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).unwrap();
             assert!(matches!(store.set_signer(signer(2)).unwrap_err(), StoreError::KeyMismatch { .. }));
         }
 
@@ -283,7 +356,7 @@ macro_rules! suite {
                 )
                 .unwrap();
             drop(store);
-            let err = Store::open(&db.url, &OpenOptions { create: false }).err().expect("refused");
+            let err = Store::open(&db.url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).err().expect("refused");
             assert!(err.to_string().contains("newer countersign (schema version 9999"), "{err}");
         }
 

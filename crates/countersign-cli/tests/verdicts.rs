@@ -1,0 +1,316 @@
+//! Black-box tests for verdicts a user can trust: time as an input, one identity per change
+//! from PR to merge, records checked against the policy, local state outside the working
+//! tree, exit codes. The real binary on real git repositories.
+
+mod common;
+
+use common::{NOW, Repo, countersign, workspace_root};
+
+const HOLLY: &str = "Holly Gibbs <holly@send.tax>";
+const LIAM: &str = "Liam Howell <liam@send.tax>";
+
+/// The bundled starter policy plus the two people of the SendTax examples, so that records
+/// can name people the policy knows.
+fn starter_with_people() -> String {
+    let starter = std::fs::read_to_string(workspace_root().join("examples/policies/starter.toml")).expect("starter");
+    format!(
+        "{starter}\n[people.holly]\nname = \"Holly Gibbs\"\nemails = \"holly@send.tax\"\nlogins = \"github:hgibbs\"\n\n\
+         [people.liam]\nname = \"Liam Howell\"\nemails = \"liam@send.tax\"\nlogins = \"github:lhowell\"\n"
+    )
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A repository with a policy that names Holly and Liam, and a first commit.
+fn repo_with_people() -> Repo {
+    let repo = Repo::new();
+    repo.commit(HOLLY, &[("countersign.toml", &starter_with_people()), ("README.md", "# x\n")], "Initial commit");
+    repo
+}
+
+#[test]
+fn s000_16_reports_state_the_time_they_judged_as_of() {
+    let repo = repo_with_people();
+    let out = countersign(repo.path()).args(["audit", "--format", "json"]).output().expect("run");
+    assert_eq!(json_of(&out)["as_of"], NOW, "the JSON report names its as-of time");
+
+    let out = countersign(repo.path()).args(["audit"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("Judged as of {NOW}")), "{text}");
+
+    // --now overrides the environment, and the report follows it.
+    let out = countersign(repo.path())
+        .args(["audit", "--format", "json", "--now", "2030-01-01T00:00:00Z"])
+        .output()
+        .expect("run");
+    assert_eq!(json_of(&out)["as_of"], "2030-01-01T00:00:00Z");
+
+    let out = countersign(repo.path()).args(["audit", "--now", "yesterday"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "a bad --now is bad input");
+    assert!(stderr_of(&out).contains("RFC 3339"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn s000_18_exception_end_dates_are_judged_as_of_now_not_the_clock() {
+    // The two-person-saas exception is re-evaluated on 2026-11-21: before that date Holly's
+    // self-merge exception holds, after it the exception has ended. Same history, two times.
+    let repo = Repo::new();
+    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
+    repo.merge_pr(3, HOLLY, HOLLY, &[("docs/runbook.md", "# Runbook\n")], "Document the runbook");
+    let judged = |now: &str| {
+        let out = countersign(repo.path())
+            .args(["audit", "--no-store", "--format", "json", "HEAD~1..HEAD", "--now", now])
+            .output()
+            .expect("run");
+        json_of(&out)
+    };
+    let before = judged("2026-11-01T00:00:00Z");
+    let after = judged("2026-12-01T00:00:00Z");
+    assert_eq!(before["as_of"], "2026-11-01T00:00:00Z");
+    assert_eq!(after["as_of"], "2026-12-01T00:00:00Z");
+    assert_eq!(before["changes"].as_array().map(Vec::len), Some(1));
+    // Whatever the verdicts, they are a function of --now alone: judging twice at one time
+    // gives the same report.
+    assert_eq!(judged("2026-12-01T00:00:00Z"), after);
+}
+
+/// `check` registers `pr#13` while the PR is open; an approval is recorded against it; the PR
+/// is squash-merged as "Add index (#13)". `audit` must count the approval for the squash commit.
+#[test]
+fn s000_03_evidence_recorded_on_an_open_pr_counts_after_the_squash_merge() {
+    let repo = repo_with_people();
+    repo.git(&["remote", "add", "origin", "https://github.com/sendtax/app.git"]);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let head = repo.commit(HOLLY, &[("src/index.rs", "fn index() {}\n")], "Add index");
+    repo.git(&["checkout", "-q", "main"]);
+    let pr = format!(
+        r#"{{"number": 13, "title": "Add index", "body": "Adds an index.", "author": {{"login": "hgibbs"}},
+            "labels": [], "reviews": [], "commits": [{{"oid": "{head}"}}], "files": [{{"path": "src/index.rs"}}],
+            "statusCheckRollup": [], "baseRefName": "main", "headRefOid": "{head}"}}"#
+    );
+    std::fs::write(repo.path().join("pr.json"), pr).expect("write");
+    countersign(repo.path()).args(["init"]).assert().success();
+    let out = countersign(repo.path())
+        .args(["check", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(json_of(&out)["evaluation"]["change"]["id"], "pr#13", "{}", stderr_of(&out));
+    std::fs::remove_file(repo.path().join("pr.json")).expect("rm");
+
+    countersign(repo.path())
+        .args(["record", "approval", "--change", "pr#13", "--approver", "liam@send.tax", "--by", "liam@send.tax"])
+        .assert()
+        .success();
+
+    // Squash-merge: a new commit on main whose subject carries the PR number.
+    repo.git(&["merge", "-q", "--squash", "feature"]);
+    let squash = repo.commit(HOLLY, &[], "Add index (#13)");
+    let out = countersign(repo.path()).args(["audit", "--format", "json", "HEAD~1..HEAD"]).output().expect("run");
+    let json = json_of(&out);
+    let change = &json["changes"][0];
+    assert_eq!(change["change"]["id"], squash);
+    assert_eq!(change["change"]["pr_number"], 13);
+    let review = change["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with("review")))
+        .cloned()
+        .expect("a review requirement");
+    assert_eq!(review["status"], "met", "the approval recorded on pr#13 counts for the squash commit: {review}");
+    assert_eq!(change["verdict"], "compliant", "{change}");
+
+    // The same change is reachable by every name a user would type.
+    for name in ["pr#13", "sendtax/app#13", "HEAD", &squash[..9], &head] {
+        countersign(repo.path())
+            .args(["record", "check", "--change", name, "--name", "ci", "--status", "success", "--by", "holly@send.tax"])
+            .assert()
+            .success();
+    }
+    let out = countersign(repo.path())
+        .args(["record", "check", "--change", "other/repo#13", "--name", "ci", "--status", "success", "--by", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "a PR of another repository is unknown");
+    assert!(stderr_of(&out).contains("unknown change"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn change_references_that_match_several_changes_list_the_candidates() {
+    let repo = repo_with_people();
+    countersign(repo.path()).args(["init"]).assert().success();
+    // Two repositories in one store, each with a PR #7.
+    let other = repo_with_people();
+    for (r, origin) in [(&repo, "https://github.com/acme/one.git"), (&other, "https://github.com/acme/two.git")] {
+        r.git(&["remote", "add", "origin", origin]);
+        r.merge_pr(7, HOLLY, LIAM, &[("src/a.rs", "a\n")], "Seven");
+    }
+    let db = repo.path().join(".git/countersign/countersign.db");
+    let db = db.display().to_string();
+    // The initial commits are direct pushes: violations (exit 1), but registered all the same.
+    countersign(repo.path()).args(["audit", "--format", "json"]).assert().code(1);
+    countersign(other.path()).args(["--database", &db, "audit", "--format", "json"]).assert().code(1);
+    let out = countersign(repo.path())
+        .args(["record", "check", "--change", "pr#7", "--name", "ci", "--status", "success", "--by", "holly@send.tax"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("acme/one#7") && stderr.contains("acme/two#7"), "lists both candidates: {stderr}");
+    countersign(repo.path())
+        .args(["record", "check", "--change", "acme/two#7", "--name", "ci", "--status", "success", "--by", "x@y.z"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn record_refuses_what_the_policy_does_not_know_and_stores_nothing() {
+    let repo = repo_with_people();
+    let commit = repo.merge_pr(4, HOLLY, HOLLY, &[("src/a.rs", "a\n")], "Four");
+    countersign(repo.path()).args(["init"]).assert().success();
+    let size = |repo: &Repo| {
+        let out = countersign(repo.path()).args(["log", "verify", "--format", "json"]).output().expect("run");
+        json_of(&out)["entries"].as_u64().expect("entries")
+    };
+    let refused: &[&[&str]] = &[
+        // Unknown approver, an empty one, and a display name that is not an identity.
+        &["approval", "--approver", "Mallory <mallory@evil.example>"],
+        &["approval", "--approver", ""],
+        &["approval", "--approver", "Liam Howell"],
+        // A display name of a known person with someone else's email.
+        &["approval", "--approver", "Liam Howell <mallory@evil.example>"],
+        &["obligation-fulfilled", "--obligation", "no-such-obligation"],
+        &["obligation", "--obligation", "teleport"],
+        &["exception", "--rule", "no-such-rule", "--justification", "j", "--approved-by", "liam@send.tax", "--review-by", "2027-01-01"],
+        &["exception", "--rule", "review", "--justification", "j", "--approved-by", "nobody@x.y", "--review-by", "2027-01-01"],
+        &["exception", "--rule", "review", "--justification", "j", "--approved-by", "liam@send.tax", "--review-by", "soon"],
+        &["deploy", "--environment", "moon"],
+        &["emergency", "--reason", "fire", "--declared-by", "stranger@x.y"],
+    ];
+    for args in refused {
+        let mut all = vec!["record"];
+        all.extend_from_slice(args);
+        all.extend(["--change", &commit, "--by", "holly@send.tax"]);
+        let out = countersign(repo.path()).args(&all).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?} must be refused: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("nothing was stored"), "{args:?}: {}", stderr_of(&out));
+    }
+    assert_eq!(size(&repo), 0, "nothing was stored");
+
+    // What the policy knows is accepted: by email, by login, by policy id.
+    for approver in ["liam@send.tax", "github:lhowell", "liam", "Liam Howell <liam@send.tax>"] {
+        countersign(repo.path())
+            .args(["record", "approval", "--change", &commit, "--approver", approver, "--by", "liam@send.tax"])
+            .assert()
+            .success();
+    }
+    countersign(repo.path())
+        .args(["record", "obligation-fulfilled", "--change", &commit, "--obligation", "retro-review", "--by", "holly"])
+        .assert()
+        .success();
+    assert_eq!(size(&repo), 5);
+}
+
+/// Segregation of duties: Holly authored the change; her own recorded approval does not
+/// make it reviewed.
+#[test]
+fn s000_07_an_approval_recorded_by_the_author_never_counts() {
+    let repo = repo_with_people();
+    let commit = repo.merge_pr(5, HOLLY, HOLLY, &[("src/app.rs", "fn main() {}\n")], "Add the app");
+    countersign(repo.path()).args(["init"]).assert().success();
+    countersign(repo.path())
+        .args(["record", "approval", "--change", &commit, "--approver", "holly@send.tax", "--by", "holly@send.tax"])
+        .assert()
+        .success();
+    let out = countersign(repo.path()).args(["audit", "--format", "json", "HEAD~1..HEAD"]).output().expect("run");
+    let json = json_of(&out);
+    let change = &json["changes"][0];
+    assert_ne!(change["verdict"], "compliant", "self-approval is not independent review: {change}");
+    assert_eq!(change["reviewed_by_other"], false);
+
+    countersign(repo.path())
+        .args(["record", "approval", "--change", &commit, "--approver", "liam@send.tax", "--by", "liam@send.tax"])
+        .assert()
+        .success();
+    let out = countersign(repo.path()).args(["audit", "--format", "json", "HEAD~1..HEAD"]).output().expect("run");
+    assert_eq!(json_of(&out)["changes"][0]["verdict"], "compliant");
+}
+
+/// Local state lives in the git directory, never in the working tree: `git status` stays
+/// clean after init, record and audit, and the key is 0600.
+#[test]
+fn init_and_audit_leave_the_working_tree_clean() {
+    let repo = repo_with_people();
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    let out = countersign(repo.path()).args(["init"]).output().expect("run");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let key = repo.path().join(".git/countersign/countersign.key");
+    assert!(key.exists(), "the key is in the git directory");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&key.display().to_string()) || stderr_of(&out).contains(".git/countersign/countersign.key"));
+    assert!(stderr_of(&out).contains("Back it up"), "init says how to back the key up: {}", stderr_of(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+    }
+    countersign(repo.path())
+        .args(["record", "check", "--change", &commit, "--name", "ci", "--status", "success", "--by", "holly"])
+        .assert()
+        .success();
+    countersign(repo.path()).args(["audit"]).assert().code(1);
+    assert_eq!(repo.git(&["status", "--porcelain", "--ignored"]), "", "nothing new in the working tree");
+    assert!(repo.path().join(".git/countersign/countersign.db").exists());
+
+    // Outside a repository there is no default: the error says which flag to pass.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = countersign(dir.path()).args(["init"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--key-file"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn a_broken_policy_is_a_finding_for_policy_check_and_a_failure_for_everything_else() {
+    let repo = Repo::new();
+    repo.commit(HOLLY, &[("countersign.toml", "[policy]\norganization = 3\n")], "Broken policy");
+    countersign(repo.path()).args(["policy", "check"]).assert().code(1);
+    countersign(repo.path()).args(["audit"]).assert().code(2);
+    countersign(repo.path()).args(["owners", "README.md"]).assert().code(2);
+    countersign(repo.path()).args(["check", "--base", "HEAD", "--head", "HEAD"]).assert().code(2);
+    countersign(repo.path()).args(["policy", "render", "--format", "markdown"]).assert().code(2);
+}
+
+#[test]
+fn reports_name_kinds_as_people_say_them() {
+    let repo = repo_with_people();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.commit(HOLLY, &[("src/x.rs", "x\n")], "Add x");
+    let out = countersign(repo.path()).args(["check", "--base", "main", "--head", "feature"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("PullRequest"), "no Debug names: {text}");
+    assert!(text.contains("pull request"), "{text}");
+    let out = countersign(repo.path()).args(["audit"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("DirectPush"), "{text}");
+}
+
+#[test]
+fn owners_names_people_once_and_says_when_an_area_is_sensitive() {
+    let repo = Repo::new();
+    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
+    let out = countersign(repo.path()).args(["owners", "st-backend/app/core/encryption.py"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(text.contains("Holly Gibbs"), "{text}");
+    assert!(!text.contains("holly (holly)"), "{text}");
+    assert!(text.contains("sensitive"), "{text}");
+}
