@@ -38,6 +38,8 @@ pub(crate) struct CommitFacts {
     /// Committer time, seconds since the epoch.
     pub commit_time: i64,
     pub signed: bool,
+    /// It has more than one parent.
+    pub merge: bool,
     pub subject: String,
     /// Only kept for first-parent commits; empty for the commits a merge brings in.
     pub body: String,
@@ -53,13 +55,22 @@ pub(crate) struct ChangeFacts {
     /// For a merge: the commits reachable from its other parents but not from the first,
     /// oldest first.
     pub brought_in: Vec<CommitFacts>,
+    /// For a merge: the topic line, i.e. the brought-in commits met by following first
+    /// parents from the merged tip (the second parent), as indices into `brought_in`, tip
+    /// first. It decides the change's author (see `build`).
+    pub topic_line: Vec<u32>,
+    /// For a merge: the brought-in commits other than the merged tip that carry a review or
+    /// acknowledgment trailer and whose touched paths are not the same at the merged tip.
+    /// Their approvals stay bound to their own commit (stale); every other trailer approval
+    /// is bound to the merged tip (see `read::Reader::stale_reviews`).
+    pub stale_reviews: Vec<String>,
     pub changed_paths: Vec<(String, PathStatus)>,
     pub added_lines: Vec<(String, Vec<String>)>,
 }
 
 const MAGIC: &[u8; 8] = b"CSFACTS\0";
 /// Bump whenever the encoding or the meaning of a fact changes.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// A dependency-free 64-bit checksum, eight bytes per step (FNV-style multiply and xor,
 /// with a rotation so that every input bit reaches the high bits): good enough to detect
@@ -79,12 +90,18 @@ pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     hash ^ bytes.len() as u64
 }
 
-/// The fingerprint of the options that change what a fact contains.
-pub(crate) fn fingerprint(added_lines_for: &[String]) -> u64 {
+/// The fingerprint of the options that change what a fact contains: the added-lines
+/// patterns and the trailer keys whose approvals are bound to a commit (lowercase, sorted).
+pub(crate) fn fingerprint(added_lines_for: &[String], binding_keys: &[String]) -> u64 {
     let mut key = Vec::new();
     key.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     for p in added_lines_for {
         key.extend_from_slice(p.as_bytes());
+        key.push(0);
+    }
+    key.push(1);
+    for k in binding_keys {
+        key.extend_from_slice(k.as_bytes());
         key.push(0);
     }
     checksum(&key)
@@ -349,7 +366,7 @@ impl Writer {
         self.ident(&c.author);
         self.ident(&c.committer);
         self.u64(c.commit_time as u64);
-        self.0.push(u8::from(c.signed));
+        self.0.push(u8::from(c.signed) | (u8::from(c.merge) << 1));
         self.str(&c.subject);
         self.str(&c.body);
         self.len(c.trailers.len());
@@ -379,6 +396,14 @@ impl Writer {
         self.len(c.brought_in.len());
         for b in &c.brought_in {
             self.commit(b);
+        }
+        self.len(c.topic_line.len());
+        for &i in &c.topic_line {
+            self.u32(i);
+        }
+        self.len(c.stale_reviews.len());
+        for id in &c.stale_reviews {
+            self.str(id);
         }
         self.len(c.changed_paths.len());
         for (p, s) in &c.changed_paths {
@@ -449,11 +474,11 @@ impl<'a> Reader<'a> {
         let author = self.ident()?;
         let committer = self.ident()?;
         let commit_time = self.u64()? as i64;
-        let signed = match self.u8()? {
-            0 => false,
-            1 => true,
-            _ => return None,
-        };
+        let flags = self.u8()?;
+        if flags > 3 {
+            return None;
+        }
+        let (signed, merge) = (flags & 1 != 0, flags & 2 != 0);
         let subject = self.str()?;
         let body = self.str()?;
         let n = self.len()?;
@@ -475,7 +500,7 @@ impl<'a> Reader<'a> {
             }
             _ => return None,
         };
-        Some(CommitFacts { id, author, committer, commit_time, signed, subject, body, trailers, review })
+        Some(CommitFacts { id, author, committer, commit_time, signed, merge, subject, body, trailers, review })
     }
     fn change(&mut self) -> Option<ChangeFacts> {
         let head = self.commit()?;
@@ -488,6 +513,20 @@ impl<'a> Reader<'a> {
         let mut brought_in = Vec::with_capacity(n);
         for _ in 0..n {
             brought_in.push(self.commit()?);
+        }
+        let n = self.len()?;
+        let mut topic_line = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = self.u32()?;
+            if i as usize >= brought_in.len() {
+                return None;
+            }
+            topic_line.push(i);
+        }
+        let n = self.len()?;
+        let mut stale_reviews = Vec::with_capacity(n);
+        for _ in 0..n {
+            stale_reviews.push(self.str()?);
         }
         let n = self.len()?;
         let mut changed_paths = Vec::with_capacity(n);
@@ -513,7 +552,7 @@ impl<'a> Reader<'a> {
             }
             added_lines.push((p, lines));
         }
-        Some(ChangeFacts { head, parents, brought_in, changed_paths, added_lines })
+        Some(ChangeFacts { head, parents, brought_in, topic_line, stale_reviews, changed_paths, added_lines })
     }
 }
 
@@ -529,6 +568,7 @@ mod tests {
                 committer: RawIdent { name: "C".into(), email: "c@x".into() },
                 commit_time: 1_700_000_000,
                 signed: true,
+                merge: true,
                 subject: "Merge pull request #1 from o/b".into(),
                 body: "body\n\\xff".into(),
                 trailers: vec![("Reviewed-by".into(), "R <r@x>".into())],
@@ -539,7 +579,12 @@ mod tests {
                 )),
             },
             parents: vec!["b".repeat(40), "c".repeat(40)],
-            brought_in: vec![CommitFacts { id: "c".repeat(40), ..Default::default() }],
+            brought_in: vec![
+                CommitFacts { id: "e".repeat(40), merge: true, ..Default::default() },
+                CommitFacts { id: "c".repeat(40), ..Default::default() },
+            ],
+            topic_line: vec![1, 0],
+            stale_reviews: vec!["e".repeat(40)],
             changed_paths: vec![("src/a.rs".into(), PathStatus::Modified), ("x".into(), PathStatus::Deleted)],
             added_lines: vec![("src/a.rs".into(), vec!["fn x() {}".into()])],
         }

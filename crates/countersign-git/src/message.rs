@@ -65,8 +65,9 @@ pub struct ReviewRef {
     /// PR number, merge request iid or Gerrit change number.
     pub number: u64,
     pub source: ReviewSource,
-    /// Reviewers named by the merge line itself (bors `r=`, bors-ng `r=`). Gerrit and
-    /// trailer reviewers are in the trailers, not here.
+    /// Reviewers named by the merge line itself (bors `r=`, bors-ng `r=`), as logins. Gerrit
+    /// and trailer reviewers are in the trailers, not here. bors `r=self` is the login `self`
+    /// here; the walk resolves it to the change's author.
     pub reviewers: Vec<Identity>,
 }
 
@@ -210,6 +211,12 @@ fn hash_number(s: &str) -> Option<(u64, &str)> {
     Some((n, &s[digits..]))
 }
 
+/// `prefix` at the start of `s`, ignoring ASCII case; the rest of `s`.
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
 fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
     if let Some(rest) = subject.strip_prefix("Merge pull request ")
         && let Some((number, after)) = hash_number(rest)
@@ -217,15 +224,14 @@ fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
     {
         return Some(ReviewRef { number, source: ReviewSource::GitHubMerge, reviewers: Vec::new() });
     }
+    // bors and homu, in every form they have written over the years:
+    // `auto merge of #1100 : user/repo/branch, r=name` (the 2014 bors.py),
+    // `Auto merge of #N - user:branch, r=name` (homu, rust-lang/bors), and `Rollup merge of`.
     for prefix in ["Auto merge of ", "Rollup merge of "] {
-        if let Some(rest) = subject.strip_prefix(prefix)
+        if let Some(rest) = strip_prefix_ignore_case(subject, prefix)
             && let Some((number, after)) = hash_number(rest)
         {
-            let reviewers = after
-                .rfind("r=")
-                .filter(|&i| i == 0 || after[..i].ends_with([' ', ',']))
-                .map(|i| parse_reviewer_list(&after[i + 2..]))
-                .unwrap_or_default();
+            let reviewers = bors_reviewers(after);
             return Some(ReviewRef { number, source: ReviewSource::Bors, reviewers });
         }
     }
@@ -240,7 +246,11 @@ fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
             if let Some(l) = line.trim().strip_prefix(&line_prefix) {
                 for word in l.split_whitespace() {
                     if let Some(names) = word.strip_prefix("r=") {
-                        reviewers.extend(parse_reviewer_list(names));
+                        for r in parse_reviewer_list(names) {
+                            if !reviewers.contains(&r) {
+                                reviewers.push(r);
+                            }
+                        }
                     }
                 }
             }
@@ -259,19 +269,60 @@ fn review_from_subject(subject: &str, body: &str) -> Option<ReviewRef> {
     None
 }
 
-/// `alice,bob` or `alice, bob` (stops at the first word that is not part of the list).
+/// The reviewers of a bors subject: the list after the last `r=` that starts a word (after a
+/// space or a comma), so that a branch name containing `r=` is not mistaken for it.
+fn bors_reviewers(after_number: &str) -> Vec<Identity> {
+    let start = after_number
+        .rmatch_indices("r=")
+        .find(|&(i, _)| i == 0 || after_number[..i].ends_with([' ', ',']))
+        .map(|(i, _)| i + 2);
+    start.map(|i| parse_reviewer_list(&after_number[i..])).unwrap_or_default()
+}
+
+/// A bors reviewer list: `alice`, `alice,bob`, `alice, bob`, `alice+bob`, `@alice`. The list
+/// ends at the first space that does not follow a separator. Each name loses a leading `@`
+/// and any leading or trailing characters that cannot be part of a login (backticks,
+/// punctuation, emoji: `r=alexcrichton\``, `r=🙈eh2406🙈`). Names are deduplicated without
+/// regard to case (GitHub logins are case-insensitive), first spelling kept.
+///
+/// Two names are special. `<try>` (homu's try builds) is not a reviewer and is dropped.
+/// `me` is dropped when the list names someone else: the 2014 bors.py listed the commenter of
+/// an `r=me` comment and, later, also the literal `me`, so `r=alexcrichton,me` is one
+/// approval by alexcrichton. `self` (`r=self`: the author approved their own PR) is kept as
+/// the login `self`; the walk resolves it to the change's author.
 fn parse_reviewer_list(s: &str) -> Vec<Identity> {
-    let s = s.trim();
-    // Stop at whitespace that is not after a comma.
+    let s = s.trim_start();
     let mut end = s.len();
-    let bytes = s.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b.is_ascii_whitespace() && (i == 0 || bytes[i - 1] != b',') {
-            end = i;
-            break;
+    let mut last_visible = None;
+    for (i, ch) in s.char_indices() {
+        if ch.is_whitespace() {
+            if !matches!(last_visible, Some(',' | '+')) {
+                end = i;
+                break;
+            }
+        } else {
+            last_visible = Some(ch);
         }
     }
-    s[..end].split(',').map(str::trim).filter(|n| !n.is_empty()).map(parse_identity).collect()
+    let mut names: Vec<&str> = Vec::new();
+    for raw in s[..end].split([',', '+']) {
+        let raw = raw.trim();
+        if raw.eq_ignore_ascii_case("<try>") {
+            continue;
+        }
+        let name = raw
+            .trim_start_matches('@')
+            .trim_matches(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .trim_start_matches('@');
+        if name.is_empty() || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        names.push(name);
+    }
+    if names.len() > 1 {
+        names.retain(|n| !n.eq_ignore_ascii_case("me"));
+    }
+    names.into_iter().map(|n| Identity { name: None, email: None, login: Some(n.to_string()) }).collect()
 }
 
 fn gitlab_review(body: &str) -> Option<ReviewRef> {
@@ -287,9 +338,16 @@ fn gitlab_review(body: &str) -> Option<ReviewRef> {
     None
 }
 
+/// The Gerrit change a commit landed as. A cherry-picked change carries the original's
+/// `Reviewed-on` line and then, below it, the line Gerrit added when the cherry-pick was
+/// submitted (the same holds for a change first reviewed on a private instance): the last
+/// `Reviewed-on` with a change number is the change that landed on this branch.
 fn gerrit_review(trailers: &[MessageTrailer]) -> Option<ReviewRef> {
-    let url = trailers.iter().find(|t| t.key.eq_ignore_ascii_case("Reviewed-on"))?;
-    let number = gerrit_change_number(&url.value)?;
+    let number = trailers
+        .iter()
+        .rev()
+        .filter(|t| t.key.eq_ignore_ascii_case("Reviewed-on"))
+        .find_map(|t| gerrit_change_number(&t.value))?;
     Some(ReviewRef { number, source: ReviewSource::Gerrit, reviewers: Vec::new() })
 }
 
@@ -472,6 +530,86 @@ mod tests {
         assert_eq!(r.reviewers[1].login.as_deref(), Some("bob"));
         let r = parse_message("Rollup merge of #7 - u:b, r=carol").review.expect("review");
         assert_eq!(r.reviewers[0].login.as_deref(), Some("carol"));
+    }
+
+    fn bors(subject: &str) -> (u64, Vec<String>) {
+        let r = parse_message(subject).review.unwrap_or_else(|| panic!("no review in {subject:?}"));
+        assert_eq!(r.source, ReviewSource::Bors, "{subject}");
+        (r.number, r.reviewers.into_iter().map(|i| i.login.unwrap_or_default()).collect())
+    }
+
+    /// Every bors/homu subject form found on rust-lang/cargo's first-parent history
+    /// (`git log --first-parent --format=%s | grep -i 'merge of #'`), one case per form.
+    #[test]
+    fn bors_subject_forms_seen_in_rust_lang_cargo() {
+        let cases: &[(&str, u64, &[&str])] = &[
+            // The 2014 bors.py, lower case, `#N : owner/repo/branch`.
+            (
+                "auto merge of #1100 : kballard/cargo/tweak-readme-install-instructions, r=alexcrichton",
+                1100,
+                &["alexcrichton"],
+            ),
+            ("auto merge of #870 : huonw/cargo/alex++, r=wycats", 870, &["wycats"]),
+            ("auto merge of #83 : huonw/cargo/manifest-search, r=alexcrichton,alexcrichton", 83, &["alexcrichton"]),
+            ("auto merge of #603 : brson/cargo/win, r=alexcrichton,alexcrichton,me", 603, &["alexcrichton"]),
+            // homu, `#N - owner:branch`.
+            ("Auto merge of #56 - x, r=alice", 56, &["alice"]),
+            ("Auto merge of #14317 - harmou01:dev/harmou01/remove-target-flag-req, r=ehuss", 14317, &["ehuss"]),
+            ("Auto merge of #14489 - rust-lang:dependabot/cargo/gix-path-0.10.10, r=weihanglo", 14489, &["weihanglo"]),
+            ("Auto merge of #13970 - weihanglo:libgit2@1.8.0, r=ehuss", 13970, &["ehuss"]),
+            ("Auto merge of #13706 - WaffleLapkin:don't-the-err, r=epage", 13706, &["epage"]),
+            ("Auto merge of #12068 - Bhardwaj-Himanshu:#12056, r=weihanglo", 12068, &["weihanglo"]),
+            ("Auto merge of #10433 - Byron:fix-#10431, r=ehuss", 10433, &["ehuss"]),
+            ("Auto merge of #1559 - alexcrichton:platform-specific-deps++, r=brson", 1559, &["brson"]),
+            // Reviewer lists: several, `@`, `+`, backtick and comma, emoji.
+            ("Auto merge of #14662 - epage:resolver, r=Eh2406,weihanglo", 14662, &["Eh2406", "weihanglo"]),
+            ("Auto merge of #8068 - ehuss:bcx-units, r=alexcrichton,ehuss", 8068, &["alexcrichton", "ehuss"]),
+            ("Auto merge of #6966 - ehuss:reamp-path-prefix-hash, r=@alexcrichton", 6966, &["alexcrichton"]),
+            (
+                "Auto merge of #6596 - Eh2406:slow-cpu-test, r=dwijnand+alexcrichton",
+                6596,
+                &["dwijnand", "alexcrichton"],
+            ),
+            ("Auto merge of #5732 - Eh2406:sort_unstable, r=alexcrichton`,", 5732, &["alexcrichton"]),
+            ("Auto merge of #12560 - epage:msrv, r=🙈eh2406🙈", 12560, &["eh2406"]),
+            // Not seen in cargo, but written by the same tools.
+            ("Auto merge of #7 - u:b, r=alice, bob", 7, &["alice", "bob"]),
+            ("Auto merge of #8 - u:b, r=Alice,alice", 8, &["Alice"]),
+            ("Auto merge of #9 - u:b, r=<try>", 9, &[]),
+            ("Auto merge of #10 - u:b, r=me", 10, &["me"]),
+            ("Auto merge of #11 - u:b, r=self", 11, &["self"]),
+            ("Auto merge of #12 - for=x, r=carol.", 12, &["carol"]),
+            ("Auto merge of #13 - u:b", 13, &[]),
+            ("Rollup merge of #7 - u:b, r=carol", 7, &["carol"]),
+            ("rollup merge of #71 - u:b, r=@carol", 71, &["carol"]),
+        ];
+        for (subject, number, reviewers) in cases {
+            let (n, got) = bors(subject);
+            assert_eq!(n, *number, "{subject}");
+            assert_eq!(got, reviewers.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{subject}");
+        }
+        // A body does not change the subject's reading.
+        let (n, got) = bors("Auto merge of #1 - u:b, r=dave\n\nSome PR description r=mallory\n");
+        assert_eq!((n, got), (1, vec!["dave".to_string()]));
+        // Not bors.
+        assert!(parse_message("Automatic merge of #3").review.is_none());
+        assert!(parse_message("auto merge of #x : a/b/c, r=d").review.is_none());
+    }
+
+    /// A cherry-picked Gerrit change carries the original's `Reviewed-on` and then its own:
+    /// the last one is the change that landed (golang/tools 0b451635).
+    #[test]
+    fn gerrit_cherry_pick_takes_the_last_reviewed_on() {
+        let p = parse_message(
+            "[gopls-release-branch.0.15] gopls: fix\n\nText.\n\nChange-Id: I13747f19e48186105967b9c777de5ca34908545f\nReviewed-on: https://go-review.googlesource.com/c/tools/+/579758\nReviewed-by: Tim King <taking@google.com>\n(cherry picked from commit 429c9f0c2c0d52afd4862e9734511a94fea841b7)\nReviewed-on: https://go-review.googlesource.com/c/tools/+/581807\nAuto-Submit: Robert Findley <rfindley@google.com>\n",
+        );
+        let r = p.review.expect("review");
+        assert_eq!((r.number, r.source), (581807, ReviewSource::Gerrit));
+        // A last line without a change number does not hide an earlier valid one.
+        let p = parse_message(
+            "x: y\n\nBody.\n\nReviewed-on: https://review.example.org/c/p/+/11\nReviewed-on: https://review.example.org/c/p\n",
+        );
+        assert_eq!(p.review.map(|r| r.number), Some(11));
     }
 
     #[test]

@@ -17,7 +17,20 @@ use crate::GitError;
 pub(crate) type PathMatch = dyn Fn(&str) -> bool + Sync;
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
 use crate::message::{self, decode_message, escape_lossy};
-use crate::treediff::{TreeDiff, TreeSource};
+use crate::treediff::{Changed, TreeDiff, TreeSource};
+
+/// The commits of a topic (what a merge brings in, or a pull request's commits) and what the
+/// walk needs to know about them beyond each commit's own facts.
+pub(crate) struct Topic {
+    /// Oldest first.
+    pub commits: Vec<CommitFacts>,
+    /// Indices into `commits` of the commits met by following first parents from the tip,
+    /// tip first.
+    pub topic_line: Vec<u32>,
+    /// Commits (other than the tip) with a review or acknowledgment trailer whose touched
+    /// paths differ at the tip.
+    pub stale_reviews: Vec<String>,
+}
 
 /// Tree loading for [`TreeDiff`], with this crate's errors.
 ///
@@ -84,6 +97,9 @@ pub(crate) struct Reader<'a> {
     pub path: &'a Path,
     pub shallow: bool,
     pub added_lines_for: Option<&'a PathMatch>,
+    /// Trailer keys (lowercase) whose approvals are bound to a commit: a topic commit that
+    /// carries one gets the staleness check of [`Reader::stale_reviews`].
+    pub binding_keys: &'a [String],
     buf: Vec<u8>,
     buf2: Vec<u8>,
     /// The commit-graph, when there is one, for parents and dates of merged commits.
@@ -109,12 +125,14 @@ impl<'a> Reader<'a> {
         path: &'a Path,
         shallow: bool,
         added_lines_for: Option<&'a PathMatch>,
+        binding_keys: &'a [String],
     ) -> Self {
         Reader {
             repo,
             path,
             shallow,
             added_lines_for,
+            binding_keys,
             buf: Vec::new(),
             buf2: Vec::new(),
             last_parent: None,
@@ -178,18 +196,20 @@ impl<'a> Reader<'a> {
             let committer = commit.committer().map_err(|e| corrupt(&e))?;
             let text = decode_message(commit.message, commit.encoding.map(|e| e.as_bytes()));
             let parsed = message::parse_message(&text);
+            let parents: Vec<ObjectId> = commit.parents().collect();
             let facts = CommitFacts {
                 id: id.to_string(),
                 author: raw_ident(&author),
                 committer: raw_ident(&committer),
                 commit_time: committer.seconds(),
                 signed: is_signed(&commit),
+                merge: parents.len() > 1,
                 subject: parsed.subject,
                 body: if with_body { parsed.body } else { String::new() },
                 trailers: parsed.trailers.into_iter().map(|t| (t.key, t.value)).collect(),
                 review: parsed.review.map(|r| (r.number, r.source, r.reviewers)),
             };
-            Ok((facts, commit.parents().collect(), commit.tree()))
+            Ok((facts, parents, commit.tree()))
         })();
         self.buf = buf;
         result
@@ -228,25 +248,91 @@ impl<'a> Reader<'a> {
         let (changed_paths, candidates) = self.diff_trees(old_tree, tree)?;
 
         let added_lines = self.added_lines(&candidates)?;
-        let brought_in = if parents.len() > 1 { self.brought_in(&parents)? } else { Vec::new() };
+        let topic = if parents.len() > 1 {
+            self.topic(parents[0], &parents[1..], false)?
+        } else {
+            Topic { commits: Vec::new(), topic_line: Vec::new(), stale_reviews: Vec::new() }
+        };
         Ok(ChangeFacts {
             head,
             parents: parents.iter().map(ToString::to_string).collect(),
-            brought_in,
+            brought_in: topic.commits,
+            topic_line: topic.topic_line,
+            stale_reviews: topic.stale_reviews,
             changed_paths,
             added_lines,
         })
     }
 
-    /// The commits a merge brings in: reachable from parents 2.. but not from parent 1,
-    /// oldest first.
-    pub fn brought_in(&mut self, parents: &[ObjectId]) -> Result<Vec<CommitFacts>, GitError> {
-        let ids = self.merged_ids(parents[0], &parents[1..])?;
-        let mut out = Vec::with_capacity(ids.len());
+    /// The commits reachable from `tips` and not from `base` (what a merge with first parent
+    /// `base` brings in, or a pull request's commits), oldest first, with the topic line
+    /// followed from `tips[0]` and the stale review commits. `with_body` keeps the bodies.
+    pub fn topic(&mut self, base: ObjectId, tips: &[ObjectId], with_body: bool) -> Result<Topic, GitError> {
+        let ids = self.merged_ids(base, tips)?;
+        let mut commits = Vec::with_capacity(ids.len());
+        let mut first_parents = Vec::with_capacity(ids.len());
+        let mut trees = Vec::with_capacity(ids.len());
         for id in ids.iter().rev() {
-            out.push(self.commit_facts(id, false)?.0);
+            let (facts, parents, tree) = self.commit_facts(id, with_body)?;
+            commits.push(facts);
+            first_parents.push(parents.first().copied());
+            trees.push(tree);
         }
-        Ok(out)
+        let index: HashMap<ObjectId, usize> = ids.iter().rev().enumerate().map(|(i, id)| (*id, i)).collect();
+        let mut topic_line = Vec::new();
+        let mut next = tips.first().copied();
+        while let Some(id) = next {
+            let Some(&i) = index.get(&id) else { break };
+            if topic_line.len() >= commits.len() {
+                break;
+            }
+            topic_line.push(i as u32);
+            next = first_parents[i];
+        }
+        let stale_reviews = match tips.first().and_then(|tip| index.get(tip)) {
+            Some(&tip) => self.stale_reviews(tip, &commits, &first_parents, &trees)?,
+            None => Vec::new(),
+        };
+        Ok(Topic { commits, topic_line, stale_reviews })
+    }
+
+    /// Which review trailers on topic commits other than the tip no longer describe the
+    /// code at the tip. A trailer on commit C covers the paths C touched (its diff against
+    /// its first parent); it is stale when any of those paths is not the same at the tip
+    /// (another entry, or gone, or back when C deleted it). Only commits that carry a
+    /// binding trailer are diffed, and only their touched paths are looked up at the tip,
+    /// so a topic without trailers costs nothing here.
+    fn stale_reviews(
+        &mut self,
+        tip: usize,
+        commits: &[CommitFacts],
+        first_parents: &[Option<ObjectId>],
+        trees: &[ObjectId],
+    ) -> Result<Vec<String>, GitError> {
+        let mut stale = Vec::new();
+        let mut buf = Vec::new();
+        for (i, commit) in commits.iter().enumerate() {
+            let binds =
+                commit.trailers.iter().any(|(key, _)| self.binding_keys.iter().any(|b| key.eq_ignore_ascii_case(b)));
+            if i == tip || !binds {
+                continue;
+            }
+            let old = match first_parents[i] {
+                Some(p) => Some(self.tree_of(&p)?),
+                None => None,
+            };
+            let touched = self.diff_raw(old, trees[i])?;
+            let source = RepoSource { repo: self.repo, path: self.path, shallow: self.shallow };
+            for changed in &touched {
+                let here = crate::treediff::lookup(&source, &trees[i], &changed.path, &mut buf)?;
+                let at_tip = crate::treediff::lookup(&source, &trees[tip], &changed.path, &mut buf)?;
+                if here != at_tip {
+                    stale.push(commit.id.clone());
+                    break;
+                }
+            }
+        }
+        Ok(stale)
     }
 
     /// Committer time and parents of a commit, from the commit-graph when it has it.
@@ -286,112 +372,120 @@ impl<'a> Reader<'a> {
         result
     }
 
-    /// The commits a merge brings in: reachable from `others` but not from `first`, newest
-    /// first. git's date-ordered painting: walk newest commit first, marking what is reachable
-    /// from `first` as hidden, until only hidden commits are left to visit. Exact unless
-    /// committer dates are skewed across the fork point, like git's own `A..B`.
+    /// The commits reachable from `others` but not from `first`, newest first: the set
+    /// `git rev-list first..other` gives, found the way git finds it (`limit_list` in git's
+    /// `revision.c`). Commits are visited newest committer date first. A commit reached from
+    /// `first` is hidden, and so is every ancestor of it the walk has already met, at once
+    /// (a commit visited as visible can be hidden later, when a date tie or skewed clocks
+    /// put a descendant after it). The walk ends when every queued commit is hidden and
+    /// none is newer than the oldest visible commit, plus five more commits for skew.
+    /// Visible commits later found hidden are dropped.
     fn merged_ids(&mut self, first: ObjectId, others: &[ObjectId]) -> Result<Vec<ObjectId>, GitError> {
-        const VISIBLE: u8 = 1;
+        const SEEN: u8 = 1;
         const HIDDEN: u8 = 2;
         const QUEUED: u8 = 4;
-        let mut flags: HashMap<ObjectId, u8> = HashMap::new();
-        let mut queue: std::collections::BinaryHeap<(i64, ObjectId)> = std::collections::BinaryHeap::new();
-        let mut parents = Vec::new();
-        // Queued commits that are not (yet) known to be hidden: the walk ends when none is left.
-        let mut pending_visible = 0usize;
-        let mut order = Vec::new();
-
-        let first_time = self.time_and_parents(&first, &mut parents)?;
-        flags.insert(first, HIDDEN | QUEUED);
-        queue.push((first_time, first));
-        for other in others {
-            if flags.contains_key(other) {
-                continue;
-            }
-            let t = self.time_and_parents(other, &mut parents)?;
-            flags.insert(*other, VISIBLE | QUEUED);
-            queue.push((t, *other));
-            pending_visible += 1;
+        const SLOP: u32 = 5;
+        #[derive(Default)]
+        struct Node {
+            flags: u8,
+            /// Known once the commit has been read.
+            parents: Vec<ObjectId>,
         }
-        while pending_visible > 0 {
-            let Some((_, id)) = queue.pop() else { break };
-            let f = flags.get(&id).copied().unwrap_or(0);
-            flags.insert(id, f & !QUEUED);
-            if f & HIDDEN == 0 {
-                pending_visible = pending_visible.saturating_sub(1);
-                order.push(id);
-            }
-            let mark = f & (VISIBLE | HIDDEN);
-            self.time_and_parents(&id, &mut parents)?;
-            for parent in std::mem::take(&mut parents) {
-                let existing = flags.get(&parent).copied();
-                let merged = existing.unwrap_or(0) | mark;
-                if existing == Some(merged) {
+        /// Hide `start` and every known ancestor; `visible_queued` counts queued commits
+        /// that are not hidden.
+        fn hide(nodes: &mut HashMap<ObjectId, Node>, start: &[ObjectId], visible_queued: &mut usize) {
+            let mut stack: Vec<ObjectId> = start.to_vec();
+            while let Some(id) = stack.pop() {
+                let node = nodes.entry(id).or_default();
+                if node.flags & HIDDEN != 0 {
                     continue;
                 }
-                let was_queued = existing.is_some_and(|e| e & QUEUED != 0);
-                let was_pending = was_queued && existing.is_some_and(|e| e & HIDDEN == 0);
-                if was_queued {
-                    flags.insert(parent, merged);
-                    if was_pending && merged & HIDDEN != 0 {
-                        pending_visible = pending_visible.saturating_sub(1);
-                    }
-                } else {
-                    // New, or already visited and now reached with a new mark: (re)visit it.
-                    let t = self.time_and_parents(&parent, &mut parents)?;
-                    flags.insert(parent, merged | QUEUED);
-                    queue.push((t, parent));
-                    if merged & HIDDEN == 0 {
-                        pending_visible += 1;
-                    }
+                node.flags |= HIDDEN;
+                if node.flags & QUEUED != 0 {
+                    *visible_queued = visible_queued.saturating_sub(1);
                 }
+                stack.extend(node.parents.iter().copied());
             }
         }
-        // A commit visited as visible and later found hidden is not brought in.
-        order.retain(|id| flags.get(id).is_some_and(|f| f & HIDDEN == 0));
+
+        let mut nodes: HashMap<ObjectId, Node> = HashMap::new();
+        // Newest first; equal dates in the order they were queued, as git does.
+        let mut queue: std::collections::BinaryHeap<(i64, std::cmp::Reverse<u64>, ObjectId)> =
+            std::collections::BinaryHeap::new();
+        let mut seq = 0u64;
+        let mut visible_queued = 0usize;
+        let mut parents = Vec::new();
+
+        for (id, hidden) in std::iter::once((first, true)).chain(others.iter().map(|o| (*o, false))) {
+            if nodes.get(&id).is_some_and(|n| n.flags & SEEN != 0) {
+                continue;
+            }
+            let time = self.time_and_parents(&id, &mut parents)?;
+            let node = nodes.entry(id).or_default();
+            node.parents = std::mem::take(&mut parents);
+            node.flags |= SEEN | QUEUED;
+            if hidden {
+                node.flags |= HIDDEN;
+            } else if node.flags & HIDDEN == 0 {
+                visible_queued += 1;
+            }
+            queue.push((time, std::cmp::Reverse(seq), id));
+            seq += 1;
+        }
+
+        let mut order = Vec::new();
+        let mut oldest_visible = i64::MAX;
+        let mut slop = SLOP;
+        while let Some((time, _, id)) = queue.pop() {
+            let node = nodes.get_mut(&id).expect("queued commits have a node");
+            node.flags &= !QUEUED;
+            let hidden = node.flags & HIDDEN != 0;
+            if !hidden {
+                visible_queued = visible_queued.saturating_sub(1);
+            }
+            let commit_parents = node.parents.clone();
+            if hidden {
+                hide(&mut nodes, &commit_parents, &mut visible_queued);
+            }
+            for parent in commit_parents {
+                if nodes.get(&parent).is_some_and(|n| n.flags & SEEN != 0) {
+                    continue;
+                }
+                let t = self.time_and_parents(&parent, &mut parents)?;
+                let node = nodes.entry(parent).or_default();
+                node.parents = std::mem::take(&mut parents);
+                node.flags |= SEEN | QUEUED;
+                if node.flags & HIDDEN == 0 {
+                    visible_queued += 1;
+                } else {
+                    let grandparents = node.parents.clone();
+                    hide(&mut nodes, &grandparents, &mut visible_queued);
+                }
+                queue.push((t, std::cmp::Reverse(seq), parent));
+                seq += 1;
+            }
+            if hidden {
+                // git's `still_interesting`.
+                slop = match queue.peek() {
+                    None => 0,
+                    Some(&(newest, _, _)) if oldest_visible <= newest => SLOP,
+                    Some(_) if visible_queued > 0 => SLOP,
+                    Some(_) => slop - 1,
+                };
+                if slop == 0 {
+                    break;
+                }
+                continue;
+            }
+            oldest_visible = time;
+            order.push(id);
+        }
+        order.retain(|id| nodes.get(id).is_some_and(|n| n.flags & HIDDEN == 0));
         Ok(order)
     }
 
-    /// Commits reachable from `tips` and not from `hidden`, newest first.
-    pub fn range_ids(&self, tips: &[ObjectId], hidden: &[ObjectId]) -> Result<Vec<ObjectId>, GitError> {
-        let walk = self
-            .repo
-            .rev_walk(tips.iter().copied())
-            .with_hidden(hidden.iter().copied())
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
-            .all()
-            .map_err(|e| self.git(format!("walking the commits of {}", tips[0]), e))?;
-        let mut ids = Vec::new();
-        for info in walk {
-            match info {
-                Ok(info) => ids.push(info.id),
-                Err(e) => {
-                    // Distinguish a missing object (shallow clone, damaged repo) from other failures.
-                    if self.shallow {
-                        return Err(GitError::Shallow { path: self.path.to_owned(), commit: tips[0].to_string() });
-                    }
-                    if e.is_not_found() {
-                        return Err(GitError::MissingObject {
-                            path: self.path.to_owned(),
-                            id: tips[0].to_string(),
-                            needed_for: format!("the history of {} ({e})", tips[0]),
-                        });
-                    }
-                    return Err(self.git(format!("walking the commits of {}", tips[0]), e));
-                }
-            }
-        }
-        Ok(ids)
-    }
-
-    /// Tree diff `old` → `new`. Returns the changed paths (sorted by path) and the
-    /// `(path, old blob, new blob)` of the files whose added lines are wanted.
-    #[allow(clippy::type_complexity)]
-    pub fn diff_trees(
-        &mut self,
-        old: Option<ObjectId>,
-        new: ObjectId,
-    ) -> Result<(Vec<(String, PathStatus)>, Vec<(String, Option<ObjectId>, ObjectId)>), GitError> {
+    /// Tree diff `old` → `new`, raw: every changed path with its blob ids.
+    fn diff_raw(&mut self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Changed>, GitError> {
         let source = RepoSource { repo: self.repo, path: self.path, shallow: self.shallow };
         let mut old_buf = std::mem::take(&mut self.buf);
         let mut new_buf = std::mem::take(&mut self.buf2);
@@ -407,10 +501,21 @@ impl<'a> Reader<'a> {
         self.buf = old_buf;
         self.buf2 = new_buf;
         result?;
+        Ok(diff.out)
+    }
 
-        let mut paths = Vec::with_capacity(diff.out.len());
+    /// Tree diff `old` → `new`. Returns the changed paths (sorted by path) and the
+    /// `(path, old blob, new blob)` of the files whose added lines are wanted.
+    #[allow(clippy::type_complexity)]
+    pub fn diff_trees(
+        &mut self,
+        old: Option<ObjectId>,
+        new: ObjectId,
+    ) -> Result<(Vec<(String, PathStatus)>, Vec<(String, Option<ObjectId>, ObjectId)>), GitError> {
+        let out = self.diff_raw(old, new)?;
+        let mut paths = Vec::with_capacity(out.len());
         let mut candidates = Vec::new();
-        for changed in diff.out {
+        for changed in out {
             let path = escape_lossy(&changed.path);
             if let (Some(wanted), Some(new_id), true) = (self.added_lines_for, changed.new, changed.is_blob)
                 && wanted(&path)

@@ -9,7 +9,7 @@ use gix::ObjectId;
 use jiff::Timestamp;
 
 use crate::GitError;
-use crate::build::{People, change_from_facts, evidence_from_commit};
+use crate::build::{People, TrailerRules, change_from_facts, evidence_from_commit, topic_author};
 use crate::facts::{self, CacheState, ChangeFacts};
 use crate::read::{PathMatch, Reader};
 
@@ -42,6 +42,10 @@ pub struct WalkOptions {
     pub added_lines_matcher: Option<PathMatcher>,
     /// Worker threads for reading and diffing; `None` means one per available core.
     pub threads: Option<usize>,
+    /// Trailer keys that count as a review approval, compared without regard to case (the
+    /// policy's `[evidence] review-trailers`). `Acked-by` also gives an acknowledgment
+    /// whether it is listed or not. `None`: `Reviewed-by` and `Approved-by`.
+    pub review_trailers: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for WalkOptions {
@@ -55,6 +59,7 @@ impl std::fmt::Debug for WalkOptions {
             .field("added_lines_for", &self.added_lines_for)
             .field("added_lines_matcher", &self.added_lines_matcher.as_ref().map(|_| "<fn>"))
             .field("threads", &self.threads)
+            .field("review_trailers", &self.review_trailers)
             .finish()
     }
 }
@@ -70,7 +75,30 @@ impl Default for WalkOptions {
             added_lines_for: Vec::new(),
             added_lines_matcher: None,
             threads: None,
+            review_trailers: None,
         }
+    }
+}
+
+/// How to read a pull request with [`Repository::pr_change_with`].
+#[derive(Clone, Default)]
+pub struct PrOptions {
+    /// Patterns of files whose added lines are wanted, as in [`WalkOptions::added_lines_for`].
+    pub added_lines_for: Vec<String>,
+    /// A matcher that replaces the `added_lines_for` globs, as in
+    /// [`WalkOptions::added_lines_matcher`].
+    pub added_lines_matcher: Option<PathMatcher>,
+    /// Trailer keys that count as a review approval, as in [`WalkOptions::review_trailers`].
+    pub review_trailers: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for PrOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrOptions")
+            .field("added_lines_for", &self.added_lines_for)
+            .field("added_lines_matcher", &self.added_lines_matcher.as_ref().map(|_| "<fn>"))
+            .field("review_trailers", &self.review_trailers)
+            .finish()
     }
 }
 
@@ -373,7 +401,9 @@ impl Repository {
                 (tip, Vec::new(), branch, None)
             }
         };
-        let fingerprint = facts::fingerprint(&opts.added_lines_for);
+        let rules = TrailerRules::new(opts.review_trailers.as_deref());
+        let binding_keys = rules.binding_keys();
+        let fingerprint = facts::fingerprint(&opts.added_lines_for, &binding_keys);
         let cache_path = self.cache_file();
         let cache =
             if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
@@ -391,7 +421,7 @@ impl Repository {
         // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
-        let computed = self.read_facts(&todo, wanted, opts.threads, progress)?;
+        let computed = self.read_facts(&todo, wanted, &binding_keys, opts.threads, progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -415,7 +445,7 @@ impl Repository {
         }
         let people = People { mailmap: self.repo.open_mailmap() };
         let changes: Vec<Change> =
-            facts.into_iter().flatten().map(|f| change_from_facts(&people, f, branch.as_deref())).collect();
+            facts.into_iter().flatten().map(|f| change_from_facts(&people, &rules, f, branch.as_deref())).collect();
 
         let empty_reason = changes.is_empty().then(|| {
             if let Some(spec) = &range_text {
@@ -472,6 +502,7 @@ impl Repository {
         &self,
         ids: &[ObjectId],
         glob: Option<&PathMatch>,
+        binding_keys: &[String],
         threads: Option<usize>,
         progress: &dyn Fn(Progress),
     ) -> Result<Vec<ChangeFacts>, GitError> {
@@ -487,7 +518,7 @@ impl Repository {
         let run_len = (ids.len() / (threads * 4)).clamp(MIN_RUN, 8192);
         let shallow = self.is_shallow();
         if threads == 1 {
-            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob);
+            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys);
             let mut out = Vec::with_capacity(ids.len());
             for (i, id) in ids.iter().enumerate() {
                 out.push(reader.change_facts(id)?);
@@ -516,7 +547,7 @@ impl Repository {
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
-                    let mut reader = Reader::new(&repo, path, shallow, glob);
+                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys);
                     loop {
                         let run = next_run.fetch_add(1, Ordering::Relaxed);
                         if run >= runs || failed.load(Ordering::Relaxed) {
@@ -567,7 +598,7 @@ impl Repository {
     /// such file there. Used to read CODEOWNERS or the policy file from a base branch.
     pub fn read_blob_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
         let commit = self.resolve_commit(rev)?;
-        let tree_id = Reader::new(&self.repo, &self.path, self.is_shallow(), None).tree_of(&commit)?;
+        let tree_id = Reader::new(&self.repo, &self.path, self.is_shallow(), None, &[]).tree_of(&commit)?;
         let tree = self.repo.find_tree(tree_id).map_err(|e| self.git(format!("reading the tree of {rev}"), e))?;
         let path = path.trim_start_matches('/');
         let entry = tree
@@ -582,21 +613,39 @@ impl Repository {
     }
 
     /// One change of kind `PullRequest` for the commits in `head` that are not in `base`
+    /// (oldest first), as CI sees a pull request before it is merged. The same as
+    /// [`Repository::pr_change_with`] with default options: no added lines are read, and
+    /// `Reviewed-by` and `Approved-by` are the review trailers.
+    pub fn pr_change(&self, base: &str, head: &str) -> Result<Change, GitError> {
+        self.pr_change_with(base, head, &PrOptions::default())
+    }
+
+    /// One change of kind `PullRequest` for the commits in `head` that are not in `base`
     /// (oldest first), as CI sees a pull request before it is merged.
     ///
-    /// `id` and `head_commit` are the head commit; changed paths are the diff from the
-    /// merge base of `base` and `head` to `head`; trailers, approvals, checks and co-authors
-    /// come from all the commits; the author is the first commit's author.
-    pub fn pr_change(&self, base: &str, head: &str) -> Result<Change, GitError> {
+    /// `id` and `head_commit` are the head commit; changed paths, and the added lines of the
+    /// files `opts` asks for, are the diff from the merge base of `base` and `head` to
+    /// `head`; trailers, approvals, checks and co-authors come from all the commits. The
+    /// title and body are the first commit's; the author is chosen as for a merge (the most
+    /// frequent author on the first-parent line from `head`, a tie going to whoever started
+    /// it), so that the check of a pull request and the audit of its merge name the same
+    /// author. A trailer approval on an
+    /// earlier commit counts for the head unless the head changed what that commit touched.
+    pub fn pr_change_with(&self, base: &str, head: &str, opts: &PrOptions) -> Result<Change, GitError> {
         let base_id = self.resolve_commit(base)?;
         let head_id = self.resolve_commit(head)?;
-        let mut reader = Reader::new(&self.repo, &self.path, self.is_shallow(), None);
-        let mut ids = reader.range_ids(&[head_id], &[base_id])?;
-        ids.reverse();
-        let mut commits = Vec::with_capacity(ids.len());
-        for id in &ids {
-            commits.push(reader.commit_facts(id, true)?.0);
-        }
+        let glob = if opts.added_lines_matcher.is_some() { None } else { self.glob_set(&opts.added_lines_for)? };
+        let glob_match = glob.map(|set| move |path: &str| set.is_match(path));
+        let wanted: Option<&PathMatch> = match (&opts.added_lines_matcher, &glob_match) {
+            (Some(m), _) => Some(&**m),
+            (None, Some(g)) => Some(g),
+            (None, None) => None,
+        };
+        let rules = TrailerRules::new(opts.review_trailers.as_deref());
+        let binding_keys = rules.binding_keys();
+        let mut reader = Reader::new(&self.repo, &self.path, self.is_shallow(), wanted, &binding_keys);
+        let topic = reader.topic(base_id, &[head_id], true)?;
+        let mut commits = topic.commits;
         let merge_base = self
             .repo
             .merge_base(base_id, head_id)
@@ -607,20 +656,22 @@ impl Repository {
         };
         let old_tree = reader.tree_of(&merge_base)?;
         let new_tree = reader.tree_of(&head_id)?;
-        let (changed_paths, _) = reader.diff_trees(Some(old_tree), new_tree)?;
+        let (changed_paths, candidates) = reader.diff_trees(Some(old_tree), new_tree)?;
+        let added_lines = reader.added_lines(&candidates)?;
 
         let people = People { mailmap: self.repo.open_mailmap() };
+        let head_commit = head_id.to_string();
         let mut change = Change {
-            id: head_id.to_string(),
+            id: head_commit.clone(),
             kind: Some(ChangeKind::PullRequest),
-            head_commit: Some(head_id.to_string()),
+            head_commit: Some(head_commit.clone()),
             ..Change::default()
         };
         if let Some(first) = commits.first() {
             change.title = first.subject.clone();
             change.body = first.body.clone();
-            change.author = Some(people.identity(&first.author));
         }
+        change.author = topic_author(&people, &commits, &topic.topic_line);
         change.pr_number = commits.iter().rev().find_map(|c| c.review.as_ref().map(|r| r.0));
         change.time = commits.last().and_then(|c| Timestamp::from_second(c.commit_time).ok());
         for c in &mut commits {
@@ -635,11 +686,16 @@ impl Repository {
                 signed: c.signed,
                 subject: c.subject.clone(),
             });
-            evidence_from_commit(&people, c, &mut change);
+            let bound_to = if topic.stale_reviews.contains(&c.id) { c.id.clone() } else { head_commit.clone() };
+            evidence_from_commit(&people, &rules, c, &bound_to, &mut change);
         }
         change.changed_paths = changed_paths
             .into_iter()
             .map(|(path, status)| countersign_engine::change::ChangedPath { path, status })
+            .collect();
+        change.added_lines = added_lines
+            .into_iter()
+            .map(|(path, lines)| countersign_engine::change::AddedLines { path, lines })
             .collect();
         Ok(change)
     }

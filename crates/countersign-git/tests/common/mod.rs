@@ -108,6 +108,22 @@ impl TestRepo {
         self.head()
     }
 
+    /// `git merge --no-ff` of `branch` with extra environment (author, dates).
+    pub fn merge_env(&self, branch: &str, message: &str, env: &[(&str, &str)]) -> String {
+        self.advance();
+        self.git_env(&["merge", "-q", "--no-ff", "-m", message, branch], env);
+        self.head()
+    }
+
+    /// The ids `git rev-list` prints for `args`, as a sorted list.
+    pub fn rev_list(&self, args: &[&str]) -> Vec<String> {
+        let mut all = vec!["rev-list"];
+        all.extend_from_slice(args);
+        let mut ids: Vec<String> = self.git(&all).lines().map(str::to_string).collect();
+        ids.sort();
+        ids
+    }
+
     pub fn head(&self) -> String {
         self.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
