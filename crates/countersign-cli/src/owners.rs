@@ -88,14 +88,20 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
             let mut s = String::new();
             for l in &lines {
                 match &l.area {
-                    Some(area) => s.push_str(&format!(
-                        "{}: {} — area {}{} [{}]\n",
-                        l.path,
-                        l.display,
-                        area,
-                        if l.sensitive { " (sensitive: the owner must acknowledge every change)" } else { "" },
-                        source_text(l),
-                    )),
+                    Some(area) => {
+                        // A CODEOWNERS area is already named by its file and line.
+                        let source = source_text(l);
+                        let source =
+                            if area.contains(&source) { String::new() } else { format!(" [{source}]") };
+                        s.push_str(&format!(
+                            "{}: {} — area {}{}{}\n",
+                            l.path,
+                            l.display,
+                            area,
+                            if l.sensitive { " (sensitive: the owner must acknowledge every change)" } else { "" },
+                            source,
+                        ))
+                    }
                     None => s.push_str(&format!("{}: (unowned)\n", l.path)),
                 }
             }

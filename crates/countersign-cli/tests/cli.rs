@@ -417,7 +417,7 @@ fn s004_06_owners_reports_codeowners_lines() {
 
     let out = countersign(repo.path()).args(["owners"]).write_stdin("prisma/migrations/1.sql\n").output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("prisma/migrations/1.sql: @data-team @security-team"), "{stdout}");
+    assert!(stdout.contains("prisma/migrations/1.sql: @data-team, @security-team (Ada)"), "{stdout}");
     assert!(stdout.contains(".github/CODEOWNERS:3"), "{stdout}");
 }
 
@@ -465,11 +465,16 @@ fn policy_init_writes_a_starter_that_checks() {
 #[test]
 fn recorded_approval_turns_evidence_missing_into_compliant() {
     let repo = Repo::new();
-    repo.commit(HOLLY, &[("README.md", "# x\n")], "Initial commit");
+    // The bundled starter policy names no people; records must name people the policy knows.
+    let policy = format!(
+        "{}\n[people.liam]\nname = \"Liam Howell\"\nemails = \"liam@send.tax\"\n",
+        std::fs::read_to_string(example_policy("starter")).expect("starter")
+    );
+    repo.commit(HOLLY, &[("README.md", "# x\n"), ("countersign.toml", &policy)], "Initial commit");
     let merge = repo.merge_pr(5, HOLLY, HOLLY, &[("src/app.rs", "fn main() {}\n")], "Add the app");
     let verdict = |repo: &Repo| {
         let out = countersign(repo.path())
-            .args(["audit", "--policy", "bundled", "HEAD~1..HEAD", "--format", "json"])
+            .args(["audit", "HEAD~1..HEAD", "--format", "json"])
             .output()
             .expect("run");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -494,7 +499,7 @@ fn recorded_approval_turns_evidence_missing_into_compliant() {
         .success();
     assert_eq!(verdict(&repo), (Some(0), "compliant".to_string()), "the recorded approval satisfies the rule");
 
-    let out = countersign(repo.path()).args(["audit", "--policy", "bundled", "HEAD~1..HEAD"]).output().expect("run");
+    let out = countersign(repo.path()).args(["audit", "HEAD~1..HEAD"]).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("recorded entry #"), "the evidence names the log entry: {stdout}");
     countersign(repo.path()).args(["log", "verify"]).assert().success();

@@ -1,7 +1,7 @@
 //! Black-box tests of the evidence-store commands (`init`, `record`, `log`, `evidence`)
 //! through the real `countersign` binary, in a temporary directory with a clean
-//! environment. They pass once `countersign_store::cli::StoreCommand` is flattened into
-//! the binary.
+//! environment. Local state lives in `.git/countersign/`, and every record is checked
+//! against the repository's `countersign.toml`.
 
 use std::path::Path;
 
@@ -13,8 +13,25 @@ fn countersign(dir: &Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("USER", "tester")
+        .env("COUNTERSIGN_NOW", "2026-06-01T12:00:00Z")
         .env("NO_COLOR", "1");
     cmd
+}
+
+/// The starter policy plus the people and environments these tests record evidence about.
+fn policy() -> String {
+    let starter = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/starter.toml"),
+    )
+    .unwrap();
+    format!(
+        "{starter}\n[people.bob]\nname = \"Bob\"\nemails = \"bob@example.com\"\n\n[deploy]\nenvironments = [\"staging\", \"production\"]\n"
+    )
+}
+
+/// Where `init` puts local state: the git directory, not the working tree.
+fn state(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join(".git/countersign").join(name)
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -35,7 +52,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
 fn setup(dir: &Path) -> String {
     git(dir, &["init", "-q", "-b", "main"]);
     std::fs::write(dir.join("README"), "hi\n").unwrap();
-    git(dir, &["add", "README"]);
+    std::fs::write(dir.join("countersign.toml"), policy()).unwrap();
+    git(dir, &["add", "README", "countersign.toml"]);
     git(dir, &["commit", "-q", "-m", "first"]);
     countersign(dir).args(["init", "--origin", "example.com/log"]).assert().success();
     git(dir, &["rev-parse", "HEAD"])
@@ -48,16 +66,17 @@ fn stdout(cmd: &mut Command) -> String {
 #[test]
 fn init_creates_a_private_key_and_prints_the_public_key() {
     let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
     let out = stdout(countersign(dir.path()).args(["init", "--origin", "example.com/log"]));
     assert!(out.contains("public key: example.com/log+"), "{out}");
     assert!(out.contains("key id: "), "{out}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dir.path().join("countersign.key")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(state(dir.path(), "countersign.key")).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
-    assert!(dir.path().join("countersign.db").exists());
+    assert!(state(dir.path(), "countersign.db").exists());
 }
 
 #[test]
@@ -115,7 +134,7 @@ fn bad_input_is_a_clear_error_and_stores_nothing() {
 fn a_missing_key_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
-    std::fs::remove_file(dir.path().join("countersign.key")).unwrap();
+    std::fs::remove_file(state(dir.path(), "countersign.key")).unwrap();
     let out = countersign(dir.path())
         .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"])
         .output()
@@ -136,7 +155,7 @@ fn x04_s001_05_evidence_export_then_verify_offline() {
         .args(["evidence", "export", "--since", "2000-01-01", "--out", "evidence.tar"])
         .assert()
         .success();
-    std::fs::remove_file(dir.path().join("countersign.db")).unwrap();
+    std::fs::remove_file(state(dir.path(), "countersign.db")).unwrap();
     let out = stdout(countersign(dir.path()).args(["evidence", "verify", "evidence.tar"]));
     assert!(out.contains("package verified: 1 entries"), "{out}");
 }
@@ -163,7 +182,7 @@ fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
             .success();
     }
     let status = std::process::Command::new("sqlite3")
-        .arg(dir.path().join("countersign.db"))
+        .arg(state(dir.path(), "countersign.db"))
         .arg("DELETE FROM log_entries WHERE idx = 1")
         .status();
     if status.map(|s| s.success()).unwrap_or(false) {
@@ -172,7 +191,7 @@ fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("entry 1"));
     } else {
         // Without the sqlite3 CLI, truncate the key instead: verification cannot run at all.
-        std::fs::write(dir.path().join("countersign.key"), "garbage").unwrap();
+        std::fs::write(state(dir.path(), "countersign.key"), "garbage").unwrap();
         countersign(dir.path()).args(["log", "verify"]).assert().code(2);
     }
 }
