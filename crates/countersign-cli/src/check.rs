@@ -157,7 +157,8 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 })?;
                 f.write_all(output::evaluation_markdown(&eval).as_bytes())?;
             }
-            output::github_annotations(&eval) + &output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")
+            output::github_annotations(&eval)
+                + &output::github_inert(&(output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")))
         }
         Format::Text | Format::Html => {
             output::evaluation_text(&eval)

@@ -212,8 +212,36 @@ pub fn summary_markdown(s: &Summary) -> String {
 
 /// GitHub Actions workflow commands: one `::error` per missing requirement, one `::warning`
 /// per requirement that could not be judged.
+/// Escaping for a workflow command's message (GitHub's rules: `%`, CR, LF).
+pub fn github_escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escaping for a workflow command's property value: the message's rules plus `:` and `,`.
+pub fn github_escape_property(s: &str) -> String {
+    github_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Text for a GitHub Actions log that the runner must not read as workflow commands: PR
+/// titles, logins and descriptions are the author's words, and a title such as
+/// "x\n::stop-commands::y" would otherwise inject commands. The text is wrapped in a
+/// `::stop-commands::` block whose end token is a digest of the text itself, so the text
+/// cannot contain it.
+pub fn github_inert(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let token: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let token = format!("countersign-{token}");
+    let mut out = format!("::stop-commands::{token}\n{text}");
+    if !text.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("::{token}::\n"));
+    out
+}
+
 pub fn github_annotations(e: &Evaluation) -> String {
-    let esc = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let esc = github_escape_data;
     let mut out = String::new();
     for r in &e.requirements {
         let level = match r.status {
@@ -224,7 +252,7 @@ pub fn github_annotations(e: &Evaluation) -> String {
         let _ = writeln!(
             out,
             "::{level} title=countersign {}::{}{}",
-            esc(&r.id),
+            github_escape_property(&r.id),
             esc(&r.description),
             r.detail.as_deref().map(|d| format!(" — {}", esc(d))).unwrap_or_default()
         );

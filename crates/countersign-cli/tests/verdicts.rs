@@ -150,9 +150,9 @@ fn change_references_that_match_several_changes_list_the_candidates() {
     countersign(repo.path()).args(["init"]).assert().success();
     // Two repositories in one store, each with a PR #7.
     let other = repo_with_people();
-    for (r, origin) in [(&repo, "https://github.com/acme/one.git"), (&other, "https://github.com/acme/two.git")] {
+    for (r, origin) in [(&repo, "https://github.com/acme/one.git"), (&other, "git@github.com:acme/two.git")] {
         r.git(&["remote", "add", "origin", origin]);
-        r.merge_pr(7, HOLLY, LIAM, &[("src/a.rs", "a\n")], "Seven");
+        r.merge_pr(7, HOLLY, LIAM, &[("src/a.rs", origin)], "Seven");
     }
     let db = repo.path().join(".git/countersign/countersign.db");
     let db = db.display().to_string();
@@ -313,4 +313,57 @@ fn owners_names_people_once_and_says_when_an_area_is_sensitive() {
     assert!(text.contains("Holly Gibbs"), "{text}");
     assert!(!text.contains("holly (holly)"), "{text}");
     assert!(text.contains("sensitive"), "{text}");
+}
+
+/// Issue 7 §5: a hostile PR title or login must not inject GitHub workflow commands.
+#[test]
+fn check_github_format_cannot_be_injected_through_the_pr_title_or_logins() {
+    let repo = repo_with_people();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let head = repo.commit(HOLLY, &[("src/x.rs", "x\n")], "Add x");
+    let title = "Innocent\n::stop-commands::pwned\n::error file=a,line=1::injected\r\n::add-mask::x\n::pwned::";
+    let pr = serde_json::json!({
+        "number": 21, "title": title, "body": "::warning::body too",
+        "author": {"login": "hgibbs\n::error::login"},
+        "labels": [], "reviews": [{"author": {"login": "lhowell\n::error::reviewer"}, "state": "APPROVED",
+            "submittedAt": "2026-05-01T10:00:00Z", "commit": {"oid": head}}],
+        "commits": [{"oid": head}], "files": [{"path": "src/x.rs"}], "statusCheckRollup": [],
+        "baseRefName": "main", "headRefOid": head,
+    });
+    std::fs::write(repo.path().join("pr.json"), pr.to_string()).expect("write");
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "github"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr_of(&out));
+    let mut stopped: Option<String> = None;
+    let mut saw_block = false;
+    for line in stdout.lines() {
+        match &stopped {
+            Some(token) => {
+                if line == format!("::{token}::") {
+                    stopped = None;
+                } else {
+                    assert!(!line.contains(token.as_str()), "the end token cannot occur inside the block: {line}");
+                }
+            }
+            None => {
+                if let Some(token) = line.strip_prefix("::stop-commands::") {
+                    assert!(token.starts_with("countersign-"), "only our own stop-commands: {line}");
+                    stopped = Some(token.to_string());
+                    saw_block = true;
+                } else if line.starts_with("::") {
+                    assert!(
+                        line.starts_with("::error title=countersign ") || line.starts_with("::warning title=countersign "),
+                        "a workflow command outside the inert block that is not ours: {line:?}\n{stdout}"
+                    );
+                    assert!(!line.contains('\r'), "{line:?}");
+                }
+            }
+        }
+    }
+    assert!(saw_block, "the readable report is inside a stop-commands block: {stdout}");
+    assert!(stopped.is_none(), "the block is closed");
+    assert!(stdout.contains("Innocent"), "the title is still shown: {stdout}");
 }
