@@ -116,12 +116,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         since: args.since,
         until: args.until,
         use_cache: !args.no_cache,
-        added_lines_for: policy
-            .content_flags
-            .iter()
-            .flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone()))
-            .collect(),
+        added_lines_for: content_flag_patterns(&policy),
         added_lines_matcher: content_flag_matcher(&policy),
+        review_trailers: Some(policy.evidence.review_trailers.clone()),
         ..Default::default()
     };
     let bar = progress_bar();
@@ -251,8 +248,13 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// The path patterns whose added lines the content flags read.
+pub fn content_flag_patterns(policy: &countersign_policy::model::Policy) -> Vec<String> {
+    policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect()
+}
+
 /// Whether a path is watched by a content flag, in the policy's own pattern language.
-fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
+pub fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
     if policy.content_flags.is_empty() {
         return None;
     }

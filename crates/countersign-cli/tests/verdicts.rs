@@ -367,3 +367,50 @@ fn check_github_format_cannot_be_injected_through_the_pr_title_or_logins() {
     assert!(stopped.is_none(), "the block is closed");
     assert!(stdout.contains("Innocent"), "the title is still shown: {stdout}");
 }
+
+/// S000-13: `check` reads the added lines between base and head, so a content flag is
+/// judged before merge, not left "unknown".
+#[test]
+fn s000_13_check_judges_content_flags_before_merge() {
+    let repo = Repo::new();
+    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.commit(
+        HOLLY,
+        &[("st-backend/alembic/versions/0002_idx.py", "op.execute('CREATE INDEX CONCURRENTLY ix ON t (c)')\n")],
+        "Add an index",
+    );
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--format", "json"])
+        .output()
+        .expect("run");
+    let json = json_of(&out);
+    let flag = json["evaluation"]["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.contains("non-transactional-ddl")))
+        .cloned()
+        .unwrap_or_else(|| panic!("the content flag is judged: {json}"));
+    // The flag matched: it now demands a peer's approval (which git alone cannot show),
+    // instead of saying that the added lines were not read.
+    assert!(!flag.to_string().contains("were not read"), "{flag}");
+    assert!(flag["description"].as_str().is_some_and(|d| d.contains("approval")), "{flag}");
+
+    // A migration without the pattern raises no flag at all.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["checkout", "-q", "-b", "plain"]);
+    repo.commit(HOLLY, &[("st-backend/alembic/versions/0002_col.py", "op.add_column('t', 'c')\n")], "Add a column");
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "plain", "--format", "json"])
+        .output()
+        .expect("run");
+    let json = json_of(&out);
+    let flagged = json["evaluation"]["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .any(|r| r["id"].as_str().is_some_and(|id| id.contains("non-transactional-ddl")));
+    assert!(!flagged, "{json}");
+}
