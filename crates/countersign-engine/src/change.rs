@@ -46,6 +46,20 @@ pub struct Change {
     pub completeness: Completeness,
 }
 
+/// What the repository held at a change's base, for the checks that need more than the
+/// change itself. The base is the commit the change was made on: the first parent of a
+/// commit on a branch (`audit`), or the merge base of a pull request (`check`).
+///
+/// This travels beside the [`Change`] (see [`crate::Engine::evaluate_with_base`]) rather
+/// than inside it, so that every evidence reader that builds a `Change` keeps compiling.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseFacts {
+    /// The paths present at the base that fall under a sequential `[[append-only]]` rule
+    /// (see [`crate::Engine::wants_base_path`]), repository-relative and `/`-separated.
+    /// `None` means they were not read: numbering is then "unknown", never "met".
+    pub sequence_paths: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub name: Option<String>,

@@ -13,10 +13,10 @@ use regex::Regex;
 
 use countersign_policy::model::{ApprovalRule, Area, Category, ChangeKind, Condition, GateScope, Policy, Subject};
 
-use crate::change::{Approval, ApprovalKind, Change, CheckStatus, Identity, PathStatus};
+use crate::change::{Approval, ApprovalKind, BaseFacts, Change, CheckStatus, Identity, PathStatus};
 use countersign_policy::render::{condition_text, rule_text, subject_text as policy_subject_text};
 
-use crate::directory::{Directory, display_identity};
+use crate::directory::{Actor, Directory, display_identity};
 use crate::report::{AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict};
 use crate::text;
 
@@ -33,6 +33,8 @@ pub struct Engine<'p> {
     policy: &'p Policy,
     dir: Directory,
     content_patterns: Vec<Option<Regex>>,
+    /// `name-pattern` of each `[[append-only]]` rule, compiled.
+    name_patterns: Vec<Option<Regex>>,
     ticket: Option<Regex>,
     /// `name: rule in words`, per named rule, written once rather than per change.
     rule_descriptions: BTreeMap<String, String>,
@@ -41,13 +43,15 @@ pub struct Engine<'p> {
 impl<'p> Engine<'p> {
     pub fn new(policy: &'p Policy) -> Self {
         let content_patterns = policy.content_flags.iter().map(|f| Regex::new(&f.pattern).ok()).collect();
+        let name_patterns =
+            policy.append_only.iter().map(|a| a.name_pattern.as_deref().and_then(|p| Regex::new(p).ok())).collect();
         let ticket = policy.branch.ticket_pattern.as_deref().and_then(|p| Regex::new(p).ok());
         let rule_descriptions = policy
             .rules
             .iter()
             .map(|(name, rule)| (name.clone(), format!("{name}: {}", rule_text(policy, rule, true))))
             .collect();
-        Engine { policy, dir: Directory::new(policy), content_patterns, ticket, rule_descriptions }
+        Engine { policy, dir: Directory::new(policy), content_patterns, name_patterns, ticket, rule_descriptions }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -58,9 +62,28 @@ impl<'p> Engine<'p> {
         &self.dir
     }
 
+    /// Whether a path at a change's base belongs in [`BaseFacts::sequence_paths`]: it falls
+    /// under a sequential `[[append-only]]` rule. Evidence readers list the base tree and
+    /// keep the paths for which this is true.
+    pub fn wants_base_path(&self, path: &str) -> bool {
+        self.policy.append_only.iter().any(|a| a.sequential && a.paths.matches(path))
+    }
+
+    /// Whether any rule needs [`BaseFacts`] at all, so readers can skip listing the base.
+    pub fn needs_base_facts(&self) -> bool {
+        self.policy.append_only.iter().any(|a| a.sequential)
+    }
+
+    /// Evaluates a change without facts about its base: checks that need them (migration
+    /// numbering) are "unknown".
     pub fn evaluate(&self, change: &Change, opts: &EvalOptions) -> Evaluation {
+        self.evaluate_with_base(change, &BaseFacts::default(), opts)
+    }
+
+    /// Evaluates a change, with what the repository held at its base.
+    pub fn evaluate_with_base(&self, change: &Change, base: &BaseFacts, opts: &EvalOptions) -> Evaluation {
         let today = opts.now.map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
-        let cx = ChangeContext::new(self, change);
+        let cx = ChangeContext::new(self, change, base);
         let (category, category_class) = self.classify_category(&cx);
         let risk = self.classify_risk(&cx);
         let touched = self.touched_areas(change);
@@ -73,8 +96,11 @@ impl<'p> Engine<'p> {
         self.path_requirements(&cx, &mut reqs);
         let emergency_authorized = self.emergency_requirements(&cx, category, opts, &mut reqs);
 
-        let self_merge = cx.is_self_merge();
-        self.apply_waivers(&cx, category, emergency_authorized, today, &mut reqs);
+        // A self-merge is recorded when the evidence shows one, and whenever the category's
+        // self-merge allowance excused a missing review: the report's "self-merge
+        // (recorded)" and the summary's count are then the same set of changes.
+        let waived_by_self_merge = self.apply_waivers(&cx, category, emergency_authorized, today, &mut reqs);
+        let self_merge = cx.is_self_merge() || waived_by_self_merge;
 
         let verdict = verdict_of(&reqs);
         Evaluation {
@@ -555,7 +581,16 @@ impl<'p> Engine<'p> {
                 (!bad.is_empty()).then(|| bad.join("; ")),
             ));
         }
+        for (i, rule) in self.policy.append_only.iter().enumerate() {
+            if rule.sequential {
+                reqs.extend(self.sequence_requirement(i, cx));
+            }
+        }
         for (i, flag) in self.policy.content_flags.iter().enumerate() {
+            if flag.forbidden {
+                reqs.extend(self.forbidden_requirement(i, change));
+                continue;
+            }
             if flag.require.is_some() {
                 continue; // judged as an approval requirement
             }
@@ -584,15 +619,136 @@ impl<'p> Engine<'p> {
     /// Lines that a content flag matches; `None` when a watched file changed but its added
     /// lines were not provided.
     fn content_flag_hits(&self, index: usize, change: &Change) -> Option<Vec<String>> {
+        self.content_flag_scan(index, change).map(|(_, hits)| hits)
+    }
+
+    /// How many watched files the change adds lines to, and the lines the flag matches;
+    /// `None` when a watched file changed but its added lines were not provided.
+    fn content_flag_scan(&self, index: usize, change: &Change) -> Option<(usize, Vec<String>)> {
         let flag = &self.policy.content_flags[index];
         let re = self.content_patterns[index].as_ref()?;
         let mut hits = Vec::new();
+        let mut files = 0;
         for p in change.changed_paths.iter().filter(|p| p.status != PathStatus::Deleted && flag.paths.matches(&p.path))
         {
             let added = change.added_lines.iter().find(|a| a.path == p.path)?;
+            files += 1;
             hits.extend(added.lines.iter().filter(|l| re.is_match(l)).map(|l| format!("{}: {}", p.path, l.trim())));
         }
-        Some(hits)
+        Some((files, hits))
+    }
+
+    /// A forbidden content flag (S001-04): any match is a violation. Nothing waives it
+    /// (see `apply_waivers`); it is listed whenever the change touches a watched file.
+    fn forbidden_requirement(&self, index: usize, change: &Change) -> Option<RequirementResult> {
+        let flag = &self.policy.content_flags[index];
+        let id = format!("forbidden:{}", flag.id);
+        let by = format!("content flag {}", flag.id);
+        let description = format!("{} (forbidden)", flag.description);
+        match self.content_flag_scan(index, change) {
+            Some((0, _)) => None,
+            Some((files, hits)) if hits.is_empty() => Some(req(
+                &id,
+                &description,
+                &by,
+                Status::Met,
+                vec![format!("added lines of {files} watched file(s) read; none match")],
+                None,
+            )),
+            Some((_, hits)) => Some(req(
+                &id,
+                &description,
+                &by,
+                Status::Missing,
+                hits,
+                Some("forbidden content: no approval, self-merge, emergency or exception clears it".to_string()),
+            )),
+            None => Some(req(
+                &id,
+                &description,
+                &by,
+                Status::Unknown,
+                vec![],
+                Some("the added lines of the watched files were not read".to_string()),
+            )),
+        }
+    }
+
+    /// Sequential numbering of new files under an append-only rule (S001-04): each new
+    /// number is one more than the highest before it, with no gaps and no duplicates. The
+    /// numbers already there come from [`BaseFacts`]; without them this is "unknown".
+    fn sequence_requirement(&self, index: usize, cx: &ChangeContext<'_>) -> Option<RequirementResult> {
+        let rule = &self.policy.append_only[index];
+        let re = self.name_patterns[index].as_ref()?;
+        let numbered = |path: &str| -> Option<(u64, String, String)> {
+            let file = path.rsplit('/').next().unwrap_or(path);
+            let digits = re.captures(file)?.get(1)?.as_str().to_string();
+            let n = digits.parse().ok()?;
+            Some((n, digits, path.to_string()))
+        };
+        let mut added: Vec<(u64, String, String)> = cx
+            .change
+            .changed_paths
+            .iter()
+            .filter(|p| p.status == PathStatus::Added && rule.paths.matches(&p.path))
+            .filter_map(|p| numbered(&p.path))
+            .collect();
+        if added.is_empty() {
+            return None;
+        }
+        added.sort();
+        let id = format!("sequence:{}", rule.id);
+        let description = format!(
+            "new files under {} are numbered in sequence",
+            rule.paths.patterns.iter().map(|p| p.raw.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let by = format!("append-only {}", rule.id);
+        let adds = added.iter().map(|(_, d, _)| d.as_str()).collect::<Vec<_>>().join(", ");
+        let Some(listing) = &cx.base.sequence_paths else {
+            return Some(req(
+                &id,
+                &description,
+                &by,
+                Status::Unknown,
+                vec![format!("adds {adds}")],
+                Some("the files at the change's base were not read, so the numbers already used are unknown".into()),
+            ));
+        };
+        let existing: Vec<(u64, String, String)> =
+            listing.iter().filter(|p| rule.paths.matches(p)).filter_map(|p| numbered(p)).collect();
+        let highest = existing.iter().max_by_key(|(n, _, _)| *n);
+        let mut problems = Vec::new();
+        let mut expected = highest.map(|(n, _, _)| n + 1);
+        let mut previous: Option<&(u64, String, String)> = None;
+        for entry in &added {
+            let (n, digits, path) = entry;
+            if let Some(old) = existing.iter().find(|(m, _, _)| m == n) {
+                problems.push(format!("{digits} is already used by {}", old.2));
+            } else if let Some(prev) = previous.filter(|(m, _, _)| m == n) {
+                problems.push(format!("{digits} is used twice ({} and {path})", prev.2));
+            } else {
+                match expected {
+                    Some(e) if *n > e => {
+                        problems.push(format!("{digits} leaves a gap: the next number is {}", pad(e, digits)))
+                    }
+                    Some(e) if *n < e => problems.push(format!(
+                        "{digits} comes after {}: numbers only go up",
+                        highest.map_or_else(|| pad(e - 1, digits), |(_, d, _)| d.clone())
+                    )),
+                    // With no numbered file yet, the sequence may start at 0 or 1.
+                    None if *n > 1 => problems.push(format!("{digits} leaves a gap: the first number is 0 or 1")),
+                    _ => {}
+                }
+                expected = Some(n + 1);
+            }
+            previous = Some(entry);
+        }
+        let evidence = vec![match highest {
+            Some((_, digits, path)) => format!("highest number at the base: {digits} ({path}); adds {adds}"),
+            None => format!("no numbered file at the base; adds {adds}"),
+        }];
+        let status = if problems.is_empty() { Status::Met } else { Status::Missing };
+        Some(req(&id, &description, &by, status, evidence, (!problems.is_empty()).then(|| problems.join("; "))))
     }
 
     /// Emergency authorization and obligations. Returns whether the emergency was authorized
@@ -690,77 +846,29 @@ impl<'p> Engine<'p> {
 
     fn judge_rule(&self, rule: &ApprovalRule, cx: &ChangeContext<'_>, touched: &[(&Area, Vec<String>)]) -> RuleOutcome {
         match rule {
-            ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
-                let allowed = self.policy.member_ids(from);
-                let mut counted: BTreeSet<String> = BTreeSet::new();
-                let mut evidence = Vec::new();
-                let mut notes = Vec::new();
-                for a in cx.change.approvals.iter().filter(|a| a.kind == ApprovalKind::Review) {
-                    let key = self.dir.actor_key(&a.by);
-                    let who = display_identity(&self.dir, &a.by);
-                    if let Some(set) = &allowed {
-                        match self.dir.resolve(&a.by) {
-                            Some(id) if set.contains(&id) => {}
-                            _ => {
-                                notes.push(format!("{who} is not in {}", subjects_text(self.policy, from)));
-                                continue;
-                            }
-                        }
-                    }
-                    if *exclude_author && cx.author_key.as_deref() == Some(key.as_str()) {
-                        notes.push(format!("{who} is the author"));
-                        continue;
-                    }
-                    if *exclude_committers && cx.committer_keys.contains(&key) {
-                        notes.push(format!("{who} committed to the change"));
-                        continue;
-                    }
-                    if *current_head_only {
-                        if let (Some(given), Some(head)) = (&a.commit, &cx.change.head_commit) {
-                            if given != head {
-                                notes.push(format!(
-                                    "{who}'s approval is stale (given on {}, head is {})",
-                                    short(given),
-                                    short(head)
-                                ));
-                                continue;
-                            }
-                        }
-                    }
-                    if counted.insert(key) {
-                        evidence.push(format!("approved by {who} ({})", a.source));
-                    }
-                }
+            ApprovalRule::Approvals { count, from, .. } => {
+                let mut candidates = self.approvers(rule, cx, false);
                 // When the author is not excluded and is one of the approvers, authoring counts:
                 // forges do not let authors approve their own pull requests (S001-02: the
                 // founder is the sole approver while the company is one person).
-                if !*exclude_author && counted.len() < *count as usize {
-                    if let (Some(author), Some(key)) = (&cx.change.author, &cx.author_key) {
-                        let eligible = match &allowed {
-                            None => true,
-                            Some(set) => self.dir.resolve(author).is_some_and(|id| set.contains(&id)),
-                        };
-                        if eligible && counted.insert(key.clone()) {
-                            evidence.push(format!(
-                                "authored by {}, who may approve (the rule does not exclude the author)",
-                                display_identity(&self.dir, author)
-                            ));
-                        }
-                    }
+                if candidates.people.len() < *count as usize {
+                    candidates = self.approvers(rule, cx, true);
                 }
-                let met = counted.len() >= *count as usize;
+                let met = candidates.people.len() >= *count as usize;
+                let evidence = candidates.people.iter().map(|c| c.evidence.clone()).collect();
                 let mut missing = Vec::new();
                 if !met {
                     missing.push(format!(
                         "needs {} from {}, has {}",
                         plural(*count, "approval"),
                         subjects_text(self.policy, from),
-                        counted.len()
+                        candidates.people.len()
                     ));
-                    missing.extend(notes);
+                    missing.extend(candidates.notes);
                 }
                 RuleOutcome { met, evidence, missing }
             }
+            ApprovalRule::AllDistinct(parts) => self.judge_distinct(parts, cx, touched),
             ApprovalRule::OwnerAck => {
                 let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
                 for (area, _) in touched.iter().filter(|(a, _)| a.sensitive) {
@@ -807,6 +915,192 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// The distinct people whose approvals an `approvals` rule counts, each once, with
+    /// notes on the approvals it does not count. The author is among them only when
+    /// `authoring_counts` is set and the rule does not exclude the author.
+    ///
+    /// An approver who is the author (by person, email or login, never by display name)
+    /// does not count for a rule that excludes the author, and neither does an approval
+    /// that names no email or login, since nothing shows it is someone else.
+    fn approvers(&self, rule: &ApprovalRule, cx: &ChangeContext<'_>, authoring_counts: bool) -> Approvers {
+        let ApprovalRule::Approvals { from, exclude_author, exclude_committers, current_head_only, .. } = rule else {
+            return Approvers::default();
+        };
+        // An empty `from` means anyone (the language's default), as does `"*"`.
+        let allowed = if from.is_empty() { None } else { self.policy.member_ids(from) };
+        let mut out = Approvers::default();
+        for a in cx.change.approvals.iter().filter(|a| a.kind == ApprovalKind::Review) {
+            let actor = self.dir.actor(&a.by);
+            let who = display_identity(&self.dir, &a.by);
+            if let Some(set) = &allowed {
+                match &actor.person {
+                    Some(id) if set.contains(id.as_str()) => {}
+                    _ => {
+                        out.notes.push(format!("{who} is not in {}", subjects_text(self.policy, from)));
+                        continue;
+                    }
+                }
+            }
+            if *exclude_author && cx.is_author(&actor) {
+                out.notes.push(format!("{who} is the author"));
+                continue;
+            }
+            if *exclude_author && !actor.identified() {
+                out.notes
+                    .push(format!("{who} cannot be told apart from the author (the approval names no email or login)"));
+                continue;
+            }
+            if *exclude_committers && cx.committers.iter().any(|c| c.same(&actor)) {
+                out.notes.push(format!("{who} committed to the change"));
+                continue;
+            }
+            if *current_head_only {
+                if let (Some(given), Some(head)) = (&a.commit, &cx.change.head_commit) {
+                    if given != head {
+                        out.notes.push(format!(
+                            "{who}'s approval is stale (given on {}, head is {})",
+                            short(given),
+                            short(head)
+                        ));
+                        continue;
+                    }
+                }
+            }
+            if !out.people.iter().any(|c| c.actor.same(&actor)) {
+                out.people.push(Candidate { actor, evidence: format!("approved by {who} ({})", a.source) });
+            }
+        }
+        if authoring_counts && !*exclude_author {
+            if let (Some(author), Some(actor)) = (&cx.change.author, &cx.author) {
+                let eligible = match &allowed {
+                    None => true,
+                    Some(set) => actor.person.as_deref().is_some_and(|id| set.contains(id)),
+                };
+                if eligible && !out.people.iter().any(|c| c.actor.same(actor)) {
+                    out.people.push(Candidate {
+                        actor: actor.clone(),
+                        evidence: format!(
+                            "authored by {}, who may approve (the rule does not exclude the author)",
+                            display_identity(&self.dir, author)
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// `all` with `distinct-approvers`: every part is met, and no person is counted for two
+    /// approvals (S004-07: "security team plus a peer" takes two people). The `approvals`
+    /// parts, found through references and nested `all`s, are matched to approvers so that
+    /// each approver fills at most one slot; other parts (owner acknowledgment, CODEOWNERS
+    /// review, `any`) are judged on their own.
+    fn judge_distinct(
+        &self,
+        parts: &[ApprovalRule],
+        cx: &ChangeContext<'_>,
+        touched: &[(&Area, Vec<String>)],
+    ) -> RuleOutcome {
+        let mut leaves: Vec<&ApprovalRule> = Vec::new();
+        let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
+        self.distinct_leaves(parts, cx, touched, &mut leaves, &mut out, 0);
+
+        // The people who could fill some slot, each once, and which of them each leaf accepts.
+        let mut people: Vec<Candidate> = Vec::new();
+        let mut leaf_people: Vec<Vec<usize>> = Vec::new();
+        let mut leaf_notes: Vec<Vec<String>> = Vec::new();
+        for leaf in &leaves {
+            let approvers = self.approvers(leaf, cx, true);
+            let mut indices = Vec::new();
+            for c in approvers.people {
+                let index = match people.iter().position(|p| p.actor.same(&c.actor)) {
+                    Some(i) => i,
+                    None => {
+                        people.push(c);
+                        people.len() - 1
+                    }
+                };
+                indices.push(index);
+            }
+            leaf_people.push(indices);
+            leaf_notes.push(approvers.notes);
+        }
+        // One slot per approval asked for; Kuhn's augmenting paths give a maximum matching.
+        let slots: Vec<usize> = leaves
+            .iter()
+            .enumerate()
+            .flat_map(|(i, leaf)| {
+                let count = match leaf {
+                    ApprovalRule::Approvals { count, .. } => *count as usize,
+                    _ => 0,
+                };
+                std::iter::repeat_n(i, count)
+            })
+            .collect();
+        let mut holder: Vec<Option<usize>> = vec![None; people.len()];
+        for slot in 0..slots.len() {
+            let mut seen = vec![false; people.len()];
+            augment(slot, &slots, &leaf_people, &mut holder, &mut seen);
+        }
+        for (i, leaf) in leaves.iter().enumerate() {
+            let ApprovalRule::Approvals { count, from, .. } = leaf else { continue };
+            let filled: Vec<usize> =
+                (0..people.len()).filter(|&p| holder[p].is_some_and(|slot| slots[slot] == i)).collect();
+            out.evidence.extend(filled.iter().map(|&p| people[p].evidence.clone()));
+            if filled.len() < *count as usize {
+                out.met = false;
+                out.missing.push(format!(
+                    "needs {} from {} by someone not counted for another part, has {}",
+                    plural(*count, "approval"),
+                    subjects_text(self.policy, from),
+                    filled.len()
+                ));
+                let taken: Vec<String> = leaf_people[i]
+                    .iter()
+                    .filter(|&&p| holder[p].is_some_and(|slot| slots[slot] != i))
+                    .map(|&p| people[p].actor.person.clone().unwrap_or_else(|| people[p].evidence.clone()))
+                    .collect();
+                if !taken.is_empty() {
+                    out.missing.push(format!("{} counted for another part", taken.join(", ")));
+                }
+                out.missing.extend(leaf_notes[i].iter().cloned());
+            }
+        }
+        out
+    }
+
+    /// Collects the `approvals` leaves of a distinct rule (through references and nested
+    /// `all`s); judges any other part directly into `out`.
+    fn distinct_leaves<'r>(
+        &'r self,
+        parts: &'r [ApprovalRule],
+        cx: &ChangeContext<'_>,
+        touched: &[(&Area, Vec<String>)],
+        leaves: &mut Vec<&'r ApprovalRule>,
+        out: &mut RuleOutcome,
+        depth: usize,
+    ) {
+        for part in parts {
+            let resolved = match part {
+                ApprovalRule::Ref(name) if depth < 32 => match self.policy.rules.get(name) {
+                    Some(inner) => inner,
+                    None => part,
+                },
+                other => other,
+            };
+            match resolved {
+                ApprovalRule::Approvals { .. } => leaves.push(resolved),
+                ApprovalRule::All(inner) | ApprovalRule::AllDistinct(inner) if depth < 32 => {
+                    self.distinct_leaves(inner, cx, touched, leaves, out, depth + 1)
+                }
+                ApprovalRule::Ref(_) if depth < 32 => {
+                    self.distinct_leaves(std::slice::from_ref(resolved), cx, touched, leaves, out, depth + 1)
+                }
+                other => out.merge_all(self.judge_rule(other, cx, touched)),
+            }
+        }
+    }
+
     fn owner_ack(&self, area: &Area, cx: &ChangeContext<'_>) -> RuleOutcome {
         self.owner_approval(area, cx, true)
     }
@@ -836,9 +1130,11 @@ impl<'p> Engine<'p> {
             }
         }
         let found = cx.change.approvals.iter().find(|a: &&Approval| {
+            let actor = self.dir.actor(&a.by);
             (a.kind == ApprovalKind::Review || (ack && a.kind == ApprovalKind::Ack))
-                && is_owner(self.dir.resolve(&a.by))
-                && cx.author_key.as_deref() != Some(self.dir.actor_key(&a.by).as_str())
+                && is_owner(actor.person.as_deref())
+                && actor.identified()
+                && !cx.is_author(&actor)
         });
         match found {
             Some(a) => RuleOutcome {
@@ -870,6 +1166,9 @@ impl<'p> Engine<'p> {
 
     // ---- waivers --------------------------------------------------------------------
 
+    /// Waives what an authorized emergency may skip, what the category's self-merge
+    /// allowance covers and what standing exceptions waive. Returns whether the self-merge
+    /// allowance waived anything. Forbidden content is never waived.
     fn apply_waivers(
         &self,
         cx: &ChangeContext<'_>,
@@ -877,8 +1176,11 @@ impl<'p> Engine<'p> {
         emergency_authorized: bool,
         today: Option<Date>,
         reqs: &mut [RequirementResult],
-    ) {
-        let open = |r: &RequirementResult| matches!(r.status, Status::Missing | Status::Unknown);
+    ) -> bool {
+        let open = |r: &RequirementResult| {
+            matches!(r.status, Status::Missing | Status::Unknown) && !r.id.starts_with("forbidden:")
+        };
+        let mut waived_by_self_merge = false;
         if category.emergency && emergency_authorized {
             if let Some(em) = &self.policy.emergency {
                 let gates_skippable: BTreeSet<String> = self
@@ -895,9 +1197,12 @@ impl<'p> Engine<'p> {
                 }
             }
         }
-        if category.self_merge {
+        // A self-merge is the author merging their own pull request; a direct push is not
+        // one, and the allowance does not excuse it.
+        if category.self_merge && matches!(cx.kind, ChangeKind::Merge | ChangeKind::PullRequest) {
             for r in reqs.iter_mut().filter(|r| open(r) && (r.id == "review" || r.id == "review:risk")) {
                 waive(r, format!("self-merge allowed for category {} (recorded)", category.id));
+                waived_by_self_merge = true;
             }
         }
         for ex in &self.policy.exceptions {
@@ -921,6 +1226,7 @@ impl<'p> Engine<'p> {
                 }
             }
         }
+        waived_by_self_merge
     }
 }
 
@@ -956,7 +1262,7 @@ fn waiver_matches(waiver: &str, id: &str) -> bool {
         "tests" => kind == "co-change" && name.contains("test"),
         "ci" => kind == "gate",
         "ticket" => kind == "ticket",
-        "append-only" => kind == "append-only",
+        "append-only" => kind == "append-only" || kind == "sequence",
         "content-flags" => kind == "flag" || id.starts_with("review:flag:"),
         "pull-request" => kind == "pull-request",
         "signed-commits" => kind == "signed-commits",
@@ -988,37 +1294,42 @@ fn verdict_of(reqs: &[RequirementResult]) -> Verdict {
 pub struct ChangeContext<'c> {
     pub change: &'c Change,
     pub kind: ChangeKind,
-    author_key: Option<String>,
+    base: &'c BaseFacts,
+    author: Option<Actor>,
     author_id: Option<String>,
-    committer_keys: BTreeSet<String>,
-    reviewer_keys: BTreeSet<String>,
-    merged_by_key: Option<String>,
+    committers: Vec<Actor>,
+    reviewers: Vec<Actor>,
+    merged_by: Option<Actor>,
     /// Parsed on first use: most policies never look at checkboxes.
     checkboxes: std::cell::OnceCell<Vec<text::Checkbox>>,
     trailers_complete: bool,
 }
 
 impl<'c> ChangeContext<'c> {
-    fn new(engine: &Engine<'_>, change: &'c Change) -> Self {
+    fn new(engine: &Engine<'_>, change: &'c Change, base: &'c BaseFacts) -> Self {
         let dir = &engine.dir;
         let kind =
             change.kind.unwrap_or(if change.pr_number.is_some() { ChangeKind::Merge } else { ChangeKind::DirectPush });
-        let mut committer_keys: BTreeSet<String> = change.committers.iter().map(|c| dir.actor_key(c)).collect();
-        committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.committer)));
-        committer_keys.extend(change.commits.iter().map(|c| dir.actor_key(&c.author)));
+        let committers = change
+            .committers
+            .iter()
+            .chain(change.commits.iter().flat_map(|c| [&c.committer, &c.author]))
+            .map(|c| dir.actor(c))
+            .collect();
         ChangeContext {
             change,
             kind,
-            author_key: change.author.as_ref().map(|a| dir.actor_key(a)),
+            base,
+            author: change.author.as_ref().map(|a| dir.actor(a)),
             author_id: change.author.as_ref().and_then(|a| dir.resolve(a)).map(str::to_string),
-            committer_keys,
-            reviewer_keys: change
+            committers,
+            reviewers: change
                 .approvals
                 .iter()
                 .filter(|a| a.kind == ApprovalKind::Review)
-                .map(|a| dir.actor_key(&a.by))
+                .map(|a| dir.actor(&a.by))
                 .collect(),
-            merged_by_key: change.merged_by.as_ref().map(|a| dir.actor_key(a)),
+            merged_by: change.merged_by.as_ref().map(|a| dir.actor(a)),
             checkboxes: std::cell::OnceCell::new(),
             trailers_complete: engine.policy.evidence.trailers_complete,
         }
@@ -1040,8 +1351,16 @@ impl<'c> ChangeContext<'c> {
         if complete { Status::Missing } else { Status::Unknown }
     }
 
+    /// Whether an actor is the change's author (same person, email or login).
+    fn is_author(&self, actor: &Actor) -> bool {
+        self.author.as_ref().is_some_and(|a| a.same(actor))
+    }
+
+    /// Some approving review comes from someone shown to be other than the author. A review
+    /// by the author under another of their emails or logins is not; nor is one that names
+    /// no email or login at all.
     fn reviewed_by_other(&self) -> bool {
-        self.reviewer_keys.iter().any(|k| Some(k) != self.author_key.as_ref())
+        self.reviewers.iter().any(|r| r.identified() && !self.is_author(r))
     }
 
     /// Merged with no review from anyone but the author: either the evidence shows no other
@@ -1050,7 +1369,7 @@ impl<'c> ChangeContext<'c> {
         if !matches!(self.kind, ChangeKind::Merge | ChangeKind::PullRequest) || self.reviewed_by_other() {
             return false;
         }
-        self.reviews_complete() || (self.merged_by_key.is_some() && self.merged_by_key == self.author_key)
+        self.reviews_complete() || self.merged_by.as_ref().is_some_and(|m| self.is_author(m))
     }
 
     fn author_is(&self, policy: &Policy, subject: &Subject) -> bool {
@@ -1065,6 +1384,46 @@ struct RuleOutcome {
     met: bool,
     evidence: Vec<String>,
     missing: Vec<String>,
+}
+
+/// A person whose approval a rule may count, with the evidence to show for it.
+struct Candidate {
+    actor: Actor,
+    evidence: String,
+}
+
+/// The approvers an `approvals` rule counts, and why it left the others out.
+#[derive(Default)]
+struct Approvers {
+    people: Vec<Candidate>,
+    notes: Vec<String>,
+}
+
+/// Kuhn's augmenting path for bipartite matching: tries to give `slot` a person, moving
+/// earlier assignments along when that frees someone. `holder[p]` is the slot person `p`
+/// fills; `slots[s]` is the leaf slot `s` belongs to; `leaf_people[l]` who leaf `l` accepts.
+fn augment(
+    slot: usize,
+    slots: &[usize],
+    leaf_people: &[Vec<usize>],
+    holder: &mut [Option<usize>],
+    seen: &mut [bool],
+) -> bool {
+    for &person in &leaf_people[slots[slot]] {
+        if seen[person] {
+            continue;
+        }
+        seen[person] = true;
+        let free = match holder[person] {
+            None => true,
+            Some(other) => augment(other, slots, leaf_people, holder, seen),
+        };
+        if free {
+            holder[person] = Some(slot);
+            return true;
+        }
+    }
+    false
 }
 
 impl RuleOutcome {
@@ -1105,6 +1464,11 @@ fn pr_evidence(change: &Change) -> String {
 
 pub(crate) fn short(id: &str) -> String {
     id.chars().take(10).collect()
+}
+
+/// `n` with as many leading zeros as `like` has digits: `pad(2, "0001")` is `0002`.
+fn pad(n: u64, like: &str) -> String {
+    format!("{n:0width$}", width = like.len())
 }
 
 fn plural(n: u32, word: &str) -> String {

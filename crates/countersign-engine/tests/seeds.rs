@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use countersign_engine::change::{ChangeKind, CheckStatus};
+use countersign_engine::change::{BaseFacts, ChangeKind, CheckStatus};
 use countersign_engine::report::{Status, Verdict};
 
 const HOLLY: &str = "holly@send.tax";
@@ -37,12 +37,54 @@ fn s000_01_ci_is_required_even_for_an_authorized_emergency() {
 }
 
 #[test]
+fn s000_01_a_fly_toml_only_change_without_ci_is_a_violation() {
+    let policy = example("two-person-saas");
+    // fly.toml, a Dockerfile, the Trust Center: no path-scoped workflow runs for them.
+    for path in ["fly.toml", "st-backend/Dockerfile", "trust-center/security.md"] {
+        let e = eval(&policy, &saas_pr(1, LIAM).paths(&[path]).approved_by(HOLLY).acked_by(LIAM).build());
+        assert_eq!(status(&e, "gate:ci-required"), Status::Missing, "{path}: every change needs CI");
+        assert_eq!(e.verdict, Verdict::Violation, "{path}");
+    }
+    // With the always-run CI job passing, the same change is fine.
+    let e = eval(
+        &policy,
+        &saas_pr(2, HOLLY)
+            .paths(&["fly.toml", "st-apps/docs/RUNBOOKS.md"])
+            .approved_by(LIAM)
+            .acked_by(LIAM)
+            .checks_pass(&["ci / required", "frontend-ci / lint"])
+            .build(),
+    );
+    assert_eq!(status(&e, "gate:ci-required"), Status::Met, "reported under its alias");
+    assert_eq!(e.verdict, Verdict::Compliant, "{e:#?}");
+}
+
+#[test]
+fn s000_01_an_authorized_emergency_cannot_skip_the_always_run_ci() {
+    let policy = example("two-person-saas");
+    let change = saas_pr(1, LIAM)
+        .paths(&["fly.toml"])
+        .label("emergency")
+        .trailer("Emergency-Authorized-By", "Holly Gibbs <holly@send.tax>")
+        .build();
+    let e = eval(&policy, &change);
+    assert_eq!(status(&e, "emergency-authorization"), Status::Met);
+    assert_eq!(status(&e, "review"), Status::Waived);
+    assert_eq!(status(&e, "gate:ci-required"), Status::Missing, "no emergency skips CI");
+    assert_eq!(e.verdict, Verdict::Violation);
+    // Liam's standing self-merge exception waives review, never CI.
+    let e = eval(&policy, &saas_pr(2, LIAM).paths(&["fly.toml"]).acked_by(LIAM).build());
+    assert_eq!(status(&e, "review"), Status::Waived);
+    assert_eq!(status(&e, "gate:ci-required"), Status::Missing);
+}
+
+#[test]
 fn s000_03_every_change_traces_to_pr_commit_author_and_ci_run() {
     let policy = example("two-person-saas");
     let change = saas_pr(42, HOLLY)
         .paths(&["st-backend/app/main.py"])
         .approved_by(LIAM)
-        .checks_pass(&["lint-type", "backend-ci / tests"])
+        .checks_pass(&["ci-required", "lint-type", "backend-ci / tests"])
         .build();
     let e = eval(&policy, &change);
     assert_eq!(e.change.pr_number, Some(42));
@@ -122,7 +164,8 @@ fn s000_07_reviewer_other_than_author_by_default() {
 #[test]
 fn s000_07_trivial_self_merge_is_allowed_and_recorded() {
     let policy = example("two-person-saas");
-    let e = eval(&policy, &saas_pr(1, HOLLY).paths(&["docs/typo.md"]).build());
+    let e =
+        eval(&policy, &saas_pr(1, HOLLY).paths(&["docs/typo.md"]).check("ci-required", CheckStatus::Success).build());
     assert_eq!(e.category.id, "trivial");
     assert_eq!(status(&e, "review"), Status::Waived);
     assert!(e.self_merge, "self-merges are recorded for audit");
@@ -260,7 +303,7 @@ fn s000_14_emergency_needs_the_incident_commander_and_creates_obligations() {
         .paths(&["st-apps/web/x.tsx"])
         .label("emergency")
         .trailer("Emergency-Authorized-By", "Liam Howell <liam@send.tax>")
-        .check("frontend-ci / lint", CheckStatus::Success);
+        .checks_pass(&["ci-required", "frontend-ci / lint"]);
     // Two days after the merge: the 24h timeline entry is overdue, the 5-day ones pending.
     let e = eval_at(&policy, &authorized.build(), "2026-11-03T10:00:00Z");
     assert_eq!(status(&e, "review"), Status::Waived);
@@ -367,7 +410,7 @@ fn s001_02_founder_is_the_sole_approver_and_normal_needs_the_self_review_checkli
 }
 
 #[test]
-fn s001_04_migrations_are_numbered_append_only_without_column_drops() {
+fn s001_04_migrations_are_append_only_and_named_nnnn() {
     let policy = example("solo-founder-iso27001");
     let e = eval(&policy, &pr(1, FOUNDER).added(&["migrations/0007_add_index.sql"]).approved_by(FOUNDER).build());
     assert_eq!(status(&e, "append-only:d1-migrations"), Status::Met);
@@ -375,16 +418,105 @@ fn s001_04_migrations_are_numbered_append_only_without_column_drops() {
     assert_eq!(status(&e, "append-only:d1-migrations"), Status::Missing, "not NNNN_*.sql");
     let e = eval(&policy, &pr(3, FOUNDER).paths(&["migrations/0001_init.sql"]).build());
     assert_eq!(status(&e, "append-only:d1-migrations"), Status::Missing, "existing migration edited");
+}
+
+/// Evaluates with the files present at the change's base.
+fn eval_on_base(
+    policy: &countersign_policy::model::Policy,
+    change: &B,
+    base: &[&str],
+) -> countersign_engine::Evaluation {
+    let base = BaseFacts { sequence_paths: Some(base.iter().map(|p| p.to_string()).collect()) };
+    countersign_engine::Engine::new(policy).evaluate_with_base(
+        &change.0,
+        &base,
+        &countersign_engine::EvalOptions { now: Some("2026-11-20T12:00:00Z".parse().expect("now")) },
+    )
+}
+
+#[test]
+fn s001_04_migrations_are_numbered_sequentially() {
+    let policy = example("solo-founder-iso27001");
+    let base = ["migrations/0001_init.sql", "src/worker.ts"];
+    let adding = |n: u64, files: &[&str]| pr(n, FOUNDER).added(files).approved_by(FOUNDER);
+
+    let e = eval_on_base(&policy, &adding(1, &["migrations/0002_users.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Met, "{:#?}", req(&e, "sequence:d1-migrations"));
+    assert!(req(&e, "sequence:d1-migrations").evidence[0].contains("0001"));
+
+    let e = eval_on_base(&policy, &adding(2, &["migrations/0009_users.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Missing, "0009 after 0001");
+    assert!(req(&e, "sequence:d1-migrations").detail.as_deref().unwrap_or("").contains("next number is 0002"));
+
+    let e = eval_on_base(&policy, &adding(3, &["migrations/0003_b.sql", "migrations/0002_a.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Met, "two new files, 0002 and 0003");
+
+    let e = eval_on_base(&policy, &adding(4, &["migrations/0002_a.sql", "migrations/0004_c.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Missing, "a gap between new files");
+
+    let e = eval_on_base(&policy, &adding(5, &["migrations/0001_again.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Missing, "0001 is taken");
+    assert!(req(&e, "sequence:d1-migrations").detail.as_deref().unwrap_or("").contains("already used"));
+
+    let e = eval_on_base(&policy, &adding(6, &["migrations/0002_a.sql", "migrations/0002_b.sql"]), &base);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Missing, "two new files with one number");
+    assert!(req(&e, "sequence:d1-migrations").detail.as_deref().unwrap_or("").contains("used twice"));
+
+    let e = eval_on_base(&policy, &adding(7, &["migrations/0001_init.sql"]), &[]);
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Met, "the first migration");
+
+    let e = eval_on_base(&policy, &adding(8, &["src/worker.ts"]), &base);
+    assert!(!has_req(&e, "sequence:d1-migrations"), "no new migration, nothing to number");
+}
+
+#[test]
+fn s001_04_numbering_is_unknown_without_the_files_at_the_base() {
+    let policy = example("solo-founder-iso27001");
+    let e = eval(&policy, &pr(1, FOUNDER).added(&["migrations/0002_users.sql"]).approved_by(FOUNDER).build());
+    assert_eq!(status(&e, "sequence:d1-migrations"), Status::Unknown);
+    assert_ne!(e.verdict, Verdict::Compliant, "never compliant on numbering it could not see");
+}
+
+#[test]
+fn s001_04_a_column_drop_is_forbidden_whoever_approves() {
+    let policy = example("solo-founder-iso27001");
     let m = "migrations/0008_drop.sql";
+    let body = "## Description\nDrop.\n## Motivation\nUnused.\n## Self-review checklist\n- [x] Read\n";
+    for line in ["ALTER TABLE t DROP COLUMN secret;", "alter table users drop legacy_id;"] {
+        // The founder's own change, approved by the founder: authoring counts as approval,
+        // yet the drop stands.
+        let e = eval_on_base(
+            &policy,
+            &pr(1, FOUNDER)
+                .added(&[m])
+                .added_lines(m, &[line])
+                .approved_by(FOUNDER)
+                .body(body)
+                .checks_pass(&["typecheck", "test"]),
+            &["migrations/0007_x.sql"],
+        );
+        assert_eq!(status(&e, "review"), Status::Met);
+        assert_eq!(status(&e, "forbidden:column-drop"), Status::Missing, "{line}");
+        assert!(req(&e, "forbidden:column-drop").evidence[0].contains(line), "{:#?}", req(&e, "forbidden:column-drop"));
+        assert_eq!(e.verdict, Verdict::Violation);
+    }
+    // An authorized emergency does not waive it either.
     let e = eval(
         &policy,
-        &pr(4, "contractor@example.org").added(&[m]).added_lines(m, &["ALTER TABLE t DROP COLUMN secret;"]).build(),
+        &pr(2, FOUNDER)
+            .added(&[m])
+            .added_lines(m, &["ALTER TABLE t DROP COLUMN secret;"])
+            .label("emergency")
+            .trailer("Emergency-Authorized-By", FOUNDER)
+            .build(),
     );
-    assert_eq!(
-        status(&e, "review:flag:column-drop"),
-        Status::Missing,
-        "a column drop is flagged for the founder's review"
-    );
+    assert_eq!(status(&e, "emergency-authorization"), Status::Met);
+    assert_eq!(status(&e, "forbidden:column-drop"), Status::Missing, "not even in an emergency");
+    // Clean content is recorded as checked; unread content is unknown.
+    let e = eval(&policy, &pr(3, FOUNDER).added(&[m]).added_lines(m, &["ALTER TABLE t ADD COLUMN c;"]).build());
+    assert_eq!(status(&e, "forbidden:column-drop"), Status::Met);
+    let e = eval(&policy, &pr(4, FOUNDER).added(&[m]).build());
+    assert_eq!(status(&e, "forbidden:column-drop"), Status::Unknown);
 }
 
 // ---- 002: open-source SDK --------------------------------------------------------------------
@@ -582,6 +714,7 @@ fn s003_09_commits_are_signed() {
 
 // ---- 004: healthcare CAB ----------------------------------------------------------------------
 
+const CEO: &str = "dana.reyes@eonpro.io";
 const CTO: &str = "marcus.webb@eonpro.io";
 const CISO: &str = "priya.natarajan@eonpro.io";
 const LENA: &str = "lena.fischer@eonpro.io";
@@ -654,6 +787,66 @@ fn s004_06_s004_07_codeowners_teams_review_their_areas() {
     // Workflows: devops + security.
     let e = eval(&policy, &pr(3, LENA).paths(&[".github/workflows/ci.yml"]).approved_by(TOM).build());
     assert_eq!(status(&e, "review:area:workflows"), Status::Missing);
+}
+
+#[test]
+fn s004_07_security_critical_needs_security_team_and_peer() {
+    let policy = example("healthcare-cab");
+    let auth = |n: u64| pr(n, TOM).paths(&["src/lib/auth/session.ts"]);
+    // Jin is on the security team and an engineer: alone he is one person, not two.
+    let e = eval(&policy, &auth(1).approved_by(JIN).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Missing, "security team plus a peer is two people");
+    assert!(req(&e, "review:area:auth").detail.as_deref().unwrap_or("").contains("counted for another part"));
+    // A peer alone, without the security team, is not enough.
+    let e = eval(&policy, &auth(2).approved_by(LENA).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Missing);
+    // The CISO is security but not an engineer: the peer is still missing.
+    let e = eval(&policy, &auth(3).approved_by(CISO).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Missing);
+    // Security team (Jin) plus a peer (Lena).
+    let e = eval(&policy, &auth(4).approved_by(JIN).approved_by(LENA).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Met, "{:#?}", req(&e, "review:area:auth"));
+    // Security team (the CISO) plus a peer (Jin, who is also on the security team).
+    let e = eval(&policy, &auth(5).approved_by(CISO).approved_by(JIN).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Met, "{:#?}", req(&e, "review:area:auth"));
+    // The author cannot be their own security reviewer.
+    let e = eval(&policy, &pr(6, JIN).paths(&["src/lib/auth/session.ts"]).approved_by(JIN).approved_by(LENA).build());
+    assert_eq!(status(&e, "review:area:auth"), Status::Missing);
+}
+
+#[test]
+fn s004_07_api_changes_need_the_api_owner_and_a_peer() {
+    let policy = example("healthcare-cab");
+    let api = |n: u64| pr(n, TOM).paths(&["src/app/api/users/route.ts"]);
+    // Lena owns the API and is an engineer: one approval from her is not owner plus peer.
+    let e = eval(&policy, &api(1).approved_by(LENA).build());
+    assert_eq!(status(&e, "review:area:api"), Status::Missing);
+    // A peer without the API owner.
+    let e = eval(&policy, &api(2).approved_by(SOFIA).build());
+    assert_eq!(status(&e, "review:area:api"), Status::Missing);
+    assert!(req(&e, "review:area:api").detail.as_deref().unwrap_or("").contains("@api-owners"));
+    // The API owner plus a peer.
+    let e = eval(&policy, &api(3).approved_by(LENA).approved_by(SOFIA).build());
+    assert_eq!(status(&e, "review:area:api"), Status::Met, "{:#?}", req(&e, "review:area:api"));
+}
+
+#[test]
+fn s004_14_a_policy_change_needs_the_ceo_cto_and_ciso() {
+    let policy = example("healthcare-cab");
+    let change = |n: u64| pr(n, TOM).paths(&["countersign.toml"]);
+    let e = eval(&policy, &change(1).approved_by(LENA).build());
+    assert_eq!(status(&e, "review"), Status::Met, "a peer reviewed it");
+    assert_eq!(status(&e, "review:area:policy"), Status::Missing, "one peer is not the document's approvers");
+    let e = eval(&policy, &change(2).approved_by(LENA).approved_by(CTO).approved_by(CISO).build());
+    assert_eq!(status(&e, "review:area:policy"), Status::Missing, "the CEO has not signed");
+    let e = eval(
+        &policy,
+        &change(3).approved_by(LENA).approved_by(CTO).approved_by(CISO).approved_by("github:dreyes").build(),
+    );
+    assert_eq!(status(&e, "review:area:policy"), Status::Met, "{:#?}", req(&e, "review:area:policy"));
+    // The CTO owns the policy and signs by authoring it; the CEO and CISO still sign.
+    let e = eval(&policy, &pr(4, CTO).paths(&["countersign.toml"]).approved_by(CISO).approved_by(CEO).build());
+    assert_eq!(status(&e, "review:area:policy"), Status::Met, "{:#?}", req(&e, "review:area:policy"));
 }
 
 #[test]

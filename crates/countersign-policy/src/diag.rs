@@ -93,6 +93,7 @@ pub mod codes {
     pub const DEFAULT_CATEGORY: &str = "CS-E021";
     pub const DUPLICATE_IDENTITY: &str = "CS-E022";
     pub const UNKNOWN_RISK: &str = "CS-E023";
+    pub const CONFLICTING_KEYS: &str = "CS-E024";
 
     pub const UNSATISFIABLE_RULE: &str = "CS-W001";
     pub const AUTHOR_ONLY_APPROVER: &str = "CS-W002";
@@ -133,6 +134,7 @@ pub mod codes {
         (DEFAULT_CATEGORY, "no default category, or more than one"),
         (DUPLICATE_IDENTITY, "the same email or login is given to two people"),
         (UNKNOWN_RISK, "a reference to a risk level not declared under [[risks]]"),
+        (CONFLICTING_KEYS, "two keys that cannot be used together (e.g. `forbidden` and `require` on a content flag)"),
         (UNSATISFIABLE_RULE, "a rule asks for more approvals than its approvers can give"),
         (AUTHOR_ONLY_APPROVER, "a rule excludes the author but only one person can approve"),
         (OVERLAPPING_CATEGORIES, "two categories with equal precedence can match the same change"),

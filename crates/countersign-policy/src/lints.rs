@@ -123,7 +123,46 @@ fn approval_lints(policy: &Policy, name: &str, rule: &ApprovalRule, span: &Span,
                 approval_lints(policy, name, part, span, out);
             }
         }
+        ApprovalRule::AllDistinct(parts) => {
+            for part in parts {
+                approval_lints(policy, name, part, span, out);
+            }
+            distinct_pool_lint(policy, name, parts, span, out);
+        }
         _ => {}
+    }
+}
+
+/// `all` with `distinct-approvers`: when every part draws on a bounded set of people, the
+/// parts together need at least as many people as they ask approvals of.
+fn distinct_pool_lint(policy: &Policy, name: &str, parts: &[ApprovalRule], span: &Span, out: &mut Vec<Diagnostic>) {
+    let mut people = BTreeSet::new();
+    let mut needed = 0u32;
+    for part in parts {
+        match policy.resolve_rule(part) {
+            ApprovalRule::Approvals { count, from, .. } => match pool(policy, &from) {
+                Some(p) => {
+                    people.extend(p);
+                    needed += count;
+                }
+                None => return,
+            },
+            _ => return,
+        }
+    }
+    if (people.len() as u32) < needed {
+        out.push(
+            Diagnostic::new(
+                codes::UNSATISFIABLE_RULE,
+                format!(
+                    "rule `{name}` needs {needed} different approvers, but its parts name only {} people",
+                    people.len()
+                ),
+                span.clone(),
+                "can never be satisfied",
+            )
+            .with_help("add people to the approving groups, or drop `distinct-approvers`"),
+        );
     }
 }
 

@@ -292,6 +292,10 @@ pub enum ApprovalRule {
     /// A named rule.
     Ref(String),
     All(Vec<ApprovalRule>),
+    /// Every listed rule, each met by a different person (`all` with
+    /// `distinct-approvers = true`): "security team plus a peer" is two people, not one
+    /// security engineer counted twice (S004-07).
+    AllDistinct(Vec<ApprovalRule>),
     Any(Vec<ApprovalRule>),
 }
 
@@ -362,10 +366,16 @@ pub struct AppendOnly {
     pub id: String,
     pub paths: PathSet,
     pub name_pattern: Option<String>,
+    /// New files are numbered in sequence (S001-04): the first capture group of
+    /// `name_pattern` is the number, and each new number is one more than the highest
+    /// before it, with no gaps and no duplicates. Validation guarantees `name_pattern`
+    /// is set and has a capture group when this is true.
+    pub sequential: bool,
     pub span: Span,
 }
 
-/// Added lines matching `pattern` in `paths` are flagged and need `require` (S000-13).
+/// Added lines matching `pattern` in `paths` are flagged: they need `require`, or, when
+/// `forbidden`, they are a violation that nothing clears (S000-13, S001-04).
 #[derive(Debug, Clone, Serialize)]
 pub struct ContentFlag {
     pub id: String,
@@ -373,6 +383,9 @@ pub struct ContentFlag {
     pub paths: PathSet,
     pub pattern: String,
     pub require: Option<String>,
+    /// A match is a violation that no approval, self-merge allowance, emergency or
+    /// exception clears (validation forbids `require` alongside it).
+    pub forbidden: bool,
     pub span: Span,
 }
 

@@ -124,6 +124,9 @@ impl Policy {
             ApprovalRule::All(parts) => {
                 ApprovalRule::All(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
             }
+            ApprovalRule::AllDistinct(parts) => {
+                ApprovalRule::AllDistinct(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
+            }
             ApprovalRule::Any(parts) => {
                 ApprovalRule::Any(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
             }

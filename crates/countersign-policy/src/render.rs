@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 use crate::model::*;
-use crate::units::{cadence_words, duration_words, format_duration};
+use crate::units::{cadence_words, duration_words, format_duration, reviewed_sentence};
 
 /// One block of the document outline. Inline text may hold `code` in backticks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,92 @@ pub enum Block {
     Paragraph(String),
     List(Vec<String>),
     Table { header: Vec<String>, rows: Vec<Vec<String>> },
+}
+
+/// Kinds of evidence countersign judges a change from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources(u8);
+
+impl Sources {
+    /// Commits, their trailers and the files they change.
+    pub const GIT: Sources = Sources(1);
+    /// The pull request on the forge: reviews, description, labels, checkboxes.
+    pub const FORGE: Sources = Sources(2);
+    /// CI check runs and commit statuses.
+    pub const CI: Sources = Sources(4);
+    /// Entries in countersign's signed evidence log.
+    pub const RECORDED: Sources = Sources(8);
+    /// Where approvals come from: forge reviews, review trailers, recorded approvals.
+    pub const APPROVALS: Sources = Sources(1 | 2 | 8);
+
+    pub const fn or(self, other: Sources) -> Sources {
+        Sources(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: Sources) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names, in a fixed order: "git history, forge review, CI results, recorded evidence".
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (Sources::GIT, "git history"),
+            (Sources::FORGE, "forge review"),
+            (Sources::CI, "CI results"),
+            (Sources::RECORDED, "recorded evidence"),
+        ]
+        .into_iter()
+        .filter(|(s, _)| self.contains(*s))
+        .map(|(_, name)| name)
+        .collect()
+    }
+}
+
+/// How a statement of the policy is upheld: countersign checks it from evidence, or people
+/// follow it and attest to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    Enforced(Sources),
+    Attested,
+}
+
+impl Basis {
+    /// The marker the document puts on the statement: `[enforced: git history]`, `[attested]`.
+    pub fn marker(self) -> String {
+        match self {
+            Basis::Enforced(sources) => format!("[enforced: {}]", sources.names().join(", ")),
+            Basis::Attested => "[attested]".to_string(),
+        }
+    }
+
+    fn on(self, text: impl AsRef<str>) -> String {
+        format!("{} {}", self.marker(), text.as_ref())
+    }
+}
+
+const ATTESTED: Basis = Basis::Attested;
+
+fn enforced(sources: Sources) -> Basis {
+    Basis::Enforced(sources)
+}
+
+/// The evidence a classification condition reads.
+fn condition_sources(condition: &Condition) -> Sources {
+    match condition {
+        Condition::Always => Sources::default(),
+        Condition::PathsAny(_)
+        | Condition::PathsOnly(_)
+        | Condition::Area(_)
+        | Condition::Trailer { .. }
+        | Condition::Author(_)
+        | Condition::Kind(_) => Sources::GIT,
+        Condition::Label(_) | Condition::Checkbox(_) => Sources::FORGE,
+        Condition::Title(_) => Sources::FORGE.or(Sources::GIT),
+        Condition::All(parts) | Condition::Any(parts) => {
+            parts.iter().fold(Sources::default(), |acc, p| acc.or(condition_sources(p)))
+        }
+        Condition::Not(inner) => condition_sources(inner),
+    }
 }
 
 /// The policy document in Markdown.
@@ -110,6 +196,9 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size:
 th, td { border: 1px solid #999; padding: .3rem .5rem; text-align: left; vertical-align: top; }
 th { background: #eee; }
 code { font-family: Menlo, Consolas, monospace; font-size: .9em; background: #f3f3f3; padding: 0 .2em; }
+.basis { font-family: Helvetica, Arial, sans-serif; font-size: .75em; padding: 0 .3em; border: 1px solid #999; border-radius: 3px; white-space: nowrap; }
+.enforced { background: #e8f3ea; }
+.attested { background: #fbf1de; }
 @media print { main { margin: 0; max-width: none; } h2 { page-break-after: avoid; } tr { page-break-inside: avoid; } }
 ";
 
@@ -129,16 +218,39 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Escapes, then turns `code` spans into `<code>`.
+/// Escapes, then turns `code` spans into `<code>` and basis markers into labelled spans.
 fn inline(text: &str) -> String {
     let mut out = String::new();
     for (i, part) in text.split('`').enumerate() {
         if i % 2 == 1 {
             let _ = write!(out, "<code>{}</code>", escape(part));
         } else {
-            out.push_str(&escape(part));
+            out.push_str(&style_markers(&escape(part)));
         }
     }
+    out
+}
+
+/// Wraps `[enforced: …]` and `[attested]` markers (already escaped) in spans, so the
+/// printed page shows them as labels.
+fn style_markers(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    loop {
+        let enforced_at = rest.find("[enforced: ");
+        let attested_at = rest.find("[attested]");
+        let (at, class) = match (enforced_at, attested_at) {
+            (Some(e), Some(a)) if a < e => (a, "attested"),
+            (Some(e), _) => (e, "enforced"),
+            (None, Some(a)) => (a, "attested"),
+            (None, None) => break,
+        };
+        let Some(len) = rest[at..].find(']').map(|end| end + 1) else { break };
+        out.push_str(&rest[..at]);
+        let _ = write!(out, "<span class=\"basis {class}\">{}</span>", &rest[at..at + len]);
+        rest = &rest[at + len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -220,6 +332,11 @@ pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
                 flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
             if parts.len() == 1 { parts[0].clone() } else { format!("all of: {}", parts.join("; and ")) }
         }
+        ApprovalRule::AllDistinct(parts) => {
+            let parts: Vec<String> =
+                flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
+            format!("all of, each by a different person: {}", parts.join("; and "))
+        }
         ApprovalRule::Any(parts) => {
             let parts: Vec<String> = parts.iter().map(|p| rule_text(policy, p, expand)).collect();
             if parts.len() == 1 { parts[0].clone() } else { format!("one of: {}", parts.join("; or ")) }
@@ -249,6 +366,8 @@ fn quorum_text(policy: &Policy, rule: &ApprovalRule) -> String {
         ApprovalRule::Ref(name) => policy.rules.get(name).map(|r| quorum_text(policy, r)).unwrap_or_default(),
         ApprovalRule::All(parts) if parts.len() == 2 => "both required".into(),
         ApprovalRule::All(parts) => format!("all {} required", parts.len()),
+        ApprovalRule::AllDistinct(parts) if parts.len() == 2 => "both required, by different people".into(),
+        ApprovalRule::AllDistinct(parts) => format!("all {} required, by different people", parts.len()),
         ApprovalRule::Any(_) => "1 required".into(),
         ApprovalRule::Approvals { count, .. } => format!("{count} required"),
         ApprovalRule::OwnerAck | ApprovalRule::CodeOwners => "owners".into(),
@@ -309,6 +428,39 @@ fn skip_text(kind: &str) -> String {
     }
 }
 
+/// The policy file, as the repository holds it (ARCHITECTURE: `countersign.toml` at the root).
+pub const POLICY_FILE: &str = "countersign.toml";
+
+/// The area that makes every document approver approve a change to the policy file, if
+/// there is one: the area owning `countersign.toml` requires a rule in which each approver
+/// is, on their own, a required approval (S004-14).
+pub fn policy_file_approval(policy: &Policy) -> Option<&str> {
+    fn required_subjects(policy: &Policy, rule: &ApprovalRule, out: &mut Vec<Subject>) {
+        match rule {
+            ApprovalRule::Approvals { from, .. } if from.len() == 1 => out.push(from[0].clone()),
+            ApprovalRule::Ref(name) => {
+                if let Some(inner) = policy.rules.get(name) {
+                    required_subjects(policy, inner, out);
+                }
+            }
+            ApprovalRule::All(parts) | ApprovalRule::AllDistinct(parts) => {
+                for part in parts {
+                    required_subjects(policy, part, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    if policy.meta.document_approvers.is_empty() {
+        return None;
+    }
+    let area = policy.area_for(POLICY_FILE)?;
+    let rule = policy.rules.get(area.require.as_deref()?)?;
+    let mut required = Vec::new();
+    required_subjects(policy, rule, &mut required);
+    policy.meta.document_approvers.iter().all(|s| required.contains(s)).then_some(area.name.as_str())
+}
+
 /// The document outline, shared by Markdown and HTML.
 pub fn document(policy: &Policy) -> Vec<Block> {
     use Block::*;
@@ -330,6 +482,19 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     }
     doc.push(Table { header: vec!["".into(), "".into()], rows: facts });
 
+    doc.push(Heading(2, "Enforced and attested statements".into()));
+    doc.push(Paragraph("Every rule in this document carries a marker that says how it is upheld:".into()));
+    doc.push(List(vec![
+        format!(
+            "{} countersign checks the rule on every change, from the evidence named: git history (commits, their trailers and the files they change), forge review (the pull request: its reviews, description, labels and checkboxes), CI results (check runs and commit statuses) or recorded evidence (entries in countersign's signed evidence log).",
+            Basis::Enforced(Sources::default()).marker().replace(": ]", ": …]")
+        ),
+        format!(
+            "{} a procedure that people follow and attest to. This document states it, but countersign does not check it.",
+            ATTESTED.marker()
+        ),
+    ]));
+
     doc.push(Heading(2, "Purpose".into()));
     doc.push(Paragraph(meta.purpose.clone().unwrap_or_else(|| {
         format!(
@@ -346,7 +511,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
 
     if !policy.docs.lifecycle.is_empty() {
         doc.push(Heading(2, "Change lifecycle".into()));
-        doc.push(Paragraph(format!("Every change moves through: {}.", policy.docs.lifecycle.join(" → "))));
+        doc.push(Paragraph(ATTESTED.on(format!("Every change moves through: {}.", policy.docs.lifecycle.join(" → ")))));
     }
 
     // Roles and people.
@@ -422,10 +587,20 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         if c.emergency {
             approval.push_str("; emergency procedure applies");
         }
-        rows.push(vec![c.name.clone(), c.description.clone().unwrap_or_default(), when, approval]);
+        let mut sources = Sources::GIT.or(condition_sources(&c.when));
+        if c.require.is_some() {
+            sources = sources.or(Sources::APPROVALS);
+        }
+        rows.push(vec![
+            c.name.clone(),
+            c.description.clone().unwrap_or_default(),
+            when,
+            approval,
+            enforced(sources).marker(),
+        ]);
     }
     doc.push(Table {
-        header: vec!["Category".into(), "Definition".into(), "Applies when".into(), "Approval".into()],
+        header: vec!["Category".into(), "Definition".into(), "Applies when".into(), "Approval".into(), "Basis".into()],
         rows,
     });
     if policy.categories.len() > 1 {
@@ -449,10 +624,17 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                     (Some(d), false) => d.clone(),
                     (None, _) => condition_text(&r.when),
                 };
-                vec![r.name.clone(), criteria, approvers, quorum]
+                let mut sources = Sources::GIT.or(condition_sources(&r.when));
+                if r.require.is_some() {
+                    sources = sources.or(Sources::APPROVALS);
+                }
+                vec![r.name.clone(), criteria, approvers, quorum, enforced(sources).marker()]
             })
             .collect();
-        doc.push(Table { header: vec!["Risk".into(), "Criteria".into(), "Approvers".into(), "Quorum".into()], rows });
+        doc.push(Table {
+            header: vec!["Risk".into(), "Criteria".into(), "Approvers".into(), "Quorum".into(), "Basis".into()],
+            rows,
+        });
         let rows = risks.iter().map(|r| vec![r.name.clone(), condition_text(&r.when)]).collect();
         doc.push(Paragraph("A change's risk level is the highest-ranked level whose condition it meets:".into()));
         doc.push(Table { header: vec!["Risk".into(), "Assigned when".into()], rows });
@@ -461,9 +643,14 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Approval rules.
     if !policy.rules.is_empty() {
         doc.push(Heading(2, "Approval rules".into()));
-        let rows =
-            policy.rules.iter().map(|(name, rule)| vec![format!("`{name}`"), rule_text(policy, rule, true)]).collect();
-        doc.push(Table { header: vec!["Rule".into(), "Requires".into()], rows });
+        let rows = policy
+            .rules
+            .iter()
+            .map(|(name, rule)| {
+                vec![format!("`{name}`"), rule_text(policy, rule, true), enforced(Sources::APPROVALS).marker()]
+            })
+            .collect();
+        doc.push(Table { header: vec!["Rule".into(), "Requires".into(), "Basis".into()], rows });
     }
 
     // Areas.
@@ -485,16 +672,22 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                         policy.rules.get(rule).map(|r| rule_text(policy, r, false)).unwrap_or_default()
                     ));
                 }
+                let basis = if extra.is_empty() {
+                    "—".to_string()
+                } else {
+                    enforced(Sources::GIT.or(Sources::APPROVALS)).marker()
+                };
                 vec![
                     a.name.clone(),
                     code_list(&a.paths.raw()),
                     subjects_text(policy, &a.owners, false),
                     extra.join("; "),
+                    basis,
                 ]
             })
             .collect();
         doc.push(Table {
-            header: vec!["Area".into(), "Paths".into(), "Owners".into(), "Extra requirements".into()],
+            header: vec!["Area".into(), "Paths".into(), "Owners".into(), "Extra requirements".into(), "Basis".into()],
             rows,
         });
         doc.push(Paragraph(
@@ -512,23 +705,27 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Branch protection.
     doc.push(Heading(2, "Branches and merging".into()));
     let b = &policy.branch;
-    let mut items = vec![format!(
+    let git = enforced(Sources::GIT);
+    let mut items = vec![git.on(format!(
         "Protected branches: {}.",
         code_list(&b.protected.iter().map(String::as_str).collect::<Vec<_>>())
-    )];
+    ))];
     items.push(if b.forbid_direct_push {
-        "No direct commits: every commit on a protected branch comes through a pull request.".into()
+        git.on("No direct commits: every commit on a protected branch comes through a pull request.")
     } else {
         "Direct commits to protected branches are allowed.".into()
     });
     if b.require_signed_commits {
-        items.push("Commits must be signed.".into());
+        items.push(git.on("Commits must be signed."));
     }
     if let Some(t) = &b.ticket_pattern {
-        items.push(format!("Every pull request references a ticket (matching `{t}`)."));
+        items.push(
+            enforced(Sources::FORGE.or(Sources::GIT))
+                .on(format!("Every pull request references a ticket (matching `{t}`).")),
+        );
     }
     if let Some(m) = &b.merge_method {
-        items.push(format!("Merge method: {m}."));
+        items.push(ATTESTED.on(format!("Merge method: {m}.")));
     }
     doc.push(List(items));
 
@@ -562,6 +759,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                     },
                     categories_text(&g.categories),
                     if g.emergency_may_skip { "may be skipped".into() } else { "never skipped".into() },
+                    enforced(Sources::CI).marker(),
                 ]
             })
             .collect();
@@ -572,10 +770,13 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 "Runs on".into(),
                 "Categories".into(),
                 "In an emergency".into(),
+                "Basis".into(),
             ],
             rows,
         });
-        doc.push(Paragraph("A failing gate blocks merge. A passing gate does not by itself authorize a merge.".into()));
+        doc.push(Paragraph(enforced(Sources::CI.or(Sources::APPROVALS)).on(
+            "A failing gate blocks merge. A passing gate does not by itself authorize a merge: the approvals above are still required.",
+        )));
     }
 
     // Description.
@@ -584,10 +785,22 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         let rows = policy
             .description
             .iter()
-            .map(|d| vec![categories_text(&d.categories), d.sections.join(", "), d.checklists.join(", ")])
+            .map(|d| {
+                vec![
+                    categories_text(&d.categories),
+                    d.sections.join(", "),
+                    d.checklists.join(", "),
+                    enforced(Sources::FORGE.or(Sources::GIT)).marker(),
+                ]
+            })
             .collect();
         doc.push(Table {
-            header: vec!["Categories".into(), "Required sections".into(), "Checklists fully ticked".into()],
+            header: vec![
+                "Categories".into(),
+                "Required sections".into(),
+                "Checklists fully ticked".into(),
+                "Basis".into(),
+            ],
             rows,
         });
     }
@@ -597,12 +810,12 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         doc.push(Heading(2, "Change content rules".into()));
         let mut items = Vec::new();
         for c in &policy.co_changes {
-            items.push(format!(
+            items.push(enforced(Sources::GIT.or(condition_sources(&c.when))).on(format!(
                 "{}: when {}, the change must also touch {}.",
                 c.description,
                 condition_text(&c.when),
                 code_list(&c.must_touch.raw())
-            ));
+            )));
         }
         for a in &policy.append_only {
             let mut text = format!(
@@ -612,20 +825,33 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             if let Some(p) = &a.name_pattern {
                 let _ = write!(text, "; new file names must match `{p}`");
             }
+            if a.sequential {
+                text.push_str(
+                    "; new files are numbered in sequence (the pattern's first group is the number): each new number is one more than the highest before it, with no gaps and no duplicates",
+                );
+            }
             text.push('.');
-            items.push(text);
+            items.push(git.on(text));
         }
         for f in &policy.content_flags {
             let mut text = format!("{}: added lines matching `{}`", f.description, f.pattern);
             if !f.paths.is_empty() {
                 let _ = write!(text, " in {}", code_list(&f.paths.raw()));
             }
-            text.push_str(" are flagged");
-            if let Some(rule) = f.require.as_ref().and_then(|r| policy.rules.get(r)) {
-                let _ = write!(text, " and need {}", rule_text(policy, rule, false));
+            let mut sources = Sources::GIT;
+            if f.forbidden {
+                text.push_str(
+                    " are forbidden: a match is a violation that no approval, self-merge, emergency or exception clears",
+                );
+            } else {
+                text.push_str(" are flagged");
+                if let Some(rule) = f.require.as_ref().and_then(|r| policy.rules.get(r)) {
+                    let _ = write!(text, " and need {}", rule_text(policy, rule, false));
+                    sources = sources.or(Sources::APPROVALS);
+                }
             }
             text.push('.');
-            items.push(text);
+            items.push(enforced(sources).on(text));
         }
         doc.push(List(items));
     }
@@ -637,15 +863,20 @@ pub fn document(policy: &Policy) -> Vec<Block> {
             "The policy defines no emergency procedure; every change follows the standard flow.".into(),
         )),
         Some(e) => {
-            let mut items = vec![format!("Authorized by: {}.", subjects_text(policy, &e.authorizers, true))];
-            items.push(format!("The authorization is recorded in the `{}` commit trailer.", e.authorization_trailer));
+            let authorization = enforced(Sources::GIT.or(Sources::RECORDED));
+            let mut items =
+                vec![authorization.on(format!("Authorized by: {}.", subjects_text(policy, &e.authorizers, true)))];
+            items.push(authorization.on(format!(
+                "The authorization is recorded in the `{}` commit trailer, or as recorded evidence.",
+                e.authorization_trailer
+            )));
             if e.may_skip.is_empty() {
-                items.push("Nothing in the standard flow may be skipped.".into());
+                items.push(authorization.on("Nothing in the standard flow may be skipped."));
             } else {
-                items.push(format!(
+                items.push(authorization.on(format!(
                     "May skip: {}.",
                     e.may_skip.iter().map(|k| skip_text(k)).collect::<Vec<_>>().join(", ")
-                ));
+                )));
             }
             let never: Vec<String> = policy
                 .gates
@@ -656,19 +887,30 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 .map(|g| format!("`{}`", g.check))
                 .collect();
             if !never.is_empty() {
-                items.push(format!("Still required, even in an emergency: {}.", never.join(", ")));
+                items.push(
+                    enforced(Sources::CI).on(format!("Still required, even in an emergency: {}.", never.join(", "))),
+                );
+            }
+            if policy.content_flags.iter().any(|f| f.forbidden) {
+                items.push(git.on("Forbidden content stays forbidden in an emergency."));
             }
             doc.push(List(items));
             if !e.obligations.is_empty() {
                 doc.push(Paragraph(
-                    "Afterwards, each emergency change creates these obligations, tracked until met:".into(),
+                    "Afterwards, each emergency change creates these obligations, tracked until met by recorded evidence of their fulfilment:".into(),
                 ));
                 let rows = e
                     .obligations
                     .iter()
-                    .map(|o| vec![o.description.clone(), format!("within {}", duration_words(o.within))])
+                    .map(|o| {
+                        vec![
+                            o.description.clone(),
+                            format!("within {}", duration_words(o.within)),
+                            enforced(Sources::RECORDED).marker(),
+                        ]
+                    })
                     .collect();
-                doc.push(Table { header: vec!["Obligation".into(), "Deadline".into()], rows });
+                doc.push(Table { header: vec!["Obligation".into(), "Deadline".into(), "Basis".into()], rows });
             }
         }
     }
@@ -700,6 +942,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                     x.justification.clone(),
                     x.approved_by.iter().map(|p| person_label(policy, p)).collect::<Vec<_>>().join(", "),
                     ends.join("; "),
+                    enforced(Sources::GIT).marker(),
                 ]
             })
             .collect();
@@ -711,6 +954,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 "Justification".into(),
                 "Approved by".into(),
                 "Ends".into(),
+                "Basis".into(),
             ],
             rows,
         });
@@ -723,38 +967,43 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     if let Some(d) = &policy.deploy {
         let mut items = Vec::new();
         if !d.environments.is_empty() {
-            items.push(format!("Environments, in order: {}.", d.environments.join(" → ")));
+            items.push(ATTESTED.on(format!("Environments, in order: {}.", d.environments.join(" → "))));
         }
         if d.same_artifact {
-            items.push("Each environment receives the same artifact (same digest) that passed the one before it, emergencies included.".into());
+            items.push(ATTESTED.on("Each environment receives the same artifact (same digest) that passed the one before it, emergencies included."));
         }
         if let Some(p) = &d.production_path {
-            items.push(format!("The only sanctioned path to production is `{p}`."));
+            items.push(ATTESTED.on(format!("The only sanctioned path to production is `{p}`.")));
         }
         if d.production_manual {
-            items.push("Production deploys are triggered by hand.".into());
+            items.push(ATTESTED.on("Production deploys are triggered by hand."));
         }
         if !d.stages.is_empty() {
-            items.push(format!("Deploy order: {}.", d.stages.join(", then ")));
+            items.push(ATTESTED.on(format!("Deploy order: {}.", d.stages.join(", then "))));
         }
-        doc.push(List(items));
+        if !items.is_empty() {
+            doc.push(List(items));
+        }
     }
     if !policy.docs.environments.is_empty() {
         let rows = policy
             .docs
             .environments
             .iter()
-            .map(|e| vec![e.name.clone(), e.trigger.clone(), e.approval.clone()])
+            .map(|e| vec![e.name.clone(), e.trigger.clone(), e.approval.clone(), ATTESTED.marker()])
             .collect();
-        doc.push(Table { header: vec!["Environment".into(), "Deployed on".into(), "Approval".into()], rows });
+        doc.push(Table {
+            header: vec!["Environment".into(), "Deployed on".into(), "Approval".into(), "Basis".into()],
+            rows,
+        });
     }
     if let Some(c) = &policy.console {
         doc.push(Heading(2, "Console changes".into()));
-        doc.push(Paragraph(format!(
+        doc.push(Paragraph(ATTESTED.on(format!(
             "Every change made in a provider console ({}) is logged with: {}.",
             if c.providers.is_empty() { "any provider".into() } else { c.providers.join(", ") },
             c.required_fields.join(", ")
-        )));
+        ))));
     }
 
     // Rollback.
@@ -770,16 +1019,17 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                         r.change_type.clone(),
                         r.method.clone(),
                         r.target.map(duration_words).unwrap_or_else(|| "—".into()),
+                        ATTESTED.marker(),
                     ]
                 })
                 .collect();
             doc.push(Table {
-                header: vec!["Change type".into(), "Rollback method".into(), "Target time".into()],
+                header: vec!["Change type".into(), "Rollback method".into(), "Target time".into(), "Basis".into()],
                 rows,
             });
         }
         if !policy.docs.rollback_triggers.is_empty() {
-            doc.push(Paragraph("Roll back when:".into()));
+            doc.push(Paragraph(ATTESTED.on("Roll back when:")));
             doc.push(List(policy.docs.rollback_triggers.clone()));
         }
     }
@@ -816,24 +1066,28 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                         Some(d) if d % 365 == 0 => format!("{} year{}", d / 365, if d == 365 { "" } else { "s" }),
                         Some(d) => format!("{d} days"),
                     },
+                    ATTESTED.marker(),
                 ]
             })
             .collect();
-        doc.push(Table { header: vec!["Record".into(), "Location".into(), "Retention".into()], rows });
+        doc.push(Table { header: vec!["Record".into(), "Location".into(), "Retention".into(), "Basis".into()], rows });
     }
     if !policy.docs.collectors.is_empty() {
         let rows = policy
             .docs
             .collectors
             .iter()
-            .map(|c| vec![c.name.clone(), c.cadence.clone(), c.controls.join(", ")])
+            .map(|c| vec![c.name.clone(), c.cadence.clone(), c.controls.join(", "), ATTESTED.marker()])
             .collect();
-        doc.push(Table { header: vec!["Evidence collector".into(), "Cadence".into(), "Controls".into()], rows });
+        doc.push(Table {
+            header: vec!["Evidence collector".into(), "Cadence".into(), "Controls".into(), "Basis".into()],
+            rows,
+        });
     }
 
     for note in &policy.docs.notes {
         doc.push(Heading(2, note.heading.clone()));
-        doc.push(Paragraph(note.text.clone()));
+        doc.push(Paragraph(ATTESTED.on(&note.text)));
     }
 
     // Controls.
@@ -852,16 +1106,20 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     // Review.
     doc.push(Heading(2, "Review of this policy".into()));
     let mut items =
-        vec![format!("Reviewed {}; next review due {}.", cadence_words(meta.review_every), meta.next_review)];
+        vec![ATTESTED.on(format!("{}; next review due {}.", reviewed_sentence(meta.review_every), meta.next_review))];
     if !meta.review_triggers.is_empty() {
-        items.push(format!("Also reviewed after: {}.", meta.review_triggers.join("; ")));
+        items.push(ATTESTED.on(format!("Also reviewed after: {}.", meta.review_triggers.join("; "))));
     }
-    items.push("Changes to this policy file are themselves changes under this policy.".into());
+    items.push(git.on("Changes to this policy file are themselves changes under this policy."));
     if !meta.document_approvers.is_empty() {
-        items.push(format!(
-            "This document is approved by: {}.",
-            meta.document_approvers.iter().map(|s| subject_text(policy, s, false)).collect::<Vec<_>>().join(", ")
-        ));
+        let approvers =
+            meta.document_approvers.iter().map(|s| subject_text(policy, s, false)).collect::<Vec<_>>().join(", ");
+        items.push(match policy_file_approval(policy) {
+            Some(area) => enforced(Sources::GIT.or(Sources::APPROVALS)).on(format!(
+                "This document is approved by: {approvers}. A change to `{POLICY_FILE}` needs each of their approvals (area {area})."
+            )),
+            None => ATTESTED.on(format!("This document is approved by: {approvers}.")),
+        });
     }
     doc.push(List(items));
 
@@ -889,7 +1147,7 @@ pub fn explain(policy: &Policy) -> String {
         "{} — {} (version {}, effective {})",
         meta.title, meta.organization, meta.version, meta.effective
     );
-    let _ = writeln!(out, "next review: {} ({})", meta.next_review, cadence_words(meta.review_every));
+    let _ = writeln!(out, "next review: {} (reviewed {})", meta.next_review, cadence_words(meta.review_every));
 
     let _ = writeln!(out, "\ngroups:");
     for g in policy.groups.values() {

@@ -98,15 +98,27 @@ pub fn duration_words(duration: Duration) -> String {
     if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
-/// Renders a cadence: "annual", "every 6 months".
+/// Renders a cadence as an adverb, to follow "reviewed": "annually", "semi-annually",
+/// "quarterly", "monthly", "every 2 years", "every 4 months".
 pub fn cadence_words(cadence: Cadence) -> String {
     match cadence.months {
-        12 => "annual (every 12 months)".to_string(),
-        6 => "semi-annual (every 6 months)".to_string(),
-        3 => "quarterly (every 3 months)".to_string(),
+        12 => "annually".to_string(),
+        6 => "semi-annually".to_string(),
+        3 => "quarterly".to_string(),
         1 => "monthly".to_string(),
         m if m % 12 == 0 => format!("every {} years", m / 12),
         m => format!("every {m} months"),
+    }
+}
+
+/// "Reviewed annually (every 12 months)", "Reviewed every 4 months": the sentence the
+/// policy document uses, with the months spelled out where the adverb hides them.
+pub fn reviewed_sentence(cadence: Cadence) -> String {
+    let words = cadence_words(cadence);
+    if words.starts_with("every ") || cadence.months == 1 {
+        format!("Reviewed {words}")
+    } else {
+        format!("Reviewed {words} (every {} months)", cadence.months)
     }
 }
 
@@ -137,6 +149,16 @@ mod tests {
         assert_eq!(parse_cadence("1 year"), Some(Cadence { months: 12 }));
         assert_eq!(parse_cadence("every 3 months"), Some(Cadence { months: 3 }));
         assert_eq!(parse_cadence("sometimes"), None);
+    }
+
+    #[test]
+    fn cadences_read_as_adverbs_after_reviewed() {
+        assert_eq!(reviewed_sentence(Cadence { months: 6 }), "Reviewed semi-annually (every 6 months)");
+        assert_eq!(reviewed_sentence(Cadence { months: 12 }), "Reviewed annually (every 12 months)");
+        assert_eq!(reviewed_sentence(Cadence { months: 3 }), "Reviewed quarterly (every 3 months)");
+        assert_eq!(reviewed_sentence(Cadence { months: 1 }), "Reviewed monthly");
+        assert_eq!(reviewed_sentence(Cadence { months: 24 }), "Reviewed every 2 years");
+        assert_eq!(reviewed_sentence(Cadence { months: 4 }), "Reviewed every 4 months");
     }
 
     #[test]

@@ -90,6 +90,7 @@ const RULE_KEYS: &[&str] = &[
     "owner-ack",
     "codeowners",
     "ref",
+    "distinct-approvers",
 ];
 const APPROVAL_MODIFIERS: &[&str] = &["from", "exclude-author", "exclude-committers", "current-head-only"];
 pub(crate) const CONDITION_KEYS: &[&str] = &[
@@ -708,6 +709,17 @@ fn rule_value(
             }
         }
     }
+    if kinds[0] != "all" && t.has("distinct-approvers") {
+        ctx.push(
+            Diagnostic::new(
+                codes::INVALID_RULE,
+                "`distinct-approvers` only applies to `all`",
+                t.key_span("distinct-approvers"),
+                "no effect here",
+            )
+            .with_help("use it on an `all = [...]` rule whose parts must be met by different people"),
+        );
+    }
     match kinds[0] {
         "approvals" => {
             let count = t.int(ctx, "approvals")?;
@@ -777,7 +789,11 @@ fn rule_value(
                     parts.push(rule);
                 }
             }
-            Some(if kind == "all" { ApprovalRule::All(parts) } else { ApprovalRule::Any(parts) })
+            Some(match kind {
+                "all" if t.bool(ctx, "distinct-approvers").unwrap_or(false) => ApprovalRule::AllDistinct(parts),
+                "all" => ApprovalRule::All(parts),
+                _ => ApprovalRule::Any(parts),
+            })
         }
     }
 }
@@ -1316,7 +1332,7 @@ fn read_co_changes(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Co
 
 fn read_append_only(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<AppendOnly> {
     let mut out = Vec::new();
-    for t in root.tables(ctx, "append-only", &["id", "paths", "name-pattern"]) {
+    for t in root.tables(ctx, "append-only", &["id", "paths", "name-pattern", "sequential"]) {
         let id = t.req_str(ctx, "id");
         if !t.has("paths") {
             t.req_str(ctx, "paths");
@@ -1325,9 +1341,37 @@ fn read_append_only(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<AppendOnly> {
             let list = t.str_list(ctx, "paths");
             path_set(ctx, &list)
         };
-        let name_pattern = t.str(ctx, "name-pattern").and_then(|p| regex_value(ctx, &p).map(|_| p.value));
+        let pattern = t.str(ctx, "name-pattern");
+        let compiled = pattern.as_ref().and_then(|p| regex_value(ctx, p));
+        let sequential = t.bool(ctx, "sequential").unwrap_or(false);
+        if sequential {
+            match (&pattern, &compiled) {
+                (None, _) => ctx.push(
+                    Diagnostic::new(
+                        codes::MISSING_KEY,
+                        format!("{} is sequential but has no `name-pattern`", t.name),
+                        t.key_span("sequential"),
+                        "the number has to be read from the file name",
+                    )
+                    .with_help(
+                        "add `name-pattern = \"^([0-9]{4})_.*\\\\.sql$\"`: its first capture group is the number",
+                    ),
+                ),
+                (Some(p), Some(re)) if re.captures_len() < 2 => ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("`name-pattern` `{}` has no capture group for the number", p.value),
+                        p.span.clone(),
+                        "no ( ) around the number",
+                    )
+                    .with_help("put the number in the first capture group, e.g. \"^([0-9]{4})_.*\\\\.sql$\""),
+                ),
+                _ => {}
+            }
+        }
+        let name_pattern = compiled.and(pattern).map(|p| p.value);
         if let Some(id) = id {
-            out.push(AppendOnly { id: id.value, paths, name_pattern, span: t.span.clone() });
+            out.push(AppendOnly { id: id.value, paths, name_pattern, sequential, span: t.span.clone() });
         }
     }
     out
@@ -1335,7 +1379,7 @@ fn read_append_only(ctx: &mut Ctx, root: &Table<'_, '_>) -> Vec<AppendOnly> {
 
 fn read_content_flags(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spans) -> Vec<ContentFlag> {
     let mut out = Vec::new();
-    for t in root.tables(ctx, "content-flags", &["id", "description", "paths", "pattern", "require"]) {
+    for t in root.tables(ctx, "content-flags", &["id", "description", "paths", "pattern", "require", "forbidden"]) {
         let id = t.req_str(ctx, "id");
         let description = t.req_str(ctx, "description");
         let paths = {
@@ -1344,6 +1388,19 @@ fn read_content_flags(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans:
         };
         let pattern = t.req_str(ctx, "pattern").and_then(|p| regex_value(ctx, &p).map(|_| p.value));
         let require = t.str(ctx, "require").and_then(|r| rule_ref(ctx, known, spans, &r));
+        let forbidden = t.bool(ctx, "forbidden").unwrap_or(false);
+        if forbidden && t.has("require") {
+            ctx.push(
+                Diagnostic::new(
+                    codes::CONFLICTING_KEYS,
+                    format!("{} is `forbidden` and also names a rule in `require`", t.name),
+                    t.key_span("require"),
+                    "no approval can clear a forbidden match",
+                )
+                .with_secondary(t.key_span("forbidden"), "forbidden here")
+                .with_help("remove `require` to forbid the match outright, or `forbidden` to let an approval clear it"),
+            );
+        }
         if let (Some(id), Some(description), Some(pattern)) = (id, description, pattern) {
             out.push(ContentFlag {
                 id: id.value,
@@ -1351,6 +1408,7 @@ fn read_content_flags(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans:
                 paths,
                 pattern,
                 require,
+                forbidden,
                 span: t.span.clone(),
             });
         }

@@ -115,6 +115,27 @@ impl B {
         });
         self
     }
+    /// An approving review by exactly this identity, from `source` (a forge review, a
+    /// `Reviewed-by` trailer, bors `r=`, a recorded approval).
+    pub fn approved_as(mut self, by: Identity, source: &str) -> Self {
+        self.0.approvals.push(Approval {
+            by,
+            kind: ApprovalKind::Review,
+            commit: self.0.head_commit.clone(),
+            time: None,
+            source: source.into(),
+        });
+        self
+    }
+    pub fn author_as(mut self, author: Identity) -> Self {
+        self.0.author = Some(author.clone());
+        self.0.merged_by = Some(author.clone());
+        for c in &mut self.0.commits {
+            c.author = author.clone();
+            c.committer = author.clone();
+        }
+        self
+    }
     pub fn acked_by(mut self, who: &str) -> Self {
         self.0.approvals.push(Approval {
             by: ident(who),
