@@ -6,6 +6,7 @@
 //! the result so `audit` can explain it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -967,7 +968,7 @@ impl<'p> Engine<'p> {
                 }
             }
             if !out.people.iter().any(|c| c.actor.same(&actor)) {
-                out.people.push(Candidate { actor, evidence: format!("approved by {who} ({})", a.source) });
+                out.people.push(Candidate { actor, evidence: format!("approved by {who} ({})", a.source), who });
             }
         }
         if authoring_counts && !*exclude_author {
@@ -979,6 +980,7 @@ impl<'p> Engine<'p> {
                 if eligible && !out.people.iter().any(|c| c.actor.same(actor)) {
                     out.people.push(Candidate {
                         actor: actor.clone(),
+                        who: display_identity(&self.dir, author),
                         evidence: format!(
                             "authored by {}, who may approve (the rule does not exclude the author)",
                             display_identity(&self.dir, author)
@@ -1002,8 +1004,9 @@ impl<'p> Engine<'p> {
         touched: &[(&Area, Vec<String>)],
     ) -> RuleOutcome {
         let mut leaves: Vec<&ApprovalRule> = Vec::new();
+        let mut others = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
+        self.distinct_leaves(parts, cx, touched, &mut leaves, &mut others, 0);
         let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
-        self.distinct_leaves(parts, cx, touched, &mut leaves, &mut out, 0);
 
         // The people who could fill some slot, each once, and which of them each leaf accepts.
         let mut people: Vec<Candidate> = Vec::new();
@@ -1049,23 +1052,25 @@ impl<'p> Engine<'p> {
             out.evidence.extend(filled.iter().map(|&p| people[p].evidence.clone()));
             if filled.len() < *count as usize {
                 out.met = false;
-                out.missing.push(format!(
-                    "needs {} from {} by someone not counted for another part, has {}",
-                    plural(*count, "approval"),
-                    subjects_text(self.policy, from),
-                    filled.len()
-                ));
                 let taken: Vec<String> = leaf_people[i]
                     .iter()
                     .filter(|&&p| holder[p].is_some_and(|slot| slots[slot] != i))
-                    .map(|&p| people[p].actor.person.clone().unwrap_or_else(|| people[p].evidence.clone()))
+                    .map(|&p| people[p].who.clone())
                     .collect();
+                let mut needs = format!(
+                    "needs {} from {}, has {}",
+                    plural(*count, "approval"),
+                    subjects_text(self.policy, from),
+                    filled.len()
+                );
                 if !taken.is_empty() {
-                    out.missing.push(format!("{} counted for another part", taken.join(", ")));
+                    let _ = write!(needs, " ({} counted for another part: one person, one approval)", taken.join(", "));
                 }
+                out.missing.push(needs);
                 out.missing.extend(leaf_notes[i].iter().cloned());
             }
         }
+        out.merge_all(others);
         out
     }
 
@@ -1389,6 +1394,8 @@ struct RuleOutcome {
 /// A person whose approval a rule may count, with the evidence to show for it.
 struct Candidate {
     actor: Actor,
+    /// The person as the report names them.
+    who: String,
     evidence: String,
 }
 

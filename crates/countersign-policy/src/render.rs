@@ -485,10 +485,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     doc.push(Heading(2, "Enforced and attested statements".into()));
     doc.push(Paragraph("Every rule in this document carries a marker that says how it is upheld:".into()));
     doc.push(List(vec![
-        format!(
-            "{} countersign checks the rule on every change, from the evidence named: git history (commits, their trailers and the files they change), forge review (the pull request: its reviews, description, labels and checkboxes), CI results (check runs and commit statuses) or recorded evidence (entries in countersign's signed evidence log).",
-            Basis::Enforced(Sources::default()).marker().replace(": ]", ": …]")
-        ),
+        "[enforced: …] countersign checks the rule on every change, from the evidence named: git history (commits, their trailers and the files they change), forge review (the pull request: its reviews, description, labels and checkboxes), CI results (check runs and commit statuses) or recorded evidence (entries in countersign's signed evidence log).".to_string(),
         format!(
             "{} a procedure that people follow and attest to. This document states it, but countersign does not check it.",
             ATTESTED.marker()
