@@ -114,6 +114,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 )
             })?;
             merge_forge(&mut change, pr.into_change());
+            warn_unmatched_gates(&policy, &change);
             true
         }
         None => false,
@@ -175,6 +176,37 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
     print!("{out}");
     Ok(exit_code(std::slice::from_ref(&eval), args.strict))
+}
+
+/// A lint on the forge's own words: warn about each gate that names no check this PR
+/// reported, when the PR did report checks. A gate written `tests` for a check GitHub
+/// shows as `backend-ci / unit-tests` can never pass; better to say so now than to report
+/// it missing on every PR.
+fn warn_unmatched_gates(policy: &countersign_policy::model::Policy, change: &Change) {
+    if change.checks.is_empty() {
+        return;
+    }
+    // Only the gates this change triggers: a path-scoped job that did not run says nothing.
+    let applies = |gate: &countersign_policy::model::Gate| {
+        gate.paths.is_empty() || change.changed_paths.iter().any(|p| gate.paths.matches(&p.path))
+    };
+    for gate in policy.gates.iter().filter(|g| applies(g)) {
+        let names = std::iter::once(&gate.check).chain(gate.aliases.iter());
+        let matched = names
+            .clone()
+            .any(|n| change.checks.iter().any(|c| countersign_engine::evaluate::check_name_matches(n, &c.name)));
+        if !matched {
+            let seen: Vec<&str> = change.checks.iter().map(|c| c.name.as_str()).collect();
+            eprintln!(
+                "warning: gate {:?} matches none of the {} checks this PR reported ({})\n  \
+                 hint: name the check as GitHub shows it (`workflow / job`), the job alone, or a status context; \
+                 add the other spellings as `aliases`",
+                gate.check,
+                seen.len(),
+                seen.join(", ")
+            );
+        }
+    }
 }
 
 /// Combine git's view of the PR with the forge's: git is authoritative for commits, paths,

@@ -58,24 +58,12 @@ fn verdict_text(v: Verdict) -> &'static str {
 fn change_label(e: &Evaluation) -> String {
     let commit: Option<String> =
         (!e.change.id.starts_with("pr#")).then(|| e.change.id.chars().take(10).collect());
-    let kind = kind_text(e.change.kind);
+    let kind = e.change.kind.describe();
     match (e.change.pr_number, commit) {
         (Some(n), Some(c)) => format!("PR #{n} ({kind} {c})"),
         (Some(n), None) => format!("PR #{n} ({kind})"),
         (None, Some(c)) => format!("{c}  {kind}"),
         (None, None) => format!("{}  {kind}", e.change.id),
-    }
-}
-
-/// A change kind as people say it.
-pub fn kind_text(kind: countersign_engine::change::ChangeKind) -> &'static str {
-    use countersign_engine::change::ChangeKind as K;
-    match kind {
-        K::PullRequest => "pull request",
-        K::Merge => "merge",
-        K::DirectPush => "direct push",
-        K::Deploy => "deploy",
-        K::ConsoleChange => "console change",
     }
 }
 

@@ -414,3 +414,59 @@ fn s000_13_check_judges_content_flags_before_merge() {
         .any(|r| r["id"].as_str().is_some_and(|id| id.contains("non-transactional-ddl")));
     assert!(!flagged, "{json}");
 }
+
+/// Issue 6 §5: gate names match what GitHub reports. A check run comes as `workflowName`
+/// plus `name` (shown as `workflow / job`), a commit status as `context`; a gate may name
+/// `workflow / job`, the job alone, or the context. A gate matching nothing is linted.
+#[test]
+fn s002_03_gates_match_check_runs_and_statuses_as_github_reports_them() {
+    let repo = Repo::new();
+    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let head = repo.commit(HOLLY, &[("st-backend/app/main.py", "print(1)\n")], "Change the API");
+    let pr = serde_json::json!({
+        "number": 30, "title": "Change the API", "body": "", "author": {"login": "hgibbs"},
+        "labels": [], "reviews": [], "commits": [{"oid": head}], "files": [{"path": "st-backend/app/main.py"}],
+        "statusCheckRollup": [
+            {"__typename": "CheckRun", "name": "tests", "status": "COMPLETED", "conclusion": "SUCCESS", "workflowName": "backend-ci"},
+            {"__typename": "CheckRun", "name": "lint-type", "status": "COMPLETED", "conclusion": "SUCCESS", "workflowName": "backend-ci"},
+            {"__typename": "StatusContext", "context": "ci-required", "state": "SUCCESS"}
+        ],
+        "baseRefName": "main", "headRefOid": head,
+    });
+    std::fs::write(repo.path().join("pr.json"), pr.to_string()).expect("write");
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "json"])
+        .output()
+        .expect("run");
+    let json = json_of(&out);
+    let status_of = |id: &str| {
+        json["evaluation"]["requirements"].as_array().expect("reqs").iter().find(|r| r["id"] == id).map(|r| r["status"].clone())
+    };
+    assert_eq!(status_of("gate:backend-ci / tests"), Some("met".into()), "workflow / job: {json}");
+    assert_eq!(status_of("gate:lint-type"), Some("met".into()), "the job alone");
+    assert_eq!(status_of("gate:ci-required"), Some("met".into()), "a commit status context");
+    assert!(!stderr_of(&out).contains("matches none"), "{}", stderr_of(&out));
+
+    // A failing run is a failure under either spelling.
+    let failing = pr.to_string().replacen("\"SUCCESS\"", "\"FAILURE\"", 1);
+    std::fs::write(repo.path().join("pr.json"), failing).expect("write");
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+
+    // The lint: a PR that reported checks, none of which a triggered gate can match.
+    let renamed = pr.to_string().replace("\"tests\"", "\"unit-tests\"");
+    std::fs::write(repo.path().join("pr.json"), renamed).expect("write");
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json"])
+        .output()
+        .expect("run");
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("gate \"backend-ci / tests\" matches none"), "{stderr}");
+    assert!(stderr.contains("backend-ci / unit-tests"), "names what the PR reported: {stderr}");
+    assert!(!stderr.contains("gate \"frontend-ci / lint\""), "an untriggered path-scoped gate is not linted: {stderr}");
+}

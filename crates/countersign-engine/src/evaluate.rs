@@ -396,7 +396,7 @@ impl<'p> Engine<'p> {
             }
             let names: Vec<&str> =
                 std::iter::once(gate.check.as_str()).chain(gate.aliases.iter().map(String::as_str)).collect();
-            let result = cx.change.checks.iter().rev().find(|c| names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)));
+            let result = cx.change.checks.iter().rev().find(|c| names.iter().any(|n| check_name_matches(n, &c.name)));
             let (status, evidence, detail) = match result {
                 Some(c) => {
                     let ev = vec![
@@ -1462,10 +1462,20 @@ fn req(
     }
 }
 
+/// Whether a gate's check name names a reported check. Forges report a GitHub Actions check
+/// run as `workflow / job` (as GitHub shows it), a commit status by its context, and GitLab
+/// jobs by name. A gate may name the whole `workflow / job`, or the job alone. Case is
+/// ignored, as the forges ignore it.
+pub fn check_name_matches(gate: &str, reported: &str) -> bool {
+    let gate = gate.trim();
+    reported.eq_ignore_ascii_case(gate)
+        || reported.rsplit_once(" / ").is_some_and(|(_, job)| job.eq_ignore_ascii_case(gate))
+}
+
 fn pr_evidence(change: &Change) -> String {
     match change.pr_number {
         Some(n) => format!("PR #{n}"),
-        None => format!("{:?} {}", change.kind.unwrap_or(ChangeKind::Merge), short(&change.id)),
+        None => format!("{} {}", change.kind.unwrap_or(ChangeKind::Merge).describe(), short(&change.id)),
     }
 }
 

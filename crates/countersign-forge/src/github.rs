@@ -158,14 +158,16 @@ impl GhPullRequest {
             .iter()
             .flatten()
             .filter_map(|c| match c {
+                // GitHub shows an Actions check run as `workflow / job`; a gate may name
+                // either that or the job alone (`countersign_engine::evaluate::check_name_matches`).
                 GhCheck::CheckRun { name, status, conclusion, workflow_name } => Some(CheckResult {
-                    name: name.clone(),
+                    name: match workflow_name {
+                        Some(w) if !w.is_empty() => format!("{w} / {name}"),
+                        _ => name.clone(),
+                    },
                     status: check_run_status(status.as_deref(), conclusion.as_deref()),
                     commit: self.head_ref_oid.clone(),
-                    source: match workflow_name {
-                        Some(w) if !w.is_empty() => format!("GitHub check run in workflow {w}"),
-                        _ => "GitHub check run".to_string(),
-                    },
+                    source: "GitHub check run".to_string(),
                 }),
                 GhCheck::StatusContext { context, state } => Some(CheckResult {
                     name: context.clone(),

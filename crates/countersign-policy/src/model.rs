@@ -272,6 +272,19 @@ pub enum ChangeKind {
     ConsoleChange,
 }
 
+impl ChangeKind {
+    /// The kind as people say it in a report ("pull request", "direct push").
+    pub fn describe(self) -> &'static str {
+        match self {
+            ChangeKind::PullRequest => "pull request",
+            ChangeKind::Merge => "merge",
+            ChangeKind::DirectPush => "direct push",
+            ChangeKind::Deploy => "deploy",
+            ChangeKind::ConsoleChange => "console change",
+        }
+    }
+}
+
 /// An approval rule; rules compose with `All` and `Any`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

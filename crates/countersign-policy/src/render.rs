@@ -387,7 +387,7 @@ pub fn condition_text(condition: &Condition) -> String {
         Condition::Title(re) => format!("the title matches `{}`", re.as_str()),
         Condition::Checkbox(text) => format!("the PR checkbox \u{201c}{text}\u{201d} is ticked"),
         Condition::Author(subject) => format!("the author is {subject}"),
-        Condition::Kind(kind) => format!("it is {}", kind_text(*kind)),
+        Condition::Kind(kind) => format!("it is a {}", kind.describe()),
         Condition::All(parts) => parts.iter().map(nested).collect::<Vec<_>>().join(" and "),
         Condition::Any(parts) => parts.iter().map(nested).collect::<Vec<_>>().join(" or "),
         Condition::Not(inner) => format!("not ({})", condition_text(inner)),
@@ -398,16 +398,6 @@ fn nested(condition: &Condition) -> String {
     match condition {
         Condition::All(_) | Condition::Any(_) => format!("({})", condition_text(condition)),
         other => condition_text(other),
-    }
-}
-
-fn kind_text(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::PullRequest => "a pull request",
-        ChangeKind::Merge => "a merge",
-        ChangeKind::DirectPush => "a direct push",
-        ChangeKind::Deploy => "a deploy",
-        ChangeKind::ConsoleChange => "a console change",
     }
 }
 
