@@ -352,7 +352,7 @@ fn check_github_format_writes_annotations_and_step_summary() {
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.lines().any(|l| l.starts_with("::error title=countersign review:risk::")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("::error title=countersign review%3Arisk::")), "{stdout}");
     let md = std::fs::read_to_string(&summary).expect("summary written");
     assert!(md.contains("| Status | Requirement |"), "{md}");
 }
