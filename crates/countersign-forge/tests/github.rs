@@ -19,8 +19,9 @@ fn gh_pr_view_json_becomes_a_change() {
     assert_eq!(change.approvals[0].commit.as_deref(), Some("1111111111111111111111111111111111111111"));
     assert_eq!(change.head_commit.as_deref(), Some("2222222222222222222222222222222222222222"));
     let status = |n: &str| change.checks.iter().find(|c| c.name == n).map(|c| c.status);
-    assert_eq!(status("lint-type"), Some(CheckStatus::Success));
-    assert_eq!(status("e2e"), Some(CheckStatus::Skipped));
+    // Check runs are named as GitHub shows them, `workflow / job`; statuses by context.
+    assert_eq!(status("backend-ci / lint-type"), Some(CheckStatus::Success));
+    assert_eq!(status("frontend-ci / e2e"), Some(CheckStatus::Skipped));
     assert_eq!(status("ci/legacy"), Some(CheckStatus::Failure));
     assert!(change.completeness.reviews && change.completeness.checks && change.completeness.description);
     assert_eq!(change.commits.len(), 2);
