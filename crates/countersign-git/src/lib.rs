@@ -29,6 +29,11 @@
 //! - `treediff`: a path-only tree diff (one `memcmp` per unchanged entry, like git).
 //! - `repo`: [`Repository`], the first-parent walk and the pull-request view.
 //!
+//! What each field of a change means, and the choices made where history can be read more
+//! than one way (the commits a merge brings in, the author of a merge, which commit an
+//! approval is bound to, which trailers are reviews, bors reviewer lists, two Gerrit
+//! `Reviewed-on` lines), are in `docs/git-evidence.md`.
+//!
 //! Renames: tree diffs run without rewrite tracking, so a renamed file appears as a deletion
 //! of the old path plus an addition of the new one (`PathStatus::Renamed` is never produced).
 

@@ -12,7 +12,7 @@ proptest! {
 
     #[test]
     fn parse_message_never_panics_on_trailer_like_input(
-        lines in proptest::collection::vec("([A-Za-z-]{0,12}: ?[^\n]{0,20}|[ \t]?[^\n]{0,30}|Merge (pull request )?#[0-9]{0,25}.*|Auto merge of #[0-9]{0,22} - [a-z:]*, r=[a-z, ]*|.*\\(#[0-9]{0,22}\\)|See merge request [a-z/]*![0-9]{0,22}|Reviewed-on: https://x/c/p/\\+/[0-9]{0,22}/?)", 0..12)
+        lines in proptest::collection::vec("([A-Za-z-]{0,12}: ?[^\n]{0,20}|[ \t]?[^\n]{0,30}|Merge (pull request )?#[0-9]{0,25}.*|Auto merge of #[0-9]{0,22} - [a-z:]*, r=[a-z, ]*|auto merge of #[0-9]{0,22} : [a-z/+]*, r=[^\n]{0,20}|.*\\(#[0-9]{0,22}\\)|See merge request [a-z/]*![0-9]{0,22}|Reviewed-on: https://x/c/p/\\+/[0-9]{0,22}/?)", 0..12)
     ) {
         let _ = parse_message(&lines.join("\n"));
     }
