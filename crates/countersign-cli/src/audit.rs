@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
+use countersign_engine::change::BaseFacts;
 use countersign_engine::{Engine, EvalOptions};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
@@ -150,7 +151,11 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     let engine = Engine::new(&policy);
     let eval_opts = EvalOptions { now: Some(g.as_of()) };
-    let evals = evaluate_all(&engine, &changes, &eval_opts);
+    let bases = changes
+        .iter()
+        .map(|c| base_facts(&engine, &repo, c, &format!("{}^", c.id)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let evals = evaluate_all(&engine, &changes, &bases, &eval_opts);
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -262,21 +267,59 @@ pub fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Optio
     Some(std::sync::Arc::new(move |path: &str| sets.iter().any(|s| s.matches(path))))
 }
 
+/// What the repository held at a change's base, for the rules that need it (migration
+/// numbering): the files beside each watched file the change touches. Nothing is read when
+/// no rule needs it. A base git cannot read (a root commit's parent, a shallow clone) leaves
+/// the facts unread, which the engine reports as "unknown".
+pub fn base_facts(
+    engine: &Engine<'_>,
+    repo: &countersign_git::Repository,
+    change: &countersign_engine::change::Change,
+    base: &str,
+) -> anyhow::Result<BaseFacts> {
+    if !engine.needs_base_facts() {
+        return Ok(BaseFacts::default());
+    }
+    let dirs: std::collections::BTreeSet<&str> = change
+        .changed_paths
+        .iter()
+        .filter(|p| engine.wants_base_path(&p.path))
+        .map(|p| p.path.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    if dirs.is_empty() {
+        return Ok(BaseFacts::default());
+    }
+    let mut paths = Vec::new();
+    for dir in dirs {
+        match repo.files_in_dir_at(base, dir) {
+            Ok(files) => paths.extend(files.into_iter().filter(|p| engine.wants_base_path(p))),
+            Err(_) => return Ok(BaseFacts::default()),
+        }
+    }
+    Ok(BaseFacts { sequence_paths: Some(paths) })
+}
+
 /// Evaluate every change, on every core: the engine is pure, so chunks are independent.
 fn evaluate_all(
     engine: &Engine<'_>,
     changes: &[countersign_engine::change::Change],
+    bases: &[BaseFacts],
     opts: &EvalOptions,
 ) -> Vec<Evaluation> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads == 1 || changes.len() < 512 {
-        return changes.iter().map(|c| engine.evaluate(c, opts)).collect();
+        return changes.iter().zip(bases).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect();
     }
     let chunk = changes.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = changes
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|c| engine.evaluate(c, opts)).collect::<Vec<_>>()))
+            .zip(bases.chunks(chunk))
+            .map(|(part, base)| {
+                scope.spawn(move || {
+                    part.iter().zip(base).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect::<Vec<_>>()
+                })
+            })
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("evaluation does not panic")).collect()
     })

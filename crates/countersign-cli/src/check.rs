@@ -126,7 +126,9 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
     }
 
     let engine = Engine::new(&policy);
-    let eval = engine.evaluate(&change, &EvalOptions { now: Some(g.as_of()) });
+    // Numbering continues from what the target branch holds now, not from where the PR forked.
+    let base = crate::audit::base_facts(&engine, &repo, &change, &args.base)?;
+    let eval = engine.evaluate_with_base(&change, &base, &EvalOptions { now: Some(g.as_of()) });
     let not_judged: Vec<&str> =
         eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
     let hint = (!forge && !not_judged.is_empty()).then(|| {

@@ -470,3 +470,63 @@ fn s002_03_gates_match_check_runs_and_statuses_as_github_reports_them() {
     assert!(stderr.contains("backend-ci / unit-tests"), "names what the PR reported: {stderr}");
     assert!(!stderr.contains("gate \"frontend-ci / lint\""), "an untriggered path-scoped gate is not linted: {stderr}");
 }
+
+/// S001-04 end to end: migrations numbered in sequence (the base is read from git) and no
+/// destructive column drops, even by the founder who approves her own changes.
+#[test]
+fn s001_04_migration_numbering_and_forbidden_drops_through_check_and_audit() {
+    let founder = "Founder <founder@example.com>";
+    let repo = Repo::new();
+    let policy =
+        std::fs::read_to_string(workspace_root().join("examples/policies/solo-founder-iso27001.toml")).expect("policy");
+    repo.commit(founder, &[("countersign.toml", &policy), ("migrations/0001_init.sql", "CREATE TABLE t (a INT);\n")], "Init");
+    let requirement = |json: &serde_json::Value, prefix: &str| {
+        json["evaluation"]["requirements"]
+            .as_array()
+            .expect("requirements")
+            .iter()
+            .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with(prefix)))
+            .cloned()
+    };
+    let check = |branch: &str| {
+        let out = countersign(repo.path())
+            .args(["check", "--no-store", "--base", "main", "--head", branch, "--format", "json"])
+            .output()
+            .expect("run");
+        json_of(&out)
+    };
+    for (branch, file, sql, sequence, forbidden) in [
+        ("next", "migrations/0002_add.sql", "ALTER TABLE t ADD COLUMN b INT;\n", "met", "met"),
+        ("gap", "migrations/0009_add.sql", "ALTER TABLE t ADD COLUMN b INT;\n", "missing", "met"),
+        ("drop", "migrations/0002_drop.sql", "ALTER TABLE t DROP COLUMN a;\n", "met", "missing"),
+    ] {
+        repo.git(&["checkout", "-q", "main"]);
+        repo.git(&["checkout", "-q", "-b", branch]);
+        repo.commit(founder, &[(file, sql)], &format!("Migration on {branch}"));
+        let json = check(branch);
+        let seq = requirement(&json, "sequence:").unwrap_or_else(|| panic!("{branch}: numbering judged: {json}"));
+        assert_eq!(seq["status"], sequence, "{branch}: {seq}");
+        let drop = requirement(&json, "forbidden:");
+        match forbidden {
+            "missing" => assert_eq!(drop.expect("the forbidden flag is judged")["status"], "missing", "{branch}"),
+            _ => assert!(drop.as_ref().is_none_or(|d| d["status"] != "missing"), "{branch}: {drop:?}"),
+        }
+        if sequence == "missing" || forbidden == "missing" {
+            assert_eq!(json["evaluation"]["verdict"], "violation", "{branch}: {json}");
+        }
+    }
+
+    // The audit reads the base of each change from history: the gap is found there too.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git(&["merge", "-q", "--ff-only", "gap"]);
+    let out = countersign(repo.path()).args(["audit", "--no-store", "--format", "json", "HEAD~1..HEAD"]).output().expect("run");
+    let json = json_of(&out);
+    let seq = json["changes"][0]["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with("sequence:")))
+        .cloned()
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(seq["status"], "missing", "{seq}");
+}

@@ -612,6 +612,39 @@ impl Repository {
         Ok(Some(object.detach().data))
     }
 
+    /// The files (blobs) directly inside directory `dir` at revision `rev`, as
+    /// repository-relative paths. An absent directory lists nothing. For checks that need
+    /// what the base held, such as migration numbering: cheap, one tree lookup per call.
+    pub fn files_in_dir_at(&self, rev: &str, dir: &str) -> Result<Vec<String>, GitError> {
+        let commit = self.resolve_commit(rev)?;
+        let tree_id = Reader::new(&self.repo, &self.path, self.is_shallow(), None, &[]).tree_of(&commit)?;
+        let tree = self.repo.find_tree(tree_id).map_err(|e| self.git(format!("reading the tree of {rev}"), e))?;
+        let dir = dir.trim_matches('/');
+        let subtree = if dir.is_empty() {
+            tree
+        } else {
+            let entry = tree
+                .lookup_entry(dir.split('/').filter(|c| !c.is_empty()).map(|c| c.as_bytes()))
+                .map_err(|e| self.git(format!("looking up {dir} in {rev}"), e))?;
+            match entry {
+                Some(entry) if entry.mode().is_tree() => entry
+                    .object()
+                    .map_err(|e| self.git(format!("reading {dir} at {rev}"), e))?
+                    .into_tree(),
+                _ => return Ok(Vec::new()),
+            }
+        };
+        let mut files = Vec::new();
+        for entry in subtree.iter() {
+            let entry = entry.map_err(|e| self.git(format!("reading {dir} at {rev}"), e))?;
+            if entry.mode().is_blob() {
+                let name = crate::message::escape_lossy(entry.filename());
+                files.push(if dir.is_empty() { name } else { format!("{dir}/{name}") });
+            }
+        }
+        Ok(files)
+    }
+
     /// One change of kind `PullRequest` for the commits in `head` that are not in `base`
     /// (oldest first), as CI sees a pull request before it is merged. The same as
     /// [`Repository::pr_change_with`] with default options: no added lines are read, and
