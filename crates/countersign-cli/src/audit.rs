@@ -117,9 +117,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         since: args.since,
         until: args.until,
         use_cache: !args.no_cache,
-        added_lines_for: content_flag_patterns(&policy),
-        added_lines_matcher: content_flag_matcher(&policy),
-        review_trailers: Some(policy.evidence.review_trailers.clone()),
+        read: read_options(&policy),
         ..Default::default()
     };
     let bar = progress_bar();
@@ -253,13 +251,22 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// The path patterns whose added lines the content flags read.
-pub fn content_flag_patterns(policy: &countersign_policy::model::Policy) -> Vec<String> {
-    policy.content_flags.iter().flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone())).collect()
+/// What the policy needs read of each change: the added lines its content flags watch (in
+/// its own pattern language) and the trailers it counts as reviews.
+pub fn read_options(policy: &countersign_policy::model::Policy) -> countersign_git::ReadOptions {
+    countersign_git::ReadOptions {
+        added_lines_for: policy
+            .content_flags
+            .iter()
+            .flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone()))
+            .collect(),
+        added_lines_matcher: content_flag_matcher(policy),
+        review_trailers: Some(policy.evidence.review_trailers.clone()),
+    }
 }
 
 /// Whether a path is watched by a content flag, in the policy's own pattern language.
-pub fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
+fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
     if policy.content_flags.is_empty() {
         return None;
     }

@@ -89,13 +89,8 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     // Content flags (`CREATE INDEX CONCURRENTLY`, `DROP COLUMN`) matter most before merge:
     // read the added lines between base and head for the paths they watch.
-    let pr_opts = countersign_git::PrOptions {
-        added_lines_for: crate::audit::content_flag_patterns(&policy),
-        added_lines_matcher: crate::audit::content_flag_matcher(&policy),
-        review_trailers: Some(policy.evidence.review_trailers.clone()),
-    };
     let mut change = repo
-        .pr_change_with(&args.base, &args.head, &pr_opts)
+        .pr_change_with(&args.base, &args.head, &crate::audit::read_options(&policy))
         .with_context(|| format!("cannot read the changes between {} and {}", args.base, args.head))?;
     let forge = match &args.pr_json {
         Some(path) => {

@@ -25,7 +25,7 @@ fn main() -> std::process::ExitCode {
             "--branch" => opts.branch = args.next(),
             "--range" => opts.range = args.next(),
             "--threads" => opts.threads = args.next().and_then(|n| n.parse().ok()),
-            "--added-lines" => opts.added_lines_for.extend(args.next()),
+            "--added-lines" => opts.read.added_lines_for.extend(args.next()),
             _ if repo_path.is_none() => repo_path = Some(arg),
             _ => {
                 eprintln!("unexpected argument {arg}");

@@ -47,4 +47,4 @@ mod treediff;
 
 pub use error::GitError;
 pub use facts::CacheState;
-pub use repo::{PathMatcher, PrOptions, Progress, ProgressPhase, Repository, Walk, WalkOptions, WalkStats};
+pub use repo::{PathMatcher, Progress, ProgressPhase, ReadOptions, Repository, Walk, WalkOptions, WalkStats};

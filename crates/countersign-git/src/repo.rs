@@ -17,7 +17,7 @@ use crate::read::{PathMatch, Reader};
 pub type PathMatcher = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// What to walk and how.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WalkOptions {
     /// Branch to audit (`main` or `refs/heads/main`); `None` is the branch HEAD points at
     /// (or the detached HEAD commit).
@@ -31,37 +31,10 @@ pub struct WalkOptions {
     pub until: Option<Timestamp>,
     /// Read and update the per-commit facts cache (`--no-cache` turns it off).
     pub use_cache: bool,
-    /// Patterns of files whose added lines are wanted; blob diffs are only done for these
-    /// files. Glob syntax with gitignore-like anchoring: `*.sql` matches at any depth, `/x`
-    /// or `a/b` only from the root, `dir/` everything below `dir`; `*` stays within one
-    /// directory, `**` crosses directories. The patterns are also the cache key for added
-    /// lines, so pass them even when `added_lines_matcher` decides.
-    pub added_lines_for: Vec<String>,
-    /// A matcher that replaces the `added_lines_for` globs (for callers with their own
-    /// pattern language, e.g. the policy's path sets). Called with the `/`-separated path.
-    pub added_lines_matcher: Option<PathMatcher>,
     /// Worker threads for reading and diffing; `None` means one per available core.
     pub threads: Option<usize>,
-    /// Trailer keys that count as a review approval, compared without regard to case (the
-    /// policy's `[evidence] review-trailers`). `Acked-by` also gives an acknowledgment
-    /// whether it is listed or not. `None`: `Reviewed-by` and `Approved-by`.
-    pub review_trailers: Option<Vec<String>>,
-}
-
-impl std::fmt::Debug for WalkOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WalkOptions")
-            .field("branch", &self.branch)
-            .field("range", &self.range)
-            .field("since", &self.since)
-            .field("until", &self.until)
-            .field("use_cache", &self.use_cache)
-            .field("added_lines_for", &self.added_lines_for)
-            .field("added_lines_matcher", &self.added_lines_matcher.as_ref().map(|_| "<fn>"))
-            .field("threads", &self.threads)
-            .field("review_trailers", &self.review_trailers)
-            .finish()
-    }
+    /// What to read of each change: added lines, review trailers.
+    pub read: ReadOptions,
 }
 
 impl Default for WalkOptions {
@@ -72,29 +45,34 @@ impl Default for WalkOptions {
             since: None,
             until: None,
             use_cache: true,
-            added_lines_for: Vec::new(),
-            added_lines_matcher: None,
             threads: None,
-            review_trailers: None,
+            read: ReadOptions::default(),
         }
     }
 }
 
-/// How to read a pull request with [`Repository::pr_change_with`].
+/// What to read of each change, for the history walk ([`WalkOptions::read`]) and for a
+/// pull request ([`Repository::pr_change_with`]) alike.
 #[derive(Clone, Default)]
-pub struct PrOptions {
-    /// Patterns of files whose added lines are wanted, as in [`WalkOptions::added_lines_for`].
+pub struct ReadOptions {
+    /// Patterns of files whose added lines are wanted; blob diffs are only done for these
+    /// files. Glob syntax with gitignore-like anchoring: `*.sql` matches at any depth, `/x`
+    /// or `a/b` only from the root, `dir/` everything below `dir`; `*` stays within one
+    /// directory, `**` crosses directories. The patterns are also the cache key for added
+    /// lines, so pass them even when `added_lines_matcher` decides.
     pub added_lines_for: Vec<String>,
-    /// A matcher that replaces the `added_lines_for` globs, as in
-    /// [`WalkOptions::added_lines_matcher`].
+    /// A matcher that replaces the `added_lines_for` globs (for callers with their own
+    /// pattern language, e.g. the policy's path sets). Called with the `/`-separated path.
     pub added_lines_matcher: Option<PathMatcher>,
-    /// Trailer keys that count as a review approval, as in [`WalkOptions::review_trailers`].
+    /// Trailer keys that count as a review approval, compared without regard to case (the
+    /// policy's `[evidence] review-trailers`). `Acked-by` also gives an acknowledgment
+    /// whether it is listed or not. `None`: `Reviewed-by` and `Approved-by`.
     pub review_trailers: Option<Vec<String>>,
 }
 
-impl std::fmt::Debug for PrOptions {
+impl std::fmt::Debug for ReadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrOptions")
+        f.debug_struct("ReadOptions")
             .field("added_lines_for", &self.added_lines_for)
             .field("added_lines_matcher", &self.added_lines_matcher.as_ref().map(|_| "<fn>"))
             .field("review_trailers", &self.review_trailers)
@@ -380,13 +358,8 @@ impl Repository {
 
     /// Every first-parent commit of the branch (or range) in the date window, as a [`Change`].
     pub fn changes(&self, opts: &WalkOptions, progress: &dyn Fn(Progress)) -> Result<Walk, GitError> {
-        let glob = if opts.added_lines_matcher.is_some() { None } else { self.glob_set(&opts.added_lines_for)? };
-        let glob_match = glob.map(|set| move |path: &str| set.is_match(path));
-        let wanted: Option<&PathMatch> = match (&opts.added_lines_matcher, &glob_match) {
-            (Some(m), _) => Some(&**m),
-            (None, Some(g)) => Some(g),
-            (None, None) => None,
-        };
+        let wanted = self.added_lines_matcher(&opts.read)?;
+        let wanted: Option<&PathMatch> = wanted.as_deref().map(|m| m as &PathMatch);
         let (tip, stop, branch, range_text) = match &opts.range {
             Some(spec) => {
                 let (a, b) = self.parse_range(spec)?;
@@ -401,9 +374,9 @@ impl Repository {
                 (tip, Vec::new(), branch, None)
             }
         };
-        let rules = TrailerRules::new(opts.review_trailers.as_deref());
+        let rules = TrailerRules::new(opts.read.review_trailers.as_deref());
         let binding_keys = rules.binding_keys();
-        let fingerprint = facts::fingerprint(&opts.added_lines_for, &binding_keys);
+        let fingerprint = facts::fingerprint(&opts.read.added_lines_for, &binding_keys);
         let cache_path = self.cache_file();
         let cache =
             if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
@@ -475,6 +448,17 @@ impl Repository {
                 used_commit_graph,
             },
         })
+    }
+
+    /// The matcher for files whose added lines are read: the caller's, else one built from
+    /// the globs, else none.
+    fn added_lines_matcher(&self, read: &ReadOptions) -> Result<Option<PathMatcher>, GitError> {
+        if let Some(matcher) = &read.added_lines_matcher {
+            return Ok(Some(matcher.clone()));
+        }
+        Ok(self
+            .glob_set(&read.added_lines_for)?
+            .map(|set| -> PathMatcher { std::sync::Arc::new(move |path: &str| set.is_match(path)) }))
     }
 
     fn glob_set(&self, patterns: &[String]) -> Result<Option<globset::GlobSet>, GitError> {
@@ -650,7 +634,7 @@ impl Repository {
     /// [`Repository::pr_change_with`] with default options: no added lines are read, and
     /// `Reviewed-by` and `Approved-by` are the review trailers.
     pub fn pr_change(&self, base: &str, head: &str) -> Result<Change, GitError> {
-        self.pr_change_with(base, head, &PrOptions::default())
+        self.pr_change_with(base, head, &ReadOptions::default())
     }
 
     /// One change of kind `PullRequest` for the commits in `head` that are not in `base`
@@ -664,16 +648,11 @@ impl Repository {
     /// it), so that the check of a pull request and the audit of its merge name the same
     /// author. A trailer approval on an
     /// earlier commit counts for the head unless the head changed what that commit touched.
-    pub fn pr_change_with(&self, base: &str, head: &str, opts: &PrOptions) -> Result<Change, GitError> {
+    pub fn pr_change_with(&self, base: &str, head: &str, opts: &ReadOptions) -> Result<Change, GitError> {
         let base_id = self.resolve_commit(base)?;
         let head_id = self.resolve_commit(head)?;
-        let glob = if opts.added_lines_matcher.is_some() { None } else { self.glob_set(&opts.added_lines_for)? };
-        let glob_match = glob.map(|set| move |path: &str| set.is_match(path));
-        let wanted: Option<&PathMatch> = match (&opts.added_lines_matcher, &glob_match) {
-            (Some(m), _) => Some(&**m),
-            (None, Some(g)) => Some(g),
-            (None, None) => None,
-        };
+        let wanted = self.added_lines_matcher(opts)?;
+        let wanted: Option<&PathMatch> = wanted.as_deref().map(|m| m as &PathMatch);
         let rules = TrailerRules::new(opts.review_trailers.as_deref());
         let binding_keys = rules.binding_keys();
         let mut reader = Reader::new(&self.repo, &self.path, self.is_shallow(), wanted, &binding_keys);

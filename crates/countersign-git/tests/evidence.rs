@@ -7,7 +7,7 @@ mod common;
 
 use common::{BASE_TIME, TestRepo};
 use countersign_engine::change::{Approval, ApprovalKind, Change};
-use countersign_git::{CacheState, PrOptions, Repository, Walk, WalkOptions};
+use countersign_git::{CacheState, ReadOptions, Repository, Walk, WalkOptions};
 
 fn walk(repo: &TestRepo, opts: &WalkOptions) -> Walk {
     Repository::open(repo.path()).expect("open").changes(opts, &|_| {}).expect("walk")
@@ -290,7 +290,7 @@ fn s000_08_review_trailers_decide_which_trailers_are_reviews() {
     assert!(kinds(&w, "lena@example.com").is_empty());
 
     let listed = |keys: &[&str]| WalkOptions {
-        review_trailers: Some(keys.iter().map(|k| k.to_string()).collect()),
+        read: ReadOptions { review_trailers: Some(keys.iter().map(|k| k.to_string()).collect()), ..Default::default() },
         ..no_cache()
     };
     let w = walk(&r, &listed(&["Reviewed-by", "ACKED-BY", "looks-good-to"]));
@@ -305,7 +305,10 @@ fn s000_08_review_trailers_decide_which_trailers_are_reviews() {
     // The keys shape the facts (which commits get the staleness check), so they are part of
     // the cache key; the policy's default list binds the same keys as no list.
     let cached = |keys: Option<&[&str]>| WalkOptions {
-        review_trailers: keys.map(|k| k.iter().map(|s| s.to_string()).collect()),
+        read: ReadOptions {
+            review_trailers: keys.map(|k| k.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        },
         ..WalkOptions::default()
     };
     assert_eq!(walk(&r, &cached(None)).stats.cache, CacheState::Missing);
@@ -378,7 +381,7 @@ fn s000_13_pull_request_view_reads_added_lines_of_watched_files() {
     let plain = repo.pr_change("main", "pr").expect("pr");
     assert!(plain.added_lines.is_empty());
 
-    let opts = PrOptions { added_lines_for: vec!["db/migrations/".into()], ..PrOptions::default() };
+    let opts = ReadOptions { added_lines_for: vec!["db/migrations/".into()], ..ReadOptions::default() };
     let change = repo.pr_change_with("main", "pr", &opts).expect("pr");
     assert_eq!(change.added_lines.len(), 1, "main's own edit of 0001 is not the PR's");
     assert_eq!(change.added_lines[0].path, "db/migrations/0002_index.sql");
@@ -392,10 +395,10 @@ fn s000_13_pull_request_view_reads_added_lines_of_watched_files() {
 
     // The caller's matcher replaces the globs; the review trailers are the caller's.
     let matcher: countersign_git::PathMatcher = std::sync::Arc::new(|p: &str| p.ends_with(".rs"));
-    let opts = PrOptions {
+    let opts = ReadOptions {
         added_lines_matcher: Some(matcher),
         review_trailers: Some(vec!["Reviewed-by".into(), "Acked-by".into()]),
-        ..PrOptions::default()
+        ..ReadOptions::default()
     };
     let change = repo.pr_change_with("main", "pr", &opts).expect("pr");
     assert_eq!(change.added_lines.len(), 1);
@@ -407,7 +410,7 @@ fn s000_13_pull_request_view_reads_added_lines_of_watched_files() {
     assert_eq!(olga, vec![ApprovalKind::Review, ApprovalKind::Ack]);
 
     let err = repo
-        .pr_change_with("main", "pr", &PrOptions { added_lines_for: vec!["a[".into()], ..PrOptions::default() })
+        .pr_change_with("main", "pr", &ReadOptions { added_lines_for: vec!["a[".into()], ..ReadOptions::default() })
         .expect_err("bad glob");
     assert!(matches!(err, countersign_git::GitError::BadPattern { .. }), "{err:?}");
 }

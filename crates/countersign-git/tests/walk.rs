@@ -4,7 +4,7 @@ mod common;
 
 use common::TestRepo;
 use countersign_engine::change::{ApprovalKind, Change, ChangeKind, CheckStatus, PathStatus};
-use countersign_git::{CacheState, GitError, Repository, Walk, WalkOptions};
+use countersign_git::{CacheState, GitError, ReadOptions, Repository, Walk, WalkOptions};
 
 fn walk(repo: &TestRepo, opts: &WalkOptions) -> Result<Walk, GitError> {
     Repository::open(repo.path())?.changes(opts, &|_| {})
@@ -389,7 +389,7 @@ fn cache_reads_only_new_commits() {
     assert_eq!((again.stats.cache, again.stats.read), (CacheState::Loaded, 0));
 
     // Different added-lines patterns make different facts: the cache is rebuilt.
-    let other = walk(&r, &WalkOptions { added_lines_for: vec!["*.md".into()], ..opts.clone() }).expect("walk");
+    let other = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["*.md".into()], ..Default::default() }, ..opts.clone() }).expect("walk");
     assert_eq!((other.stats.cache, other.stats.read), (CacheState::Discarded, 8));
 }
 
@@ -415,7 +415,7 @@ fn added_lines_only_for_matching_files() {
         ],
         "index",
     );
-    let opts = WalkOptions { added_lines_for: vec!["db/migrations/**".into()], ..no_cache() };
+    let opts = WalkOptions { read: ReadOptions { added_lines_for: vec!["db/migrations/**".into()], ..Default::default() }, ..no_cache() };
     let w = walk(&r, &opts).expect("walk");
     let added = &w.changes[0].added_lines;
     assert_eq!(added.len(), 1);
@@ -426,23 +426,26 @@ fn added_lines_only_for_matching_files() {
 
     // gitignore-like anchoring: `*.sql` matches at any depth, `dir/` everything below.
     for pattern in ["*.sql", "db/", "/db/migrations/*.sql"] {
-        let w = walk(&r, &WalkOptions { added_lines_for: vec![pattern.into()], ..no_cache() }).expect("walk");
+        let w = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec![pattern.into()], ..Default::default() }, ..no_cache() }).expect("walk");
         assert_eq!(w.changes[0].added_lines.len(), 1, "{pattern}");
     }
-    let w = walk(&r, &WalkOptions { added_lines_for: vec!["migrations/*.sql".into()], ..no_cache() }).expect("walk");
+    let w = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["migrations/*.sql".into()], ..Default::default() }, ..no_cache() }).expect("walk");
     assert!(w.changes[0].added_lines.is_empty(), "a pattern with a slash is anchored at the root");
 
     // A caller's own matcher replaces the globs.
     let matcher: countersign_git::PathMatcher = std::sync::Arc::new(|p: &str| p.ends_with("a.rs"));
     let w = walk(
         &r,
-        &WalkOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..no_cache() },
+        &WalkOptions {
+            read: ReadOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..Default::default() },
+            ..no_cache()
+        },
     )
     .expect("walk");
     assert_eq!(w.changes[0].added_lines[0].path, "src/a.rs");
     assert_eq!(w.changes[0].added_lines[0].lines, vec!["y"]);
 
-    let err = walk(&r, &WalkOptions { added_lines_for: vec!["a[".into()], ..no_cache() }).expect_err("bad glob");
+    let err = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["a[".into()], ..Default::default() }, ..no_cache() }).expect_err("bad glob");
     assert!(matches!(err, GitError::BadPattern { .. }), "{err:?}");
 }
 
