@@ -6,9 +6,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
+use countersign_engine::change::BaseFacts;
 use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
-use countersign_engine::change::BaseFacts;
 use countersign_engine::{Engine, EvalOptions};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
@@ -143,8 +143,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     let mut changes = walk.changes;
     if !args.no_store {
-        let store = recorded::open(g)?;
-        recorded::merge(&store, &recorded::repository_key(&repo), &mut changes)?;
+        let (store, repository) = recorded::open(g)?;
+        recorded::merge(&store, repository.as_deref(), &mut changes)?;
     }
 
     let engine = Engine::new(&policy);

@@ -116,8 +116,8 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
 
     if !args.no_store {
-        let store = recorded::open(g)?;
-        recorded::merge(&store, &recorded::repository_key(&repo), std::slice::from_mut(&mut change))?;
+        let (store, repository) = recorded::open(g)?;
+        recorded::merge(&store, repository.as_deref(), std::slice::from_mut(&mut change))?;
     }
 
     let engine = Engine::new(&policy);

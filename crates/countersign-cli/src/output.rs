@@ -56,8 +56,7 @@ fn verdict_text(v: Verdict) -> &'static str {
 /// How a change is named in reports: its PR number and the commit it ends at, or its
 /// kind and commit when there is no PR. Never the same fact twice.
 fn change_label(e: &Evaluation) -> String {
-    let commit: Option<String> =
-        (!e.change.id.starts_with("pr#")).then(|| e.change.id.chars().take(10).collect());
+    let commit: Option<String> = (!e.change.id.starts_with("pr#")).then(|| e.change.id.chars().take(10).collect());
     let kind = e.change.kind.describe();
     match (e.change.pr_number, commit) {
         (Some(n), Some(c)) => format!("PR #{n} ({kind} {c})"),

@@ -91,8 +91,7 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
                     Some(area) => {
                         // A CODEOWNERS area is already named by its file and line.
                         let source = source_text(l);
-                        let source =
-                            if area.contains(&source) { String::new() } else { format!(" [{source}]") };
+                        let source = if area.contains(&source) { String::new() } else { format!(" [{source}]") };
                         s.push_str(&format!(
                             "{}: {} — area {}{}{}\n",
                             l.path,
@@ -144,9 +143,16 @@ fn source_text(l: &OwnerLine) -> String {
 fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
     let path = path.trim_start_matches("./").to_string();
     match policy.area_for(&path) {
-        None => {
-            OwnerLine { path, area: None, source: None, line: None, owners: vec![], people: vec![], sensitive: false, display: String::new() }
-        }
+        None => OwnerLine {
+            path,
+            area: None,
+            source: None,
+            line: None,
+            owners: vec![],
+            people: vec![],
+            sensitive: false,
+            display: String::new(),
+        },
         Some(area) => {
             let (source, line) = match &area.origin {
                 AreaOrigin::Codeowners { file, line } => (file.clone(), Some(*line)),

@@ -10,13 +10,16 @@ use countersign_store::{ChangeRef, Evidence, OpenOptions, RecordedEvidence, Stor
 
 use crate::Global;
 
-/// The evidence store for `audit` and `check`: created on first use (a SQLite file by
-/// default), so that changes are registered and `record` can refer to them.
-pub fn open(g: &Global) -> anyhow::Result<Store> {
+/// The evidence store for `audit` and `check`, created on first use (a SQLite file by
+/// default) so that changes are registered and `record` can refer to them; with the
+/// repository's identity that changes are registered under.
+pub fn open(g: &Global) -> anyhow::Result<(Store, Option<String>)> {
     let ctx = crate::store::context(g);
     let url = ctx.database_url()?;
-    Store::open(&url, &OpenOptions { create: true, clock: ctx.clock })
-        .with_context(|| format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone"))
+    let store = Store::open(&url, &OpenOptions { create: true, clock: ctx.clock }).with_context(|| {
+        format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone")
+    })?;
+    Ok((store, ctx.repository))
 }
 
 /// The repository's identity as changes are registered under it: `owner/repo` from the
@@ -57,12 +60,12 @@ pub fn owner_repo(url: &str) -> Option<String> {
 
 /// Register the changes (so evidence can be recorded against them), then add the recorded
 /// approvals, check results, emergency declarations and fulfilments to each.
-pub fn merge(store: &Store, repository: &str, changes: &mut [Change]) -> anyhow::Result<usize> {
+pub fn merge(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> anyhow::Result<usize> {
     let refs: Vec<ChangeRef> = changes
         .iter()
         .map(|c| ChangeRef {
             id: c.id.clone(),
-            repository: Some(repository.to_string()),
+            repository: repository.map(str::to_owned),
             pr_number: c.pr_number,
             head_commit: c.head_commit.clone(),
             merge_commit: matches!(c.kind, Some(ChangeKind::Merge | ChangeKind::DirectPush)).then(|| c.id.clone()),
@@ -136,9 +139,8 @@ pub fn known_person<'p>(policy: &'p Policy, who: &str, role: &str) -> anyhow::Re
 
 /// Whether a record names only what the policy knows.
 pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<()> {
-    let obligation_ids = || -> Vec<&str> {
-        policy.emergency.iter().flat_map(|e| e.obligations.iter().map(|o| o.id.as_str())).collect()
-    };
+    let obligation_ids =
+        || -> Vec<&str> { policy.emergency.iter().flat_map(|e| e.obligations.iter().map(|o| o.id.as_str())).collect() };
     match evidence {
         Evidence::Approval { approver, .. } => {
             known_person(policy, approver, "approver")?;
@@ -193,7 +195,10 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
                 && !console.providers.is_empty()
                 && !console.providers.iter().any(|p| p.eq_ignore_ascii_case(system))
             {
-                bail!("the policy lists no console provider {system:?}\nhint: one of: {}", console.providers.join(", "));
+                bail!(
+                    "the policy lists no console provider {system:?}\nhint: one of: {}",
+                    console.providers.join(", ")
+                );
             }
         }
         Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}

@@ -473,10 +473,7 @@ fn recorded_approval_turns_evidence_missing_into_compliant() {
     repo.commit(HOLLY, &[("README.md", "# x\n"), ("countersign.toml", &policy)], "Initial commit");
     let merge = repo.merge_pr(5, HOLLY, HOLLY, &[("src/app.rs", "fn main() {}\n")], "Add the app");
     let verdict = |repo: &Repo| {
-        let out = countersign(repo.path())
-            .args(["audit", "HEAD~1..HEAD", "--format", "json"])
-            .output()
-            .expect("run");
+        let out = countersign(repo.path()).args(["audit", "HEAD~1..HEAD", "--format", "json"]).output().expect("run");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), json["changes"][0]["verdict"].as_str().unwrap_or("").to_string())

@@ -20,10 +20,9 @@ fn countersign(dir: &Path) -> Command {
 
 /// The starter policy plus the people and environments these tests record evidence about.
 fn policy() -> String {
-    let starter = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/starter.toml"),
-    )
-    .unwrap();
+    let starter =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/starter.toml"))
+            .unwrap();
     format!(
         "{starter}\n[people.bob]\nname = \"Bob\"\nemails = \"bob@example.com\"\n\n[deploy]\nenvironments = [\"staging\", \"production\"]\n"
     )

@@ -19,9 +19,33 @@ fn starter_with_people() -> String {
     )
 }
 
+/// The first requirement of an evaluation (`{"requirements": [...]}`) whose id starts with
+/// `prefix`.
+fn requirement(evaluation: &serde_json::Value, prefix: &str) -> Option<serde_json::Value> {
+    evaluation["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with(prefix)))
+        .cloned()
+}
+
+/// `check --no-store --base main --head HEAD --format json` in `repo`.
+fn check_json(repo: &Repo, head: &str) -> serde_json::Value {
+    let out = countersign(repo.path())
+        .args(["check", "--no-store", "--base", "main", "--head", head, "--format", "json"])
+        .output()
+        .expect("run");
+    json_of(&out)
+}
+
 fn json_of(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}\nstdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{e}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -63,7 +87,8 @@ fn s000_18_exception_end_dates_are_judged_as_of_now_not_the_clock() {
     // The two-person-saas exception is re-evaluated on 2026-11-21: before that date Holly's
     // self-merge exception holds, after it the exception has ended. Same history, two times.
     let repo = Repo::new();
-    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    let policy =
+        std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
     repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
     repo.merge_pr(3, HOLLY, HOLLY, &[("docs/runbook.md", "# Runbook\n")], "Document the runbook");
     let judged = |now: &str| {
@@ -119,20 +144,25 @@ fn s000_03_evidence_recorded_on_an_open_pr_counts_after_the_squash_merge() {
     let change = &json["changes"][0];
     assert_eq!(change["change"]["id"], squash);
     assert_eq!(change["change"]["pr_number"], 13);
-    let review = change["requirements"]
-        .as_array()
-        .expect("requirements")
-        .iter()
-        .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with("review")))
-        .cloned()
-        .expect("a review requirement");
+    let review = requirement(change, "review").expect("a review requirement");
     assert_eq!(review["status"], "met", "the approval recorded on pr#13 counts for the squash commit: {review}");
     assert_eq!(change["verdict"], "compliant", "{change}");
 
     // The same change is reachable by every name a user would type.
     for name in ["pr#13", "sendtax/app#13", "HEAD", &squash[..9], &head] {
         countersign(repo.path())
-            .args(["record", "check", "--change", name, "--name", "ci", "--status", "success", "--by", "holly@send.tax"])
+            .args([
+                "record",
+                "check",
+                "--change",
+                name,
+                "--name",
+                "ci",
+                "--status",
+                "success",
+                "--by",
+                "holly@send.tax",
+            ])
             .assert()
             .success();
     }
@@ -190,9 +220,39 @@ fn record_refuses_what_the_policy_does_not_know_and_stores_nothing() {
         &["approval", "--approver", "Liam Howell <mallory@evil.example>"],
         &["obligation-fulfilled", "--obligation", "no-such-obligation"],
         &["obligation", "--obligation", "teleport"],
-        &["exception", "--rule", "no-such-rule", "--justification", "j", "--approved-by", "liam@send.tax", "--review-by", "2027-01-01"],
-        &["exception", "--rule", "review", "--justification", "j", "--approved-by", "nobody@x.y", "--review-by", "2027-01-01"],
-        &["exception", "--rule", "review", "--justification", "j", "--approved-by", "liam@send.tax", "--review-by", "soon"],
+        &[
+            "exception",
+            "--rule",
+            "no-such-rule",
+            "--justification",
+            "j",
+            "--approved-by",
+            "liam@send.tax",
+            "--review-by",
+            "2027-01-01",
+        ],
+        &[
+            "exception",
+            "--rule",
+            "review",
+            "--justification",
+            "j",
+            "--approved-by",
+            "nobody@x.y",
+            "--review-by",
+            "2027-01-01",
+        ],
+        &[
+            "exception",
+            "--rule",
+            "review",
+            "--justification",
+            "j",
+            "--approved-by",
+            "liam@send.tax",
+            "--review-by",
+            "soon",
+        ],
         &["deploy", "--environment", "moon"],
         &["emergency", "--reason", "fire", "--declared-by", "stranger@x.y"],
     ];
@@ -255,7 +315,10 @@ fn init_and_audit_leave_the_working_tree_clean() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let key = repo.path().join(".git/countersign/countersign.key");
     assert!(key.exists(), "the key is in the git directory");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&key.display().to_string()) || stderr_of(&out).contains(".git/countersign/countersign.key"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&key.display().to_string())
+            || stderr_of(&out).contains(".git/countersign/countersign.key")
+    );
     assert!(stderr_of(&out).contains("Back it up"), "init says how to back the key up: {}", stderr_of(&out));
     #[cfg(unix)]
     {
@@ -305,7 +368,8 @@ fn reports_name_kinds_as_people_say_them() {
 #[test]
 fn owners_names_people_once_and_says_when_an_area_is_sensitive() {
     let repo = Repo::new();
-    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    let policy =
+        std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
     repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
     let out = countersign(repo.path()).args(["owners", "st-backend/app/core/encryption.py"]).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -332,7 +396,18 @@ fn check_github_format_cannot_be_injected_through_the_pr_title_or_logins() {
     });
     std::fs::write(repo.path().join("pr.json"), pr.to_string()).expect("write");
     let out = countersign(repo.path())
-        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "github"])
+        .args([
+            "check",
+            "--no-store",
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--pr-json",
+            "pr.json",
+            "--format",
+            "github",
+        ])
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -355,7 +430,8 @@ fn check_github_format_cannot_be_injected_through_the_pr_title_or_logins() {
                     saw_block = true;
                 } else if line.starts_with("::") {
                     assert!(
-                        line.starts_with("::error title=countersign ") || line.starts_with("::warning title=countersign "),
+                        line.starts_with("::error title=countersign ")
+                            || line.starts_with("::warning title=countersign "),
                         "a workflow command outside the inert block that is not ours: {line:?}\n{stdout}"
                     );
                     assert!(!line.contains('\r'), "{line:?}");
@@ -373,7 +449,8 @@ fn check_github_format_cannot_be_injected_through_the_pr_title_or_logins() {
 #[test]
 fn s000_13_check_judges_content_flags_before_merge() {
     let repo = Repo::new();
-    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    let policy =
+        std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
     repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.commit(
@@ -381,17 +458,8 @@ fn s000_13_check_judges_content_flags_before_merge() {
         &[("st-backend/alembic/versions/0002_idx.py", "op.execute('CREATE INDEX CONCURRENTLY ix ON t (c)')\n")],
         "Add an index",
     );
-    let out = countersign(repo.path())
-        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--format", "json"])
-        .output()
-        .expect("run");
-    let json = json_of(&out);
-    let flag = json["evaluation"]["requirements"]
-        .as_array()
-        .expect("requirements")
-        .iter()
-        .find(|r| r["id"].as_str().is_some_and(|id| id.contains("non-transactional-ddl")))
-        .cloned()
+    let json = check_json(&repo, "feature");
+    let flag = requirement(&json["evaluation"], "review:flag:non-transactional-ddl")
         .unwrap_or_else(|| panic!("the content flag is judged: {json}"));
     // The flag matched: it now demands a peer's approval (which git alone cannot show),
     // instead of saying that the added lines were not read.
@@ -402,16 +470,10 @@ fn s000_13_check_judges_content_flags_before_merge() {
     repo.git(&["checkout", "-q", "main"]);
     repo.git(&["checkout", "-q", "-b", "plain"]);
     repo.commit(HOLLY, &[("st-backend/alembic/versions/0002_col.py", "op.add_column('t', 'c')\n")], "Add a column");
-    let out = countersign(repo.path())
-        .args(["check", "--no-store", "--base", "main", "--head", "plain", "--format", "json"])
-        .output()
-        .expect("run");
-    let json = json_of(&out);
-    let flagged = json["evaluation"]["requirements"]
-        .as_array()
-        .expect("requirements")
+    let json = check_json(&repo, "plain");
+    let flagged = ["review:flag:non-transactional-ddl", "flag:non-transactional-ddl"]
         .iter()
-        .any(|r| r["id"].as_str().is_some_and(|id| id.contains("non-transactional-ddl")));
+        .any(|id| requirement(&json["evaluation"], id).is_some());
     assert!(!flagged, "{json}");
 }
 
@@ -421,7 +483,8 @@ fn s000_13_check_judges_content_flags_before_merge() {
 #[test]
 fn s002_03_gates_match_check_runs_and_statuses_as_github_reports_them() {
     let repo = Repo::new();
-    let policy = std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
+    let policy =
+        std::fs::read_to_string(workspace_root().join("examples/policies/two-person-saas.toml")).expect("policy");
     repo.commit(HOLLY, &[("countersign.toml", &policy)], "Initial commit");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     let head = repo.commit(HOLLY, &[("st-backend/app/main.py", "print(1)\n")], "Change the API");
@@ -437,12 +500,28 @@ fn s002_03_gates_match_check_runs_and_statuses_as_github_reports_them() {
     });
     std::fs::write(repo.path().join("pr.json"), pr.to_string()).expect("write");
     let out = countersign(repo.path())
-        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "json"])
+        .args([
+            "check",
+            "--no-store",
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--pr-json",
+            "pr.json",
+            "--format",
+            "json",
+        ])
         .output()
         .expect("run");
     let json = json_of(&out);
     let status_of = |id: &str| {
-        json["evaluation"]["requirements"].as_array().expect("reqs").iter().find(|r| r["id"] == id).map(|r| r["status"].clone())
+        json["evaluation"]["requirements"]
+            .as_array()
+            .expect("reqs")
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["status"].clone())
     };
     assert_eq!(status_of("gate:backend-ci / tests"), Some("met".into()), "workflow / job: {json}");
     assert_eq!(status_of("gate:lint-type"), Some("met".into()), "the job alone");
@@ -453,7 +532,18 @@ fn s002_03_gates_match_check_runs_and_statuses_as_github_reports_them() {
     let failing = pr.to_string().replacen("\"SUCCESS\"", "\"FAILURE\"", 1);
     std::fs::write(repo.path().join("pr.json"), failing).expect("write");
     let out = countersign(repo.path())
-        .args(["check", "--no-store", "--base", "main", "--head", "feature", "--pr-json", "pr.json", "--format", "json"])
+        .args([
+            "check",
+            "--no-store",
+            "--base",
+            "main",
+            "--head",
+            "feature",
+            "--pr-json",
+            "pr.json",
+            "--format",
+            "json",
+        ])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
@@ -479,22 +569,11 @@ fn s001_04_migration_numbering_and_forbidden_drops_through_check_and_audit() {
     let repo = Repo::new();
     let policy =
         std::fs::read_to_string(workspace_root().join("examples/policies/solo-founder-iso27001.toml")).expect("policy");
-    repo.commit(founder, &[("countersign.toml", &policy), ("migrations/0001_init.sql", "CREATE TABLE t (a INT);\n")], "Init");
-    let requirement = |json: &serde_json::Value, prefix: &str| {
-        json["evaluation"]["requirements"]
-            .as_array()
-            .expect("requirements")
-            .iter()
-            .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with(prefix)))
-            .cloned()
-    };
-    let check = |branch: &str| {
-        let out = countersign(repo.path())
-            .args(["check", "--no-store", "--base", "main", "--head", branch, "--format", "json"])
-            .output()
-            .expect("run");
-        json_of(&out)
-    };
+    repo.commit(
+        founder,
+        &[("countersign.toml", &policy), ("migrations/0001_init.sql", "CREATE TABLE t (a INT);\n")],
+        "Init",
+    );
     for (branch, file, sql, sequence, forbidden) in [
         ("next", "migrations/0002_add.sql", "ALTER TABLE t ADD COLUMN b INT;\n", "met", "met"),
         ("gap", "migrations/0009_add.sql", "ALTER TABLE t ADD COLUMN b INT;\n", "missing", "met"),
@@ -503,10 +582,11 @@ fn s001_04_migration_numbering_and_forbidden_drops_through_check_and_audit() {
         repo.git(&["checkout", "-q", "main"]);
         repo.git(&["checkout", "-q", "-b", branch]);
         repo.commit(founder, &[(file, sql)], &format!("Migration on {branch}"));
-        let json = check(branch);
-        let seq = requirement(&json, "sequence:").unwrap_or_else(|| panic!("{branch}: numbering judged: {json}"));
+        let json = check_json(&repo, branch);
+        let seq = requirement(&json["evaluation"], "sequence:")
+            .unwrap_or_else(|| panic!("{branch}: numbering judged: {json}"));
         assert_eq!(seq["status"], sequence, "{branch}: {seq}");
-        let drop = requirement(&json, "forbidden:");
+        let drop = requirement(&json["evaluation"], "forbidden:");
         match forbidden {
             "missing" => assert_eq!(drop.expect("the forbidden flag is judged")["status"], "missing", "{branch}"),
             _ => assert!(drop.as_ref().is_none_or(|d| d["status"] != "missing"), "{branch}: {drop:?}"),
@@ -519,14 +599,11 @@ fn s001_04_migration_numbering_and_forbidden_drops_through_check_and_audit() {
     // The audit reads the base of each change from history: the gap is found there too.
     repo.git(&["checkout", "-q", "main"]);
     repo.git(&["merge", "-q", "--ff-only", "gap"]);
-    let out = countersign(repo.path()).args(["audit", "--no-store", "--format", "json", "HEAD~1..HEAD"]).output().expect("run");
+    let out = countersign(repo.path())
+        .args(["audit", "--no-store", "--format", "json", "HEAD~1..HEAD"])
+        .output()
+        .expect("run");
     let json = json_of(&out);
-    let seq = json["changes"][0]["requirements"]
-        .as_array()
-        .expect("requirements")
-        .iter()
-        .find(|r| r["id"].as_str().is_some_and(|id| id.starts_with("sequence:")))
-        .cloned()
-        .unwrap_or_else(|| panic!("{json}"));
+    let seq = requirement(&json["changes"][0], "sequence:").unwrap_or_else(|| panic!("{json}"));
     assert_eq!(seq["status"], "missing", "{seq}");
 }

@@ -611,10 +611,9 @@ impl Repository {
                 .lookup_entry(dir.split('/').filter(|c| !c.is_empty()).map(|c| c.as_bytes()))
                 .map_err(|e| self.git(format!("looking up {dir} in {rev}"), e))?;
             match entry {
-                Some(entry) if entry.mode().is_tree() => entry
-                    .object()
-                    .map_err(|e| self.git(format!("reading {dir} at {rev}"), e))?
-                    .into_tree(),
+                Some(entry) if entry.mode().is_tree() => {
+                    entry.object().map_err(|e| self.git(format!("reading {dir} at {rev}"), e))?.into_tree()
+                }
                 _ => return Ok(Vec::new()),
             }
         };

@@ -389,7 +389,14 @@ fn cache_reads_only_new_commits() {
     assert_eq!((again.stats.cache, again.stats.read), (CacheState::Loaded, 0));
 
     // Different added-lines patterns make different facts: the cache is rebuilt.
-    let other = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["*.md".into()], ..Default::default() }, ..opts.clone() }).expect("walk");
+    let other = walk(
+        &r,
+        &WalkOptions {
+            read: ReadOptions { added_lines_for: vec!["*.md".into()], ..Default::default() },
+            ..opts.clone()
+        },
+    )
+    .expect("walk");
     assert_eq!((other.stats.cache, other.stats.read), (CacheState::Discarded, 8));
 }
 
@@ -415,7 +422,10 @@ fn added_lines_only_for_matching_files() {
         ],
         "index",
     );
-    let opts = WalkOptions { read: ReadOptions { added_lines_for: vec!["db/migrations/**".into()], ..Default::default() }, ..no_cache() };
+    let opts = WalkOptions {
+        read: ReadOptions { added_lines_for: vec!["db/migrations/**".into()], ..Default::default() },
+        ..no_cache()
+    };
     let w = walk(&r, &opts).expect("walk");
     let added = &w.changes[0].added_lines;
     assert_eq!(added.len(), 1);
@@ -426,10 +436,24 @@ fn added_lines_only_for_matching_files() {
 
     // gitignore-like anchoring: `*.sql` matches at any depth, `dir/` everything below.
     for pattern in ["*.sql", "db/", "/db/migrations/*.sql"] {
-        let w = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec![pattern.into()], ..Default::default() }, ..no_cache() }).expect("walk");
+        let w = walk(
+            &r,
+            &WalkOptions {
+                read: ReadOptions { added_lines_for: vec![pattern.into()], ..Default::default() },
+                ..no_cache()
+            },
+        )
+        .expect("walk");
         assert_eq!(w.changes[0].added_lines.len(), 1, "{pattern}");
     }
-    let w = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["migrations/*.sql".into()], ..Default::default() }, ..no_cache() }).expect("walk");
+    let w = walk(
+        &r,
+        &WalkOptions {
+            read: ReadOptions { added_lines_for: vec!["migrations/*.sql".into()], ..Default::default() },
+            ..no_cache()
+        },
+    )
+    .expect("walk");
     assert!(w.changes[0].added_lines.is_empty(), "a pattern with a slash is anchored at the root");
 
     // A caller's own matcher replaces the globs.
@@ -437,7 +461,11 @@ fn added_lines_only_for_matching_files() {
     let w = walk(
         &r,
         &WalkOptions {
-            read: ReadOptions { added_lines_for: vec!["custom".into()], added_lines_matcher: Some(matcher), ..Default::default() },
+            read: ReadOptions {
+                added_lines_for: vec!["custom".into()],
+                added_lines_matcher: Some(matcher),
+                ..Default::default()
+            },
             ..no_cache()
         },
     )
@@ -445,7 +473,11 @@ fn added_lines_only_for_matching_files() {
     assert_eq!(w.changes[0].added_lines[0].path, "src/a.rs");
     assert_eq!(w.changes[0].added_lines[0].lines, vec!["y"]);
 
-    let err = walk(&r, &WalkOptions { read: ReadOptions { added_lines_for: vec!["a[".into()], ..Default::default() }, ..no_cache() }).expect_err("bad glob");
+    let err = walk(
+        &r,
+        &WalkOptions { read: ReadOptions { added_lines_for: vec!["a[".into()], ..Default::default() }, ..no_cache() },
+    )
+    .expect_err("bad glob");
     assert!(matches!(err, GitError::BadPattern { .. }), "{err:?}");
 }
 

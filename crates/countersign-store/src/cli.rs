@@ -75,10 +75,7 @@ impl CliContext {
     pub fn database_url(&self) -> anyhow::Result<String> {
         match &self.database_url {
             Some(url) if !url.is_empty() => Ok(url.clone()),
-            _ => Ok(self
-                .state_file(DEFAULT_DATABASE, "--database", "COUNTERSIGN_DATABASE_URL")?
-                .display()
-                .to_string()),
+            _ => Ok(self.state_file(DEFAULT_DATABASE, "--database", "COUNTERSIGN_DATABASE_URL")?.display().to_string()),
         }
     }
 
@@ -438,8 +435,12 @@ fn commit_in_repo(repo: &Path, revision: &str) -> anyhow::Result<Option<String>>
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("ambiguous") {
-        let candidates: Vec<&str> =
-            stderr.lines().filter_map(|l| l.trim().strip_prefix("hint:")).map(str::trim).filter(|l| !l.is_empty()).collect();
+        let candidates: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("hint:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         bail!(
             "--change {revision:?} is ambiguous in {}: {}\nhint: give more characters of the commit id",
             repo.display(),
@@ -464,7 +465,9 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
             bail!("the command line says {:?} but the JSON record is a {}", kind, doc.evidence.kind());
         }
         if matches!(doc.evidence, Evidence::PolicyVersion { .. }) {
-            bail!("a policy-version entry cannot be recorded with `record`: the policy in force is read from the repository\nhint: record another kind (approval, check, deploy, emergency, console-change, exception, obligation, obligation-fulfilled)");
+            bail!(
+                "a policy-version entry cannot be recorded with `record`: the policy in force is read from the repository\nhint: record another kind (approval, check, deploy, emergency, console-change, exception, obligation, obligation-fulfilled)"
+            );
         }
         let by = doc.recorded_by.or(by_flag).context("say who records this with --by (or \"recordedBy\")")?;
         (doc.evidence, doc.change.or(args.change.take()), by, doc.idempotency_key.or(args.idempotency_key.take()))
@@ -483,7 +486,8 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         evidence,
     };
     if let Some(check) = &ctx.check_record {
-        check(args.policy.as_deref(), &request).with_context(|| format!("refusing to record this {kind}; nothing was stored"))?;
+        check(args.policy.as_deref(), &request)
+            .with_context(|| format!("refusing to record this {kind}; nothing was stored"))?;
     }
     let RecordRequest { change, recorded_at, idempotency_key, evidence, .. } = request;
     let signer = keys::load_key(&ctx.key_file()?)?;
@@ -511,7 +515,8 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         },
         other => other,
     };
-    let request = RecordRequest { change: change.clone(), recorded_by: by.clone(), recorded_at, idempotency_key, evidence };
+    let request =
+        RecordRequest { change: change.clone(), recorded_by: by.clone(), recorded_at, idempotency_key, evidence };
     let outcome = store.record(&request)?;
     let about = change.map(|c| format!(" about {c}")).unwrap_or_default();
     match (ctx.format, outcome) {

@@ -53,7 +53,11 @@ fn acknowledged_appends_survive_kill_9_at_random_points() {
         }
     }
     assert!(!acked.is_empty(), "the writers acknowledged something");
-    let reopened = countersign_store::Store::open(&db.url, &countersign_store::OpenOptions { create: false, clock: jiff::Timestamp::now }).unwrap();
+    let reopened = countersign_store::Store::open(
+        &db.url,
+        &countersign_store::OpenOptions { create: false, clock: jiff::Timestamp::now },
+    )
+    .unwrap();
     let summary = reopened.verify(&signer(1).verifier(), Default::default()).unwrap().unwrap();
     for (index, key) in &acked {
         assert!(*index < summary.entries, "acknowledged entry {index} is gone");
