@@ -94,13 +94,11 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot read the changes between {} and {}", args.base, args.head))?;
     let forge = match &args.pr_json {
         Some(path) => {
+            use countersign_store::bounded::{PR_JSON_LIMIT, read_file, read_limited};
             let bytes = if path.as_os_str() == "-" {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                    .context("cannot read the PR JSON from stdin")?;
-                buf
+                read_limited(std::io::stdin().lock(), PR_JSON_LIMIT, "PR JSON", "standard input")?
             } else {
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+                read_file(path, PR_JSON_LIMIT, "PR JSON")?
             };
             let pr = GhPullRequest::from_json(&bytes).with_context(|| {
                 format!(

@@ -63,6 +63,28 @@ pub struct Global {
     /// every report states it as `as_of`. Recording evidence always uses the clock.
     #[arg(long, global = true, value_name = "TIME", env = "COUNTERSIGN_NOW", value_parser = parse_now)]
     pub now: Option<jiff::Timestamp>,
+    /// The log's public key (`name+keyid+base64`, as `countersign init` prints it) that
+    /// recorded evidence and checkpoints are proven with. Default: the key file's public
+    /// key, else the one recorded in the database (with a warning: whoever can write the
+    /// database can replace it). Pin it in CI.
+    #[arg(long, global = true, value_name = "VKEY", env = "COUNTERSIGN_LOG_VKEY")]
+    pub log_vkey: Option<String>,
+    /// Also publish every new checkpoint to this file (or `latest.checkpoint` in this
+    /// directory), and check the store against the one there. Put it where the database's
+    /// writers cannot reach: another volume, a synced bucket.
+    #[arg(long, global = true, value_name = "PATH", env = "COUNTERSIGN_CHECKPOINT_FILE")]
+    pub checkpoint_file: Option<PathBuf>,
+    /// Publish every new checkpoint as a commit under this ref of the repository, and
+    /// check the store against it; push the ref so the forge keeps a copy. `none` turns
+    /// it off.
+    #[arg(
+        long,
+        global = true,
+        value_name = "REF",
+        env = "COUNTERSIGN_CHECKPOINT_REF",
+        default_value = countersign_store::publish::DEFAULT_REF
+    )]
+    pub checkpoint_ref: String,
     /// The wall clock, read once at start (not an option).
     #[arg(skip = jiff::Timestamp::UNIX_EPOCH)]
     pub clock: jiff::Timestamp,

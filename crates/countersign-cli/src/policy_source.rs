@@ -53,7 +53,8 @@ pub fn read(policy: Option<&str>, root: &Path) -> anyhow::Result<PolicyText> {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<PolicyText> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the policy file {}", path.display()))?;
+    let bytes = countersign_store::bounded::read_file(path, countersign_store::bounded::POLICY_LIMIT, "policy file")
+        .with_context(|| format!("cannot read the policy file {}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "the policy file {} is not UTF-8 (invalid byte at offset {})",

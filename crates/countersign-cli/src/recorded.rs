@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 
 use countersign_engine::change::{Change, ChangeKind};
 use countersign_policy::model::{Person, Policy, WAIVABLE_KINDS};
-use countersign_store::{ChangeRef, Evidence, OpenOptions, RecordedEvidence, Store};
+use countersign_store::{ChangeRef, Evidence, RecordedEvidence, Store};
 
 use crate::Global;
 
@@ -16,7 +16,7 @@ use crate::Global;
 pub fn open(g: &Global) -> anyhow::Result<(Store, Option<String>)> {
     let ctx = crate::store::context(g);
     let url = ctx.database_url()?;
-    let store = Store::open(&url, &OpenOptions { create: true, clock: ctx.clock }).with_context(|| {
+    let store = ctx.open_for_reading(true).with_context(|| {
         format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone")
     })?;
     Ok((store, ctx.repository))

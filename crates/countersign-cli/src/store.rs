@@ -23,6 +23,9 @@ pub fn context(g: &Global) -> CliContext {
         state_dir: repo.as_ref().map(|r| r.git_dir().join("countersign")),
         clock: crate::wall_clock,
         check_record: Some(crate::recorded::record_check(g)),
+        log_vkey: g.log_vkey.clone(),
+        checkpoint_file: g.checkpoint_file.clone(),
+        checkpoint_ref: Some(g.checkpoint_ref.clone()).filter(|r| !r.is_empty() && r != "none"),
     }
 }
 

@@ -194,3 +194,169 @@ fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
         countersign(dir.path()).args(["log", "verify"]).assert().code(2);
     }
 }
+
+/// Run the insider's tool (`tests/data/tamper_store.py`) on the repository's store.
+fn tamper(dir: &Path, args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tamper_store.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(state(dir, "countersign.db"))
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "tamper_store.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn record_checks(dir: &Path, commit: &str, names: std::ops::Range<usize>) {
+    for i in names {
+        countersign(dir)
+            .args(["--repo", ".", "record", "check", "--change", commit, "--name", &format!("ci-{i}"), "--status", "success"])
+            .assert()
+            .success();
+    }
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn x04_laundering_a_store_without_the_key_is_refused_by_the_next_record() {
+    // Step by step, without the key: delete entry 2, renumber the rest, delete every
+    // checkpoint, recompute the tree state. Then one honest `record`.
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    record_checks(dir.path(), &commit, 0..6);
+    tamper(dir.path(), &["launder", "2", "0"]);
+    let out = countersign(dir.path())
+        .args(["--repo", ".", "--checkpoint-ref", "none", "record", "check", "--change", &commit, "--name", "ci-x", "--status", "success"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("tampered evidence") && stderr_of(&out).contains("no signed checkpoint"), "{}", stderr_of(&out));
+    // Nothing was signed over it, so every verifier still sees the tampering.
+    let verify = countersign(dir.path()).args(["--checkpoint-ref", "none", "log", "verify"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("no signed checkpoint"));
+    countersign(dir.path())
+        .args(["--checkpoint-ref", "none", "evidence", "export", "--since", "2000-01-01", "--out", "e.tar"])
+        .assert()
+        .code(2);
+    assert!(!dir.path().join("e.tar").exists());
+}
+
+#[test]
+fn x04_laundering_that_keeps_the_early_checkpoints_is_caught_by_the_published_ref() {
+    // Keeping the checkpoints from before the deleted entry satisfies the store's own
+    // check; the checkpoint published under refs/countersign/checkpoints does not move back.
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    record_checks(dir.path(), &commit, 0..6);
+    let published = git(dir.path(), &["cat-file", "blob", "refs/countersign/checkpoints:checkpoint"]);
+    assert!(published.starts_with("example.com/log\n6\n"), "{published}");
+    assert_eq!(git(dir.path(), &["rev-list", "--count", "refs/countersign/checkpoints"]), "6");
+    tamper(dir.path(), &["launder", "4", "4"]);
+    let out = countersign(dir.path())
+        .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "ci-x", "--status", "success"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("a checkpoint of size 6 was signed"), "{}", stderr_of(&out));
+    let verify = countersign(dir.path()).args(["log", "verify"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("rolled back"), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+#[test]
+fn x04_a_store_rolled_back_to_a_backup_is_caught_with_a_trusted_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    let none = ["--checkpoint-ref", "none"];
+    countersign(dir.path()).args(none).args(["--repo", ".", "record", "check", "--change", &commit, "--name", "a", "--status", "success"]).assert().success();
+    let db = state(dir.path(), "countersign.db");
+    std::fs::copy(&db, dir.path().join("backup.db")).unwrap();
+    countersign(dir.path()).args(none).args(["--repo", ".", "record", "check", "--change", &commit, "--name", "b", "--status", "success"]).assert().success();
+    let saved = stdout(countersign(dir.path()).args(["log", "checkpoint"]));
+    std::fs::write(dir.path().join("saved.checkpoint"), &saved).unwrap();
+    // The insider restores the backup: a valid log, one entry shorter.
+    std::fs::copy(dir.path().join("backup.db"), &db).unwrap();
+    countersign(dir.path()).args(none).args(["log", "verify"]).assert().success();
+    let out = countersign(dir.path()).args(none).args(["log", "verify", "--trusted", "saved.checkpoint"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rolled back") && text.contains("saved.checkpoint"), "{text}");
+    // A directory of saved checkpoints works the same way.
+    std::fs::create_dir(dir.path().join("kept")).unwrap();
+    std::fs::write(dir.path().join("kept/2.checkpoint"), &saved).unwrap();
+    countersign(dir.path()).args(none).args(["log", "verify", "--trusted", "kept"]).assert().code(1);
+}
+
+#[test]
+fn x04_a_forged_approval_row_makes_audit_fail_with_exit_2_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    countersign(dir.path())
+        .args(["--repo", ".", "record", "approval", "--change", &commit, "--approver", "bob@example.com"])
+        .assert()
+        .success();
+    let before = countersign(dir.path()).args(["audit"]).output().unwrap();
+    assert_ne!(before.status.code(), Some(2), "{}", stderr_of(&before));
+    tamper(dir.path(), &["forge-approval"]);
+    let out = countersign(dir.path()).args(["audit"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("tampered evidence"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn x04_an_approval_hidden_by_nulling_its_change_id_makes_audit_fail_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    countersign(dir.path())
+        .args(["--repo", ".", "record", "approval", "--change", &commit, "--approver", "bob@example.com"])
+        .assert()
+        .success();
+    tamper(dir.path(), &["null-change", "0"]);
+    let out = countersign(dir.path()).args(["audit"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("change_id"), "{}", stderr_of(&out));
+}
+
+#[test]
+fn x04_files_that_never_end_or_block_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    // A key file that is a character device, and one that is a FIFO (opening it would block).
+    let out = countersign(dir.path())
+        .args(["--key-file", "/dev/zero", "--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("not a regular file"), "{}", stderr_of(&out));
+    let fifo = dir.path().join("key.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = countersign(dir.path())
+        .arg("--key-file")
+        .arg(&fifo)
+        .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("a FIFO"), "{}", stderr_of(&out));
+    // A record and a PR document that never end.
+    let out = countersign(dir.path()).args(["record", "--json", "/dev/zero"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("not a regular file"), "{}", stderr_of(&out));
+    let out = countersign(dir.path())
+        .args(["check", "--base", "HEAD", "--head", "HEAD", "--pr-json", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("not a regular file"), "{}", stderr_of(&out));
+    // An oversized record on standard input is refused, and nothing is stored.
+    let huge = format!(r#"{{"kind": "check", "change": "{commit}", "name": "{}", "status": "success"}}"#, "x".repeat(300_000));
+    let out = countersign(dir.path()).args(["--repo", ".", "record", "--json", "-"]).write_stdin(huge).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("larger than the limit"), "{}", stderr_of(&out));
+    countersign(dir.path()).args(["log", "checkpoint"]).assert().code(2);
+}

@@ -89,6 +89,10 @@ pub struct LogAudit<'k> {
     count: usize,
 }
 
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Entries per batch signature verification (see the micro-benchmark in bench/store).
 const BATCH: usize = 1024;
 
@@ -145,7 +149,12 @@ impl<'k> LogAudit<'k> {
                         return Err(VerifyFailure {
                             entry: None,
                             checkpoint: Some(cp.size),
-                            problem: "two checkpoints of the same size with different roots (a fork)".into(),
+                            problem: format!(
+                                "fork: two signed checkpoints of size {} with different roots, {} and {}",
+                                cp.size,
+                                hex(&last.root),
+                                hex(&cp.root)
+                            ),
                         });
                     }
                     continue;
@@ -175,6 +184,16 @@ impl<'k> LogAudit<'k> {
     /// The number of entries verified so far.
     pub fn entries(&self) -> u64 {
         self.frontier.size()
+    }
+
+    /// The root of the entries verified so far.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// The tree of the entries verified so far, as a store keeps it.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
     }
 
     /// Verify the next entries, which must continue the index sequence.
@@ -343,4 +362,50 @@ pub fn verify_log(
     let mut audit = LogAudit::new(verifier, signed_checkpoints, options)?;
     audit.push(entries)?;
     audit.finish()
+}
+
+/// Whether a tree (its frontier, as a store holds it) extends a signed checkpoint: the
+/// same root at the same size, or a consistency proof from the checkpoint's size to the
+/// tree's, built from the tree's complete subtrees (`node`), that leads from the signed
+/// root to the frontier's root. An appender runs this before it signs a new checkpoint, so
+/// that it never signs over a tree someone rewrote without the key. The error says what
+/// was found, for a message that names the tampering.
+pub fn check_extends(
+    tree: &Frontier,
+    checkpoint: &Checkpoint,
+    node: impl FnMut(crate::merkle::NodeId) -> Option<Hash>,
+) -> Result<(), String> {
+    let size = tree.size();
+    if checkpoint.size > size {
+        return Err(format!(
+            "the store holds {size} entries, but a checkpoint of size {} was signed: entries were removed, or the store was rolled back to an earlier state",
+            checkpoint.size
+        ));
+    }
+    if checkpoint.size == size {
+        return if checkpoint.root == tree.root() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the stored tree of {size} entries has root {}, but the signed checkpoint of that size has root {}: entries or the stored tree state were changed",
+                hex(&tree.root()),
+                hex(&checkpoint.root)
+            ))
+        };
+    }
+    if checkpoint.size == 0 {
+        return Ok(());
+    }
+    let mut node = node;
+    let proof = match crate::merkle::consistency_proof::<()>(checkpoint.size, size, |n| node(n).ok_or(())) {
+        Ok(Ok(proof)) => proof,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(()) => return Err(format!("a stored tree node between sizes {} and {size} is missing", checkpoint.size)),
+    };
+    crate::merkle::verify_consistency(checkpoint.size, size, &checkpoint.root, &tree.root(), &proof).map_err(|_| {
+        format!(
+            "the stored tree of {size} entries does not extend the signed checkpoint of size {}: entries before index {} were changed, removed or reordered, or the stored tree state was altered",
+            checkpoint.size, checkpoint.size
+        )
+    })
 }

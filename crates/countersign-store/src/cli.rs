@@ -10,7 +10,6 @@
 //! `git cat-file -e <rev>^{commit}`), in which case that commit is registered as a change
 //! (id = its full commit id) first.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,6 +19,8 @@ use countersign_log::note::LogVerifier;
 use jiff::Timestamp;
 
 use crate::evidence::{ApprovalType, CheckOutcome, Evidence, RecordDocument, RecordRequest};
+use crate::bounded::{self, CHECKPOINT_LIMIT, RECORD_LIMIT};
+use crate::publish::{CheckpointPublisher, FilePublisher, GitRefPublisher};
 use crate::{AppendOutcome, ChangeRef, OpenOptions, Store, keys, package, parse_pr_reference};
 
 /// Output format, as the binary's `--format` option gives it.
@@ -56,6 +57,13 @@ pub struct CliContext {
     pub clock: crate::Clock,
     /// Validates `record` requests against the policy; `None` accepts any well-formed record.
     pub check_record: Option<RecordCheck>,
+    /// The log's public key that entries and checkpoints are proven with (`--log-vkey`);
+    /// default: the key file's, else the one recorded in the database (with a warning).
+    pub log_vkey: Option<String>,
+    /// Publish every new checkpoint to this file (or `latest.checkpoint` in this directory).
+    pub checkpoint_file: Option<PathBuf>,
+    /// Publish every new checkpoint under this ref of the repository (`None`: do not).
+    pub checkpoint_ref: Option<String>,
 }
 
 /// The default file names inside [`CliContext::state_dir`].
@@ -77,6 +85,34 @@ impl CliContext {
             Some(url) if !url.is_empty() => Ok(url.clone()),
             _ => Ok(self.state_file(DEFAULT_DATABASE, "--database", "COUNTERSIGN_DATABASE_URL")?.display().to_string()),
         }
+    }
+
+    /// Where new checkpoints are published outside the database: `--checkpoint-file`, and
+    /// the git ref (`--checkpoint-ref`, default `refs/countersign/checkpoints`) when inside
+    /// a repository.
+    pub fn publishers(&self) -> Vec<Box<dyn CheckpointPublisher>> {
+        let mut out: Vec<Box<dyn CheckpointPublisher>> = Vec::new();
+        if let Some(path) = self.checkpoint_file.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            out.push(Box::new(FilePublisher::new(path)));
+        }
+        if let (Some(refname), Some(_)) = (&self.checkpoint_ref, &self.state_dir) {
+            let repo = self.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+            out.push(Box::new(GitRefPublisher::new(&repo, refname, self.clock)));
+        }
+        out
+    }
+
+    /// Open the store to read evidence for verdicts: the trusted key set, and the
+    /// published checkpoints read as anchors, so that every entry a verdict uses is proven
+    /// first ([`Store::proven_scan`]).
+    pub fn open_for_reading(&self, create: bool) -> anyhow::Result<Store> {
+        let url = self.database_url()?;
+        let mut store = Store::open(&url, &OpenOptions { create, clock: self.clock })?;
+        if let Some(verifier) = trusted_key(self, None, &store, false)? {
+            store.trust_key(verifier);
+            store.set_publishers(self.publishers())?;
+        }
+        Ok(store)
     }
 
     /// The log signing key: `--key-file`, else `<git-dir>/countersign/countersign.key`.
@@ -219,6 +255,12 @@ pub enum LogCommand {
         /// Skip entry signatures (entries stay bound to the signed checkpoints by the tree).
         #[arg(long)]
         skip_entry_signatures: bool,
+        /// A checkpoint you saved earlier (a file, or a directory of *.checkpoint files):
+        /// the log must reach it with the same root. Catches a store rolled back or
+        /// rewritten as a whole, which nothing inside the store can show. Repeatable.
+        /// Checkpoints published with --checkpoint-file / --checkpoint-ref are checked too.
+        #[arg(long, value_name = "CHECKPOINT")]
+        trusted: Vec<PathBuf>,
     },
     /// Print an inclusion proof (C2SP tlog-proof) or, with --from, a consistency proof.
     Proof {
@@ -252,6 +294,10 @@ pub enum EvidenceCommand {
         until: Option<String>,
         #[arg(long)]
         out: PathBuf,
+        /// Add a consistency proof from the checkpoint of this size (one an auditor kept
+        /// from an earlier package) to the package's head. Repeatable.
+        #[arg(long, value_name = "SIZE")]
+        consistency_from: Vec<u64>,
     },
     /// Verify an evidence package offline, with no database.
     Verify {
@@ -262,6 +308,10 @@ pub enum EvidenceCommand {
         /// Also extract the verified files under this directory.
         #[arg(long)]
         extract: Option<PathBuf>,
+        /// A checkpoint you kept from an earlier package (a file, or a directory of
+        /// *.checkpoint files): the package's log must extend it. Repeatable.
+        #[arg(long, value_name = "CHECKPOINT")]
+        trusted: Vec<PathBuf>,
     },
 }
 
@@ -406,13 +456,39 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
 }
 
 fn read_json_input(source: &str) -> anyhow::Result<String> {
-    if source == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the record from stdin")?;
-        Ok(text)
+    let bytes = if source == "-" {
+        bounded::read_limited(std::io::stdin().lock(), RECORD_LIMIT, "record", "standard input")?
     } else {
-        std::fs::read_to_string(source).with_context(|| format!("reading the record from {source}"))
+        bounded::read_file(Path::new(source), RECORD_LIMIT, "record")?
+    };
+    String::from_utf8(bytes).with_context(|| format!("the record in {source} is not UTF-8"))
+}
+
+/// Signed checkpoints from files an auditor kept: each PATH is a checkpoint file or a
+/// directory of `*.checkpoint` files. Returns `(note, where it came from)`.
+pub fn read_trusted(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let files: Vec<PathBuf> = if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("cannot list {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                bail!("{} holds no *.checkpoint file", path.display());
+            }
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let note = bounded::read_text(&file, CHECKPOINT_LIMIT, "checkpoint file")?;
+            out.push((note, format!("--trusted {}", file.display())));
+        }
     }
+    Ok(out)
 }
 
 /// The full commit id of `revision` in the repository, if git resolves it to a commit (any
@@ -494,6 +570,7 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
     let url = ctx.database_url()?;
     let mut store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
     store.set_signer(signer)?;
+    store.set_publishers(ctx.publishers())?;
     // A reference the store does not know may be a revision of the repository: resolve it
     // with git, and register the commit (merged into the change that holds it, if any).
     let repo = ctx.repo.clone().unwrap_or_else(|| PathBuf::from("."));
@@ -529,27 +606,37 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         (_, AppendOutcome::Appended(i)) => println!("recorded entry {i} ({kind}{about}) by {by}"),
         (_, AppendOutcome::AlreadyRecorded(i)) => println!("already recorded as entry {i}"),
     }
+    for problem in store.take_publish_errors() {
+        eprintln!("warning: the entry is stored, but {problem}\nhint: the next append publishes the latest checkpoint again");
+    }
     store.close();
     Ok(ExitCode::SUCCESS)
 }
 
-/// The key to verify with: --vkey, else the key file's public key, else the database's.
-fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store) -> anyhow::Result<LogVerifier> {
-    if let Some(vkey) = vkey {
-        return LogVerifier::from_vkey(vkey).context("--vkey is not a valid public key");
+/// The key to verify with: `--vkey`, else `--log-vkey`, else the key file's public key,
+/// else (with a warning, since whoever can write the database can change it) the one
+/// recorded in the database. `None` when there is no key anywhere (a store nothing was
+/// ever recorded in); `required` turns that into an error.
+fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store, required: bool) -> anyhow::Result<Option<LogVerifier>> {
+    if let Some(vkey) = vkey.or(ctx.log_vkey.as_deref()).filter(|v| !v.is_empty()) {
+        return Ok(Some(LogVerifier::from_vkey(vkey).context("the pinned log key (--vkey / --log-vkey) is not a valid public key")?));
     }
     let key = match ctx.key_file() {
         Ok(path) => keys::load_key(&path),
         Err(_) => Err(keys::KeyError::Missing { path: PathBuf::new() }),
     };
     match key {
-        Ok(signer) => Ok(signer.verifier()),
-        Err(keys::KeyError::Missing { .. }) => {
-            eprintln!(
-                "warning: no key file; verifying against the public key stored in the database (pass --vkey to pin it)"
-            );
-            Ok(store.log_verifier()?)
-        }
+        Ok(signer) => Ok(Some(signer.verifier())),
+        Err(keys::KeyError::Missing { .. }) => match store.log_vkey()? {
+            Some(_) => {
+                eprintln!(
+                    "warning: no key file; proving evidence with the public key recorded in the database, which anyone who can write the database can replace\nhint: pin the log's public key with --log-vkey or COUNTERSIGN_LOG_VKEY"
+                );
+                Ok(Some(store.log_verifier()?))
+            }
+            None if required => Err(crate::StoreError::NotInitialized.into()),
+            None => Ok(None),
+        },
         Err(e) => Err(e.into()),
     }
 }
@@ -558,15 +645,21 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
     let url = ctx.database_url()?;
     let store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
     match command {
-        LogCommand::Verify { vkey, skip_entry_signatures } => {
-            let verifier = trusted_key(ctx, vkey.as_deref(), &store)?;
+        LogCommand::Verify { vkey, skip_entry_signatures, trusted } => {
+            let mut store = store;
+            let verifier = trusted_key(ctx, vkey.as_deref(), &store, true)?.context("no log key")?;
+            store.trust_key(verifier.clone());
+            let trusted = read_trusted(&trusted)?;
+            store.add_anchors(&trusted)?;
+            store.set_publishers(ctx.publishers())?;
+            let anchors: Vec<String> = store.anchors().iter().map(|t| t.source.clone()).collect();
             let started = std::time::Instant::now();
             let result = store.verify(&verifier, AuditOptions { entry_signatures: !skip_entry_signatures })?;
             let seconds = started.elapsed().as_secs_f64();
             match (result, ctx.format) {
                 (Ok(summary), Format::Json) => print_json(&serde_json::json!({
                     "ok": true, "entries": summary.entries, "checkpoints": summary.checkpoints,
-                    "root": crate::evidence::hex(&summary.root), "seconds": seconds,
+                    "root": crate::evidence::hex(&summary.root), "seconds": seconds, "trusted": anchors,
                 }))?,
                 (Ok(summary), _) => {
                     println!(
@@ -575,6 +668,13 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
                         summary.checkpoints,
                         crate::evidence::hex(&summary.root)
                     );
+                    if anchors.is_empty() {
+                        eprintln!(
+                            "note: no checkpoint kept outside the database was checked, so a store rolled back as a whole would pass\nhint: keep `countersign log checkpoint` output and pass it with --trusted, or publish with --checkpoint-file / --checkpoint-ref"
+                        );
+                    } else {
+                        println!("extends {} trusted checkpoint(s): {}", anchors.len(), anchors.join("; "));
+                    }
                     eprintln!("({seconds:.2}s)");
                 }
                 (Err(failure), Format::Json) => {
@@ -626,7 +726,7 @@ pub fn parse_time_bound(text: &str) -> anyhow::Result<String> {
 
 fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCode> {
     match command {
-        EvidenceCommand::Export { since, until, out } => {
+        EvidenceCommand::Export { since, until, out, consistency_from } => {
             let since = since
                 .as_deref()
                 .map(parse_time_bound)
@@ -639,7 +739,8 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
             let signer = keys::load_key(&ctx.key_file()?)?;
             let mut store = Store::open(&ctx.database_url()?, &OpenOptions { create: false, clock: ctx.clock })?;
             store.set_signer(signer)?;
-            let summary = package::export(&store, &since, &until, &out)?;
+            store.set_publishers(ctx.publishers())?;
+            let summary = package::export(&store, &since, &until, &out, &consistency_from)?;
             match ctx.format {
                 Format::Json => print_json(&serde_json::json!({
                     "out": out.display().to_string(), "entries": summary.entries, "treeSize": summary.tree_size, "policyVersion": summary.policy_version,
@@ -648,10 +749,11 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
             }
             Ok(ExitCode::SUCCESS)
         }
-        EvidenceCommand::Verify { file, vkey, extract } => {
+        EvidenceCommand::Verify { file, vkey, extract, trusted } => {
             let pinned =
                 vkey.as_deref().map(LogVerifier::from_vkey).transpose().context("--vkey is not a valid public key")?;
-            match package::verify_package(&file, pinned.as_ref())? {
+            let trusted: Vec<String> = read_trusted(&trusted)?.into_iter().map(|(note, _)| note).collect();
+            match package::verify_package(&file, pinned.as_ref(), &trusted)? {
                 Ok(summary) => {
                     if let Some(dir) = extract {
                         package::extract_package(&file, &dir)?.map_err(|f| anyhow::anyhow!("cannot extract: {f}"))?;

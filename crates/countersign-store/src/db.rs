@@ -48,19 +48,39 @@ impl AppendOutcome {
     }
 }
 
-/// A chunk of entries read in index order: index, stored leaf hash (if 32 bytes), bytes.
+/// A chunk of entries read in index order: index, stored leaf hash (if 32 bytes), bytes,
+/// and the unsigned index columns, which readers check against the signed payload.
 #[derive(Debug, Default)]
 pub(crate) struct EntryChunk {
     pub indices: Vec<u64>,
     pub hashes: Vec<Option<Hash>>,
     pub bytes: Vec<Vec<u8>>,
+    pub columns: Vec<IndexColumns>,
+}
+
+/// The columns `log_entries` keeps beside an entry's bytes so it can be found by change,
+/// kind and time. They are not signed: every reader checks them against the payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexColumns {
+    pub kind: String,
+    pub change_id: Option<String>,
+    pub recorded_at: String,
+    pub recorded_by: String,
 }
 
 impl EntryChunk {
     fn with_capacity(n: usize) -> Self {
-        Self { indices: Vec::with_capacity(n), hashes: Vec::with_capacity(n), bytes: Vec::with_capacity(n) }
+        Self {
+            indices: Vec::with_capacity(n),
+            hashes: Vec::with_capacity(n),
+            bytes: Vec::with_capacity(n),
+            columns: Vec::with_capacity(n),
+        }
     }
 }
+
+/// A chunk of stored tree nodes, in the order a growing tree completes them.
+pub(crate) type NodeChunk = Vec<(NodeId, Vec<u8>)>;
 
 /// A stored change, as the resolver returns it.
 #[derive(Debug, Clone)]
@@ -300,8 +320,8 @@ macro_rules! backend {
             /// Append entries in one transaction, with one signed checkpoint at the end, on a
             /// fresh connection from the pool (imports; the group committer keeps an
             /// [`Appender`]).
-            pub async fn append_batch(pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
-                Appender::default().append(pool, signer, entries, now).await
+            pub async fn append_batch(pool: &Pool, signer: &LogSigner, anchors: &[Checkpoint], entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
+                Appender::with_anchors(anchors.to_vec()).append(pool, signer, entries, now).await
             }
 
             /// Appends on one held connection, remembering the log state it last wrote.
@@ -312,10 +332,52 @@ macro_rules! backend {
             /// locks and checks the state, and the new checkpoint was already signed while
             /// it ran. If someone else appended, the row is read under the lock and the
             /// append is recomputed. Entries and tree nodes go in multi-row INSERTs.
+            ///
+            /// Whenever it reads the state from the database rather than from its own last
+            /// write (its first append, or after another writer appended), it first proves
+            /// that the stored state extends the latest signed checkpoint in the store and
+            /// every published checkpoint it was given (`anchors`): see [`check_state`].
             #[derive(Default)]
             pub struct Appender {
                 conn: Option<sqlx::pool::PoolConnection<$db>>,
                 state: Option<Frontier>,
+                pub anchors: Vec<Checkpoint>,
+            }
+
+            /// Refuse to sign over a tree someone rewrote without the key: the stored state
+            /// (`base`) must extend the latest signed checkpoint in the store and every
+            /// anchor, by a consistency proof built from the stored tree nodes. A non-empty
+            /// log with no checkpoint, or a checkpoint larger than the log, is refused too.
+            async fn check_state(conn: &mut <$db as sqlx::Database>::Connection, base: &Frontier, signer: &LogSigner, anchors: &[Checkpoint]) -> Result<(), StoreError> {
+                let verifier = signer.verifier();
+                let latest = sqlx::query("SELECT note FROM checkpoints ORDER BY tree_size DESC LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db("reading the latest checkpoint"))?;
+                let mut against: Vec<(&str, Checkpoint)> = anchors.iter().map(|c| ("a published checkpoint", c.clone())).collect();
+                match latest {
+                    Some(row) => {
+                        let note: String = row.try_get(0).map_err(db("reading the latest checkpoint"))?;
+                        let cp = Checkpoint::open(&note, &verifier)
+                            .map_err(|e| StoreError::Tampered(format!("the latest checkpoint in the store does not verify with the log key: {e}")))?;
+                        against.push(("the latest signed checkpoint in the store", cp));
+                    }
+                    None if base.size() > 0 => {
+                        return Err(StoreError::Tampered(format!("the log holds {} entries but no signed checkpoint: the checkpoints were deleted", base.size())));
+                    }
+                    None => {}
+                }
+                for (what, cp) in against {
+                    let ids = if cp.size > 0 && cp.size < base.size() { countersign_log::merkle::consistency_proof_nodes(cp.size, base.size()) } else { Vec::new() };
+                    let nodes = match nodes_on(&mut *conn, &ids).await {
+                        Ok(nodes) => nodes,
+                        Err(StoreError::Corrupt(problem)) => return Err(StoreError::Tampered(problem)),
+                        Err(e) => return Err(e),
+                    };
+                    countersign_log::audit::check_extends(base, &cp, |n| nodes.get(&n).copied())
+                        .map_err(|problem| StoreError::Tampered(format!("{problem} (checked against {what}, size {})", cp.size)))?;
+                }
+                Ok(())
             }
 
             struct Plan<'e> {
@@ -413,6 +475,11 @@ macro_rules! backend {
             }
 
             impl Appender {
+                /// An appender that proves the store extends these published checkpoints.
+                pub fn with_anchors(anchors: Vec<Checkpoint>) -> Self {
+                    Self { anchors, ..Self::default() }
+                }
+
                 pub async fn append(&mut self, pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
                     let mut conn = match self.conn.take() {
                         Some(c) => c,
@@ -434,7 +501,7 @@ macro_rules! backend {
                         }
                     }
                     let cached = if $multi { None } else { cached };
-                    let result = Self::append_on(&mut conn, cached, signer, entries, now).await;
+                    let result = Self::append_on(&mut conn, cached, signer, &self.anchors, entries, now).await;
                     match result {
                         Ok((outcomes, state)) => {
                             self.conn = Some(conn);
@@ -565,6 +632,7 @@ macro_rules! backend {
                     conn: &mut <$db as sqlx::Database>::Connection,
                     cached: Option<Frontier>,
                     signer: &LogSigner,
+                    anchors: &[Checkpoint],
                     entries: &[&PreparedEntry],
                     now: &str,
                 ) -> Result<(Vec<AppendOutcome>, Option<Frontier>), StoreError> {
@@ -579,7 +647,10 @@ macro_rules! backend {
                                 let state = sqlx::query($lock_state).fetch_one(&mut *tx).await.map_err(db("locking the log"))?;
                                 let size: i64 = state.try_get(0).map_err(db("reading the log state"))?;
                                 let frontier_bytes: Vec<u8> = state.try_get(1).map_err(db("reading the log state"))?;
-                                (Frontier::from_parts(size as u64, &frontier_bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?, true)
+                                let base = Frontier::from_parts(size as u64, &frontier_bytes)
+                                    .map_err(|e| StoreError::Tampered(format!("the stored log state is malformed: {e}")))?;
+                                check_state(&mut *tx, &base, signer, anchors).await?;
+                                (base, true)
                             }
                         };
                         let plan = plan(base.clone(), entries, &existing);
@@ -688,6 +759,12 @@ macro_rules! backend {
             /// The hashes of these complete subtrees, in one query (one round trip): level 0
             /// from `log_entries.leaf_hash`, the others from `tree_nodes`.
             pub async fn nodes(pool: &Pool, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("reading tree nodes"))?;
+                nodes_on(&mut conn, ids).await
+            }
+
+            /// [`nodes`] on a connection (inside an append transaction).
+            async fn nodes_on(conn: &mut <$db as sqlx::Database>::Connection, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
                 let mut wanted = ids.to_vec();
                 wanted.sort_unstable();
                 wanted.dedup();
@@ -714,7 +791,7 @@ macro_rules! backend {
                         }
                         q = q.bind(id.index as i64);
                     }
-                    for row in q.fetch_all(pool).await.map_err(db("reading tree nodes"))? {
+                    for row in q.fetch_all(&mut *conn).await.map_err(db("reading tree nodes"))? {
                         let level: i32 = row.try_get(0).map_err(db("reading a tree node"))?;
                         let index: i64 = row.try_get(1).map_err(db("reading a tree node"))?;
                         let hash = to_hash(row.try_get::<Vec<u8>, _>(2).map_err(db("reading a tree node"))?, "tree node")?;
@@ -743,21 +820,26 @@ macro_rules! backend {
 
             /// Stream every entry in index order, in chunks of `chunk` rows, into `out`
             /// (one query, read as a cursor; stops when the receiver goes away).
-            pub async fn stream_entries(pool: Pool, chunk: usize, out: tokio::sync::mpsc::Sender<Result<EntryChunk, StoreError>>) {
+            pub async fn stream_entries(pool: Pool, from: u64, to: u64, chunk: usize, out: tokio::sync::mpsc::Sender<Result<EntryChunk, StoreError>>) {
                 use futures_util::TryStreamExt as _;
-                let mut rows = sqlx::query("SELECT idx, leaf_hash, envelope FROM log_entries ORDER BY idx").fetch(&pool);
+                let mut rows = sqlx::query("SELECT idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
+                    .bind(from.min(i64::MAX as u64) as i64)
+                    .bind(to.min(i64::MAX as u64) as i64)
+                    .fetch(&pool);
                 let mut current = EntryChunk::with_capacity(chunk);
                 loop {
                     match rows.try_next().await {
                         Ok(Some(r)) => {
                             let decoded = (|| {
-                                Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get::<&[u8], _>(1)?.try_into().ok(), r.try_get::<Vec<u8>, _>(2)?))
+                                let columns = IndexColumns { kind: r.try_get(3)?, change_id: r.try_get(4)?, recorded_at: r.try_get(5)?, recorded_by: r.try_get(6)? };
+                                Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get::<&[u8], _>(1)?.try_into().ok(), r.try_get::<Vec<u8>, _>(2)?, columns))
                             })();
                             match decoded {
-                                Ok((index, hash, bytes)) => {
+                                Ok((index, hash, bytes, columns)) => {
                                     current.indices.push(index);
                                     current.hashes.push(hash);
                                     current.bytes.push(bytes);
+                                    current.columns.push(columns);
                                 }
                                 Err(e) => {
                                     let _ = out.send(Err(db("reading entries")(e))).await;
@@ -785,63 +867,60 @@ macro_rules! backend {
                 }
             }
 
-            /// Entries about any of these changes: (index, bytes).
-            pub async fn entries_for_changes(pool: &Pool, change_ids: &[String]) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-                let mut out = Vec::new();
-                for id in change_ids {
-                    let rows = sqlx::query("SELECT idx, envelope FROM log_entries WHERE change_id = $1 ORDER BY idx")
-                        .bind(id)
-                        .fetch_all(pool)
-                        .await
-                        .map_err(db("reading evidence"))?;
-                    for r in rows {
-                        out.push((r.try_get::<i64, _>(0).map_err(db("reading evidence"))? as u64, r.try_get::<Vec<u8>, _>(1).map_err(db("reading evidence"))?));
+            /// Stream every stored tree node in the order a growing tree completes them (by the
+            /// leaf that completes the node, then by level), in chunks, into `out`.
+            pub async fn stream_nodes(pool: Pool, chunk: usize, out: tokio::sync::mpsc::Sender<Result<NodeChunk, StoreError>>) {
+                use futures_util::TryStreamExt as _;
+                let mut rows = sqlx::query("SELECT level, idx, hash FROM tree_nodes ORDER BY ((idx + 1) << level), level").fetch(&pool);
+                let mut current = Vec::with_capacity(chunk);
+                loop {
+                    match rows.try_next().await {
+                        Ok(Some(r)) => {
+                            let decoded = (|| Ok::<_, sqlx::Error>((r.try_get::<i32, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<Vec<u8>, _>(2)?)))();
+                            match decoded {
+                                Ok((level, index, hash)) => current.push((NodeId { level: level.clamp(0, 255) as u8, index: index as u64 }, hash)),
+                                Err(e) => {
+                                    let _ = out.send(Err(db("reading tree nodes")(e))).await;
+                                    return;
+                                }
+                            }
+                            if current.len() == chunk {
+                                let full = std::mem::replace(&mut current, Vec::with_capacity(chunk));
+                                if out.send(Ok(full)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => {
+                            if !current.is_empty() {
+                                let _ = out.send(Ok(current)).await;
+                            }
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = out.send(Err(db("reading tree nodes")(e))).await;
+                            return;
+                        }
                     }
                 }
-                out.sort_by_key(|(i, _)| *i);
-                out.dedup_by_key(|(i, _)| *i);
-                Ok(out)
             }
 
-            /// Every entry that concerns a change: (index, bytes), in log order.
-            pub async fn entries_with_change(pool: &Pool) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-                let rows = sqlx::query("SELECT idx, envelope FROM log_entries WHERE change_id IS NOT NULL ORDER BY idx")
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db("reading evidence"))?;
-                rows.iter()
-                    .map(|r| Ok((r.try_get::<i64, _>(0).map_err(db("reading evidence"))? as u64, r.try_get::<Vec<u8>, _>(1).map_err(db("reading evidence"))?)))
-                    .collect()
+            /// How many entries have an index at or above `from`.
+            pub async fn count_from(pool: &Pool, from: u64) -> Result<u64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) FROM log_entries WHERE idx >= $1").bind(from.min(i64::MAX as u64) as i64).fetch_one(pool).await.map_err(db("counting entries"))?;
+                Ok(row.try_get::<i64, _>(0).map_err(db("counting entries"))? as u64)
             }
 
-            /// Entries recorded in [since, until): (index, bytes). Times are RFC 3339 UTC with
-            /// whole seconds, so text order is time order.
-            pub async fn entries_between(pool: &Pool, since: &str, until: &str) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-                let rows = sqlx::query("SELECT idx, envelope FROM log_entries WHERE recorded_at >= $1 AND recorded_at < $2 ORDER BY idx")
-                    .bind(since)
-                    .bind(until)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(db("reading evidence"))?;
-                rows.iter().map(|r| Ok((r.try_get::<i64, _>(0).map_err(db("reading evidence"))? as u64, r.try_get::<Vec<u8>, _>(1).map_err(db("reading evidence"))?))).collect()
+            /// The stored log state: tree size and frontier bytes.
+            pub async fn log_state(pool: &Pool) -> Result<(u64, Vec<u8>), StoreError> {
+                let row = sqlx::query("SELECT tree_size, frontier FROM log_state WHERE id = 1").fetch_one(pool).await.map_err(db("reading the log state"))?;
+                Ok((row.try_get::<i64, _>(0).map_err(db("reading the log state"))? as u64, row.try_get(1).map_err(db("reading the log state"))?))
             }
 
-            /// The policy version in force at `until`: (version, sha256, text, entry index).
-            pub async fn policy_in_force(pool: &Pool, until: &str) -> Result<Option<(String, String, String, u64)>, StoreError> {
-                let row = sqlx::query("SELECT version, sha256, text, entry_idx FROM policy_versions WHERE published_at < $1 ORDER BY entry_idx DESC LIMIT 1")
-                    .bind(until)
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(db("reading the policy version"))?;
-                row.map(|r| {
-                    Ok((
-                        r.try_get(0).map_err(db("reading the policy version"))?,
-                        r.try_get(1).map_err(db("reading the policy version"))?,
-                        r.try_get(2).map_err(db("reading the policy version"))?,
-                        r.try_get::<i64, _>(3).map_err(db("reading the policy version"))? as u64,
-                    ))
-                })
-                .transpose()
+            /// A published policy version's stored text.
+            pub async fn policy_text(pool: &Pool, version: &str) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query("SELECT text FROM policy_versions WHERE version = $1").bind(version).fetch_optional(pool).await.map_err(db("reading a policy version"))?;
+                row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(db("reading a policy version"))
             }
 
             pub async fn execute_raw(pool: &Pool, sql: &str) -> Result<u64, StoreError> {

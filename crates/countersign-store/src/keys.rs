@@ -26,10 +26,12 @@ pub enum KeyError {
 
 /// Read the key file.
 pub fn load_key(path: &Path) -> Result<LogSigner, KeyError> {
-    let text = match std::fs::read_to_string(path) {
+    use crate::bounded::{BoundedReadError, KEY_FILE_LIMIT, read_text};
+    let text = match read_text(path, KEY_FILE_LIMIT, "key file") {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::Missing { path: path.to_owned() }),
-        Err(source) => return Err(KeyError::Unreadable { path: path.to_owned(), source }),
+        Err(BoundedReadError::Missing { .. }) => return Err(KeyError::Missing { path: path.to_owned() }),
+        Err(BoundedReadError::Io { source, .. }) => return Err(KeyError::Unreadable { path: path.to_owned(), source }),
+        Err(other) => return Err(KeyError::Malformed { path: path.to_owned(), reason: other.to_string() }),
     };
     #[cfg(unix)]
     {

@@ -12,11 +12,13 @@
 //!
 //! The API is blocking: a [`Store`] owns a small tokio runtime and runs sqlx inside it.
 
+pub mod bounded;
 pub mod cli;
 mod db;
 pub mod evidence;
 pub mod keys;
 pub mod package;
+pub mod publish;
 
 use std::str::FromStr as _;
 use std::sync::{Mutex, OnceLock};
@@ -25,7 +27,7 @@ use std::time::Duration;
 use countersign_log::audit::{AuditOptions, AuditSummary, EntryRef, LogAudit, VerifyFailure};
 use countersign_log::dsse;
 use countersign_log::merkle::{self, Hash, NodeId};
-use countersign_log::note::{LogSigner, LogVerifier, NoteError};
+use countersign_log::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -80,6 +82,22 @@ pub enum StoreError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("{0}")]
     Package(String),
+    /// The store was altered by someone without the log key: a row, index column,
+    /// checkpoint or tree state does not match what was signed.
+    #[error("tampered evidence: {0}\nhint: the evidence store was altered outside countersign; run `countersign log verify` for the full report, and restore the store from a backup you can verify")]
+    Tampered(String),
+    #[error("cannot publish the checkpoint to {0}")]
+    Publish(String),
+    #[error("the record is {size} bytes; the largest record the log accepts is {limit} bytes")]
+    TooLarge { size: usize, limit: u64 },
+}
+
+/// A checkpoint a verification must reach with the same root, and where it came from
+/// (`published at git ref …`, `--trusted saved.checkpoint`).
+#[derive(Debug, Clone)]
+pub struct TrustedCheckpoint {
+    pub checkpoint: Checkpoint,
+    pub source: String,
 }
 
 /// A change as `audit`/`check` register it.
@@ -170,6 +188,15 @@ pub struct Store {
     /// Serializes starting the committer.
     start: Mutex<()>,
     clock: Clock,
+    /// The key entries and checkpoints are proven with before a verdict uses them: set by
+    /// [`Store::set_signer`] or [`Store::trust_key`].
+    trusted: Option<LogVerifier>,
+    /// Checkpoints published outside the database, read when the store was told where
+    /// they live ([`Store::set_publishers`]); the appender and readers prove the store
+    /// extends each of them.
+    anchors: Vec<TrustedCheckpoint>,
+    publishers: std::sync::Arc<Vec<Box<dyn publish::CheckpointPublisher>>>,
+    publish_errors: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 fn now_rfc3339(clock: Clock) -> String {
@@ -245,6 +272,10 @@ impl Store {
             committer_task: Mutex::new(None),
             clock: options.clock,
             start: Mutex::new(()),
+            trusted: None,
+            anchors: Vec::new(),
+            publishers: Default::default(),
+            publish_errors: Default::default(),
         })
     }
 
@@ -279,10 +310,83 @@ impl Store {
         match stored {
             Some(stored) if stored != vkey => Err(StoreError::KeyMismatch { store: stored, key: vkey }),
             _ => {
+                self.trusted = Some(signer.verifier());
                 self.signer = Some(signer);
                 Ok(())
             }
         }
+    }
+
+    /// Trust this public key (pinned by the caller: `--vkey`, the key file's) to prove
+    /// entries and checkpoints before a verdict uses them. Without it (and without a
+    /// signer), readers fall back to the key recorded in the database.
+    pub fn trust_key(&mut self, verifier: LogVerifier) {
+        self.trusted = Some(verifier);
+    }
+
+    fn trusted_verifier(&self) -> Result<LogVerifier, StoreError> {
+        match &self.trusted {
+            Some(v) => Ok(v.clone()),
+            None => self.log_verifier(),
+        }
+    }
+
+    /// Where checkpoints are published outside the database. Each place's latest
+    /// checkpoint is read now and must be signed by the trusted key; it becomes an anchor
+    /// the store must extend (checked before every new checkpoint is signed, and by every
+    /// proven read). After every append batch the new checkpoint is published to each.
+    pub fn set_publishers(&mut self, publishers: Vec<Box<dyn publish::CheckpointPublisher>>) -> Result<(), StoreError> {
+        let verifier = self.trusted_verifier()?;
+        let mut anchors = Vec::new();
+        for p in &publishers {
+            if let Some(note) = p.latest()? {
+                let cp = Checkpoint::open(&note, &verifier).map_err(|e| {
+                    StoreError::Tampered(format!(
+                        "the checkpoint published at {} is not signed by this log's key: {e}",
+                        p.describe()
+                    ))
+                })?;
+                anchors.push(TrustedCheckpoint { checkpoint: cp, source: format!("published at {}", p.describe()) });
+            }
+        }
+        self.anchors = anchors;
+        self.publishers = std::sync::Arc::new(publishers);
+        Ok(())
+    }
+
+    /// Add checkpoints the caller trusts (an auditor's saved copies) as anchors:
+    /// `(signed note, where it came from)`.
+    pub fn add_anchors(&mut self, notes: &[(String, String)]) -> Result<(), StoreError> {
+        let verifier = self.trusted_verifier()?;
+        for (note, source) in notes {
+            let cp = Checkpoint::open(note, &verifier).map_err(|e| {
+                StoreError::Tampered(format!("the trusted checkpoint {source} does not verify with the log key: {e}"))
+            })?;
+            self.anchors.push(TrustedCheckpoint { checkpoint: cp, source: source.clone() });
+        }
+        Ok(())
+    }
+
+    /// The anchors in force (published and trusted checkpoints).
+    pub fn anchors(&self) -> &[TrustedCheckpoint] {
+        &self.anchors
+    }
+
+    /// Publishing problems since the last call (the entries themselves were stored).
+    pub fn take_publish_errors(&self) -> Vec<String> {
+        self.publish_errors.lock().map(|mut e| std::mem::take(&mut *e)).unwrap_or_default()
+    }
+
+    /// Publish the latest checkpoint to every publisher (after imports, and by the
+    /// committer after every batch).
+    pub fn publish_latest(&self) -> Result<(), StoreError> {
+        if self.publishers.is_empty() {
+            return Ok(());
+        }
+        if let Some(note) = self.latest_checkpoint()? {
+            publish_to(&self.publishers, &self.publish_errors, &note);
+        }
+        Ok(())
     }
 
     /// Register (or update) changes so evidence can be recorded about them.
@@ -347,6 +451,9 @@ impl Store {
         };
         let statement = evidence::statement_for(request, change.as_ref());
         let envelope = dsse::sign_statement(&statement, signer)?;
+        if envelope.len() as u64 > bounded::RECORD_LIMIT {
+            return Err(StoreError::TooLarge { size: envelope.len(), limit: bounded::RECORD_LIMIT });
+        }
         let policy = match (&request.evidence, policy_text) {
             (Evidence::PolicyVersion { version, sha256 }, Some(text)) => {
                 Some((version.clone(), sha256.clone(), text.to_owned()))
@@ -375,7 +482,15 @@ impl Store {
         }
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = self.runtime.spawn(group_committer(self.pool.clone(), signer, self.clock, rx));
+        let publishing = Publishing { publishers: self.publishers.clone(), errors: self.publish_errors.clone() };
+        let task = self.runtime.spawn(group_committer(
+            self.pool.clone(),
+            signer,
+            self.anchors.iter().map(|t| t.checkpoint.clone()).collect(),
+            publishing,
+            self.clock,
+            rx,
+        ));
         if let Ok(mut slot) = self.committer_task.lock() {
             *slot = Some(task);
         }
@@ -410,7 +525,11 @@ impl Store {
         let refs: Vec<&db::PreparedEntry> = entries.iter().collect();
         let pool = &self.pool;
         let now = now_rfc3339(self.clock);
-        self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, &refs, &now)) })
+        let anchors: Vec<Checkpoint> = self.anchors.iter().map(|t| t.checkpoint.clone()).collect();
+        let anchors = &anchors;
+        let outcomes = self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, anchors, &refs, &now)) })?;
+        self.publish_latest()?;
+        Ok(outcomes)
     }
 
     /// Publish a policy version: its text is stored and its digest logged.
@@ -439,29 +558,79 @@ impl Store {
         self.submit(entry)
     }
 
-    /// Recorded evidence about these changes (change ids or commits), for `audit`/`check`.
-    /// References that name no registered change are skipped.
+    /// Recorded evidence about these changes (change ids or commits), for `check`: only
+    /// entries proven by [`Store::proven_scan`], matched by the change their signed
+    /// payload names. References that name no registered change are skipped.
     pub fn evidence_for(&self, references: &[&str]) -> Result<Vec<RecordedEvidence>, StoreError> {
-        let mut ids = Vec::new();
+        let mut ids = std::collections::HashSet::new();
         for reference in references {
             let pool = &self.pool;
             for row in self.runtime.block_on(async { on_pool!(pool, db::find_changes(reference)) })? {
-                ids.push(row.id);
+                ids.insert(row.id);
             }
         }
-        ids.sort();
-        ids.dedup();
-        let pool = &self.pool;
-        let rows = self.runtime.block_on(async { on_pool!(pool, db::entries_for_changes(&ids)) })?;
-        rows.into_iter().map(|(index, bytes)| recorded_from_entry(index, &bytes)).collect()
+        let mut out = Vec::new();
+        self.proven_scan(&mut |e, _| {
+            if e.change_id.as_ref().is_some_and(|c| ids.contains(c)) {
+                out.push(e);
+            }
+        })?;
+        Ok(out)
     }
 
-    /// All recorded evidence that concerns a change, in log order, for `audit`: one query
-    /// rather than one per change.
+    /// All recorded evidence that concerns a change, in log order, for `audit`: only
+    /// entries proven by [`Store::proven_scan`]; the change is the one the signed payload
+    /// names, never the unsigned `change_id` column.
     pub fn all_change_evidence(&self) -> Result<Vec<RecordedEvidence>, StoreError> {
-        let pool = &self.pool;
-        let rows = self.runtime.block_on(async { on_pool!(pool, db::entries_with_change()) })?;
-        rows.into_iter().map(|(index, bytes)| recorded_from_entry(index, &bytes)).collect()
+        let mut out = Vec::new();
+        self.proven_scan(&mut |e, _| {
+            if e.change_id.is_some() {
+                out.push(e);
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Read every entry that a verdict or an export may use, proven first: the tree of all
+    /// entries has the root of the latest signed checkpoint (so each entry is included
+    /// under a checkpoint the trusted key signed), every stored checkpoint and anchor
+    /// agrees, no entry lies beyond the newest checkpoint, the stored tree state matches,
+    /// and every entry's index columns (`kind`, `change_id`, `recorded_at`, `recorded_by`)
+    /// equal its signed payload. Entry signatures are not re-checked one by one: inclusion
+    /// under a signed checkpoint proves the same bytes were logged. Any failure is
+    /// [`StoreError::Tampered`], and nothing read is handed on as evidence.
+    pub fn proven_scan(&self, visit: &mut dyn FnMut(RecordedEvidence, &[u8])) -> Result<u64, StoreError> {
+        let verifier = match self.trusted_verifier() {
+            Ok(v) => v,
+            Err(StoreError::NotInitialized) => {
+                // No key anywhere: only a store nothing was ever recorded in is acceptable.
+                let pool = &self.pool;
+                let entries = self.runtime.block_on(async { on_pool!(pool, db::count_from(0)) })?;
+                if entries == 0 && self.latest_checkpoint()?.is_none() {
+                    return Ok(0);
+                }
+                return Err(StoreError::Tampered(format!(
+                    "the store holds {entries} entries but no log key is recorded for it"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut seen = Vec::new();
+        let result = self.verify_with(
+            &verifier,
+            AuditOptions { entry_signatures: false },
+            &self.anchors,
+            Some(&mut |e: RecordedEvidence, bytes: &[u8]| seen.push((e, bytes.to_vec()))),
+        )?;
+        match result {
+            Ok(summary) => {
+                for (e, bytes) in seen {
+                    visit(e, &bytes);
+                }
+                Ok(summary.entries)
+            }
+            Err(failure) => Err(StoreError::Tampered(failure.to_string())),
+        }
     }
 
     pub fn tree_size(&self) -> Result<u64, StoreError> {
@@ -506,6 +675,15 @@ impl Store {
         let nodes = self.nodes(&merkle::inclusion_proof_nodes(index, size))?;
         let hashes = merkle::inclusion_proof::<()>(index, size, |n| nodes.get(&n).copied().ok_or(()))
             .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
+        // Check the proof before anyone sees it: stored nodes are not signed.
+        let checkpoint = Checkpoint::open(&note, &self.trusted_verifier()?)
+            .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))?;
+        let leaf = merkle::leaf_hash(&self.entry(index)?);
+        merkle::verify_inclusion(index, size, &leaf, &hashes, &checkpoint.root).map_err(|e| {
+            StoreError::Tampered(format!(
+                "the inclusion proof for entry {index} built from the stored tree nodes does not lead to the signed root of size {size} ({e}): the entry or the stored tree state was altered; no proof was printed"
+            ))
+        })?;
         Ok(TlogProof { extra: None, index, hashes, checkpoint: note })
     }
 
@@ -524,6 +702,19 @@ impl Store {
         let nodes = self.nodes(&merkle::consistency_proof_nodes(old, size))?;
         let hashes = merkle::consistency_proof::<()>(old, size, |n| nodes.get(&n).copied().ok_or(()))
             .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
+        // Check the proof between the two signed roots before anyone sees it.
+        let verifier = self.trusted_verifier()?;
+        let open = |note: &str, size: u64| {
+            Checkpoint::open(note, &verifier)
+                .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))
+        };
+        let new_cp = open(&note, size)?;
+        let old_cp = open(&self.checkpoint(old)?, old)?;
+        merkle::verify_consistency(old, size, &old_cp.root, &new_cp.root, &hashes).map_err(|e| {
+            StoreError::Tampered(format!(
+                "the consistency proof from size {old} to {size} built from the stored tree nodes does not connect the two signed roots ({e}): the stored tree state was altered; no proof was printed"
+            ))
+        })?;
         Ok(ConsistencyProofText { old_size: old, hashes, checkpoint: note })
     }
 
@@ -537,99 +728,372 @@ impl Store {
             .ok_or(StoreError::NoCheckpoint(size))
     }
 
-    /// Verify the whole log: every leaf hash, every entry signature, every checkpoint's
-    /// signature and root. `Ok(Err(failure))` names the first bad entry.
-    ///
-    /// Entries are read with one streaming query, in chunks, on the store's runtime while
-    /// the previous chunk is verified (rayon) on this thread; checkpoints are read in
-    /// pages just ahead of the entries they cover. Only checkpoints that existed when the
-    /// verification started are checked, so a concurrent append cannot look like a
-    /// truncation.
+    /// Verify the whole log against the trusted key and the anchors this store was given
+    /// (published checkpoints, [`Store::set_publishers`], [`Store::add_anchors`]). See
+    /// [`Store::verify_with`].
     pub fn verify(
         &self,
         verifier: &LogVerifier,
         options: AuditOptions,
     ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
-        const CHUNK: usize = 8_192;
-        const CHECKPOINT_PAGE: u64 = 10_000;
-        let pool = &self.pool;
-        let upto =
-            self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size);
-        let mut audit = LogAudit::streaming(verifier, options);
-        // Checkpoints with size in (loaded, upto] are still to be read.
-        let mut loaded = 0u64;
-        let mut load_until = |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
-            while loaded < upto && loaded < needed {
-                let page = self
-                    .runtime
-                    .block_on(async { on_pool!(pool, db::checkpoints_page(loaded, upto, CHECKPOINT_PAGE)) })?;
-                let Some(last) = page.last() else {
-                    loaded = upto;
-                    break;
-                };
-                loaded = last.0;
-                let notes: Vec<String> = page.into_iter().map(|(_, note)| note).collect();
-                if let Err(f) = audit.add_checkpoints(&notes) {
-                    return Ok(Err(f));
-                }
-            }
-            Ok(Ok(()))
-        };
-        let (tx, mut rx) = mpsc::channel(2);
-        let reader = match pool {
-            Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_entries(p.clone(), CHUNK, tx)),
-            Pool::Postgres(p) => self.runtime.spawn(db::postgres::stream_entries(p.clone(), CHUNK, tx)),
-        };
-        let result = (|| {
-            while let Some(chunk) = rx.blocking_recv() {
-                let chunk = chunk?;
-                let next = chunk.indices.last().map_or(0, |i| i + 1);
-                if let Err(f) = load_until(&mut audit, next)? {
-                    return Ok(Err(f));
-                }
-                let refs: Vec<EntryRef<'_>> = chunk
-                    .indices
-                    .iter()
-                    .zip(&chunk.hashes)
-                    .zip(&chunk.bytes)
-                    .map(|((index, hash), bytes)| EntryRef {
-                        index: *index,
-                        stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])),
-                        bytes,
-                    })
-                    .collect();
-                if let Err(f) = audit.push(&refs) {
-                    return Ok(Err(f));
-                }
-            }
-            // Checkpoints beyond the last entry: the log was truncated (finish reports it).
-            let verified = audit.entries();
-            if let Err(f) = load_until(&mut audit, verified + 1)? {
-                return Ok(Err(f));
-            }
-            Ok(Ok(()))
-        })();
-        drop(rx);
-        reader.abort();
-        match result {
-            Ok(Ok(())) => Ok(audit.finish()),
-            Ok(Err(f)) => Ok(Err(f)),
-            Err(e) => Err(e),
-        }
+        self.verify_with(verifier, options, &self.anchors, None)
     }
 
-    /// Entries recorded in `[since, until)` and the policy version in force at `until`.
+    /// Verify the whole log: every leaf hash, every entry signature (unless switched off),
+    /// every checkpoint's signature and root, and beyond the entries themselves:
+    /// - a non-empty log has a signed checkpoint, and no entry lies beyond the newest one;
+    /// - every index column equals the signed payload it indexes;
+    /// - the stored tree state (`log_state`, every `tree_nodes` row) matches the entries;
+    /// - every `trusted` checkpoint (an auditor's saved copy, a published one) is reached
+    ///   with the same root: a smaller log is a rollback, another root at the same size a
+    ///   fork (reported with both roots).
+    ///
+    /// `Ok(Err(failure))` names the first bad entry. `visit` receives every entry,
+    /// decoded, as it is read; it must keep nothing if the result is a failure.
+    ///
+    /// Entries are read with one streaming query, in chunks, on the store's runtime while
+    /// the previous chunk is verified (rayon) on this thread; checkpoints are read in
+    /// pages just ahead of the entries they cover; tree nodes are read in the order a
+    /// growing tree completes them, alongside. Entries appended while this runs (each
+    /// commits together with its checkpoint) are verified in further rounds, up to a
+    /// bound, so a concurrent append cannot pass for tampering.
+    pub fn verify_with(
+        &self,
+        verifier: &LogVerifier,
+        options: AuditOptions,
+        trusted: &[TrustedCheckpoint],
+        mut visit: Option<&mut dyn FnMut(RecordedEvidence, &[u8])>,
+    ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
+        use rayon::prelude::*;
+        use std::collections::{BTreeMap, VecDeque};
+        const CHUNK: usize = 8_192;
+        const CHECKPOINT_PAGE: u64 = 10_000;
+        const ROUNDS: usize = 8;
+        let failure = |entry: Option<u64>, checkpoint: Option<u64>, problem: String| VerifyFailure { entry, checkpoint, problem };
+        let pool = &self.pool;
+
+        // Trusted checkpoints, by size; two of one size must agree.
+        let mut checks: BTreeMap<u64, &TrustedCheckpoint> = BTreeMap::new();
+        for t in trusted {
+            if let Some(other) = checks.get(&t.checkpoint.size)
+                && other.checkpoint.root != t.checkpoint.root
+            {
+                return Ok(Err(failure(
+                    None,
+                    Some(t.checkpoint.size),
+                    format!(
+                        "fork: two signed checkpoints of size {} with different roots, {} ({}) and {} ({})",
+                        t.checkpoint.size,
+                        evidence::hex(&other.checkpoint.root),
+                        other.source,
+                        evidence::hex(&t.checkpoint.root),
+                        t.source
+                    ),
+                )));
+            }
+            checks.insert(t.checkpoint.size, t);
+        }
+
+        // Stored tree nodes, streamed in completion order and compared as leaves arrive.
+        let (node_tx, mut node_rx) = mpsc::channel(2);
+        let node_reader = match pool {
+            Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_nodes(p.clone(), CHUNK, node_tx)),
+            Pool::Postgres(p) => self.runtime.spawn(db::postgres::stream_nodes(p.clone(), CHUNK, node_tx)),
+        };
+        let mut stored_nodes: VecDeque<(NodeId, Vec<u8>)> = VecDeque::new();
+        let mut next_node = move || -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
+            if stored_nodes.is_empty() {
+                match node_rx.blocking_recv() {
+                    Some(chunk) => stored_nodes.extend(chunk?),
+                    None => return Ok(None),
+                }
+            }
+            Ok(stored_nodes.pop_front())
+        };
+        let mut node_frontier = merkle::Frontier::new();
+
+        let mut audit = LogAudit::streaming(verifier, options);
+        let mut loaded = 0u64; // checkpoints with size <= loaded are in the audit
+        let mut upto = 0u64; // entries [0, upto) were streamed
+        let mut truncated = false;
+        let result = (|| -> Result<Result<(), VerifyFailure>, StoreError> {
+            let mut round = 0;
+            loop {
+                round += 1;
+                let (state_size, state_frontier) = self.runtime.block_on(async { on_pool!(pool, db::log_state()) })?;
+                let latest = self
+                    .runtime
+                    .block_on(async { on_pool!(pool, db::latest_checkpoint()) })?
+                    .map_or(0, |(size, _)| size);
+                if latest > upto {
+                    // Entries [upto, latest), with the checkpoints up to `latest`.
+                    let (tx, mut rx) = mpsc::channel(2);
+                    let reader = match pool {
+                        Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx)),
+                        Pool::Postgres(p) => {
+                            self.runtime.spawn(db::postgres::stream_entries(p.clone(), upto, latest, CHUNK, tx))
+                        }
+                    };
+                    let mut load_until =
+                        |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
+                            while loaded < latest && loaded < needed {
+                                let page = self.runtime.block_on(async {
+                                    on_pool!(pool, db::checkpoints_page(loaded, latest, CHECKPOINT_PAGE))
+                                })?;
+                                let Some(last) = page.last() else {
+                                    loaded = latest;
+                                    break;
+                                };
+                                loaded = last.0;
+                                let notes: Vec<String> = page.into_iter().map(|(_, note)| note).collect();
+                                if let Err(f) = audit.add_checkpoints(&notes) {
+                                    return Ok(Err(f));
+                                }
+                            }
+                            Ok(Ok(()))
+                        };
+                    let streamed = (|| -> Result<Result<(), VerifyFailure>, StoreError> {
+                        while let Some(chunk) = rx.blocking_recv() {
+                            let chunk = chunk?;
+                            let next = chunk.indices.last().map_or(0, |i| i + 1);
+                            if let Err(f) = load_until(&mut audit, next)? {
+                                return Ok(Err(f));
+                            }
+                            // Decode every entry and check its index columns (in parallel).
+                            let decoded: Vec<Result<RecordedEvidence, String>> = chunk
+                                .indices
+                                .par_iter()
+                                .zip(&chunk.bytes)
+                                .zip(&chunk.columns)
+                                .map(|((index, bytes), columns)| checked_entry(*index, bytes, columns))
+                                .collect();
+                            let refs: Vec<EntryRef<'_>> = chunk
+                                .indices
+                                .iter()
+                                .zip(&chunk.hashes)
+                                .zip(&chunk.bytes)
+                                .map(|((index, hash), bytes)| EntryRef {
+                                    index: *index,
+                                    stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])),
+                                    bytes,
+                                })
+                                .collect();
+                            // Push in segments that end at trusted sizes, to check their roots.
+                            let mut start = 0;
+                            while start < refs.len() {
+                                let base = audit.entries();
+                                let room = (refs.len() - start) as u64;
+                                let end = match checks.range(base + 1..=base + room).next() {
+                                    Some((&size, _)) => start + (size - base) as usize,
+                                    None => refs.len(),
+                                };
+                                if let Err(f) = audit.push(&refs[start..end]) {
+                                    return Ok(Err(f));
+                                }
+                                if let Some(t) = checks.get(&audit.entries())
+                                    && t.checkpoint.root != audit.root()
+                                {
+                                    return Ok(Err(self.trusted_mismatch(verifier, t, audit.root())?));
+                                }
+                                start = end;
+                            }
+                            for (i, e) in decoded.into_iter().enumerate() {
+                                let index = chunk.indices[i];
+                                let evidence = match e {
+                                    Ok(evidence) => evidence,
+                                    Err(problem) => return Ok(Err(failure(Some(index), None, problem))),
+                                };
+                                // The stored tree nodes this leaf completes.
+                                for (id, hash) in node_frontier.push(*refs[i].stored_leaf_hash.unwrap_or(&[0u8; 32])) {
+                                    match next_node()? {
+                                        Some((stored_id, stored_hash)) if stored_id == id => {
+                                            if stored_hash.as_slice() != hash.as_slice() {
+                                                return Ok(Err(failure(
+                                                    Some(id.index << id.level),
+                                                    None,
+                                                    format!(
+                                                        "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
+                                                        id.level, id.index
+                                                    ),
+                                                )));
+                                            }
+                                        }
+                                        found => {
+                                            let what = match found {
+                                                Some((other, _)) => format!("found level {} index {} instead", other.level, other.index),
+                                                None => "it is missing".into(),
+                                            };
+                                            return Ok(Err(failure(
+                                                Some(id.index << id.level),
+                                                None,
+                                                format!(
+                                                    "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
+                                                    id.level, id.index
+                                                ),
+                                            )));
+                                        }
+                                    }
+                                }
+                                if let Some(visit) = visit.as_mut() {
+                                    visit(evidence, &chunk.bytes[i]);
+                                }
+                            }
+                        }
+                        Ok(Ok(()))
+                    })();
+                    drop(rx);
+                    reader.abort();
+                    if let Err(f) = streamed? {
+                        return Ok(Err(f));
+                    }
+                    if let Err(f) = load_until(&mut audit, latest)? {
+                        return Ok(Err(f));
+                    }
+                    upto = latest;
+                    if audit.entries() < latest {
+                        // Entries are missing below a signed checkpoint: `finish` names them.
+                        truncated = true;
+                        return Ok(Ok(()));
+                    }
+                    if round < ROUNDS {
+                        continue;
+                    }
+                }
+                // Nothing beyond the newest checkpoint, and the stored state is the tree's.
+                let beyond = self.runtime.block_on(async { on_pool!(pool, db::count_from(upto)) })?;
+                let settled = latest <= upto && beyond == 0 && state_size == upto;
+                if !settled && round < ROUNDS {
+                    continue;
+                }
+                if beyond > 0 {
+                    let problem = if upto == 0 {
+                        format!(
+                            "the log holds {beyond} entries but no signed checkpoint: the checkpoints were deleted, or the entries were inserted without the log key"
+                        )
+                    } else {
+                        format!(
+                            "{beyond} entries at index {upto} and beyond are not covered by any signed checkpoint (the newest is of size {upto}): they were added without the log key, or the checkpoints that covered them were deleted"
+                        )
+                    };
+                    return Ok(Err(failure(Some(upto), None, problem)));
+                }
+                if state_size != upto || state_frontier != audit.frontier().to_bytes() {
+                    return Ok(Err(failure(
+                        None,
+                        None,
+                        format!(
+                            "the stored log state (size {state_size} and its frontier) does not match the {upto} entries: it was altered, and an append would sign a wrong root"
+                        ),
+                    )));
+                }
+                return Ok(Ok(()));
+            }
+        })();
+        node_reader.abort();
+        if let Err(f) = result? {
+            return Ok(Err(f));
+        }
+        if truncated {
+            return Ok(audit.finish());
+        }
+        // A stored node no leaf completes lies beyond the log.
+        if let Some((id, _)) = next_node()? {
+            return Ok(Err(failure(
+                None,
+                None,
+                format!(
+                    "a stored tree node (level {} index {}) lies beyond the log's {} entries: the stored tree state was altered",
+                    id.level,
+                    id.index,
+                    audit.entries()
+                ),
+            )));
+        }
+        let size = audit.entries();
+        if let Some((_, t)) = checks.range(size + 1..).next_back() {
+            return Ok(Err(failure(
+                Some(size),
+                Some(t.checkpoint.size),
+                format!(
+                    "rolled back: the log has {size} entries, but the checkpoint of size {} ({}) was signed for it: entries were removed, or the store was restored from an earlier state",
+                    t.checkpoint.size, t.source
+                ),
+            )));
+        }
+        Ok(audit.finish())
+    }
+
+    /// A trusted checkpoint whose root the log does not reach: a fork when the store holds
+    /// another signed checkpoint of that size, else a rewrite.
+    fn trusted_mismatch(
+        &self,
+        verifier: &LogVerifier,
+        trusted: &TrustedCheckpoint,
+        log_root: merkle::Hash,
+    ) -> Result<VerifyFailure, StoreError> {
+        let size = trusted.checkpoint.size;
+        let pool = &self.pool;
+        let stored = self
+            .runtime
+            .block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?
+            .filter(|(s, _)| *s == size)
+            .and_then(|(_, note)| Checkpoint::open(&note, verifier).ok());
+        let problem = match stored {
+            Some(cp) if cp.root != trusted.checkpoint.root => format!(
+                "fork: two signed checkpoints of size {size} with different roots, {} (in the store) and {} ({})",
+                evidence::hex(&cp.root),
+                evidence::hex(&trusted.checkpoint.root),
+                trusted.source
+            ),
+            _ => format!(
+                "the log's first {size} entries have root {}, but the trusted checkpoint of size {size} ({}) has root {}: those entries were rewritten",
+                evidence::hex(&log_root),
+                trusted.source,
+                evidence::hex(&trusted.checkpoint.root)
+            ),
+        };
+        Ok(VerifyFailure { entry: None, checkpoint: Some(size), problem })
+    }
+
+    /// Entries recorded in `[since, until)` by their signed `recordedAt`, proven first
+    /// ([`Store::proven_scan`]), and the policy version in force at `until`: the last
+    /// `policy-version` entry recorded before it, with its stored text, whose digest must
+    /// be the one logged.
     pub(crate) fn export_rows(
         &self,
         since: &str,
         until: &str,
     ) -> Result<(Vec<(u64, Vec<u8>)>, Option<(String, String, String, u64)>), StoreError> {
-        let pool = &self.pool;
-        self.runtime.block_on(async {
-            let entries = on_pool!(pool, db::entries_between(since, until))?;
-            let policy = on_pool!(pool, db::policy_in_force(until))?;
-            Ok((entries, policy))
-        })
+        let since: Timestamp = since.parse().map_err(|e| StoreError::Package(format!("--since: {e}")))?;
+        let until: Timestamp = until.parse().map_err(|e| StoreError::Package(format!("--until: {e}")))?;
+        let mut rows = Vec::new();
+        let mut policy: Option<(String, String, u64)> = None;
+        self.proven_scan(&mut |e, bytes| {
+            if e.recorded_at < until
+                && let Evidence::PolicyVersion { version, sha256 } = &e.evidence
+            {
+                policy = Some((version.clone(), sha256.clone(), e.index));
+            }
+            if e.recorded_at >= since && e.recorded_at < until {
+                rows.push((e.index, bytes.to_vec()));
+            }
+        })?;
+        let policy = match policy {
+            None => None,
+            Some((version, sha256, index)) => {
+                let pool = &self.pool;
+                let text = self.runtime.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
+                match text {
+                    Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => Some((version, sha256, text, index)),
+                    _ => {
+                        return Err(StoreError::Tampered(format!(
+                            "the stored text of policy version {version} is missing or does not match the digest logged in entry {index}"
+                        )));
+                    }
+                }
+            }
+        };
+        Ok((rows, policy))
     }
 
     /// Run raw SQL against the store. For tests that tamper with a store on purpose.
@@ -658,6 +1122,34 @@ impl Store {
     }
 }
 
+/// Decode an entry and check the unsigned index columns stored beside it against its
+/// signed payload. The error names the entry and the column.
+fn checked_entry(index: u64, bytes: &[u8], columns: &db::IndexColumns) -> Result<RecordedEvidence, String> {
+    let e = recorded_from_entry(index, bytes).map_err(|e| e.to_string())?;
+    let column = |name: &str, stored: &str, signed: &str| {
+        format!(
+            "its index column {name} was altered: the row says {stored:?} but the signed entry says {signed:?} (readers that select by this column would miss or misplace it)"
+        )
+    };
+    if columns.kind != e.evidence.kind() {
+        return Err(column("kind", &columns.kind, e.evidence.kind()));
+    }
+    if columns.change_id != e.change_id {
+        return Err(column(
+            "change_id",
+            columns.change_id.as_deref().unwrap_or("NULL"),
+            e.change_id.as_deref().unwrap_or("NULL"),
+        ));
+    }
+    if columns.recorded_at.parse::<Timestamp>().ok() != Some(e.recorded_at) {
+        return Err(column("recorded_at", &columns.recorded_at, &e.recorded_at.to_string()));
+    }
+    if columns.recorded_by != e.recorded_by {
+        return Err(column("recorded_by", &columns.recorded_by, &e.recorded_by));
+    }
+    Ok(e)
+}
+
 /// Decode an entry back into evidence.
 pub fn recorded_from_entry(index: u64, bytes: &[u8]) -> Result<RecordedEvidence, StoreError> {
     let statement = dsse::statement_unverified(bytes)?;
@@ -669,16 +1161,60 @@ pub fn recorded_from_entry(index: u64, bytes: &[u8]) -> Result<RecordedEvidence,
 
 /// The group committer: takes every append waiting, commits them in one transaction (one
 /// fsync, one checkpoint signature), then acknowledges each.
-async fn group_committer(pool: Pool, signer: LogSigner, clock: Clock, mut rx: mpsc::UnboundedReceiver<Job>) {
+/// Where the committer publishes each new checkpoint, and where it keeps what failed.
+struct Publishing {
+    publishers: std::sync::Arc<Vec<Box<dyn publish::CheckpointPublisher>>>,
+    errors: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+fn publish_to(publishers: &[Box<dyn publish::CheckpointPublisher>], errors: &Mutex<Vec<String>>, note: &str) {
+    for p in publishers {
+        if let Err(e) = p.publish(note)
+            && let Ok(mut errors) = errors.lock()
+        {
+            errors.push(e.to_string());
+        }
+    }
+}
+
+async fn group_committer(
+    pool: Pool,
+    signer: LogSigner,
+    anchors: Vec<Checkpoint>,
+    publishing: Publishing,
+    clock: Clock,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     // One held connection and the log state it last wrote (see `db::sqlite::Appender`).
     enum Appender {
         Sqlite(db::sqlite::Appender),
         Postgres(db::postgres::Appender),
     }
     let mut appender = match &pool {
-        Pool::Sqlite(_) => Appender::Sqlite(Default::default()),
-        Pool::Postgres(_) => Appender::Postgres(Default::default()),
+        Pool::Sqlite(_) => Appender::Sqlite(db::sqlite::Appender::with_anchors(anchors)),
+        Pool::Postgres(_) => Appender::Postgres(db::postgres::Appender::with_anchors(anchors)),
     };
+    // Publish the latest checkpoint before acknowledging, so that an acknowledged entry is
+    // covered by a checkpoint kept outside the database too.
+    async fn publish(pool: &Pool, publishing: &Publishing) {
+        if publishing.publishers.is_empty() {
+            return;
+        }
+        let latest = on_pool!(pool, db::latest_checkpoint());
+        let publishers = publishing.publishers.clone();
+        let errors = publishing.errors.clone();
+        match latest {
+            Ok(Some((_, note))) => {
+                let _ = tokio::task::spawn_blocking(move || publish_to(&publishers, &errors, &note)).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if let Ok(mut errors) = publishing.errors.lock() {
+                    errors.push(e.to_string());
+                }
+            }
+        }
+    }
     async fn append(
         appender: &mut Appender,
         pool: &Pool,
@@ -704,6 +1240,7 @@ async fn group_committer(pool: Pool, signer: LogSigner, clock: Clock, mut rx: mp
         let now = now_rfc3339(clock);
         match append(&mut appender, &pool, &signer, &entries, &now).await {
             Ok(outcomes) => {
+                publish(&pool, &publishing).await;
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = done.send(Ok(outcome));
                 }
@@ -717,6 +1254,9 @@ async fn group_committer(pool: Pool, signer: LogSigner, clock: Clock, mut rx: mp
                 // One bad entry must not fail the others: retry them one by one.
                 for (entry, done) in jobs {
                     let result = append(&mut appender, &pool, &signer, &[&entry], &now).await.map(|mut o| o.remove(0));
+                    if result.is_ok() {
+                        publish(&pool, &publishing).await;
+                    }
                     let _ = done.send(result);
                 }
             }

@@ -91,6 +91,6 @@ fn extracting_a_package_with_a_path_traversal_entry_writes_nothing_outside() {
     assert!(result.unwrap_err().problem.contains("unsafe path"));
     assert!(!db.dir.path().join("escaped.txt").exists());
     assert!(!db.dir.path().join("a").join("escaped.txt").exists());
-    let verdict = countersign_store::package::verify_package(&evil, None).unwrap();
+    let verdict = countersign_store::package::verify_package(&evil, None, &[]).unwrap();
     assert!(verdict.unwrap_err().problem.contains("unsafe path"));
 }

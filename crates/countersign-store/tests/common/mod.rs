@@ -124,6 +124,64 @@ pub fn verify_failure(store: &Store) -> countersign_log::VerifyFailure {
     store.verify(&signer(1).verifier(), Default::default()).unwrap().expect_err("tampering must be detected")
 }
 
+/// A blob literal for raw SQL on either backend.
+pub fn blob(db: &TestDb, bytes: &[u8]) -> String {
+    if db.url.starts_with("postgres") { format!("'\\x{}'::bytea", hex(bytes)) } else { format!("x'{}'", hex(bytes)) }
+}
+
+/// Rewrite the stored tree state (`tree_nodes`, `log_state`) from the entries now in the
+/// store, as someone without the key can: only SHA-256 is needed.
+pub fn rebuild_tree_state(store: &Store, db: &TestDb) {
+    use countersign_log::merkle::{Frontier, leaf_hash};
+    let size = store.tree_size().unwrap();
+    let mut envelopes = Vec::new();
+    for i in 0.. {
+        match store.entry(i) {
+            Ok(bytes) => envelopes.push(bytes),
+            Err(_) => break,
+        }
+        if i > size + 10 {
+            break;
+        }
+    }
+    let mut frontier = Frontier::new();
+    let mut nodes = Vec::new();
+    for e in &envelopes {
+        nodes.extend(frontier.push(leaf_hash(e)));
+    }
+    store.execute_raw_for_tests("DELETE FROM tree_nodes").unwrap();
+    for chunk in nodes.chunks(200) {
+        let values: Vec<String> =
+            chunk.iter().map(|(id, h)| format!("({}, {}, {})", id.level, id.index, blob(db, h))).collect();
+        store
+            .execute_raw_for_tests(&format!("INSERT INTO tree_nodes (level, idx, hash) VALUES {}", values.join(", ")))
+            .unwrap();
+    }
+    store
+        .execute_raw_for_tests(&format!(
+            "UPDATE log_state SET tree_size = {}, frontier = {} WHERE id = 1",
+            frontier.size(),
+            blob(db, &frontier.to_bytes())
+        ))
+        .unwrap();
+}
+
+/// Delete entry `index` and renumber the ones after it, recomputing nothing.
+pub fn delete_and_renumber(store: &Store, index: u64) {
+    store.execute_raw_for_tests(&format!("DELETE FROM log_entries WHERE idx = {index}")).unwrap();
+    let size = store.tree_size().unwrap();
+    for i in index + 1..size {
+        store.execute_raw_for_tests(&format!("UPDATE log_entries SET idx = {} WHERE idx = {i}", i - 1)).unwrap();
+    }
+}
+
+pub fn tampered(err: countersign_store::StoreError) -> String {
+    match err {
+        countersign_store::StoreError::Tampered(problem) => problem,
+        other => panic!("expected tampered evidence, got: {other}"),
+    }
+}
+
 pub fn writer_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_countersign-store-writer"))
 }
@@ -456,6 +514,234 @@ macro_rules! suite {
         }
 
         #[test]
+        fn x04_a_row_inserted_without_a_signature_is_tampered_evidence_never_an_approval() {
+            let db = test_db();
+            let store = open(&db);
+            store.record(&approval()).unwrap();
+            assert_eq!(store.all_change_evidence().unwrap().len(), 1);
+            // The insider's approval: the same payload, no signature, at the next index.
+            let entry: serde_json::Value = serde_json::from_slice(&store.entry(0).unwrap()).unwrap();
+            let forged = serde_json::json!({"payload": entry["payload"], "payloadType": entry["payloadType"], "signatures": []});
+            let bytes = serde_json::to_vec(&forged).unwrap();
+            store
+                .execute_raw_for_tests(&format!(
+                    "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by) \
+                     VALUES (1, {}, {}, 'approval', 'pr#7', '2026-01-02T03:04:05Z', 'tester')",
+                    blob(&db, &merkle::leaf_hash(&bytes)),
+                    blob(&db, &bytes)
+                ))
+                .unwrap();
+            let problem = tampered(store.all_change_evidence().unwrap_err());
+            assert!(problem.contains("not covered by any signed checkpoint"), "{problem}");
+            assert!(store.evidence_for(&[CHANGE]).is_err());
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(1), "{failure}");
+        }
+
+        #[test]
+        fn x04_an_approval_hidden_by_nulling_its_change_id_is_tampered_evidence() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 2);
+            store.record(&approval()).unwrap();
+            store.execute_raw_for_tests("UPDATE log_entries SET change_id = NULL WHERE idx = 2").unwrap();
+            let problem = tampered(store.all_change_evidence().unwrap_err());
+            assert!(problem.contains("entry 2") && problem.contains("change_id"), "{problem}");
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(2), "{failure}");
+            assert!(failure.problem.contains("change_id"), "{failure}");
+            // Any other index column is caught the same way.
+            for (column, value) in [("kind", "'check'"), ("recorded_by", "'mallory'")] {
+                let db = test_db();
+                let store = open(&db);
+                store.record(&approval()).unwrap();
+                store.execute_raw_for_tests(&format!("UPDATE log_entries SET {column} = {value} WHERE idx = 0")).unwrap();
+                assert!(verify_failure(&store).problem.contains(column));
+            }
+        }
+
+        #[test]
+        fn x04_an_edited_recorded_at_fails_export_and_verify_instead_of_dropping_the_entry() {
+            let db = test_db();
+            let mut store = open(&db);
+            fill(&store, 4);
+            store.execute_raw_for_tests("UPDATE log_entries SET recorded_at = '2020-01-01T00:00:00Z' WHERE idx = 1").unwrap();
+            let failure = verify_failure(&store);
+            assert_eq!(failure.entry, Some(1), "{failure}");
+            assert!(failure.problem.contains("recorded_at"), "{failure}");
+            store.set_signer(signer(1)).unwrap();
+            let out = package_path(&db);
+            let err = package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out, &[]).unwrap_err();
+            assert!(tampered(err).contains("recorded_at"));
+            assert!(!out.exists(), "nothing is written");
+        }
+
+        #[test]
+        fn x04_a_log_with_its_checkpoints_deleted_fails_verification_even_reordered_or_truncated() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 6);
+            store.execute_raw_for_tests("DELETE FROM checkpoints").unwrap();
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("no signed checkpoint"), "{failure}");
+            // Renumbered and truncated on top: still no checkpoint, still a failure.
+            delete_and_renumber(&store, 2);
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx >= 4").unwrap();
+            rebuild_tree_state(&store, &db);
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("no signed checkpoint"), "{failure}");
+            assert!(store.all_change_evidence().is_err());
+        }
+
+        #[test]
+        fn x04_an_entry_replayed_beyond_the_newest_checkpoint_fails_verification() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 3);
+            let bytes = store.entry(1).unwrap();
+            store
+                .execute_raw_for_tests(&format!(
+                    "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by) \
+                     VALUES (3, {}, {}, 'check', 'pr#7', '2026-01-02T03:04:05Z', 'tester')",
+                    blob(&db, &merkle::leaf_hash(&bytes)),
+                    blob(&db, &bytes)
+                ))
+                .unwrap();
+            for signatures in [true, false] {
+                let options = countersign_log::AuditOptions { entry_signatures: signatures };
+                let failure = store.verify(&signer(1).verifier(), options).unwrap().unwrap_err();
+                assert_eq!(failure.entry, Some(3), "{failure}");
+                assert!(failure.problem.contains("not covered by any signed checkpoint"), "{failure}");
+            }
+        }
+
+        #[test]
+        fn x04_an_altered_tree_node_or_log_state_fails_verification() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 6);
+            store.execute_raw_for_tests(&format!("UPDATE tree_nodes SET hash = {} WHERE level = 1 AND idx = 1", blob(&db, &[0u8; 32]))).unwrap();
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("tree node at level 1 index 1"), "{failure}");
+
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 6);
+            store.execute_raw_for_tests(&format!("UPDATE log_state SET frontier = {} WHERE id = 1", blob(&db, &[0u8; 64]))).unwrap();
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("log state"), "{failure}");
+
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 6);
+            store.execute_raw_for_tests(&format!("INSERT INTO tree_nodes (level, idx, hash) VALUES (1, 40, {})", blob(&db, &[7u8; 32]))).unwrap();
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("beyond the log"), "{failure}");
+        }
+
+        #[test]
+        fn x04_the_appender_refuses_to_sign_over_a_laundered_log() {
+            // Without the key: delete entry 5, renumber the rest, delete every checkpoint,
+            // recompute the tree state. One honest append must not launder it.
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 10);
+            store.close();
+            let store = Store::open(&db.url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).unwrap();
+            delete_and_renumber(&store, 5);
+            store.execute_raw_for_tests("DELETE FROM checkpoints").unwrap();
+            rebuild_tree_state(&store, &db);
+            store.close();
+            let store = open(&db);
+            let problem = tampered(store.record(&check(99)).unwrap_err());
+            assert!(problem.contains("no signed checkpoint"), "{problem}");
+            assert_eq!(store.tree_size().unwrap(), 9, "nothing was appended");
+            store.close();
+
+            // Keeping the checkpoints from before the deleted entry passes the store's own
+            // check; a checkpoint published outside the database catches it.
+            let db = test_db();
+            let mut store = open(&db);
+            let published = db.dir.path().join("published.checkpoint");
+            store.set_publishers(vec![Box::new(countersign_store::publish::FilePublisher::new(&published))]).unwrap();
+            fill(&store, 10);
+            store.close();
+            assert!(std::fs::read_to_string(&published).unwrap().contains("\n10\n"));
+            let store = Store::open(&db.url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).unwrap();
+            delete_and_renumber(&store, 5);
+            store.execute_raw_for_tests("DELETE FROM checkpoints WHERE tree_size > 5").unwrap();
+            rebuild_tree_state(&store, &db);
+            store.close();
+            let mut store = open(&db);
+            store.set_publishers(vec![Box::new(countersign_store::publish::FilePublisher::new(&published))]).unwrap();
+            let problem = tampered(store.record(&check(99)).unwrap_err());
+            assert!(problem.contains("a checkpoint of size 10 was signed"), "{problem}");
+            assert_eq!(store.tree_size().unwrap(), 9, "nothing was appended");
+        }
+
+        #[test]
+        fn x04_a_zeroed_frontier_is_refused_before_a_wrong_root_is_signed() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 5);
+            store.close();
+            let store = open(&db);
+            store.execute_raw_for_tests(&format!("UPDATE log_state SET frontier = {} WHERE id = 1", blob(&db, &[0u8; 64]))).unwrap();
+            let problem = tampered(store.record(&check(9)).unwrap_err());
+            assert!(problem.contains("root"), "{problem}");
+            assert_eq!(store.tree_size().unwrap(), 5);
+        }
+
+        #[test]
+        fn x04_proofs_built_from_a_corrupted_tree_node_are_refused_not_printed() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 8);
+            // The inclusion proof for entry 0 at size 8 uses node (level 2, index 1).
+            store.execute_raw_for_tests(&format!("UPDATE tree_nodes SET hash = {} WHERE level = 2 AND idx = 1", blob(&db, &[1u8; 32]))).unwrap();
+            let problem = tampered(store.inclusion_proof(0, None).unwrap_err());
+            assert!(problem.contains("no proof was printed"), "{problem}");
+            let problem = tampered(store.consistency_proof(3, None).unwrap_err());
+            assert!(problem.contains("no proof was printed"), "{problem}");
+            // Entry 5's proof does not use that node and is still given.
+            store.inclusion_proof(5, None).unwrap();
+        }
+
+        #[test]
+        fn x04_a_store_rolled_back_as_a_whole_is_caught_by_a_trusted_checkpoint() {
+            let db = test_db();
+            let mut store = open(&db);
+            fill(&store, 5);
+            let saved = store.latest_checkpoint().unwrap().unwrap();
+            // Roll back to the state after 3 appends (a restored backup).
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx >= 3").unwrap();
+            store.execute_raw_for_tests("DELETE FROM checkpoints WHERE tree_size > 3").unwrap();
+            rebuild_tree_state(&store, &db);
+            assert!(store.verify(&signer(1).verifier(), Default::default()).unwrap().is_ok(), "invisible from inside");
+            store.add_anchors(&[(saved, "saved.checkpoint".into())]).unwrap();
+            let failure = verify_failure(&store);
+            assert!(failure.problem.contains("rolled back") && failure.problem.contains("saved.checkpoint"), "{failure}");
+            assert!(store.all_change_evidence().is_err());
+        }
+
+        #[test]
+        fn x04_a_fork_is_reported_with_both_roots() {
+            // Two stores under one key agree on two entries, then diverge at size 3.
+            let (a_db, b_db) = (test_db(), test_db());
+            let (mut a, b) = (open(&a_db), open(&b_db));
+            fill(&a, 3);
+            fill(&b, 2);
+            b.record(&check(99)).unwrap();
+            let theirs = b.checkpoint(3).unwrap();
+            let ours = Checkpoint::open(&a.checkpoint(3).unwrap(), &signer(1).verifier()).unwrap();
+            let other = Checkpoint::open(&theirs, &signer(1).verifier()).unwrap();
+            a.add_anchors(&[(theirs, "their copy".into())]).unwrap();
+            let failure = verify_failure(&a);
+            assert!(failure.problem.starts_with("fork"), "{failure}");
+            assert!(failure.problem.contains(&hex(&ours.root)) && failure.problem.contains(&hex(&other.root)), "{failure}");
+        }
+
+        #[test]
         fn two_stores_appending_in_turn_see_each_others_entries() {
             // Each store's committer remembers the state it last wrote; the other store's
             // appends make it stale every time, so every append takes the locked path.
@@ -512,18 +798,18 @@ macro_rules! suite {
             store.publish_policy("2026.1", "# policy\nreviews: 1\n", "lead", "2026-01-01T00:00:00Z".parse().unwrap()).unwrap();
             fill(&store, 6);
             let out = package_path(&db);
-            let summary = package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out).unwrap();
+            let summary = package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out, &[]).unwrap();
             assert_eq!(summary.entries, 7);
             assert_eq!(summary.policy_version.as_deref(), Some("2026.1"));
             drop(store);
             let verifier = signer(1).verifier();
-            let ok = package::verify_package(&out, Some(&verifier)).unwrap().unwrap();
+            let ok = package::verify_package(&out, Some(&verifier), &[]).unwrap().unwrap();
             assert_eq!(ok.entries, 7);
             // Another trusted key: refused.
-            assert!(package::verify_package(&out, Some(&signer(2).verifier())).unwrap().is_err());
+            assert!(package::verify_package(&out, Some(&signer(2).verifier()), &[]).unwrap().is_err());
             // An edited manifest: refused.
             let edited = rewrite_package(&out, "manifest.json", |m| String::from_utf8(m.to_vec()).unwrap().replace("2026.1", "2026.2").into_bytes());
-            let failure = package::verify_package(&edited, Some(&verifier)).unwrap().unwrap_err();
+            let failure = package::verify_package(&edited, Some(&verifier), &[]).unwrap().unwrap_err();
             assert!(failure.problem.contains("manifest.json was modified"), "{failure}");
             // An edited entry: refused, naming the entry.
             let edited = rewrite_package(&out, "entries/3.dsse.json", |e| {
@@ -531,7 +817,7 @@ macro_rules! suite {
                 e[40] ^= 1;
                 e
             });
-            let failure = package::verify_package(&edited, Some(&verifier)).unwrap().unwrap_err();
+            let failure = package::verify_package(&edited, Some(&verifier), &[]).unwrap().unwrap_err();
             assert_eq!(failure.entry, Some(3), "{failure}");
         }
     };
