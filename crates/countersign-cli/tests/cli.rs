@@ -481,19 +481,17 @@ fn recorded_approval_turns_evidence_missing_into_compliant() {
     assert_eq!(verdict(&repo), (Some(0), "evidence-missing".to_string()), "git shows no reviewer");
 
     countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
-    countersign(repo.path())
-        .args([
-            "record",
-            "approval",
-            "--change",
-            &merge,
-            "--approver",
-            "Liam Howell <liam@send.tax>",
-            "--by",
-            "holly@send.tax",
-        ])
-        .assert()
-        .success();
+    let record = |by: &str| {
+        countersign(repo.path())
+            .args(["record", "approval", "--change", &merge, "--approver", "Liam Howell <liam@send.tax>", "--by", by])
+            .assert()
+            .success();
+    };
+    // The author records Liam's approval in his name: only her word (attested), which the
+    // rule that excludes the author does not take (S000-07, segregation of duties).
+    record("holly@send.tax");
+    assert_eq!(verdict(&repo), (Some(0), "evidence-missing".to_string()), "an attested approval does not count");
+    record("liam@send.tax");
     assert_eq!(verdict(&repo), (Some(0), "compliant".to_string()), "the recorded approval satisfies the rule");
 
     let out = countersign(repo.path()).args(["audit", "HEAD~1..HEAD"]).output().expect("run");

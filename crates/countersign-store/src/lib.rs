@@ -349,7 +349,7 @@ impl Store {
                 anchors.push(TrustedCheckpoint { checkpoint: cp, source: format!("published at {}", p.describe()) });
             }
         }
-        self.anchors = anchors;
+        self.anchors.extend(anchors);
         self.publishers = std::sync::Arc::new(publishers);
         Ok(())
     }

@@ -6,6 +6,7 @@
                                             recompute the tree state (tree_nodes, log_state)
     tamper_store.py DB forge-approval      append an unsigned copy of the first approval entry
     tamper_store.py DB null-change INDEX    set change_id = NULL on entry INDEX
+    tamper_store.py DB delete INDEX         delete entry INDEX, nothing else
 
 Only SHA-256 is needed: RFC 6962 leaf = H(0x00 || bytes), node = H(0x01 || left || right).
 """
@@ -62,6 +63,8 @@ def main():
             "VALUES (?, ?, ?, 'approval', ?, '2026-06-01T12:00:00Z', 'mallory')",
             (size, leaf(forged), forged, change),
         )
+    elif action == "delete":
+        db.execute("DELETE FROM log_entries WHERE idx = ?", (int(args[0]),))
     elif action == "null-change":
         db.execute("UPDATE log_entries SET change_id = NULL WHERE idx = ?", (int(args[0]),))
     else:
