@@ -725,6 +725,26 @@ macro_rules! suite {
         }
 
         #[test]
+        fn x04_a_record_over_the_size_limit_is_refused_and_stores_nothing() {
+            let db = test_db();
+            let store = open(&db);
+            let mut request = check(1);
+            request.evidence = countersign_store::Evidence::ConsoleChange {
+                system: "dns".into(),
+                description: "x".repeat(300_000),
+                changed_by: None,
+                changed_at: None,
+                ticket: None,
+            };
+            request.change = None;
+            match store.record(&request) {
+                Err(StoreError::TooLarge { limit, .. }) => assert_eq!(limit, countersign_store::bounded::RECORD_LIMIT),
+                other => panic!("expected TooLarge, got {other:?}"),
+            }
+            assert_eq!(store.tree_size().unwrap(), 0);
+        }
+
+        #[test]
         fn x04_a_fork_is_reported_with_both_roots() {
             // Two stores under one key agree on two entries, then diverge at size 3.
             let (a_db, b_db) = (test_db(), test_db());
