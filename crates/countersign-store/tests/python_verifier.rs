@@ -42,7 +42,7 @@ fn python_verifier_accepts_exported_packages_and_rejects_tampered_ones() {
     store.record(&approval()).unwrap();
     fill(&store, 12);
     let out = package_path(&db);
-    countersign_store::package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out).unwrap();
+    countersign_store::package::export(&store, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", &out, &[]).unwrap();
     let vkey = signer(1).verifier().vkey();
     let file = out.to_str().unwrap();
     for pure in [false, true] {
