@@ -744,8 +744,12 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
             match ctx.format {
                 Format::Json => print_json(&serde_json::json!({
                     "out": out.display().to_string(), "entries": summary.entries, "treeSize": summary.tree_size, "policyVersion": summary.policy_version,
+                    "gaps": summary.gaps,
                 }))?,
                 _ => println!("wrote {} ({} entries, log size {})", out.display(), summary.entries, summary.tree_size),
+            }
+            if let Some(warning) = package::gaps_warning(&summary.gaps) {
+                eprintln!("warning: {warning}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -762,12 +766,19 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
                         Format::Json => print_json(&serde_json::json!({
                             "ok": true, "entries": summary.entries, "treeSize": summary.tree_size, "vkey": summary.vkey,
                             "keyPinned": summary.key_pinned, "policyVersion": summary.policy_version,
+                            "gaps": summary.gaps, "trustedCheckpoints": summary.trusted,
                         }))?,
                         _ => {
                             println!(
                                 "package verified: {} entries, log size {}, key {}",
                                 summary.entries, summary.tree_size, summary.vkey
                             );
+                            if summary.trusted > 0 {
+                                println!("extends {} trusted checkpoint(s)", summary.trusted);
+                            }
+                            if let Some(warning) = package::gaps_warning(&summary.gaps) {
+                                eprintln!("warning: {warning}");
+                            }
                             if !summary.key_pinned {
                                 eprintln!(
                                     "hint: compare the key above with the log's published key, or pass --vkey to pin it"
