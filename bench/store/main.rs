@@ -35,7 +35,7 @@ fn request(i: usize) -> RecordRequest {
 }
 
 fn open(url: &str) -> Store {
-    let mut store = Store::open(url, &OpenOptions { create: true }).expect("open store");
+    let mut store = Store::open(url, &OpenOptions { create: true, clock: jiff::Timestamp::now }).expect("open store");
     store.set_signer(signer()).expect("signer");
     store.upsert_changes(&[ChangeRef { id: "pr#1".into(), ..ChangeRef::default() }]).expect("change");
     store
@@ -247,7 +247,7 @@ fn main() {
         let path = dir.join(format!("verify-{n}.db"));
         let url = path.to_str().expect("utf-8").to_owned();
         let existing = path.exists()
-            && Store::open(&url, &OpenOptions { create: false })
+            && Store::open(&url, &OpenOptions { create: false, clock: jiff::Timestamp::now })
                 .and_then(|s| s.tree_size())
                 .map(|s| s as usize == n)
                 .unwrap_or(false);
@@ -262,7 +262,7 @@ fn main() {
             }
             eprintln!("built a {n}-entry log in {:.1}s", start.elapsed().as_secs_f64());
         }
-        let store = Store::open(&url, &OpenOptions { create: false }).expect("open");
+        let store = Store::open(&url, &OpenOptions { create: false, clock: jiff::Timestamp::now }).expect("open");
         let verifier = signer().verifier();
         let (start, cpu) = (Instant::now(), cpu_seconds());
         let summary = store.verify(&verifier, AuditOptions::default()).expect("read").expect("verifies");
