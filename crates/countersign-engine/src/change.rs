@@ -128,6 +128,13 @@ pub struct Approval {
     /// Where it came from, for the explanation: `trailer Reviewed-by in 1a2b3c4`,
     /// `GitHub review`, `recorded`.
     pub source: String,
+    /// Who put this approval into the evidence store. `None` for approvals read from git
+    /// trailers or a forge, which carry their own identity. An approval recorded by someone
+    /// other than `by` (or by someone the policy does not know) is *attested*: its only
+    /// evidence is the recorder's word, and the policy's `[evidence] attested-approvals`
+    /// decides where it counts.
+    #[serde(default)]
+    pub recorded_by: Option<Identity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

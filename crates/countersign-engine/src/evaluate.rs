@@ -5,6 +5,7 @@
 //! self-merge allowance, exceptions), and derive the verdict. Every step leaves a trace in
 //! the result so `audit` can explain it (X-03).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -12,13 +13,18 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use regex::Regex;
 
-use countersign_policy::model::{ApprovalRule, Area, Category, ChangeKind, Condition, GateScope, Policy, Subject};
+use countersign_policy::limits::{MAX_NESTING, MAX_RULE_PARTS};
+use countersign_policy::model::{
+    ApprovalRule, Area, AttestedApprovals, Category, ChangeKind, Condition, GateScope, Policy, Subject,
+};
 
 use crate::change::{Approval, ApprovalKind, BaseFacts, Change, CheckStatus, Identity, PathStatus};
 use countersign_policy::render::{condition_text, rule_text, subject_text as policy_subject_text};
 
 use crate::directory::{Actor, Directory, display_identity};
-use crate::report::{AreaHit, ChangeSummary, Classification, Evaluation, RequirementResult, Status, Verdict};
+use crate::report::{
+    AreaHit, ChangeSummary, Classification, EmergencyAuthorization, Evaluation, RequirementResult, Status, Verdict,
+};
 use crate::text;
 
 /// Inputs that come from outside the pure core.
@@ -95,7 +101,9 @@ impl<'p> Engine<'p> {
         self.gate_requirements(&cx, category, &mut reqs);
         self.description_requirements(&cx, category, &mut reqs);
         self.path_requirements(&cx, &mut reqs);
-        let emergency_authorized = self.emergency_requirements(&cx, category, opts, &mut reqs);
+        let mut emergency_authorizations = Vec::new();
+        let emergency_authorized =
+            self.emergency_requirements(&cx, category, opts, &mut reqs, &mut emergency_authorizations);
 
         // A self-merge is recorded when the evidence shows one, and whenever the category's
         // self-merge allowance excused a missing review: the report's "self-merge
@@ -133,6 +141,7 @@ impl<'p> Engine<'p> {
             emergency: category.emergency,
             reviewed_by_other: cx.reviewed_by_other(),
             ci_evidence: change.checks.iter().any(|c| c.status == CheckStatus::Success),
+            emergency_authorizations,
         }
     }
 
@@ -197,6 +206,15 @@ impl<'p> Engine<'p> {
 
     /// Whether a classification condition holds for the change.
     pub fn condition_holds(&self, cond: &Condition, cx: &ChangeContext<'_>) -> bool {
+        self.condition_holds_at(cond, cx, 0)
+    }
+
+    /// Validation keeps conditions at most `MAX_NESTING` deep; a condition built by hand
+    /// that nests deeper does not hold.
+    fn condition_holds_at(&self, cond: &Condition, cx: &ChangeContext<'_>, depth: usize) -> bool {
+        if depth > MAX_NESTING {
+            return false;
+        }
         let change = cx.change;
         match cond {
             Condition::Always => true,
@@ -222,9 +240,10 @@ impl<'p> Engine<'p> {
             }
             Condition::Author(subject) => cx.author_is(self.policy, subject),
             Condition::Kind(kind) => cx.kind == *kind,
-            Condition::All(all) => all.iter().all(|c| self.condition_holds(c, cx)),
-            Condition::Any(any) => any.iter().any(|c| self.condition_holds(c, cx)),
-            Condition::Not(inner) => !self.condition_holds(inner, cx),
+            Condition::All(all) => all.iter().all(|c| self.condition_holds_at(c, cx, depth + 1)),
+            Condition::Any(any) => any.iter().any(|c| self.condition_holds_at(c, cx, depth + 1)),
+            // Past the limit the inner condition does not hold, and neither does its negation.
+            Condition::Not(inner) => depth < MAX_NESTING && !self.condition_holds_at(inner, cx, depth + 1),
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -760,51 +779,96 @@ impl<'p> Engine<'p> {
         category: &Category,
         opts: &EvalOptions,
         reqs: &mut Vec<RequirementResult>,
+        record: &mut Vec<EmergencyAuthorization>,
     ) -> bool {
         let Some(em) = &self.policy.emergency else { return category.emergency };
         if !category.emergency {
             return false;
         }
-        let allowed = self.policy.member_ids(&em.authorizers);
-        let mut authorizations: Vec<(Identity, String)> = cx
+        let anyone_may = em.authorizers.contains(&Subject::Anyone);
+        let mut found: Vec<(Identity, String, Option<&Identity>)> = cx
             .change
             .approvals
             .iter()
             .filter(|a| a.kind == ApprovalKind::EmergencyAuthorization)
-            .map(|a| (a.by.clone(), a.source.clone()))
+            .map(|a| (a.by.clone(), a.source.clone(), a.recorded_by.as_ref()))
             .collect();
         for t in cx.change.trailers.iter().filter(|t| t.key.eq_ignore_ascii_case(&em.authorization_trailer)) {
-            authorizations.push((parse_identity(&t.value), format!("{} trailer in {}", t.key, short(&t.commit))));
+            found.push((parse_identity(&t.value), format!("{} trailer in {}", t.key, short(&t.commit)), None));
         }
-        let valid: Vec<String> = authorizations
-            .iter()
-            .filter(|(who, _)| match &allowed {
-                None => true,
-                Some(set) => self.dir.resolve(who).is_some_and(|id| set.contains(&id)),
-            })
-            .map(|(who, src)| format!("authorized by {} ({src})", display_identity(&self.dir, who)))
-            .collect();
+        let mut valid = Vec::new();
+        let mut refused = Vec::new();
+        for (who, source, recorded_by) in &found {
+            let name = display_identity(&self.dir, who);
+            let recorder = recorded_by.map(|r| display_identity(&self.dir, r));
+            let attested = self.attested(who, *recorded_by);
+            let actor = self.dir.actor(who);
+            let recorded_by_author = recorded_by.is_some_and(|r| cx.is_author(&self.dir.actor(r)));
+            let may_authorize =
+                anyone_may || self.dir.resolve(who).is_some_and(|id| self.policy.covers(&em.authorizers, id));
+            let attestation = |recorder: &str| format!("recorded by {recorder} in {name}'s name (attested)");
+            let reason = if !may_authorize {
+                Some(format!("authorized by {name}, who may not authorize emergencies"))
+            } else if !em.self_authorization && (cx.is_author(&actor) || !actor.identified()) {
+                Some(if actor.identified() {
+                    format!("authorized by the author ({name}), and the policy does not allow self-authorization")
+                } else {
+                    format!(
+                        "authorized by {name}, who cannot be told apart from the author (no email or login), and the policy does not allow self-authorization"
+                    )
+                })
+            } else if attested && self.policy.evidence.attested_approvals == AttestedApprovals::Never {
+                Some(format!(
+                    "{}, and the policy does not count attested authorizations",
+                    attestation(recorder.as_deref().unwrap_or("someone else"))
+                ))
+            } else if attested
+                && recorded_by_author
+                && !em.self_authorization
+                && self.policy.evidence.attested_approvals != AttestedApprovals::Always
+            {
+                Some(format!(
+                    "{}: the author's word, and the policy does not allow self-authorization",
+                    attestation(recorder.as_deref().unwrap_or("the author"))
+                ))
+            } else {
+                None
+            };
+            let mut line = format!("authorized by {name} ({source})");
+            if attested {
+                let _ = write!(line, "; {}", attestation(recorder.as_deref().unwrap_or("someone else")));
+            }
+            match &reason {
+                None => valid.push(line),
+                Some(why) => refused.push(why.clone()),
+            }
+            record.push(EmergencyAuthorization {
+                by: name.clone(),
+                source: source.clone(),
+                recorded_by: recorder,
+                attested,
+                counted: reason.is_none(),
+                reason,
+            });
+        }
         let authorized = !valid.is_empty();
         let authorizer_text =
             em.authorizers.iter().map(|s| policy_subject_text(self.policy, s, false)).collect::<Vec<_>>().join(" or ");
         let status = if authorized {
             Status::Met
-        } else if authorizations.is_empty() {
+        } else if found.is_empty() {
             cx.missing_or_unknown(cx.reviews_complete() || !cx.change.trailers.is_empty())
         } else {
             Status::Missing
         };
         let detail = (!authorized).then(|| {
-            if authorizations.is_empty() {
+            if found.is_empty() {
                 format!(
                     "no emergency authorization recorded (expected a {} trailer or a recorded authorization)",
                     em.authorization_trailer
                 )
             } else {
-                format!(
-                    "authorized by {}, who may not authorize emergencies",
-                    authorizations.iter().map(|(w, _)| display_identity(&self.dir, w)).collect::<Vec<_>>().join(", ")
-                )
+                refused.join("; ")
             }
         });
         reqs.push(req(
@@ -843,9 +907,69 @@ impl<'p> Engine<'p> {
         authorized
     }
 
+    // ---- attested approvals ---------------------------------------------------------
+
+    /// Whether an approval is attested: recorded by someone other than the approver, or by
+    /// someone the policy does not know. Approvals from git and forges have no recorder.
+    fn attested(&self, by: &Identity, recorded_by: Option<&Identity>) -> bool {
+        let Some(recorder) = recorded_by else { return false };
+        match (self.dir.resolve(recorder), self.dir.resolve(by)) {
+            (Some(recorder), Some(approver)) => recorder != approver,
+            _ => true,
+        }
+    }
+
+    /// "recorded by X in Y's name (attested)", for an attested approval.
+    fn attestation_text(&self, a: &Approval) -> Option<String> {
+        let recorder = a.recorded_by.as_ref().filter(|r| self.attested(&a.by, Some(r)))?;
+        Some(format!(
+            "recorded by {} in {}'s name (attested)",
+            display_identity(&self.dir, recorder),
+            display_identity(&self.dir, &a.by)
+        ))
+    }
+
+    /// Why an attested approval does not count, under `[evidence] attested-approvals`;
+    /// `None` when it counts (or is not attested). `independent`: the approver must be
+    /// someone other than the author (a rule that excludes the author or committers, or
+    /// an area owner's review or acknowledgment).
+    fn attestation_refusal(&self, a: &Approval, independent: bool) -> Option<String> {
+        let attested = self.attestation_text(a)?;
+        match self.policy.evidence.attested_approvals {
+            AttestedApprovals::Never => Some(format!("{attested}, and the policy does not count attested approvals")),
+            AttestedApprovals::NotForAuthorExcludingRules if independent => Some(format!(
+                "{attested}, which does not count where the approver must be someone other than the author"
+            )),
+            _ => None,
+        }
+    }
+
     // ---- approval rules -------------------------------------------------------------
 
     fn judge_rule(&self, rule: &ApprovalRule, cx: &ChangeContext<'_>, touched: &[(&Area, Vec<String>)]) -> RuleOutcome {
+        let budget = Cell::new(MAX_RULE_PARTS);
+        self.judge_rule_at(rule, cx, touched, Walk { depth: 0, budget: &budget })
+    }
+
+    /// Validation keeps a rule, with its references followed, at most `MAX_NESTING` deep
+    /// and `MAX_RULE_PARTS` parts; a rule built by hand that is larger is not met, and
+    /// judging it stops there.
+    fn judge_rule_at(
+        &self,
+        rule: &ApprovalRule,
+        cx: &ChangeContext<'_>,
+        touched: &[(&Area, Vec<String>)],
+        walk: Walk<'_>,
+    ) -> RuleOutcome {
+        if walk.depth > MAX_NESTING || !walk.spend() {
+            return RuleOutcome {
+                met: false,
+                evidence: vec![],
+                missing: vec![format!(
+                    "the rule is larger than a policy may hold ({MAX_NESTING} levels, {MAX_RULE_PARTS} parts)"
+                )],
+            };
+        }
         match rule {
             ApprovalRule::Approvals { count, from, .. } => {
                 let mut candidates = self.approvers(rule, cx, false);
@@ -869,7 +993,7 @@ impl<'p> Engine<'p> {
                 }
                 RuleOutcome { met, evidence, missing }
             }
-            ApprovalRule::AllDistinct(parts) => self.judge_distinct(parts, cx, touched),
+            ApprovalRule::AllDistinct(parts) => self.judge_distinct(parts, cx, touched, walk),
             ApprovalRule::OwnerAck => {
                 let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
                 for (area, _) in touched.iter().filter(|(a, _)| a.sensitive) {
@@ -885,7 +1009,7 @@ impl<'p> Engine<'p> {
                 out
             }
             ApprovalRule::Ref(name) => match self.policy.rules.get(name) {
-                Some(inner) => self.judge_rule(inner, cx, touched),
+                Some(inner) => self.judge_rule_at(inner, cx, touched, walk.deeper()),
                 None => {
                     RuleOutcome { met: false, evidence: vec![], missing: vec![format!("rule {name} is not defined")] }
                 }
@@ -893,12 +1017,13 @@ impl<'p> Engine<'p> {
             ApprovalRule::All(rules) => {
                 let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
                 for r in rules {
-                    out.merge_all(self.judge_rule(r, cx, touched));
+                    out.merge_all(self.judge_rule_at(r, cx, touched, walk.deeper()));
                 }
                 out
             }
             ApprovalRule::Any(rules) => {
-                let outcomes: Vec<_> = rules.iter().map(|r| self.judge_rule(r, cx, touched)).collect();
+                let outcomes: Vec<_> =
+                    rules.iter().map(|r| self.judge_rule_at(r, cx, touched, walk.deeper())).collect();
                 match outcomes.iter().find(|o| o.met) {
                     Some(o) => RuleOutcome { met: true, evidence: o.evidence.clone(), missing: vec![] },
                     None => RuleOutcome {
@@ -928,14 +1053,15 @@ impl<'p> Engine<'p> {
             return Approvers::default();
         };
         // An empty `from` means anyone (the language's default), as does `"*"`.
-        let allowed = if from.is_empty() { None } else { self.policy.member_ids(from) };
+        let anyone = from.is_empty() || from.contains(&Subject::Anyone);
+        let allowed = |person: Option<&str>| anyone || person.is_some_and(|id| self.policy.covers(from, id));
         let mut out = Approvers::default();
         for a in cx.change.approvals.iter().filter(|a| a.kind == ApprovalKind::Review) {
             let actor = self.dir.actor(&a.by);
             let who = display_identity(&self.dir, &a.by);
-            if let Some(set) = &allowed {
+            if !anyone {
                 match &actor.person {
-                    Some(id) if set.contains(id.as_str()) => {}
+                    Some(id) if allowed(Some(id)) => {}
                     _ => {
                         out.notes.push(format!("{who} is not in {}", subjects_text(self.policy, from)));
                         continue;
@@ -955,6 +1081,10 @@ impl<'p> Engine<'p> {
                 out.notes.push(format!("{who} committed to the change"));
                 continue;
             }
+            if let Some(why) = self.attestation_refusal(a, *exclude_author || *exclude_committers) {
+                out.notes.push(why);
+                continue;
+            }
             if *current_head_only {
                 if let (Some(given), Some(head)) = (&a.commit, &cx.change.head_commit) {
                     if given != head {
@@ -968,15 +1098,16 @@ impl<'p> Engine<'p> {
                 }
             }
             if !out.people.iter().any(|c| c.actor.same(&actor)) {
-                out.people.push(Candidate { actor, evidence: format!("approved by {who} ({})", a.source), who });
+                let evidence = match self.attestation_text(a) {
+                    Some(attested) => format!("approved by {who} ({}; {attested})", a.source),
+                    None => format!("approved by {who} ({})", a.source),
+                };
+                out.people.push(Candidate { actor, evidence, who });
             }
         }
         if authoring_counts && !*exclude_author {
             if let (Some(author), Some(actor)) = (&cx.change.author, &cx.author) {
-                let eligible = match &allowed {
-                    None => true,
-                    Some(set) => actor.person.as_deref().is_some_and(|id| set.contains(id)),
-                };
+                let eligible = allowed(actor.person.as_deref());
                 if eligible && !out.people.iter().any(|c| c.actor.same(actor)) {
                     out.people.push(Candidate {
                         actor: actor.clone(),
@@ -1002,10 +1133,11 @@ impl<'p> Engine<'p> {
         parts: &[ApprovalRule],
         cx: &ChangeContext<'_>,
         touched: &[(&Area, Vec<String>)],
+        walk: Walk<'_>,
     ) -> RuleOutcome {
         let mut leaves: Vec<&ApprovalRule> = Vec::new();
         let mut others = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
-        self.distinct_leaves(parts, cx, touched, &mut leaves, &mut others, 0);
+        self.distinct_leaves(parts, cx, touched, &mut leaves, &mut others, walk.deeper());
         let mut out = RuleOutcome { met: true, evidence: vec![], missing: vec![] };
 
         // The people who could fill some slot, each once, and which of them each leaf accepts.
@@ -1083,25 +1215,25 @@ impl<'p> Engine<'p> {
         touched: &[(&Area, Vec<String>)],
         leaves: &mut Vec<&'r ApprovalRule>,
         out: &mut RuleOutcome,
-        depth: usize,
+        walk: Walk<'_>,
     ) {
+        // Validation bounds the depth (`MAX_NESTING`) and the number of parts of a rule
+        // written out (`MAX_RULE_PARTS`), so the leaves are few; past either, a part is
+        // judged (and found unmet) by `judge_rule_at`.
         for part in parts {
-            let resolved = match part {
-                ApprovalRule::Ref(name) if depth < 32 => match self.policy.rules.get(name) {
-                    Some(inner) => inner,
-                    None => part,
+            let within = walk.depth < MAX_NESTING;
+            match part {
+                ApprovalRule::Ref(name) if within && walk.spend() => match self.policy.rules.get(name) {
+                    Some(inner) => {
+                        self.distinct_leaves(std::slice::from_ref(inner), cx, touched, leaves, out, walk.deeper())
+                    }
+                    None => out.merge_all(self.judge_rule_at(part, cx, touched, walk.deeper())),
                 },
-                other => other,
-            };
-            match resolved {
-                ApprovalRule::Approvals { .. } => leaves.push(resolved),
-                ApprovalRule::All(inner) | ApprovalRule::AllDistinct(inner) if depth < 32 => {
-                    self.distinct_leaves(inner, cx, touched, leaves, out, depth + 1)
+                ApprovalRule::Approvals { .. } if within && walk.spend() => leaves.push(part),
+                ApprovalRule::All(inner) | ApprovalRule::AllDistinct(inner) if within && walk.spend() => {
+                    self.distinct_leaves(inner, cx, touched, leaves, out, walk.deeper())
                 }
-                ApprovalRule::Ref(_) if depth < 32 => {
-                    self.distinct_leaves(std::slice::from_ref(resolved), cx, touched, leaves, out, depth + 1)
-                }
-                other => out.merge_all(self.judge_rule(other, cx, touched)),
+                other => out.merge_all(self.judge_rule_at(other, cx, touched, walk.deeper())),
             }
         }
     }
@@ -1113,12 +1245,8 @@ impl<'p> Engine<'p> {
     /// An approval (or, for acknowledgments, an ack) by one of the area's owners. The author
     /// owning the area acknowledges it by authoring; a review still needs someone else.
     fn owner_approval(&self, area: &Area, cx: &ChangeContext<'_>, ack: bool) -> RuleOutcome {
-        let owners = self.policy.member_ids(&area.owners);
-        let is_owner = |id: Option<&str>| match (&owners, id) {
-            (None, _) => true,
-            (Some(set), Some(id)) => set.contains(&id),
-            (Some(_), None) => false,
-        };
+        let anyone = area.owners.contains(&Subject::Anyone);
+        let is_owner = |id: Option<&str>| anyone || id.is_some_and(|id| self.policy.covers(&area.owners, id));
         if ack {
             if let Some(author) = &cx.change.author {
                 if is_owner(self.dir.resolve(author)) {
@@ -1134,28 +1262,40 @@ impl<'p> Engine<'p> {
                 }
             }
         }
+        // An owner's review or acknowledgment is never the author's own, so an attested one
+        // counts only as far as an author-excluding rule would count it.
+        let mut refused = Vec::new();
         let found = cx.change.approvals.iter().find(|a: &&Approval| {
             let actor = self.dir.actor(&a.by);
-            (a.kind == ApprovalKind::Review || (ack && a.kind == ApprovalKind::Ack))
+            let owner = (a.kind == ApprovalKind::Review || (ack && a.kind == ApprovalKind::Ack))
                 && is_owner(actor.person.as_deref())
                 && actor.identified()
-                && !cx.is_author(&actor)
+                && !cx.is_author(&actor);
+            if !owner {
+                return false;
+            }
+            match self.attestation_refusal(a, true) {
+                Some(why) => {
+                    refused.push(why);
+                    false
+                }
+                None => true,
+            }
         });
         match found {
             Some(a) => RuleOutcome {
                 met: true,
                 evidence: vec![format!(
-                    "{} by owner {} ({})",
+                    "{} by owner {} ({}{})",
                     if ack { "acknowledged" } else { "approved" },
                     display_identity(&self.dir, &a.by),
-                    a.source
+                    a.source,
+                    self.attestation_text(a).map(|t| format!("; {t}")).unwrap_or_default()
                 )],
                 missing: vec![],
             },
-            None => RuleOutcome {
-                met: false,
-                evidence: vec![],
-                missing: vec![format!(
+            None => {
+                let mut missing = vec![format!(
                     "no {} from an owner of {} ({})",
                     if ack { "acknowledgment" } else { "approval" },
                     area.name,
@@ -1164,8 +1304,10 @@ impl<'p> Engine<'p> {
                         .map(|s| policy_subject_text(self.policy, s, false))
                         .collect::<Vec<_>>()
                         .join(", ")
-                )],
-            },
+                )];
+                missing.extend(refused);
+                RuleOutcome { met: false, evidence: vec![], missing }
+            }
         }
     }
 
@@ -1328,10 +1470,12 @@ impl<'c> ChangeContext<'c> {
             author: change.author.as_ref().map(|a| dir.actor(a)),
             author_id: change.author.as_ref().and_then(|a| dir.resolve(a)).map(str::to_string),
             committers,
+            // Reviews that show independent review: an attested one only where the policy
+            // counts it for rules that exclude the author.
             reviewers: change
                 .approvals
                 .iter()
-                .filter(|a| a.kind == ApprovalKind::Review)
+                .filter(|a| a.kind == ApprovalKind::Review && engine.attestation_refusal(a, true).is_none())
                 .map(|a| dir.actor(&a.by))
                 .collect(),
             merged_by: change.merged_by.as_ref().map(|a| dir.actor(a)),
@@ -1378,10 +1522,31 @@ impl<'c> ChangeContext<'c> {
     }
 
     fn author_is(&self, policy: &Policy, subject: &Subject) -> bool {
-        match policy.member_ids(std::slice::from_ref(subject)) {
-            None => self.change.author.is_some(),
-            Some(set) => self.author_id.as_deref().is_some_and(|id| set.contains(&id)),
+        match subject {
+            Subject::Anyone => self.change.author.is_some(),
+            _ => self.author_id.as_deref().is_some_and(|id| policy.is_member(subject, id)),
         }
+    }
+}
+
+/// Where a walk over a rule is: how deep, and how many more parts it may visit (shared by
+/// the whole walk).
+#[derive(Clone, Copy)]
+struct Walk<'b> {
+    depth: usize,
+    budget: &'b Cell<usize>,
+}
+
+impl Walk<'_> {
+    fn deeper(self) -> Self {
+        Walk { depth: self.depth + 1, ..self }
+    }
+
+    /// Takes one part from the budget; false when it is spent.
+    fn spend(self) -> bool {
+        let left = self.budget.get();
+        self.budget.set(left.saturating_sub(1));
+        left > 0
     }
 }
 

@@ -52,6 +52,28 @@ pub struct Evaluation {
     pub emergency: bool,
     pub reviewed_by_other: bool,
     pub ci_evidence: bool,
+    /// Every emergency authorization the evidence holds for an emergency change, whether
+    /// it counted or not: who gave it and, for a recorded one, who recorded it. Absent
+    /// from the JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub emergency_authorizations: Vec<EmergencyAuthorization>,
+}
+
+/// One emergency authorization and what the policy made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmergencyAuthorization {
+    /// Who authorized: the person id when the policy knows them, else what the source said.
+    pub by: String,
+    /// Where it was read: `Emergency-Authorized-By trailer in 1a2b3c4`, a recorded entry.
+    pub source: String,
+    /// Who recorded it in the evidence store, for a recorded authorization.
+    pub recorded_by: Option<String>,
+    /// Recorded by someone other than `by` (or by someone the policy does not know).
+    pub attested: bool,
+    /// Whether it authorized the emergency.
+    pub counted: bool,
+    /// Why it did not count.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -150,6 +150,7 @@ impl GhPullRequest {
                     commit: r.commit.as_ref().map(|c| c.oid.clone()),
                     time: r.submitted_at,
                     source: "GitHub review".to_string(),
+                    recorded_by: None,
                 })
             })
             .collect();

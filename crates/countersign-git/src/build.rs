@@ -142,6 +142,7 @@ pub(crate) fn evidence_from_commit(
                     commit: Some(bound_to.to_string()),
                     time: timestamp(commit.commit_time),
                     source: format!("{key} trailer in {short_id}"),
+                    recorded_by: None,
                 });
             }
         } else if is("co-authored-by") {
@@ -185,6 +186,7 @@ pub(crate) fn evidence_from_commit(
                 commit: Some(bound_to.to_string()),
                 time: timestamp(commit.commit_time),
                 source: format!("{tool} {what} in {short_id}"),
+                recorded_by: None,
             });
         }
     }

@@ -94,6 +94,9 @@ pub mod codes {
     pub const DUPLICATE_IDENTITY: &str = "CS-E022";
     pub const UNKNOWN_RISK: &str = "CS-E023";
     pub const CONFLICTING_KEYS: &str = "CS-E024";
+    pub const POLICY_TOO_LARGE: &str = "CS-E025";
+    pub const TOO_DEEP: &str = "CS-E026";
+    pub const TOO_MANY: &str = "CS-E027";
 
     pub const UNSATISFIABLE_RULE: &str = "CS-W001";
     pub const AUTHOR_ONLY_APPROVER: &str = "CS-W002";
@@ -135,6 +138,9 @@ pub mod codes {
         (DUPLICATE_IDENTITY, "the same email or login is given to two people"),
         (UNKNOWN_RISK, "a reference to a risk level not declared under [[risks]]"),
         (CONFLICTING_KEYS, "two keys that cannot be used together (e.g. `forbidden` and `require` on a content flag)"),
+        (POLICY_TOO_LARGE, "the policy file is larger than 1 MiB"),
+        (TOO_DEEP, "nesting deeper than the limit: brackets in the TOML, conditions, approval rules or groups"),
+        (TOO_MANY, "more than the limit of categories or risk levels, or a rule with too many parts once expanded"),
         (UNSATISFIABLE_RULE, "a rule asks for more approvals than its approvers can give"),
         (AUTHOR_ONLY_APPROVER, "a rule excludes the author but only one person can approve"),
         (OVERLAPPING_CATEGORIES, "two categories with equal precedence can match the same change"),
@@ -161,9 +167,18 @@ pub mod codes {
 pub fn render_diagnostics(file_name: &str, text: &str, diags: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(file_name, text);
     let config = term::Config::default();
+    let lines = LineStarts::new(text);
+    let locations = line_cols(text, diags.iter().map(|d| d.primary.span.start));
     let mut out = Vec::new();
-    for diag in diags {
-        let rendered = to_codespan(diag, text.len());
+    for (diag, (line, column)) in diags.iter().zip(locations) {
+        let mut rendered = to_codespan(diag, text.len());
+        // A snippet shows the whole line; on a very long line (a minified file, a list of
+        // thousands on one line) every diagnostic would repeat it. Say where instead.
+        let mut labels = std::iter::once(&diag.primary).chain(&diag.secondary);
+        if labels.any(|l| lines.line_len(text.len(), l.span.start) > SNIPPET_MAX_LINE) {
+            rendered.labels.clear();
+            rendered.notes.insert(0, format!("at {file_name}:{line}:{column}: {}", diag.primary.text));
+        }
         let result = if color {
             let styles = term::Styles::default();
             let mut writer = term::StylesWriter::new(term::termcolor::Ansi::new(&mut out), &styles);
@@ -180,6 +195,57 @@ pub fn render_diagnostics(file_name: &str, text: &str, diags: &[Diagnostic], col
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Where each line starts, to find a line in logarithmic time.
+struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    fn new(text: &str) -> LineStarts {
+        LineStarts(std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    /// The length in bytes of the line holding `offset`, without its newline.
+    fn line_len(&self, text_len: usize, offset: usize) -> usize {
+        let line = self.0.partition_point(|&start| start <= offset).saturating_sub(1);
+        let start = self.0[line];
+        let end = self.0.get(line + 1).map_or(text_len, |next| next - 1);
+        end.saturating_sub(start)
+    }
+}
+
+/// [`line_col`] for many offsets at once, in one pass over the text: a policy with
+/// thousands of errors on one long line must not scan it once per error.
+fn line_cols(text: &str, offsets: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
+    let offsets: Vec<usize> = offsets.map(|o| clamp_to_char(text, o)).collect();
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut out = vec![(1, 1); offsets.len()];
+    let (mut at, mut line, mut column) = (0usize, 1usize, 1usize);
+    for i in order {
+        for ch in text[at..offsets[i]].chars() {
+            if ch == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        at = offsets[i];
+        out[i] = (line, column);
+    }
+    out
+}
+
+fn clamp_to_char(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// Lines longer than this (in bytes) are not shown in a rendered diagnostic.
+const SNIPPET_MAX_LINE: usize = 500;
 
 fn severity_word(severity: Severity) -> &'static str {
     match severity {
@@ -228,34 +294,30 @@ pub struct DiagnosticJson {
 
 /// Converts diagnostics to their JSON form.
 pub fn diagnostics_json(file_name: &str, text: &str, diags: &[Diagnostic]) -> Vec<DiagnosticJson> {
+    let spans: Vec<_> = diags.iter().map(|d| clamp(&d.primary.span, text.len())).collect();
+    let starts = line_cols(text, spans.iter().map(|s| s.start));
+    let ends = line_cols(text, spans.iter().map(|s| s.end));
     diags
         .iter()
-        .map(|d| {
-            let span = clamp(&d.primary.span, text.len());
-            let (line, column) = line_col(text, span.start);
-            let (end_line, end_column) = line_col(text, span.end);
-            DiagnosticJson {
-                file: file_name.to_string(),
-                line,
-                column,
-                end_line,
-                end_column,
-                code: d.code,
-                severity: d.severity,
-                message: d.message.clone(),
-                label: d.primary.text.clone(),
-                help: d.help.clone(),
-            }
+        .zip(starts.into_iter().zip(ends))
+        .map(|(d, ((line, column), (end_line, end_column)))| DiagnosticJson {
+            file: file_name.to_string(),
+            line,
+            column,
+            end_line,
+            end_column,
+            code: d.code,
+            severity: d.severity,
+            message: d.message.clone(),
+            label: d.primary.text.clone(),
+            help: d.help.clone(),
         })
         .collect()
 }
 
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
+    let offset = clamp_to_char(text, offset);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -263,12 +325,26 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Names longer than this get no "did you mean" suggestion: a typo is a short mistake in
+/// a short name, and comparing long names costs the product of their lengths.
+pub const SUGGESTION_MAX_CHARS: usize = 64;
+
 /// The closest candidate to `name`, if it is close enough to be a likely typo.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let name_chars = name.chars().count();
+    if name_chars > SUGGESTION_MAX_CHARS {
+        return None;
+    }
+    let lower = name.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
-        let distance = levenshtein(&name.to_lowercase(), &candidate.to_lowercase());
-        let limit = (name.chars().count().max(candidate.chars().count()) / 3).max(1);
+        let candidate_chars = candidate.chars().count();
+        let limit = (name_chars.max(candidate_chars) / 3).max(1);
+        // The distance is at least the difference in length.
+        if candidate_chars > SUGGESTION_MAX_CHARS || name_chars.abs_diff(candidate_chars) > limit {
+            continue;
+        }
+        let distance = levenshtein(&lower, &candidate.to_lowercase());
         if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
             best = Some((distance, candidate));
         }
@@ -315,5 +391,14 @@ mod tests {
     fn line_and_column() {
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        let text = "ab\ncé\nd";
+        let offsets = [7, 0, 4, 6, 3, 99];
+        let expected: Vec<_> = offsets.iter().map(|&o| line_col(text, o)).collect();
+        assert_eq!(line_cols(text, offsets.into_iter()), expected);
+        let lines = LineStarts::new(text);
+        assert_eq!(
+            (lines.line_len(text.len(), 1), lines.line_len(text.len(), 4), lines.line_len(text.len(), 7)),
+            (2, 3, 1)
+        );
     }
 }

@@ -9,11 +9,14 @@
 //! - [`render_diagnostics`] / [`diagnostics_json`]: diagnostics for people and machines.
 //! - [`render`]: the policy document (Markdown, HTML) and `explain`.
 //! - [`codeowners`]: read a CODEOWNERS file and import it as areas.
+//! - [`limits`]: the size and nesting limits that keep every step bounded.
 //!
 //! The language is documented in `docs/policy-language.md`.
 
 pub mod codeowners;
 pub mod diag;
+mod graph;
+pub mod limits;
 mod lints;
 pub mod model;
 pub mod paths;
@@ -59,16 +62,35 @@ pub fn parse(file_name: &str, text: &str) -> Result<Checked, Failed> {
 /// Parses and validates a policy: every error is reported, not just the first.
 pub fn parse_with(file_name: &str, text: &str, options: &ParseOptions) -> Result<Checked, Failed> {
     let _ = file_name;
+    if let Some(too_big) = over_limits(text) {
+        return Err(Failed { errors: vec![too_big], warnings: Vec::new() });
+    }
     let (root, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
     let mut ctx = reader::Ctx::default();
     if !syntax_errors.is_empty() {
         for error in syntax_errors {
             let span = error.span().unwrap_or(0..0);
             let message = error.message().trim().to_string();
-            ctx.push(
+            // The parser stops at its own nesting limit rather than recurse without end.
+            let diag = if message.contains("recursion") || message.contains("recurse") {
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    format!(
+                        "brackets, braces or dotted keys nest more than {} levels deep",
+                        limits::MAX_TOML_NESTING
+                    ),
+                    span,
+                    message,
+                )
+                .with_help(format!(
+                    "no policy needs this; conditions and rules nest at most {} levels, so write deep logic as named rules",
+                    limits::MAX_NESTING
+                ))
+            } else {
                 Diagnostic::new(codes::TOML_SYNTAX, format!("invalid TOML: {message}"), span, message.clone())
-                    .with_help("check quotes, brackets and `=` on this line; see https://toml.io"),
-            );
+                    .with_help("check quotes, brackets and `=` on this line; see https://toml.io")
+            };
+            ctx.push(diag);
         }
         // Reading a half-parsed document would report follow-on errors that only
         // confuse; report the syntax errors alone.
@@ -83,6 +105,34 @@ pub fn parse_with(file_name: &str, text: &str, options: &ParseOptions) -> Result
     warnings.extend(lints::run(&policy, &spans, options.today));
     sort(&mut warnings);
     Ok(Checked { policy, warnings })
+}
+
+/// The limit checked on the text itself, before the parser sees it: the file's size (see
+/// [`limits`]).
+fn over_limits(text: &str) -> Option<Diagnostic> {
+    if text.len() > limits::MAX_POLICY_BYTES {
+        let mut at = limits::MAX_POLICY_BYTES;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        return Some(
+            Diagnostic::new(
+                codes::POLICY_TOO_LARGE,
+                format!(
+                    "the policy file is {} bytes, more than the limit of {} bytes (1 MiB)",
+                    text.len(),
+                    limits::MAX_POLICY_BYTES
+                ),
+                at..line_end.max(at),
+                "the limit is reached here",
+            )
+            .with_help(
+                "check that this is the policy file you meant; keep long prose in documents the policy links to",
+            ),
+        );
+    }
+    None
 }
 
 fn sort(diags: &mut [Diagnostic]) {

@@ -4,6 +4,7 @@
 //! the caller ([`crate::ParseOptions::today`]); without it they do not run, because this
 //! crate has no clock.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 
 use jiff::civil::Date;
@@ -14,9 +15,10 @@ use crate::validate::Spans;
 
 pub(crate) fn run(policy: &Policy, spans: &Spans, today: Option<Date>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let budget = Cell::new(POOL_BUDGET);
     for (name, rule) in &policy.rules {
         let span = spans.rules.get(name).cloned().unwrap_or_default();
-        approval_lints(policy, name, rule, &span, &mut out);
+        approval_lints(policy, name, rule, &span, &budget, &mut out);
         if !spans.used_rules.contains(name) {
             out.push(
                 Diagnostic::new(codes::UNUSED_RULE, format!("rule `{name}` is never used"), span, "declared here")
@@ -75,18 +77,42 @@ pub(crate) fn run(policy: &Policy, spans: &Spans, today: Option<Date>) -> Vec<Di
     out
 }
 
-/// The people who can give approvals under `from`, or `None` when anyone can.
-fn pool<'p>(policy: &'p Policy, from: &[Subject]) -> Option<BTreeSet<&'p str>> {
-    if from.is_empty() || from.iter().any(|s| matches!(s, Subject::External(_))) {
+/// The people who can give approvals under `from`, or `None` when anyone can, or when
+/// the lints' budget for listing members is spent ([`POOL_BUDGET`]): the pool lints then
+/// say nothing rather than take long.
+fn pool<'p>(policy: &'p Policy, from: &[Subject], budget: &Cell<usize>) -> Option<BTreeSet<&'p str>> {
+    if from.is_empty() || from.iter().any(|s| matches!(s, Subject::External(_) | Subject::Anyone)) {
         return None;
     }
+    let cost: usize = from
+        .iter()
+        .map(|s| match s {
+            Subject::Group(name) => policy.groups.get(name).map_or(0, |g| g.members.len()),
+            _ => 1,
+        })
+        .sum();
+    let left = budget.get().checked_sub(cost)?;
+    budget.set(left);
     policy.member_ids(from)
 }
 
-fn approval_lints(policy: &Policy, name: &str, rule: &ApprovalRule, span: &Span, out: &mut Vec<Diagnostic>) {
+/// How many group members the rule lints may list in all. Each `approvals` part of every
+/// rule lists its approvers; many rules naming one large group would otherwise take long.
+const POOL_BUDGET: usize = 1_000_000;
+
+/// The inline structure of a rule is at most `MAX_NESTING` deep (validation checks it),
+/// so the recursion is bounded; references are not followed.
+fn approval_lints(
+    policy: &Policy,
+    name: &str,
+    rule: &ApprovalRule,
+    span: &Span,
+    budget: &Cell<usize>,
+    out: &mut Vec<Diagnostic>,
+) {
     match rule {
         ApprovalRule::Approvals { count, from, exclude_author, .. } => {
-            let Some(pool) = pool(policy, from) else { return };
+            let Some(pool) = pool(policy, from, budget) else { return };
             let size = pool.len() as u32;
             let who = from.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ");
             if size < *count {
@@ -120,14 +146,14 @@ fn approval_lints(policy: &Policy, name: &str, rule: &ApprovalRule, span: &Span,
         }
         ApprovalRule::All(parts) | ApprovalRule::Any(parts) => {
             for part in parts {
-                approval_lints(policy, name, part, span, out);
+                approval_lints(policy, name, part, span, budget, out);
             }
         }
         ApprovalRule::AllDistinct(parts) => {
             for part in parts {
-                approval_lints(policy, name, part, span, out);
+                approval_lints(policy, name, part, span, budget, out);
             }
-            distinct_pool_lint(policy, name, parts, span, out);
+            distinct_pool_lint(policy, name, parts, span, budget, out);
         }
         _ => {}
     }
@@ -135,12 +161,19 @@ fn approval_lints(policy: &Policy, name: &str, rule: &ApprovalRule, span: &Span,
 
 /// `all` with `distinct-approvers`: when every part draws on a bounded set of people, the
 /// parts together need at least as many people as they ask approvals of.
-fn distinct_pool_lint(policy: &Policy, name: &str, parts: &[ApprovalRule], span: &Span, out: &mut Vec<Diagnostic>) {
+fn distinct_pool_lint(
+    policy: &Policy,
+    name: &str,
+    parts: &[ApprovalRule],
+    span: &Span,
+    budget: &Cell<usize>,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut people = BTreeSet::new();
     let mut needed = 0u32;
     for part in parts {
         match policy.resolve_rule(part) {
-            ApprovalRule::Approvals { count, from, .. } => match pool(policy, &from) {
+            ApprovalRule::Approvals { count, from, .. } => match pool(policy, &from, budget) {
                 Some(p) => {
                     people.extend(p);
                     needed += count;
@@ -197,12 +230,36 @@ fn overlap_lints<'a>(
 /// only for: a condition and its `not`; two different values of the same trailer; two
 /// different change kinds; two different authors who are people; and `all`/`any`
 /// combinations of those.
+///
+/// Every pair of categories (and of risk levels) is compared, so each comparison has a
+/// budget of steps ([`EXCLUSIVE_BUDGET`]); a comparison that runs out of it cannot decide,
+/// and the conditions may overlap.
 pub(crate) fn exclusive(a: &Condition, b: &Condition) -> bool {
+    exclusive_within(a, b, &Cell::new(EXCLUSIVE_BUDGET))
+}
+
+/// Steps one comparison of two conditions may take (see [`exclusive`]).
+const EXCLUSIVE_BUDGET: usize = 2_000;
+
+fn spend(budget: &Cell<usize>) -> bool {
+    match budget.get() {
+        0 => false,
+        left => {
+            budget.set(left - 1);
+            true
+        }
+    }
+}
+
+fn exclusive_within(a: &Condition, b: &Condition, budget: &Cell<usize>) -> bool {
     use Condition::*;
+    if !spend(budget) {
+        return false;
+    }
     match (a, b) {
-        (Not(x), y) | (y, Not(x)) if same(x, y) => true,
-        (All(xs), y) | (y, All(xs)) => xs.iter().any(|x| exclusive(x, y)),
-        (Any(xs), y) | (y, Any(xs)) => !xs.is_empty() && xs.iter().all(|x| exclusive(x, y)),
+        (Not(x), y) | (y, Not(x)) if same(x, y, budget) => true,
+        (All(xs), y) | (y, All(xs)) => xs.iter().any(|x| exclusive_within(x, y, budget)),
+        (Any(xs), y) | (y, Any(xs)) => !xs.is_empty() && xs.iter().all(|x| exclusive_within(x, y, budget)),
         (Trailer { key: k1, value: Some(v1) }, Trailer { key: k2, value: Some(v2) }) => {
             k1.eq_ignore_ascii_case(k2) && !v1.eq_ignore_ascii_case(v2)
         }
@@ -212,9 +269,27 @@ pub(crate) fn exclusive(a: &Condition, b: &Condition) -> bool {
     }
 }
 
-fn same(a: &Condition, b: &Condition) -> bool {
-    // Conditions hold compiled regexes and patterns; their serialized form is canonical.
-    serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
+/// Whether two conditions are written the same (within the budget; `false` when it runs
+/// out). Conditions are at most `MAX_NESTING` deep, so the recursion is bounded.
+fn same(a: &Condition, b: &Condition, budget: &Cell<usize>) -> bool {
+    use Condition::*;
+    if !spend(budget) {
+        return false;
+    }
+    match (a, b) {
+        (Always, Always) => true,
+        (PathsAny(x), PathsAny(y)) | (PathsOnly(x), PathsOnly(y)) => x.raw() == y.raw(),
+        (Area(x), Area(y)) | (Label(x), Label(y)) | (Checkbox(x), Checkbox(y)) => x == y,
+        (Trailer { key: k1, value: v1 }, Trailer { key: k2, value: v2 }) => k1 == k2 && v1 == v2,
+        (Title(x), Title(y)) => x.as_str() == y.as_str(),
+        (Author(x), Author(y)) => x == y,
+        (Kind(x), Kind(y)) => x == y,
+        (All(xs), All(ys)) | (Any(xs), Any(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y, budget))
+        }
+        (Not(x), Not(y)) => same(x, y, budget),
+        _ => false,
+    }
 }
 
 fn exception_lints(policy: &Policy, exception: &Exception, today: Option<Date>, out: &mut Vec<Diagnostic>) {

@@ -3,6 +3,9 @@
 //! Nothing in here is raw TOML. Every reference (a person, a group, a rule, a category)
 //! has been checked by `validate`, so the engine can index without failing. Spans are
 //! kept only where a later lint or an explanation needs to point back into the file.
+//! Validation also keeps every policy within [`crate::limits`]: conditions, rules (with
+//! their references followed) and groups nest at most 64 levels, and no rule written out
+//! has more than 256 parts, so walks over a validated policy are short and shallow.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -410,6 +413,11 @@ pub struct Emergency {
     pub may_skip: Vec<String>,
     /// Trailer naming the authorizer, e.g. `Emergency-Authorized-By`.
     pub authorization_trailer: String,
+    /// Whether the change's own author may authorize its emergency (`self-authorization`,
+    /// default false). When false, an authorization by the author (the same person by
+    /// email or login, never by display name) does not authorize the emergency, so it
+    /// waives nothing (S000-07, S000-14). A company of one needs it (S001-02).
+    pub self_authorization: bool,
     pub obligations: Vec<Obligation>,
     pub span: Span,
 }
@@ -479,6 +487,49 @@ pub struct EvidenceSettings {
     pub review_trailers: Vec<String>,
     /// Trailer names that carry CI results (`TryBot-Result: +1`).
     pub ci_trailers: Vec<String>,
+    /// Whether an approval recorded by one person in another's name counts.
+    pub attested_approvals: AttestedApprovals,
+}
+
+/// `[evidence] attested-approvals`: whether an *attested* approval counts, one that
+/// someone recorded in the evidence store in another person's name (its recorder resolves
+/// to someone other than the approver, or to no one the policy knows). Approvals read from
+/// git trailers and forge reviews carry their own identity and are never attested.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttestedApprovals {
+    /// Attested approvals never count, nor attested emergency authorizations.
+    Never,
+    /// The default: attested approvals do not count where independence from the author is
+    /// the point: for rules that exclude the author or the committers, and for area
+    /// owners' reviews and acknowledgments (which never count the author's own). They count
+    /// elsewhere, and the report says who recorded them.
+    #[default]
+    NotForAuthorExcludingRules,
+    /// Attested approvals count everywhere; the report says who recorded them.
+    Always,
+}
+
+impl AttestedApprovals {
+    /// The settings as written in the policy file, in order.
+    pub const KEYWORDS: &[&str] = &["never", "not-for-author-excluding-rules", "always"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestedApprovals::Never => "never",
+            AttestedApprovals::NotForAuthorExcludingRules => "not-for-author-excluding-rules",
+            AttestedApprovals::Always => "always",
+        }
+    }
+
+    pub fn from_keyword(keyword: &str) -> Option<AttestedApprovals> {
+        match keyword {
+            "never" => Some(AttestedApprovals::Never),
+            "not-for-author-excluding-rules" => Some(AttestedApprovals::NotForAuthorExcludingRules),
+            "always" => Some(AttestedApprovals::Always),
+            _ => None,
+        }
+    }
 }
 
 /// Sections that only document and render: rollback, retention, lifecycle, collectors.

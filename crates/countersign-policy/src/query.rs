@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::limits;
 use crate::model::*;
 
 impl Policy {
@@ -56,9 +57,18 @@ impl Policy {
         match subject {
             Subject::Anyone => true,
             Subject::Person(id) => id == person_id,
-            Subject::Group(name) => self.groups.get(name).is_some_and(|g| g.members.iter().any(|m| m == person_id)),
+            // Members are sorted (see `Group::members`).
+            Subject::Group(name) => {
+                self.groups.get(name).is_some_and(|g| g.members.binary_search_by(|m| m.as_str().cmp(person_id)).is_ok())
+            }
             Subject::External(_) => false,
         }
+    }
+
+    /// Whether the person with this id is covered by one of the subjects: the membership
+    /// test of [`Policy::member_ids`] without building the set.
+    pub fn covers(&self, subjects: &[Subject], person_id: &str) -> bool {
+        subjects.iter().any(|s| self.is_member(s, person_id))
     }
 
     /// The person with this email, compared case-insensitively.
@@ -106,32 +116,34 @@ impl Policy {
         self.gates.iter().find(|g| g.check == check || g.aliases.iter().any(|a| a == check))
     }
 
-    /// A rule with every `Ref` replaced by the rule it names (cycles were rejected by
-    /// validation; a depth limit guards anyway).
+    /// A rule with every `Ref` replaced by the rule it names. Validation rejects cycles and
+    /// rules that nest deeper than [`limits::MAX_NESTING`] or have more than
+    /// [`limits::MAX_RULE_PARTS`] parts written out; for a policy built by hand, the same
+    /// limits stop the expansion, leaving the remaining references in place.
     pub fn resolve_rule(&self, rule: &ApprovalRule) -> ApprovalRule {
-        self.resolve_rule_depth(rule, 0)
+        let mut budget = limits::MAX_RULE_PARTS;
+        self.resolve_rule_within(rule, 0, &mut budget)
     }
 
-    fn resolve_rule_depth(&self, rule: &ApprovalRule, depth: usize) -> ApprovalRule {
-        if depth > 32 {
+    fn resolve_rule_within(&self, rule: &ApprovalRule, depth: usize, budget: &mut usize) -> ApprovalRule {
+        if depth >= limits::MAX_NESTING || *budget == 0 {
             return rule.clone();
         }
+        *budget -= 1;
         match rule {
             ApprovalRule::Ref(name) => match self.rules.get(name) {
-                Some(target) => self.resolve_rule_depth(target, depth + 1),
+                Some(target) => self.resolve_rule_within(target, depth + 1, budget),
                 None => rule.clone(),
             },
-            ApprovalRule::All(parts) => {
-                ApprovalRule::All(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
-            }
-            ApprovalRule::AllDistinct(parts) => {
-                ApprovalRule::AllDistinct(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
-            }
-            ApprovalRule::Any(parts) => {
-                ApprovalRule::Any(parts.iter().map(|p| self.resolve_rule_depth(p, depth + 1)).collect())
-            }
+            ApprovalRule::All(inner) => ApprovalRule::All(self.resolve_parts(inner, depth, budget)),
+            ApprovalRule::AllDistinct(inner) => ApprovalRule::AllDistinct(self.resolve_parts(inner, depth, budget)),
+            ApprovalRule::Any(inner) => ApprovalRule::Any(self.resolve_parts(inner, depth, budget)),
             other => other.clone(),
         }
+    }
+
+    fn resolve_parts(&self, parts: &[ApprovalRule], depth: usize, budget: &mut usize) -> Vec<ApprovalRule> {
+        parts.iter().map(|p| self.resolve_rule_within(p, depth + 1, budget)).collect()
     }
 
     /// Whether an exception's group-size end condition is met today.

@@ -31,9 +31,25 @@ impl<T> Sp<T> {
 #[derive(Debug, Default)]
 pub(crate) struct Ctx {
     pub diags: Vec<Diagnostic>,
+    /// Candidate names compared so far for "did you mean" suggestions.
+    suggestions_compared: usize,
 }
 
+/// How many candidate names "did you mean" suggestions may compare in one policy. A file
+/// with tens of thousands of unknown references to tens of thousands of names would
+/// otherwise take hours; past the budget, errors come without a suggestion.
+const SUGGESTION_BUDGET: usize = 200_000;
+
 impl Ctx {
+    /// [`did_you_mean`] within the policy's suggestion budget.
+    pub fn did_you_mean<'a>(&mut self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+        let left = SUGGESTION_BUDGET.saturating_sub(self.suggestions_compared);
+        let mut compared = 0;
+        let suggestion = did_you_mean(name, candidates.into_iter().take(left).inspect(|_| compared += 1));
+        self.suggestions_compared += compared;
+        suggestion
+    }
+
     pub fn push(&mut self, diag: Diagnostic) {
         self.diags.push(diag);
     }
@@ -109,7 +125,7 @@ impl<'a, 'i> Table<'a, 'i> {
                     key.span(),
                     "not a key of this table",
                 );
-                diag = match did_you_mean(key_text, allowed.iter().copied()) {
+                diag = match ctx.did_you_mean(key_text, allowed.iter().copied()) {
                     Some(suggestion) => diag.with_help(format!("did you mean `{suggestion}`?")),
                     None => diag.with_help(format!("{display} accepts: {}", allowed.join(", "))),
                 };

@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use crate::limits;
 use crate::model::*;
 use crate::units::{cadence_words, duration_words, format_duration, reviewed_sentence};
 
@@ -88,6 +89,13 @@ fn enforced(sources: Sources) -> Basis {
 
 /// The evidence a classification condition reads.
 fn condition_sources(condition: &Condition) -> Sources {
+    condition_sources_at(condition, 0)
+}
+
+fn condition_sources_at(condition: &Condition, depth: usize) -> Sources {
+    if depth > limits::MAX_NESTING {
+        return Sources::default();
+    }
     match condition {
         Condition::Always => Sources::default(),
         Condition::PathsAny(_)
@@ -99,9 +107,9 @@ fn condition_sources(condition: &Condition) -> Sources {
         Condition::Label(_) | Condition::Checkbox(_) => Sources::FORGE,
         Condition::Title(_) => Sources::FORGE.or(Sources::GIT),
         Condition::All(parts) | Condition::Any(parts) => {
-            parts.iter().fold(Sources::default(), |acc, p| acc.or(condition_sources(p)))
+            parts.iter().fold(Sources::default(), |acc, p| acc.or(condition_sources_at(p, depth + 1)))
         }
-        Condition::Not(inner) => condition_sources(inner),
+        Condition::Not(inner) => condition_sources_at(inner, depth + 1),
     }
 }
 
@@ -265,105 +273,185 @@ fn person_label(policy: &Policy, id: &str) -> String {
     }
 }
 
-/// A subject in words; groups list their members when `expand` is set.
+/// How many members a group lists where a rule names it; the roles table lists everyone.
+const MEMBERS_SHOWN: usize = 25;
+
+/// A subject in words; groups list their members (up to [`MEMBERS_SHOWN`]) when `expand`
+/// is set.
+///
+/// Names longer than [`NAME_SHOWN`] characters are cut short: rules are written out in
+/// full wherever they apply, so one very long name would be repeated many times.
 pub fn subject_text(policy: &Policy, subject: &Subject, expand: bool) -> String {
     match subject {
-        Subject::Person(id) => person_label(policy, id),
+        Subject::Person(id) => clip(&person_label(policy, id)),
         Subject::Group(name) => {
             if expand {
-                let members: Vec<String> = policy
-                    .groups
-                    .get(name)
-                    .map(|g| g.members.iter().map(|m| person_label(policy, m)).collect())
-                    .unwrap_or_default();
+                let all = policy.groups.get(name).map_or(&[][..], |g| &g.members[..]);
+                let mut members: Vec<String> =
+                    all.iter().take(MEMBERS_SHOWN).map(|m| clip(&person_label(policy, m))).collect();
+                if all.len() > MEMBERS_SHOWN {
+                    members.push(format!("and {} more", all.len() - MEMBERS_SHOWN));
+                }
                 if members.is_empty() {
-                    format!("@{name} (no members)")
+                    format!("@{} (no members)", clip(name))
                 } else {
-                    format!("@{name} ({})", members.join(", "))
+                    format!("@{} ({})", clip(name), members.join(", "))
                 }
             } else {
-                format!("@{name}")
+                format!("@{}", clip(name))
             }
         }
         Subject::Anyone => "anyone".to_string(),
-        Subject::External(text) => format!("`{text}`"),
+        Subject::External(text) => format!("`{}`", clip(text)),
     }
 }
 
+/// The longest name written in a rule or subject; longer ones end in "…".
+const NAME_SHOWN: usize = 80;
+
+fn clip(name: &str) -> String {
+    match name.char_indices().nth(NAME_SHOWN) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
+    }
+}
+
+/// Subjects joined with "or", at most [`MEMBERS_SHOWN`] of them.
 fn subjects_text(policy: &Policy, subjects: &[Subject], expand: bool) -> String {
     if subjects.is_empty() {
         return "anyone".into();
     }
-    subjects.iter().map(|s| subject_text(policy, s, expand)).collect::<Vec<_>>().join(" or ")
+    let mut parts: Vec<String> = subjects.iter().take(MEMBERS_SHOWN).map(|s| subject_text(policy, s, expand)).collect();
+    if subjects.len() > MEMBERS_SHOWN {
+        parts.push(format!("{} more", subjects.len() - MEMBERS_SHOWN));
+    }
+    parts.join(" or ")
 }
 
 /// An approval rule in words, e.g. "1 approval from @leads (Ada, Bo), not the author".
+/// With `expand`, references to named rules are written out and groups list their members.
+///
+/// Validation bounds a rule written out ([`limits::MAX_NESTING`] deep,
+/// [`limits::MAX_RULE_PARTS`] parts); for a policy built by hand the same limits stop the
+/// writing out, and what is left is named (`rule \`x\``) or elided (`…`).
 pub fn rule_text(policy: &Policy, rule: &ApprovalRule, expand: bool) -> String {
-    match rule {
-        ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
-            let mut text = format!(
-                "{count} approval{} from {}",
-                if *count == 1 { "" } else { "s" },
-                subjects_text(policy, from, expand)
-            );
-            let mut conditions = Vec::new();
-            if *exclude_author {
-                conditions.push("not the author");
-            }
-            if *exclude_committers {
-                conditions.push("not a committer");
-            }
-            if *current_head_only {
-                conditions.push("on the final commit");
-            }
-            if !conditions.is_empty() {
-                let _ = write!(text, " ({})", conditions.join(", "));
-            }
-            text
-        }
-        ApprovalRule::OwnerAck => "acknowledgment by an owner of every sensitive area touched".into(),
-        ApprovalRule::CodeOwners => "approval by an owner of every owned area touched".into(),
-        ApprovalRule::Ref(name) => match (expand, policy.rules.get(name)) {
-            (true, Some(target)) => rule_text(policy, target, expand),
-            _ => format!("rule `{name}`"),
-        },
-        ApprovalRule::All(parts) => {
-            let parts: Vec<String> =
-                flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
-            if parts.len() == 1 { parts[0].clone() } else { format!("all of: {}", parts.join("; and ")) }
-        }
-        ApprovalRule::AllDistinct(parts) => {
-            let parts: Vec<String> =
-                flatten_all(policy, parts, expand).iter().map(|p| rule_text(policy, p, expand)).collect();
-            format!("all of, each by a different person: {}", parts.join("; and "))
-        }
-        ApprovalRule::Any(parts) => {
-            let parts: Vec<String> = parts.iter().map(|p| rule_text(policy, p, expand)).collect();
-            if parts.len() == 1 { parts[0].clone() } else { format!("one of: {}", parts.join("; or ")) }
-        }
-    }
+    RuleWriter { policy, expand, budget: limits::MAX_RULE_PARTS, chars_left: RULE_TEXT_CHARS }.text(rule, 0)
 }
 
-/// Nested `all` rules (also through references when expanding) read as one list.
-fn flatten_all(policy: &Policy, parts: &[ApprovalRule], expand: bool) -> Vec<ApprovalRule> {
-    let mut out = Vec::new();
-    for part in parts {
-        let resolved = match part {
-            ApprovalRule::Ref(name) if expand => policy.rules.get(name).cloned().unwrap_or_else(|| part.clone()),
-            other => other.clone(),
-        };
-        match resolved {
-            ApprovalRule::All(inner) => out.extend(flatten_all(policy, &inner, expand)),
-            other => out.push(other),
+/// About how long the text of one rule may grow before the rest is elided (`…`): a rule
+/// of the largest size allowed, naming the largest groups, stays readable and small.
+const RULE_TEXT_CHARS: usize = 16 * 1024;
+
+struct RuleWriter<'p> {
+    policy: &'p Policy,
+    expand: bool,
+    /// Parts still to be written out in full.
+    budget: usize,
+    /// Characters the approvals still to be written may take.
+    chars_left: usize,
+}
+
+impl RuleWriter<'_> {
+    fn text(&mut self, rule: &ApprovalRule, depth: usize) -> String {
+        if depth > limits::MAX_NESTING || self.budget == 0 || self.chars_left == 0 {
+            return match rule {
+                ApprovalRule::Ref(name) => format!("rule `{}`", clip(name)),
+                _ => "…".to_string(),
+            };
+        }
+        self.budget -= 1;
+        let policy = self.policy;
+        let expand = self.expand;
+        match rule {
+            ApprovalRule::Approvals { count, from, exclude_author, exclude_committers, current_head_only } => {
+                let mut text = format!(
+                    "{count} approval{} from {}",
+                    if *count == 1 { "" } else { "s" },
+                    subjects_text(policy, from, expand)
+                );
+                let mut conditions = Vec::new();
+                if *exclude_author {
+                    conditions.push("not the author");
+                }
+                if *exclude_committers {
+                    conditions.push("not a committer");
+                }
+                if *current_head_only {
+                    conditions.push("on the final commit");
+                }
+                if !conditions.is_empty() {
+                    let _ = write!(text, " ({})", conditions.join(", "));
+                }
+                self.chars_left = self.chars_left.saturating_sub(text.len());
+                text
+            }
+            ApprovalRule::OwnerAck => "acknowledgment by an owner of every sensitive area touched".into(),
+            ApprovalRule::CodeOwners => "approval by an owner of every owned area touched".into(),
+            ApprovalRule::Ref(name) => match (expand, policy.rules.get(name)) {
+                (true, Some(target)) => self.text(target, depth + 1),
+                _ => format!("rule `{}`", clip(name)),
+            },
+            ApprovalRule::All(parts) => {
+                let parts: Vec<String> = self.flatten_all(parts, depth).iter().map(|(p, d)| self.text(p, *d)).collect();
+                if parts.len() == 1 { parts[0].clone() } else { format!("all of: {}", parts.join("; and ")) }
+            }
+            ApprovalRule::AllDistinct(parts) => {
+                let parts: Vec<String> = self.flatten_all(parts, depth).iter().map(|(p, d)| self.text(p, *d)).collect();
+                format!("all of, each by a different person: {}", parts.join("; and "))
+            }
+            ApprovalRule::Any(parts) => {
+                let parts: Vec<String> = parts.iter().map(|p| self.text(p, depth + 1)).collect();
+                if parts.len() == 1 { parts[0].clone() } else { format!("one of: {}", parts.join("; or ")) }
+            }
         }
     }
-    out
+
+    /// Nested `all` rules (also through references when expanding) read as one list; each
+    /// part comes with the depth it is written at. Spends the budget on the `all`s and
+    /// references it flattens, as writing them would.
+    fn flatten_all(&mut self, parts: &[ApprovalRule], depth: usize) -> Vec<(ApprovalRule, usize)> {
+        let mut out = Vec::new();
+        // Parts still to look at, last first, so that the list keeps the rule's order.
+        let mut pending: Vec<(&ApprovalRule, usize)> = parts.iter().rev().map(|p| (p, depth + 1)).collect();
+        while let Some((part, at)) = pending.pop() {
+            let resolved = match part {
+                ApprovalRule::Ref(name) if self.expand && at <= limits::MAX_NESTING && self.budget > 0 => {
+                    match self.policy.rules.get(name) {
+                        Some(target) => {
+                            self.budget -= 1;
+                            (target, at + 1)
+                        }
+                        None => (part, at),
+                    }
+                }
+                _ => (part, at),
+            };
+            match resolved {
+                (ApprovalRule::All(inner), at) if at <= limits::MAX_NESTING && self.budget > 0 => {
+                    self.budget -= 1;
+                    pending.extend(inner.iter().rev().map(|p| (p, at + 1)));
+                }
+                (other, at) => out.push((other.clone(), at)),
+            }
+        }
+        out
+    }
 }
 
 /// The quorum of a rule: "both required", "1 of 2", "2 required".
 fn quorum_text(policy: &Policy, rule: &ApprovalRule) -> String {
+    let mut rule = rule;
+    // Follow a chain of references to the rule that says how many (at most as deep as a
+    // rule may nest).
+    for _ in 0..=limits::MAX_NESTING {
+        let ApprovalRule::Ref(name) = rule else { break };
+        match policy.rules.get(name) {
+            Some(target) => rule = target,
+            None => return String::new(),
+        }
+    }
     match rule {
-        ApprovalRule::Ref(name) => policy.rules.get(name).map(|r| quorum_text(policy, r)).unwrap_or_default(),
+        ApprovalRule::Ref(_) => String::new(),
         ApprovalRule::All(parts) if parts.len() == 2 => "both required".into(),
         ApprovalRule::All(parts) => format!("all {} required", parts.len()),
         ApprovalRule::AllDistinct(parts) if parts.len() == 2 => "both required, by different people".into(),
@@ -374,8 +462,20 @@ fn quorum_text(policy: &Policy, rule: &ApprovalRule) -> String {
     }
 }
 
-/// A condition in words.
+/// A condition in words. Validation bounds how deep conditions nest
+/// ([`limits::MAX_NESTING`]); deeper parts of a condition built by hand are elided (`…`).
 pub fn condition_text(condition: &Condition) -> String {
+    condition_text_at(condition, 0)
+}
+
+fn condition_text_at(condition: &Condition, depth: usize) -> String {
+    if depth > limits::MAX_NESTING {
+        return "…".into();
+    }
+    let nested = |c: &Condition| match c {
+        Condition::All(_) | Condition::Any(_) => format!("({})", condition_text_at(c, depth + 1)),
+        other => condition_text_at(other, depth + 1),
+    };
     match condition {
         Condition::Always => "always".into(),
         Condition::PathsAny(set) => format!("a changed path matches {}", code_list(&set.raw())),
@@ -390,14 +490,7 @@ pub fn condition_text(condition: &Condition) -> String {
         Condition::Kind(kind) => format!("it is a {}", kind.describe()),
         Condition::All(parts) => parts.iter().map(nested).collect::<Vec<_>>().join(" and "),
         Condition::Any(parts) => parts.iter().map(nested).collect::<Vec<_>>().join(" or "),
-        Condition::Not(inner) => format!("not ({})", condition_text(inner)),
-    }
-}
-
-fn nested(condition: &Condition) -> String {
-    match condition {
-        Condition::All(_) | Condition::Any(_) => format!("({})", condition_text(condition)),
-        other => condition_text(other),
+        Condition::Not(inner) => format!("not ({})", condition_text_at(inner, depth + 1)),
     }
 }
 
@@ -418,6 +511,30 @@ fn skip_text(kind: &str) -> String {
     }
 }
 
+/// What `[emergency] self-authorization` means, in a sentence.
+fn self_authorization_text(allowed: bool) -> &'static str {
+    if allowed {
+        "The author of a change may authorize its emergency themselves."
+    } else {
+        "The author of a change may not authorize its emergency: an authorization by the author (the same person by email or login) does not count, even from an authorizer."
+    }
+}
+
+/// What `[evidence] attested-approvals` means, in a sentence.
+fn attested_text(setting: AttestedApprovals) -> &'static str {
+    match setting {
+        AttestedApprovals::Never => {
+            "An approval or emergency authorization recorded by one person in another's name (attested) never counts."
+        }
+        AttestedApprovals::NotForAuthorExcludingRules => {
+            "An approval recorded by one person in another's name (attested) does not count where the approver must be someone other than the author: rules that exclude the author or committers, and area owners' reviews and acknowledgments. Elsewhere it counts, and the report names who recorded it."
+        }
+        AttestedApprovals::Always => {
+            "An approval recorded by one person in another's name (attested) counts; the report names who recorded it."
+        }
+    }
+}
+
 /// The policy file, as the repository holds it (ARCHITECTURE: `countersign.toml` at the root).
 pub const POLICY_FILE: &str = "countersign.toml";
 
@@ -426,19 +543,27 @@ pub const POLICY_FILE: &str = "countersign.toml";
 /// is, on their own, a required approval (S004-14).
 pub fn policy_file_approval(policy: &Policy) -> Option<&str> {
     fn required_subjects(policy: &Policy, rule: &ApprovalRule, out: &mut Vec<Subject>) {
-        match rule {
-            ApprovalRule::Approvals { from, .. } if from.len() == 1 => out.push(from[0].clone()),
-            ApprovalRule::Ref(name) => {
-                if let Some(inner) = policy.rules.get(name) {
-                    required_subjects(policy, inner, out);
-                }
+        // Written out, a valid rule has at most `MAX_RULE_PARTS` parts; the budget keeps a
+        // rule built by hand from taking longer.
+        let mut budget = limits::MAX_RULE_PARTS;
+        let mut pending = vec![(rule, 0usize)];
+        while let Some((rule, depth)) = pending.pop() {
+            if depth > limits::MAX_NESTING || budget == 0 {
+                continue;
             }
-            ApprovalRule::All(parts) | ApprovalRule::AllDistinct(parts) => {
-                for part in parts {
-                    required_subjects(policy, part, out);
+            budget -= 1;
+            match rule {
+                ApprovalRule::Approvals { from, .. } if from.len() == 1 => out.push(from[0].clone()),
+                ApprovalRule::Ref(name) => {
+                    if let Some(inner) = policy.rules.get(name) {
+                        pending.push((inner, depth + 1));
+                    }
                 }
+                ApprovalRule::All(parts) | ApprovalRule::AllDistinct(parts) => {
+                    pending.extend(parts.iter().rev().map(|p| (p, depth + 1)));
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     if policy.meta.document_approvers.is_empty() {
@@ -506,14 +631,22 @@ pub fn document(policy: &Policy) -> Vec<Block> {
     if policy.people.is_empty() {
         doc.push(Paragraph("The policy names no people.".into()));
     } else {
+        // Each person's groups, found in one pass over the groups.
+        let mut groups_of: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+        for g in policy.groups.values() {
+            for member in &g.members {
+                groups_of.entry(member.as_str()).or_default().push(g.name.as_str());
+            }
+        }
         let rows = policy
             .people
             .values()
             .map(|p| {
                 let mut roles = p.roles.clone();
-                for g in policy.groups.values() {
-                    if g.members.contains(&p.id) && !roles.contains(&g.name) {
-                        roles.push(g.name.clone());
+                let mut listed: std::collections::BTreeSet<&str> = p.roles.iter().map(String::as_str).collect();
+                for g in groups_of.get(p.id.as_str()).into_iter().flatten() {
+                    if listed.insert(g) {
+                        roles.push(g.to_string());
                     }
                 }
                 vec![
@@ -857,6 +990,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
                 "The authorization is recorded in the `{}` commit trailer, or as recorded evidence.",
                 e.authorization_trailer
             )));
+            items.push(authorization.on(self_authorization_text(e.self_authorization)));
             if e.may_skip.is_empty() {
                 items.push(authorization.on("Nothing in the standard flow may be skipped."));
             } else {
@@ -1038,6 +1172,7 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         } else {
             "A change with no review record is reported as missing evidence.".into()
         },
+        enforced(Sources::RECORDED).on(attested_text(ev.attested_approvals)),
     ]));
     if !policy.docs.retention.is_empty() {
         let rows = policy
@@ -1251,6 +1386,15 @@ pub fn explain(policy: &Policy) -> String {
             "  may skip: {}",
             if e.may_skip.is_empty() { "nothing".into() } else { e.may_skip.join(", ") }
         );
+        let _ = writeln!(
+            out,
+            "  self-authorization: {}",
+            if e.self_authorization {
+                "allowed (the author may authorize their own emergency)"
+            } else {
+                "not allowed (an authorization by the change's author does not count)"
+            }
+        );
         for o in &e.obligations {
             let _ = writeln!(out, "  obligation {} within {}: {}", o.id, format_duration(o.within), o.description);
         }
@@ -1278,10 +1422,21 @@ pub fn explain(policy: &Policy) -> String {
         }
     }
 
+    let _ = writeln!(
+        out,
+        "\nevidence: attested approvals {}",
+        match policy.evidence.attested_approvals {
+            AttestedApprovals::Never => "never count",
+            AttestedApprovals::NotForAuthorExcludingRules => {
+                "do not count for rules that exclude the author or committers, nor for owners (not-for-author-excluding-rules)"
+            }
+            AttestedApprovals::Always => "count (always)",
+        }
+    );
     let b = &policy.branch;
     let _ = writeln!(
         out,
-        "\nbranches: {} (direct push {}{}{})",
+        "branches: {} (direct push {}{}{})",
         b.protected.join(", "),
         if b.forbid_direct_push { "forbidden" } else { "allowed" },
         if b.require_signed_commits { ", signed commits" } else { "" },

@@ -14,6 +14,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diag::{Diagnostic, codes, did_you_mean};
+use crate::graph;
+use crate::limits;
 use crate::model::*;
 use crate::paths::{PathPattern, PathSet};
 use crate::reader::{Ctx, Sp, Table, present, str_list_value, wrong_type};
@@ -119,6 +121,10 @@ pub(crate) struct Spans {
     pub review_basis: Span,
     /// Rules referred to from anywhere (categories, risks, areas, flags, other rules).
     pub used_rules: BTreeSet<String>,
+    /// Work done walking the group and rule graphs (nodes entered plus references
+    /// followed), for the tests that prove it linear in the size of the policy.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub graph_steps: usize,
 }
 
 /// Names declared in the file, for checking references.
@@ -149,7 +155,7 @@ pub(crate) fn build(ctx: &mut Ctx, root: &DeTable<'_>, root_span: Span) -> (Poli
     check_identities(ctx, &people, &spans);
 
     // Groups, then flatten.
-    let groups = read_groups(ctx, &root, &known, role_members);
+    let groups = read_groups(ctx, &root, &known, role_members, &mut spans);
     known.groups = groups.keys().cloned().collect();
 
     // Rules: names first, so rules can refer to each other in any order.
@@ -239,16 +245,25 @@ fn unknown(
     let mut diag =
         Diagnostic::new(code, format!("unknown {kind} `{}`", name.value), name.span.clone(), format!("no such {kind}"));
     let bare = name.value.trim_start_matches('@');
-    diag = match did_you_mean(bare, declared.iter().map(String::as_str)) {
+    diag = match ctx.did_you_mean(bare, declared.iter().map(String::as_str)) {
         Some(suggestion) => diag
             .with_help(format!("did you mean `{}{suggestion}`?", if name.value.starts_with('@') { "@" } else { "" })),
         None if declared.is_empty() => diag.with_help(format!("declare it under {where_}")),
         None => diag.with_help(format!(
             "declare it under {where_}; known: {}",
-            declared.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
+            declared.iter().take(12).map(|d| short_name(d)).collect::<Vec<_>>().join(", ")
         )),
     };
     ctx.push(diag);
+}
+
+/// A declared name as a help line lists it: cut short past 40 characters, so that a list
+/// of names repeated under many errors stays small.
+fn short_name(name: &str) -> String {
+    match name.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 /// Parses a subject: `person-id`, `@group`, or `*` / `anyone`.
@@ -465,6 +480,7 @@ fn read_groups(
     root: &Table<'_, '_>,
     known: &Known,
     role_members: BTreeMap<String, Vec<Sp<String>>>,
+    spans: &mut Spans,
 ) -> BTreeMap<String, Group> {
     let mut raw: BTreeMap<String, RawGroup> = BTreeMap::new();
     if let Some(value) = root.get("groups") {
@@ -525,69 +541,164 @@ fn read_groups(
         });
     }
 
-    let mut resolved: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut reported_cycles: BTreeSet<Vec<String>> = BTreeSet::new();
-    for name in raw.keys() {
-        let mut stack = Vec::new();
-        flatten(ctx, name, &raw, &mut resolved, &mut stack, &mut reported_cycles);
-    }
+    let resolved = flatten_groups(ctx, &raw, spans);
     raw.into_iter()
-        .map(|(name, group)| {
-            let members = resolved.get(&name).cloned().unwrap_or_default().into_iter().collect();
-            (name.clone(), Group { name, description: group.description, members, span: group.span })
+        .zip(resolved)
+        .map(|((name, group), members)| {
+            (
+                name.clone(),
+                Group {
+                    name,
+                    description: group.description,
+                    members: members.into_iter().collect(),
+                    span: group.span,
+                },
+            )
         })
         .collect()
 }
 
-fn flatten(
-    ctx: &mut Ctx,
-    name: &str,
-    raw: &BTreeMap<String, RawGroup>,
-    resolved: &mut BTreeMap<String, BTreeSet<String>>,
-    stack: &mut Vec<String>,
-    reported: &mut BTreeSet<Vec<String>>,
-) -> BTreeSet<String> {
-    if let Some(done) = resolved.get(name) {
-        return done.clone();
+/// The members of every group with nested groups flattened, in the order of `raw`.
+/// Reports each cycle of groups once, and groups nested deeper than
+/// [`limits::MAX_NESTING`] levels; no recursion, and linear in the number of references
+/// (apart from the union of member sets).
+fn flatten_groups(ctx: &mut Ctx, raw: &BTreeMap<String, RawGroup>, spans: &mut Spans) -> Vec<BTreeSet<String>> {
+    let names: Vec<&String> = raw.keys().collect();
+    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    // The nested-group references of each group, each with the member entry it came from.
+    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(raw.len());
+    let mut edge_refs: Vec<Vec<&Sp<String>>> = Vec::with_capacity(raw.len());
+    for group in raw.values() {
+        let mut out = Vec::new();
+        let mut refs = Vec::new();
+        for member in &group.members {
+            if let Some(&target) = member.value.strip_prefix('@').and_then(|n| index.get(n)) {
+                out.push(target);
+                refs.push(member);
+            }
+        }
+        edges.push(out);
+        edge_refs.push(refs);
     }
-    if let Some(position) = stack.iter().position(|n| n == name) {
-        let cycle: Vec<String> = stack[position..].to_vec();
-        let mut key = cycle.clone();
-        key.sort();
-        if reported.insert(key) {
-            let mut path = cycle.iter().map(|n| format!("@{n}")).collect::<Vec<_>>();
-            path.push(format!("@{name}"));
-            let first = raw.get(&cycle[0]).map(|g| g.span.clone()).unwrap_or_default();
-            let mut diag = Diagnostic::new(
-                codes::GROUP_CYCLE,
-                format!("groups contain each other: {}", path.join(" → ")),
-                first,
-                "this group ends up containing itself",
-            )
-            .with_help("a group may include other groups, but not itself through them; remove one of the @references");
-            for other in cycle.iter().skip(1) {
-                if let Some(g) = raw.get(other) {
-                    diag = diag.with_secondary(g.span.clone(), "part of the cycle");
+    let graph = graph::components(&edges);
+    spans.graph_steps += graph.steps;
+
+    let mut on_cycle = vec![false; names.len()];
+    // Levels of groups below each group (0: people only), and whether it is over the limit.
+    let mut depth = vec![0usize; names.len()];
+    let mut too_deep = vec![false; names.len()];
+    let mut members: Vec<BTreeSet<String>> = vec![BTreeSet::new(); names.len()];
+    let mut memberships = 0usize;
+    for component in &graph.components {
+        if graph::is_cycle(&edges, component) {
+            for &g in component {
+                on_cycle[g] = true;
+            }
+            report_group_cycle(ctx, raw, &names, &edges, component);
+            continue;
+        }
+        // One group; everything it includes has been handled already.
+        let g = component[0];
+        let mut deepest: Option<usize> = None;
+        let mut below_too_deep = false;
+        for (position, &child) in edges[g].iter().enumerate() {
+            if on_cycle[child] {
+                continue;
+            }
+            below_too_deep |= too_deep[child];
+            if deepest.is_none_or(|p| depth[edges[g][p]] < depth[child]) {
+                deepest = Some(position);
+            }
+        }
+        depth[g] = deepest.map_or(0, |p| depth[edges[g][p]] + 1).min(limits::MAX_NESTING + 1);
+        if below_too_deep || depth[g] > limits::MAX_NESTING {
+            too_deep[g] = true;
+            if let (false, Some(p)) = (below_too_deep, deepest) {
+                let via = edge_refs[g][p];
+                ctx.push(
+                    Diagnostic::new(
+                        codes::TOO_DEEP,
+                        format!("group `@{}` includes groups more than {} levels deep", names[g], limits::MAX_NESTING),
+                        via.span.clone(),
+                        format!("`{}` has {} levels of groups below it", via.value, limits::MAX_NESTING),
+                    )
+                    .with_secondary(raw[names[g]].span.clone(), "this group")
+                    .with_help("list the people of a deeply nested group directly, or include fewer levels of groups"),
+                );
+            }
+            continue;
+        }
+        if memberships > limits::MAX_GROUP_MEMBERSHIPS {
+            continue; // reported once below; the policy is not used
+        }
+        let mut set = BTreeSet::new();
+        for member in &raw[names[g]].members {
+            match member.value.strip_prefix('@').and_then(|n| index.get(n)) {
+                Some(&child) => set.extend(members[child].iter().cloned()),
+                None if !member.value.starts_with('@') => {
+                    set.insert(member.value.clone());
                 }
-            }
-            ctx.push(diag);
-        }
-        return BTreeSet::new();
-    }
-    let Some(group) = raw.get(name) else { return BTreeSet::new() };
-    stack.push(name.to_string());
-    let mut members = BTreeSet::new();
-    for member in &group.members {
-        match member.value.strip_prefix('@') {
-            Some(nested) => members.extend(flatten(ctx, nested, raw, resolved, stack, reported)),
-            None => {
-                members.insert(member.value.clone());
+                None => {}
             }
         }
+        memberships += set.len();
+        if memberships > limits::MAX_GROUP_MEMBERSHIPS {
+            ctx.push(
+                Diagnostic::new(
+                    codes::TOO_MANY,
+                    format!(
+                        "the groups have more than {} members in all once nested groups are flattened",
+                        limits::MAX_GROUP_MEMBERSHIPS
+                    ),
+                    raw[names[g]].span.clone(),
+                    format!("@{} brings the total past the limit", names[g]),
+                )
+                .with_help("include a large group in fewer other groups; name it directly where it is needed"),
+            );
+            continue;
+        }
+        members[g] = set;
     }
-    stack.pop();
-    resolved.insert(name.to_string(), members.clone());
     members
+}
+
+fn report_group_cycle(
+    ctx: &mut Ctx,
+    raw: &BTreeMap<String, RawGroup>,
+    names: &[&String],
+    edges: &[Vec<usize>],
+    component: &[usize],
+) {
+    let start = component[0];
+    let cycle = graph::cycle_through(edges, component, start);
+    let mut path: Vec<String> = cycle.iter().map(|&(g, _)| format!("@{}", names[g])).collect();
+    path.push(format!("@{}", names[start]));
+    let mut diag = Diagnostic::new(
+        codes::GROUP_CYCLE,
+        format!("groups contain each other: {}", abbreviate(&path)),
+        raw[names[start]].span.clone(),
+        "this group ends up containing itself",
+    )
+    .with_help("a group may include other groups, but not itself through them; remove one of the @references");
+    for &(g, _) in cycle.iter().skip(1).take(CYCLE_LABELS) {
+        diag = diag.with_secondary(raw[names[g]].span.clone(), "part of the cycle");
+    }
+    ctx.push(diag);
+}
+
+/// How many members of a cycle get a label of their own; the message names them all up to
+/// [`CYCLE_NAMES`].
+const CYCLE_LABELS: usize = 8;
+const CYCLE_NAMES: usize = 12;
+
+/// `a → b → c → a`, shortened in the middle when the cycle is long.
+fn abbreviate(path: &[String]) -> String {
+    if path.len() <= CYCLE_NAMES {
+        return path.join(" → ");
+    }
+    let head = &path[..CYCLE_NAMES - 2];
+    let tail = &path[path.len() - 2..];
+    format!("{} → … ({} more) → {}", head.join(" → "), path.len() - CYCLE_NAMES, tail.join(" → "))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -600,12 +711,23 @@ fn read_rules(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
         wrong_type(ctx, "rules", "a table", value);
         return rules;
     };
+    if let Some((key, _)) = table.iter().nth(limits::MAX_RULES) {
+        ctx.push(
+            Diagnostic::new(
+                codes::TOO_MANY,
+                format!("the policy declares {} rules, more than the limit of {}", table.len(), limits::MAX_RULES),
+                key.span(),
+                format!("rule number {} is declared here", limits::MAX_RULES + 1),
+            )
+            .with_help("merge rules that require the same thing, and remove rules nothing uses (CS-W011)"),
+        );
+    }
     let mut graph: BTreeMap<String, Vec<Sp<String>>> = BTreeMap::new();
     for (key, value) in table.iter() {
         let name = key.get_ref().to_string();
         spans.rules.insert(name.clone(), key.span());
         let mut refs = Vec::new();
-        if let Some(rule) = rule_value(ctx, known, value, &format!("[rules.{name}]"), Some(key.span()), &mut refs) {
+        if let Some(rule) = rule_value(ctx, known, value, &format!("[rules.{name}]"), Some(key.span()), &mut refs, 1) {
             rules.insert(name.clone(), rule);
         }
         for r in &refs {
@@ -613,50 +735,132 @@ fn read_rules(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
         }
         graph.insert(name, refs);
     }
-    // Cycles through `ref` / named members of all/any.
-    let mut reported = BTreeSet::new();
-    for start in graph.keys() {
-        let mut path = vec![start.clone()];
-        find_rule_cycle(ctx, &graph, spans, &mut path, &mut reported);
-    }
+    check_rule_graph(ctx, &graph, &rules, spans);
     rules
 }
 
-fn find_rule_cycle(
+/// Reports each cycle of rule references once, and rules that, with their references
+/// written out, nest deeper than [`limits::MAX_NESTING`] or have more than
+/// [`limits::MAX_RULE_PARTS`] parts. Linear in the number of rules and references.
+fn check_rule_graph(
     ctx: &mut Ctx,
     graph: &BTreeMap<String, Vec<Sp<String>>>,
-    spans: &Spans,
-    path: &mut Vec<String>,
-    reported: &mut BTreeSet<Vec<String>>,
+    rules: &BTreeMap<String, ApprovalRule>,
+    spans: &mut Spans,
 ) {
-    if path.len() > graph.len() + 1 {
-        return;
-    }
-    let Some(current) = path.last().cloned() else { return };
-    for next in graph.get(&current).into_iter().flatten() {
-        if let Some(pos) = path.iter().position(|n| *n == next.value) {
-            let mut cycle = path[pos..].to_vec();
-            let mut key = cycle.clone();
-            key.sort();
-            if reported.insert(key) {
-                cycle.push(next.value.clone());
-                let mut diag = Diagnostic::new(
-                    codes::RULE_CYCLE,
-                    format!("approval rules refer to each other: {}", cycle.join(" → ")),
-                    next.span.clone(),
-                    "this reference closes the cycle",
-                )
-                .with_help("a rule may refer to other rules, but never back to itself");
-                if let Some(span) = spans.rules.get(&cycle[0]) {
-                    diag = diag.with_secondary(span.clone(), "cycle starts here");
-                }
-                ctx.push(diag);
+    let names: Vec<&String> = graph.keys().collect();
+    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let edges: Vec<Vec<usize>> =
+        graph.values().map(|refs| refs.iter().filter_map(|r| index.get(r.value.as_str()).copied()).collect()).collect();
+    let components = graph::components(&edges);
+    spans.graph_steps += components.steps;
+
+    let mut measured: BTreeMap<&str, RuleSize> = BTreeMap::new();
+    for component in &components.components {
+        if graph::is_cycle(&edges, component) {
+            let start = component[0];
+            let cycle = graph::cycle_through(&edges, component, start);
+            let Some(&(last, position)) = cycle.last() else { continue };
+            let closing = graph[names[last]].iter().filter(|r| index.contains_key(r.value.as_str())).nth(position);
+            let mut path: Vec<String> = cycle.iter().map(|&(r, _)| names[r].clone()).collect();
+            path.push(names[start].clone());
+            let mut diag = Diagnostic::new(
+                codes::RULE_CYCLE,
+                format!("approval rules refer to each other: {}", abbreviate(&path)),
+                closing.map(|c| c.span.clone()).unwrap_or_default(),
+                "this reference closes the cycle",
+            )
+            .with_help("a rule may refer to other rules, but never back to itself");
+            if let Some(span) = spans.rules.get(names[start]) {
+                diag = diag.with_secondary(span.clone(), "cycle starts here");
             }
+            ctx.push(diag);
             continue;
         }
-        path.push(next.value.clone());
-        find_rule_cycle(ctx, graph, spans, path, reported);
-        path.pop();
+        // One rule; every rule it refers to has been measured already (or is on a cycle,
+        // or failed to read, and is then not measured).
+        let name = names[component[0]].as_str();
+        let Some(rule) = rules.get(name) else { continue };
+        let size = RuleSize::of(rule, &measured);
+        let span = spans.rules.get(name).cloned().unwrap_or_default();
+        if !size.below_over_limit && size.depth > limits::MAX_NESTING {
+            ctx.push(
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    format!(
+                        "rule `{name}` nests more than {} levels deep through `all`, `any` and the rules it refers to",
+                        limits::MAX_NESTING
+                    ),
+                    span.clone(),
+                    "too deep once its references are followed",
+                )
+                .with_help(
+                    "name the approvals this rule needs more directly, instead of through a long chain of rules",
+                ),
+            );
+        } else if !size.below_over_limit && size.parts > limits::MAX_RULE_PARTS {
+            ctx.push(
+                Diagnostic::new(
+                    codes::TOO_MANY,
+                    format!(
+                        "rule `{name}` has more than {} parts once the rules it refers to are written out",
+                        limits::MAX_RULE_PARTS
+                    ),
+                    span.clone(),
+                    "too large once its references are followed",
+                )
+                .with_help(
+                    "rules that share sub-rules at every level double in size with each level; refer to fewer rules",
+                ),
+            );
+        }
+        measured.insert(name, size);
+    }
+}
+
+/// The shape of a rule with every reference written out: how deep it nests and how many
+/// parts it has (both capped just above their limits).
+#[derive(Debug, Clone, Copy)]
+struct RuleSize {
+    depth: usize,
+    parts: usize,
+    /// A rule it refers to is itself over a limit (and has been reported).
+    below_over_limit: bool,
+}
+
+impl RuleSize {
+    fn of(rule: &ApprovalRule, measured: &BTreeMap<&str, RuleSize>) -> RuleSize {
+        let cap = |size: RuleSize| RuleSize {
+            depth: size.depth.min(limits::MAX_NESTING + 1),
+            parts: size.parts.min(limits::MAX_RULE_PARTS + 1),
+            below_over_limit: size.below_over_limit,
+        };
+        let leaf = RuleSize { depth: 1, parts: 1, below_over_limit: false };
+        // The inline structure is at most `MAX_NESTING` deep (`rule_value` checks it), so
+        // this recursion is bounded.
+        cap(match rule {
+            ApprovalRule::Ref(name) => match measured.get(name.as_str()) {
+                Some(target) => RuleSize {
+                    depth: target.depth + 1,
+                    parts: target.parts + 1,
+                    below_over_limit: target.below_over_limit
+                        || target.depth > limits::MAX_NESTING
+                        || target.parts > limits::MAX_RULE_PARTS,
+                },
+                None => leaf,
+            },
+            ApprovalRule::All(parts) | ApprovalRule::AllDistinct(parts) | ApprovalRule::Any(parts) => {
+                let mut size = RuleSize { depth: 1, parts: 1, below_over_limit: false };
+                for part in parts {
+                    let inner = RuleSize::of(part, measured);
+                    size.depth = size.depth.max(inner.depth + 1);
+                    size.parts += inner.parts;
+                    size.below_over_limit |= inner.below_over_limit;
+                }
+                size
+            }
+            ApprovalRule::Approvals { .. } | ApprovalRule::OwnerAck | ApprovalRule::CodeOwners => leaf,
+        })
     }
 }
 
@@ -667,7 +871,12 @@ fn rule_value(
     what: &str,
     header: Option<Span>,
     refs: &mut Vec<Sp<String>>,
+    depth: usize,
 ) -> Option<ApprovalRule> {
+    if depth > limits::MAX_NESTING {
+        ctx.push(too_deep_inline(value.span(), "approval rule"));
+        return None;
+    }
     if let DeValue::String(name) = value.get_ref() {
         let name = Sp::new(name.to_string(), value.span());
         if !known.rules.contains(&name.value) {
@@ -785,7 +994,7 @@ fn rule_value(
             }
             let mut parts = Vec::new();
             for item in items.iter() {
-                if let Some(rule) = rule_value(ctx, known, item, &format!("{what}.{kind}"), None, refs) {
+                if let Some(rule) = rule_value(ctx, known, item, &format!("{what}.{kind}"), None, refs, depth + 1) {
                     parts.push(rule);
                 }
             }
@@ -798,10 +1007,36 @@ fn rule_value(
     }
 }
 
+/// A condition or an inline rule nested deeper than [`limits::MAX_NESTING`].
+fn too_deep_inline(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::new(
+        codes::TOO_DEEP,
+        format!("{what} nested more than {} levels deep", limits::MAX_NESTING),
+        span,
+        format!("level {} starts here", limits::MAX_NESTING + 1),
+    )
+    .with_help("split the logic into named rules or separate categories; no policy needs nesting this deep")
+}
+
 // ---------------------------------------------------------------------------------------
 // Conditions
 
 fn condition(ctx: &mut Ctx, known: &Known, value: &Spanned<DeValue<'_>>, what: &str) -> Option<Condition> {
+    condition_at(ctx, known, value, what, 1)
+}
+
+/// A condition at nesting level `depth` (1 for a `when`).
+fn condition_at(
+    ctx: &mut Ctx,
+    known: &Known,
+    value: &Spanned<DeValue<'_>>,
+    what: &str,
+    depth: usize,
+) -> Option<Condition> {
+    if depth > limits::MAX_NESTING {
+        ctx.push(too_deep_inline(value.span(), "condition"));
+        return None;
+    }
     let t = Table::from_value(ctx, value, what, CONDITION_KEYS)?;
     let t = Table { span: value.span(), ..t };
     let mut parts = Vec::new();
@@ -810,7 +1045,7 @@ fn condition(ctx: &mut Ctx, known: &Known, value: &Spanned<DeValue<'_>>, what: &
         if !t.has(key) {
             continue;
         }
-        let part = condition_part(ctx, known, &t, key, what);
+        let part = condition_part(ctx, known, &t, key, what, depth);
         match part {
             Some(p) => parts.push(p),
             None => failed = true,
@@ -837,7 +1072,14 @@ fn condition(ctx: &mut Ctx, known: &Known, value: &Spanned<DeValue<'_>>, what: &
     if parts.len() == 1 { parts.pop() } else { Some(Condition::All(parts)) }
 }
 
-fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, what: &str) -> Option<Condition> {
+fn condition_part(
+    ctx: &mut Ctx,
+    known: &Known,
+    t: &Table<'_, '_>,
+    key: &str,
+    what: &str,
+    depth: usize,
+) -> Option<Condition> {
     match key {
         "always" => {
             let on = t.bool(ctx, key)?;
@@ -942,7 +1184,7 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
         }
         "not" => {
             let value = t.get(key)?;
-            Some(Condition::Not(Box::new(condition(ctx, known, value, &format!("{what}.not"))?)))
+            Some(Condition::Not(Box::new(condition_at(ctx, known, value, &format!("{what}.not"), depth + 1)?)))
         }
         _ => {
             // all / any
@@ -966,7 +1208,7 @@ fn condition_part(ctx: &mut Ctx, known: &Known, t: &Table<'_, '_>, key: &str, wh
             let mut parts = Vec::new();
             let mut ok = true;
             for item in items.iter() {
-                match condition(ctx, known, item, &format!("{what}.{key}")) {
+                match condition_at(ctx, known, item, &format!("{what}.{key}"), depth + 1) {
                     Some(c) => parts.push(c),
                     None => ok = false,
                 }
@@ -1031,6 +1273,7 @@ fn read_categories(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &m
     let mut defaults: Vec<(String, Span)> = Vec::new();
     let mut without_when: Vec<(String, Span)> = Vec::new();
     let tables = root.tables(ctx, "categories", CATEGORY_KEYS);
+    too_many(ctx, &tables, "categories");
     for t in &tables {
         let Some(id) = t.req_str(ctx, "id") else { continue };
         if let Some(first) = seen.get(&id.value) {
@@ -1086,6 +1329,26 @@ fn read_categories(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &m
     }
     let default = pick_default(ctx, "category", &defaults, &without_when, tables.first().map(|t| t.span.clone()));
     (categories, default.unwrap_or_default())
+}
+
+/// Categories and risk levels are compared pairwise for overlap, so their number is
+/// limited ([`limits::MAX_CLASSES`]).
+fn too_many(ctx: &mut Ctx, tables: &[Table<'_, '_>], key: &str) {
+    if let Some(first_over) = tables.get(limits::MAX_CLASSES) {
+        ctx.push(
+            Diagnostic::new(
+                codes::TOO_MANY,
+                format!(
+                    "the policy declares {} [[{key}]], more than the limit of {}",
+                    tables.len(),
+                    limits::MAX_CLASSES
+                ),
+                first_over.span.clone(),
+                format!("number {} is declared here", limits::MAX_CLASSES + 1),
+            )
+            .with_help(format!("merge [[{key}]] entries that require the same thing")),
+        );
+    }
 }
 
 fn pick_default(
@@ -1146,6 +1409,7 @@ fn read_risks(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Sp
     let mut defaults = Vec::new();
     let mut without_when = Vec::new();
     let tables = root.tables(ctx, "risks", RISK_KEYS);
+    too_many(ctx, &tables, "risks");
     for t in &tables {
         let Some(id) = t.req_str(ctx, "id") else { continue };
         if let Some(first) = seen.get(&id.value) {
@@ -1423,14 +1687,14 @@ fn kind_keyword(ctx: &mut Ctx, known: &Known, text: &Sp<String>, kinds: &[&str],
     if kinds.contains(&text.value.as_str()) || known.gates.contains(&text.value) {
         return Some(text.value.clone());
     }
-    let candidates: Vec<&str> = kinds.iter().copied().chain(known.gates.iter().map(String::as_str)).collect();
+    let candidates = kinds.iter().copied().chain(known.gates.iter().map(String::as_str));
     let mut diag = Diagnostic::new(
         codes::INVALID_VALUE,
         format!("`{}` is not something `{key}` can name", text.value),
         text.span.clone(),
         "not a requirement kind or gate",
     );
-    diag = match did_you_mean(&text.value, candidates.iter().copied()) {
+    diag = match ctx.did_you_mean(&text.value, candidates) {
         Some(s) => diag.with_help(format!("did you mean `{s}`?")),
         None => diag.with_help(format!("use one of {} or a gate's check name", kinds.join(", "))),
     };
@@ -1439,7 +1703,11 @@ fn kind_keyword(ctx: &mut Ctx, known: &Known, text: &Sp<String>, kinds: &[&str],
 }
 
 fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<Emergency> {
-    let t = root.table(ctx, "emergency", &["authorizers", "may-skip", "authorization-trailer", "obligations"])?;
+    let t = root.table(
+        ctx,
+        "emergency",
+        &["authorizers", "may-skip", "authorization-trailer", "self-authorization", "obligations"],
+    )?;
     let authorizer_list = t.str_list(ctx, "authorizers");
     let authorizers = subjects(ctx, known, &authorizer_list);
     let may_skip = t
@@ -1470,6 +1738,7 @@ fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<
             .str(ctx, "authorization-trailer")
             .map(|a| a.value)
             .unwrap_or_else(|| "Emergency-Authorized-By".into()),
+        self_authorization: t.bool(ctx, "self-authorization").unwrap_or(false),
         obligations,
         span: t.span.clone(),
     })
@@ -1578,10 +1847,34 @@ fn read_evidence(ctx: &mut Ctx, root: &Table<'_, '_>) -> EvidenceSettings {
         trailers_complete: false,
         review_trailers: ["Reviewed-by", "Acked-by", "Approved-by"].iter().map(|s| s.to_string()).collect(),
         ci_trailers: ["TryBot-Result", "LUCI-TryBot-Result"].iter().map(|s| s.to_string()).collect(),
+        attested_approvals: AttestedApprovals::default(),
     };
-    let Some(t) = root.table(ctx, "evidence", &["trailers-complete", "review-trailers", "ci-trailers"]) else {
+    let Some(t) =
+        root.table(ctx, "evidence", &["trailers-complete", "review-trailers", "ci-trailers", "attested-approvals"])
+    else {
         return settings;
     };
+    if let Some(text) = t.str(ctx, "attested-approvals") {
+        match AttestedApprovals::from_keyword(text.value.trim()) {
+            Some(setting) => settings.attested_approvals = setting,
+            None => {
+                let mut diag = Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("unknown `attested-approvals` setting `{}`", text.value),
+                    text.span.clone(),
+                    "not a setting",
+                );
+                diag = match did_you_mean(&text.value, AttestedApprovals::KEYWORDS.iter().copied()) {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                    None => diag.with_help(format!(
+                        "`attested-approvals` is one of: {}",
+                        AttestedApprovals::KEYWORDS.join(", ")
+                    )),
+                };
+                ctx.push(diag);
+            }
+        }
+    }
     settings.trailers_complete = t.bool(ctx, "trailers-complete").unwrap_or(false);
     if t.has("review-trailers") {
         settings.review_trailers = t.str_list(ctx, "review-trailers").into_iter().map(|s| s.value).collect();
@@ -1780,5 +2073,54 @@ fn read_meta(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spa
         history,
         controls,
         document_approvers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The work the graph walks did while validating `text`.
+    fn graph_steps(text: &str) -> usize {
+        let (root, errors) = DeTable::parse_recoverable(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut ctx = Ctx::default();
+        let (_, spans) = build(&mut ctx, root.get_ref(), root.span());
+        spans.graph_steps
+    }
+
+    #[test]
+    fn x01_checking_a_rule_diamond_is_linear_in_its_size() {
+        // Each rule refers to both rules of the next layer: the paths double with every
+        // layer, the work grows by six steps (two rules, four references).
+        for layers in [10usize, 20, 40, 80] {
+            let mut text = "[policy]\norganization = \"A\"\neffective = 2026-01-01\n".to_string();
+            for layer in 0..layers {
+                for side in ["a", "b"] {
+                    let body = if layer + 1 == layers {
+                        "approvals = 1".to_string()
+                    } else {
+                        format!("all = [\"l{0}a\", \"l{0}b\"]", layer + 1)
+                    };
+                    text.push_str(&format!("[rules.l{layer}{side}]\n{body}\n"));
+                }
+            }
+            let rules = 2 * layers;
+            let references = 4 * (layers - 1);
+            assert_eq!(graph_steps(&text), rules + references, "{layers} layers");
+        }
+    }
+
+    #[test]
+    fn x01_checking_a_group_chain_is_linear_in_its_length() {
+        for length in [100usize, 1_000, 10_000] {
+            let mut text =
+                "[policy]\norganization = \"A\"\neffective = 2026-01-01\n[people.ada]\n[groups]\n".to_string();
+            for i in 0..length {
+                text.push_str(&format!("g{i} = [\"ada\", \"@g{}\"]\n", i + 1));
+            }
+            text.push_str(&format!("g{length} = [\"ada\"]\n"));
+            assert_eq!(graph_steps(&text), (length + 1) + length, "{length} groups");
+        }
     }
 }

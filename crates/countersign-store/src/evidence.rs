@@ -296,6 +296,7 @@ impl RecordedEvidence {
             commit: commit.clone(),
             time: Some(approved_at.unwrap_or(self.recorded_at)),
             source: self.source(),
+            recorded_by: Some(parse_identity(&self.recorded_by)),
         })
     }
 
@@ -339,6 +340,7 @@ impl RecordedEvidence {
             commit: None,
             time: Some(self.recorded_at),
             source: self.source(),
+            recorded_by: Some(parse_identity(&self.recorded_by)),
         })
     }
 }

@@ -112,6 +112,7 @@ impl B {
             commit: self.0.head_commit.clone(),
             time: None,
             source: "test review".into(),
+            recorded_by: None,
         });
         self
     }
@@ -124,6 +125,19 @@ impl B {
             commit: self.0.head_commit.clone(),
             time: None,
             source: source.into(),
+            recorded_by: None,
+        });
+        self
+    }
+    /// An approval from the evidence store: `recorded_by` put it there in `by`'s name.
+    pub fn recorded_approval(mut self, kind: ApprovalKind, by: Identity, recorded_by: Identity) -> Self {
+        self.0.approvals.push(Approval {
+            by,
+            kind,
+            commit: self.0.head_commit.clone(),
+            time: None,
+            source: "recorded entry #7".into(),
+            recorded_by: Some(recorded_by),
         });
         self
     }
@@ -143,6 +157,7 @@ impl B {
             commit: None,
             time: None,
             source: "test ack".into(),
+            recorded_by: None,
         });
         self
     }
@@ -153,6 +168,7 @@ impl B {
             commit: Some(commit.into()),
             time: None,
             source: "test review".into(),
+            recorded_by: None,
         });
         self
     }
