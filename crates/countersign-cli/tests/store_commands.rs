@@ -201,7 +201,18 @@ fn tamper(dir: &Path, args: &[&str]) {
 fn record_checks(dir: &Path, commit: &str, names: std::ops::Range<usize>) {
     for i in names {
         countersign(dir)
-            .args(["--repo", ".", "record", "check", "--change", commit, "--name", &format!("ci-{i}"), "--status", "success"])
+            .args([
+                "--repo",
+                ".",
+                "record",
+                "check",
+                "--change",
+                commit,
+                "--name",
+                &format!("ci-{i}"),
+                "--status",
+                "success",
+            ])
             .assert()
             .success();
     }
@@ -220,11 +231,28 @@ fn x04_laundering_a_store_without_the_key_is_refused_by_the_next_record() {
     record_checks(dir.path(), &commit, 0..6);
     tamper(dir.path(), &["launder", "2", "0"]);
     let out = countersign(dir.path())
-        .args(["--repo", ".", "--checkpoint-ref", "none", "record", "check", "--change", &commit, "--name", "ci-x", "--status", "success"])
+        .args([
+            "--repo",
+            ".",
+            "--checkpoint-ref",
+            "none",
+            "record",
+            "check",
+            "--change",
+            &commit,
+            "--name",
+            "ci-x",
+            "--status",
+            "success",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("tampered evidence") && stderr_of(&out).contains("no signed checkpoint"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("tampered evidence") && stderr_of(&out).contains("no signed checkpoint"),
+        "{}",
+        stderr_of(&out)
+    );
     // Nothing was signed over it, so every verifier still sees the tampering.
     let verify = countersign(dir.path()).args(["--checkpoint-ref", "none", "log", "verify"]).output().unwrap();
     assert_eq!(verify.status.code(), Some(1));
@@ -270,16 +298,25 @@ fn x04_a_store_rolled_back_to_a_backup_is_caught_with_a_trusted_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
     let none = ["--checkpoint-ref", "none"];
-    countersign(dir.path()).args(none).args(["--repo", ".", "record", "check", "--change", &commit, "--name", "a", "--status", "success"]).assert().success();
+    countersign(dir.path())
+        .args(none)
+        .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "a", "--status", "success"])
+        .assert()
+        .success();
     let db = state(dir.path(), "countersign.db");
     std::fs::copy(&db, dir.path().join("backup.db")).unwrap();
-    countersign(dir.path()).args(none).args(["--repo", ".", "record", "check", "--change", &commit, "--name", "b", "--status", "success"]).assert().success();
+    countersign(dir.path())
+        .args(none)
+        .args(["--repo", ".", "record", "check", "--change", &commit, "--name", "b", "--status", "success"])
+        .assert()
+        .success();
     let saved = stdout(countersign(dir.path()).args(["log", "checkpoint"]));
     std::fs::write(dir.path().join("saved.checkpoint"), &saved).unwrap();
     // The insider restores the backup: a valid log, one entry shorter.
     std::fs::copy(dir.path().join("backup.db"), &db).unwrap();
     countersign(dir.path()).args(none).args(["log", "verify"]).assert().success();
-    let out = countersign(dir.path()).args(none).args(["log", "verify", "--trusted", "saved.checkpoint"]).output().unwrap();
+    let out =
+        countersign(dir.path()).args(none).args(["log", "verify", "--trusted", "saved.checkpoint"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("rolled back") && text.contains("saved.checkpoint"), "{text}");
@@ -325,7 +362,20 @@ fn x04_files_that_never_end_or_block_are_refused_before_reading() {
     let commit = setup(dir.path());
     // A key file that is a character device, and one that is a FIFO (opening it would block).
     let out = countersign(dir.path())
-        .args(["--key-file", "/dev/zero", "--repo", ".", "record", "check", "--change", &commit, "--name", "ci", "--status", "success"])
+        .args([
+            "--key-file",
+            "/dev/zero",
+            "--repo",
+            ".",
+            "record",
+            "check",
+            "--change",
+            &commit,
+            "--name",
+            "ci",
+            "--status",
+            "success",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -352,8 +402,10 @@ fn x04_files_that_never_end_or_block_are_refused_before_reading() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("not a regular file"), "{}", stderr_of(&out));
     // An oversized record on standard input is refused, and nothing is stored.
-    let huge = format!(r#"{{"kind": "check", "change": "{commit}", "name": "{}", "status": "success"}}"#, "x".repeat(300_000));
-    let out = countersign(dir.path()).args(["--repo", ".", "record", "--json", "-"]).write_stdin(huge).output().unwrap();
+    let huge =
+        format!(r#"{{"kind": "check", "change": "{commit}", "name": "{}", "status": "success"}}"#, "x".repeat(300_000));
+    let out =
+        countersign(dir.path()).args(["--repo", ".", "record", "--json", "-"]).write_stdin(huge).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("larger than the limit"), "{}", stderr_of(&out));
     countersign(dir.path()).args(["log", "checkpoint"]).assert().code(2);

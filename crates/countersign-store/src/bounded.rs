@@ -66,17 +66,24 @@ pub fn read_file(path: &Path, limit: u64, what: &'static str) -> Result<Vec<u8>,
     if meta.len() > limit {
         return Err(BoundedReadError::TooLarge { what, path: shown, limit });
     }
-    let file = std::fs::File::open(path).map_err(|source| BoundedReadError::Io { what, path: shown.clone(), source })?;
+    let file =
+        std::fs::File::open(path).map_err(|source| BoundedReadError::Io { what, path: shown.clone(), source })?;
     read_limited(file, limit, what, &shown)
 }
 
 /// Read at most `limit` bytes from a stream (standard input); more is an error.
-pub fn read_limited(reader: impl std::io::Read, limit: u64, what: &'static str, name: &str) -> Result<Vec<u8>, BoundedReadError> {
+pub fn read_limited(
+    reader: impl std::io::Read,
+    limit: u64,
+    what: &'static str,
+    name: &str,
+) -> Result<Vec<u8>, BoundedReadError> {
     let mut data = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut data)
-        .map_err(|source| BoundedReadError::Io { what, path: name.to_owned(), source })?;
+    reader.take(limit + 1).read_to_end(&mut data).map_err(|source| BoundedReadError::Io {
+        what,
+        path: name.to_owned(),
+        source,
+    })?;
     if data.len() as u64 > limit {
         return Err(BoundedReadError::TooLarge { what, path: name.to_owned(), limit });
     }

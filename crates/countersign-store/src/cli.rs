@@ -18,8 +18,8 @@ use countersign_log::audit::AuditOptions;
 use countersign_log::note::LogVerifier;
 use jiff::Timestamp;
 
-use crate::evidence::{ApprovalType, CheckOutcome, Evidence, RecordDocument, RecordRequest};
 use crate::bounded::{self, CHECKPOINT_LIMIT, RECORD_LIMIT};
+use crate::evidence::{ApprovalType, CheckOutcome, Evidence, RecordDocument, RecordRequest};
 use crate::publish::{CheckpointPublisher, FilePublisher, GitRefPublisher};
 use crate::{AppendOutcome, ChangeRef, OpenOptions, Store, keys, package, parse_pr_reference};
 
@@ -607,7 +607,9 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         (_, AppendOutcome::AlreadyRecorded(i)) => println!("already recorded as entry {i}"),
     }
     for problem in store.take_publish_errors() {
-        eprintln!("warning: the entry is stored, but {problem}\nhint: the next append publishes the latest checkpoint again");
+        eprintln!(
+            "warning: the entry is stored, but {problem}\nhint: the next append publishes the latest checkpoint again"
+        );
     }
     store.close();
     Ok(ExitCode::SUCCESS)
@@ -617,9 +619,17 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
 /// else (with a warning, since whoever can write the database can change it) the one
 /// recorded in the database. `None` when there is no key anywhere (a store nothing was
 /// ever recorded in); `required` turns that into an error.
-fn trusted_key(ctx: &CliContext, vkey: Option<&str>, store: &Store, required: bool) -> anyhow::Result<Option<LogVerifier>> {
+fn trusted_key(
+    ctx: &CliContext,
+    vkey: Option<&str>,
+    store: &Store,
+    required: bool,
+) -> anyhow::Result<Option<LogVerifier>> {
     if let Some(vkey) = vkey.or(ctx.log_vkey.as_deref()).filter(|v| !v.is_empty()) {
-        return Ok(Some(LogVerifier::from_vkey(vkey).context("the pinned log key (--vkey / --log-vkey) is not a valid public key")?));
+        return Ok(Some(
+            LogVerifier::from_vkey(vkey)
+                .context("the pinned log key (--vkey / --log-vkey) is not a valid public key")?,
+        ));
     }
     let key = match ctx.key_file() {
         Ok(path) => keys::load_key(&path),

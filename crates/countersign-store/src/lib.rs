@@ -84,7 +84,9 @@ pub enum StoreError {
     Package(String),
     /// The store was altered by someone without the log key: a row, index column,
     /// checkpoint or tree state does not match what was signed.
-    #[error("tampered evidence: {0}\nhint: the evidence store was altered outside countersign; run `countersign log verify` for the full report, and restore the store from a backup you can verify")]
+    #[error(
+        "tampered evidence: {0}\nhint: the evidence store was altered outside countersign; run `countersign log verify` for the full report, and restore the store from a backup you can verify"
+    )]
     Tampered(String),
     #[error("cannot publish the checkpoint to {0}")]
     Publish(String),
@@ -527,7 +529,8 @@ impl Store {
         let now = now_rfc3339(self.clock);
         let anchors: Vec<Checkpoint> = self.anchors.iter().map(|t| t.checkpoint.clone()).collect();
         let anchors = &anchors;
-        let outcomes = self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, anchors, &refs, &now)) })?;
+        let outcomes =
+            self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, anchors, &refs, &now)) })?;
         self.publish_latest()?;
         Ok(outcomes)
     }
@@ -769,7 +772,8 @@ impl Store {
         const CHUNK: usize = 8_192;
         const CHECKPOINT_PAGE: u64 = 10_000;
         const ROUNDS: usize = 8;
-        let failure = |entry: Option<u64>, checkpoint: Option<u64>, problem: String| VerifyFailure { entry, checkpoint, problem };
+        let failure =
+            |entry: Option<u64>, checkpoint: Option<u64>, problem: String| VerifyFailure { entry, checkpoint, problem };
         let pool = &self.pool;
 
         // Trusted checkpoints, by size; two of one size must agree.
@@ -829,7 +833,9 @@ impl Store {
                     // Entries [upto, latest), with the checkpoints up to `latest`.
                     let (tx, mut rx) = mpsc::channel(2);
                     let reader = match pool {
-                        Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx)),
+                        Pool::Sqlite(p) => {
+                            self.runtime.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx))
+                        }
                         Pool::Postgres(p) => {
                             self.runtime.spawn(db::postgres::stream_entries(p.clone(), upto, latest, CHUNK, tx))
                         }
@@ -920,7 +926,9 @@ impl Store {
                                         }
                                         found => {
                                             let what = match found {
-                                                Some((other, _)) => format!("found level {} index {} instead", other.level, other.index),
+                                                Some((other, _)) => {
+                                                    format!("found level {} index {} instead", other.level, other.index)
+                                                }
                                                 None => "it is missing".into(),
                                             };
                                             return Ok(Err(failure(
@@ -1084,7 +1092,9 @@ impl Store {
                 let pool = &self.pool;
                 let text = self.runtime.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
                 match text {
-                    Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => Some((version, sha256, text, index)),
+                    Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => {
+                        Some((version, sha256, text, index))
+                    }
                     _ => {
                         return Err(StoreError::Tampered(format!(
                             "the stored text of policy version {version} is missing or does not match the digest logged in entry {index}"

@@ -142,7 +142,8 @@ impl GitRefPublisher {
     }
 
     fn head(&self) -> Result<Option<String>, StoreError> {
-        let (found, id) = self.git(&["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", self.refname)], None)?;
+        let (found, id) =
+            self.git(&["rev-parse", "--verify", "--quiet", &format!("{}^{{commit}}", self.refname)], None)?;
         Ok(found.then_some(id))
     }
 }
