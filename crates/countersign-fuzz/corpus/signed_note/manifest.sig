@@ -1,0 +1,5 @@
+countersign.dev/evidence-package@v1
+test.countersign.dev/log
+sha256 07fb913032c9e396679db44e2119a21d3d56526d4d34a972b24566fd76df6665
+
+— test.countersign.dev/log kY+bHGkj6hgQ8IVhNCmdT7iHgzhrcfvzy50rwigq2VKiYqAcdFPSkxjifcvH0etVtoIRjK9Ub2SSXvyrU0NIE/9rgAo=
