@@ -168,8 +168,7 @@ pub fn record_json(data: &[u8]) {
     assert_eq!(change_id, request.change, "change round trip");
     assert_eq!(by, request.recorded_by, "recordedBy round trip");
     assert_eq!(at, Some(recorded_at), "recordedAt round trip");
-    let recorded =
-        RecordedEvidence { index: 0, change_id, recorded_by: by, recorded_at, evidence };
+    let recorded = RecordedEvidence { index: 0, change_id, recorded_by: by, recorded_at, evidence };
     let _ = recorded.to_approval();
     let _ = recorded.to_check();
     let _ = recorded.to_fulfilment();
@@ -208,11 +207,7 @@ pub fn signed_note(data: &[u8]) {
         let _ = Checkpoint::open(&proof.checkpoint, verifier);
     }
     if let Ok(proof) = ConsistencyProofText::parse(text) {
-        assert_eq!(
-            ConsistencyProofText::parse(&proof.to_text()).as_ref(),
-            Ok(&proof),
-            "consistency-proof round trip"
-        );
+        assert_eq!(ConsistencyProofText::parse(&proof.to_text()).as_ref(), Ok(&proof), "consistency-proof round trip");
         let _ = Checkpoint::open(&proof.checkpoint, verifier);
     }
 }
