@@ -9,7 +9,7 @@
 //! - under cargo-afl, through `src/bin/fuzz_<target>.rs` (feature `afl`; see the README);
 //! - in `tests/regressions.rs`, which replays every file of `corpus/` and `regressions/`
 //!   and runs a bounded unguided proptest per target on each `cargo test`;
-//! - by hand, with `cargo run --example replay -- <target> <file>…` style tooling of your own.
+//! - by hand, with `cargo run -p countersign-fuzz --example replay -- <target> <file or dir>…`.
 
 use std::sync::OnceLock;
 
