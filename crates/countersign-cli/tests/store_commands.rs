@@ -163,23 +163,7 @@ fn x04_s001_05_evidence_export_then_verify_offline() {
 fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
     let dir = tempfile::tempdir().unwrap();
     let commit = setup(dir.path());
-    for i in 0..3 {
-        countersign(dir.path())
-            .args([
-                "--repo",
-                ".",
-                "record",
-                "check",
-                "--change",
-                &commit,
-                "--name",
-                &format!("ci-{i}"),
-                "--status",
-                "success",
-            ])
-            .assert()
-            .success();
-    }
+    record_checks(dir.path(), &commit, 0..3);
     tamper(dir.path(), &["delete", "1"]);
     let out = countersign(dir.path()).args(["log", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -166,6 +166,20 @@ pub fn rebuild_tree_state(store: &Store, db: &TestDb) {
         .unwrap();
 }
 
+/// Insert a row into `log_entries` as someone with database access could: the stored leaf
+/// hash matches the bytes, the index columns say `kind` about `pr#7`.
+pub fn insert_raw_entry(store: &Store, db: &TestDb, index: u64, kind: &str, bytes: &[u8]) {
+    use countersign_log::merkle::leaf_hash;
+    store
+        .execute_raw_for_tests(&format!(
+            "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by) \
+             VALUES ({index}, {}, {}, '{kind}', 'pr#7', '2026-01-02T03:04:05Z', 'tester')",
+            blob(db, &leaf_hash(bytes)),
+            blob(db, bytes)
+        ))
+        .unwrap();
+}
+
 /// Delete entry `index` and renumber the ones after it, recomputing nothing.
 pub fn delete_and_renumber(store: &Store, index: u64) {
     store.execute_raw_for_tests(&format!("DELETE FROM log_entries WHERE idx = {index}")).unwrap();
@@ -523,14 +537,7 @@ macro_rules! suite {
             let entry: serde_json::Value = serde_json::from_slice(&store.entry(0).unwrap()).unwrap();
             let forged = serde_json::json!({"payload": entry["payload"], "payloadType": entry["payloadType"], "signatures": []});
             let bytes = serde_json::to_vec(&forged).unwrap();
-            store
-                .execute_raw_for_tests(&format!(
-                    "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by) \
-                     VALUES (1, {}, {}, 'approval', 'pr#7', '2026-01-02T03:04:05Z', 'tester')",
-                    blob(&db, &merkle::leaf_hash(&bytes)),
-                    blob(&db, &bytes)
-                ))
-                .unwrap();
+            insert_raw_entry(&store, &db, 1, "approval", &bytes);
             let problem = tampered(store.all_change_evidence().unwrap_err());
             assert!(problem.contains("not covered by any signed checkpoint"), "{problem}");
             assert!(store.evidence_for(&[CHANGE]).is_err());
@@ -599,14 +606,7 @@ macro_rules! suite {
             let store = open(&db);
             fill(&store, 3);
             let bytes = store.entry(1).unwrap();
-            store
-                .execute_raw_for_tests(&format!(
-                    "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by) \
-                     VALUES (3, {}, {}, 'check', 'pr#7', '2026-01-02T03:04:05Z', 'tester')",
-                    blob(&db, &merkle::leaf_hash(&bytes)),
-                    blob(&db, &bytes)
-                ))
-                .unwrap();
+            insert_raw_entry(&store, &db, 3, "check", &bytes);
             for signatures in [true, false] {
                 let options = countersign_log::AuditOptions { entry_signatures: signatures };
                 let failure = store.verify(&signer(1).verifier(), options).unwrap().unwrap_err();
