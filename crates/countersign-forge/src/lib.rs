@@ -2,9 +2,15 @@
 //!
 //! Each forge's JSON gets its own serde types here, tolerant of fields the forge adds, so
 //! that the engine's [`countersign_engine::change::Change`] does not change shape when a
-//! forge renames something. This crate parses bytes it is given; it does no IO.
+//! forge renames something. This crate parses bytes it is given; it does no IO and reads no
+//! clock.
+//!
+//! - [`github`]: the JSON that `gh pr view --json` prints, into a `Change`.
+//! - [`webhook`]: webhook deliveries of GitHub, Gitea/Forgejo and GitLab: signature checks,
+//!   delivery headers, and forge-independent events.
 
 pub mod github;
+pub mod webhook;
 
 /// Why a forge document could not be read.
 #[derive(Debug, thiserror::Error)]
