@@ -15,6 +15,7 @@ mod owners;
 mod policy_cmd;
 mod policy_source;
 mod recorded;
+mod serve;
 mod store;
 
 use output::Format;
@@ -122,6 +123,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
+    /// Run the webhook server: take forge webhooks, keep every delivery in the evidence
+    /// log, and process them in the background (see `serve --help` for a configuration).
+    Serve(serve::ServeArgs),
     #[command(flatten)]
     Store(countersign_store::cli::StoreCommand),
 }
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
         Command::Check(args) => check::run(args, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
+        Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),
     };
     match result {

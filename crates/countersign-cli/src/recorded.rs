@@ -201,6 +201,9 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
                 );
             }
         }
+        Evidence::WebhookDelivery { .. } => {
+            bail!("webhook deliveries are recorded only by `countersign serve`, as it receives them")
+        }
         Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}
     }
     Ok(())

@@ -97,6 +97,7 @@ pub mod codes {
     pub const POLICY_TOO_LARGE: &str = "CS-E025";
     pub const TOO_DEEP: &str = "CS-E026";
     pub const TOO_MANY: &str = "CS-E027";
+    pub const SECRET_IN_TEXT: &str = "CS-E028";
 
     pub const UNSATISFIABLE_RULE: &str = "CS-W001";
     pub const AUTHOR_ONLY_APPROVER: &str = "CS-W002";
@@ -141,6 +142,10 @@ pub mod codes {
         (POLICY_TOO_LARGE, "the policy file is larger than 1 MiB"),
         (TOO_DEEP, "nesting deeper than the limit: brackets in the TOML, conditions, approval rules or groups"),
         (TOO_MANY, "more than the limit of categories or risk levels, or a rule with too many parts once expanded"),
+        (
+            SECRET_IN_TEXT,
+            "a secret written into the server configuration instead of read from the environment or a file",
+        ),
         (UNSATISFIABLE_RULE, "a rule asks for more approvals than its approvers can give"),
         (AUTHOR_ONLY_APPROVER, "a rule excludes the author but only one person can approve"),
         (OVERLAPPING_CATEGORIES, "two categories with equal precedence can match the same change"),

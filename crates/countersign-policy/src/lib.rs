@@ -21,7 +21,7 @@ mod lints;
 pub mod model;
 pub mod paths;
 mod query;
-mod reader;
+pub mod reader;
 pub mod render;
 pub mod units;
 mod validate;
@@ -65,39 +65,10 @@ pub fn parse_with(file_name: &str, text: &str, options: &ParseOptions) -> Result
     if let Some(too_big) = over_limits(text) {
         return Err(Failed { errors: vec![too_big], warnings: Vec::new() });
     }
-    let (root, syntax_errors) = toml::de::DeTable::parse_recoverable(text);
-    let mut ctx = reader::Ctx::default();
-    if !syntax_errors.is_empty() {
-        for error in syntax_errors {
-            let span = error.span().unwrap_or(0..0);
-            let message = error.message().trim().to_string();
-            // The parser stops at its own nesting limit rather than recurse without end.
-            let diag = if message.contains("recursion") || message.contains("recurse") {
-                Diagnostic::new(
-                    codes::TOO_DEEP,
-                    format!(
-                        "brackets, braces or dotted keys nest more than {} levels deep",
-                        limits::MAX_TOML_NESTING
-                    ),
-                    span,
-                    message,
-                )
-                .with_help(format!(
-                    "no policy needs this; conditions and rules nest at most {} levels, so write deep logic as named rules",
-                    limits::MAX_NESTING
-                ))
-            } else {
-                Diagnostic::new(codes::TOML_SYNTAX, format!("invalid TOML: {message}"), span, message.clone())
-                    .with_help("check quotes, brackets and `=` on this line; see https://toml.io")
-            };
-            ctx.push(diag);
-        }
-        // Reading a half-parsed document would report follow-on errors that only
-        // confuse; report the syntax errors alone.
+    let (built, ctx) = reader::read_toml(text, validate::build);
+    let Some((policy, spans)) = built else {
         return Err(split(ctx.diags));
-    }
-    let root_span = root.span();
-    let (policy, spans) = validate::build(&mut ctx, root.get_ref(), root_span);
+    };
     if ctx.error_count() > 0 {
         return Err(split(ctx.diags));
     }

@@ -6,6 +6,9 @@
 //! span for every key and value) and read through [`Table`], whose getters push a
 //! diagnostic and return `None` on a type error, and which reports unknown keys (with a
 //! "did you mean") when it is opened.
+//!
+//! Other TOML files of countersign's (the server's configuration) are read the same way,
+//! so their errors look like the policy's: [`read_toml`].
 
 use jiff::civil::Date;
 use toml::Spanned;
@@ -16,7 +19,7 @@ use crate::model::Span;
 
 /// A value with the span it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Sp<T> {
+pub struct Sp<T> {
     pub value: T,
     pub span: Span,
 }
@@ -29,7 +32,7 @@ impl<T> Sp<T> {
 
 /// The diagnostics collected while reading.
 #[derive(Debug, Default)]
-pub(crate) struct Ctx {
+pub struct Ctx {
     pub diags: Vec<Diagnostic>,
     /// Candidate names compared so far for "did you mean" suggestions.
     suggestions_compared: usize,
@@ -59,8 +62,46 @@ impl Ctx {
     }
 }
 
+/// Parse TOML text and read the document with `read`. Syntax errors are reported alone
+/// (reading a half-parsed document would only add confusing follow-on errors): then the
+/// result is `None`. Every diagnostic is in the returned [`Ctx`].
+pub fn read_toml<T>(text: &str, read: impl FnOnce(&mut Ctx, &DeTable<'_>, Span) -> T) -> (Option<T>, Ctx) {
+    let (root, syntax_errors) = DeTable::parse_recoverable(text);
+    let mut ctx = Ctx::default();
+    if !syntax_errors.is_empty() {
+        for error in syntax_errors {
+            let span = error.span().unwrap_or(0..0);
+            let message = error.message().trim().to_string();
+            // The parser stops at its own nesting limit rather than recurse without end.
+            let diag = if message.contains("recursion") || message.contains("recurse") {
+                Diagnostic::new(
+                    codes::TOO_DEEP,
+                    format!(
+                        "brackets, braces or dotted keys nest more than {} levels deep",
+                        crate::limits::MAX_TOML_NESTING
+                    ),
+                    span,
+                    message,
+                )
+                .with_help(format!(
+                    "no policy needs this; conditions and rules nest at most {} levels, so write deep logic as named rules",
+                    crate::limits::MAX_NESTING
+                ))
+            } else {
+                Diagnostic::new(codes::TOML_SYNTAX, format!("invalid TOML: {message}"), span, message.clone())
+                    .with_help("check quotes, brackets and `=` on this line; see https://toml.io")
+            };
+            ctx.push(diag);
+        }
+        return (None, ctx);
+    }
+    let span = root.span();
+    let value = read(&mut ctx, root.get_ref(), span);
+    (Some(value), ctx)
+}
+
 /// One TOML table being read, with the keys it may hold.
-pub(crate) struct Table<'a, 'i> {
+pub struct Table<'a, 'i> {
     pub table: &'a DeTable<'i>,
     /// Where to point when a required key is missing: the table's header key.
     pub span: Span,
@@ -68,7 +109,7 @@ pub(crate) struct Table<'a, 'i> {
     pub name: String,
 }
 
-pub(crate) fn type_name(value: &DeValue<'_>) -> &'static str {
+pub fn type_name(value: &DeValue<'_>) -> &'static str {
     match value {
         DeValue::String(_) => "text",
         DeValue::Integer(_) => "an integer",
@@ -80,7 +121,7 @@ pub(crate) fn type_name(value: &DeValue<'_>) -> &'static str {
     }
 }
 
-pub(crate) fn wrong_type(ctx: &mut Ctx, what: &str, expected: &str, value: &Spanned<DeValue<'_>>) {
+pub fn wrong_type(ctx: &mut Ctx, what: &str, expected: &str, value: &Spanned<DeValue<'_>>) {
     ctx.push(
         Diagnostic::new(
             codes::WRONG_TYPE,

@@ -109,7 +109,7 @@ impl CliContext {
         let url = self.database_url()?;
         let mut store = Store::open(&url, &OpenOptions { create, clock: self.clock })?;
         if let Some(verifier) = trusted_key(self, None, &store, false)? {
-            store.trust_key(verifier);
+            store.trust_key(verifier)?;
             store.set_publishers(self.publishers())?;
         }
         Ok(store)
@@ -658,7 +658,7 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
         LogCommand::Verify { vkey, skip_entry_signatures, trusted } => {
             let mut store = store;
             let verifier = trusted_key(ctx, vkey.as_deref(), &store, true)?.context("no log key")?;
-            store.trust_key(verifier.clone());
+            store.trust_key(verifier.clone())?;
             let trusted = read_trusted(&trusted)?;
             store.add_anchors(&trusted)?;
             store.set_publishers(ctx.publishers())?;

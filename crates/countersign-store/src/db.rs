@@ -30,6 +30,23 @@ pub(crate) struct PreparedEntry {
     pub leaf: Hash,
     /// For `policy-version` entries: (version, sha256, text) stored alongside.
     pub policy: Option<(String, String, String)>,
+    /// For `webhook-delivery` entries: the raw delivery stored alongside, and the job
+    /// that will process it, in the same transaction.
+    pub delivery: Option<DeliveryRow>,
+}
+
+/// A webhook delivery's row, written with its log entry.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryRow {
+    pub forge: String,
+    pub delivery_id: String,
+    pub event: String,
+    pub sha256: String,
+    pub body: Vec<u8>,
+    pub headers: String,
+    pub received_at: String,
+    /// The processing job: key, kind, payload, run after (Unix ms).
+    pub job: (String, String, String, i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +99,31 @@ impl EntryChunk {
 /// A chunk of stored tree nodes, in the order a growing tree completes them.
 pub(crate) type NodeChunk = Vec<(NodeId, Vec<u8>)>;
 
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    pub key: String,
+    pub kind: String,
+    pub payload: String,
+    pub generation: i64,
+    pub attempts: i64,
+}
+
+/// A stored delivery, without its body unless asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub forge: String,
+    pub delivery_id: String,
+    pub event: String,
+    pub sha256: String,
+    pub received_at: String,
+    pub entry_index: u64,
+    pub outcome: Option<String>,
+    pub processed_at: Option<String>,
+    pub headers: String,
+    pub body: Option<Vec<u8>>,
+}
+
 /// A stored change, as the resolver returns it.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangeRow {
@@ -123,7 +165,7 @@ macro_rules! change_columns {
 }
 
 macro_rules! backend {
-    ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr, multi = $multi:expr) => {
+    ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr, multi = $multi:expr, claim = $claim:expr) => {
         pub(crate) mod $module {
             use super::*;
             type Pool = sqlx::Pool<$db>;
@@ -528,7 +570,7 @@ macro_rules! backend {
                     entries: &[&PreparedEntry],
                     now: &str,
                 ) -> Result<Option<(Vec<AppendOutcome>, Frontier)>, StoreError> {
-                    if entries.len() > 64 || entries.iter().any(|e| e.policy.is_some()) {
+                    if entries.len() > 64 || entries.iter().any(|e| e.policy.is_some() || e.delivery.is_some()) {
                         return Ok(None);
                     }
                     let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
@@ -650,6 +692,12 @@ macro_rules! backend {
                                 let base = Frontier::from_parts(size as u64, &frontier_bytes)
                                     .map_err(|e| StoreError::Tampered(format!("the stored log state is malformed: {e}")))?;
                                 check_state(&mut *tx, &base, signer, anchors).await?;
+                                // Keys looked up before the lock may have been taken since
+                                // (PostgreSQL's BEGIN does not lock; another replica may
+                                // have committed the same key while we waited).
+                                if !keys.is_empty() {
+                                    existing = existing_keys(&mut *tx, &keys).await?;
+                                }
                                 (base, true)
                             }
                         };
@@ -711,6 +759,24 @@ macro_rules! backend {
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db("storing a policy version"))?;
+                        }
+                    }
+                    for (index, entry) in &plan.rows {
+                        if let Some(d) = &entry.delivery {
+                            sqlx::query("INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                                .bind(&d.forge)
+                                .bind(&d.delivery_id)
+                                .bind(&d.event)
+                                .bind(&d.sha256)
+                                .bind(d.body.as_slice())
+                                .bind(&d.headers)
+                                .bind(&d.received_at)
+                                .bind(*index as i64)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db("storing a webhook delivery"))?;
+                            let (key, kind, payload, run_after) = &d.job;
+                            enqueue_on(&mut *tx, key, kind, payload, *run_after, *run_after).await?;
                         }
                     }
                     sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)")
@@ -923,6 +989,127 @@ macro_rules! backend {
                 row.map(|r| r.try_get::<String, _>(0)).transpose().map_err(db("reading a policy version"))
             }
 
+            /// Enqueue a job, or coalesce into the row already there: its payload is
+            /// replaced and its generation bumped; a waiting job keeps its time (so a burst
+            /// runs once, at the first event's time plus the delay), a running one runs
+            /// again after `run_after`.
+            async fn enqueue_on(conn: &mut <$db as sqlx::Database>::Connection, key: &str, kind: &str, payload: &str, run_after: i64, now: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO jobs (job_key, kind, payload, run_after, generation, attempts, created_at) VALUES ($1, $2, $3, $4, 0, 0, $5) \
+                             ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
+                             run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END")
+                    .bind(key)
+                    .bind(kind)
+                    .bind(payload)
+                    .bind(run_after)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("enqueuing a job"))?;
+                Ok(())
+            }
+
+            pub async fn enqueue_job(pool: &Pool, key: &str, kind: &str, payload: &str, run_after: i64, now: i64) -> Result<(), StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("enqueuing a job"))?;
+                enqueue_on(&mut conn, key, kind, payload, run_after, now).await
+            }
+
+            /// Claim up to `limit` due jobs for `worker` until `lease_until`. On PostgreSQL
+            /// the rows are locked with SKIP LOCKED, so replicas never claim the same job;
+            /// SQLite serializes writers.
+            pub async fn claim_jobs(pool: &Pool, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+                let rows = sqlx::query($claim)
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(db("claiming jobs"))?;
+                rows.iter()
+                    .map(|r| Ok(JobRow { key: r.try_get(0)?, kind: r.try_get(1)?, payload: r.try_get(2)?, generation: r.try_get(3)?, attempts: r.try_get(4)? }))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(db("claiming jobs"))
+            }
+
+            /// A job ran: delete it, unless it was enqueued again meanwhile (then release it
+            /// to run again). Returns whether it was deleted.
+            pub async fn finish_job(pool: &Pool, key: &str, worker: &str, generation: i64) -> Result<bool, StoreError> {
+                let deleted = sqlx::query("DELETE FROM jobs WHERE job_key = $1 AND generation = $2 AND claimed_by = $3")
+                    .bind(key).bind(generation).bind(worker)
+                    .execute(pool).await.map_err(db("finishing a job"))?.rows_affected();
+                if deleted == 0 {
+                    sqlx::query("UPDATE jobs SET claimed_by = NULL, claimed_until = NULL, attempts = 0 WHERE job_key = $1 AND claimed_by = $2")
+                        .bind(key).bind(worker)
+                        .execute(pool).await.map_err(db("releasing a job"))?;
+                }
+                Ok(deleted == 1)
+            }
+
+            /// A job failed: release it to run again at `retry_at`, keeping the error.
+            pub async fn retry_job(pool: &Pool, key: &str, worker: &str, error: &str, retry_at: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE jobs SET claimed_by = NULL, claimed_until = NULL, last_error = $1, run_after = $2 WHERE job_key = $3 AND claimed_by = $4")
+                    .bind(error).bind(retry_at).bind(key).bind(worker)
+                    .execute(pool).await.map_err(db("retrying a job"))?;
+                Ok(())
+            }
+
+            /// Give back every job this worker holds (graceful shutdown).
+            pub async fn release_jobs(pool: &Pool, worker: &str) -> Result<u64, StoreError> {
+                Ok(sqlx::query("UPDATE jobs SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1")
+                    .bind(worker)
+                    .execute(pool).await.map_err(db("releasing jobs"))?.rows_affected())
+            }
+
+            /// Jobs waiting, and the earliest time one of them was due (Unix ms).
+            pub async fn job_stats(pool: &Pool) -> Result<(u64, Option<i64>), StoreError> {
+                let row = sqlx::query("SELECT COUNT(*), MIN(run_after) FROM jobs").fetch_one(pool).await.map_err(db("reading the job queue"))?;
+                Ok((row.try_get::<i64, _>(0).map_err(db("reading the job queue"))? as u64, row.try_get(1).map_err(db("reading the job queue"))?))
+            }
+
+            fn delivery_row(r: &<$db as sqlx::Database>::Row, with_body: bool) -> Result<DeliveryRecord, sqlx::Error> {
+                Ok(DeliveryRecord {
+                    forge: r.try_get(0)?,
+                    delivery_id: r.try_get(1)?,
+                    event: r.try_get(2)?,
+                    sha256: r.try_get(3)?,
+                    received_at: r.try_get(4)?,
+                    entry_index: r.try_get::<i64, _>(5)? as u64,
+                    outcome: r.try_get(6)?,
+                    processed_at: r.try_get(7)?,
+                    headers: r.try_get(8)?,
+                    body: if with_body { Some(r.try_get(9)?) } else { None },
+                })
+            }
+
+            /// One stored delivery, with its body.
+            pub async fn delivery(pool: &Pool, forge: &str, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+                let row = sqlx::query("SELECT forge, delivery_id, event, sha256, received_at, entry_idx, outcome, processed_at, headers, body FROM deliveries WHERE forge = $1 AND delivery_id = $2")
+                    .bind(forge).bind(id)
+                    .fetch_optional(pool).await.map_err(db("reading a delivery"))?;
+                row.map(|r| delivery_row(&r, true)).transpose().map_err(db("reading a delivery"))
+            }
+
+            /// The newest deliveries, without bodies.
+            pub async fn recent_deliveries(pool: &Pool, limit: i64) -> Result<Vec<DeliveryRecord>, StoreError> {
+                let rows = sqlx::query("SELECT forge, delivery_id, event, sha256, received_at, entry_idx, outcome, processed_at, headers FROM deliveries ORDER BY entry_idx DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(pool).await.map_err(db("reading deliveries"))?;
+                rows.iter().map(|r| delivery_row(r, false)).collect::<Result<Vec<_>, _>>().map_err(db("reading deliveries"))
+            }
+
+            pub async fn set_delivery_outcome(pool: &Pool, forge: &str, id: &str, outcome: &str, at: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE deliveries SET outcome = $1, processed_at = $2 WHERE forge = $3 AND delivery_id = $4")
+                    .bind(outcome).bind(at).bind(forge).bind(id)
+                    .execute(pool).await.map_err(db("recording a delivery's outcome"))?;
+                Ok(())
+            }
+
+            /// The database answers and holds every migration this build knows.
+            pub async fn ready(pool: &Pool) -> Result<bool, StoreError> {
+                let versions = applied_versions(pool).await?;
+                Ok(versions.iter().copied().max() == Some(known_schema_version()))
+            }
+
             pub async fn execute_raw(pool: &Pool, sql: &str) -> Result<u64, StoreError> {
                 Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await.map_err(db("running raw SQL"))?.rows_affected())
             }
@@ -935,12 +1122,20 @@ backend!(
     sqlx::Sqlite,
     begin = "BEGIN IMMEDIATE",
     lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1",
-    multi = true
+    multi = true,
+    // SQLite serializes writers: the UPDATE is atomic with its subquery.
+    claim = "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 WHERE job_key IN \
+             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY run_after LIMIT $4) \
+             RETURNING job_key, kind, payload, generation, attempts"
 );
 backend!(
     postgres,
     sqlx::Postgres,
     begin = "BEGIN",
     lock_state = "SELECT tree_size, frontier FROM log_state WHERE id = 1 FOR UPDATE",
-    multi = false
+    multi = false,
+    // Replicas skip rows another one is claiming, so each job is claimed once.
+    claim = "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 WHERE job_key IN \
+             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY run_after LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING job_key, kind, payload, generation, attempts"
 );

@@ -30,6 +30,7 @@ pub const KINDS: &[&str] = &[
     "obligation",
     "obligation-fulfilled",
     "policy-version",
+    "webhook-delivery",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +126,10 @@ pub enum Evidence {
     },
     #[serde(rename_all = "camelCase")]
     PolicyVersion { version: String, sha256: String },
+    /// A webhook delivery as the server received it: the raw body is stored beside the
+    /// log (`deliveries`), and this entry proves its bytes. Only the server records these.
+    #[serde(rename_all = "camelCase")]
+    WebhookDelivery { forge: String, delivery_id: String, event: String, sha256: String, size: u64 },
 }
 
 fn default_approval_type() -> ApprovalType {
@@ -143,12 +148,16 @@ impl Evidence {
             Evidence::Obligation { .. } => "obligation",
             Evidence::ObligationFulfilled { .. } => "obligation-fulfilled",
             Evidence::PolicyVersion { .. } => "policy-version",
+            Evidence::WebhookDelivery { .. } => "webhook-delivery",
         }
     }
 
     /// Whether this kind must name a registered change.
     pub fn needs_change(&self) -> bool {
-        !matches!(self, Evidence::ConsoleChange { .. } | Evidence::PolicyVersion { .. })
+        !matches!(
+            self,
+            Evidence::ConsoleChange { .. } | Evidence::PolicyVersion { .. } | Evidence::WebhookDelivery { .. }
+        )
     }
 
     fn commit(&self) -> Option<&str> {
@@ -212,6 +221,10 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
     let subject = match (evidence, change) {
         (Evidence::PolicyVersion { version, sha256 }, _) => Subject {
             name: format!("policy:{version}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
+        },
+        (Evidence::WebhookDelivery { forge, delivery_id, sha256, .. }, _) => Subject {
+            name: format!("delivery:{forge}:{delivery_id}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
         },
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {

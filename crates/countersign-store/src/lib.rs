@@ -21,7 +21,7 @@ pub mod package;
 pub mod publish;
 
 use std::str::FromStr as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use countersign_log::audit::{AuditOptions, AuditSummary, EntryRef, LogAudit, VerifyFailure};
@@ -32,7 +32,7 @@ use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use db::AppendOutcome;
+pub use db::{AppendOutcome, DeliveryRecord, JobRow};
 pub use evidence::{Evidence, RecordRequest, RecordedEvidence};
 pub use keys::KeyError;
 
@@ -100,6 +100,37 @@ pub enum StoreError {
 pub struct TrustedCheckpoint {
     pub checkpoint: Checkpoint,
     pub source: String,
+}
+
+/// A webhook delivery as it arrived, for [`AsyncStore::accept_delivery`].
+#[derive(Debug, Clone)]
+pub struct IncomingDelivery {
+    /// `github`, `gitea` or `gitlab`.
+    pub forge: String,
+    pub delivery_id: String,
+    pub event: String,
+    pub body: Vec<u8>,
+    /// The headers worth keeping (never the signature or token).
+    pub headers: Vec<(String, String)>,
+    pub received_at: Timestamp,
+}
+
+/// What accepting a delivery came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Stored now, as this log entry.
+    Accepted { index: u64 },
+    /// The same id with the same bytes was stored before: nothing written.
+    Duplicate { index: u64 },
+    /// The same id with other bytes was stored before: refused, nothing written.
+    Conflict { index: u64 },
+}
+
+/// The job queue at a glance (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobQueue {
+    pub depth: u64,
+    pub oldest_due: Option<Timestamp>,
 }
 
 /// A change as `audit`/`check` register it.
@@ -177,28 +208,39 @@ type Job = (db::PreparedEntry, oneshot::Sender<Result<AppendOutcome, StoreError>
 /// The most entries one group commit appends in one transaction.
 const MAX_GROUP: usize = 512;
 
-/// An open evidence store. Blocking; safe to share between threads (`&Store` is `Sync`):
-/// concurrent appends from several threads are group-committed.
-pub struct Store {
-    runtime: tokio::runtime::Runtime,
+/// The evidence store's async core: every query and append, on whatever tokio runtime
+/// calls it (the server's). Safe to share (`Arc<AsyncStore>`): concurrent appends from
+/// many tasks are group-committed. Whole-log scans (`log verify`, proven reads) are
+/// blocking and CPU-bound (rayon); they live on [`Store`], the blocking face, which a
+/// server runs on a blocking thread ([`Store::on_runtime`]).
+pub struct AsyncStore {
     pool: Pool,
     signer: Option<LogSigner>,
-    committer: OnceLock<mpsc::UnboundedSender<Job>>,
+    /// The group committer's queue, started on first append.
+    committer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     /// The committer task, joined on `close` after its channel is dropped, so that the
     /// connection it holds is returned before the pool closes.
     committer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Serializes starting the committer.
-    start: Mutex<()>,
     clock: Clock,
     /// The key entries and checkpoints are proven with before a verdict uses them: set by
-    /// [`Store::set_signer`] or [`Store::trust_key`].
+    /// [`AsyncStore::set_signer`] or [`AsyncStore::trust_key`].
     trusted: Option<LogVerifier>,
     /// Checkpoints published outside the database, read when the store was told where
-    /// they live ([`Store::set_publishers`]); the appender and readers prove the store
+    /// they live ([`AsyncStore::set_publishers`]); the appender and readers prove the store
     /// extends each of them.
     anchors: Vec<TrustedCheckpoint>,
-    publishers: std::sync::Arc<Vec<Box<dyn publish::CheckpointPublisher>>>,
-    publish_errors: std::sync::Arc<Mutex<Vec<String>>>,
+    publishers: Arc<Vec<Box<dyn publish::CheckpointPublisher>>>,
+    publish_errors: Arc<Mutex<Vec<String>>>,
+}
+
+/// The blocking face of the store, for the CLI: each call runs the async core on a
+/// runtime, its own private one ([`Store::open`]) or the caller's ([`Store::on_runtime`],
+/// from a blocking thread). Safe to share between threads (`&Store` is `Sync`).
+pub struct Store {
+    core: Arc<AsyncStore>,
+    handle: tokio::runtime::Handle,
+    /// The private runtime, when this face owns one.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 fn now_rfc3339(clock: Clock) -> String {
@@ -211,17 +253,11 @@ pub fn whole_second(time: Timestamp) -> Timestamp {
     Timestamp::from_second(time.as_second()).unwrap_or(time)
 }
 
-impl Store {
+impl AsyncStore {
     /// Open (and migrate) a store. `url` is `sqlite:PATH`, a plain path (SQLite), or a
     /// `postgres://` URL. A database written by a newer schema is refused.
-    pub fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("countersign-store")
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Open { url: url.to_owned(), reason: e.to_string() })?;
-        let pool = runtime.block_on(async {
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let pool = async {
             let open_err = |e: sqlx::Error| StoreError::Open { url: url.to_owned(), reason: e.to_string() };
             match Backend::of(url) {
                 Backend::Postgres => {
@@ -265,15 +301,14 @@ impl Store {
                     Ok(Pool::Sqlite(pool))
                 }
             }
-        })?;
+        }
+        .await?;
         Ok(Self {
-            runtime,
             pool,
             signer: None,
-            committer: OnceLock::new(),
+            committer: Mutex::new(None),
             committer_task: Mutex::new(None),
             clock: options.clock,
-            start: Mutex::new(()),
             trusted: None,
             anchors: Vec::new(),
             publishers: Default::default(),
@@ -289,26 +324,24 @@ impl Store {
     }
 
     /// The log's public key as recorded at `init`, if any.
-    pub fn log_vkey(&self) -> Result<Option<String>, StoreError> {
+    pub async fn log_vkey(&self) -> Result<Option<String>, StoreError> {
         let pool = &self.pool;
-        self.runtime.block_on(async { on_pool!(pool, db::get_meta("vkey")) })
+        on_pool!(pool, db::get_meta("vkey"))
     }
 
     /// The verifier for this log, from the key recorded at `init`.
-    pub fn log_verifier(&self) -> Result<LogVerifier, StoreError> {
-        let vkey = self.log_vkey()?.ok_or(StoreError::NotInitialized)?;
+    pub async fn log_verifier(&self) -> Result<LogVerifier, StoreError> {
+        let vkey = self.log_vkey().await?.ok_or(StoreError::NotInitialized)?;
         Ok(LogVerifier::from_vkey(&vkey)?)
     }
 
     /// Bind this store to its log key: the first key ever used is recorded; any other key
     /// is refused. Call once before appending.
-    pub fn set_signer(&mut self, signer: LogSigner) -> Result<(), StoreError> {
+    pub async fn set_signer(&mut self, signer: LogSigner) -> Result<(), StoreError> {
         let vkey = signer.verifier().vkey();
         let pool = &self.pool;
-        let stored = self.runtime.block_on(async {
-            on_pool!(pool, db::set_meta_if_absent("vkey", &vkey))?;
-            on_pool!(pool, db::get_meta("vkey"))
-        })?;
+        on_pool!(pool, db::set_meta_if_absent("vkey", &vkey))?;
+        let stored = on_pool!(pool, db::get_meta("vkey"))?;
         match stored {
             Some(stored) if stored != vkey => Err(StoreError::KeyMismatch { store: stored, key: vkey }),
             _ => {
@@ -326,10 +359,10 @@ impl Store {
         self.trusted = Some(verifier);
     }
 
-    fn trusted_verifier(&self) -> Result<LogVerifier, StoreError> {
+    async fn trusted_verifier(&self) -> Result<LogVerifier, StoreError> {
         match &self.trusted {
             Some(v) => Ok(v.clone()),
-            None => self.log_verifier(),
+            None => self.log_verifier().await,
         }
     }
 
@@ -337,8 +370,11 @@ impl Store {
     /// checkpoint is read now and must be signed by the trusted key; it becomes an anchor
     /// the store must extend (checked before every new checkpoint is signed, and by every
     /// proven read). After every append batch the new checkpoint is published to each.
-    pub fn set_publishers(&mut self, publishers: Vec<Box<dyn publish::CheckpointPublisher>>) -> Result<(), StoreError> {
-        let verifier = self.trusted_verifier()?;
+    pub async fn set_publishers(
+        &mut self,
+        publishers: Vec<Box<dyn publish::CheckpointPublisher>>,
+    ) -> Result<(), StoreError> {
+        let verifier = self.trusted_verifier().await?;
         let mut anchors = Vec::new();
         for p in &publishers {
             if let Some(note) = p.latest()? {
@@ -352,14 +388,14 @@ impl Store {
             }
         }
         self.anchors.extend(anchors);
-        self.publishers = std::sync::Arc::new(publishers);
+        self.publishers = Arc::new(publishers);
         Ok(())
     }
 
     /// Add checkpoints the caller trusts (an auditor's saved copies) as anchors:
     /// `(signed note, where it came from)`.
-    pub fn add_anchors(&mut self, notes: &[(String, String)]) -> Result<(), StoreError> {
-        let verifier = self.trusted_verifier()?;
+    pub async fn add_anchors(&mut self, notes: &[(String, String)]) -> Result<(), StoreError> {
+        let verifier = self.trusted_verifier().await?;
         for (note, source) in notes {
             let cp = Checkpoint::open(note, &verifier).map_err(|e| {
                 StoreError::Tampered(format!("the trusted checkpoint {source} does not verify with the log key: {e}"))
@@ -381,47 +417,47 @@ impl Store {
 
     /// Publish the latest checkpoint to every publisher (after imports, and by the
     /// committer after every batch).
-    pub fn publish_latest(&self) -> Result<(), StoreError> {
+    pub async fn publish_latest(&self) -> Result<(), StoreError> {
         if self.publishers.is_empty() {
             return Ok(());
         }
-        if let Some(note) = self.latest_checkpoint()? {
+        if let Some(note) = self.latest_checkpoint().await? {
             publish_to(&self.publishers, &self.publish_errors, &note);
         }
         Ok(())
     }
 
     /// Register (or update) changes so evidence can be recorded about them.
-    pub fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError> {
+    pub async fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError> {
         let pool = &self.pool;
         let now = now_rfc3339(self.clock);
-        self.runtime.block_on(async { on_pool!(pool, db::upsert_changes(changes, &now)) })
+        on_pool!(pool, db::upsert_changes(changes, &now))
     }
 
     /// Register only the changes not registered yet: a re-audit of a long history then
     /// writes nothing but its new changes.
-    pub fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
+    pub async fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
         let pool = &self.pool;
-        let known = self.runtime.block_on(async { on_pool!(pool, db::change_ids()) })?;
+        let known = on_pool!(pool, db::change_ids())?;
         let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect();
         if !new.is_empty() {
-            self.upsert_changes(&new)?;
+            self.upsert_changes(&new).await?;
         }
         Ok(new.len())
     }
 
     /// Every id a registered change is known by, mapped to the id of its one record (see
     /// `migrations/0002_change_identity.sql`). Evidence is stored under the record's id.
-    pub fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    pub async fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let pool = &self.pool;
-        self.runtime.block_on(async { on_pool!(pool, db::change_ids()) })
+        on_pool!(pool, db::change_ids())
     }
 
     /// The registered change a reference names: a change id or alias, `pr#N`,
     /// `owner/repo#N`, or a commit (or commit prefix) of a change.
-    pub fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError> {
+    pub async fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError> {
         let pool = &self.pool;
-        let rows = self.runtime.block_on(async { on_pool!(pool, db::find_changes(reference)) })?;
+        let rows = on_pool!(pool, db::find_changes(reference))?;
         match rows.as_slice() {
             [] => Ok(None),
             [row] => Ok(Some(evidence::SubjectChange {
@@ -442,15 +478,34 @@ impl Store {
         }
     }
 
-    fn prepare(&self, request: &RecordRequest, policy_text: Option<&str>) -> Result<db::PreparedEntry, StoreError> {
+    /// The registered change a request names, if it names one.
+    async fn subject(&self, request: &RecordRequest) -> Result<Option<evidence::SubjectChange>, StoreError> {
+        match &request.change {
+            Some(reference) => Ok(Some(
+                self.resolve_change(reference).await?.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?,
+            )),
+            None if request.evidence.needs_change() => Err(StoreError::MissingChange(request.evidence.kind())),
+            None => Ok(None),
+        }
+    }
+
+    async fn prepare(
+        &self,
+        request: &RecordRequest,
+        policy_text: Option<&str>,
+    ) -> Result<db::PreparedEntry, StoreError> {
+        let change = self.subject(request).await?;
+        self.sign_entry(request, change, policy_text)
+    }
+
+    /// Sign a request about a resolved change into an entry ready to append (CPU only).
+    fn sign_entry(
+        &self,
+        request: &RecordRequest,
+        change: Option<evidence::SubjectChange>,
+        policy_text: Option<&str>,
+    ) -> Result<db::PreparedEntry, StoreError> {
         let signer = self.signer.as_ref().ok_or(StoreError::NoSigner)?;
-        let change = match &request.change {
-            Some(reference) => {
-                Some(self.resolve_change(reference)?.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?)
-            }
-            None if request.evidence.needs_change() => return Err(StoreError::MissingChange(request.evidence.kind())),
-            None => None,
-        };
         let statement = evidence::statement_for(request, change.as_ref());
         let envelope = dsse::sign_statement(&statement, signer)?;
         if envelope.len() as u64 > bounded::RECORD_LIMIT {
@@ -471,21 +526,20 @@ impl Store {
             leaf: merkle::leaf_hash(&envelope),
             envelope,
             policy,
+            delivery: None,
         })
     }
 
-    fn committer(&self) -> Result<&mpsc::UnboundedSender<Job>, StoreError> {
-        if let Some(tx) = self.committer.get() {
-            return Ok(tx);
-        }
-        let _guard = self.start.lock().map_err(|_| StoreError::Append("committer lock poisoned".into()))?;
-        if let Some(tx) = self.committer.get() {
-            return Ok(tx);
+    /// The group committer's queue, started on first use on the current runtime.
+    fn committer(&self) -> Result<mpsc::UnboundedSender<Job>, StoreError> {
+        let mut slot = self.committer.lock().map_err(|_| StoreError::Append("committer lock poisoned".into()))?;
+        if let Some(tx) = slot.as_ref() {
+            return Ok(tx.clone());
         }
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let publishing = Publishing { publishers: self.publishers.clone(), errors: self.publish_errors.clone() };
-        let task = self.runtime.spawn(group_committer(
+        let task = tokio::spawn(group_committer(
             self.pool.clone(),
             signer,
             self.anchors.iter().map(|t| t.checkpoint.clone()).collect(),
@@ -493,50 +547,64 @@ impl Store {
             self.clock,
             rx,
         ));
-        if let Ok(mut slot) = self.committer_task.lock() {
-            *slot = Some(task);
+        if let Ok(mut held) = self.committer_task.lock() {
+            *held = Some(task);
         }
-        Ok(self.committer.get_or_init(|| tx))
+        *slot = Some(tx.clone());
+        Ok(tx)
     }
 
     /// Record one piece of evidence. Returns once the entry is durably stored (or reports
     /// the entry an earlier record with the same idempotency key became).
-    pub fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError> {
+    pub async fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError> {
+        if matches!(request.evidence, Evidence::WebhookDelivery { .. }) {
+            // Its body must be stored with it: only `accept_delivery` writes one.
+            return Err(StoreError::Append(
+                "webhook deliveries are recorded only by the server, as they arrive".into(),
+            ));
+        }
         if let Some(key) = &request.idempotency_key {
             let pool = &self.pool;
-            if let Some(index) = self.runtime.block_on(async { on_pool!(pool, db::find_idempotent(key)) })? {
+            if let Some(index) = on_pool!(pool, db::find_idempotent(key))? {
                 return Ok(AppendOutcome::AlreadyRecorded(index));
             }
         }
-        let entry = self.prepare(request, None)?;
-        self.submit(entry)
+        let entry = self.prepare(request, None).await?;
+        self.submit(entry).await
     }
 
-    fn submit(&self, entry: db::PreparedEntry) -> Result<AppendOutcome, StoreError> {
+    async fn submit(&self, entry: db::PreparedEntry) -> Result<AppendOutcome, StoreError> {
         let (done, wait) = oneshot::channel();
         self.committer()?.send((entry, done)).map_err(|_| StoreError::Append("the committer stopped".into()))?;
-        wait.blocking_recv().map_err(|_| StoreError::Append("the committer stopped".into()))?
+        wait.await.map_err(|_| StoreError::Append("the committer stopped".into()))?
     }
 
     /// Record many entries in one transaction (imports, benchmarks): all or nothing.
-    pub fn record_many(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError> {
+    pub async fn record_many(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError> {
         use rayon::prelude::*;
         let signer = self.signer.as_ref().ok_or(StoreError::NoSigner)?;
-        let entries: Vec<db::PreparedEntry> =
-            requests.par_iter().map(|r| self.prepare(r, None)).collect::<Result<_, _>>()?;
+        let mut subjects = Vec::with_capacity(requests.len());
+        for request in requests {
+            subjects.push(self.subject(request).await?);
+        }
+        // Signing is CPU work: spread it over rayon's threads.
+        let entries: Vec<db::PreparedEntry> = requests
+            .par_iter()
+            .zip(subjects)
+            .map(|(r, change)| self.sign_entry(r, change, None))
+            .collect::<Result<_, _>>()?;
         let refs: Vec<&db::PreparedEntry> = entries.iter().collect();
         let pool = &self.pool;
         let now = now_rfc3339(self.clock);
         let anchors: Vec<Checkpoint> = self.anchors.iter().map(|t| t.checkpoint.clone()).collect();
         let anchors = &anchors;
-        let outcomes =
-            self.runtime.block_on(async { on_pool!(pool, db::append_batch(signer, anchors, &refs, &now)) })?;
-        self.publish_latest()?;
+        let outcomes = on_pool!(pool, db::append_batch(signer, anchors, &refs, &now))?;
+        self.publish_latest().await?;
         Ok(outcomes)
     }
 
     /// Publish a policy version: its text is stored and its digest logged.
-    pub fn publish_policy(
+    pub async fn publish_policy(
         &self,
         version: &str,
         text: &str,
@@ -553,22 +621,405 @@ impl Store {
         };
         let pool = &self.pool;
         if let Some(key) = &request.idempotency_key
-            && let Some(index) = self.runtime.block_on(async { on_pool!(pool, db::find_idempotent(key)) })?
+            && let Some(index) = on_pool!(pool, db::find_idempotent(key))?
         {
             return Ok(AppendOutcome::AlreadyRecorded(index));
         }
-        let entry = self.prepare(&request, Some(text))?;
-        self.submit(entry)
+        let entry = self.prepare(&request, Some(text)).await?;
+        self.submit(entry).await
     }
 
+    pub async fn tree_size(&self) -> Result<u64, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::tree_size())
+    }
+
+    /// The latest signed checkpoint, if anything has been logged.
+    pub async fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        let pool = &self.pool;
+        Ok(on_pool!(pool, db::latest_checkpoint())?.map(|(_, note)| note))
+    }
+
+    /// One entry's bytes.
+    pub async fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError> {
+        let pool = &self.pool;
+        match on_pool!(pool, db::entry(index))? {
+            Some(bytes) => Ok(bytes),
+            None => Err(StoreError::NoSuchEntry { index, size: self.tree_size().await? }),
+        }
+    }
+
+    async fn nodes(&self, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::nodes(ids))
+    }
+
+    /// An inclusion proof (C2SP tlog-proof) for `index` against the smallest checkpoint
+    /// covering `at_least` (default: the latest checkpoint).
+    pub async fn inclusion_proof(&self, index: u64, at_least: Option<u64>) -> Result<TlogProof, StoreError> {
+        let pool = &self.pool;
+        let found = match at_least {
+            Some(size) => on_pool!(pool, db::checkpoint_at_least(size.max(index + 1)))?,
+            None => on_pool!(pool, db::latest_checkpoint())?,
+        };
+        let (size, note) = found.ok_or(StoreError::NoCheckpoint(index + 1))?;
+        if index >= size {
+            return Err(StoreError::NoSuchEntry { index, size });
+        }
+        let nodes = self.nodes(&merkle::inclusion_proof_nodes(index, size)).await?;
+        let hashes = merkle::inclusion_proof::<()>(index, size, |n| nodes.get(&n).copied().ok_or(()))
+            .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
+        // Check the proof before anyone sees it: stored nodes are not signed.
+        let checkpoint = Checkpoint::open(&note, &self.trusted_verifier().await?)
+            .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))?;
+        let leaf = merkle::leaf_hash(&self.entry(index).await?);
+        merkle::verify_inclusion(index, size, &leaf, &hashes, &checkpoint.root).map_err(|e| {
+            StoreError::Tampered(format!(
+                "the inclusion proof for entry {index} built from the stored tree nodes does not lead to the signed root of size {size} ({e}): the entry or the stored tree state was altered; no proof was printed"
+            ))
+        })?;
+        Ok(TlogProof { extra: None, index, hashes, checkpoint: note })
+    }
+
+    /// A consistency proof from the checkpoint of size `old` to the checkpoint of size `new`
+    /// (default: latest).
+    pub async fn consistency_proof(&self, old: u64, new: Option<u64>) -> Result<ConsistencyProofText, StoreError> {
+        let pool = &self.pool;
+        let found = match new {
+            Some(size) => on_pool!(pool, db::checkpoint_at_least(size))?.filter(|(s, _)| *s == size),
+            None => on_pool!(pool, db::latest_checkpoint())?,
+        };
+        let (size, note) = found.ok_or(StoreError::NoCheckpoint(new.unwrap_or(old)))?;
+        let nodes = self.nodes(&merkle::consistency_proof_nodes(old, size)).await?;
+        let hashes = merkle::consistency_proof::<()>(old, size, |n| nodes.get(&n).copied().ok_or(()))
+            .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
+        // Check the proof between the two signed roots before anyone sees it.
+        let verifier = self.trusted_verifier().await?;
+        let open = |note: &str, size: u64| {
+            Checkpoint::open(note, &verifier)
+                .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))
+        };
+        let new_cp = open(&note, size)?;
+        let old_cp = open(&self.checkpoint(old).await?, old)?;
+        merkle::verify_consistency(old, size, &old_cp.root, &new_cp.root, &hashes).map_err(|e| {
+            StoreError::Tampered(format!(
+                "the consistency proof from size {old} to {size} built from the stored tree nodes does not connect the two signed roots ({e}): the stored tree state was altered; no proof was printed"
+            ))
+        })?;
+        Ok(ConsistencyProofText { old_size: old, hashes, checkpoint: note })
+    }
+
+    /// The signed checkpoint of exactly this size.
+    pub async fn checkpoint(&self, size: u64) -> Result<String, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::checkpoint_at_least(size))?
+            .filter(|(s, _)| *s == size)
+            .map(|(_, note)| note)
+            .ok_or(StoreError::NoCheckpoint(size))
+    }
+
+    /// Run raw SQL against the store. For tests that tamper with a store on purpose.
+    #[doc(hidden)]
+    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::execute_raw(sql))
+    }
+
+    /// Accept a webhook delivery: once this returns `Accepted`, its raw bytes, its
+    /// `webhook-delivery` log entry and the job that will process it are durable, in one
+    /// transaction. The same delivery id again is `Duplicate` (same bytes: nothing is
+    /// written) or `Conflict` (other bytes: refused, nothing is written).
+    pub async fn accept_delivery(&self, delivery: IncomingDelivery) -> Result<DeliveryOutcome, StoreError> {
+        let sha256 = evidence::sha256_hex(&delivery.body);
+        let pool = &self.pool;
+        let judge = |stored: DeliveryRecord| {
+            if stored.sha256 == sha256 {
+                DeliveryOutcome::Duplicate { index: stored.entry_index }
+            } else {
+                DeliveryOutcome::Conflict { index: stored.entry_index }
+            }
+        };
+        if let Some(stored) = on_pool!(pool, db::delivery(&delivery.forge, &delivery.delivery_id))? {
+            return Ok(judge(stored));
+        }
+        let key = format!("delivery:{}:{}", delivery.forge, delivery.delivery_id);
+        let request = RecordRequest {
+            change: None,
+            recorded_by: format!("{}-webhook", delivery.forge),
+            recorded_at: whole_second(delivery.received_at),
+            idempotency_key: Some(key.clone()),
+            evidence: Evidence::WebhookDelivery {
+                forge: delivery.forge.clone(),
+                delivery_id: delivery.delivery_id.clone(),
+                event: delivery.event.clone(),
+                sha256: sha256.clone(),
+                size: delivery.body.len() as u64,
+            },
+        };
+        let mut entry = self.sign_entry(&request, None, None)?;
+        let headers =
+            serde_json::to_string(&delivery.headers.iter().cloned().collect::<std::collections::BTreeMap<_, _>>())
+                .unwrap_or_else(|_| "{}".into());
+        let payload = serde_json::json!({ "forge": delivery.forge, "deliveryId": delivery.delivery_id }).to_string();
+        entry.delivery = Some(db::DeliveryRow {
+            forge: delivery.forge.clone(),
+            delivery_id: delivery.delivery_id.clone(),
+            event: delivery.event,
+            sha256: sha256.clone(),
+            body: delivery.body,
+            headers,
+            received_at: request.recorded_at.to_string(),
+            job: (key, "process-delivery".into(), payload, delivery.received_at.as_millisecond()),
+        });
+        match self.submit(entry).await? {
+            AppendOutcome::Appended(index) => Ok(DeliveryOutcome::Accepted { index }),
+            // Another request (or replica) stored this id first.
+            AppendOutcome::AlreadyRecorded(_) => {
+                match on_pool!(pool, db::delivery(&delivery.forge, &delivery.delivery_id))? {
+                    Some(stored) => Ok(judge(stored)),
+                    None => Err(StoreError::Corrupt(format!(
+                        "delivery {} is in the log but its body is not stored",
+                        delivery.delivery_id
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// One stored delivery, with its raw body.
+    pub async fn delivery(&self, forge: &str, delivery_id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::delivery(forge, delivery_id))
+    }
+
+    /// The newest deliveries (without bodies), newest first.
+    pub async fn recent_deliveries(&self, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::recent_deliveries(i64::from(limit)))
+    }
+
+    /// Note what processing a delivery came to (`processed`, `ignored: …`, `failed: …`).
+    pub async fn set_delivery_outcome(&self, forge: &str, delivery_id: &str, outcome: &str) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        on_pool!(pool, db::set_delivery_outcome(forge, delivery_id, outcome, &at))
+    }
+
+    /// Enqueue a job (or coalesce into the waiting one with the same key) to run at or
+    /// after `run_after`.
+    pub async fn enqueue_job(
+        &self,
+        key: &str,
+        kind: &str,
+        payload: &str,
+        run_after: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let now = (self.clock)().as_millisecond();
+        on_pool!(pool, db::enqueue_job(key, kind, payload, run_after.as_millisecond(), now))
+    }
+
+    /// Claim up to `limit` due jobs for `worker`, each for `lease` (after which another
+    /// worker may take it).
+    pub async fn claim_jobs(&self, worker: &str, lease: Duration, limit: u32) -> Result<Vec<JobRow>, StoreError> {
+        let pool = &self.pool;
+        let now = (self.clock)().as_millisecond();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        on_pool!(pool, db::claim_jobs(worker, now, until, i64::from(limit)))
+    }
+
+    /// A claimed job ran: removed, unless it was enqueued again meanwhile (then it runs
+    /// again). Returns whether it was removed.
+    pub async fn finish_job(&self, job: &JobRow, worker: &str) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::finish_job(&job.key, worker, job.generation))
+    }
+
+    /// A claimed job failed: it runs again after `delay`, and keeps the error.
+    pub async fn retry_job(&self, job: &JobRow, worker: &str, error: &str, delay: Duration) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let at = (self.clock)().as_millisecond().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        on_pool!(pool, db::retry_job(&job.key, worker, error, at))
+    }
+
+    /// Give back every job `worker` holds (graceful shutdown).
+    pub async fn release_jobs(&self, worker: &str) -> Result<u64, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::release_jobs(worker))
+    }
+
+    /// The job queue: how many wait, and since when the oldest was due.
+    pub async fn job_queue(&self) -> Result<JobQueue, StoreError> {
+        let pool = &self.pool;
+        let (depth, oldest) = on_pool!(pool, db::job_stats())?;
+        Ok(JobQueue { depth, oldest_due: oldest.and_then(|ms| Timestamp::from_millisecond(ms).ok()) })
+    }
+
+    /// The database answers and holds every migration this build knows (`/readyz`).
+    pub async fn ready(&self) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::ready())
+    }
+
+    /// Stop the committer and close the pool (flushes SQLite's WAL state cleanly). Appends
+    /// still queued are finished first.
+    pub async fn close(&self) {
+        // Stop the committer first: dropping its channel ends its loop, and it returns the
+        // connection it holds; the pool's close waits for every connection.
+        drop(self.committer.lock().ok().and_then(|mut c| c.take()));
+        let task = self.committer_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Store {
+    /// Open (and migrate) a store on a private runtime. `url` is `sqlite:PATH`, a plain
+    /// path (SQLite), or a `postgres://` URL. A database written by a newer schema is
+    /// refused.
+    pub fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("countersign-store")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Open { url: url.to_owned(), reason: e.to_string() })?;
+        let core = runtime.block_on(AsyncStore::open(url, options))?;
+        Ok(Self { core: Arc::new(core), handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    /// A blocking face on a shared async store, for a blocking thread of the runtime
+    /// `handle` names (`tokio::task::spawn_blocking`). Never call it from async code.
+    pub fn on_runtime(core: Arc<AsyncStore>, handle: tokio::runtime::Handle) -> Self {
+        Self { core, handle, runtime: None }
+    }
+
+    /// The async core.
+    pub fn core(&self) -> &Arc<AsyncStore> {
+        &self.core
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// The core, to configure it; only while this face is its sole owner.
+    fn core_mut(&mut self) -> Result<&mut AsyncStore, StoreError> {
+        Arc::get_mut(&mut self.core)
+            .ok_or_else(|| StoreError::Append("the store is shared; configure it before sharing it".into()))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.core.backend()
+    }
+
+    /// See [`AsyncStore::set_signer`].
+    pub fn set_signer(&mut self, signer: LogSigner) -> Result<(), StoreError> {
+        let handle = self.handle.clone();
+        handle.block_on(self.core_mut()?.set_signer(signer))
+    }
+
+    /// See [`AsyncStore::trust_key`].
+    pub fn trust_key(&mut self, verifier: LogVerifier) -> Result<(), StoreError> {
+        self.core_mut()?.trust_key(verifier);
+        Ok(())
+    }
+
+    /// See [`AsyncStore::set_publishers`].
+    pub fn set_publishers(&mut self, publishers: Vec<Box<dyn publish::CheckpointPublisher>>) -> Result<(), StoreError> {
+        let handle = self.handle.clone();
+        handle.block_on(self.core_mut()?.set_publishers(publishers))
+    }
+
+    /// See [`AsyncStore::add_anchors`].
+    pub fn add_anchors(&mut self, notes: &[(String, String)]) -> Result<(), StoreError> {
+        let handle = self.handle.clone();
+        handle.block_on(self.core_mut()?.add_anchors(notes))
+    }
+
+    /// The anchors in force (published and trusted checkpoints).
+    pub fn anchors(&self) -> &[TrustedCheckpoint] {
+        self.core.anchors()
+    }
+
+    /// Publishing problems since the last call (the entries themselves were stored).
+    pub fn take_publish_errors(&self) -> Vec<String> {
+        self.core.take_publish_errors()
+    }
+
+    /// Close the store: finish queued appends, close the pool, stop the runtime.
+    pub fn close(self) {
+        self.block_on(self.core.close());
+        drop(self.runtime);
+    }
+}
+
+/// Blocking wrappers: each runs the async core's method of the same name.
+macro_rules! blocking {
+    ($( $(#[$meta:meta])* fn $name:ident(&self $(, $arg:ident : $ty:ty)*) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                $(#[$meta])*
+                pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.block_on(self.core.$name($($arg),*))
+                }
+            )*
+        }
+    };
+}
+
+blocking! {
+    /// The log's public key as recorded at `init`, if any.
+    fn log_vkey(&self) -> Result<Option<String>, StoreError>;
+    /// The verifier for this log, from the key recorded at `init`.
+    fn log_verifier(&self) -> Result<LogVerifier, StoreError>;
+    /// See [`AsyncStore::publish_latest`].
+    fn publish_latest(&self) -> Result<(), StoreError>;
+    /// See [`AsyncStore::upsert_changes`].
+    fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError>;
+    /// See [`AsyncStore::register_new_changes`].
+    fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError>;
+    /// See [`AsyncStore::change_records`].
+    fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError>;
+    /// See [`AsyncStore::resolve_change`].
+    fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError>;
+    /// See [`AsyncStore::record`].
+    fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError>;
+    /// See [`AsyncStore::record_many`].
+    fn record_many(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError>;
+    /// See [`AsyncStore::publish_policy`].
+    fn publish_policy(&self, version: &str, text: &str, by: &str, at: Timestamp) -> Result<AppendOutcome, StoreError>;
+    /// See [`AsyncStore::tree_size`].
+    fn tree_size(&self) -> Result<u64, StoreError>;
+    /// See [`AsyncStore::latest_checkpoint`].
+    fn latest_checkpoint(&self) -> Result<Option<String>, StoreError>;
+    /// See [`AsyncStore::entry`].
+    fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError>;
+    /// See [`AsyncStore::inclusion_proof`].
+    fn inclusion_proof(&self, index: u64, at_least: Option<u64>) -> Result<TlogProof, StoreError>;
+    /// See [`AsyncStore::consistency_proof`].
+    fn consistency_proof(&self, old: u64, new: Option<u64>) -> Result<ConsistencyProofText, StoreError>;
+    /// See [`AsyncStore::checkpoint`].
+    fn checkpoint(&self, size: u64) -> Result<String, StoreError>;
+    /// Run raw SQL against the store. For tests that tamper with a store on purpose.
+    #[doc(hidden)]
+    fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, StoreError>;
+}
+
+impl Store {
     /// Recorded evidence about these changes (change ids or commits), for `check`: only
     /// entries proven by [`Store::proven_scan`], matched by the change their signed
     /// payload names. References that name no registered change are skipped.
     pub fn evidence_for(&self, references: &[&str]) -> Result<Vec<RecordedEvidence>, StoreError> {
         let mut ids = std::collections::HashSet::new();
         for reference in references {
-            let pool = &self.pool;
-            for row in self.runtime.block_on(async { on_pool!(pool, db::find_changes(reference)) })? {
+            let pool = &self.core.pool;
+            for row in self.handle.block_on(async { on_pool!(pool, db::find_changes(reference)) })? {
                 ids.insert(row.id);
             }
         }
@@ -603,12 +1054,12 @@ impl Store {
     /// under a signed checkpoint proves the same bytes were logged. Any failure is
     /// [`StoreError::Tampered`], and nothing read is handed on as evidence.
     pub fn proven_scan(&self, visit: &mut dyn FnMut(RecordedEvidence, &[u8])) -> Result<u64, StoreError> {
-        let verifier = match self.trusted_verifier() {
+        let verifier = match self.handle.block_on(self.core.trusted_verifier()) {
             Ok(v) => v,
             Err(StoreError::NotInitialized) => {
                 // No key anywhere: only a store nothing was ever recorded in is acceptable.
-                let pool = &self.pool;
-                let entries = self.runtime.block_on(async { on_pool!(pool, db::count_from(0)) })?;
+                let pool = &self.core.pool;
+                let entries = self.handle.block_on(async { on_pool!(pool, db::count_from(0)) })?;
                 if entries == 0 && self.latest_checkpoint()?.is_none() {
                     return Ok(0);
                 }
@@ -622,7 +1073,7 @@ impl Store {
         let result = self.verify_with(
             &verifier,
             AuditOptions { entry_signatures: false },
-            &self.anchors,
+            &self.core.anchors,
             Some(&mut |e: RecordedEvidence, bytes: &[u8]| seen.push((e, bytes.to_vec()))),
         )?;
         match result {
@@ -636,101 +1087,6 @@ impl Store {
         }
     }
 
-    pub fn tree_size(&self) -> Result<u64, StoreError> {
-        let pool = &self.pool;
-        self.runtime.block_on(async { on_pool!(pool, db::tree_size()) })
-    }
-
-    /// The latest signed checkpoint, if anything has been logged.
-    pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
-        let pool = &self.pool;
-        Ok(self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map(|(_, note)| note))
-    }
-
-    /// One entry's bytes.
-    pub fn entry(&self, index: u64) -> Result<Vec<u8>, StoreError> {
-        let pool = &self.pool;
-        match self.runtime.block_on(async { on_pool!(pool, db::entry(index)) })? {
-            Some(bytes) => Ok(bytes),
-            None => Err(StoreError::NoSuchEntry { index, size: self.tree_size()? }),
-        }
-    }
-
-    fn nodes(&self, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {
-        let pool = &self.pool;
-        self.runtime.block_on(async { on_pool!(pool, db::nodes(ids)) })
-    }
-
-    /// An inclusion proof (C2SP tlog-proof) for `index` against the smallest checkpoint
-    /// covering `at_least` (default: the latest checkpoint).
-    pub fn inclusion_proof(&self, index: u64, at_least: Option<u64>) -> Result<TlogProof, StoreError> {
-        let pool = &self.pool;
-        let found = match at_least {
-            Some(size) => {
-                self.runtime.block_on(async { on_pool!(pool, db::checkpoint_at_least(size.max(index + 1))) })?
-            }
-            None => self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?,
-        };
-        let (size, note) = found.ok_or(StoreError::NoCheckpoint(index + 1))?;
-        if index >= size {
-            return Err(StoreError::NoSuchEntry { index, size });
-        }
-        let nodes = self.nodes(&merkle::inclusion_proof_nodes(index, size))?;
-        let hashes = merkle::inclusion_proof::<()>(index, size, |n| nodes.get(&n).copied().ok_or(()))
-            .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
-        // Check the proof before anyone sees it: stored nodes are not signed.
-        let checkpoint = Checkpoint::open(&note, &self.trusted_verifier()?)
-            .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))?;
-        let leaf = merkle::leaf_hash(&self.entry(index)?);
-        merkle::verify_inclusion(index, size, &leaf, &hashes, &checkpoint.root).map_err(|e| {
-            StoreError::Tampered(format!(
-                "the inclusion proof for entry {index} built from the stored tree nodes does not lead to the signed root of size {size} ({e}): the entry or the stored tree state was altered; no proof was printed"
-            ))
-        })?;
-        Ok(TlogProof { extra: None, index, hashes, checkpoint: note })
-    }
-
-    /// A consistency proof from the checkpoint of size `old` to the checkpoint of size `new`
-    /// (default: latest).
-    pub fn consistency_proof(&self, old: u64, new: Option<u64>) -> Result<ConsistencyProofText, StoreError> {
-        let pool = &self.pool;
-        let found = match new {
-            Some(size) => self
-                .runtime
-                .block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?
-                .filter(|(s, _)| *s == size),
-            None => self.runtime.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?,
-        };
-        let (size, note) = found.ok_or(StoreError::NoCheckpoint(new.unwrap_or(old)))?;
-        let nodes = self.nodes(&merkle::consistency_proof_nodes(old, size))?;
-        let hashes = merkle::consistency_proof::<()>(old, size, |n| nodes.get(&n).copied().ok_or(()))
-            .map_err(|()| StoreError::Corrupt("a tree node went missing".into()))??;
-        // Check the proof between the two signed roots before anyone sees it.
-        let verifier = self.trusted_verifier()?;
-        let open = |note: &str, size: u64| {
-            Checkpoint::open(note, &verifier)
-                .map_err(|e| StoreError::Tampered(format!("the checkpoint of size {size} does not verify: {e}")))
-        };
-        let new_cp = open(&note, size)?;
-        let old_cp = open(&self.checkpoint(old)?, old)?;
-        merkle::verify_consistency(old, size, &old_cp.root, &new_cp.root, &hashes).map_err(|e| {
-            StoreError::Tampered(format!(
-                "the consistency proof from size {old} to {size} built from the stored tree nodes does not connect the two signed roots ({e}): the stored tree state was altered; no proof was printed"
-            ))
-        })?;
-        Ok(ConsistencyProofText { old_size: old, hashes, checkpoint: note })
-    }
-
-    /// The signed checkpoint of exactly this size.
-    pub fn checkpoint(&self, size: u64) -> Result<String, StoreError> {
-        let pool = &self.pool;
-        self.runtime
-            .block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?
-            .filter(|(s, _)| *s == size)
-            .map(|(_, note)| note)
-            .ok_or(StoreError::NoCheckpoint(size))
-    }
-
     /// Verify the whole log against the trusted key and the anchors this store was given
     /// (published checkpoints, [`Store::set_publishers`], [`Store::add_anchors`]). See
     /// [`Store::verify_with`].
@@ -739,7 +1095,7 @@ impl Store {
         verifier: &LogVerifier,
         options: AuditOptions,
     ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
-        self.verify_with(verifier, options, &self.anchors, None)
+        self.verify_with(verifier, options, &self.core.anchors, None)
     }
 
     /// Verify the whole log: every leaf hash, every entry signature (unless switched off),
@@ -774,7 +1130,7 @@ impl Store {
         const ROUNDS: usize = 8;
         let failure =
             |entry: Option<u64>, checkpoint: Option<u64>, problem: String| VerifyFailure { entry, checkpoint, problem };
-        let pool = &self.pool;
+        let pool = &self.core.pool;
 
         // Trusted checkpoints, by size; two of one size must agree.
         let mut checks: BTreeMap<u64, &TrustedCheckpoint> = BTreeMap::new();
@@ -801,8 +1157,8 @@ impl Store {
         // Stored tree nodes, streamed in completion order and compared as leaves arrive.
         let (node_tx, mut node_rx) = mpsc::channel(2);
         let node_reader = match pool {
-            Pool::Sqlite(p) => self.runtime.spawn(db::sqlite::stream_nodes(p.clone(), CHUNK, node_tx)),
-            Pool::Postgres(p) => self.runtime.spawn(db::postgres::stream_nodes(p.clone(), CHUNK, node_tx)),
+            Pool::Sqlite(p) => self.handle.spawn(db::sqlite::stream_nodes(p.clone(), CHUNK, node_tx)),
+            Pool::Postgres(p) => self.handle.spawn(db::postgres::stream_nodes(p.clone(), CHUNK, node_tx)),
         };
         let mut stored_nodes: VecDeque<(NodeId, Vec<u8>)> = VecDeque::new();
         let mut next_node = move || -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
@@ -824,9 +1180,9 @@ impl Store {
             let mut round = 0;
             loop {
                 round += 1;
-                let (state_size, state_frontier) = self.runtime.block_on(async { on_pool!(pool, db::log_state()) })?;
+                let (state_size, state_frontier) = self.handle.block_on(async { on_pool!(pool, db::log_state()) })?;
                 let latest = self
-                    .runtime
+                    .handle
                     .block_on(async { on_pool!(pool, db::latest_checkpoint()) })?
                     .map_or(0, |(size, _)| size);
                 if latest > upto {
@@ -834,16 +1190,16 @@ impl Store {
                     let (tx, mut rx) = mpsc::channel(2);
                     let reader = match pool {
                         Pool::Sqlite(p) => {
-                            self.runtime.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx))
+                            self.handle.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx))
                         }
                         Pool::Postgres(p) => {
-                            self.runtime.spawn(db::postgres::stream_entries(p.clone(), upto, latest, CHUNK, tx))
+                            self.handle.spawn(db::postgres::stream_entries(p.clone(), upto, latest, CHUNK, tx))
                         }
                     };
                     let mut load_until =
                         |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
                             while loaded < latest && loaded < needed {
-                                let page = self.runtime.block_on(async {
+                                let page = self.handle.block_on(async {
                                     on_pool!(pool, db::checkpoints_page(loaded, latest, CHECKPOINT_PAGE))
                                 })?;
                                 let Some(last) = page.last() else {
@@ -968,7 +1324,7 @@ impl Store {
                     }
                 }
                 // Nothing beyond the newest checkpoint, and the stored state is the tree's.
-                let beyond = self.runtime.block_on(async { on_pool!(pool, db::count_from(upto)) })?;
+                let beyond = self.handle.block_on(async { on_pool!(pool, db::count_from(upto)) })?;
                 let settled = latest <= upto && beyond == 0 && state_size == upto;
                 if !settled && round < ROUNDS {
                     continue;
@@ -1040,9 +1396,9 @@ impl Store {
         log_root: merkle::Hash,
     ) -> Result<VerifyFailure, StoreError> {
         let size = trusted.checkpoint.size;
-        let pool = &self.pool;
+        let pool = &self.core.pool;
         let stored = self
-            .runtime
+            .handle
             .block_on(async { on_pool!(pool, db::checkpoint_at_least(size)) })?
             .filter(|(s, _)| *s == size)
             .and_then(|(_, note)| Checkpoint::open(&note, verifier).ok());
@@ -1089,8 +1445,8 @@ impl Store {
         let policy = match policy {
             None => None,
             Some((version, sha256, index)) => {
-                let pool = &self.pool;
-                let text = self.runtime.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
+                let pool = &self.core.pool;
+                let text = self.handle.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
                 match text {
                     Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => {
                         Some((version, sha256, text, index))
@@ -1104,31 +1460,6 @@ impl Store {
             }
         };
         Ok((rows, policy))
-    }
-
-    /// Run raw SQL against the store. For tests that tamper with a store on purpose.
-    #[doc(hidden)]
-    pub fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
-        let pool = &self.pool;
-        self.runtime.block_on(async { on_pool!(pool, db::execute_raw(sql)) })
-    }
-
-    /// Close the pool (flushes SQLite's WAL state cleanly).
-    pub fn close(self) {
-        let pool = self.pool.clone();
-        // Stop the committer first: dropping its channel ends its loop, and it returns the
-        // connection it holds; the pool's close waits for every connection.
-        drop(self.committer.into_inner());
-        let task = self.committer_task.into_inner().ok().flatten();
-        self.runtime.block_on(async {
-            if let Some(task) = task {
-                let _ = task.await;
-            }
-            match pool {
-                Pool::Sqlite(p) => p.close().await,
-                Pool::Postgres(p) => p.close().await,
-            }
-        });
     }
 }
 

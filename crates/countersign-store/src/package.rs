@@ -220,7 +220,7 @@ pub fn export(
     out: &Path,
     consistency_from: &[u64],
 ) -> Result<ExportSummary, StoreError> {
-    let signer = store.signer.as_ref().ok_or(StoreError::NoSigner)?;
+    let signer = store.core.signer.as_ref().ok_or(StoreError::NoSigner)?;
     let verifier = signer.verifier();
     let (mut rows, policy) = store.export_rows(since, until)?;
     rows.sort_by_key(|(i, _)| *i);

@@ -1,0 +1,513 @@
+//! `countersign serve`, black-box: the real binary on a loopback port, real SQLite and
+//! PostgreSQL, real webhook payloads from `../shared/fixtures/webhooks` (the forges' own
+//! examples), signed as each forge signs them.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hmac::{KeyInit as _, Mac as _};
+
+const GITHUB_SECRET: &str = "It's a Secret to Everybody";
+const GITEA_SECRET: &str = "gitea-secret-for-tests";
+const GITLAB_TOKEN: &str = "gitlab-token-for-tests";
+
+/// The fixtures that forges wrote; CI always has `../shared` beside the repository.
+fn fixture(path: &str) -> Vec<u8> {
+    let full = common::workspace_root().join("../shared/fixtures/webhooks").join(path);
+    std::fs::read(&full).unwrap_or_else(|e| {
+        panic!("the shared fixture {} is missing ({e}); clone ../shared beside the repository", full.display())
+    })
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn config(max_body: Option<u64>) -> String {
+    let mut text = String::new();
+    if let Some(n) = max_body {
+        text.push_str(&format!("max-body = {n}\n"));
+    }
+    text.push_str(
+        r#"
+[[repositories]]
+name = "Codertocat/Hello-World"
+forge = "github"
+webhook-secret = { env = "TEST_GITHUB_SECRET" }
+
+[[repositories]]
+name = "gitea/webhooks"
+forge = "gitea"
+webhook-secret = { env = "TEST_GITEA_SECRET" }
+
+[[repositories]]
+name = "gitlabhq/gitlab-test"
+forge = "gitlab"
+webhook-secret = { file = "gitlab-token" }
+"#,
+    );
+    text
+}
+
+/// A running `countersign serve`, stopped (SIGTERM, graceful) on drop.
+struct Server {
+    child: Option<Child>,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, database: &str, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("countersign"));
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("TEST_GITHUB_SECRET", GITHUB_SECRET)
+            .env("TEST_GITEA_SECRET", GITEA_SECRET)
+            .args(["serve", "--config", "server.toml", "--listen", "127.0.0.1:0"])
+            .args(["--database", database, "--key-file", "log.key", "--checkpoint-ref", "none"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("countersign serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().expect("serve prints its address").expect("readable stdout");
+        let base = first
+            .rsplit_once("listening on ")
+            .map(|(_, a)| a.to_owned())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child: Some(child), base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stop gracefully and return the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        child.wait().unwrap()
+    }
+
+    /// Stop at once, as a crash would.
+    fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// POST and return (status, body as JSON or text).
+fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, serde_json::Value) {
+    let mut request = agent().post(url).header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body).expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+fn get(url: &str) -> (u16, String) {
+    let mut response = agent().get(url).call().expect("the server answers");
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn github_post(server: &Server, event: &str, id: &str, body: &[u8]) -> (u16, serde_json::Value) {
+    let signature = format!("sha256={}", hmac_hex(GITHUB_SECRET, body));
+    post(
+        &server.url("/hooks/github"),
+        &[("X-GitHub-Event", event), ("X-GitHub-Delivery", id), ("X-Hub-Signature-256", &signature)],
+        body,
+    )
+}
+
+/// A directory with a log key, the configuration and the GitLab token file.
+fn setup(database: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("server.toml"), config(None)).unwrap();
+    std::fs::write(dir.path().join("gitlab-token"), format!("{GITLAB_TOKEN}\n")).unwrap();
+    common::countersign(dir.path())
+        .args(["init", "--key-file", "log.key", "--database", database, "--checkpoint-ref", "none"])
+        .assert()
+        .success();
+    dir
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite:{}", dir.join("countersign.db").display())
+}
+
+/// `log verify --format json` on the store: the log verifies, and its size.
+fn verified_size(dir: &Path, database: &str) -> u64 {
+    let out = common::countersign(dir)
+        .args([
+            "log",
+            "verify",
+            "--key-file",
+            "log.key",
+            "--database",
+            database,
+            "--checkpoint-ref",
+            "none",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "log verify failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("log verify prints JSON");
+    report["entries"].as_u64().unwrap_or_else(|| panic!("no entry count in {report}"))
+}
+
+/// Poll `/metrics` until `line` appears (the worker runs after the answer).
+fn wait_for_metric(server: &Server, line: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, text) = get(&server.url("/metrics"));
+        if text.lines().any(|l| l == line) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "`{line}` never appeared in /metrics:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    let server = Server::start(dir.path(), &database, &[]);
+    let body = fixture("github/pull_request/opened.payload.json");
+
+    let (status, answer) = github_post(&server, "pull_request", "d-1", &body);
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("accepted")), "{answer}");
+    assert_eq!(answer["entry"], 0);
+    // The same delivery again (GitHub's "redeliver"): nothing new.
+    let (status, answer) = github_post(&server, "pull_request", "d-1", &body);
+    assert_eq!(
+        (status, answer["outcome"].as_str(), answer["entry"].as_u64()),
+        (200, Some("duplicate"), Some(0)),
+        "{answer}"
+    );
+    // The same id with other bytes is refused.
+    let other = fixture("github/pull_request/synchronize.payload.json");
+    let (status, answer) = github_post(&server, "pull_request", "d-1", &other);
+    assert_eq!((status, answer["outcome"].as_str()), (409, Some("conflict")), "{answer}");
+    // The worker processes the accepted delivery after the answer.
+    let metrics = wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    for line in [
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"accepted\"} 1",
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"duplicate\"} 1",
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"conflict\"} 1",
+        "countersign_job_queue_depth 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in\n{metrics}");
+    }
+    assert!(server.stop().success(), "a graceful stop exits 0");
+    // One delivery, one log entry, and the log verifies.
+    assert_eq!(verified_size(dir.path(), &database), 1);
+}
+
+#[test]
+fn webhook_bad_inputs_are_refused_and_nothing_is_stored() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    std::fs::write(dir.path().join("server.toml"), config(Some(64 * 1024))).unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let body = fixture("github/pull_request/opened.payload.json");
+    let hook = server.url("/hooks/github");
+
+    // Wrong signature, missing signature: 401.
+    let wrong = format!("sha256={}", hmac_hex("not the secret", &body));
+    let (status, answer) = post(
+        &hook,
+        &[("X-GitHub-Event", "pull_request"), ("X-GitHub-Delivery", "b-1"), ("X-Hub-Signature-256", &wrong)],
+        &body,
+    );
+    assert_eq!(status, 401, "{answer}");
+    let (status, _) = post(&hook, &[("X-GitHub-Event", "pull_request"), ("X-GitHub-Delivery", "b-2")], &body);
+    assert_eq!(status, 401);
+    // Over the body limit: 413.
+    let mut big = b"{\"zen\": \"".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 70 * 1024));
+    big.extend(b"\"}");
+    let (status, _) = github_post(&server, "ping", "b-3", &big);
+    assert_eq!(status, 413);
+    // Signed, but not JSON: 400.
+    let (status, answer) = github_post(&server, "pull_request", "b-4", b"{not json");
+    assert_eq!(status, 400, "{answer}");
+    // Signed, but no delivery id: 400.
+    let signature = format!("sha256={}", hmac_hex(GITHUB_SECRET, &body));
+    let (status, answer) =
+        post(&hook, &[("X-GitHub-Event", "pull_request"), ("X-Hub-Signature-256", &signature)], &body);
+    assert_eq!(status, 400, "{answer}");
+    // An event countersign does not use: 202, counted, not stored.
+    let (status, answer) = github_post(&server, "star", "b-5", br#"{"action": "created", "starred_at": null}"#);
+    assert_eq!((status, answer["outcome"].as_str()), (202, Some("ignored")), "{answer}");
+    // A repository this server does not serve: 202, not stored.
+    let foreign = String::from_utf8(body.clone()).unwrap().replace("Codertocat/Hello-World", "someone/else");
+    let (status, answer) = github_post(&server, "pull_request", "b-6", foreign.as_bytes());
+    assert_eq!((status, answer["outcome"].as_str()), (202, Some("unknown_repository")), "{answer}");
+    // GitLab with the wrong token: 401.
+    let mr = fixture("gitlab/merge_request/open.docs-example.json");
+    let (status, _) = post(
+        &server.url("/hooks/gitlab"),
+        &[("X-Gitlab-Event", "Merge Request Hook"), ("X-Gitlab-Event-UUID", "b-7"), ("X-Gitlab-Token", "wrong")],
+        &mr,
+    );
+    assert_eq!(status, 401);
+
+    let (_, metrics) = get(&server.url("/metrics"));
+    for line in [
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"unauthorized\"} 2",
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"malformed\"} 2",
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"star\",outcome=\"ignored\"} 1",
+        "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"unknown_repository\"} 1",
+        "countersign_webhook_deliveries_total{forge=\"gitlab\",event=\"Merge Request Hook\",outcome=\"unauthorized\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing `{line}` in\n{metrics}");
+    }
+    assert!(server.stop().success());
+    // Nothing was stored: the log is empty and verifies.
+    assert_eq!(verified_size(dir.path(), &database), 0);
+}
+
+#[test]
+fn webhook_gitea_and_gitlab_deliveries_are_accepted() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    let server = Server::start(dir.path(), &database, &[]);
+
+    let push = fixture("gitea/push/docs-example.json");
+    let repo: serde_json::Value = serde_json::from_slice(&push).unwrap();
+    let name = repo["repository"]["full_name"].as_str().unwrap().to_owned();
+    // The Gitea fixture's repository is served under its own name.
+    std::fs::write(dir.path().join("server.toml"), config(None).replace("gitea/webhooks", &name)).unwrap();
+    drop(server);
+    let server = Server::start(dir.path(), &database, &[]);
+    let signature = hmac_hex(GITEA_SECRET, &push);
+    let (status, answer) = post(
+        &server.url("/hooks/gitea"),
+        &[
+            ("X-Gitea-Event", "push"),
+            ("X-Gitea-Event-Type", "push"),
+            ("X-Gitea-Delivery", "g-1"),
+            ("X-Gitea-Signature", &signature),
+        ],
+        &push,
+    );
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("accepted")), "{answer}");
+    // Forgejo's own header names, on the Forgejo path.
+    let (status, answer) = post(
+        &server.url("/hooks/forgejo"),
+        &[("X-Forgejo-Event", "push"), ("X-Forgejo-Delivery", "g-2"), ("X-Forgejo-Signature", &signature)],
+        &push,
+    );
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("accepted")), "{answer}");
+
+    let mr = fixture("gitlab/merge_request/open.docs-example.json");
+    let (status, answer) = post(
+        &server.url("/hooks/gitlab"),
+        &[("X-Gitlab-Event", "Merge Request Hook"), ("X-Gitlab-Event-UUID", "l-1"), ("X-Gitlab-Token", GITLAB_TOKEN)],
+        &mr,
+    );
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("accepted")), "{answer}");
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 3");
+    assert!(server.stop().success());
+    assert_eq!(verified_size(dir.path(), &database), 3);
+}
+
+#[test]
+fn x04_a_crash_after_accepting_loses_nothing_the_job_runs_at_the_next_start() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    // An ingest-only server: it accepts, and processes nothing.
+    let server = Server::start(dir.path(), &database, &["--workers", "0"]);
+    let body = fixture("github/pull_request_review/submitted.payload.json");
+    let (status, answer) = github_post(&server, "pull_request_review", "c-1", &body);
+    assert_eq!((status, answer["outcome"].as_str()), (200, Some("accepted")), "{answer}");
+    let (_, metrics) = get(&server.url("/metrics"));
+    assert!(metrics.lines().any(|l| l == "countersign_job_queue_depth 1"), "{metrics}");
+    server.kill();
+    // The next start finds the job and runs it.
+    let server = Server::start(dir.path(), &database, &[]);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    wait_for_metric(&server, "countersign_job_queue_depth 0");
+    assert!(server.stop().success());
+    assert_eq!(verified_size(dir.path(), &database), 1);
+}
+
+#[test]
+fn health_and_readiness() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    let server = Server::start(dir.path(), &database, &[]);
+    assert_eq!(get(&server.url("/healthz")), (200, "ok\n".to_owned()));
+    assert_eq!(get(&server.url("/readyz")), (200, "ready\n".to_owned()));
+    let (status, metrics) = get(&server.url("/metrics"));
+    assert_eq!(status, 200);
+    assert!(metrics.contains("# TYPE countersign_webhook_deliveries_total counter"), "{metrics}");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn check_config_reports_every_problem_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "listen = \"localhost\"\n\n[[repositories]]\nname = \"acme/payments\"\nforge = \"githb\"\nwebhook-secret = \"hunter2\"\n\n[[repositories]]\nname = \"acme/web\"\nforge = \"gitlab\"\nwebhook-secret = { env = \"NOT_SET_ANYWHERE\" }\n",
+    )
+    .unwrap();
+    let out =
+        common::countersign(dir.path()).args(["serve", "--config", "bad.toml", "--check-config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in ["bad.toml:1:10", "bad.toml:5:9", "CS-E028", "bad.toml:6:18", "NOT_SET_ANYWHERE", "4 error(s)"] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("hunter2") || stderr.contains("webhook-secret = \"hunter2\""),
+        "the secret is only quoted as the line itself"
+    );
+
+    std::fs::write(dir.path().join("good.toml"), config(None)).unwrap();
+    std::fs::write(dir.path().join("gitlab-token"), "t\n").unwrap();
+    let out = common::countersign(dir.path())
+        .env("TEST_GITHUB_SECRET", "a")
+        .env("TEST_GITEA_SECRET", "b")
+        .args(["serve", "--config", "good.toml", "--check-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok, 3 repositories served"));
+}
+
+/// Two replicas on one PostgreSQL database get the same delivery at the same time: one
+/// stores it, the other answers "duplicate"; the job runs once; the log does not fork.
+#[test]
+fn postgres_two_replicas_share_one_log_and_run_each_job_once() {
+    let Some(database) = postgres_database() else {
+        panic!(
+            "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+    };
+    let dir = setup(&database.url);
+    let a = Server::start(dir.path(), &database.url, &[]);
+    let b = Server::start(dir.path(), &database.url, &[]);
+    let deliveries = [
+        ("github/pull_request/opened.payload.json", "pull_request"),
+        ("github/pull_request/synchronize.payload.json", "pull_request"),
+        ("github/pull_request_review/submitted.payload.json", "pull_request_review"),
+        ("github/check_run/completed.payload.json", "check_run"),
+        ("github/push/payload.json", "push"),
+    ];
+    let mut accepted = 0;
+    for (i, (path, event)) in deliveries.iter().enumerate() {
+        let body = fixture(path);
+        let id = format!("r-{i}");
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| github_post(&a, event, &id, &body));
+            let tb = s.spawn(|| github_post(&b, event, &id, &body));
+            (ta.join().unwrap(), tb.join().unwrap())
+        });
+        let outcomes =
+            [ra.1["outcome"].as_str().unwrap_or("?").to_owned(), rb.1["outcome"].as_str().unwrap_or("?").to_owned()];
+        assert_eq!((ra.0, rb.0), (200, 200), "{ra:?} {rb:?}");
+        assert!(
+            outcomes.contains(&"accepted".to_owned()) && outcomes.contains(&"duplicate".to_owned()),
+            "{outcomes:?}"
+        );
+        accepted += 1;
+    }
+    // Every job ran once, on one replica or the other.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let count = |s: &Server| {
+            let (_, text) = get(&s.url("/metrics"));
+            text.lines()
+                .find_map(|l| l.strip_prefix("countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} "))
+                .map_or(0, |n| n.parse::<u64>().unwrap())
+        };
+        let done = count(&a) + count(&b);
+        if done >= accepted || Instant::now() > deadline {
+            break done;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(done, accepted, "each job runs exactly once across the replicas");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+    assert_eq!(verified_size(dir.path(), &database.url), accepted);
+}
+
+struct PgDatabase {
+    url: String,
+    base: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.base)
+            .args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
+            .output();
+    }
+}
+
+fn postgres_database() -> Option<PgDatabase> {
+    let base = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!(
+        "cs_serve_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+    );
+    let out = Command::new("psql")
+        .arg(&base)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(PgDatabase { url: format!("{prefix}/{name}"), base, name })
+}

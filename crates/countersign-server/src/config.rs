@@ -1,0 +1,350 @@
+//! The server's configuration file (TOML): where it listens, its store, and the
+//! repositories it serves, each with its forge and webhook secret.
+//!
+//! It is read the way the policy is read ([`countersign_policy::reader`]): every problem is
+//! reported at once, at its line, with the same codes and rendering as `policy check`.
+//! Secrets are never written into the file: each is `{ env = "NAME" }` or
+//! `{ file = "/path" }`, resolved when the server starts (and by `--check-config`), so the
+//! file itself can be reviewed and committed.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! database = "sqlite:/var/lib/countersign/countersign.db"
+//!
+//! [[repositories]]
+//! name = "acme/payments"
+//! forge = "github"
+//! webhook-secret = { env = "GITHUB_WEBHOOK_SECRET" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use countersign_forge::webhook::Forge;
+use countersign_policy::Diagnostic;
+use countersign_policy::diag::codes;
+use countersign_policy::model::Span;
+use countersign_policy::reader::{Ctx, Table, read_toml};
+use toml::de::DeValue;
+
+/// GitHub's largest webhook payload; larger bodies are refused with 413.
+pub const DEFAULT_MAX_BODY: u64 = 25 * 1024 * 1024;
+
+/// A validated configuration. Secrets are references until [`ServerConfig::resolve_secrets`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub key_file: Option<PathBuf>,
+    /// The server's address as forges and people reach it, for links in statuses.
+    pub public_url: Option<String>,
+    pub max_body: u64,
+    pub repositories: Vec<RepositoryConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RepositoryConfig {
+    /// `owner/name` (GitLab: the project's full path).
+    pub name: String,
+    pub forge: Forge,
+    pub webhook_secret: Secret,
+    /// An API token, to post statuses back (optional until statuses are posted).
+    pub token: Option<Secret>,
+    pub api_url: Option<String>,
+    /// The policy file's path in the repository (read from its default branch).
+    pub policy: String,
+    /// A local clone or mirror of the repository, for git evidence and the policy.
+    pub git_dir: Option<PathBuf>,
+}
+
+/// Where a secret comes from, and (once resolved) its value.
+#[derive(Clone)]
+pub struct Secret {
+    pub source: SecretSource,
+    /// Where the reference is written in the configuration file.
+    pub span: Span,
+    value: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the value.
+        f.debug_struct("Secret").field("source", &self.source).field("resolved", &self.value.is_some()).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Secret {
+    /// The secret's bytes; empty until resolved.
+    pub fn value(&self) -> &[u8] {
+        self.value.as_deref().unwrap_or_default()
+    }
+}
+
+/// How the binary looks secrets up: environment variables and files. Tests pass their own.
+pub trait SecretLookup {
+    fn env(&self, name: &str) -> Option<String>;
+    fn file(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>>;
+}
+
+/// The process environment and the file system.
+pub struct ProcessSecrets;
+
+impl SecretLookup for ProcessSecrets {
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn file(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+        // A secret file is small; refuse to read a device or something huge by mistake.
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_file() || meta.len() > 64 * 1024 {
+            return Err(std::io::Error::other("not a regular file of at most 64 KiB"));
+        }
+        std::fs::read(path)
+    }
+}
+
+const TOP_KEYS: &[&str] = &["listen", "database", "key-file", "public-url", "max-body", "repositories"];
+const REPO_KEYS: &[&str] = &["name", "forge", "webhook-secret", "token", "api-url", "policy", "git-dir"];
+
+/// Parse and validate a configuration: what could be read (`None` only when the text is
+/// not TOML), and every error and warning found. The configuration is usable only when no
+/// diagnostic is an error; a partial one still lets `--check-config` look up its secrets.
+pub fn parse(text: &str) -> (Option<ServerConfig>, Vec<Diagnostic>) {
+    let (config, ctx) = read_toml(text, build);
+    (config, ctx.diags)
+}
+
+fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfig {
+    let top = Table::open(ctx, root, span, "", TOP_KEYS);
+    let listen = top.str(ctx, "listen").and_then(|s| match s.value.parse::<SocketAddr>() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            ctx.push(
+                Diagnostic::new(codes::INVALID_VALUE, "`listen` is not an address and port", s.span, "not IP:PORT")
+                    .with_help("write it as \"127.0.0.1:8080\" (or \"0.0.0.0:8080\" to listen on every interface)"),
+            );
+            None
+        }
+    });
+    let database = top.str(ctx, "database").map(|s| s.value);
+    let key_file = top.str(ctx, "key-file").map(|s| PathBuf::from(s.value));
+    let public_url = top.str(ctx, "public-url").and_then(|s| url_value(ctx, "public-url", s.value, s.span));
+    let max_body = match top.int(ctx, "max-body") {
+        Some(n) if n.value > 0 => n.value as u64,
+        Some(n) => {
+            ctx.push(Diagnostic::new(
+                codes::INVALID_VALUE,
+                "`max-body` must be a positive number of bytes",
+                n.span,
+                "not positive",
+            ));
+            DEFAULT_MAX_BODY
+        }
+        None => DEFAULT_MAX_BODY,
+    };
+    let mut repositories = Vec::new();
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for table in top.tables(ctx, "repositories", REPO_KEYS) {
+        let Some(name) = table.req_str(ctx, "name") else { continue };
+        if !name.value.contains('/') || name.value.split('/').any(str::is_empty) {
+            ctx.push(
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("repository name {:?} is not owner/name", name.value),
+                    name.span.clone(),
+                    "expected owner/name",
+                )
+                .with_help("write the repository as the forge names it, e.g. \"acme/payments\" (GitLab: \"group/subgroup/project\")"),
+            );
+        }
+        if let Some(first) = seen.insert(name.value.clone(), name.span.clone()) {
+            ctx.push(
+                Diagnostic::new(
+                    codes::DUPLICATE,
+                    format!("repository {:?} is configured twice", name.value),
+                    name.span.clone(),
+                    "again here",
+                )
+                .with_secondary(first, "first here"),
+            );
+        }
+        let forge = table.req_str(ctx, "forge").and_then(|f| match f.value.as_str() {
+            "github" => Some(Forge::GitHub),
+            "gitea" | "forgejo" => Some(Forge::Gitea),
+            "gitlab" => Some(Forge::GitLab),
+            _ => {
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("unknown forge {:?}", f.value),
+                        f.span,
+                        "not a forge countersign serves",
+                    )
+                    .with_help("write one of \"github\", \"gitea\", \"forgejo\", \"gitlab\""),
+                );
+                None
+            }
+        });
+        let webhook_secret = secret(ctx, &table, "webhook-secret", true);
+        let token = secret(ctx, &table, "token", false);
+        let api_url = table.str(ctx, "api-url").and_then(|s| url_value(ctx, "api-url", s.value, s.span));
+        let policy = table.str(ctx, "policy").map_or_else(|| "countersign.toml".to_owned(), |s| s.value);
+        let git_dir = table.str(ctx, "git-dir").map(|s| PathBuf::from(s.value));
+        if let (Some(forge), Some(webhook_secret)) = (forge, webhook_secret) {
+            repositories.push(RepositoryConfig {
+                name: name.value,
+                forge,
+                webhook_secret,
+                token,
+                api_url,
+                policy,
+                git_dir,
+            });
+        }
+    }
+    if repositories.is_empty() && !top.has("repositories") {
+        ctx.push(
+            Diagnostic::new(
+                codes::MISSING_KEY,
+                "the configuration serves no repository",
+                top.span.clone(),
+                "add a [[repositories]] table",
+            )
+            .with_help("add [[repositories]] with name, forge and webhook-secret = { env = \"…\" }"),
+        );
+    }
+    ServerConfig { listen, database, key_file, public_url, max_body, repositories }
+}
+
+fn url_value(ctx: &mut Ctx, key: &str, value: String, span: Span) -> Option<String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Some(value.trim_end_matches('/').to_owned())
+    } else {
+        ctx.push(
+            Diagnostic::new(
+                codes::INVALID_VALUE,
+                format!("`{key}` is not an http(s) URL"),
+                span,
+                "expected http:// or https://",
+            )
+            .with_help(format!("write `{key}` as a full URL, e.g. \"https://countersign.example.com\"")),
+        );
+        None
+    }
+}
+
+/// A secret reference: `{ env = "NAME" }` or `{ file = "/path" }`. Text written in place
+/// is refused: a configuration file is reviewed, copied and committed.
+fn secret(ctx: &mut Ctx, table: &Table<'_, '_>, key: &str, required: bool) -> Option<Secret> {
+    let Some(value) = table.get(key) else {
+        if required {
+            ctx.push(
+                Diagnostic::new(
+                    codes::MISSING_KEY,
+                    format!("{} is missing the required key `{key}`", table.name),
+                    table.span.clone(),
+                    format!("add `{key} = {{ env = \"…\" }}` here"),
+                )
+                .with_help("secrets are read from an environment variable or a file: { env = \"NAME\" } or { file = \"/run/secrets/name\" }"),
+            );
+        }
+        return None;
+    };
+    match value.get_ref() {
+        DeValue::String(_) => {
+            ctx.push(
+                Diagnostic::new(
+                    codes::SECRET_IN_TEXT,
+                    format!("`{key}` is written into the configuration"),
+                    value.span(),
+                    "a secret in plain text",
+                )
+                .with_help(format!(
+                    "move the secret out of this file and write `{key} = {{ env = \"NAME\" }}` or `{key} = {{ file = \"/run/secrets/name\" }}`"
+                )),
+            );
+            None
+        }
+        DeValue::Table(_) => {
+            let inner = Table::from_value(ctx, value, key, &["env", "file"])?;
+            let source = match (inner.str(ctx, "env"), inner.str(ctx, "file")) {
+                (Some(env), None) => SecretSource::Env(env.value),
+                (None, Some(file)) => SecretSource::File(PathBuf::from(file.value)),
+                _ => {
+                    ctx.push(
+                        Diagnostic::new(
+                            codes::INVALID_VALUE,
+                            format!("`{key}` must name exactly one of env or file"),
+                            value.span(),
+                            "env or file",
+                        )
+                        .with_help(format!("write `{key} = {{ env = \"NAME\" }}` or `{key} = {{ file = \"/path\" }}`")),
+                    );
+                    return None;
+                }
+            };
+            Some(Secret { source, span: value.span(), value: None })
+        }
+        _ => {
+            countersign_policy::reader::wrong_type(ctx, key, "a table", value);
+            None
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Read every secret. Each one that cannot be read is a diagnostic at its reference;
+    /// an empty secret is refused too (it would accept any signature made with "").
+    pub fn resolve_secrets(&mut self, lookup: &dyn SecretLookup) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        for repo in &mut self.repositories {
+            for secret in std::iter::once(&mut repo.webhook_secret).chain(repo.token.as_mut()) {
+                let found = match &secret.source {
+                    SecretSource::Env(name) => lookup
+                        .env(name)
+                        .map(String::into_bytes)
+                        .ok_or_else(|| format!("the environment variable {name} is not set")),
+                    SecretSource::File(path) => {
+                        lookup.file(path).map_err(|e| format!("cannot read the secret file {}: {e}", path.display()))
+                    }
+                };
+                // A trailing newline in a secret file is not part of the secret.
+                let found = found.map(|mut v| {
+                    while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        v.pop();
+                    }
+                    v
+                });
+                match found {
+                    Ok(v) if !v.is_empty() => secret.value = Some(v),
+                    Ok(_) => diags.push(
+                        Diagnostic::new(
+                            codes::INVALID_VALUE,
+                            format!("the secret for {} is empty", repo.name),
+                            secret.span.clone(),
+                            "empty",
+                        )
+                        .with_help("set a long random secret, and the same one in the forge's webhook settings"),
+                    ),
+                    Err(problem) => diags.push(
+                        Diagnostic::new(codes::INVALID_VALUE, problem, secret.span.clone(), "cannot be read")
+                            .with_help("export the variable (or create the file) before starting `countersign serve`"),
+                    ),
+                }
+            }
+        }
+        diags
+    }
+
+    /// The repositories served through this forge.
+    pub fn repositories_of(&self, forge: Forge) -> impl Iterator<Item = &RepositoryConfig> {
+        self.repositories.iter().filter(move |r| r.forge == forge)
+    }
+}

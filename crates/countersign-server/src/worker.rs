@@ -1,0 +1,134 @@
+//! The background worker: claims due jobs from the store's job table and runs them.
+//!
+//! A job is claimed for a lease; finishing it deletes it (unless it was enqueued again
+//! meanwhile, when it runs again), failing it releases it to run later with the error kept.
+//! A replica that dies holding a job loses it only until the lease ends. On shutdown the
+//! worker finishes the job in hand, claims no more, and the server releases what is left.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countersign_forge::webhook::{self, Forge, Normalised};
+use countersign_store::JobRow;
+use tokio::sync::watch;
+
+use crate::{AppState, ServeOptions};
+
+/// How many jobs one claim takes.
+const BATCH: u32 = 16;
+
+pub async fn run(state: Arc<AppState>, options: ServeOptions, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let jobs = match state.store.claim_jobs(&state.worker_id, options.lease, BATCH).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim jobs");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                _ = tokio::time::sleep(options.poll) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            if *stop.borrow() {
+                // Not started: give it back at once rather than wait for the lease.
+                break;
+            }
+            let started = Instant::now();
+            let result = run_job(&state, &job).await;
+            let outcome = match result {
+                Ok(()) => {
+                    if let Err(e) = state.store.finish_job(&job, &state.worker_id).await {
+                        tracing::error!(job = %job.key, error = %e, "cannot mark a job done");
+                    }
+                    "done"
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job.key, attempt = job.attempts, error = %e, "a job failed; it will be retried");
+                    let delay = backoff(job.attempts);
+                    if let Err(e2) = state.store.retry_job(&job, &state.worker_id, &e.to_string(), delay).await {
+                        tracing::error!(job = %job.key, error = %e2, "cannot release a failed job");
+                    }
+                    "failed"
+                }
+            };
+            state.metrics.job(&job.kind, outcome);
+            tracing::debug!(job = %job.key, took_ms = started.elapsed().as_millis() as u64, outcome, "job");
+        }
+    }
+}
+
+/// Retry delays grow with each attempt: 1 s, 2 s, 4 s … up to 10 minutes.
+fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 10) as u32 - 1;
+    Duration::from_secs((1u64 << exp).min(600))
+}
+
+async fn run_job(state: &AppState, job: &JobRow) -> anyhow::Result<()> {
+    match job.kind.as_str() {
+        "process-delivery" => process_delivery(state, job).await,
+        other => anyhow::bail!("unknown job kind {other:?} (written by a newer countersign?)"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryJob {
+    forge: String,
+    delivery_id: String,
+}
+
+/// Read a stored delivery back and note what it says. The delivery was checked before it
+/// was accepted, so a failure here is a stored delivery this build cannot read: it is
+/// noted on the delivery, not retried for ever.
+async fn process_delivery(state: &AppState, job: &JobRow) -> anyhow::Result<()> {
+    let payload: DeliveryJob = serde_json::from_str(&job.payload)?;
+    let Some(stored) = state.store.delivery(&payload.forge, &payload.delivery_id).await? else {
+        anyhow::bail!("delivery {} of {} is not stored", payload.delivery_id, payload.forge);
+    };
+    let forge = match stored.forge.as_str() {
+        "github" => Forge::GitHub,
+        "gitea" => Forge::Gitea,
+        "gitlab" => Forge::GitLab,
+        other => anyhow::bail!("unknown forge {other:?}"),
+    };
+    let body = stored.body.unwrap_or_default();
+    let outcome = match webhook::normalise(forge, &stored.event, &body) {
+        Ok(Normalised::Event(event)) => {
+            let what = serde_json::to_value(&event.kind)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| "event".into());
+            match (event.repository_name(), event.pr_number()) {
+                (Some(repo), Some(n)) => format!("processed: {what} {repo}#{n}"),
+                (Some(repo), None) => format!("processed: {what} {repo}"),
+                _ => format!("processed: {what}"),
+            }
+        }
+        Ok(Normalised::Ignored { event }) => format!("ignored: {event}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    state.store.set_delivery_outcome(&stored.forge, &stored.delivery_id, &outcome).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(4), Duration::from_secs(8));
+        assert_eq!(backoff(50), Duration::from_secs(512));
+    }
+}
