@@ -30,6 +30,7 @@ fn request(i: usize) -> RecordRequest {
             status: CheckOutcome::Success,
             commit: None,
             url: Some("https://ci.example.com/run/123456".into()),
+            delivery: None,
         },
     }
 }

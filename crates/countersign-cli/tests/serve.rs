@@ -477,7 +477,9 @@ fn postgres_two_replicas_share_one_log_and_run_each_job_once() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(a.stop().success());
     assert!(b.stop().success());
-    assert_eq!(verified_size(dir.path(), &database.url), accepted);
+    // Five deliveries, and the one piece of evidence they carry (the completed check
+    // run; the review only commented): no duplicate, however the replicas raced.
+    assert_eq!(verified_size(dir.path(), &database.url), accepted + 1);
 }
 
 struct PgDatabase {
@@ -510,4 +512,60 @@ fn postgres_database() -> Option<PgDatabase> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Some(PgDatabase { url: format!("{prefix}/{name}"), base, name })
+}
+
+/// A review the forge reports is logged as the reviewer's approval of the reviewed
+/// commit, after the delivery itself: two deliveries and one approval, three entries.
+#[test]
+fn s000_07_a_forge_approval_becomes_logged_evidence() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    let server = Server::start(dir.path(), &database, &[]);
+    let (status, _) = github_post(&server, "pull_request", "e-1", &fixture("github/pull_request/opened.payload.json"));
+    assert_eq!(status, 200);
+    // The octokit example review, its state set to approved.
+    let review = String::from_utf8(fixture("github/pull_request_review/submitted.payload.json"))
+        .unwrap()
+        .replace("\"state\": \"commented\"", "\"state\": \"approved\"");
+    let (status, _) = github_post(&server, "pull_request_review", "e-2", review.as_bytes());
+    assert_eq!(status, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 2");
+    assert!(server.stop().success());
+    assert_eq!(verified_size(dir.path(), &database), 3);
+}
+
+/// Segregation of duties: no one records an approval in the forge's name. A record that
+/// claims to come from a webhook delivery is refused, and nothing is stored.
+#[test]
+fn no_one_records_evidence_in_a_forges_name() {
+    let dir0 = tempfile::tempdir().unwrap();
+    let database = sqlite_url(dir0.path());
+    let dir = setup(&database);
+    std::fs::write(
+        dir.path().join("forged.json"),
+        r#"{"kind": "approval", "approver": "octocat", "delivery": "github:d-1", "change": "pr#1", "recordedBy": "mallory"}"#,
+    )
+    .unwrap();
+    let out = common::countersign(dir.path())
+        .args([
+            "record",
+            "--json",
+            "forged.json",
+            "--database",
+            &database,
+            "--key-file",
+            "log.key",
+            "--checkpoint-ref",
+            "none",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only `countersign serve` records those"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(verified_size(dir.path(), &database), 0);
 }

@@ -69,7 +69,7 @@ fn main() {
     std::fs::create_dir_all(&small_dir).unwrap();
     let store = open(&small_dir);
     store
-        .record(&request(Evidence::Check { name: "ci".into(), status: CheckOutcome::Success, commit: None, url: None }))
+        .record(&request(Evidence::Check { name: "ci".into(), status: CheckOutcome::Success, commit: None, url: None, delivery: None }))
         .expect("record");
     let (small_tar, _) = export(&store, &small_dir, "package-1.tar", &[]);
     drop(store);
@@ -86,6 +86,7 @@ fn main() {
             commit: Some(COMMIT.into()),
             approved_at: None,
             note: Some("lgtm".into()),
+            delivery: None,
         }))
         .expect("record");
     store

@@ -15,6 +15,7 @@
 
 pub mod config;
 mod hooks;
+pub mod intake;
 pub mod metrics;
 mod worker;
 

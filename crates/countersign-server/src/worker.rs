@@ -12,6 +12,7 @@ use countersign_forge::webhook::{self, Forge, Normalised};
 use countersign_store::JobRow;
 use tokio::sync::watch;
 
+use crate::intake::intake;
 use crate::{AppState, ServeOptions};
 
 /// How many jobs one claim takes.
@@ -102,14 +103,15 @@ async fn process_delivery(state: &AppState, job: &JobRow) -> anyhow::Result<()> 
     let body = stored.body.unwrap_or_default();
     let outcome = match webhook::normalise(forge, &stored.event, &body) {
         Ok(Normalised::Event(event)) => {
-            let what = serde_json::to_value(&event.kind)
-                .ok()
-                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "event".into());
-            match (event.repository_name(), event.pr_number()) {
-                (Some(repo), Some(n)) => format!("processed: {what} {repo}#{n}"),
-                (Some(repo), None) => format!("processed: {what} {repo}"),
-                _ => format!("processed: {what}"),
+            let received_at = stored.received_at.parse().unwrap_or_else(|_| (state.clock)());
+            let intake = intake(&event, &format!("{}:{}", stored.forge, stored.delivery_id), received_at);
+            if let Some(change) = &intake.change {
+                state.store.upsert_changes(std::slice::from_ref(change)).await?;
+            }
+            let written = state.store.record_from_delivery(&intake.records).await?;
+            match written.len() {
+                0 => format!("processed: {}", intake.summary),
+                n => format!("processed: {} ({n} evidence)", intake.summary),
             }
         }
         Ok(Normalised::Ignored { event }) => format!("ignored: {event}"),

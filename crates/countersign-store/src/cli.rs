@@ -409,6 +409,7 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             commit: a.commit.take(),
             approved_at: None,
             note: None,
+            delivery: None,
         },
         RecordKind::Check => Evidence::Check {
             name: need(a.name.take(), "name", "check")?,
@@ -420,6 +421,7 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             },
             commit: a.commit.take(),
             url: a.url.take(),
+            delivery: None,
         },
         RecordKind::Deploy => Evidence::Deploy {
             environment: need(a.environment.take(), "environment", "deploy")?,
@@ -543,6 +545,11 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
         if matches!(doc.evidence, Evidence::PolicyVersion { .. }) {
             bail!(
                 "a policy-version entry cannot be recorded with `record`: the policy in force is read from the repository\nhint: record another kind (approval, check, deploy, emergency, console-change, exception, obligation, obligation-fulfilled)"
+            );
+        }
+        if matches!(doc.evidence, Evidence::WebhookDelivery { .. }) || doc.evidence.delivery().is_some() {
+            bail!(
+                "this record claims to come from a forge's webhook delivery: only `countersign serve` records those, from deliveries it authenticated\nhint: drop \"delivery\" to record it in your own name"
             );
         }
         let by = doc.recorded_by.or(by_flag).context("say who records this with --by (or \"recordedBy\")")?;

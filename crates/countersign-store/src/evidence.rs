@@ -66,6 +66,11 @@ pub enum Evidence {
         approved_at: Option<Timestamp>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        /// The webhook delivery (`forge:id`) the forge reported this review in. Set only by
+        /// the server, from a delivery it authenticated and stored: the forge vouches for
+        /// the reviewer, so the approval is the reviewer's own, not attested by a recorder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Check {
@@ -75,6 +80,9 @@ pub enum Evidence {
         commit: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         url: Option<String>,
+        /// The webhook delivery (`forge:id`) that reported it (set only by the server).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Deploy {
@@ -158,6 +166,14 @@ impl Evidence {
             self,
             Evidence::ConsoleChange { .. } | Evidence::PolicyVersion { .. } | Evidence::WebhookDelivery { .. }
         )
+    }
+
+    /// The webhook delivery this evidence was taken from, if the server took it from one.
+    pub fn delivery(&self) -> Option<&str> {
+        match self {
+            Evidence::Approval { delivery, .. } | Evidence::Check { delivery, .. } => delivery.as_deref(),
+            _ => None,
+        }
     }
 
     fn commit(&self) -> Option<&str> {
@@ -290,12 +306,15 @@ pub use countersign_engine::evaluate::parse_identity;
 #[cfg(feature = "engine")]
 impl RecordedEvidence {
     fn source(&self) -> String {
-        format!("recorded entry #{} by {}", self.index, self.recorded_by)
+        match self.evidence.delivery() {
+            Some(delivery) => format!("webhook delivery {delivery}, logged as entry #{}", self.index),
+            None => format!("recorded entry #{} by {}", self.index, self.recorded_by),
+        }
     }
 
     /// As an engine approval, if this is one.
     pub fn to_approval(&self) -> Option<Approval> {
-        let Evidence::Approval { approver, approval, commit, approved_at, .. } = &self.evidence else {
+        let Evidence::Approval { approver, approval, commit, approved_at, delivery, .. } = &self.evidence else {
             return None;
         };
         let kind = match approval {
@@ -309,7 +328,9 @@ impl RecordedEvidence {
             commit: commit.clone(),
             time: Some(approved_at.unwrap_or(self.recorded_at)),
             source: self.source(),
-            recorded_by: Some(parse_identity(&self.recorded_by)),
+            // From a delivery the forge signed, the approval is the reviewer's own act on
+            // the forge; otherwise whoever recorded it is named (attested, if not the approver).
+            recorded_by: delivery.is_none().then(|| parse_identity(&self.recorded_by)),
         })
     }
 

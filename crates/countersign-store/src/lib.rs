@@ -557,10 +557,11 @@ impl AsyncStore {
     /// Record one piece of evidence. Returns once the entry is durably stored (or reports
     /// the entry an earlier record with the same idempotency key became).
     pub async fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError> {
-        if matches!(request.evidence, Evidence::WebhookDelivery { .. }) {
-            // Its body must be stored with it: only `accept_delivery` writes one.
+        if matches!(request.evidence, Evidence::WebhookDelivery { .. }) || request.evidence.delivery().is_some() {
+            // A delivery's body is stored with it (`accept_delivery`), and evidence taken
+            // from one is written only from a stored delivery (`record_from_delivery`).
             return Err(StoreError::Append(
-                "webhook deliveries are recorded only by the server, as they arrive".into(),
+                "webhook deliveries, and evidence taken from them, are recorded only by the server".into(),
             ));
         }
         if let Some(key) = &request.idempotency_key {
@@ -573,10 +574,18 @@ impl AsyncStore {
         self.submit(entry).await
     }
 
-    async fn submit(&self, entry: db::PreparedEntry) -> Result<AppendOutcome, StoreError> {
+    /// Hand an entry to the group committer; the receiver gets its outcome once durable.
+    fn enqueue(
+        &self,
+        entry: db::PreparedEntry,
+    ) -> Result<oneshot::Receiver<Result<AppendOutcome, StoreError>>, StoreError> {
         let (done, wait) = oneshot::channel();
         self.committer()?.send((entry, done)).map_err(|_| StoreError::Append("the committer stopped".into()))?;
-        wait.await.map_err(|_| StoreError::Append("the committer stopped".into()))?
+        Ok(wait)
+    }
+
+    async fn submit(&self, entry: db::PreparedEntry) -> Result<AppendOutcome, StoreError> {
+        self.enqueue(entry)?.await.map_err(|_| StoreError::Append("the committer stopped".into()))?
     }
 
     /// Record many entries in one transaction (imports, benchmarks): all or nothing.
@@ -784,6 +793,36 @@ impl AsyncStore {
                 }
             }
         }
+    }
+
+    /// Record evidence the server took from a stored delivery (each request's evidence
+    /// names it, and it must be in the store). The entries are group-committed together.
+    pub async fn record_from_delivery(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError> {
+        let pool = &self.pool;
+        let mut pending = Vec::with_capacity(requests.len());
+        for request in requests {
+            let Some((forge, id)) = request.evidence.delivery().and_then(|d| d.split_once(':')) else {
+                return Err(StoreError::Append("evidence from a delivery must name it as forge:id".into()));
+            };
+            if on_pool!(pool, db::delivery(forge, id))?.is_none() {
+                return Err(StoreError::Append(format!("no stored delivery {forge}:{id}")));
+            }
+            if let Some(key) = &request.idempotency_key
+                && let Some(index) = on_pool!(pool, db::find_idempotent(key))?
+            {
+                pending.push(Err(AppendOutcome::AlreadyRecorded(index)));
+                continue;
+            }
+            pending.push(Ok(self.enqueue(self.prepare(request, None).await?)?));
+        }
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for p in pending {
+            outcomes.push(match p {
+                Err(known) => known,
+                Ok(wait) => wait.await.map_err(|_| StoreError::Append("the committer stopped".into()))??,
+            });
+        }
+        Ok(outcomes)
     }
 
     /// One stored delivery, with its raw body.

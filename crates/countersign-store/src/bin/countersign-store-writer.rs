@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             status: CheckOutcome::Success,
                             commit: None,
                             url: None,
+                            delivery: None,
                         },
                     };
                     match store.record(&request) {

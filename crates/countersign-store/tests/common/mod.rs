@@ -93,7 +93,7 @@ pub fn check(i: usize) -> RecordRequest {
         recorded_by: "tester".into(),
         recorded_at: "2026-01-02T03:04:05Z".parse().unwrap(),
         idempotency_key: None,
-        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: None },
+        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: None, delivery: None },
     }
 }
 
@@ -109,6 +109,7 @@ pub fn approval() -> RecordRequest {
             commit: Some(COMMIT.into()),
             approved_at: None,
             note: None,
+            delivery: None,
         },
     }
 }
