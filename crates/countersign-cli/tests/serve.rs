@@ -153,17 +153,25 @@ fn github_post(server: &Server, event: &str, id: &str, body: &[u8]) -> (u16, ser
 /// A directory with a log key, the configuration and the GitLab token file.
 fn setup(database: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("server.toml"), config(None)).unwrap();
-    std::fs::write(dir.path().join("gitlab-token"), format!("{GITLAB_TOKEN}\n")).unwrap();
-    common::countersign(dir.path())
-        .args(["init", "--key-file", "log.key", "--database", database, "--checkpoint-ref", "none"])
-        .assert()
-        .success();
+    init(dir.path(), database);
     dir
 }
 
-fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite:{}", dir.join("countersign.db").display())
+fn init(dir: &Path, database: &str) {
+    std::fs::write(dir.join("server.toml"), config(None)).unwrap();
+    std::fs::write(dir.join("gitlab-token"), format!("{GITLAB_TOKEN}\n")).unwrap();
+    common::countersign(dir)
+        .args(["init", "--key-file", "log.key", "--database", database, "--checkpoint-ref", "none"])
+        .assert()
+        .success();
+}
+
+/// [`setup`] with a SQLite store in its directory: the directory and the store's URL.
+fn sqlite_setup() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite:{}", dir.path().join("countersign.db").display());
+    init(dir.path(), &database);
+    (dir, database)
 }
 
 /// `log verify --format json` on the store: the log verifies, and its size.
@@ -208,9 +216,7 @@ fn wait_for_metric(server: &Server, line: &str) -> String {
 
 #[test]
 fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     let server = Server::start(dir.path(), &database, &[]);
     let body = fixture("github/pull_request/opened.payload.json");
 
@@ -245,9 +251,7 @@ fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
 
 #[test]
 fn webhook_bad_inputs_are_refused_and_nothing_is_stored() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     std::fs::write(dir.path().join("server.toml"), config(Some(64 * 1024))).unwrap();
     let server = Server::start(dir.path(), &database, &[]);
     let body = fixture("github/pull_request/opened.payload.json");
@@ -310,9 +314,7 @@ fn webhook_bad_inputs_are_refused_and_nothing_is_stored() {
 
 #[test]
 fn webhook_gitea_and_gitlab_deliveries_are_accepted() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     let server = Server::start(dir.path(), &database, &[]);
 
     let push = fixture("gitea/push/docs-example.json");
@@ -356,9 +358,7 @@ fn webhook_gitea_and_gitlab_deliveries_are_accepted() {
 
 #[test]
 fn x04_a_crash_after_accepting_loses_nothing_the_job_runs_at_the_next_start() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     // An ingest-only server: it accepts, and processes nothing.
     let server = Server::start(dir.path(), &database, &["--workers", "0"]);
     let body = fixture("github/pull_request_review/submitted.payload.json");
@@ -377,9 +377,7 @@ fn x04_a_crash_after_accepting_loses_nothing_the_job_runs_at_the_next_start() {
 
 #[test]
 fn health_and_readiness() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     let server = Server::start(dir.path(), &database, &[]);
     assert_eq!(get(&server.url("/healthz")), (200, "ok\n".to_owned()));
     assert_eq!(get(&server.url("/readyz")), (200, "ready\n".to_owned()));
@@ -518,9 +516,7 @@ fn postgres_database() -> Option<PgDatabase> {
 /// commit, after the delivery itself: two deliveries and one approval, three entries.
 #[test]
 fn s000_07_a_forge_approval_becomes_logged_evidence() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     let server = Server::start(dir.path(), &database, &[]);
     let (status, _) = github_post(&server, "pull_request", "e-1", &fixture("github/pull_request/opened.payload.json"));
     assert_eq!(status, 200);
@@ -539,9 +535,7 @@ fn s000_07_a_forge_approval_becomes_logged_evidence() {
 /// claims to come from a webhook delivery is refused, and nothing is stored.
 #[test]
 fn no_one_records_evidence_in_a_forges_name() {
-    let dir0 = tempfile::tempdir().unwrap();
-    let database = sqlite_url(dir0.path());
-    let dir = setup(&database);
+    let (dir, database) = sqlite_setup();
     std::fs::write(
         dir.path().join("forged.json"),
         r#"{"kind": "approval", "approver": "octocat", "delivery": "github:d-1", "change": "pr#1", "recordedBy": "mallory"}"#,
