@@ -69,7 +69,13 @@ fn main() {
     std::fs::create_dir_all(&small_dir).unwrap();
     let store = open(&small_dir);
     store
-        .record(&request(Evidence::Check { name: "ci".into(), status: CheckOutcome::Success, commit: None, url: None, delivery: None }))
+        .record(&request(Evidence::Check {
+            name: "ci".into(),
+            status: CheckOutcome::Success,
+            commit: None,
+            url: None,
+            delivery: None,
+        }))
         .expect("record");
     let (small_tar, _) = export(&store, &small_dir, "package-1.tar", &[]);
     drop(store);

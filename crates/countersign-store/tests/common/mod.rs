@@ -93,7 +93,13 @@ pub fn check(i: usize) -> RecordRequest {
         recorded_by: "tester".into(),
         recorded_at: "2026-01-02T03:04:05Z".parse().unwrap(),
         idempotency_key: None,
-        evidence: Evidence::Check { name: format!("ci-{i}"), status: CheckOutcome::Success, commit: None, url: None, delivery: None },
+        evidence: Evidence::Check {
+            name: format!("ci-{i}"),
+            status: CheckOutcome::Success,
+            commit: None,
+            url: None,
+            delivery: None,
+        },
     }
 }
 
