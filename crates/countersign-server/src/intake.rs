@@ -66,8 +66,9 @@ pub fn intake(event: &Event, delivery: &str, received_at: Timestamp) -> Intake {
         EventKind::Review(review) => {
             let change = pr_change(review.number, review.head_sha.as_deref(), None);
             let mut records = Vec::new();
-            match (review.state, &review.reviewer) {
-                (ReviewState::Approved, Some(reviewer)) => records.push(record(
+            // Changes requested, comments, dismissals and withdrawals record no approval.
+            if let (ReviewState::Approved, Some(reviewer)) = (review.state, &review.reviewer) {
+                records.push(record(
                     0,
                     &change.id,
                     Evidence::Approval {
@@ -78,9 +79,7 @@ pub fn intake(event: &Event, delivery: &str, received_at: Timestamp) -> Intake {
                         note: None,
                         delivery: Some(delivery.to_owned()),
                     },
-                )),
-                // Changes requested, comments, dismissals and withdrawals record no approval.
-                _ => {}
+                ));
             }
             let who = review.reviewer.as_deref().unwrap_or("someone");
             Intake {
