@@ -156,8 +156,8 @@ impl SecretLookup for FixedSecret {
     fn env(&self, name: &str) -> Option<String> {
         (name == "BENCH_GITHUB_SECRET").then(|| SECRET.to_owned())
     }
-    fn file(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        Err(std::io::Error::other(format!("the bench reads no secret file ({})", path.display())))
+    fn file(&self, path: &Path) -> Result<Vec<u8>, String> {
+        Err(format!("the bench reads no secret file ({})", path.display()))
     }
 }
 

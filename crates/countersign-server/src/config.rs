@@ -90,7 +90,7 @@ impl Secret {
 /// How the binary looks secrets up: environment variables and files. Tests pass their own.
 pub trait SecretLookup {
     fn env(&self, name: &str) -> Option<String>;
-    fn file(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>>;
+    fn file(&self, path: &std::path::Path) -> Result<Vec<u8>, String>;
 }
 
 /// The process environment and the file system.
@@ -100,13 +100,9 @@ impl SecretLookup for ProcessSecrets {
     fn env(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
-    fn file(&self, path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-        // A secret file is small; refuse to read a device or something huge by mistake.
-        let meta = std::fs::metadata(path)?;
-        if !meta.is_file() || meta.len() > 64 * 1024 {
-            return Err(std::io::Error::other("not a regular file of at most 64 KiB"));
-        }
-        std::fs::read(path)
+    fn file(&self, path: &std::path::Path) -> Result<Vec<u8>, String> {
+        countersign_store::bounded::read_file(path, countersign_store::bounded::SECRET_LIMIT, "secret file")
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -175,11 +171,9 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
                 .with_secondary(first, "first here"),
             );
         }
-        let forge = table.req_str(ctx, "forge").and_then(|f| match f.value.as_str() {
-            "github" => Some(Forge::GitHub),
-            "gitea" | "forgejo" => Some(Forge::Gitea),
-            "gitlab" => Some(Forge::GitLab),
-            _ => {
+        let forge = table.req_str(ctx, "forge").and_then(|f| {
+            let forge = Forge::from_name(&f.value);
+            if forge.is_none() {
                 ctx.push(
                     Diagnostic::new(
                         codes::INVALID_VALUE,
@@ -189,8 +183,8 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
                     )
                     .with_help("write one of \"github\", \"gitea\", \"forgejo\", \"gitlab\""),
                 );
-                None
             }
+            forge
         });
         let webhook_secret = secret(ctx, &table, "webhook-secret", true);
         let token = secret(ctx, &table, "token", false);

@@ -53,7 +53,6 @@ struct Inner {
     /// (kind, outcome) → jobs run.
     jobs: BTreeMap<(String, String), u64>,
     ingest: Histogram,
-    evaluation: Histogram,
 }
 
 /// The server's counters.
@@ -83,13 +82,6 @@ impl Metrics {
     pub fn ingest_latency(&self, took: Duration) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.ingest.observe(took.as_secs_f64());
-        }
-    }
-
-    /// Time a change's evaluation took.
-    pub fn evaluation_latency(&self, took: Duration) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.evaluation.observe(took.as_secs_f64());
         }
     }
 
@@ -137,9 +129,6 @@ impl Metrics {
         out.push_str("# HELP countersign_job_queue_oldest_age_seconds How long the oldest waiting job has been due.\n");
         out.push_str("# TYPE countersign_job_queue_oldest_age_seconds gauge\n");
         let _ = writeln!(out, "countersign_job_queue_oldest_age_seconds {}", queue.oldest_age_seconds);
-        out.push_str("# HELP countersign_evaluation_seconds Time to evaluate a change.\n");
-        out.push_str("# TYPE countersign_evaluation_seconds histogram\n");
-        inner.evaluation.render(&mut out, "countersign_evaluation_seconds", "");
         out
     }
 }

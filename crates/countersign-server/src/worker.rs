@@ -94,12 +94,7 @@ async fn process_delivery(state: &AppState, job: &JobRow) -> anyhow::Result<()> 
     let Some(stored) = state.store.delivery(&payload.forge, &payload.delivery_id).await? else {
         anyhow::bail!("delivery {} of {} is not stored", payload.delivery_id, payload.forge);
     };
-    let forge = match stored.forge.as_str() {
-        "github" => Forge::GitHub,
-        "gitea" => Forge::Gitea,
-        "gitlab" => Forge::GitLab,
-        other => anyhow::bail!("unknown forge {other:?}"),
-    };
+    let forge = Forge::from_name(&stored.forge).ok_or_else(|| anyhow::anyhow!("unknown forge {:?}", stored.forge))?;
     let body = stored.body.unwrap_or_default();
     let outcome = match webhook::normalise(forge, &stored.event, &body) {
         Ok(Normalised::Event(event)) => {

@@ -16,6 +16,8 @@ pub const PR_JSON_LIMIT: u64 = 32 * 1024 * 1024;
 pub const POLICY_LIMIT: u64 = 1024 * 1024;
 /// The largest trusted checkpoint file (`--trusted`).
 pub const CHECKPOINT_LIMIT: u64 = 64 * 1024;
+/// A secret file the server reads (a webhook secret, an API token, an App's private key).
+pub const SECRET_LIMIT: u64 = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BoundedReadError {

@@ -205,6 +205,22 @@ pub type Clock = fn() -> Timestamp;
 
 type Job = (db::PreparedEntry, oneshot::Sender<Result<AppendOutcome, StoreError>>);
 
+/// A request handed to the group committer, or already answered by its idempotency key.
+enum Queued {
+    Done(AppendOutcome),
+    Waiting(oneshot::Receiver<Result<AppendOutcome, StoreError>>),
+}
+
+impl Queued {
+    /// The outcome, once the entry is durable.
+    async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        match self {
+            Queued::Done(outcome) => Ok(outcome),
+            Queued::Waiting(wait) => wait.await.map_err(|_| StoreError::Append("the committer stopped".into()))?,
+        }
+    }
+}
+
 /// The most entries one group commit appends in one transaction.
 const MAX_GROUP: usize = 512;
 
@@ -564,14 +580,19 @@ impl AsyncStore {
                 "webhook deliveries, and evidence taken from them, are recorded only by the server".into(),
             ));
         }
+        self.queue(request, None).await?.outcome().await
+    }
+
+    /// Queue a request for the group committer, unless its idempotency key was used
+    /// before: then the entry that key became is its outcome, and nothing is written.
+    async fn queue(&self, request: &RecordRequest, policy_text: Option<&str>) -> Result<Queued, StoreError> {
         if let Some(key) = &request.idempotency_key {
             let pool = &self.pool;
             if let Some(index) = on_pool!(pool, db::find_idempotent(key))? {
-                return Ok(AppendOutcome::AlreadyRecorded(index));
+                return Ok(Queued::Done(AppendOutcome::AlreadyRecorded(index)));
             }
         }
-        let entry = self.prepare(request, None).await?;
-        self.submit(entry).await
+        Ok(Queued::Waiting(self.enqueue(self.prepare(request, policy_text).await?)?))
     }
 
     /// Hand an entry to the group committer; the receiver gets its outcome once durable.
@@ -585,7 +606,7 @@ impl AsyncStore {
     }
 
     async fn submit(&self, entry: db::PreparedEntry) -> Result<AppendOutcome, StoreError> {
-        self.enqueue(entry)?.await.map_err(|_| StoreError::Append("the committer stopped".into()))?
+        Queued::Waiting(self.enqueue(entry)?).outcome().await
     }
 
     /// Record many entries in one transaction (imports, benchmarks): all or nothing.
@@ -628,14 +649,7 @@ impl AsyncStore {
             idempotency_key: Some(format!("policy-version:{version}:{sha256}")),
             evidence: Evidence::PolicyVersion { version: version.to_owned(), sha256 },
         };
-        let pool = &self.pool;
-        if let Some(key) = &request.idempotency_key
-            && let Some(index) = on_pool!(pool, db::find_idempotent(key))?
-        {
-            return Ok(AppendOutcome::AlreadyRecorded(index));
-        }
-        let entry = self.prepare(&request, Some(text)).await?;
-        self.submit(entry).await
+        self.queue(&request, Some(text)).await?.outcome().await
     }
 
     pub async fn tree_size(&self) -> Result<u64, StoreError> {
@@ -807,20 +821,11 @@ impl AsyncStore {
             if on_pool!(pool, db::delivery(forge, id))?.is_none() {
                 return Err(StoreError::Append(format!("no stored delivery {forge}:{id}")));
             }
-            if let Some(key) = &request.idempotency_key
-                && let Some(index) = on_pool!(pool, db::find_idempotent(key))?
-            {
-                pending.push(Err(AppendOutcome::AlreadyRecorded(index)));
-                continue;
-            }
-            pending.push(Ok(self.enqueue(self.prepare(request, None).await?)?));
+            pending.push(self.queue(request, None).await?);
         }
         let mut outcomes = Vec::with_capacity(pending.len());
-        for p in pending {
-            outcomes.push(match p {
-                Err(known) => known,
-                Ok(wait) => wait.await.map_err(|_| StoreError::Append("the committer stopped".into()))??,
-            });
+        for queued in pending {
+            outcomes.push(queued.outcome().await?);
         }
         Ok(outcomes)
     }

@@ -104,6 +104,17 @@ pub enum Forge {
 }
 
 impl Forge {
+    /// The forge a configuration or a stored delivery names: `github`, `gitea` (or
+    /// `forgejo`), `gitlab`.
+    pub fn from_name(name: &str) -> Option<Forge> {
+        match name {
+            "github" => Some(Forge::GitHub),
+            "gitea" | "forgejo" => Some(Forge::Gitea),
+            "gitlab" => Some(Forge::GitLab),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Forge::GitHub => "github",
