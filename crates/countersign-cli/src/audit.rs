@@ -109,7 +109,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let loaded = policy_source::load(&src, g.today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
-    crate::owners::import_codeowners(&mut policy, &repo, None)?;
+    crate::owners::import_codeowners(&mut policy, &repo, None);
 
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
@@ -117,7 +117,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         since: args.since,
         until: args.until,
         use_cache: !args.no_cache,
-        read: read_options(&policy),
+        read: countersign_judge::read_options(&policy),
         ..Default::default()
     };
     let bar = progress_bar();
@@ -151,8 +151,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let eval_opts = EvalOptions { now: Some(g.as_of()) };
     let bases = changes
         .iter()
-        .map(|c| base_facts(&engine, &repo, c, &format!("{}^", c.id)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(|c| countersign_judge::base_facts(&engine, &repo, c, &format!("{}^", c.id)))
+        .collect::<Vec<_>>();
     let evals = evaluate_all(&engine, &changes, &bases, &eval_opts);
     let summary = summarize(&evals);
 
@@ -249,61 +249,6 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
-}
-
-/// What the policy needs read of each change: the added lines its content flags watch (in
-/// its own pattern language) and the trailers it counts as reviews.
-pub fn read_options(policy: &countersign_policy::model::Policy) -> countersign_git::ReadOptions {
-    countersign_git::ReadOptions {
-        added_lines_for: policy
-            .content_flags
-            .iter()
-            .flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone()))
-            .collect(),
-        added_lines_matcher: content_flag_matcher(policy),
-        review_trailers: Some(policy.evidence.review_trailers.clone()),
-    }
-}
-
-/// Whether a path is watched by a content flag, in the policy's own pattern language.
-fn content_flag_matcher(policy: &countersign_policy::model::Policy) -> Option<countersign_git::PathMatcher> {
-    if policy.content_flags.is_empty() {
-        return None;
-    }
-    let sets: Vec<countersign_policy::paths::PathSet> = policy.content_flags.iter().map(|f| f.paths.clone()).collect();
-    Some(std::sync::Arc::new(move |path: &str| sets.iter().any(|s| s.matches(path))))
-}
-
-/// What the repository held at a change's base, for the rules that need it (migration
-/// numbering): the files beside each watched file the change touches. Nothing is read when
-/// no rule needs it. A base git cannot read (a root commit's parent, a shallow clone) leaves
-/// the facts unread, which the engine reports as "unknown".
-pub fn base_facts(
-    engine: &Engine<'_>,
-    repo: &countersign_git::Repository,
-    change: &countersign_engine::change::Change,
-    base: &str,
-) -> anyhow::Result<BaseFacts> {
-    if !engine.needs_base_facts() {
-        return Ok(BaseFacts::default());
-    }
-    let dirs: std::collections::BTreeSet<&str> = change
-        .changed_paths
-        .iter()
-        .filter(|p| engine.wants_base_path(&p.path))
-        .map(|p| p.path.rsplit_once('/').map_or("", |(dir, _)| dir))
-        .collect();
-    if dirs.is_empty() {
-        return Ok(BaseFacts::default());
-    }
-    let mut paths = Vec::new();
-    for dir in dirs {
-        match repo.files_in_dir_at(base, dir) {
-            Ok(files) => paths.extend(files.into_iter().filter(|p| engine.wants_base_path(p))),
-            Err(_) => return Ok(BaseFacts::default()),
-        }
-    }
-    Ok(BaseFacts { sequence_paths: Some(paths) })
 }
 
 /// Evaluate every change, on every core: the engine is pure, so chunks are independent.

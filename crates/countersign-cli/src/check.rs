@@ -85,12 +85,12 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let loaded = policy_source::load(&src, g.today())?;
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
-    crate::owners::import_codeowners(&mut policy, &repo, Some(&args.base))?;
+    crate::owners::import_codeowners(&mut policy, &repo, Some(&args.base));
 
     // Content flags (`CREATE INDEX CONCURRENTLY`, `DROP COLUMN`) matter most before merge:
     // read the added lines between base and head for the paths they watch.
     let mut change = repo
-        .pr_change_with(&args.base, &args.head, &crate::audit::read_options(&policy))
+        .pr_change_with(&args.base, &args.head, &countersign_judge::read_options(&policy))
         .with_context(|| format!("cannot read the changes between {} and {}", args.base, args.head))?;
     let forge = match &args.pr_json {
         Some(path) => {
@@ -106,7 +106,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
                     path.display()
                 )
             })?;
-            merge_forge(&mut change, pr.into_change());
+            countersign_judge::merge_forge(&mut change, pr.into_change());
             warn_unmatched_gates(&policy, &change);
             true
         }
@@ -120,7 +120,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     let engine = Engine::new(&policy);
     // Numbering continues from what the target branch holds now, not from where the PR forked.
-    let base = crate::audit::base_facts(&engine, &repo, &change, &args.base)?;
+    let base = countersign_judge::base_facts(&engine, &repo, &change, &args.base);
     let eval = engine.evaluate_with_base(&change, &base, &EvalOptions { now: Some(g.as_of()) });
     let not_judged: Vec<&str> =
         eval.requirements.iter().filter(|r| r.status == Status::Unknown).map(|r| r.id.as_str()).collect();
@@ -202,37 +202,4 @@ fn warn_unmatched_gates(policy: &countersign_policy::model::Policy, change: &Cha
             );
         }
     }
-}
-
-/// Combine git's view of the PR with the forge's: git is authoritative for commits, paths,
-/// trailers and signatures; the forge for the title, description, labels, reviews and checks.
-pub fn merge_forge(change: &mut Change, forge: Change) {
-    change.id = forge.id;
-    change.pr_number = forge.pr_number;
-    change.title = forge.title;
-    change.body = forge.body;
-    change.labels = forge.labels;
-    if let Some(fa) = forge.author {
-        match &mut change.author {
-            Some(a) => {
-                a.login = fa.login;
-                if a.name.is_none() {
-                    a.name = fa.name;
-                }
-            }
-            None => change.author = Some(fa),
-        }
-    }
-    if forge.branch.is_some() {
-        change.branch = forge.branch;
-    }
-    if forge.head_commit.is_some() {
-        change.head_commit = forge.head_commit;
-    }
-    change.approvals.extend(forge.approvals);
-    change.checks.extend(forge.checks);
-    if change.changed_paths.is_empty() {
-        change.changed_paths = forge.changed_paths;
-    }
-    change.completeness = forge.completeness;
 }

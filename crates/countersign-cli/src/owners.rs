@@ -9,8 +9,9 @@ use serde::Serialize;
 use countersign_policy::model::{AreaOrigin, Policy, Subject};
 
 use crate::output::{self, Format};
-use crate::policy_source::{self, CODEOWNERS_LOCATIONS};
+use crate::policy_source;
 use crate::{EXIT_OK, PolicyArgs};
+use countersign_judge::Codeowners;
 
 #[derive(Args, Debug)]
 #[command(
@@ -48,8 +49,8 @@ pub fn run(args: OwnersArgs, g: &crate::Global) -> anyhow::Result<u8> {
     policy_source::warn(&src, &loaded.warnings);
     let mut policy = loaded.policy;
     match &repo {
-        Some(repo) => import_codeowners(&mut policy, repo, None)?,
-        None => import_codeowners_from_dir(&mut policy, &root)?,
+        Some(repo) => import_codeowners(&mut policy, repo, None),
+        None => import_codeowners_from_dir(&mut policy, &root),
     }
 
     let mut paths = args.paths.clone();
@@ -177,51 +178,35 @@ fn lookup(policy: &Policy, policy_name: &str, path: &str) -> OwnerLine {
 }
 
 /// Import CODEOWNERS into the policy when it asks for it: from `rev` when given (the base
-/// branch, as GitHub does), otherwise from the working tree or HEAD.
-pub fn import_codeowners(
-    policy: &mut Policy,
-    repo: &countersign_git::Repository,
-    rev: Option<&str>,
-) -> anyhow::Result<()> {
-    let Some(import) = policy.codeowners.clone() else { return Ok(()) };
-    let candidates = codeowners_candidates(&import);
-    for candidate in &candidates {
-        let bytes = match rev {
-            None => std::fs::read(repo.path().join(candidate)).ok(),
-            Some(rev) => repo.read_blob_at(rev, candidate).ok().flatten(),
-        };
-        if let Some(bytes) = bytes {
-            return apply_codeowners(policy, candidate, &bytes);
+/// branch, as GitHub does), otherwise from the working tree or HEAD. Problems are printed.
+pub fn import_codeowners(policy: &mut Policy, repo: &countersign_git::Repository, rev: Option<&str>) {
+    report(countersign_judge::import_codeowners(policy, |file| match rev {
+        None => std::fs::read(repo.path().join(file)).ok(),
+        Some(rev) => repo.read_blob_at(rev, file).ok().flatten(),
+    }));
+}
+
+fn import_codeowners_from_dir(policy: &mut Policy, root: &std::path::Path) {
+    match countersign_judge::import_codeowners(policy, |file| std::fs::read(root.join(file)).ok()) {
+        // Outside a repository, a missing CODEOWNERS is not worth a warning.
+        Codeowners::Missing { .. } => {}
+        outcome => report(outcome),
+    }
+}
+
+fn report(outcome: Codeowners) {
+    match outcome {
+        Codeowners::NotAsked => {}
+        Codeowners::Imported { file, text, diagnostics } => {
+            if !diagnostics.is_empty() {
+                eprint!(
+                    "{}",
+                    countersign_policy::render_diagnostics(&file, &text, &diagnostics, output::color_enabled())
+                );
+            }
         }
-    }
-    eprintln!("warning: the policy imports CODEOWNERS, but none of {} exists", candidates.join(", "));
-    Ok(())
-}
-
-fn import_codeowners_from_dir(policy: &mut Policy, root: &std::path::Path) -> anyhow::Result<()> {
-    let Some(import) = policy.codeowners.clone() else { return Ok(()) };
-    let candidates = codeowners_candidates(&import);
-    for candidate in &candidates {
-        if let Ok(bytes) = std::fs::read(root.join(candidate)) {
-            return apply_codeowners(policy, candidate, &bytes);
+        Codeowners::Missing { candidates } => {
+            eprintln!("warning: the policy imports CODEOWNERS, but none of {} exists", candidates.join(", "));
         }
-    }
-    Ok(())
-}
-
-fn apply_codeowners(policy: &mut Policy, file: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let text = String::from_utf8_lossy(bytes);
-    let diags = countersign_policy::codeowners::import(policy, file, &text);
-    if !diags.is_empty() {
-        eprint!("{}", countersign_policy::render_diagnostics(file, &text, &diags, output::color_enabled()));
-    }
-    Ok(())
-}
-
-fn codeowners_candidates(import: &countersign_policy::model::CodeownersSettings) -> Vec<String> {
-    if import.files.is_empty() {
-        CODEOWNERS_LOCATIONS.iter().map(|s| s.to_string()).collect()
-    } else {
-        import.files.clone()
     }
 }

@@ -97,6 +97,3 @@ pub fn warn(src: &PolicyText, warnings: &[countersign_policy::Diagnostic]) {
         eprint!("{}", countersign_policy::render_diagnostics(&src.name, &src.text, warnings, color_enabled()));
     }
 }
-
-/// Where GitHub looks for CODEOWNERS, in order; the first found wins.
-pub const CODEOWNERS_LOCATIONS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];

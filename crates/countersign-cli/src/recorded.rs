@@ -1,12 +1,10 @@
 //! Recorded evidence from the evidence store, merged into the changes git describes.
 
-use std::collections::HashMap;
-
 use anyhow::{Context, bail};
 
-use countersign_engine::change::{Change, ChangeKind};
+use countersign_engine::change::Change;
 use countersign_policy::model::{Person, Policy, WAIVABLE_KINDS};
-use countersign_store::{ChangeRef, Evidence, RecordedEvidence, Store};
+use countersign_store::{Evidence, Store};
 
 use crate::Global;
 
@@ -61,43 +59,8 @@ pub fn owner_repo(url: &str) -> Option<String> {
 /// Register the changes (so evidence can be recorded against them), then add the recorded
 /// approvals, check results, emergency declarations and fulfilments to each.
 pub fn merge(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> anyhow::Result<usize> {
-    let refs: Vec<ChangeRef> = changes
-        .iter()
-        .map(|c| ChangeRef {
-            id: c.id.clone(),
-            repository: repository.map(str::to_owned),
-            pr_number: c.pr_number,
-            head_commit: c.head_commit.clone(),
-            merge_commit: matches!(c.kind, Some(ChangeKind::Merge | ChangeKind::DirectPush)).then(|| c.id.clone()),
-            commits: c.commits.iter().map(|k| k.id.clone()).collect(),
-        })
-        .collect();
-    store.register_new_changes(&refs).context("cannot register the changes in the evidence store")?;
-    let mut by_change: HashMap<String, Vec<RecordedEvidence>> = HashMap::new();
-    for e in store.all_change_evidence().context("cannot read recorded evidence")? {
-        if let Some(id) = e.change_id.clone() {
-            by_change.entry(id).or_default().push(e);
-        }
-    }
-    if by_change.is_empty() {
-        return Ok(0);
-    }
-    // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
-    // the squash or merge commit that `audit` sees later, and the other way round.
-    let records = store.change_records().context("cannot read the registered changes")?;
-    let mut merged = 0;
-    for change in changes.iter_mut() {
-        let record = records.get(&change.id).unwrap_or(&change.id);
-        let Some(records) = by_change.get(record) else { continue };
-        for e in records {
-            merged += 1;
-            change.approvals.extend(e.to_approval());
-            change.approvals.extend(e.to_emergency_authorization());
-            change.checks.extend(e.to_check());
-            change.fulfilments.extend(e.to_fulfilment());
-        }
-    }
-    Ok(merged)
+    countersign_judge::merge_recorded(store, repository, changes)
+        .context("cannot read recorded evidence (or register the changes) in the evidence store")
 }
 
 /// The check `record` runs before it stores anything: every person, obligation, rule and

@@ -201,6 +201,12 @@ fn verified_size(dir: &Path, database: &str) -> u64 {
     report["entries"].as_u64().unwrap_or_else(|| panic!("no entry count in {report}"))
 }
 
+/// A sample's value in `/metrics` (0 when absent).
+fn metric_value(server: &Server, sample: &str) -> u64 {
+    let (_, text) = get(&server.url("/metrics"));
+    text.lines().find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+}
+
 /// Poll `/metrics` until `line` appears (the worker runs after the answer).
 fn wait_for_metric(server: &Server, line: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -234,8 +240,10 @@ fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
     let other = fixture("github/pull_request/synchronize.payload.json");
     let (status, answer) = github_post(&server, "pull_request", "d-1", &other);
     assert_eq!((status, answer["outcome"].as_str()), (409, Some("conflict")), "{answer}");
-    // The worker processes the accepted delivery after the answer.
-    let metrics = wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    // The worker processes the accepted delivery after the answer, then judges the pull
+    // request (here: skipped, the repository has no git directory configured).
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    let metrics = wait_for_metric(&server, "countersign_jobs_total{kind=\"evaluate\",outcome=\"done\"} 1");
     for line in [
         "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"accepted\"} 1",
         "countersign_webhook_deliveries_total{forge=\"github\",event=\"pull_request\",outcome=\"duplicate\"} 1",
@@ -562,4 +570,261 @@ fn no_one_records_evidence_in_a_forges_name() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(verified_size(dir.path(), &database), 0);
+}
+
+// --- verdicts posted back --------------------------------------------------------------
+
+/// One request the fake forge received.
+#[derive(Debug, Clone)]
+struct ForgeRequest {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: serde_json::Value,
+}
+
+impl ForgeRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local stand-in for GitHub's REST API: it answers every request with a response
+/// octokit recorded from the real API (`forge-api/github/recorded.create-status.json`:
+/// 201, the created status, and GitHub's rate-limit headers), and keeps what it was sent.
+struct FakeForge {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<ForgeRequest>>>,
+}
+
+impl FakeForge {
+    fn start() -> FakeForge {
+        let recorded: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                common::workspace_root().join("../shared/fixtures/forge-api/github/recorded.create-status.json"),
+            )
+            .expect("the shared forge-api fixtures"),
+        )
+        .unwrap();
+        let answer = &recorded[0];
+        let status = answer["status"].as_u64().unwrap();
+        let body = serde_json::to_vec(&answer["response"]).unwrap();
+        let mut head = format!("HTTP/1.1 {status} Created\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+        for (name, value) in answer["headers"].as_object().unwrap() {
+            let lower = name.to_ascii_lowercase();
+            if lower.starts_with("x-ratelimit") || lower == "content-type" || lower == "etag" {
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        head.push_str("\r\n");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if let Some(request) = read_request(&stream) {
+                    kept.lock().unwrap().push(request);
+                }
+                let mut stream = stream;
+                use std::io::Write as _;
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        FakeForge { url, requests }
+    }
+
+    fn requests(&self) -> Vec<ForgeRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Wait until the forge has received `n` requests; return them all.
+    fn wait_for(&self, n: usize) -> Vec<ForgeRequest> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let seen = self.requests();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "the forge received {} requests, not {n}: {seen:#?}", seen.len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn read_request(stream: &std::net::TcpStream) -> Option<ForgeRequest> {
+    use std::io::Read as _;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(ForgeRequest { method, path, headers, body: serde_json::from_slice(&body).unwrap_or_default() })
+}
+
+/// A GitHub fixture, moved to the repository `acme/app` and edited by `edit`.
+fn github_payload(path: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut payload: serde_json::Value = serde_json::from_slice(&fixture(path)).unwrap();
+    payload["repository"]["full_name"] = "acme/app".into();
+    payload["repository"]["name"] = "app".into();
+    payload["repository"]["owner"]["login"] = "acme".into();
+    edit(&mut payload);
+    serde_json::to_vec(&payload).unwrap()
+}
+
+/// The governed repository as the forge has it (`origin`, bare, with GitHub's
+/// `refs/pull/7/head`), and the server's own clone of it taken before the pull request was
+/// opened, so the server must fetch the pull request's commits. Returns (base, head).
+fn governed_repository(dir: &Path) -> (String, String) {
+    let work = common::Repo::new();
+    let policy = std::fs::read_to_string(common::workspace_root().join("examples/policies/starter.toml")).unwrap()
+        + "\n[[gates]]\ncheck = \"unit-tests\"\ndescription = \"The unit tests pass\"\n";
+    let base = work.commit(
+        "Alice <alice@example.com>",
+        &[("countersign.toml", &policy), ("src/app.rs", "fn main() {}\n")],
+        "start",
+    );
+    let origin = dir.join("origin.git");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
+    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    work.git(&["checkout", "-q", "-b", "feature"]);
+    let head = work.commit("Alice <alice@example.com>", &[("src/app.rs", "fn main() { run() }\n")], "call run");
+    work.git(&["push", "-q", origin.to_str().unwrap(), "feature:refs/pull/7/head"]);
+    (base, head)
+}
+
+fn verdict_config(forge: &FakeForge, dir: &Path) -> String {
+    format!(
+        r#"public-url = "http://countersign.test"
+
+[[repositories]]
+name = "acme/app"
+forge = "github"
+webhook-secret = {{ env = "TEST_GITHUB_SECRET" }}
+token = {{ file = "github-token" }}
+api-url = "{}"
+git-dir = "{}"
+"#,
+        forge.url,
+        dir.join("mirror.git").display()
+    )
+}
+
+/// S000-07 and S000-10, through the server: a pull request's verdict is posted back to the
+/// forge as a commit status on its head. Without a review by someone other than the author
+/// and without CI it fails; once another person approves the head and CI passes, it
+/// succeeds. The policy is read from the base commit, the commits are fetched from the
+/// forge's git, and an unchanged verdict is not posted again. A success someone else sets
+/// under countersign's context is tampering: it is counted and overwritten.
+#[test]
+fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    let (base, head) = governed_repository(dir.path());
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+
+    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+        p["pull_request"]["base"]["sha"] = base.clone().into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+    });
+    assert_eq!(github_post(&server, "pull_request", "v-1", &opened).0, 200);
+    let first = forge.wait_for(1);
+    let status = &first[0];
+    assert_eq!(status.method, "POST");
+    assert_eq!(status.path, format!("/repos/acme/app/statuses/{head}"));
+    assert_eq!(status.header("authorization"), Some("Bearer test-token"));
+    assert_eq!(status.body["context"], "countersign");
+    assert_eq!(status.body["state"], "failure", "{:#?}", status.body);
+    assert_eq!(status.body["target_url"], "http://countersign.test/changes/acme%2Fapp%237");
+    let description = status.body["description"].as_str().unwrap();
+    assert!(description.contains("peer-review") || description.contains("review"), "{description}");
+    assert!(description.contains("unit-tests"), "{description}");
+    wait_for_metric(&server, "countersign_forge_rate_limit_remaining{forge=\"github\"} 4999");
+
+    // Someone with a status token marks it green under our name.
+    let forged = github_payload("github/status/payload.json", |p| {
+        p["sha"] = head.clone().into();
+        p["context"] = "countersign".into();
+        p["state"] = "success".into();
+    });
+    assert_eq!(github_post(&server, "status", "v-2", &forged).0, 200);
+    let after_tamper = forge.wait_for(2);
+    assert_eq!(after_tamper[1].body["state"], "failure", "the forged success is overwritten");
+    wait_for_metric(&server, "countersign_status_tampering_total 1");
+
+    // Bob approves the head; CI passes on it.
+    let review = github_payload("github/pull_request_review/submitted.payload.json", |p| {
+        p["review"]["state"] = "approved".into();
+        p["review"]["commit_id"] = head.clone().into();
+        p["review"]["user"]["login"] = "bob".into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+    });
+    assert_eq!(github_post(&server, "pull_request_review", "v-3", &review).0, 200);
+    let ci = github_payload("github/check_run/completed.payload.json", |p| {
+        p["check_run"]["name"] = "unit-tests".into();
+        p["check_run"]["head_sha"] = head.clone().into();
+        p["check_run"]["pull_requests"][0]["number"] = 7.into();
+    });
+    assert_eq!(github_post(&server, "check_run", "v-4", &ci).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let last = loop {
+        let seen = forge.requests();
+        let last = seen.last().cloned().unwrap();
+        if last.body["state"] == "success" || Instant::now() > deadline {
+            break last;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(last.body["state"], "success", "{:#?}", forge.requests());
+    let posts = forge.requests().len();
+
+    // Our own status echoes back: not tampering. The same pull request described again
+    // gives the same verdict: nothing is posted.
+    let echo = github_payload("github/status/payload.json", |p| {
+        p["sha"] = head.clone().into();
+        p["context"] = "countersign".into();
+        p["state"] = "success".into();
+    });
+    assert_eq!(github_post(&server, "status", "v-5", &echo).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 5");
+    let evaluations = metric_value(&server, "countersign_jobs_total{kind=\"evaluate\",outcome=\"done\"}");
+    assert_eq!(github_post(&server, "pull_request", "v-6", &opened).0, 200);
+    let again = format!("countersign_jobs_total{{kind=\"evaluate\",outcome=\"done\"}} {}", evaluations + 1);
+    let metrics = wait_for_metric(&server, &again);
+    assert!(metrics.contains("countersign_status_tampering_total 1\n"), "the echo is not tampering: {metrics}");
+    assert_eq!(forge.requests().len(), posts, "an unchanged verdict is not posted again: {:#?}", forge.requests());
+    assert!(server.stop().success());
 }

@@ -578,6 +578,11 @@ impl Repository {
         slots.into_iter().map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early"))).collect()
     }
 
+    /// Whether `rev` names a commit this repository has.
+    pub fn has_commit(&self, rev: &str) -> bool {
+        self.resolve_commit(rev).is_ok()
+    }
+
     /// The blob at `path` (`/`-separated) in the tree of `rev`, or `None` when there is no
     /// such file there. Used to read CODEOWNERS or the policy file from a base branch.
     pub fn read_blob_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {

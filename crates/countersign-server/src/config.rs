@@ -40,8 +40,13 @@ pub struct ServerConfig {
     /// The server's address as forges and people reach it, for links in statuses.
     pub public_url: Option<String>,
     pub max_body: u64,
+    /// The name verdicts are posted under (GitHub/Gitea status `context`, GitLab `name`).
+    pub status_context: String,
     pub repositories: Vec<RepositoryConfig>,
 }
+
+/// The status context verdicts are posted under unless `status-context` says otherwise.
+pub const DEFAULT_STATUS_CONTEXT: &str = "countersign";
 
 #[derive(Debug, Clone)]
 pub struct RepositoryConfig {
@@ -106,7 +111,8 @@ impl SecretLookup for ProcessSecrets {
     }
 }
 
-const TOP_KEYS: &[&str] = &["listen", "database", "key-file", "public-url", "max-body", "repositories"];
+const TOP_KEYS: &[&str] =
+    &["listen", "database", "key-file", "public-url", "max-body", "status-context", "repositories"];
 const REPO_KEYS: &[&str] = &["name", "forge", "webhook-secret", "token", "api-url", "policy", "git-dir"];
 
 /// Parse and validate a configuration: what could be read (`None` only when the text is
@@ -145,6 +151,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
         }
         None => DEFAULT_MAX_BODY,
     };
+    let status_context = top.str(ctx, "status-context").map_or_else(|| DEFAULT_STATUS_CONTEXT.to_owned(), |s| s.value);
     let mut repositories = Vec::new();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     for table in top.tables(ctx, "repositories", REPO_KEYS) {
@@ -214,7 +221,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
             .with_help("add [[repositories]] with name, forge and webhook-secret = { env = \"…\" }"),
         );
     }
-    ServerConfig { listen, database, key_file, public_url, max_body, repositories }
+    ServerConfig { listen, database, key_file, public_url, max_body, status_context, repositories }
 }
 
 fn url_value(ctx: &mut Ctx, key: &str, value: String, span: Span) -> Option<String> {

@@ -7,6 +7,8 @@
 //!   one transaction) before the forge gets its 2xx.
 //! - `worker`: claims jobs from the store's job table and runs them; on PostgreSQL several
 //!   replicas share the table and each job runs once.
+//! - `verdict`: judges a pull request again after its events (debounced) and posts the
+//!   verdict back as a commit status through `forge_api`.
 //! - `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What it must not do: decide policy (the engine does), read the wall clock (the binary
@@ -14,9 +16,11 @@
 //! interchangeable.
 
 pub mod config;
+pub mod forge_api;
 mod hooks;
 pub mod intake;
 pub mod metrics;
+pub mod verdict;
 mod worker;
 
 use std::sync::Arc;
@@ -54,6 +58,9 @@ pub struct ServeOptions {
     pub lease: Duration,
     /// How long shutdown waits for the running job before releasing its claim.
     pub shutdown_grace: Duration,
+    /// How long after an event a change is judged again; the events of one burst
+    /// coalesce into one evaluation.
+    pub debounce: Duration,
 }
 
 impl Default for ServeOptions {
@@ -63,6 +70,7 @@ impl Default for ServeOptions {
             poll: Duration::from_millis(200),
             lease: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
+            debounce: Duration::from_secs(1),
         }
     }
 }

@@ -53,6 +53,13 @@ struct Inner {
     /// (kind, outcome) → jobs run.
     jobs: BTreeMap<(String, String), u64>,
     ingest: Histogram,
+    evaluation: Histogram,
+    /// (forge, outcome) → API calls.
+    forge_calls: BTreeMap<(String, String), u64>,
+    /// forge → the rate-limit headroom its last answer reported.
+    rate_remaining: BTreeMap<String, u64>,
+    /// Statuses someone else set under our context, overwritten.
+    tampering: u64,
 }
 
 /// The server's counters.
@@ -82,6 +89,31 @@ impl Metrics {
     pub fn ingest_latency(&self, took: Duration) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.ingest.observe(took.as_secs_f64());
+        }
+    }
+
+    /// Time to judge a change (git, the log, the engine), not counting the post.
+    pub fn evaluation_latency(&self, took: Duration) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.evaluation.observe(took.as_secs_f64());
+        }
+    }
+
+    /// A forge API call: `outcome` is `ok`, `rate_limited` or `error`; `remaining` is the
+    /// rate-limit headroom the answer reported.
+    pub fn forge_call(&self, forge: &str, outcome: &str, remaining: Option<u64>) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.forge_calls.entry((forge.to_owned(), outcome.to_owned())).or_default() += 1;
+            if let Some(n) = remaining {
+                inner.rate_remaining.insert(forge.to_owned(), n);
+            }
+        }
+    }
+
+    /// Someone else set our status context; it was overwritten.
+    pub fn tampering(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.tampering += 1;
         }
     }
 
@@ -129,6 +161,29 @@ impl Metrics {
         out.push_str("# HELP countersign_job_queue_oldest_age_seconds How long the oldest waiting job has been due.\n");
         out.push_str("# TYPE countersign_job_queue_oldest_age_seconds gauge\n");
         let _ = writeln!(out, "countersign_job_queue_oldest_age_seconds {}", queue.oldest_age_seconds);
+        out.push_str(
+            "# HELP countersign_evaluation_seconds Time to judge a change after an event (git, log, engine).\n",
+        );
+        out.push_str("# TYPE countersign_evaluation_seconds histogram\n");
+        inner.evaluation.render(&mut out, "countersign_evaluation_seconds", "");
+        out.push_str("# HELP countersign_forge_api_calls_total Calls to the forges' APIs, by forge and outcome.\n");
+        out.push_str("# TYPE countersign_forge_api_calls_total counter\n");
+        for ((forge, outcome), n) in &inner.forge_calls {
+            let _ = writeln!(
+                out,
+                "countersign_forge_api_calls_total{{forge=\"{}\",outcome=\"{}\"}} {n}",
+                escape(forge),
+                escape(outcome)
+            );
+        }
+        out.push_str("# HELP countersign_forge_rate_limit_remaining Requests left in the forge's rate-limit window, as last reported.\n");
+        out.push_str("# TYPE countersign_forge_rate_limit_remaining gauge\n");
+        for (forge, n) in &inner.rate_remaining {
+            let _ = writeln!(out, "countersign_forge_rate_limit_remaining{{forge=\"{}\"}} {n}", escape(forge));
+        }
+        out.push_str("# HELP countersign_status_tampering_total Statuses set by someone else under countersign's context, overwritten.\n");
+        out.push_str("# TYPE countersign_status_tampering_total counter\n");
+        let _ = writeln!(out, "countersign_status_tampering_total {}", inner.tampering);
         out
     }
 }

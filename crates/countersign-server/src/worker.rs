@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use countersign_forge::webhook::{self, Forge, Normalised};
+use countersign_forge::webhook::{self, Check, CheckOutcome, Event, EventKind, Forge, Normalised};
 use countersign_store::JobRow;
 use tokio::sync::watch;
 
-use crate::intake::intake;
+use crate::intake::{intake, pr_change_id};
+use crate::verdict::{self, EvaluateJob};
 use crate::{AppState, ServeOptions};
 
 /// How many jobs one claim takes.
@@ -43,7 +44,7 @@ pub async fn run(state: Arc<AppState>, options: ServeOptions, mut stop: watch::R
                 break;
             }
             let started = Instant::now();
-            let result = run_job(&state, &job).await;
+            let result = run_job(&state, &options, &job).await;
             let outcome = match result {
                 Ok(()) => {
                     if let Err(e) = state.store.finish_job(&job, &state.worker_id).await {
@@ -53,7 +54,11 @@ pub async fn run(state: Arc<AppState>, options: ServeOptions, mut stop: watch::R
                 }
                 Err(e) => {
                     tracing::warn!(job = %job.key, attempt = job.attempts, error = %e, "a job failed; it will be retried");
-                    let delay = backoff(job.attempts);
+                    // A forge that says when to come back is obeyed.
+                    let delay = match e.downcast_ref::<crate::forge_api::ApiError>() {
+                        Some(crate::forge_api::ApiError::RateLimited { retry_after }) => *retry_after,
+                        _ => backoff(job.attempts),
+                    };
                     if let Err(e2) = state.store.retry_job(&job, &state.worker_id, &e.to_string(), delay).await {
                         tracing::error!(job = %job.key, error = %e2, "cannot release a failed job");
                     }
@@ -72,9 +77,15 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs((1u64 << exp).min(600))
 }
 
-async fn run_job(state: &AppState, job: &JobRow) -> anyhow::Result<()> {
+async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) -> anyhow::Result<()> {
     match job.kind.as_str() {
-        "process-delivery" => process_delivery(state, job).await,
+        "process-delivery" => process_delivery(state, options, job).await,
+        "evaluate" => {
+            let payload: EvaluateJob = serde_json::from_str(&job.payload)?;
+            let outcome = verdict::evaluate(state, &payload.change_id).await?;
+            tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
+            Ok(())
+        }
         other => anyhow::bail!("unknown job kind {other:?} (written by a newer countersign?)"),
     }
 }
@@ -89,7 +100,7 @@ struct DeliveryJob {
 /// Read a stored delivery back and note what it says. The delivery was checked before it
 /// was accepted, so a failure here is a stored delivery this build cannot read: it is
 /// noted on the delivery, not retried for ever.
-async fn process_delivery(state: &AppState, job: &JobRow) -> anyhow::Result<()> {
+async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow) -> anyhow::Result<()> {
     let payload: DeliveryJob = serde_json::from_str(&job.payload)?;
     let Some(stored) = state.store.delivery(&payload.forge, &payload.delivery_id).await? else {
         anyhow::bail!("delivery {} of {} is not stored", payload.delivery_id, payload.forge);
@@ -97,23 +108,85 @@ async fn process_delivery(state: &AppState, job: &JobRow) -> anyhow::Result<()> 
     let forge = Forge::from_name(&stored.forge).ok_or_else(|| anyhow::anyhow!("unknown forge {:?}", stored.forge))?;
     let body = stored.body.unwrap_or_default();
     let outcome = match webhook::normalise(forge, &stored.event, &body) {
-        Ok(Normalised::Event(event)) => {
-            let received_at = stored.received_at.parse().unwrap_or_else(|_| (state.clock)());
-            let intake = intake(&event, &format!("{}:{}", stored.forge, stored.delivery_id), received_at);
-            if let Some(change) = &intake.change {
-                state.store.upsert_changes(std::slice::from_ref(change)).await?;
+        Ok(Normalised::Event(event)) => match &event.kind {
+            EventKind::Check(check) if check.name == state.config.status_context => {
+                own_status(state, &stored.forge, &event, check).await?
             }
-            let written = state.store.record_from_delivery(&intake.records).await?;
-            match written.len() {
-                0 => format!("processed: {}", intake.summary),
-                n => format!("processed: {} ({n} evidence)", intake.summary),
+            _ => {
+                let received_at = stored.received_at.parse().unwrap_or_else(|_| (state.clock)());
+                let intake = intake(&event, &format!("{}:{}", stored.forge, stored.delivery_id), received_at);
+                if let Some(change) = &intake.change {
+                    state.store.upsert_changes(std::slice::from_ref(change)).await?;
+                }
+                let written = state.store.record_from_delivery(&intake.records).await?;
+                if let (EventKind::PullRequest(pr), Some(repository)) = (&event.kind, event.repository_name()) {
+                    let id = pr_change_id(repository, pr.number);
+                    state
+                        .store
+                        .note_pull_request(&id, &stored.forge, repository, &stored.delivery_id, received_at)
+                        .await?;
+                }
+                // Judge the change again, a moment from now: events of one burst coalesce.
+                if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
+                    enqueue_evaluation(state, &change.id, options.debounce).await?;
+                } else if let EventKind::Check(check) = &event.kind
+                    && let Some(found) = state.store.resolve_change(&check.head_sha).await.ok().flatten()
+                {
+                    enqueue_evaluation(state, &found.id, options.debounce).await?;
+                }
+                match written.len() {
+                    0 => format!("processed: {}", intake.summary),
+                    n => format!("processed: {} ({n} evidence)", intake.summary),
+                }
             }
-        }
+        },
         Ok(Normalised::Ignored { event }) => format!("ignored: {event}"),
         Err(e) => format!("failed: {e}"),
     };
     state.store.set_delivery_outcome(&stored.forge, &stored.delivery_id, &outcome).await?;
     Ok(())
+}
+
+/// Enqueue (or coalesce into the waiting) evaluation of a change, `delay` from now.
+async fn enqueue_evaluation(state: &AppState, change_id: &str, delay: Duration) -> anyhow::Result<()> {
+    let payload = serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned() })?;
+    let at = (state.clock)() + delay;
+    state.store.enqueue_job(&verdict::job_key(change_id), "evaluate", &payload, at).await?;
+    Ok(())
+}
+
+/// A status under countersign's own context arrived. Our own post echoes back with the
+/// state we posted: nothing to do. Anything else is someone else writing in our name (a
+/// token with status rights setting it to success, say): it is counted, the delivery's
+/// outcome says so, and the change is judged and posted again at once.
+async fn own_status(state: &AppState, forge: &str, event: &Event, check: &Check) -> anyhow::Result<String> {
+    let repository = event.repository_name().unwrap_or_default();
+    let word = match check.outcome {
+        CheckOutcome::Success | CheckOutcome::Neutral | CheckOutcome::Skipped => "success",
+        CheckOutcome::Pending => "pending",
+        CheckOutcome::Failure | CheckOutcome::Cancelled => "failure",
+    };
+    let context = &state.config.status_context;
+    let posted = state.store.posted_status(forge, repository, &check.head_sha, context).await?;
+    if posted.as_ref().is_some_and(|p| p.state == word) {
+        return Ok(format!("processed: our own status on {} ({word})", check.head_sha));
+    }
+    let change = match &posted {
+        Some(p) => Some(p.change_id.clone()),
+        None => state.store.resolve_change(&check.head_sha).await.ok().flatten().map(|c| c.id),
+    };
+    state.metrics.tampering();
+    let ours = posted.as_ref().map_or("nothing yet", |p| p.state.as_str());
+    tracing::warn!(repository, sha = %check.head_sha, set = word, ours, "someone else set countersign's status; overwriting");
+    if let Some(change) = &change {
+        state.store.forget_posted_status(forge, repository, &check.head_sha, context).await?;
+        enqueue_evaluation(state, change, Duration::ZERO).await?;
+    }
+    Ok(format!(
+        "tampering: {context} on {} was set to {word} by someone else (ours: {ours}); {}",
+        check.head_sha,
+        if change.is_some() { "judged again and overwritten" } else { "no change known for that commit" }
+    ))
 }
 
 #[cfg(test)]

@@ -124,6 +124,20 @@ pub struct DeliveryRecord {
     pub body: Option<Vec<u8>>,
 }
 
+/// The last verdict the server posted to a forge for one commit and status context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedStatus {
+    pub forge: String,
+    pub repository: String,
+    pub sha: String,
+    pub context: String,
+    pub state: String,
+    pub description: String,
+    pub target_url: String,
+    pub change_id: String,
+    pub posted_at: String,
+}
+
 /// A stored change, as the resolver returns it.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangeRow {
@@ -1101,6 +1115,58 @@ macro_rules! backend {
                 sqlx::query("UPDATE deliveries SET outcome = $1, processed_at = $2 WHERE forge = $3 AND delivery_id = $4")
                     .bind(outcome).bind(at).bind(forge).bind(id)
                     .execute(pool).await.map_err(db("recording a delivery's outcome"))?;
+                Ok(())
+            }
+
+            /// Point a pull request at the delivery that described it, unless a newer one
+            /// already does (deliveries can be processed out of order).
+            pub async fn note_pull_request(pool: &Pool, change_id: &str, forge: &str, repository: &str, delivery_id: &str, received_ms: i64) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO pull_requests (change_id, forge, repository, delivery_id, received_ms) VALUES ($1, $2, $3, $4, $5) \
+                             ON CONFLICT (change_id) DO UPDATE SET forge = excluded.forge, repository = excluded.repository, \
+                             delivery_id = excluded.delivery_id, received_ms = excluded.received_ms \
+                             WHERE pull_requests.received_ms <= excluded.received_ms")
+                    .bind(change_id).bind(forge).bind(repository).bind(delivery_id).bind(received_ms)
+                    .execute(pool).await.map_err(db("noting a pull request"))?;
+                Ok(())
+            }
+
+            /// The forge and delivery id that last described a pull request.
+            pub async fn pull_request(pool: &Pool, change_id: &str) -> Result<Option<(String, String)>, StoreError> {
+                let row = sqlx::query("SELECT forge, delivery_id FROM pull_requests WHERE change_id = $1")
+                    .bind(change_id)
+                    .fetch_optional(pool).await.map_err(db("reading a pull request"))?;
+                row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose().map_err(db("reading a pull request"))
+            }
+
+            pub async fn posted_status(pool: &Pool, forge: &str, repository: &str, sha: &str, context: &str) -> Result<Option<PostedStatus>, StoreError> {
+                let row = sqlx::query("SELECT forge, repository, sha, context, state, description, target_url, change_id, posted_at FROM posted_statuses \
+                                       WHERE forge = $1 AND repository = $2 AND sha = $3 AND context = $4")
+                    .bind(forge).bind(repository).bind(sha).bind(context)
+                    .fetch_optional(pool).await.map_err(db("reading a posted status"))?;
+                row.map(|r| Ok(PostedStatus {
+                    forge: r.try_get(0)?, repository: r.try_get(1)?, sha: r.try_get(2)?, context: r.try_get(3)?,
+                    state: r.try_get(4)?, description: r.try_get(5)?, target_url: r.try_get(6)?,
+                    change_id: r.try_get(7)?, posted_at: r.try_get(8)?,
+                })).transpose().map_err(db("reading a posted status"))
+            }
+
+            pub async fn set_posted_status(pool: &Pool, s: &PostedStatus) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO posted_statuses (forge, repository, sha, context, state, description, target_url, change_id, posted_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                             ON CONFLICT (forge, repository, sha, context) DO UPDATE SET state = excluded.state, \
+                             description = excluded.description, target_url = excluded.target_url, \
+                             change_id = excluded.change_id, posted_at = excluded.posted_at")
+                    .bind(&s.forge).bind(&s.repository).bind(&s.sha).bind(&s.context).bind(&s.state)
+                    .bind(&s.description).bind(&s.target_url).bind(&s.change_id).bind(&s.posted_at)
+                    .execute(pool).await.map_err(db("recording a posted status"))?;
+                Ok(())
+            }
+
+            /// Forget a posted status (someone else overwrote it: it must be posted again).
+            pub async fn forget_posted_status(pool: &Pool, forge: &str, repository: &str, sha: &str, context: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM posted_statuses WHERE forge = $1 AND repository = $2 AND sha = $3 AND context = $4")
+                    .bind(forge).bind(repository).bind(sha).bind(context)
+                    .execute(pool).await.map_err(db("forgetting a posted status"))?;
                 Ok(())
             }
 

@@ -219,7 +219,8 @@ pub struct SubjectChange {
     pub head_commit: Option<String>,
 }
 
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
+/// Lower-case hex SHA-256, as the log names bodies and files.
+pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 

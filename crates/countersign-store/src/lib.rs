@@ -32,7 +32,7 @@ use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use db::{AppendOutcome, DeliveryRecord, JobRow};
+pub use db::{AppendOutcome, DeliveryRecord, JobRow, PostedStatus};
 pub use evidence::{Evidence, RecordRequest, RecordedEvidence};
 pub use keys::KeyError;
 
@@ -847,6 +847,56 @@ impl AsyncStore {
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
         on_pool!(pool, db::set_delivery_outcome(forge, delivery_id, outcome, &at))
+    }
+
+    /// Note that a stored delivery described a pull request; the newest one wins.
+    pub async fn note_pull_request(
+        &self,
+        change_id: &str,
+        forge: &str,
+        repository: &str,
+        delivery_id: &str,
+        received_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::note_pull_request(change_id, forge, repository, delivery_id, received_at.as_millisecond()))
+    }
+
+    /// The forge and delivery id that last described a pull request.
+    pub async fn pull_request(&self, change_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::pull_request(change_id))
+    }
+
+    /// The last verdict posted for a commit under a status context.
+    pub async fn posted_status(
+        &self,
+        forge: &str,
+        repository: &str,
+        sha: &str,
+        context: &str,
+    ) -> Result<Option<PostedStatus>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::posted_status(forge, repository, sha, context))
+    }
+
+    /// Remember a verdict posted to a forge (`posted_at` is set from the clock).
+    pub async fn set_posted_status(&self, status: &PostedStatus) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let status = PostedStatus { posted_at: now_rfc3339(self.clock), ..status.clone() };
+        on_pool!(pool, db::set_posted_status(&status))
+    }
+
+    /// Forget a posted verdict, so that the next evaluation posts it again.
+    pub async fn forget_posted_status(
+        &self,
+        forge: &str,
+        repository: &str,
+        sha: &str,
+        context: &str,
+    ) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::forget_posted_status(forge, repository, sha, context))
     }
 
     /// Enqueue a job (or coalesce into the waiting one with the same key) to run at or

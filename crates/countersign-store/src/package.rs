@@ -38,6 +38,8 @@ use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::evidence::{hex, sha256_hex};
+
 use crate::{Store, StoreError};
 
 pub const PACKAGE_FORMAT: &str = "countersign.dev/evidence-package@v1";
@@ -152,14 +154,6 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
 /// The text a manifest signature covers.
 pub fn manifest_note_text(origin: &str, manifest_bytes: &[u8]) -> String {
     format!("{PACKAGE_FORMAT}\n{origin}\nsha256 {}\n", sha256_hex(manifest_bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,186 @@
+//! The pieces that turn a repository, a forge's words and the evidence store into the
+//! `Change` the engine judges, written once for `check`, `audit` and `countersign serve`.
+//!
+//! It reads git and the store; it prints nothing, reads no clock and makes no decision
+//! (the engine does). What a caller should tell a person (a CODEOWNERS file with problems,
+//! one that is missing) comes back as a value.
+
+use std::collections::HashMap;
+
+use countersign_engine::Engine;
+use countersign_engine::change::{BaseFacts, Change, ChangeKind};
+use countersign_policy::Diagnostic;
+use countersign_policy::model::{CodeownersSettings, Policy};
+use countersign_store::{ChangeRef, RecordedEvidence, Store, StoreError};
+
+/// Where GitHub looks for CODEOWNERS, in order; the first found wins.
+pub const CODEOWNERS_LOCATIONS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
+
+/// What reading git needs from the policy: the paths whose added lines content flags watch
+/// (in the policy's own pattern language), and the review trailers it trusts.
+pub fn read_options(policy: &Policy) -> countersign_git::ReadOptions {
+    countersign_git::ReadOptions {
+        added_lines_for: policy
+            .content_flags
+            .iter()
+            .flat_map(|f| f.paths.patterns.iter().map(|p| p.raw.clone()))
+            .collect(),
+        added_lines_matcher: content_flag_matcher(policy),
+        review_trailers: Some(policy.evidence.review_trailers.clone()),
+    }
+}
+
+/// Whether a path is watched by a content flag, in the policy's own pattern language.
+fn content_flag_matcher(policy: &Policy) -> Option<countersign_git::PathMatcher> {
+    if policy.content_flags.is_empty() {
+        return None;
+    }
+    let sets: Vec<countersign_policy::paths::PathSet> = policy.content_flags.iter().map(|f| f.paths.clone()).collect();
+    Some(std::sync::Arc::new(move |path: &str| sets.iter().any(|s| s.matches(path))))
+}
+
+/// What the repository held at a change's base, for the rules that need it (migration
+/// numbering): the files beside each watched file the change touches. Nothing is read when
+/// no rule needs it. A base git cannot read (a root commit's parent, a shallow clone) leaves
+/// the facts unread, which the engine reports as "unknown".
+pub fn base_facts(engine: &Engine<'_>, repo: &countersign_git::Repository, change: &Change, base: &str) -> BaseFacts {
+    if !engine.needs_base_facts() {
+        return BaseFacts::default();
+    }
+    let dirs: std::collections::BTreeSet<&str> = change
+        .changed_paths
+        .iter()
+        .filter(|p| engine.wants_base_path(&p.path))
+        .map(|p| p.path.rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    if dirs.is_empty() {
+        return BaseFacts::default();
+    }
+    let mut paths = Vec::new();
+    for dir in dirs {
+        match repo.files_in_dir_at(base, dir) {
+            Ok(files) => paths.extend(files.into_iter().filter(|p| engine.wants_base_path(p))),
+            Err(_) => return BaseFacts::default(),
+        }
+    }
+    BaseFacts { sequence_paths: Some(paths) }
+}
+
+/// What importing CODEOWNERS into a policy came to.
+#[derive(Debug)]
+pub enum Codeowners {
+    /// The policy does not import CODEOWNERS.
+    NotAsked,
+    /// Imported from `file`; `diagnostics` are the lines that could not be used, against `text`.
+    Imported { file: String, text: String, diagnostics: Vec<Diagnostic> },
+    /// The policy imports CODEOWNERS, but none of these files exists.
+    Missing { candidates: Vec<String> },
+}
+
+/// Import CODEOWNERS into the policy when it asks for it, reading each candidate file with
+/// `read` (from the base revision, as GitHub does, or from a working tree).
+pub fn import_codeowners(policy: &mut Policy, mut read: impl FnMut(&str) -> Option<Vec<u8>>) -> Codeowners {
+    let Some(import) = policy.codeowners.clone() else { return Codeowners::NotAsked };
+    let candidates = codeowners_candidates(&import);
+    for candidate in &candidates {
+        if let Some(bytes) = read(candidate) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let diagnostics = countersign_policy::codeowners::import(policy, candidate, &text);
+            return Codeowners::Imported { file: candidate.clone(), text, diagnostics };
+        }
+    }
+    Codeowners::Missing { candidates }
+}
+
+fn codeowners_candidates(import: &CodeownersSettings) -> Vec<String> {
+    if import.files.is_empty() {
+        CODEOWNERS_LOCATIONS.iter().map(|s| s.to_string()).collect()
+    } else {
+        import.files.clone()
+    }
+}
+
+/// Combine git's view of a pull request with the forge's: git is authoritative for commits,
+/// paths, trailers and signatures; the forge for the title, description, labels, reviews
+/// and checks.
+pub fn merge_forge(change: &mut Change, forge: Change) {
+    change.id = forge.id;
+    change.pr_number = forge.pr_number;
+    change.title = forge.title;
+    change.body = forge.body;
+    change.labels = forge.labels;
+    if let Some(fa) = forge.author {
+        match &mut change.author {
+            Some(a) => {
+                a.login = fa.login;
+                if a.name.is_none() {
+                    a.name = fa.name;
+                }
+            }
+            None => change.author = Some(fa),
+        }
+    }
+    if forge.branch.is_some() {
+        change.branch = forge.branch;
+    }
+    if forge.head_commit.is_some() {
+        change.head_commit = forge.head_commit;
+    }
+    change.approvals.extend(forge.approvals);
+    change.checks.extend(forge.checks);
+    if change.changed_paths.is_empty() {
+        change.changed_paths = forge.changed_paths;
+    }
+    change.completeness = forge.completeness;
+}
+
+/// How a change is registered in the store, so evidence can be recorded about it.
+pub fn change_ref(change: &Change, repository: Option<&str>) -> ChangeRef {
+    ChangeRef {
+        id: change.id.clone(),
+        repository: repository.map(str::to_owned),
+        pr_number: change.pr_number,
+        head_commit: change.head_commit.clone(),
+        merge_commit: matches!(change.kind, Some(ChangeKind::Merge | ChangeKind::DirectPush))
+            .then(|| change.id.clone()),
+        commits: change.commits.iter().map(|k| k.id.clone()).collect(),
+    }
+}
+
+/// Register the changes not registered yet, then add the recorded approvals, check
+/// results, emergency declarations and fulfilments to each. Returns how many pieces of
+/// recorded evidence were added.
+pub fn merge_recorded(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> Result<usize, StoreError> {
+    let refs: Vec<ChangeRef> = changes.iter().map(|c| change_ref(c, repository)).collect();
+    store.register_new_changes(&refs)?;
+    let mut by_change: HashMap<String, Vec<RecordedEvidence>> = HashMap::new();
+    for e in store.all_change_evidence()? {
+        if let Some(id) = e.change_id.clone() {
+            by_change.entry(id).or_default().push(e);
+        }
+    }
+    if by_change.is_empty() {
+        return Ok(0);
+    }
+    // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
+    // the squash or merge commit that `audit` sees later, and the other way round.
+    let records = store.change_records()?;
+    let mut merged = 0;
+    for change in changes.iter_mut() {
+        let record = records.get(&change.id).unwrap_or(&change.id);
+        let Some(records) = by_change.get(record) else { continue };
+        for e in records {
+            merged += 1;
+            add_recorded(change, e);
+        }
+    }
+    Ok(merged)
+}
+
+/// Add one piece of recorded evidence to the change it is about.
+pub fn add_recorded(change: &mut Change, e: &RecordedEvidence) {
+    change.approvals.extend(e.to_approval());
+    change.approvals.extend(e.to_emergency_authorization());
+    change.checks.extend(e.to_check());
+    change.fulfilments.extend(e.to_fulfilment());
+}

@@ -1,0 +1,326 @@
+//! Judging a pull request again after an event, and posting the verdict back.
+//!
+//! An `evaluate:<change>` job is enqueued by every delivery about a pull request, a second
+//! ahead; further events within that second coalesce into the same job, so a burst of
+//! check runs gives one evaluation. The job:
+//!
+//! 1. reads the newest stored delivery that described the pull request (its base and head,
+//!    title, description, labels, author) and checks its bytes against their hash;
+//! 2. reads the policy (and CODEOWNERS) from the repository's git directory **at the base
+//!    commit**, never from the head, fetching the pull request's commits when they are not
+//!    there yet;
+//! 3. builds the change from git between base and head, adds the forge's words and the
+//!    evidence the log proves (approvals with the commit they were given on, checks), and
+//!    has the engine judge it as of the server's clock;
+//! 4. posts the verdict as a commit status on the head, unless the same verdict is already
+//!    posted there.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use countersign_engine::change::{Change, Completeness, Identity};
+use countersign_engine::report::{Evaluation, Status, Verdict};
+use countersign_engine::{Engine, EvalOptions};
+use countersign_forge::webhook::{self, EventKind, Forge, Normalised, PullRequest, PullRequestAction};
+use countersign_store::{PostedStatus, Store};
+use jiff::Timestamp;
+
+use crate::AppState;
+use crate::config::RepositoryConfig;
+use crate::forge_api::{self, StatusPost, StatusState};
+
+/// The job key that re-evaluates a change.
+pub fn job_key(change_id: &str) -> String {
+    format!("evaluate:{change_id}")
+}
+
+/// The payload of an `evaluate` job.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateJob {
+    pub change_id: String,
+}
+
+/// What an evaluation came to, for the log line and the job's outcome.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Posted {
+        state: &'static str,
+        description: String,
+    },
+    Unchanged,
+    /// Not judged, and why (a closed pull request, a repository without a git directory).
+    Skipped(String),
+}
+
+/// Run one `evaluate` job.
+pub async fn evaluate(state: &Arc<AppState>, change_id: &str) -> anyhow::Result<Outcome> {
+    let Some((forge_name, delivery_id)) = state.store.pull_request(change_id).await? else {
+        return Ok(Outcome::Skipped("no pull-request event has described it yet".into()));
+    };
+    let forge = Forge::from_name(&forge_name).with_context(|| format!("unknown forge {forge_name:?}"))?;
+    let stored = state
+        .store
+        .delivery(&forge_name, &delivery_id)
+        .await?
+        .with_context(|| format!("delivery {forge_name}:{delivery_id} is not stored"))?;
+    let body = stored.body.unwrap_or_default();
+    let digest = countersign_store::evidence::sha256_hex(&body);
+    anyhow::ensure!(
+        digest == stored.sha256,
+        "delivery {forge_name}:{delivery_id} does not match the SHA-256 its log entry names"
+    );
+    let Ok(Normalised::Event(event)) = webhook::normalise(forge, &stored.event, &body) else {
+        anyhow::bail!("delivery {forge_name}:{delivery_id} no longer reads as an event");
+    };
+    let EventKind::PullRequest(pr) = &event.kind else {
+        anyhow::bail!("delivery {forge_name}:{delivery_id} is not a pull-request event");
+    };
+    if matches!(pr.action, PullRequestAction::Closed | PullRequestAction::Merged { .. }) {
+        return Ok(Outcome::Skipped("closed".into()));
+    }
+    let repository = event.repository_name().unwrap_or_default().to_owned();
+    let Some(config) =
+        state.config.repositories.iter().find(|r| r.forge == forge && r.name.eq_ignore_ascii_case(&repository))
+    else {
+        return Ok(Outcome::Skipped(format!("{repository} is not served")));
+    };
+    let (Some(base), Some(head)) = (pr.base_sha.clone(), pr.head_sha.clone()) else {
+        return Ok(Outcome::Skipped("the pull request names no base or head commit".into()));
+    };
+    let Some(git_dir) = config.git_dir.clone() else {
+        return Ok(Outcome::Skipped(format!("{repository} has no git-dir to read the policy and the commits from")));
+    };
+
+    let now = (state.clock)();
+    let started = std::time::Instant::now();
+    let judged = {
+        let core = state.store.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (config, pr, change_id, head) = (config.clone(), pr.clone(), change_id.to_owned(), head.clone());
+        tokio::task::spawn_blocking(move || {
+            let store = Store::on_runtime(core, handle);
+            judge(&store, &config, &git_dir, &change_id, &pr, &base, &head, now)
+        })
+        .await??
+    };
+    state.metrics.evaluation_latency(started.elapsed());
+
+    let context = state.config.status_context.clone();
+    let target_url = state.config.public_url.as_ref().map(|u| change_url(u, change_id));
+    let post = StatusPost {
+        sha: head.clone(),
+        state: judged.0,
+        context: context.clone(),
+        description: judged.1,
+        target_url: target_url.clone(),
+    };
+    if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &head, &context).await?
+        && posted.state == post.state.as_str()
+        && posted.description == post.description
+        && posted.target_url == target_url.clone().unwrap_or_default()
+    {
+        return Ok(Outcome::Unchanged);
+    }
+    post_status(state, config, forge, &post).await?;
+    state
+        .store
+        .set_posted_status(&PostedStatus {
+            forge: forge_name,
+            repository: config.name.clone(),
+            sha: head,
+            context,
+            state: post.state.as_str().to_owned(),
+            description: post.description.clone(),
+            target_url: target_url.unwrap_or_default(),
+            change_id: change_id.to_owned(),
+            posted_at: String::new(),
+        })
+        .await?;
+    Ok(Outcome::Posted { state: post.state.as_str(), description: post.description })
+}
+
+async fn post_status(
+    state: &AppState,
+    config: &RepositoryConfig,
+    forge: Forge,
+    post: &StatusPost,
+) -> anyhow::Result<()> {
+    let token = config
+        .token
+        .as_ref()
+        .with_context(|| format!("{} has no `token`: the verdict cannot be posted", config.name))?
+        .value()
+        .to_vec();
+    let api_url = config
+        .api_url
+        .clone()
+        .or_else(|| forge_api::default_api_url(forge).map(str::to_owned))
+        .with_context(|| format!("{} needs `api-url` (the forge's API root)", config.name))?;
+    let repository = config.name.clone();
+    let now = (state.clock)().as_second();
+    let post = post.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        forge_api::Client::new(forge, &api_url, &repository, &token, now).post_status(&post)
+    })
+    .await?;
+    match &answer {
+        Ok(a) => state.metrics.forge_call(forge.name(), "ok", a.rate_remaining),
+        Err(forge_api::ApiError::RateLimited { .. }) => state.metrics.forge_call(forge.name(), "rate_limited", Some(0)),
+        Err(_) => state.metrics.forge_call(forge.name(), "error", None),
+    }
+    answer?;
+    Ok(())
+}
+
+/// The change's page on this server.
+pub fn change_url(public_url: &str, change_id: &str) -> String {
+    let id: String = change_id
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("{}/changes/{id}", public_url.trim_end_matches('/'))
+}
+
+/// Judge a pull request: policy and CODEOWNERS at `base`, commits and paths from git, the
+/// forge's words from `pr`, evidence from the log. Blocking (git, the log scan).
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    store: &Store,
+    config: &RepositoryConfig,
+    git_dir: &Path,
+    change_id: &str,
+    pr: &PullRequest,
+    base: &str,
+    head: &str,
+    now: Timestamp,
+) -> anyhow::Result<(StatusState, String)> {
+    let repo = countersign_git::Repository::open(git_dir)
+        .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
+    let mut repo = repo;
+    if !repo.has_commit(head) || !repo.has_commit(base) {
+        fetch(git_dir, config.forge, pr)?;
+        repo = countersign_git::Repository::open(git_dir)?;
+    }
+    let policy_name = format!("{}@{}:{}", config.name, short(base), config.policy);
+    let Some(text) = repo.read_blob_at(base, &config.policy)? else {
+        return Ok((StatusState::Failure, format!("no policy: {} is missing at the base commit", config.policy)));
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let mut policy = match countersign_policy::parse_with(
+        &policy_name,
+        &text,
+        &countersign_policy::ParseOptions { today: Some(today) },
+    ) {
+        Ok(checked) => checked.policy,
+        Err(failed) => {
+            let first = failed.errors.first().map_or_else(String::new, |d| format!(": {}", d.message));
+            return Ok((
+                StatusState::Failure,
+                truncate(&format!("the policy at the base commit has {} error(s){first}", failed.errors.len()), 140),
+            ));
+        }
+    };
+    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(base, file).ok().flatten());
+
+    let mut change = repo
+        .pr_change_with(base, head, &countersign_judge::read_options(&policy))
+        .with_context(|| format!("cannot read the commits between {base} and {head}"))?;
+    countersign_judge::merge_forge(&mut change, forge_change(change_id, pr, head));
+    for e in store.evidence_for(&[change_id])? {
+        countersign_judge::add_recorded(&mut change, &e);
+    }
+    let engine = Engine::new(&policy);
+    let base_facts = countersign_judge::base_facts(&engine, &repo, &change, base);
+    let eval = engine.evaluate_with_base(&change, &base_facts, &EvalOptions { now: Some(now) });
+    Ok(status_of(&eval))
+}
+
+/// What the forge said about the pull request, as the engine reads it. The server sees
+/// every review and check as it happens, so their absence is evidence.
+fn forge_change(change_id: &str, pr: &PullRequest, head: &str) -> Change {
+    Change {
+        id: change_id.to_owned(),
+        pr_number: Some(pr.number),
+        title: pr.title.clone().unwrap_or_default(),
+        body: pr.body.clone().unwrap_or_default(),
+        labels: pr.labels.clone().unwrap_or_default(),
+        author: pr.author.as_ref().map(|login| Identity { name: None, email: None, login: Some(login.clone()) }),
+        branch: pr.base_ref.clone(),
+        head_commit: Some(head.to_owned()),
+        completeness: Completeness {
+            reviews: true,
+            checks: true,
+            description: pr.body.is_some(),
+            labels: pr.labels.is_some(),
+        },
+        ..Change::default()
+    }
+}
+
+/// The verdict as a status: its state and a description under a forge's 140 characters.
+pub fn status_of(eval: &Evaluation) -> (StatusState, String) {
+    let total = eval.requirements.len();
+    let met = eval.requirements.iter().filter(|r| matches!(r.status, Status::Met | Status::Waived)).count();
+    let open: Vec<&str> = eval
+        .requirements
+        .iter()
+        .filter(|r| matches!(r.status, Status::Missing | Status::Unknown))
+        .map(|r| r.id.as_str())
+        .collect();
+    let state = match eval.verdict {
+        Verdict::Compliant => StatusState::Success,
+        Verdict::EvidenceMissing => StatusState::Pending,
+        Verdict::Violation => StatusState::Failure,
+    };
+    let mut text = format!("{}: {met} of {total} requirements met", eval.verdict.as_str());
+    if !open.is_empty() {
+        text.push_str("; open: ");
+        text.push_str(&open.join(", "));
+    }
+    (state, truncate(&text, 140))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Bring a pull request's head and base into the git directory from its `origin`.
+fn fetch(git_dir: &Path, forge: Forge, pr: &PullRequest) -> anyhow::Result<()> {
+    let head_ref = match forge {
+        Forge::GitLab => format!("refs/merge-requests/{}/head", pr.number),
+        Forge::GitHub | Forge::Gitea => format!("refs/pull/{}/head", pr.number),
+    };
+    let mut refspecs = vec![format!("+{head_ref}:refs/countersign/pull/{}/head", pr.number)];
+    if let Some(base) = &pr.base_ref {
+        refspecs.push(format!("+refs/heads/{base}:refs/countersign/base/{base}"));
+    }
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["fetch", "--quiet", "--no-tags", "origin"])
+        .args(&refspecs)
+        .output()
+        .context("cannot run git fetch")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "git fetch of {} from origin failed: {}",
+        head_ref,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
