@@ -164,8 +164,10 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
                 );
             }
         }
-        Evidence::WebhookDelivery { .. } => {
-            bail!("webhook deliveries are recorded only by `countersign serve`, as it receives them")
+        Evidence::WebhookDelivery { .. } | Evidence::ApprovalWithdrawn { .. } => {
+            bail!(
+                "webhook deliveries, and withdrawals of approval, are recorded only by `countersign serve`, from the forge's own words"
+            )
         }
         Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}
     }

@@ -696,10 +696,14 @@ fn github_payload(path: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<
 /// The governed repository as the forge has it (`origin`, bare, with GitHub's
 /// `refs/pull/7/head`), and the server's own clone of it taken before the pull request was
 /// opened, so the server must fetch the pull request's commits. Returns (base, head).
-fn governed_repository(dir: &Path) -> (String, String) {
+fn governed_repository(dir: &Path) -> (common::Repo, String, String) {
     let work = common::Repo::new();
-    let policy = std::fs::read_to_string(common::workspace_root().join("examples/policies/starter.toml")).unwrap()
+    // The starter policy, with approvals counted on the current head only, and a CI gate.
+    let policy = std::fs::read_to_string(common::workspace_root().join("examples/policies/starter.toml"))
+        .unwrap()
+        .replacen("exclude-author = true", "exclude-author = true\ncurrent-head-only = true", 1)
         + "\n[[gates]]\ncheck = \"unit-tests\"\ndescription = \"The unit tests pass\"\n";
+    assert!(policy.contains("current-head-only"));
     let base = work.commit(
         "Alice <alice@example.com>",
         &[("countersign.toml", &policy), ("src/app.rs", "fn main() {}\n")],
@@ -716,7 +720,7 @@ fn governed_repository(dir: &Path) -> (String, String) {
     work.git(&["checkout", "-q", "-b", "feature"]);
     let head = work.commit("Alice <alice@example.com>", &[("src/app.rs", "fn main() { run() }\n")], "call run");
     work.git(&["push", "-q", origin.to_str().unwrap(), "feature:refs/pull/7/head"]);
-    (base, head)
+    (work, base, head)
 }
 
 fn verdict_config(forge: &FakeForge, dir: &Path) -> String {
@@ -741,12 +745,13 @@ git-dir = "{}"
 /// and without CI it fails; once another person approves the head and CI passes, it
 /// succeeds. The policy is read from the base commit, the commits are fetched from the
 /// forge's git, and an unchanged verdict is not posted again. A success someone else sets
-/// under countersign's context is tampering: it is counted and overwritten.
+/// under countersign's context is tampering: it is counted and overwritten. A dismissed
+/// review stops counting, and a push makes approvals of the old head stale.
 #[test]
 fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     let (dir, database) = sqlite_setup();
     let forge = FakeForge::start();
-    let (base, head) = governed_repository(dir.path());
+    let (work, base, head) = governed_repository(dir.path());
     std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     let server = Server::start(dir.path(), &database, &[]);
@@ -826,5 +831,48 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     let metrics = wait_for_metric(&server, &again);
     assert!(metrics.contains("countersign_status_tampering_total 1\n"), "the echo is not tampering: {metrics}");
     assert_eq!(forge.requests().len(), posts, "an unchanged verdict is not posted again: {:#?}", forge.requests());
+
+    // The review is dismissed: bob's approval no longer counts.
+    let dismissed = github_payload("github/pull_request_review/dismissed.payload.json", |p| {
+        p["review"]["user"]["login"] = "bob".into();
+        p["review"]["commit_id"] = head.clone().into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+    });
+    assert_eq!(github_post(&server, "pull_request_review", "v-7", &dismissed).0, 200);
+    let seen = forge.wait_for(posts + 1);
+    assert_eq!(seen[posts].body["state"], "failure", "{:#?}", seen[posts]);
+    assert!(seen[posts].body["description"].as_str().unwrap().contains("open: review"), "{:#?}", seen[posts]);
+
+    // Bob approves again (success), then alice pushes: under current-head-only the approval
+    // given on the old head is stale, and the new head's verdict fails.
+    let again = github_payload("github/pull_request_review/submitted.payload.json", |p| {
+        p["review"]["state"] = "approved".into();
+        p["review"]["commit_id"] = head.clone().into();
+        p["review"]["user"]["login"] = "bob".into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+    });
+    assert_eq!(github_post(&server, "pull_request_review", "v-8", &again).0, 200);
+    let seen = forge.wait_for(posts + 2);
+    assert_eq!(seen[posts + 1].body["state"], "success", "{:#?}", seen[posts + 1]);
+    let new_head = work.commit("Alice <alice@example.com>", &[("src/app.rs", "fn main() { run(); stop() }\n")], "stop");
+    work.git(&["push", "-q", "-f", dir.path().join("origin.git").to_str().unwrap(), "feature:refs/pull/7/head"]);
+    let pushed = github_payload("github/pull_request/synchronize.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["before"] = head.clone().into();
+        p["after"] = new_head.clone().into();
+        p["pull_request"]["head"]["sha"] = new_head.clone().into();
+        p["pull_request"]["base"]["sha"] = base.clone().into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+    });
+    assert_eq!(github_post(&server, "pull_request", "v-9", &pushed).0, 200);
+    let seen = forge.wait_for(posts + 3);
+    let stale = &seen[posts + 2];
+    assert_eq!(stale.path, format!("/repos/acme/app/statuses/{new_head}"));
+    assert_eq!(stale.body["state"], "failure", "{stale:#?}");
+    assert!(stale.body["description"].as_str().unwrap().contains("review"), "{stale:#?}");
     assert!(server.stop().success());
 }

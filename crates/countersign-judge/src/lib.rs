@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use countersign_engine::Engine;
-use countersign_engine::change::{BaseFacts, Change, ChangeKind};
+use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
 use countersign_policy::Diagnostic;
 use countersign_policy::model::{CodeownersSettings, Policy};
 use countersign_store::{ChangeRef, RecordedEvidence, Store, StoreError};
@@ -177,8 +177,12 @@ pub fn merge_recorded(store: &Store, repository: Option<&str>, changes: &mut [Ch
     Ok(merged)
 }
 
-/// Add one piece of recorded evidence to the change it is about.
+/// Add one piece of recorded evidence to the change it is about. Evidence is added in log
+/// order, so a withdrawal removes the approvals its reviewer gave before it.
 pub fn add_recorded(change: &mut Change, e: &RecordedEvidence) {
+    if let Some(reviewer) = e.withdrawn_approver() {
+        change.approvals.retain(|a| !(a.kind == ApprovalKind::Review && a.by == reviewer));
+    }
     change.approvals.extend(e.to_approval());
     change.approvals.extend(e.to_emergency_authorization());
     change.checks.extend(e.to_check());

@@ -66,7 +66,24 @@ pub fn intake(event: &Event, delivery: &str, received_at: Timestamp) -> Intake {
         EventKind::Review(review) => {
             let change = pr_change(review.number, review.head_sha.as_deref(), None);
             let mut records = Vec::new();
-            // Changes requested, comments, dismissals and withdrawals record no approval.
+            // An approval is recorded with the commit it was given on; a dismissal, a
+            // withdrawal or a request for changes takes the reviewer's earlier approvals
+            // back; a comment says nothing either way.
+            let when = review.submitted_at.or(event.time).or(Some(received_at));
+            if let (ReviewState::Dismissed | ReviewState::Withdrawn | ReviewState::ChangesRequested, Some(reviewer)) =
+                (review.state, &review.reviewer)
+            {
+                records.push(record(
+                    0,
+                    &change.id,
+                    Evidence::ApprovalWithdrawn {
+                        approver: reviewer.clone(),
+                        reason: review.forge_state.clone(),
+                        withdrawn_at: when,
+                        delivery: Some(delivery.to_owned()),
+                    },
+                ));
+            }
             if let (ReviewState::Approved, Some(reviewer)) = (review.state, &review.reviewer) {
                 records.push(record(
                     0,
@@ -75,7 +92,7 @@ pub fn intake(event: &Event, delivery: &str, received_at: Timestamp) -> Intake {
                         approver: reviewer.clone(),
                         approval: ApprovalType::Review,
                         commit: review.commit_sha.clone().or_else(|| review.head_sha.clone()),
-                        approved_at: review.submitted_at.or(event.time).or(Some(received_at)),
+                        approved_at: when,
                         note: None,
                         delivery: Some(delivery.to_owned()),
                     },
@@ -226,6 +243,22 @@ mod tests {
         let got = intake(&e, "github:d-2", at());
         assert!(got.records.is_empty(), "{:?}", got.records);
         assert!(got.summary.contains("commented"), "{}", got.summary);
+    }
+
+    /// A dismissed GitHub review takes the reviewer's approval back: the forge's words are
+    /// recorded as a withdrawal, tied to the delivery.
+    #[test]
+    fn s000_07_a_dismissed_review_withdraws_the_reviewers_approval() {
+        let e =
+            event(Forge::GitHub, "pull_request_review", &fixture("github/pull_request_review/dismissed.payload.json"));
+        let got = intake(&e, "github:d-9", at());
+        assert_eq!(got.records.len(), 1, "{:?}", got.records);
+        let Evidence::ApprovalWithdrawn { approver, reason, delivery, .. } = &got.records[0].evidence else {
+            panic!("not a withdrawal: {:?}", got.records[0].evidence);
+        };
+        assert_eq!((approver.as_str(), reason.as_str()), ("Codertocat", "dismissed"));
+        assert_eq!(delivery.as_deref(), Some("github:d-9"));
+        assert!(got.records[0].evidence.forge_only());
     }
 
     #[test]

@@ -547,7 +547,7 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
                 "a policy-version entry cannot be recorded with `record`: the policy in force is read from the repository\nhint: record another kind (approval, check, deploy, emergency, console-change, exception, obligation, obligation-fulfilled)"
             );
         }
-        if matches!(doc.evidence, Evidence::WebhookDelivery { .. }) || doc.evidence.delivery().is_some() {
+        if doc.evidence.forge_only() {
             bail!(
                 "this record claims to come from a forge's webhook delivery: only `countersign serve` records those, from deliveries it authenticated\nhint: drop \"delivery\" to record it in your own name"
             );

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 #[cfg(feature = "engine")]
-use countersign_engine::change::{Approval, ApprovalKind, CheckResult, CheckStatus};
+use countersign_engine::change::{Approval, ApprovalKind, CheckResult, CheckStatus, Identity};
 use countersign_log::dsse::{Statement, Subject};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub const KINDS: &[&str] = &[
     "obligation-fulfilled",
     "policy-version",
     "webhook-delivery",
+    "approval-withdrawn",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +139,19 @@ pub enum Evidence {
     /// log (`deliveries`), and this entry proves its bytes. Only the server records these.
     #[serde(rename_all = "camelCase")]
     WebhookDelivery { forge: String, delivery_id: String, event: String, sha256: String, size: u64 },
+    /// A reviewer's earlier approvals of the change no longer count: the review was
+    /// dismissed (GitHub), taken back (GitLab `unapproved`), or the reviewer has since asked
+    /// for changes. Taken only from a forge's delivery, so only the server records these.
+    #[serde(rename_all = "camelCase")]
+    ApprovalWithdrawn {
+        approver: String,
+        /// The forge's word: `dismissed`, `unapproved`, `changes_requested`, …
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        withdrawn_at: Option<Timestamp>,
+        /// The webhook delivery (`forge:id`) that reported it.
+        delivery: Option<String>,
+    },
 }
 
 fn default_approval_type() -> ApprovalType {
@@ -157,6 +171,7 @@ impl Evidence {
             Evidence::ObligationFulfilled { .. } => "obligation-fulfilled",
             Evidence::PolicyVersion { .. } => "policy-version",
             Evidence::WebhookDelivery { .. } => "webhook-delivery",
+            Evidence::ApprovalWithdrawn { .. } => "approval-withdrawn",
         }
     }
 
@@ -168,10 +183,19 @@ impl Evidence {
         )
     }
 
+    /// Whether only the server may record this: a delivery itself, evidence taken from one,
+    /// and withdrawals of approval (which only a forge reports).
+    pub fn forge_only(&self) -> bool {
+        matches!(self, Evidence::WebhookDelivery { .. } | Evidence::ApprovalWithdrawn { .. })
+            || self.delivery().is_some()
+    }
+
     /// The webhook delivery this evidence was taken from, if the server took it from one.
     pub fn delivery(&self) -> Option<&str> {
         match self {
-            Evidence::Approval { delivery, .. } | Evidence::Check { delivery, .. } => delivery.as_deref(),
+            Evidence::Approval { delivery, .. }
+            | Evidence::Check { delivery, .. }
+            | Evidence::ApprovalWithdrawn { delivery, .. } => delivery.as_deref(),
             _ => None,
         }
     }
@@ -333,6 +357,12 @@ impl RecordedEvidence {
             // the forge; otherwise whoever recorded it is named (attested, if not the approver).
             recorded_by: delivery.is_none().then(|| parse_identity(&self.recorded_by)),
         })
+    }
+
+    /// The approver whose earlier approvals this withdraws, as the engine names people.
+    pub fn withdrawn_approver(&self) -> Option<Identity> {
+        let Evidence::ApprovalWithdrawn { approver, .. } = &self.evidence else { return None };
+        Some(parse_identity(approver))
     }
 
     /// As an engine check result, if this is one.

@@ -573,7 +573,7 @@ impl AsyncStore {
     /// Record one piece of evidence. Returns once the entry is durably stored (or reports
     /// the entry an earlier record with the same idempotency key became).
     pub async fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError> {
-        if matches!(request.evidence, Evidence::WebhookDelivery { .. }) || request.evidence.delivery().is_some() {
+        if request.evidence.forge_only() {
             // A delivery's body is stored with it (`accept_delivery`), and evidence taken
             // from one is written only from a stored delivery (`record_from_delivery`).
             return Err(StoreError::Append(
