@@ -746,7 +746,8 @@ git-dir = "{}"
 /// succeeds. The policy is read from the base commit, the commits are fetched from the
 /// forge's git, and an unchanged verdict is not posted again. A success someone else sets
 /// under countersign's context is tampering: it is counted and overwritten. A dismissed
-/// review stops counting, and a push makes approvals of the old head stale.
+/// review stops counting, and a push makes approvals of the old head stale. A merge queue's
+/// commit gets the verdict of the pull request it carries.
 #[test]
 fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     let (dir, database) = sqlite_setup();
@@ -814,6 +815,22 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(last.body["state"], "success", "{:#?}", forge.requests());
+
+    // The merge queue builds its commit for #7: the pull request's verdict is posted on it,
+    // so a queue cannot merge what the pull request could not.
+    let queued = "2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d";
+    let group = github_payload("github/merge_group/checks_requested.payload.json", |p| {
+        p["merge_group"]["head_sha"] = queued.into();
+        p["merge_group"]["head_ref"] = format!("refs/heads/gh-readonly-queue/main/pr-7-{head}").into();
+        p["merge_group"]["base_sha"] = base.clone().into();
+    });
+    let before = forge.requests().len();
+    assert_eq!(github_post(&server, "merge_group", "v-4q", &group).0, 200);
+    let seen = forge.wait_for(before + 1);
+    let on_queue = &seen[before];
+    assert_eq!(on_queue.path, format!("/repos/acme/app/statuses/{queued}"));
+    assert_eq!(on_queue.body["state"], "success", "{on_queue:#?}");
+    assert!(on_queue.body["description"].as_str().unwrap().starts_with("merge queue, #7: compliant"), "{on_queue:#?}");
     let posts = forge.requests().len();
 
     // Our own status echoes back: not tampering. The same pull request described again
@@ -824,7 +841,7 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
         p["state"] = "success".into();
     });
     assert_eq!(github_post(&server, "status", "v-5", &echo).0, 200);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 5");
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 6");
     let evaluations = metric_value(&server, "countersign_jobs_total{kind=\"evaluate\",outcome=\"done\"}");
     assert_eq!(github_post(&server, "pull_request", "v-6", &opened).0, 200);
     let again = format!("countersign_jobs_total{{kind=\"evaluate\",outcome=\"done\"}} {}", evaluations + 1);

@@ -30,9 +30,13 @@ use crate::AppState;
 use crate::config::RepositoryConfig;
 use crate::forge_api::{self, StatusPost, StatusState};
 
-/// The job key that re-evaluates a change.
-pub fn job_key(change_id: &str) -> String {
-    format!("evaluate:{change_id}")
+/// The job key that re-evaluates a change, and posts on its head or on the merge queue's
+/// commit `onto`.
+pub fn job_key(change_id: &str, onto: Option<&str>) -> String {
+    match onto {
+        Some(sha) => format!("evaluate:{change_id}@{sha}"),
+        None => format!("evaluate:{change_id}"),
+    }
 }
 
 /// The payload of an `evaluate` job.
@@ -40,6 +44,10 @@ pub fn job_key(change_id: &str) -> String {
 #[serde(rename_all = "camelCase")]
 pub struct EvaluateJob {
     pub change_id: String,
+    /// A merge queue's commit for this pull request: the verdict is posted there too, so the
+    /// queue cannot merge what the pull request could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onto: Option<String>,
 }
 
 /// What an evaluation came to, for the log line and the job's outcome.
@@ -54,8 +62,9 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// Run one `evaluate` job.
-pub async fn evaluate(state: &Arc<AppState>, change_id: &str) -> anyhow::Result<Outcome> {
+/// Run one `evaluate` job: judge the pull request, post the verdict on its head, or on the
+/// merge queue's commit `onto`.
+pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>) -> anyhow::Result<Outcome> {
     let Some((forge_name, delivery_id)) = state.store.pull_request(change_id).await? else {
         return Ok(Outcome::Skipped("no pull-request event has described it yet".into()));
     };
@@ -109,14 +118,13 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str) -> anyhow::Result<
 
     let context = state.config.status_context.clone();
     let target_url = state.config.public_url.as_ref().map(|u| change_url(u, change_id));
-    let post = StatusPost {
-        sha: head.clone(),
-        state: judged.0,
-        context: context.clone(),
-        description: judged.1,
-        target_url: target_url.clone(),
+    let (sha, description) = match onto {
+        Some(sha) => (sha.to_owned(), truncate(&format!("merge queue, #{}: {}", pr.number, judged.1), 140)),
+        None => (head, judged.1),
     };
-    if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &head, &context).await?
+    let post =
+        StatusPost { sha, state: judged.0, context: context.clone(), description, target_url: target_url.clone() };
+    if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &post.sha, &context).await?
         && posted.state == post.state.as_str()
         && posted.description == post.description
         && posted.target_url == target_url.clone().unwrap_or_default()
@@ -129,7 +137,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str) -> anyhow::Result<
         .set_posted_status(&PostedStatus {
             forge: forge_name,
             repository: config.name.clone(),
-            sha: head,
+            sha: post.sha.clone(),
             context,
             state: post.state.as_str().to_owned(),
             description: post.description.clone(),

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use countersign_forge::webhook::{self, Check, CheckOutcome, Event, EventKind, Forge, Normalised};
+use countersign_forge::webhook::{self, Check, CheckOutcome, Event, EventKind, Forge, MergeGroupAction, Normalised};
 use countersign_store::JobRow;
 use tokio::sync::watch;
 
@@ -82,7 +82,7 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
         "process-delivery" => process_delivery(state, options, job).await,
         "evaluate" => {
             let payload: EvaluateJob = serde_json::from_str(&job.payload)?;
-            let outcome = verdict::evaluate(state, &payload.change_id).await?;
+            let outcome = verdict::evaluate(state, &payload.change_id, payload.onto.as_deref()).await?;
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
             Ok(())
         }
@@ -127,7 +127,14 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                         .await?;
                 }
                 // Judge the change again, a moment from now: events of one burst coalesce.
-                if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
+                // A merge queue's commit gets the verdict of the pull request it carries.
+                if let (EventKind::MergeGroup(group), Some(repository)) = (&event.kind, event.repository_name())
+                    && group.action == MergeGroupAction::ChecksRequested
+                    && let Some(number) = group.pr_number
+                {
+                    let id = pr_change_id(repository, number);
+                    enqueue_evaluation_onto(state, &id, Some(&group.head_sha), Duration::ZERO).await?;
+                } else if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
                     enqueue_evaluation(state, &change.id, options.debounce).await?;
                 } else if let EventKind::Check(check) = &event.kind
                     && let Some(found) = state.store.resolve_change(&check.head_sha).await.ok().flatten()
@@ -149,9 +156,19 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
 
 /// Enqueue (or coalesce into the waiting) evaluation of a change, `delay` from now.
 async fn enqueue_evaluation(state: &AppState, change_id: &str, delay: Duration) -> anyhow::Result<()> {
-    let payload = serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned() })?;
+    enqueue_evaluation_onto(state, change_id, None, delay).await
+}
+
+async fn enqueue_evaluation_onto(
+    state: &AppState,
+    change_id: &str,
+    onto: Option<&str>,
+    delay: Duration,
+) -> anyhow::Result<()> {
+    let payload =
+        serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
     let at = (state.clock)() + delay;
-    state.store.enqueue_job(&verdict::job_key(change_id), "evaluate", &payload, at).await?;
+    state.store.enqueue_job(&verdict::job_key(change_id, onto), "evaluate", &payload, at).await?;
     Ok(())
 }
 
