@@ -891,5 +891,164 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     assert_eq!(stale.path, format!("/repos/acme/app/statuses/{new_head}"));
     assert_eq!(stale.body["state"], "failure", "{stale:#?}");
     assert!(stale.body["description"].as_str().unwrap().contains("review"), "{stale:#?}");
+
+    // Through the API: the change is listed with its latest verdict, and its author cannot
+    // approve it, whatever their role.
+    let viewer = create_token(dir.path(), &database, "viewer", "vera@example.com");
+    let (status, list) =
+        call("GET", &server.url("/api/v1/changes?repository=acme/app&verdict=violation"), Some(&viewer), None);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["changes"][0]["id"], "acme/app#7", "{list}");
+    assert_eq!(list["changes"][0]["headSha"], new_head.as_str(), "{list}");
+    let alice = create_token(dir.path(), &database, "admin", "alice@example.com");
+    let own = serde_json::json!({ "kind": "approval", "change": "acme/app#7" });
+    let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&own));
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("their own change"), "{answer}");
     assert!(server.stop().success());
+}
+
+// --- the API ---------------------------------------------------------------------------
+
+/// `countersign token create`, as an admin would run it: the printed token.
+fn create_token(dir: &Path, database: &str, role: &str, person: &str) -> String {
+    let out = common::countersign(dir)
+        .args(["token", "create", "--role", role, "--person", person, "--database", database])
+        .args(["--key-file", "log.key", "--checkpoint-ref", "none", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "token create: {}", String::from_utf8_lossy(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    created["token"].as_str().unwrap().to_owned()
+}
+
+/// A request with an optional bearer token: (status, JSON or text body).
+fn call(method: &str, url: &str, token: Option<&str>, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+    let agent = agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut response = match (method, body) {
+        ("POST", body) => {
+            let mut request = agent.post(url).header("Content-Type", "application/json");
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.send(serde_json::to_vec(body.unwrap_or(&serde_json::Value::Null)).unwrap()).unwrap()
+        }
+        _ => {
+            let mut request = agent.get(url);
+            if let Some(auth) = &auth {
+                request = request.header("Authorization", auth);
+            }
+            request.call().unwrap()
+        }
+    };
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// Every endpoint × every role, anonymous included: the status each must get. Then the
+/// OpenAPI document is checked against the routes that answer, and segregation of duties:
+/// no one records in another's name or approves as someone else, and a revoked token is
+/// refused.
+#[test]
+fn api_role_matrix_every_endpoint_every_role() {
+    let (dir, database) = sqlite_setup();
+    let server = Server::start(dir.path(), &database, &[]);
+    let (status, _) = github_post(&server, "pull_request", "a-1", &fixture("github/pull_request/opened.payload.json"));
+    assert_eq!(status, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    let people = [
+        ("viewer", "vera@example.com"),
+        ("recorder", "rick@example.com"),
+        ("approver", "april@example.com"),
+        ("admin", "adam@example.com"),
+    ];
+    let tokens: Vec<(&str, Option<String>)> = std::iter::once(("anonymous", None))
+        .chain(people.iter().map(|(role, person)| (*role, Some(create_token(dir.path(), &database, role, person)))))
+        .collect();
+    let change = "Codertocat/Hello-World#2";
+    let check = serde_json::json!({ "kind": "check", "change": change, "name": "deploy-smoke", "status": "success" });
+    let approval = serde_json::json!({ "kind": "approval", "change": change });
+    // (method, path, body, expected status for anonymous, viewer, recorder, approver, admin)
+    let matrix: Vec<(&str, String, Option<serde_json::Value>, [u16; 5])> = vec![
+        ("GET", "/api/v1/openapi.json".into(), None, [200, 200, 200, 200, 200]),
+        ("GET", "/api/v1/changes".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/changes/Codertocat%2FHello-World%232".into(), None, [401, 200, 200, 200, 200]),
+        ("POST", "/api/v1/evidence".into(), Some(check), [401, 403, 201, 201, 201]),
+        ("POST", "/api/v1/evidence".into(), Some(approval), [401, 403, 403, 201, 201]),
+        ("GET", "/api/v1/log/checkpoint".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/log/proof?entry=0".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/log/entries?from=0&to=1".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/policy-versions".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/deliveries".into(), None, [401, 403, 403, 403, 200]),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, expected) in &matrix {
+        for ((role, token), want) in tokens.iter().zip(expected) {
+            let (got, answer) = call(method, &server.url(path), token.as_deref(), body.as_ref());
+            if got != *want {
+                wrong.push(format!("{method} {path} as {role}: {got}, expected {want}: {answer}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The document names exactly the routes, and each answers the admin.
+    let admin = tokens[4].1.as_deref();
+    let (_, doc) = call("GET", &server.url("/api/v1/openapi.json"), None, None);
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut tested: Vec<String> = matrix
+        .iter()
+        .map(|(_, p, _, _)| {
+            let p = p.split('?').next().unwrap();
+            if p.starts_with("/api/v1/changes/") { "/api/v1/changes/{id}".to_owned() } else { p.to_owned() }
+        })
+        .collect();
+    tested.sort();
+    tested.dedup();
+    assert_eq!(documented, tested, "the OpenAPI document and the routes differ");
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "Codertocat%2FHello-World%232");
+            let (got, _) = call(&method.to_uppercase(), &server.url(&concrete), admin, Some(&serde_json::json!({})));
+            assert!(got != 404 && got != 405, "{method} {path} is documented but not routed ({got})");
+        }
+    }
+
+    // The evidence names who recorded it: the token's person, never a typed name.
+    let (_, shown) = call("GET", &server.url("/api/v1/changes/Codertocat%2FHello-World%232"), admin, None);
+    let recorded: Vec<(&str, &str)> = shown["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["recordedBy"].as_str().unwrap()))
+        .collect();
+    assert!(recorded.contains(&("check", "rick@example.com")), "{recorded:?}");
+    assert!(recorded.contains(&("approval", "april@example.com")), "{recorded:?}");
+    let approvers: Vec<&str> =
+        shown["evidence"].as_array().unwrap().iter().filter_map(|e| e["evidence"]["approver"].as_str()).collect();
+    assert_eq!(approvers, ["april@example.com", "adam@example.com"]);
+
+    // Segregation of duties.
+    let approver = tokens[3].1.as_deref();
+    let as_other = serde_json::json!({ "kind": "approval", "change": change, "approver": "vera@example.com" });
+    assert_eq!(call("POST", &server.url("/api/v1/evidence"), approver, Some(&as_other)).0, 403);
+    let by_other = serde_json::json!({ "kind": "check", "change": change, "name": "x", "status": "success", "recordedBy": "vera@example.com" });
+    assert_eq!(call("POST", &server.url("/api/v1/evidence"), approver, Some(&by_other)).0, 403);
+    let forged = serde_json::json!({ "kind": "approval", "change": change, "delivery": "github:a-1" });
+    assert_eq!(call("POST", &server.url("/api/v1/evidence"), approver, Some(&forged)).0, 403);
+    assert_eq!(call("GET", &server.url("/api/v1/changes"), Some("cs_00000000_nope"), None).0, 401);
+    let out = common::countersign(dir.path())
+        .args(["token", "revoke", &tokens[1].1.clone().unwrap(), "--database", &database, "--key-file", "log.key"])
+        .args(["--checkpoint-ref", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(call("GET", &server.url("/api/v1/changes"), tokens[1].1.as_deref(), None).0, 401);
+    assert!(server.stop().success());
+    // 1 delivery, 3 checks (recorder, approver, admin), 2 approvals: the log verifies.
+    assert_eq!(verified_size(dir.path(), &database), 6);
 }

@@ -9,12 +9,14 @@
 //!   replicas share the table and each job runs once.
 //! - `verdict`: judges a pull request again after its events (debounced) and posts the
 //!   verdict back as a commit status through `forge_api`.
+//! - `api`: the JSON API under `/api/v1` (tokens with roles; OpenAPI document).
 //! - `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What it must not do: decide policy (the engine does), read the wall clock (the binary
 //! passes a [`Clock`]), or keep state of its own outside the store: every replica is
 //! interchangeable.
 
+pub mod api;
 pub mod config;
 pub mod forge_api;
 mod hooks;
@@ -87,6 +89,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .merge(api::routes())
         .with_state(state)
 }
 

@@ -23,7 +23,7 @@ use countersign_engine::change::{Change, Completeness, Identity};
 use countersign_engine::report::{Evaluation, Status, Verdict};
 use countersign_engine::{Engine, EvalOptions};
 use countersign_forge::webhook::{self, EventKind, Forge, Normalised, PullRequest, PullRequestAction};
-use countersign_store::{PostedStatus, Store};
+use countersign_store::{EvaluationRow, PostedStatus, Store};
 use jiff::Timestamp;
 
 use crate::AppState;
@@ -115,6 +115,21 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         .await??
     };
     state.metrics.evaluation_latency(started.elapsed());
+    if let Some((eval, authors)) = &judged.2 {
+        state
+            .store
+            .save_evaluation(&EvaluationRow {
+                change_id: change_id.to_owned(),
+                repository: config.name.clone(),
+                verdict: eval.verdict.as_str().to_owned(),
+                category: eval.category.id.clone(),
+                head_sha: head.clone(),
+                authors: serde_json::to_string(authors)?,
+                evaluated_at: String::new(),
+                evaluation: serde_json::to_string(eval)?,
+            })
+            .await?;
+    }
 
     let context = state.config.status_context.clone();
     let target_url = state.config.public_url.as_ref().map(|u| change_url(u, change_id));
@@ -206,7 +221,7 @@ fn judge(
     base: &str,
     head: &str,
     now: Timestamp,
-) -> anyhow::Result<(StatusState, String)> {
+) -> anyhow::Result<(StatusState, String, Option<(Evaluation, Vec<String>)>)> {
     let repo = countersign_git::Repository::open(git_dir)
         .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
     let mut repo = repo;
@@ -216,7 +231,7 @@ fn judge(
     }
     let policy_name = format!("{}@{}:{}", config.name, short(base), config.policy);
     let Some(text) = repo.read_blob_at(base, &config.policy)? else {
-        return Ok((StatusState::Failure, format!("no policy: {} is missing at the base commit", config.policy)));
+        return Ok((StatusState::Failure, format!("no policy: {} is missing at the base commit", config.policy), None));
     };
     let text = String::from_utf8_lossy(&text).into_owned();
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -231,6 +246,7 @@ fn judge(
             return Ok((
                 StatusState::Failure,
                 truncate(&format!("the policy at the base commit has {} error(s){first}", failed.errors.len()), 140),
+                None,
             ));
         }
     };
@@ -246,7 +262,18 @@ fn judge(
     let engine = Engine::new(&policy);
     let base_facts = countersign_judge::base_facts(&engine, &repo, &change, base);
     let eval = engine.evaluate_with_base(&change, &base_facts, &EvalOptions { now: Some(now) });
-    Ok(status_of(&eval))
+    let (state, description) = status_of(&eval);
+    // Every name the author goes by, so that the API can refuse their approval of it.
+    let mut authors: Vec<String> = change
+        .author
+        .iter()
+        .flat_map(|a| [a.login.clone(), a.email.clone()])
+        .flatten()
+        .chain(eval.change.author.clone().filter(|a| !a.ends_with("(not in policy)")))
+        .collect();
+    authors.sort();
+    authors.dedup();
+    Ok((state, description, Some((eval, authors))))
 }
 
 /// What the forge said about the pull request, as the engine reads it. The server sees

@@ -144,6 +144,33 @@ pub enum StoreCommand {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Create, list and revoke the API tokens of `countersign serve`.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+#[command(
+    after_help = "Roles, each including the ones before it:\n  viewer    read changes, evaluations, the log and policy versions\n  recorder  also record evidence (checks, deploys, …) in the token's person's name\n  approver  also approve changes, as that person (never their own change)\n  admin     also read webhook deliveries\n\nExample:\n  countersign token create --role recorder --person ci-bot@example.com --note \"GitHub Actions\"\n  curl -H \"Authorization: Bearer $TOKEN\" https://countersign.example.com/api/v1/changes"
+)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is kept.
+    Create {
+        #[arg(long, value_parser = ["viewer", "recorder", "approver", "admin"])]
+        role: String,
+        /// The person the token acts as (their email or login, as the policy names them).
+        #[arg(long)]
+        person: String,
+        /// What the token is for.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by its id (the part after `cs_`).
+    Revoke { id: String },
 }
 
 /// Evidence kinds `record` accepts.
@@ -322,6 +349,75 @@ pub fn run(cmd: StoreCommand, ctx: &CliContext) -> anyhow::Result<ExitCode> {
         StoreCommand::Record(args) => record(ctx, args),
         StoreCommand::Log { command } => log(ctx, command),
         StoreCommand::Evidence { command } => evidence(ctx, command),
+        StoreCommand::Token { command } => token(ctx, command),
+    }
+}
+
+fn token(ctx: &CliContext, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let store = ctx.open_for_reading(false)?;
+    match command {
+        TokenCommand::Create { role, person, note } => {
+            let role = crate::Role::parse(&role).context("unknown role")?;
+            let person = person.trim();
+            if person.is_empty() {
+                bail!("say whom the token acts as with --person (their email or login)");
+            }
+            let new = store.create_token(role, person, note.as_deref())?;
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!({
+                    "id": new.token_id, "token": new.token, "role": role.as_str(), "person": person,
+                }))?,
+                _ => {
+                    println!("{}", new.token);
+                    eprintln!(
+                        "created token {} ({role}, acting as {person}); it is shown only now\nhint: send it as `Authorization: Bearer <token>`",
+                        new.token_id
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List => {
+            let rows = store.tokens()?;
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!(
+                    rows.iter()
+                        .map(|t| serde_json::json!({
+                            "id": t.token_id, "role": t.role, "person": t.person, "note": t.note,
+                            "createdAt": t.created_at, "revokedAt": t.revoked_at,
+                        }))
+                        .collect::<Vec<_>>()
+                ))?,
+                _ => {
+                    for t in &rows {
+                        let state = t.revoked_at.as_ref().map_or_else(String::new, |at| format!("  revoked {at}"));
+                        println!(
+                            "{}  {:<8}  {}  {}{}{state}",
+                            t.token_id,
+                            t.role,
+                            t.person,
+                            t.created_at,
+                            t.note.as_ref().map_or_else(String::new, |n| format!("  ({n})"))
+                        );
+                    }
+                    if rows.is_empty() {
+                        eprintln!(
+                            "no tokens yet\nhint: countersign token create --role viewer --person you@example.com"
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id } => {
+            let id = id.trim_start_matches("cs_");
+            let id = id.split('_').next().unwrap_or(id);
+            if !store.revoke_token(id)? {
+                bail!("there is no live token {id}\nhint: countersign token list");
+            }
+            eprintln!("revoked token {id}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

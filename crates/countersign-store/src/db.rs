@@ -138,6 +138,47 @@ pub struct PostedStatus {
     pub posted_at: String,
 }
 
+/// An API token as stored (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub token_id: String,
+    pub role: String,
+    pub person: String,
+    pub note: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The latest evaluation of a change, as the server keeps it for the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationRow {
+    pub change_id: String,
+    pub repository: String,
+    pub verdict: String,
+    pub category: String,
+    pub head_sha: String,
+    /// Every name the change's author goes by (person id, login, email), JSON array: no one
+    /// approves their own change through the API.
+    pub authors: String,
+    pub evaluated_at: String,
+    /// The engine's evaluation, JSON.
+    pub evaluation: String,
+}
+
+/// Which evaluations to list: every filter is optional; `after` continues a page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvaluationFilter {
+    pub repository: Option<String>,
+    pub verdict: Option<String>,
+    pub category: Option<String>,
+    /// RFC 3339 bounds on `evaluated_at` (inclusive, exclusive).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// The last change id of the previous page.
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
 /// A stored change, as the resolver returns it.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangeRow {
@@ -1080,6 +1121,30 @@ macro_rules! backend {
                 Ok((row.try_get::<i64, _>(0).map_err(db("reading the job queue"))? as u64, row.try_get(1).map_err(db("reading the job queue"))?))
             }
 
+            fn token_row(r: &<$db as sqlx::Database>::Row) -> Result<TokenRow, sqlx::Error> {
+                Ok(TokenRow {
+                    token_id: r.try_get(0)?,
+                    role: r.try_get(1)?,
+                    person: r.try_get(2)?,
+                    note: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                    revoked_at: r.try_get(5)?,
+                })
+            }
+
+            fn evaluation_row(r: &<$db as sqlx::Database>::Row) -> Result<EvaluationRow, sqlx::Error> {
+                Ok(EvaluationRow {
+                    change_id: r.try_get(0)?,
+                    repository: r.try_get(1)?,
+                    verdict: r.try_get(2)?,
+                    category: r.try_get(3)?,
+                    head_sha: r.try_get(4)?,
+                    authors: r.try_get(5)?,
+                    evaluated_at: r.try_get(6)?,
+                    evaluation: r.try_get(7)?,
+                })
+            }
+
             fn delivery_row(r: &<$db as sqlx::Database>::Row, with_body: bool) -> Result<DeliveryRecord, sqlx::Error> {
                 Ok(DeliveryRecord {
                     forge: r.try_get(0)?,
@@ -1168,6 +1233,75 @@ macro_rules! backend {
                     .bind(forge).bind(repository).bind(sha).bind(context)
                     .execute(pool).await.map_err(db("forgetting a posted status"))?;
                 Ok(())
+            }
+
+            pub async fn insert_token(pool: &Pool, token_id: &str, sha256: &str, role: &str, person: &str, note: Option<&str>, at: &str) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO api_tokens (token_id, sha256, role, person, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(token_id).bind(sha256).bind(role).bind(person).bind(note).bind(at)
+                    .execute(pool).await.map_err(db("storing a token"))?;
+                Ok(())
+            }
+
+            /// A token's row and stored hash, by its public id.
+            pub async fn token(pool: &Pool, token_id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+                let row = sqlx::query("SELECT token_id, role, person, note, created_at, revoked_at, sha256 FROM api_tokens WHERE token_id = $1")
+                    .bind(token_id)
+                    .fetch_optional(pool).await.map_err(db("reading a token"))?;
+                row.map(|r| Ok((token_row(&r)?, r.try_get(6)?))).transpose().map_err(db("reading a token"))
+            }
+
+            pub async fn tokens(pool: &Pool) -> Result<Vec<TokenRow>, StoreError> {
+                let rows = sqlx::query("SELECT token_id, role, person, note, created_at, revoked_at FROM api_tokens ORDER BY created_at, token_id")
+                    .fetch_all(pool).await.map_err(db("reading tokens"))?;
+                rows.iter().map(token_row).collect::<Result<Vec<_>, _>>().map_err(db("reading tokens"))
+            }
+
+            pub async fn revoke_token(pool: &Pool, token_id: &str, at: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL")
+                    .bind(at).bind(token_id)
+                    .execute(pool).await.map_err(db("revoking a token"))?.rows_affected();
+                Ok(n > 0)
+            }
+
+            pub async fn save_evaluation(pool: &Pool, e: &EvaluationRow) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO evaluations (change_id, repository, verdict, category, head_sha, authors, evaluated_at, evaluation) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                             ON CONFLICT (change_id) DO UPDATE SET repository = excluded.repository, verdict = excluded.verdict, \
+                             category = excluded.category, head_sha = excluded.head_sha, authors = excluded.authors, \
+                             evaluated_at = excluded.evaluated_at, evaluation = excluded.evaluation")
+                    .bind(&e.change_id).bind(&e.repository).bind(&e.verdict).bind(&e.category)
+                    .bind(&e.head_sha).bind(&e.authors).bind(&e.evaluated_at).bind(&e.evaluation)
+                    .execute(pool).await.map_err(db("saving an evaluation"))?;
+                Ok(())
+            }
+
+            pub async fn evaluation(pool: &Pool, change_id: &str) -> Result<Option<EvaluationRow>, StoreError> {
+                let row = sqlx::query("SELECT change_id, repository, verdict, category, head_sha, authors, evaluated_at, evaluation FROM evaluations WHERE change_id = $1")
+                    .bind(change_id)
+                    .fetch_optional(pool).await.map_err(db("reading an evaluation"))?;
+                row.map(|r| evaluation_row(&r)).transpose().map_err(db("reading an evaluation"))
+            }
+
+            /// Evaluations in change-id order, filtered; a page of at most `limit`.
+            pub async fn evaluations(pool: &Pool, f: &EvaluationFilter) -> Result<Vec<EvaluationRow>, StoreError> {
+                let rows = sqlx::query("SELECT change_id, repository, verdict, category, head_sha, authors, evaluated_at, evaluation FROM evaluations \
+                                        WHERE ($1 IS NULL OR repository = $1) AND ($2 IS NULL OR verdict = $2) AND ($3 IS NULL OR category = $3) \
+                                        AND ($4 IS NULL OR evaluated_at >= $4) AND ($5 IS NULL OR evaluated_at < $5) AND ($6 IS NULL OR change_id > $6) \
+                                        ORDER BY change_id LIMIT $7")
+                    .bind(f.repository.as_deref()).bind(f.verdict.as_deref()).bind(f.category.as_deref())
+                    .bind(f.since.as_deref()).bind(f.until.as_deref()).bind(f.after.as_deref()).bind(i64::from(f.limit))
+                    .fetch_all(pool).await.map_err(db("listing evaluations"))?;
+                rows.iter().map(evaluation_row).collect::<Result<Vec<_>, _>>().map_err(db("listing evaluations"))
+            }
+
+            /// Every published policy version: version, sha256, log entry, published at.
+            pub async fn policy_versions(pool: &Pool) -> Result<Vec<(String, String, Option<i64>, String)>, StoreError> {
+                let rows = sqlx::query("SELECT version, sha256, entry_idx, published_at FROM policy_versions ORDER BY published_at, version")
+                    .fetch_all(pool).await.map_err(db("reading policy versions"))?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                    .map_err(db("reading policy versions"))
             }
 
             /// The database answers and holds every migration this build knows.

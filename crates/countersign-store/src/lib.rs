@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod keys;
 pub mod package;
 pub mod publish;
+pub mod tokens;
 
 use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
@@ -32,9 +33,10 @@ use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use db::{AppendOutcome, DeliveryRecord, JobRow, PostedStatus};
+pub use db::{AppendOutcome, DeliveryRecord, EvaluationFilter, EvaluationRow, JobRow, PostedStatus, TokenRow};
 pub use evidence::{Evidence, RecordRequest, RecordedEvidence};
 pub use keys::KeyError;
+pub use tokens::{Caller, NewToken, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -899,6 +901,65 @@ impl AsyncStore {
         on_pool!(pool, db::forget_posted_status(forge, repository, sha, context))
     }
 
+    /// Create an API token for `person` with `role`. The token is returned once; only its
+    /// hash is stored.
+    pub async fn create_token(&self, role: Role, person: &str, note: Option<&str>) -> Result<NewToken, StoreError> {
+        let (new, hash) =
+            tokens::generate().map_err(|e| StoreError::Append(format!("no randomness for a token: {e}")))?;
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        on_pool!(pool, db::insert_token(&new.token_id, &hash, role.as_str(), person, note, &at))?;
+        Ok(new)
+    }
+
+    /// Who a bearer token belongs to: `None` for a token that is malformed, unknown or revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError> {
+        let Some(id) = tokens::token_id(token) else { return Ok(None) };
+        let pool = &self.pool;
+        let Some((row, hash)) = on_pool!(pool, db::token(id))? else { return Ok(None) };
+        let presented = evidence::sha256_hex(token.as_bytes());
+        if row.revoked_at.is_some() || !tokens::same_digest(&presented, &hash) {
+            return Ok(None);
+        }
+        let Some(role) = Role::parse(&row.role) else { return Ok(None) };
+        Ok(Some(Caller { token_id: row.token_id, role, person: row.person }))
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::tokens())
+    }
+
+    /// Revoke a token; `false` when there is no such live token.
+    pub async fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        on_pool!(pool, db::revoke_token(token_id, &at))
+    }
+
+    /// Keep the latest evaluation of a change (`evaluated_at` is set from the clock).
+    pub async fn save_evaluation(&self, row: &EvaluationRow) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let row = EvaluationRow { evaluated_at: now_rfc3339(self.clock), ..row.clone() };
+        on_pool!(pool, db::save_evaluation(&row))
+    }
+
+    pub async fn evaluation(&self, change_id: &str) -> Result<Option<EvaluationRow>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::evaluation(change_id))
+    }
+
+    pub async fn evaluations(&self, filter: &EvaluationFilter) -> Result<Vec<EvaluationRow>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::evaluations(filter))
+    }
+
+    /// Every published policy version: version, SHA-256, log entry, published at.
+    pub async fn policy_versions(&self) -> Result<Vec<(String, String, Option<i64>, String)>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::policy_versions())
+    }
+
     /// Enqueue a job (or coalesce into the waiting one with the same key) to run at or
     /// after `run_after`.
     pub async fn enqueue_job(
@@ -1068,6 +1129,18 @@ macro_rules! blocking {
 }
 
 blocking! {
+    /// See [`AsyncStore::create_token`].
+    fn create_token(&self, role: Role, person: &str, note: Option<&str>) -> Result<NewToken, StoreError>;
+    /// See [`AsyncStore::tokens`].
+    fn tokens(&self) -> Result<Vec<TokenRow>, StoreError>;
+    /// See [`AsyncStore::revoke_token`].
+    fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError>;
+    /// See [`AsyncStore::authenticate`].
+    fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError>;
+    /// See [`AsyncStore::save_evaluation`].
+    fn save_evaluation(&self, row: &EvaluationRow) -> Result<(), StoreError>;
+    /// See [`AsyncStore::evaluations`].
+    fn evaluations(&self, filter: &EvaluationFilter) -> Result<Vec<EvaluationRow>, StoreError>;
     /// The log's public key as recorded at `init`, if any.
     fn log_vkey(&self) -> Result<Option<String>, StoreError>;
     /// The verifier for this log, from the key recorded at `init`.

@@ -818,6 +818,49 @@ macro_rules! suite {
             assert_clean_log(&store, &acked.into_inner().unwrap(), total);
         }
 
+        /// The API's tables: a token is found by its secret, never stored in clear, and
+        /// refused once revoked; evaluations filter and page on both backends.
+        #[test]
+        fn api_tokens_and_evaluations() {
+            let db = test_db();
+            let store = open(&db);
+            let new = store.create_token(countersign_store::Role::Recorder, "rick@example.com", Some("ci")).unwrap();
+            let caller = store.authenticate(&new.token).unwrap().expect("the token authenticates");
+            assert_eq!((caller.role, caller.person.as_str()), (countersign_store::Role::Recorder, "rick@example.com"));
+            let forged = format!("{}0", &new.token[..new.token.len() - 1]);
+            let forged = if forged == new.token { format!("{}1", &new.token[..new.token.len() - 1]) } else { forged };
+            assert!(store.authenticate(&forged).unwrap().is_none(), "another secret with the same id");
+            let rows = store.tokens().unwrap();
+            assert_eq!(rows.len(), 1);
+            assert!(!format!("{rows:?}").contains(&new.token[12..]), "the secret is not stored");
+            assert!(store.revoke_token(&new.token_id).unwrap());
+            assert!(!store.revoke_token(&new.token_id).unwrap());
+            assert!(store.authenticate(&new.token).unwrap().is_none(), "a revoked token is refused");
+
+            for (id, repo, verdict) in [("a/x#1", "a/x", "violation"), ("a/x#2", "a/x", "compliant"), ("b/y#1", "b/y", "violation")] {
+                let row = countersign_store::EvaluationRow {
+                    change_id: id.into(), repository: repo.into(), verdict: verdict.into(), category: "standard".into(),
+                    head_sha: "0".repeat(40), authors: "[\"alice\"]".into(), evaluated_at: String::new(), evaluation: "{}".into(),
+                };
+                store.save_evaluation(&row).unwrap();
+            }
+            let list = |f: countersign_store::EvaluationFilter| {
+                store.evaluations(&countersign_store::EvaluationFilter { limit: f.limit.max(1), ..f })
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.change_id)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(list(Default::default()), ["a/x#1"]);
+            assert_eq!(list(countersign_store::EvaluationFilter { limit: 10, ..Default::default() }), ["a/x#1", "a/x#2", "b/y#1"]);
+            let violations = countersign_store::EvaluationFilter { verdict: Some("violation".into()), limit: 10, ..Default::default() };
+            assert_eq!(list(violations.clone()), ["a/x#1", "b/y#1"]);
+            assert_eq!(list(countersign_store::EvaluationFilter { after: Some("a/x#1".into()), ..violations }), ["b/y#1"]);
+            assert_eq!(list(countersign_store::EvaluationFilter { repository: Some("b/y".into()), limit: 10, ..Default::default() }), ["b/y#1"]);
+            let future = countersign_store::EvaluationFilter { since: Some("2999-01-01T00:00:00Z".into()), limit: 10, ..Default::default() };
+            assert!(list(future).is_empty());
+        }
+
         #[test]
         fn an_exported_package_verifies_offline_and_edits_are_caught() {
             let db = test_db();

@@ -1,0 +1,541 @@
+//! The JSON API under `/api/v1`, described by the OpenAPI document it serves at
+//! `/api/v1/openapi.json`.
+//!
+//! Every route but the document needs `Authorization: Bearer <token>` (`countersign token
+//! create`). A token carries a role (viewer < recorder < approver < admin) and the person it
+//! acts as. Evidence recorded through the API is recorded by that person; an approval is that
+//! person's approval, never a name typed into the request, and never for their own change.
+//! [`ENDPOINTS`] is the one list the router, the OpenAPI document and the role tests read.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use countersign_store::evidence::{Evidence, RecordDocument, RecordRequest};
+use countersign_store::{AppendOutcome, Caller, EvaluationFilter, Role, Store, StoreError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+/// One route of the API: method, path (OpenAPI template), the least role it needs (`None`:
+/// anyone), and what it does.
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub role: Option<Role>,
+    pub summary: &'static str,
+}
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint { method: "get", path: "/api/v1/openapi.json", role: None, summary: "This document." },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/changes",
+        role: Some(Role::Viewer),
+        summary: "Changes with their latest verdict; filter by repository, verdict, category and evaluation time; paginated by `after`.",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/changes/{id}",
+        role: Some(Role::Viewer),
+        summary: "One change: its latest evaluation and the evidence the log proves about it.",
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/evidence",
+        role: Some(Role::Recorder),
+        summary: "Record evidence (the fields of `countersign record --json`) in the token's person's name. Approvals need the approver role and are the token's person's own.",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/log/checkpoint",
+        role: Some(Role::Viewer),
+        summary: "The latest signed checkpoint (C2SP signed note).",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/log/proof",
+        role: Some(Role::Viewer),
+        summary: "An inclusion proof (C2SP tlog-proof) for `entry`, checked against the signed checkpoint before it is sent.",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/log/entries",
+        role: Some(Role::Viewer),
+        summary: "Log entries `from` (inclusive) `to` (exclusive), at most 1000, each a DSSE envelope.",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/policy-versions",
+        role: Some(Role::Viewer),
+        summary: "Every published policy version.",
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/deliveries",
+        role: Some(Role::Admin),
+        summary: "The most recent webhook deliveries and their outcome (without bodies).",
+    },
+];
+
+/// The routes of [`ENDPOINTS`].
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/changes", get(changes))
+        .route("/api/v1/changes/{id}", get(change))
+        .route("/api/v1/evidence", post(record))
+        .route("/api/v1/log/checkpoint", get(checkpoint))
+        .route("/api/v1/log/proof", get(proof))
+        .route("/api/v1/log/entries", get(entries))
+        .route("/api/v1/policy-versions", get(policy_versions))
+        .route("/api/v1/deliveries", get(deliveries))
+}
+
+/// An API error: a status and a JSON body `{"error": …, "hint": …}`.
+pub struct ApiError(StatusCode, String, Option<&'static str>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.1 });
+        if let Some(hint) = self.2 {
+            body["hint"] = hint.into();
+        }
+        let mut response = (self.0, Json(body)).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownChange(_) | StoreError::NoSuchEntry { .. } | StoreError::NoCheckpoint(_) => {
+                ApiError(StatusCode::NOT_FOUND, e.to_string(), None)
+            }
+            StoreError::AmbiguousChange { .. } | StoreError::MissingChange(_) => {
+                ApiError(StatusCode::BAD_REQUEST, e.to_string(), None)
+            }
+            StoreError::Tampered(_) => {
+                ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), Some("run `countersign log verify`"))
+            }
+            other => {
+                tracing::error!(error = %other, "store error in the API");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the evidence store failed; see the server's log".into(),
+                    None,
+                )
+            }
+        }
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The caller, if their token allows `role`: 401 without a valid token, 403 below the role.
+async fn require(state: &AppState, headers: &HeaderMap, role: Role) -> ApiResult<Caller> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = token else {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "this needs a token".into(),
+            Some("send `Authorization: Bearer <token>`; an admin creates one with `countersign token create`"),
+        ));
+    };
+    let Some(caller) = state.store.authenticate(token).await? else {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "the token is unknown or revoked".into(), None));
+    };
+    if caller.role < role {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("this needs the {role} role; the token {} is {}", caller.token_id, caller.role),
+            None,
+        ));
+    }
+    Ok(caller)
+}
+
+async fn openapi(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(openapi_document(state.config.public_url.as_deref()))
+}
+
+/// The OpenAPI 3.1 document of [`ENDPOINTS`].
+pub fn openapi_document(server: Option<&str>) -> Value {
+    let mut paths = serde_json::Map::new();
+    for e in ENDPOINTS {
+        let mut op = json!({
+            "summary": e.summary,
+            "responses": {
+                "200": { "description": "OK" },
+                "400": { "description": "The request is malformed" },
+                "404": { "description": "No such thing" },
+            },
+            "x-countersign-role": e.role.map_or("anyone", Role::as_str),
+        });
+        if let Some(_role) = e.role {
+            op["security"] = json!([{ "bearer": [] }]);
+            op["responses"]["401"] = json!({ "description": "No valid token" });
+            op["responses"]["403"] = json!({ "description": "The token's role is not enough" });
+        }
+        let parameters = parameters(e.path);
+        if !parameters.is_empty() {
+            op["parameters"] = Value::Array(parameters);
+        }
+        if e.method == "post" {
+            op["requestBody"] = json!({
+                "required": true,
+                "content": { "application/json": { "schema": { "type": "object", "required": ["kind"],
+                    "description": "The fields of `countersign record --json`: `kind` and that kind's fields, `change`, `idempotencyKey`." } } },
+            });
+            op["responses"]["201"] = json!({ "description": "Recorded" });
+        }
+        let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
+        item[e.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "countersign", "version": env!("CARGO_PKG_VERSION"),
+                  "description": "Changes, verdicts, evidence and the tamper-evident log of a countersign server." },
+        "servers": [{ "url": server.unwrap_or("/") }],
+        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
+        "paths": paths,
+    })
+}
+
+fn parameters(path: &str) -> Vec<Value> {
+    let query = |name: &str, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": { "type": "string" }, "description": description });
+    match path {
+        "/api/v1/changes" => vec![
+            query("repository", "owner/name"),
+            query("verdict", "compliant, evidence missing, violation"),
+            query("category", "a category id of the policy"),
+            query("since", "evaluated at or after (RFC 3339)"),
+            query("until", "evaluated before (RFC 3339)"),
+            query("after", "the `next` of the previous page"),
+            query("limit", "at most 500 (default 100)"),
+        ],
+        "/api/v1/changes/{id}" => {
+            vec![json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" },
+            "description": "`owner/repo#N` (URL-encoded), a commit, or any id the change is known by" })]
+        }
+        "/api/v1/log/proof" => {
+            vec![json!({ "name": "entry", "in": "query", "required": true, "schema": { "type": "integer" } })]
+        }
+        "/api/v1/log/entries" => vec![
+            json!({ "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }),
+            json!({ "name": "to", "in": "query", "required": false, "schema": { "type": "integer" } }),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    repository: Option<String>,
+    verdict: Option<String>,
+    category: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn changes(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<ChangesQuery>,
+) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Viewer).await?;
+    for (name, value) in [("since", &q.since), ("until", &q.until)] {
+        if let Some(v) = value
+            && v.parse::<jiff::Timestamp>().is_err()
+        {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("`{name}` is not an RFC 3339 time: {v:?}"), None));
+        }
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let rows = state
+        .store
+        .evaluations(&EvaluationFilter {
+            repository: q.repository,
+            verdict: q.verdict,
+            category: q.category,
+            since: q.since,
+            until: q.until,
+            after: q.after,
+            limit,
+        })
+        .await?;
+    let next = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.change_id.clone())).flatten();
+    let changes: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({ "id": r.change_id, "repository": r.repository, "verdict": r.verdict, "category": r.category,
+                    "headSha": r.head_sha, "evaluatedAt": r.evaluated_at })
+        })
+        .collect();
+    Ok(Json(json!({ "changes": changes, "next": next })))
+}
+
+async fn change(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Viewer).await?;
+    let record = state.store.resolve_change(&id).await?;
+    let evaluation = match &record {
+        Some(r) => state.store.evaluation(&r.id).await?.or(state.store.evaluation(&id).await?),
+        None => state.store.evaluation(&id).await?,
+    };
+    if record.is_none() && evaluation.is_none() {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no change {id:?}"), None));
+    }
+    let change_id = record.as_ref().map_or(id.clone(), |r| r.id.clone());
+    let evidence = {
+        let (core, handle, reference) = (state.store.clone(), tokio::runtime::Handle::current(), change_id.clone());
+        tokio::task::spawn_blocking(move || Store::on_runtime(core, handle).evidence_for(&[reference.as_str()]))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))??
+    };
+    let evidence: Vec<Value> = evidence
+        .iter()
+        .map(|e| {
+            json!({ "entry": e.index, "kind": e.evidence.kind(), "recordedBy": e.recorded_by,
+                    "recordedAt": e.recorded_at, "evidence": e.evidence })
+        })
+        .collect();
+    Ok(Json(json!({
+        "id": change_id,
+        "verdict": evaluation.as_ref().map(|e| e.verdict.clone()),
+        "evaluatedAt": evaluation.as_ref().map(|e| e.evaluated_at.clone()),
+        "evaluation": evaluation.and_then(|e| serde_json::from_str::<Value>(&e.evaluation).ok()),
+        "evidence": evidence,
+    })))
+}
+
+async fn record(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let caller = require(&state, &headers, Role::Recorder).await?;
+    let not_a_record = |e: serde_json::Error| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("not a record: {e}"),
+            Some("send the fields of `countersign record --json`"),
+        )
+    };
+    let mut value: Value = serde_json::from_slice(&body).map_err(not_a_record)?;
+    // An approval through the API is the caller's: the approver may be left out.
+    if value["kind"] == "approval"
+        && let Some(fields) = value.as_object_mut()
+    {
+        fields.entry("approver").or_insert_with(|| caller.person.clone().into());
+    }
+    let doc: RecordDocument = serde_json::from_value(value).map_err(not_a_record)?;
+    if doc.recorded_by.as_deref().is_some_and(|by| by != caller.person) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("no one records in another person's name: this token records as {}", caller.person),
+            Some("drop \"recordedBy\""),
+        ));
+    }
+    if doc.evidence.forge_only() || matches!(doc.evidence, Evidence::PolicyVersion { .. }) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{} entries are written by the server itself, never through the API", doc.evidence.kind()),
+            None,
+        ));
+    }
+    let evidence = doc.evidence;
+    if let Evidence::Approval { approver, .. } = &evidence {
+        if caller.role < Role::Approver {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("approving needs the approver role; the token {} is {}", caller.token_id, caller.role),
+                None,
+            ));
+        }
+        if *approver != caller.person {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "an approval through the API is the token's person's own ({}), not {approver:?}'s",
+                    caller.person
+                ),
+                Some("drop \"approver\", or use that person's token"),
+            ));
+        }
+        if let Some(change) = &doc.change
+            && is_author(&state, change, &caller.person).await?
+        {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("{} cannot approve their own change", caller.person),
+                None,
+            ));
+        }
+    }
+    let request = RecordRequest {
+        change: doc.change,
+        recorded_by: caller.person.clone(),
+        recorded_at: countersign_store::whole_second((state.clock)()),
+        idempotency_key: doc.idempotency_key,
+        evidence,
+    };
+    let (status, index) = match state.store.record(&request).await? {
+        AppendOutcome::Appended(i) => (StatusCode::CREATED, i),
+        AppendOutcome::AlreadyRecorded(i) => (StatusCode::OK, i),
+    };
+    let change_id = request.change.clone();
+    // A recorded approval or check changes the verdict: judge the change again.
+    if let Some(change) = &change_id
+        && let Some(found) = state.store.resolve_change(change).await?
+    {
+        let payload = serde_json::to_string(&crate::verdict::EvaluateJob { change_id: found.id.clone(), onto: None })
+            .unwrap_or_default();
+        let at = (state.clock)() + std::time::Duration::from_secs(1);
+        state.store.enqueue_job(&crate::verdict::job_key(&found.id, None), "evaluate", &payload, at).await?;
+    }
+    Ok((status, Json(json!({ "entry": index, "recordedBy": caller.person }))).into_response())
+}
+
+/// Whether `person` wrote the change, by any name its latest evaluation knows the author by.
+async fn is_author(state: &AppState, change: &str, person: &str) -> ApiResult<bool> {
+    let Some(found) = state.store.resolve_change(change).await? else { return Ok(false) };
+    let Some(row) = state.store.evaluation(&found.id).await? else { return Ok(false) };
+    let authors: Vec<String> = serde_json::from_str(&row.authors).unwrap_or_default();
+    Ok(authors.iter().any(|a| same_person(a, person)))
+}
+
+/// Two names of a person: equal ignoring case, with a forge prefix (`github:alice`) or
+/// angle brackets dropped.
+fn same_person(author: &str, person: &str) -> bool {
+    let clean = |s: &str| {
+        let s = s.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
+        s.rsplit_once(':').map_or(s.clone(), |(_, rest)| rest.to_owned())
+    };
+    let (author, person) = (clean(author), clean(person));
+    !person.is_empty() && author == person
+}
+
+async fn checkpoint(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
+    require(&state, &headers, Role::Viewer).await?;
+    match state.store.latest_checkpoint().await? {
+        Some(note) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()),
+        None => Err(ApiError(StatusCode::NOT_FOUND, "nothing has been logged yet".into(), None)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProofQuery {
+    entry: u64,
+}
+
+async fn proof(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<ProofQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    require(&state, &headers, Role::Viewer).await?;
+    let Ok(Query(q)) = q else {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "say which entry: ?entry=N".into(), None));
+    };
+    let proof = state.store.inclusion_proof(q.entry, None).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], proof.to_text()).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct EntriesQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+async fn entries(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Viewer).await?;
+    let Ok(Query(q)) = q else {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "say which entries: ?from=N&to=M".into(), None));
+    };
+    let size = state.store.tree_size().await?;
+    let to = q.to.unwrap_or(size).min(size).min(q.from.saturating_add(1000));
+    let mut out = Vec::new();
+    for index in q.from..to {
+        let bytes = state.store.entry(index).await?;
+        let envelope: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        out.push(json!({ "index": index, "envelope": envelope }));
+    }
+    Ok(Json(json!({ "size": size, "entries": out })))
+}
+
+async fn policy_versions(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Viewer).await?;
+    let versions: Vec<Value> = state
+        .store
+        .policy_versions()
+        .await?
+        .into_iter()
+        .map(|(version, sha256, entry, published_at)| {
+            json!({ "version": version, "sha256": sha256, "entry": entry, "publishedAt": published_at })
+        })
+        .collect();
+    Ok(Json(json!({ "policyVersions": versions })))
+}
+
+async fn deliveries(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Admin).await?;
+    let rows: Vec<Value> = state
+        .store
+        .recent_deliveries(100)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({ "forge": d.forge, "deliveryId": d.delivery_id, "event": d.event, "sha256": d.sha256,
+                    "receivedAt": d.received_at, "entry": d.entry_index, "outcome": d.outcome, "processedAt": d.processed_at })
+        })
+        .collect();
+    Ok(Json(json!({ "deliveries": rows })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_every_endpoint_with_its_role() {
+        let doc = openapi_document(None);
+        for e in ENDPOINTS {
+            let op = &doc["paths"][e.path][e.method];
+            assert!(op.is_object(), "{} {} missing from the document", e.method, e.path);
+            assert_eq!(op["x-countersign-role"], e.role.map_or("anyone", Role::as_str));
+            assert_eq!(op["security"].is_array(), e.role.is_some(), "{}", e.path);
+        }
+        assert_eq!(doc["paths"].as_object().unwrap().len(), ENDPOINTS.len());
+    }
+
+    #[test]
+    fn an_author_is_recognised_in_the_engines_spellings() {
+        assert!(same_person("<alice@example.com>", "alice@example.com"));
+        assert!(same_person("github:alice", "alice"));
+        assert!(same_person("alice", "Alice"));
+        assert!(!same_person("alice@example.com", "bob@example.com"));
+        assert!(!same_person("malice", "alice"));
+        assert!(!same_person("", ""));
+    }
+}
