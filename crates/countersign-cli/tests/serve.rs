@@ -1052,3 +1052,47 @@ fn api_role_matrix_every_endpoint_every_role() {
     // 1 delivery, 3 checks (recorder, approver, admin), 2 approvals: the log verifies.
     assert_eq!(verified_size(dir.path(), &database), 6);
 }
+
+/// A CI job records through the server: no database URL, no log key, only a token. The
+/// server records it as the token's person; without a token nothing is sent.
+#[test]
+fn record_through_the_server_needs_no_database_or_key() {
+    let (dir, database) = sqlite_setup();
+    let server = Server::start(dir.path(), &database, &[]);
+    let (status, _) = github_post(&server, "pull_request", "r-1", &fixture("github/pull_request/opened.payload.json"));
+    assert_eq!(status, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    let ci = create_token(dir.path(), &database, "recorder", "ci-bot@example.com");
+    let approver = create_token(dir.path(), &database, "approver", "april@example.com");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let record = |token: Option<&str>, args: &[&str]| {
+        let mut cmd = common::countersign(elsewhere.path());
+        cmd.args(["record"]).args(args).args(["--server", &server.base, "--format", "json"]);
+        if let Some(token) = token {
+            cmd.env("COUNTERSIGN_TOKEN", token);
+        }
+        cmd.output().unwrap()
+    };
+    let check = ["check", "--change", "Codertocat/Hello-World#2", "--name", "deploy-smoke", "--status", "success"];
+    let out = record(Some(&ci), &check);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((answer["entry"].as_u64(), answer["recordedBy"].as_str()), (Some(1), Some("ci-bot@example.com")));
+    // An approval is the token's person's own; the recorder role may not approve.
+    let approve = ["approval", "--change", "Codertocat/Hello-World#2"];
+    let out = record(Some(&ci), &approve);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("approver role"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = record(Some(&approver), &approve);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without a token: refused before anything is sent, with what to do.
+    let out = record(None, &check);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("COUNTERSIGN_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server.stop().success());
+    assert_eq!(verified_size(dir.path(), &database), 3);
+}

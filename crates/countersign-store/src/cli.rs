@@ -64,7 +64,14 @@ pub struct CliContext {
     pub checkpoint_file: Option<PathBuf>,
     /// Publish every new checkpoint under this ref of the repository (`None`: do not).
     pub checkpoint_ref: Option<String>,
+    /// Sends a record to a countersign server (`record --server`); the binary provides it,
+    /// since the store does no HTTP.
+    pub remote_record: Option<RemoteRecord>,
 }
+
+/// `record --server URL`: post the record document (the `record --json` fields) to the
+/// server's API; the answer is the entry index and who the server recorded it as.
+pub type RemoteRecord = std::sync::Arc<dyn Fn(&str, &serde_json::Value) -> anyhow::Result<(u64, String)> + Send + Sync>;
 
 /// The default file names inside [`CliContext::state_dir`].
 pub const DEFAULT_DATABASE: &str = "countersign.db";
@@ -203,6 +210,11 @@ pub struct RecordArgs {
     /// Makes a repeat a no-op, e.g. a webhook delivery id.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// Record through a countersign server's API instead of the database, so a CI job needs
+    /// no database credentials or log key. The token ($COUNTERSIGN_TOKEN) says who records:
+    /// --by is not needed, and an approval is the token's person's own.
+    #[arg(long, value_name = "URL", env = "COUNTERSIGN_SERVER")]
+    pub server: Option<String>,
     /// The policy every record is checked against (people, obligations, rules,
     /// environments): a file, or `bundled[:NAME]`. Default: countersign.toml in the repository.
     #[arg(long, value_name = "FILE", env = "COUNTERSIGN_POLICY")]
@@ -624,9 +636,60 @@ fn commit_in_repo(repo: &Path, revision: &str) -> anyhow::Result<Option<String>>
     Ok(None)
 }
 
+/// `record --server`: the same record, sent to the server's API. The server knows who the
+/// token belongs to, checks the record, and logs it; nothing is written here.
+fn record_remote(ctx: &CliContext, server: &str, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let send = ctx.remote_record.clone().context("this build cannot talk to a server")?;
+    let mut doc = if let Some(source) = args.json.take() {
+        let text = read_json_input(&source)?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{source} is not a valid countersign record"))?;
+        anyhow::ensure!(doc.is_object(), "{source} is not a JSON object");
+        doc
+    } else {
+        let kind = args.kind.context("name the kind of evidence (approval, check, deploy, …) or pass --json")?;
+        // The server records as the token's person; locally that name is only a default
+        // for the fields that name a person (an approval's approver is the token's).
+        let by = args.by.clone().unwrap_or_default();
+        // Without --approver, an approval is the token's person's: the server fills it in.
+        let token_approves = kind == RecordKind::Approval && args.approver.is_none();
+        if token_approves {
+            args.approver = Some(String::new());
+        }
+        let mut evidence = serde_json::to_value(evidence_from_args(kind, &mut args, &by)?)?;
+        if let (Some(fields), true) = (evidence.as_object_mut(), token_approves) {
+            fields.remove("approver");
+        }
+        evidence
+    };
+    let fields = doc.as_object_mut().context("a record is a JSON object")?;
+    if let Some(change) = args.change.take() {
+        fields.entry("change").or_insert(change.into());
+    }
+    if let Some(key) = args.idempotency_key.take() {
+        fields.entry("idempotencyKey").or_insert(key.into());
+    }
+    if let Some(by) = args.by.take() {
+        fields.entry("recordedBy").or_insert(by.into());
+    }
+    let kind = fields.get("kind").and_then(|k| k.as_str()).unwrap_or("record").to_owned();
+    let (index, by) =
+        send(server, &doc).with_context(|| format!("refusing to record this {kind}; nothing was stored"))?;
+    match ctx.format {
+        Format::Json => {
+            print_json(&serde_json::json!({ "entry": index, "kind": kind, "recordedBy": by, "server": server }))?
+        }
+        _ => println!("recorded {kind} as entry #{index} on {server} (recorded by {by})"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
     // Parse everything and load the key before touching the database: bad input or a
     // missing key must leave the store exactly as it was.
+    if let Some(server) = args.server.take() {
+        return record_remote(ctx, &server, args);
+    }
     let by_flag = args.by.take().or_else(|| default_recorder(ctx));
     let (evidence, change, by, idempotency_key) = if let Some(source) = args.json.take() {
         let text = read_json_input(&source)?;
