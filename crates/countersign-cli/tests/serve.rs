@@ -900,6 +900,12 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["changes"][0]["id"], "acme/app#7", "{list}");
     assert_eq!(list["changes"][0]["headSha"], new_head.as_str(), "{list}");
+    // Time bounds in any offset mean the same instant; a bound that is not a time is a 400.
+    let (_, since) = call("GET", &server.url("/api/v1/changes?since=2000-01-01T01:00:00%2B01:00"), Some(&viewer), None);
+    assert_eq!(since["changes"][0]["id"], "acme/app#7", "{since}");
+    let (_, until) = call("GET", &server.url("/api/v1/changes?until=2000-01-01T01:00:00%2B01:00"), Some(&viewer), None);
+    assert_eq!(until["changes"].as_array().map(Vec::len), Some(0), "{until}");
+    assert_eq!(call("GET", &server.url("/api/v1/changes?since=yesterday"), Some(&viewer), None).0, 400);
     let alice = create_token(dir.path(), &database, "admin", "alice@example.com");
     let own = serde_json::json!({ "kind": "approval", "change": "acme/app#7" });
     let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&own));

@@ -257,13 +257,17 @@ async fn changes(
     Query(q): Query<ChangesQuery>,
 ) -> ApiResult<Json<Value>> {
     require(&state, &headers, Role::Viewer).await?;
-    for (name, value) in [("since", &q.since), ("until", &q.until)] {
-        if let Some(v) = value
-            && v.parse::<jiff::Timestamp>().is_err()
-        {
-            return Err(ApiError(StatusCode::BAD_REQUEST, format!("`{name}` is not an RFC 3339 time: {v:?}"), None));
-        }
-    }
+    // Stored times are UTC text (`…Z`) and compare as text: bring the bounds to that form.
+    let utc = |name: &str, value: Option<String>| -> ApiResult<Option<String>> {
+        value
+            .map(|v| {
+                v.parse::<jiff::Timestamp>().map(|t| t.to_string()).map_err(|_| {
+                    ApiError(StatusCode::BAD_REQUEST, format!("`{name}` is not an RFC 3339 time: {v:?}"), None)
+                })
+            })
+            .transpose()
+    };
+    let (since, until) = (utc("since", q.since)?, utc("until", q.until)?);
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let rows = state
         .store
@@ -271,8 +275,8 @@ async fn changes(
             repository: q.repository,
             verdict: q.verdict,
             category: q.category,
-            since: q.since,
-            until: q.until,
+            since,
+            until,
             after: q.after,
             limit,
         })
