@@ -183,7 +183,7 @@ pub fn openapi_document(server: Option<&str>) -> Value {
             },
             "x-countersign-role": e.role.map_or("anyone", Role::as_str),
         });
-        if let Some(_role) = e.role {
+        if e.role.is_some() {
             op["security"] = json!([{ "bearer": [] }]);
             op["responses"]["401"] = json!({ "description": "No valid token" });
             op["responses"]["403"] = json!({ "description": "The token's role is not enough" });
@@ -409,10 +409,9 @@ async fn record(
     if let Some(change) = &change_id
         && let Some(found) = state.store.resolve_change(change).await?
     {
-        let payload = serde_json::to_string(&crate::verdict::EvaluateJob { change_id: found.id.clone(), onto: None })
-            .unwrap_or_default();
-        let at = (state.clock)() + std::time::Duration::from_secs(1);
-        state.store.enqueue_job(&crate::verdict::job_key(&found.id, None), "evaluate", &payload, at).await?;
+        crate::verdict::enqueue(&state, &found.id, None, std::time::Duration::from_secs(1))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?;
     }
     Ok((status, Json(json!({ "entry": index, "recordedBy": caller.person }))).into_response())
 }

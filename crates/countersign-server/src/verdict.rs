@@ -50,6 +50,21 @@ pub struct EvaluateJob {
     pub onto: Option<String>,
 }
 
+/// Enqueue (or coalesce into the waiting) evaluation of a change `delay` from now, posted
+/// on its head or on the merge queue's commit `onto`.
+pub async fn enqueue(
+    state: &AppState,
+    change_id: &str,
+    onto: Option<&str>,
+    delay: std::time::Duration,
+) -> anyhow::Result<()> {
+    let payload =
+        serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
+    let at = (state.clock)() + delay;
+    state.store.enqueue_job(&job_key(change_id, onto), "evaluate", &payload, at).await?;
+    Ok(())
+}
+
 /// What an evaluation came to, for the log line and the job's outcome.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -222,9 +237,8 @@ fn judge(
     head: &str,
     now: Timestamp,
 ) -> anyhow::Result<(StatusState, String, Option<(Evaluation, Vec<String>)>)> {
-    let repo = countersign_git::Repository::open(git_dir)
+    let mut repo = countersign_git::Repository::open(git_dir)
         .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
-    let mut repo = repo;
     if !repo.has_commit(head) || !repo.has_commit(base) {
         fetch(git_dir, config.forge, pr)?;
         repo = countersign_git::Repository::open(git_dir)?;

@@ -133,7 +133,7 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                     && let Some(number) = group.pr_number
                 {
                     let id = pr_change_id(repository, number);
-                    enqueue_evaluation_onto(state, &id, Some(&group.head_sha), Duration::ZERO).await?;
+                    verdict::enqueue(state, &id, Some(&group.head_sha), Duration::ZERO).await?;
                 } else if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
                     enqueue_evaluation(state, &change.id, options.debounce).await?;
                 } else if let EventKind::Check(check) = &event.kind
@@ -156,20 +156,7 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
 
 /// Enqueue (or coalesce into the waiting) evaluation of a change, `delay` from now.
 async fn enqueue_evaluation(state: &AppState, change_id: &str, delay: Duration) -> anyhow::Result<()> {
-    enqueue_evaluation_onto(state, change_id, None, delay).await
-}
-
-async fn enqueue_evaluation_onto(
-    state: &AppState,
-    change_id: &str,
-    onto: Option<&str>,
-    delay: Duration,
-) -> anyhow::Result<()> {
-    let payload =
-        serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
-    let at = (state.clock)() + delay;
-    state.store.enqueue_job(&verdict::job_key(change_id, onto), "evaluate", &payload, at).await?;
-    Ok(())
+    verdict::enqueue(state, change_id, None, delay).await
 }
 
 /// A status under countersign's own context arrived. Our own post echoes back with the
