@@ -697,12 +697,18 @@ fn github_payload(path: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<
 /// `refs/pull/7/head`), and the server's own clone of it taken before the pull request was
 /// opened, so the server must fetch the pull request's commits. Returns (base, head).
 fn governed_repository(dir: &Path) -> (common::Repo, String, String) {
+    governed_repository_with(dir, "")
+}
+
+/// [`governed_repository`] with `more` added to its policy.
+fn governed_repository_with(dir: &Path, more: &str) -> (common::Repo, String, String) {
     let work = common::Repo::new();
     // The starter policy, with approvals counted on the current head only, and a CI gate.
     let policy = std::fs::read_to_string(common::workspace_root().join("examples/policies/starter.toml"))
         .unwrap()
         .replacen("exclude-author = true", "exclude-author = true\ncurrent-head-only = true", 1)
-        + "\n[[gates]]\ncheck = \"unit-tests\"\ndescription = \"The unit tests pass\"\n";
+        + "\n[[gates]]\ncheck = \"unit-tests\"\ndescription = \"The unit tests pass\"\n"
+        + more;
     assert!(policy.contains("current-head-only"));
     let base = work.commit(
         "Alice <alice@example.com>",
@@ -1101,4 +1107,399 @@ fn record_through_the_server_needs_no_database_or_key() {
     );
     assert!(server.stop().success());
     assert_eq!(verified_size(dir.path(), &database), 3);
+}
+
+// --- the web pages ---------------------------------------------------------------------
+
+mod browser;
+
+const PASSWORD: &str = "a long passphrase for tests";
+
+/// `countersign account create`, the password piped in as an administrator would.
+fn create_account(dir: &Path, database: &str, role: &str, person: &str) {
+    common::countersign(dir)
+        .args(["account", "create", "--role", role, "--person", person, "--database", database])
+        .args(["--key-file", "log.key", "--checkpoint-ref", "none"])
+        .write_stdin(format!("{PASSWORD}\n"))
+        .assert()
+        .success();
+}
+
+/// A page response: status, `Location`, every `Set-Cookie`, the named security headers, body.
+#[derive(Debug)]
+struct PageResponse {
+    status: u16,
+    location: Option<String>,
+    cookies: Vec<String>,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl PageResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no csrf field in {}", self.body));
+        let rest = &self.body[at + "name=\"csrf\" value=\"".len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// The value the response sets for cookie `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    }
+}
+
+/// GET or POST a page as a browser would, without following redirects.
+fn page(method: &str, url: &str, cookies: &[(&str, &str)], form: &[(&str, &str)]) -> PageResponse {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let cookie = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
+    let mut response = if method == "POST" {
+        let mut request = agent.post(url);
+        if !cookie.is_empty() {
+            request = request.header("Cookie", &cookie);
+        }
+        request.send_form(form.iter().copied()).unwrap()
+    } else {
+        let mut request = agent.get(url);
+        if !cookie.is_empty() {
+            request = request.header("Cookie", &cookie);
+        }
+        request.call().unwrap()
+    };
+    let headers = response.headers();
+    let one = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    PageResponse {
+        status: response.status().as_u16(),
+        location: one("location"),
+        cookies: headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect(),
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+/// Sign in through the form (its own CSRF cookie and field): the session cookie.
+fn sign_in(server: &Server, person: &str, password: &str) -> Result<String, PageResponse> {
+    let form = page("GET", &server.url("/login"), &[], &[]);
+    let login_cookie = form.cookie("countersign_login").expect("the sign-in form sets its CSRF cookie");
+    let csrf = form.csrf();
+    let answer = page(
+        "POST",
+        &server.url("/login"),
+        &[("countersign_login", &login_cookie)],
+        &[("person", person), ("password", password), ("csrf", &csrf), ("next", "/changes")],
+    );
+    answer.cookie("countersign_session").filter(|_| answer.status == 303).ok_or(answer)
+}
+
+/// The pages' sessions and roles over plain HTTP: who may see and do what (anonymous
+/// included), CSRF on every form, cookies that scripts cannot read, security headers on
+/// every response, and sessions that end when a person signs out, is disabled or gets a
+/// new password.
+#[test]
+fn pages_sign_in_sessions_csrf_roles_and_security_headers() {
+    let (dir, database) = sqlite_setup();
+    let server = Server::start(dir.path(), &database, &[]);
+    let (status, _) = github_post(&server, "pull_request", "p-1", &fixture("github/pull_request/opened.payload.json"));
+    assert_eq!(status, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    let people = [
+        ("viewer", "vera@example.com"),
+        ("recorder", "rick@example.com"),
+        ("approver", "april@example.com"),
+        ("admin", "adam@example.com"),
+    ];
+    for (role, person) in people {
+        create_account(dir.path(), &database, role, person);
+    }
+
+    // Anonymous: every page sends the browser to sign in, and back afterwards.
+    let anonymous = page("GET", &server.url("/changes?verdict=violation"), &[], &[]);
+    assert_eq!(anonymous.status, 303);
+    assert_eq!(anonymous.location.as_deref(), Some("/login?next=%2Fchanges%3Fverdict%3Dviolation"));
+
+    // Security headers on pages, the API and the hooks alike.
+    for path in ["/login", "/api/v1/openapi.json", "/healthz"] {
+        let answer = page("GET", &server.url(path), &[], &[]);
+        assert_eq!(answer.status, 200, "{path}");
+        let csp = answer.header("content-security-policy").unwrap_or_else(|| panic!("no CSP on {path}"));
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(answer.header("referrer-policy"), Some("same-origin"), "{path}");
+    }
+
+    // The sign-in form: without its cookie, or with another form's token, nothing happens.
+    let form = page("GET", &server.url("/login"), &[], &[]);
+    let login_cookie = form.cookie("countersign_login").unwrap();
+    let set = form.cookies.iter().find(|c| c.starts_with("countersign_login=")).unwrap();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let fields = [("person", "vera@example.com"), ("password", PASSWORD), ("next", "/changes")];
+    let no_cookie = page("POST", &server.url("/login"), &[], &[fields[0], fields[1], ("csrf", &form.csrf())]);
+    assert_eq!(no_cookie.status, 403, "{}", no_cookie.body);
+    let other = "0".repeat(64);
+    let forged = page(
+        "POST",
+        &server.url("/login"),
+        &[("countersign_login", &login_cookie)],
+        &[fields[0], fields[1], ("csrf", &other)],
+    );
+    assert_eq!(forged.status, 403);
+    // A wrong password, and an unknown person, get the same answer.
+    let wrong = sign_in(&server, "vera@example.com", "not the password at all").unwrap_err();
+    let unknown = sign_in(&server, "nobody@example.com", PASSWORD).unwrap_err();
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(wrong.body.contains("Wrong person or password"), "{}", wrong.body);
+    let same = |r: &PageResponse| r.body.replace(&r.csrf(), "");
+    assert_eq!(same(&wrong), same(&unknown));
+
+    // Signed in: the session cookie is HttpOnly and SameSite, and only a 256-bit id.
+    let mut sessions = Vec::new();
+    for (role, person) in people {
+        let form = page("GET", &server.url("/login"), &[], &[]);
+        let answer = page(
+            "POST",
+            &server.url("/login"),
+            &[("countersign_login", &form.cookie("countersign_login").unwrap())],
+            &[("person", person), ("password", PASSWORD), ("csrf", &form.csrf()), ("next", "//evil.example/x")],
+        );
+        assert_eq!(answer.status, 303, "{role}: {}", answer.body);
+        assert_eq!(answer.location.as_deref(), Some("/changes"), "a `next` off this server is ignored");
+        let set = answer.cookies.iter().find(|c| c.starts_with("countersign_session=")).unwrap();
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+            assert!(set.contains(flag), "{set} lacks {flag}");
+        }
+        let value = answer.cookie("countersign_session").unwrap();
+        assert!(value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()), "{value}");
+        sessions.push((role, person, value));
+    }
+
+    // Every page × every role (anonymous first): the status each must get.
+    let change = "/changes/Codertocat%2FHello-World%232";
+    let matrix: [(&str, [u16; 5]); 5] = [
+        ("/changes", [303, 200, 200, 200, 200]),
+        ("/log", [303, 200, 200, 200, 200]),
+        ("/log/proof/0", [303, 200, 200, 200, 200]),
+        ("/deliveries", [303, 403, 403, 403, 200]),
+        (change, [303, 404, 404, 404, 404]),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in matrix {
+        let got: Vec<u16> = std::iter::once(page("GET", &server.url(path), &[], &[]).status)
+            .chain(
+                sessions
+                    .iter()
+                    .map(|(_, _, s)| page("GET", &server.url(path), &[("countersign_session", s)], &[]).status),
+            )
+            .collect();
+        if got != expected {
+            wrong.push(format!("{path}: {got:?}, expected {expected:?}"));
+        }
+    }
+    // Approving through the page: approvers and admins only, with the session's CSRF token.
+    let approve = format!("{change}/approve");
+    let mut got = vec![page("POST", &server.url(&approve), &[], &[("csrf", "x")]).status];
+    for (_, _, session) in &sessions {
+        let csrf = page("GET", &server.url("/changes"), &[("countersign_session", session)], &[]).csrf();
+        let answer = page("POST", &server.url(&approve), &[("countersign_session", session)], &[("csrf", &csrf)]);
+        got.push(answer.status);
+    }
+    if got != [303, 403, 403, 303, 303] {
+        wrong.push(format!("POST {approve}: {got:?}, expected [303, 403, 403, 303, 303]"));
+    }
+    assert!(wrong.is_empty(), "pages answered wrongly:\n{}", wrong.join("\n"));
+    let april = &sessions[2].2;
+    let bad_csrf = page("POST", &server.url(&approve), &[("countersign_session", april)], &[("csrf", &"f".repeat(64))]);
+    assert_eq!(bad_csrf.status, 403);
+    assert!(bad_csrf.body.contains("CSRF"), "{}", bad_csrf.body);
+
+    // Signing out ends the session in the store: the old cookie no longer works.
+    let vera = &sessions[0].2;
+    let csrf = page("GET", &server.url("/log"), &[("countersign_session", vera)], &[]).csrf();
+    let out = page("POST", &server.url("/logout"), &[("countersign_session", vera)], &[("csrf", &csrf)]);
+    assert_eq!((out.status, out.location.as_deref()), (303, Some("/login")));
+    assert!(out.cookies.iter().any(|c| c.starts_with("countersign_session=;") && c.contains("Max-Age=0")));
+    assert_eq!(page("GET", &server.url("/log"), &[("countersign_session", vera)], &[]).status, 303);
+
+    // Disabling an account ends its sessions at once; so does a new password.
+    let rick = &sessions[1].2;
+    common::countersign(dir.path())
+        .args(["account", "disable", "rick@example.com", "--database", &database])
+        .args(["--key-file", "log.key", "--checkpoint-ref", "none"])
+        .assert()
+        .success();
+    assert_eq!(page("GET", &server.url("/log"), &[("countersign_session", rick)], &[]).status, 303);
+    assert_eq!(sign_in(&server, "rick@example.com", PASSWORD).unwrap_err().status, 401);
+    common::countersign(dir.path())
+        .args(["account", "set-password", "adam@example.com", "--database", &database])
+        .args(["--key-file", "log.key", "--checkpoint-ref", "none"])
+        .write_stdin("another long passphrase\n")
+        .assert()
+        .success();
+    assert_eq!(page("GET", &server.url("/log"), &[("countersign_session", &sessions[3].2)], &[]).status, 303);
+    assert!(sign_in(&server, "adam@example.com", "another long passphrase").is_ok());
+    // A short password is refused, with the reason.
+    let short = common::countersign(dir.path())
+        .args(["account", "create", "--role", "viewer", "--person", "sam@example.com", "--database", &database])
+        .args(["--key-file", "log.key", "--checkpoint-ref", "none"])
+        .write_stdin("short\n")
+        .output()
+        .unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12 characters"));
+    assert!(server.stop().success());
+    // The two approvals given through the page are in the log, in the approvers' names.
+    assert_eq!(verified_size(dir.path(), &database), 3);
+}
+
+/// Every page in a real browser (headless Chromium), as people use them: sign in through
+/// the form, read the changes and a change's requirements, approve it with the button, follow
+/// an entry to its inclusion proof, read the log before and after `log verify`, be refused
+/// the deliveries page below admin, sign out, and see that an author cannot approve their
+/// own change. Each page's screenshot is kept under `target/screenshots/`.
+#[test]
+fn pages_in_a_real_browser_with_screenshots() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    // The policy names its people: an approval given on the page is the signed-in person's
+    // own only when the policy knows who they are.
+    let people = "\n[people.alice]\nname = \"Alice\"\nemails = \"alice@example.com\"\nlogins = \"github:alice\"\n\
+                  \n[people.bob]\nname = \"Bob\"\nemails = \"bob@example.com\"\nlogins = \"github:bob\"\n";
+    let (_work, base, head) = governed_repository_with(dir.path(), people);
+    // The fake forge is the API; the pages link to the forge's web pages.
+    let config = verdict_config(&forge, dir.path()) + "web-url = \"https://github.com\"\n";
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+        p["pull_request"]["base"]["sha"] = base.clone().into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+    });
+    assert_eq!(github_post(&server, "pull_request", "b-1", &opened).0, 200);
+    assert_eq!(forge.wait_for(1)[0].body["state"], "failure");
+    create_account(dir.path(), &database, "approver", "bob@example.com");
+    create_account(dir.path(), &database, "approver", "alice@example.com");
+    create_account(dir.path(), &database, "admin", "adam@example.com");
+
+    let mut browser = browser::Browser::start();
+    let mut shots = Vec::new();
+    let mut shoot = |browser: &mut browser::Browser, name: &str| {
+        let (path, (width, height)) = browser.screenshot(name);
+        assert_eq!(width, browser::WIDTH, "{name} is {width} px wide");
+        assert!(height >= 600, "{name} is {height} px high");
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        assert!(bytes > 10_000, "{name}: a {bytes}-byte screenshot is blank");
+        shots.push(path);
+    };
+
+    // Asking for the changes leads to the sign-in form, and back after signing in.
+    browser.goto(&server.url("/changes"));
+    assert_eq!(browser.path(), "/login?next=%2Fchanges");
+    shoot(&mut browser, "01-sign-in");
+    browser.fill("input[name=person]", "bob@example.com");
+    browser.fill("input[name=password]", "not bob's password at all");
+    browser.click_and_wait("button[type=submit]");
+    assert!(browser.text().contains("Wrong person or password"), "{}", browser.text());
+    shoot(&mut browser, "02-sign-in-refused");
+    browser.fill("input[name=person]", "bob@example.com");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click_and_wait("button[type=submit]");
+    assert_eq!(browser.path(), "/changes");
+    assert_eq!(browser.eval("document.cookie"), "", "the session cookie is out of scripts' reach");
+    let rows = browser.texts("tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("acme/app#7") && rows[0].contains("violation"), "{rows:?}");
+    assert!(browser.text().contains("bob@example.com · approver"), "{}", browser.text());
+    shoot(&mut browser, "03-changes");
+    // The filters narrow the list.
+    browser.goto(&server.url("/changes?verdict=compliant"));
+    assert!(browser.text().contains("No change matches"), "{}", browser.text());
+
+    // A change: its classification, each requirement with its status and evidence, links.
+    browser.goto(&server.url("/changes"));
+    browser.click_and_wait("tbody a");
+    assert_eq!(browser.path(), "/changes/acme%2Fapp%237");
+    let text = browser.text();
+    for expected in ["acme/app#7", "violation", "Standard", "Requirements", "unit-tests", "missing"] {
+        assert!(text.contains(expected), "the change page lacks {expected:?}:\n{text}");
+    }
+    let links = browser.eval("Array.from(document.querySelectorAll('dd a')).map(a => a.href)");
+    assert!(links.to_string().contains("https://github.com/acme/app/pull/7"), "{links}");
+    assert!(links.to_string().contains(&format!("https://github.com/acme/app/commit/{head}")), "{links}");
+    assert!(text.contains("No recorded evidence names this change yet"), "{text}");
+    shoot(&mut browser, "04-change");
+
+    // Bob approves with the button: the approval is his, logged, and the change judged again.
+    browser.click_and_wait("form[action$='/approve'] button");
+    let text = browser.text();
+    assert!(text.contains("Your approval is recorded as log entry"), "{text}");
+    let entries = browser.texts("#entries tbody tr");
+    let approval = entries.iter().find(|r| r.contains("approval")).unwrap_or_else(|| panic!("{entries:?}"));
+    assert!(approval.contains("bob@example.com"), "{approval}");
+    shoot(&mut browser, "05-change-approved");
+    let seen = forge.wait_for(2);
+    assert!(
+        !seen[1].body["description"].as_str().unwrap().contains("review"),
+        "bob's approval counts for the review: {:#?}",
+        seen[1]
+    );
+    browser.click_and_wait("a[href^='/log/proof/']");
+    assert!(browser.text().contains("Inclusion proof of entry"), "{}", browser.text());
+    assert!(browser.text().contains("c2sp.org/tlog-proof"), "{}", browser.text());
+    shoot(&mut browser, "06-inclusion-proof");
+
+    // The log: never verified, then verified by `log verify`.
+    browser.goto(&server.url("/log"));
+    assert!(browser.text().contains("never"), "{}", browser.text());
+    let size = verified_size(dir.path(), &database);
+    browser.goto(&server.url("/log"));
+    let text = browser.text();
+    assert!(text.contains("verified") && text.contains(&format!("{size} entries")), "{text}");
+    shoot(&mut browser, "07-log");
+
+    // Deliveries are for admins.
+    browser.goto(&server.url("/deliveries"));
+    assert!(browser.text().contains("403"), "{}", browser.text());
+    browser.click_and_wait("header form button");
+    assert_eq!(browser.path(), "/login");
+    browser.goto(&server.url("/login?next=%2Fdeliveries"));
+    browser.fill("input[name=person]", "adam@example.com");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click_and_wait("button[type=submit]");
+    assert_eq!(browser.path(), "/deliveries");
+    let rows = browser.texts("tbody tr");
+    assert!(rows.iter().any(|r| r.contains("pull_request") && r.contains("b-1")), "{rows:?}");
+    shoot(&mut browser, "08-deliveries");
+    browser.click_and_wait("header form button");
+
+    // Alice wrote the change: she may approve others' changes, never this one.
+    browser.goto(&server.url("/login?next=%2Fchanges%2Facme%252Fapp%25237"));
+    browser.fill("input[name=person]", "alice@example.com");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click_and_wait("button[type=submit]");
+    assert_eq!(browser.path(), "/changes/acme%2Fapp%237");
+    assert!(browser.text().contains("You wrote this change, so you cannot approve it"), "{}", browser.text());
+    assert_eq!(browser.eval("document.querySelectorAll(\"form[action$='/approve']\").length"), 0);
+    shoot(&mut browser, "09-change-own");
+    drop(browser);
+    assert!(server.stop().success());
+    eprintln!("screenshots: {}", browser::screenshot_dir().display());
 }

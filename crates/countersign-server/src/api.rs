@@ -97,7 +97,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
 }
 
 /// An API error: a status and a JSON body `{"error": …, "hint": …}`.
-pub struct ApiError(StatusCode, String, Option<&'static str>);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String, pub(crate) Option<&'static str>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -335,14 +335,24 @@ async fn record(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let caller = require(&state, &headers, Role::Recorder).await?;
-    let not_a_record = |e: serde_json::Error| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("not a record: {e}"),
-            Some("send the fields of `countersign record --json`"),
-        )
-    };
-    let mut value: Value = serde_json::from_slice(&body).map_err(not_a_record)?;
+    let value: Value = serde_json::from_slice(&body).map_err(not_a_record)?;
+    let (status, index) = record_as(&state, &caller, value).await?;
+    Ok((status, Json(json!({ "entry": index, "recordedBy": caller.person }))).into_response())
+}
+
+fn not_a_record(e: serde_json::Error) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        format!("not a record: {e}"),
+        Some("send the fields of `countersign record --json`"),
+    )
+}
+
+/// Record `value` (the fields of `countersign record --json`) as `caller`, with the API's
+/// rules: recorded in the caller's name only, approvals only by approvers, as themselves, and
+/// never for their own change. The change is then judged again. Returns 201 (or 200 for a
+/// record already logged) and the entry's index. The pages' approve button uses this too.
+pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Value) -> ApiResult<(StatusCode, u64)> {
     // An approval through the API is the caller's: the approver may be left out.
     if value["kind"] == "approval"
         && let Some(fields) = value.as_object_mut()
@@ -384,7 +394,7 @@ async fn record(
             ));
         }
         if let Some(change) = &doc.change
-            && is_author(&state, change, &caller.person).await?
+            && is_author(state, change, &caller.person).await?
         {
             return Err(ApiError(
                 StatusCode::FORBIDDEN,
@@ -404,16 +414,15 @@ async fn record(
         AppendOutcome::Appended(i) => (StatusCode::CREATED, i),
         AppendOutcome::AlreadyRecorded(i) => (StatusCode::OK, i),
     };
-    let change_id = request.change.clone();
     // A recorded approval or check changes the verdict: judge the change again.
-    if let Some(change) = &change_id
+    if let Some(change) = &request.change
         && let Some(found) = state.store.resolve_change(change).await?
     {
-        crate::verdict::enqueue(&state, &found.id, None, std::time::Duration::from_secs(1))
+        crate::verdict::enqueue(state, &found.id, None, std::time::Duration::from_secs(1))
             .await
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?;
     }
-    Ok((status, Json(json!({ "entry": index, "recordedBy": caller.person }))).into_response())
+    Ok((status, index))
 }
 
 /// Whether `person` wrote the change, by any name its latest evaluation knows the author by.
@@ -426,7 +435,7 @@ async fn is_author(state: &AppState, change: &str, person: &str) -> ApiResult<bo
 
 /// Two names of a person: equal ignoring case, with a forge prefix (`github:alice`) or
 /// angle brackets dropped.
-fn same_person(author: &str, person: &str) -> bool {
+pub(crate) fn same_person(author: &str, person: &str) -> bool {
     let clean = |s: &str| {
         let s = s.trim().trim_start_matches('<').trim_end_matches('>').to_lowercase();
         s.rsplit_once(':').map_or(s.clone(), |(_, rest)| rest.to_owned())

@@ -57,6 +57,9 @@ pub struct RepositoryConfig {
     /// An API token, to post statuses back (optional until statuses are posted).
     pub token: Option<Secret>,
     pub api_url: Option<String>,
+    /// The forge's web address, for links from the pages (default: github.com or gitlab.com,
+    /// or `api-url` without its `/api/v…` path).
+    pub web_url: Option<String>,
     /// The policy file's path in the repository (read from its default branch).
     pub policy: String,
     /// A local clone or mirror of the repository, for git evidence and the policy.
@@ -113,7 +116,7 @@ impl SecretLookup for ProcessSecrets {
 
 const TOP_KEYS: &[&str] =
     &["listen", "database", "key-file", "public-url", "max-body", "status-context", "repositories"];
-const REPO_KEYS: &[&str] = &["name", "forge", "webhook-secret", "token", "api-url", "policy", "git-dir"];
+const REPO_KEYS: &[&str] = &["name", "forge", "webhook-secret", "token", "api-url", "web-url", "policy", "git-dir"];
 
 /// Parse and validate a configuration: what could be read (`None` only when the text is
 /// not TOML), and every error and warning found. The configuration is usable only when no
@@ -196,6 +199,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
         let webhook_secret = secret(ctx, &table, "webhook-secret", true);
         let token = secret(ctx, &table, "token", false);
         let api_url = table.str(ctx, "api-url").and_then(|s| url_value(ctx, "api-url", s.value, s.span));
+        let web_url = table.str(ctx, "web-url").and_then(|s| url_value(ctx, "web-url", s.value, s.span));
         let policy = table.str(ctx, "policy").map_or_else(|| "countersign.toml".to_owned(), |s| s.value);
         let git_dir = table.str(ctx, "git-dir").map(|s| PathBuf::from(s.value));
         if let (Some(forge), Some(webhook_secret)) = (forge, webhook_secret) {
@@ -205,6 +209,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
                 webhook_secret,
                 token,
                 api_url,
+                web_url,
                 policy,
                 git_dir,
             });

@@ -10,6 +10,7 @@
 //! - `verdict`: judges a pull request again after its events (debounced) and posts the
 //!   verdict back as a commit status through `forge_api`.
 //! - `api`: the JSON API under `/api/v1` (tokens with roles; OpenAPI document).
+//! - `pages`: server-rendered HTML for people (sign-in with local accounts, the same roles).
 //! - `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What it must not do: decide policy (the engine does), read the wall clock (the binary
@@ -22,6 +23,7 @@ pub mod forge_api;
 mod hooks;
 pub mod intake;
 pub mod metrics;
+pub mod pages;
 pub mod verdict;
 mod worker;
 
@@ -90,7 +92,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .merge(api::routes())
+        .merge(pages::routes())
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(pages::CONTENT_SECURITY_POLICY),
+        ))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(security_header(header::REFERRER_POLICY, "same-origin"))
+        .layer(security_header(header::HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
         .with_state(state)
+}
+
+/// A header every response carries unless its handler set it.
+fn security_header(
+    name: header::HeaderName,
+    value: &'static str,
+) -> tower_http::set_header::SetResponseHeaderLayer<header::HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(name, header::HeaderValue::from_static(value))
 }
 
 /// Serve on `listener` until `shutdown` resolves: then stop accepting, let in-flight

@@ -214,14 +214,18 @@ async fn post_status(
 
 /// The change's page on this server.
 pub fn change_url(public_url: &str, change_id: &str) -> String {
-    let id: String = change_id
-        .bytes()
+    format!("{}/changes/{}", public_url.trim_end_matches('/'), encode_component(change_id))
+}
+
+/// Percent-encode everything but RFC 3986's unreserved characters: a value that is safe as
+/// one path segment or query value.
+pub fn encode_component(text: &str) -> String {
+    text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
-        .collect();
-    format!("{}/changes/{id}", public_url.trim_end_matches('/'))
+        .collect()
 }
 
 /// Judge a pull request: policy and CODEOWNERS at `base`, commits and paths from git, the

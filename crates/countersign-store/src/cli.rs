@@ -156,6 +156,33 @@ pub enum StoreCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Sign-in accounts for the pages of `countersign serve`.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+#[command(
+    after_help = "An account signs a person in to the server's pages, with the same roles as API tokens\n(viewer, recorder, approver, admin). Passwords are read from standard input, never from the\ncommand line, and kept only as Argon2id hashes.\n\nExample:\n  printf '%s\\n' \"$PASSWORD\" | countersign account create --person alice@example.com --role approver\n  countersign account list\n  countersign account disable alice@example.com"
+)]
+pub enum AccountCommand {
+    /// Create an account; the password is read from standard input (one line).
+    Create {
+        #[arg(long, value_parser = ["viewer", "recorder", "approver", "admin"])]
+        role: String,
+        /// The person (their email or login, as the policy names them).
+        #[arg(long)]
+        person: String,
+    },
+    /// Give an account a new password (read from standard input); this ends its sessions and
+    /// enables it again.
+    SetPassword { person: String },
+    /// Disable an account; its sessions end at once.
+    Disable { person: String },
+    /// List accounts (never their passwords).
+    List,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -362,6 +389,7 @@ pub fn run(cmd: StoreCommand, ctx: &CliContext) -> anyhow::Result<ExitCode> {
         StoreCommand::Log { command } => log(ctx, command),
         StoreCommand::Evidence { command } => evidence(ctx, command),
         StoreCommand::Token { command } => token(ctx, command),
+        StoreCommand::Account { command } => account(ctx, command),
     }
 }
 
@@ -431,6 +459,76 @@ fn token(ctx: &CliContext, command: TokenCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn account(ctx: &CliContext, command: AccountCommand) -> anyhow::Result<ExitCode> {
+    let store = ctx.open_for_reading(false)?;
+    match command {
+        AccountCommand::Create { role, person } => {
+            let role = crate::Role::parse(&role).context("unknown role")?;
+            let person = person.trim();
+            if person.is_empty() {
+                bail!("say whose account this is with --person (their email or login)");
+            }
+            let password = read_password()?;
+            if !store.create_account(person, role, &password)? {
+                bail!("{person} already has an account\nhint: countersign account set-password {person}");
+            }
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!({ "person": person, "role": role.as_str() }))?,
+                _ => eprintln!("created the account of {person} ({role})"),
+            }
+        }
+        AccountCommand::SetPassword { person } => {
+            let password = read_password()?;
+            if !store.set_password(&person, &password)? {
+                bail!("{person} has no account\nhint: countersign account create --person {person} --role viewer");
+            }
+            eprintln!("set a new password for {person}; their sessions have ended");
+        }
+        AccountCommand::Disable { person } => {
+            if !store.disable_account(&person)? {
+                bail!("{person} has no enabled account\nhint: countersign account list");
+            }
+            eprintln!("disabled the account of {person}; their sessions have ended");
+        }
+        AccountCommand::List => {
+            let rows = store.accounts()?;
+            match ctx.format {
+                Format::Json => print_json(&serde_json::json!(
+                    rows.iter()
+                        .map(|a| serde_json::json!({
+                            "person": a.person, "role": a.role, "createdAt": a.created_at, "disabledAt": a.disabled_at,
+                        }))
+                        .collect::<Vec<_>>()
+                ))?,
+                _ => {
+                    for a in &rows {
+                        let state = a.disabled_at.as_ref().map_or_else(String::new, |at| format!("  disabled {at}"));
+                        println!("{:<8}  {}  {}{state}", a.role, a.person, a.created_at);
+                    }
+                    if rows.is_empty() {
+                        eprintln!(
+                            "no accounts yet\nhint: countersign account create --person you@example.com --role admin"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of standard input, without its line ending, checked for strength.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if let Some(problem) = crate::accounts::password_problem(password) {
+        bail!("{problem}\nhint: pipe the password in: printf '%s\\n' \"$PASSWORD\" | countersign account …");
+    }
+    Ok(password.to_owned())
 }
 
 fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
@@ -832,6 +930,23 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let result = store.verify(&verifier, AuditOptions { entry_signatures: !skip_entry_signatures })?;
             let seconds = started.elapsed().as_secs_f64();
+            // The server's log page says when the log was last proven, and what was found.
+            let (entries, ok, summary) = match &result {
+                Ok(summary) => (
+                    summary.entries,
+                    true,
+                    format!(
+                        "{} entries, {} checkpoints, root {}",
+                        summary.entries,
+                        summary.checkpoints,
+                        crate::evidence::hex(&summary.root)
+                    ),
+                ),
+                Err(failure) => (store.tree_size().unwrap_or(0), false, failure.to_string()),
+            };
+            if let Err(e) = store.record_verification(entries, ok, &summary) {
+                eprintln!("warning: the outcome was not remembered for the server's log page: {e}");
+            }
             match (result, ctx.format) {
                 (Ok(summary), Format::Json) => print_json(&serde_json::json!({
                     "ok": true, "entries": summary.entries, "checkpoints": summary.checkpoints,

@@ -149,6 +149,33 @@ pub struct TokenRow {
     pub revoked_at: Option<String>,
 }
 
+/// A person who signs in to the server's pages (never their password or its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub person: String,
+    pub role: String,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+}
+
+/// A live session: whose it is, with the role their account has now, and its CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub person: String,
+    pub role: String,
+    pub csrf: String,
+    pub expires_at: String,
+}
+
+/// One `log verify` run against this store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRow {
+    pub verified_at: String,
+    pub entries: u64,
+    pub ok: bool,
+    pub summary: String,
+}
+
 /// The latest evaluation of a change, as the server keeps it for the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvaluationRow {
@@ -1132,6 +1159,10 @@ macro_rules! backend {
                 })
             }
 
+            fn account_row(r: &<$db as sqlx::Database>::Row) -> Result<AccountRow, sqlx::Error> {
+                Ok(AccountRow { person: r.try_get(0)?, role: r.try_get(1)?, created_at: r.try_get(2)?, disabled_at: r.try_get(3)? })
+            }
+
             fn evaluation_row(r: &<$db as sqlx::Database>::Row) -> Result<EvaluationRow, sqlx::Error> {
                 Ok(EvaluationRow {
                     change_id: r.try_get(0)?,
@@ -1261,6 +1292,101 @@ macro_rules! backend {
                     .bind(at).bind(token_id)
                     .execute(pool).await.map_err(db("revoking a token"))?.rows_affected();
                 Ok(n > 0)
+            }
+
+            /// A new account; `false` when the person already has one.
+            pub async fn insert_account(pool: &Pool, person: &str, role: &str, hash: &str, at: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("INSERT INTO accounts (person, role, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (person) DO NOTHING")
+                    .bind(person).bind(role).bind(hash).bind(at)
+                    .execute(pool).await.map_err(db("storing an account"))?.rows_affected();
+                Ok(n > 0)
+            }
+
+            /// A new password (and the account enabled again); `false` when there is no such account.
+            pub async fn set_account_password(pool: &Pool, person: &str, hash: &str) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await.map_err(db("changing a password"))?;
+                let n = sqlx::query("UPDATE accounts SET password_hash = $1, disabled_at = NULL WHERE person = $2")
+                    .bind(hash).bind(person)
+                    .execute(&mut *tx).await.map_err(db("changing a password"))?.rows_affected();
+                // A new password ends every session the old one opened.
+                sqlx::query("DELETE FROM sessions WHERE person = $1").bind(person)
+                    .execute(&mut *tx).await.map_err(db("changing a password"))?;
+                tx.commit().await.map_err(db("changing a password"))?;
+                Ok(n > 0)
+            }
+
+            /// An account and its password hash, enabled or not.
+            pub async fn account(pool: &Pool, person: &str) -> Result<Option<(AccountRow, String)>, StoreError> {
+                let row = sqlx::query("SELECT person, role, created_at, disabled_at, password_hash FROM accounts WHERE person = $1")
+                    .bind(person)
+                    .fetch_optional(pool).await.map_err(db("reading an account"))?;
+                row.map(|r| Ok((account_row(&r)?, r.try_get(4)?))).transpose().map_err(db("reading an account"))
+            }
+
+            pub async fn accounts(pool: &Pool) -> Result<Vec<AccountRow>, StoreError> {
+                let rows = sqlx::query("SELECT person, role, created_at, disabled_at FROM accounts ORDER BY person")
+                    .fetch_all(pool).await.map_err(db("reading accounts"))?;
+                rows.iter().map(account_row).collect::<Result<Vec<_>, _>>().map_err(db("reading accounts"))
+            }
+
+            /// Disable an account and end its sessions; `false` when there is no such enabled account.
+            pub async fn disable_account(pool: &Pool, person: &str, at: &str) -> Result<bool, StoreError> {
+                let mut tx = pool.begin().await.map_err(db("disabling an account"))?;
+                let n = sqlx::query("UPDATE accounts SET disabled_at = $1 WHERE person = $2 AND disabled_at IS NULL")
+                    .bind(at).bind(person)
+                    .execute(&mut *tx).await.map_err(db("disabling an account"))?.rows_affected();
+                sqlx::query("DELETE FROM sessions WHERE person = $1").bind(person)
+                    .execute(&mut *tx).await.map_err(db("disabling an account"))?;
+                tx.commit().await.map_err(db("disabling an account"))?;
+                Ok(n > 0)
+            }
+
+            /// A new session (and the expired ones gone).
+            pub async fn insert_session(pool: &Pool, sha256: &str, person: &str, csrf: &str, at: &str, expires_at: &str) -> Result<(), StoreError> {
+                let mut tx = pool.begin().await.map_err(db("opening a session"))?;
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(at)
+                    .execute(&mut *tx).await.map_err(db("opening a session"))?;
+                sqlx::query("INSERT INTO sessions (sha256, person, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(sha256).bind(person).bind(csrf).bind(at).bind(expires_at)
+                    .execute(&mut *tx).await.map_err(db("opening a session"))?;
+                tx.commit().await.map_err(db("opening a session"))?;
+                Ok(())
+            }
+
+            /// The session with this hash, if it is live at `now` and its account enabled.
+            pub async fn session(pool: &Pool, sha256: &str, now: &str) -> Result<Option<SessionRow>, StoreError> {
+                let row = sqlx::query("SELECT s.person, a.role, s.csrf, s.expires_at FROM sessions s JOIN accounts a ON a.person = s.person \
+                                       WHERE s.sha256 = $1 AND s.expires_at > $2 AND a.disabled_at IS NULL")
+                    .bind(sha256).bind(now)
+                    .fetch_optional(pool).await.map_err(db("reading a session"))?;
+                row.map(|r| Ok::<_, sqlx::Error>(SessionRow { person: r.try_get(0)?, role: r.try_get(1)?, csrf: r.try_get(2)?, expires_at: r.try_get(3)? }))
+                    .transpose().map_err(db("reading a session"))
+            }
+
+            pub async fn delete_session(pool: &Pool, sha256: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE sha256 = $1").bind(sha256)
+                    .execute(pool).await.map_err(db("ending a session"))?;
+                Ok(())
+            }
+
+            pub async fn insert_verification(pool: &Pool, v: &VerificationRow) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO log_verifications (verified_at, entries, ok, summary) VALUES ($1, $2, $3, $4)")
+                    .bind(&v.verified_at).bind(i64::try_from(v.entries).unwrap_or(i64::MAX)).bind(v.ok).bind(&v.summary)
+                    .execute(pool).await.map_err(db("remembering a verification"))?;
+                Ok(())
+            }
+
+            /// The latest run; of runs in the same second, a failure.
+            pub async fn last_verification(pool: &Pool) -> Result<Option<VerificationRow>, StoreError> {
+                let row = sqlx::query("SELECT verified_at, entries, ok, summary FROM log_verifications ORDER BY verified_at DESC, ok ASC LIMIT 1")
+                    .fetch_optional(pool).await.map_err(db("reading the last verification"))?;
+                row.map(|r| Ok::<_, sqlx::Error>(VerificationRow {
+                    verified_at: r.try_get(0)?,
+                    entries: u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0),
+                    ok: r.try_get(2)?,
+                    summary: r.try_get(3)?,
+                }))
+                .transpose().map_err(db("reading the last verification"))
             }
 
             pub async fn save_evaluation(pool: &Pool, e: &EvaluationRow) -> Result<(), StoreError> {

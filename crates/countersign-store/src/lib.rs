@@ -12,6 +12,7 @@
 //!
 //! The API is blocking: a [`Store`] owns a small tokio runtime and runs sqlx inside it.
 
+pub mod accounts;
 pub mod bounded;
 pub mod cli;
 mod db;
@@ -33,7 +34,11 @@ use countersign_log::proof_text::{ConsistencyProofText, TlogProof};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
-pub use db::{AppendOutcome, DeliveryRecord, EvaluationFilter, EvaluationRow, JobRow, PostedStatus, TokenRow};
+pub use accounts::{NewSession, Session};
+pub use db::{
+    AccountRow, AppendOutcome, DeliveryRecord, EvaluationFilter, EvaluationRow, JobRow, PostedStatus, TokenRow,
+    VerificationRow,
+};
 pub use evidence::{Evidence, RecordRequest, RecordedEvidence};
 pub use keys::KeyError;
 pub use tokens::{Caller, NewToken, Role};
@@ -259,6 +264,14 @@ pub struct Store {
     handle: tokio::runtime::Handle,
     /// The private runtime, when this face owns one.
     runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// A password's hash, computed on a blocking thread (Argon2 is slow on purpose).
+async fn hash_off_runtime(password: String) -> Result<String, StoreError> {
+    tokio::task::spawn_blocking(move || accounts::hash_password(&password))
+        .await
+        .map_err(|e| StoreError::Append(format!("hashing a password: {e}")))?
+        .map_err(|e| StoreError::Append(format!("hashing a password: {e}")))
 }
 
 fn now_rfc3339(clock: Clock) -> String {
@@ -937,6 +950,108 @@ impl AsyncStore {
         on_pool!(pool, db::revoke_token(token_id, &at))
     }
 
+    /// Create a sign-in account for `person` with `role`; `false` when they already have one.
+    /// The password is kept only as its Argon2id hash.
+    pub async fn create_account(&self, person: &str, role: Role, password: &str) -> Result<bool, StoreError> {
+        let hash = hash_off_runtime(password.to_owned()).await?;
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        on_pool!(pool, db::insert_account(person, role.as_str(), &hash, &at))
+    }
+
+    /// Give an account a new password (enabling it again, ending its sessions); `false` when
+    /// there is no such account.
+    pub async fn set_password(&self, person: &str, password: &str) -> Result<bool, StoreError> {
+        let hash = hash_off_runtime(password.to_owned()).await?;
+        let pool = &self.pool;
+        on_pool!(pool, db::set_account_password(person, &hash))
+    }
+
+    /// Disable an account and end its sessions; `false` when there is no such enabled account.
+    pub async fn disable_account(&self, person: &str) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        on_pool!(pool, db::disable_account(person, &at))
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::accounts())
+    }
+
+    /// Check a person's password and, if it matches an enabled account, open a session that
+    /// lasts `ttl`. `None` for any failure, which takes as long whether or not the account
+    /// exists.
+    pub async fn sign_in(
+        &self,
+        person: &str,
+        password: &str,
+        ttl: jiff::SignedDuration,
+    ) -> Result<Option<NewSession>, StoreError> {
+        let pool = &self.pool;
+        let found = on_pool!(pool, db::account(person))?;
+        let (enabled, hash) = match &found {
+            Some((row, hash)) => (row.disabled_at.is_none(), hash.clone()),
+            None => (false, accounts::decoy_hash().to_owned()),
+        };
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
+            .await
+            .map_err(|e| StoreError::Append(format!("checking a password: {e}")))?;
+        if !(enabled && matches) {
+            return Ok(None);
+        }
+        let no_randomness = |e: String| StoreError::Append(format!("no randomness for a session: {e}"));
+        let cookie = accounts::random_hex().map_err(no_randomness)?;
+        let csrf = accounts::random_hex().map_err(no_randomness)?;
+        let now = whole_second((self.clock)());
+        let expires_at = now.saturating_add(ttl).map_err(|e| StoreError::Append(e.to_string()))?;
+        on_pool!(
+            pool,
+            db::insert_session(
+                &accounts::session_digest(&cookie),
+                person,
+                &csrf,
+                &now.to_string(),
+                &expires_at.to_string()
+            )
+        )?;
+        Ok(Some(NewSession { cookie, csrf, expires_at }))
+    }
+
+    /// Who a session cookie belongs to now: `None` when it is unknown, expired, signed out,
+    /// or its account is disabled.
+    pub async fn session(&self, cookie: &str) -> Result<Option<Session>, StoreError> {
+        if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let pool = &self.pool;
+        let now = now_rfc3339(self.clock);
+        let Some(row) = on_pool!(pool, db::session(&accounts::session_digest(cookie), &now))? else {
+            return Ok(None);
+        };
+        Ok(Role::parse(&row.role).map(|role| Session { person: row.person, role, csrf: row.csrf }))
+    }
+
+    /// End a session (signing out).
+    pub async fn end_session(&self, cookie: &str) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::delete_session(&accounts::session_digest(cookie)))
+    }
+
+    /// Remember one `log verify` run (`verified_at` is set from the clock).
+    pub async fn record_verification(&self, entries: u64, ok: bool, summary: &str) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let row = VerificationRow { verified_at: now_rfc3339(self.clock), entries, ok, summary: summary.to_owned() };
+        on_pool!(pool, db::insert_verification(&row))
+    }
+
+    /// The latest `log verify` run, if any.
+    pub async fn last_verification(&self) -> Result<Option<VerificationRow>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::last_verification())
+    }
+
     /// Keep the latest evaluation of a change (`evaluated_at` is set from the clock).
     pub async fn save_evaluation(&self, row: &EvaluationRow) -> Result<(), StoreError> {
         let pool = &self.pool;
@@ -1137,6 +1252,24 @@ blocking! {
     fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError>;
     /// See [`AsyncStore::authenticate`].
     fn authenticate(&self, token: &str) -> Result<Option<Caller>, StoreError>;
+    /// See [`AsyncStore::create_account`].
+    fn create_account(&self, person: &str, role: Role, password: &str) -> Result<bool, StoreError>;
+    /// See [`AsyncStore::set_password`].
+    fn set_password(&self, person: &str, password: &str) -> Result<bool, StoreError>;
+    /// See [`AsyncStore::disable_account`].
+    fn disable_account(&self, person: &str) -> Result<bool, StoreError>;
+    /// See [`AsyncStore::accounts`].
+    fn accounts(&self) -> Result<Vec<AccountRow>, StoreError>;
+    /// See [`AsyncStore::sign_in`].
+    fn sign_in(&self, person: &str, password: &str, ttl: jiff::SignedDuration) -> Result<Option<NewSession>, StoreError>;
+    /// See [`AsyncStore::session`].
+    fn session(&self, cookie: &str) -> Result<Option<Session>, StoreError>;
+    /// See [`AsyncStore::end_session`].
+    fn end_session(&self, cookie: &str) -> Result<(), StoreError>;
+    /// See [`AsyncStore::record_verification`].
+    fn record_verification(&self, entries: u64, ok: bool, summary: &str) -> Result<(), StoreError>;
+    /// See [`AsyncStore::last_verification`].
+    fn last_verification(&self) -> Result<Option<VerificationRow>, StoreError>;
     /// See [`AsyncStore::save_evaluation`].
     fn save_evaluation(&self, row: &EvaluationRow) -> Result<(), StoreError>;
     /// See [`AsyncStore::evaluations`].

@@ -73,8 +73,13 @@ pub(crate) fn token_id(token: &str) -> Option<&str> {
     (hex(id, 8) && hex(secret, 64)).then_some(id)
 }
 
-/// Compare two digests without stopping at the first difference.
-pub(crate) fn same_digest(a: &str, b: &str) -> bool {
+/// Fill `bytes` from the operating system's random source.
+pub fn random_bytes(bytes: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(bytes).map_err(|e| e.to_string())
+}
+
+/// Compare two digests (or any two secrets) without stopping at the first difference.
+pub fn same_digest(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -861,6 +861,51 @@ macro_rules! suite {
             assert!(list(future).is_empty());
         }
 
+        /// The pages' tables: a password is kept only as its Argon2id hash; a session is
+        /// found by its cookie, never stored in clear, and ends when it expires, when its
+        /// person signs out, is disabled or gets a new password; each `log verify` is kept.
+        #[test]
+        fn accounts_sessions_and_verifications() {
+            use countersign_store::Role;
+            let db = test_db();
+            let store = open(&db);
+            let hours = jiff::SignedDuration::from_hours(1);
+            assert!(store.create_account("april@example.com", Role::Approver, "a long passphrase").unwrap());
+            assert!(!store.create_account("april@example.com", Role::Admin, "another long one").unwrap(), "one account per person");
+            let rows = store.accounts().unwrap();
+            assert_eq!((rows.len(), rows[0].role.as_str()), (1, "approver"));
+            assert!(store.sign_in("april@example.com", "a long passphrasE", hours).unwrap().is_none());
+            assert!(store.sign_in("nobody@example.com", "a long passphrase", hours).unwrap().is_none());
+            let new = store.sign_in("april@example.com", "a long passphrase", hours).unwrap().expect("signed in");
+            let session = store.session(&new.cookie).unwrap().expect("a live session");
+            assert_eq!((session.person.as_str(), session.role, session.csrf.as_str()), ("april@example.com", Role::Approver, new.csrf.as_str()));
+            assert!(store.session(&"0".repeat(64)).unwrap().is_none());
+            assert!(store.session("not a cookie").unwrap().is_none());
+            // An expired session is refused.
+            let gone = store.sign_in("april@example.com", "a long passphrase", jiff::SignedDuration::from_secs(-1)).unwrap().unwrap();
+            assert!(store.session(&gone.cookie).unwrap().is_none(), "expired");
+            // Signing out ends only that session.
+            let other = store.sign_in("april@example.com", "a long passphrase", hours).unwrap().unwrap();
+            store.end_session(&new.cookie).unwrap();
+            assert!(store.session(&new.cookie).unwrap().is_none());
+            assert!(store.session(&other.cookie).unwrap().is_some());
+            // A new password ends every session; disabling refuses sign-in and sessions.
+            assert!(store.set_password("april@example.com", "a new long passphrase").unwrap());
+            assert!(store.session(&other.cookie).unwrap().is_none());
+            let again = store.sign_in("april@example.com", "a new long passphrase", hours).unwrap().unwrap();
+            assert!(store.disable_account("april@example.com").unwrap());
+            assert!(!store.disable_account("april@example.com").unwrap());
+            assert!(store.session(&again.cookie).unwrap().is_none());
+            assert!(store.sign_in("april@example.com", "a new long passphrase", hours).unwrap().is_none());
+            assert!(!store.set_password("nobody@example.com", "a long passphrase").unwrap());
+
+            assert!(store.last_verification().unwrap().is_none());
+            store.record_verification(5, true, "5 entries").unwrap();
+            store.record_verification(5, false, "entry 3: leaf hash differs").unwrap();
+            let last = store.last_verification().unwrap().unwrap();
+            assert_eq!((last.entries, last.ok), (5, false));
+        }
+
         #[test]
         fn an_exported_package_verifies_offline_and_edits_are_caught() {
             let db = test_db();
