@@ -199,6 +199,7 @@ pub async fn start(
                 metrics: Default::default(),
                 clock: jiff::Timestamp::now,
                 worker_id: format!("bench:{}", std::process::id()),
+                installation_tokens: Default::default(),
             });
             let options = ServeOptions { workers, ..ServeOptions::default() };
             let task = tokio::spawn(countersign_server::serve(listener, state, options, shutdown));

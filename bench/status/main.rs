@@ -230,6 +230,7 @@ fn main() -> anyhow::Result<()> {
             metrics: Default::default(),
             clock: jiff::Timestamp::now,
             worker_id: "bench".into(),
+            installation_tokens: Default::default(),
         });
         let options = ServeOptions { workers, ..ServeOptions::default() };
         let debounce = options.debounce;

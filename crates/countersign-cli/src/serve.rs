@@ -101,6 +101,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             metrics: Default::default(),
             clock: crate::wall_clock,
             worker_id: format!("{}:{}", hostname(), std::process::id()),
+            installation_tokens: Default::default(),
         });
         // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
         println!("countersign serve: listening on http://{bound}");

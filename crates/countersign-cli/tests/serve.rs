@@ -400,14 +400,24 @@ fn check_config_reports_every_problem_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("bad.toml"),
-        "listen = \"localhost\"\n\n[[repositories]]\nname = \"acme/payments\"\nforge = \"githb\"\nwebhook-secret = \"hunter2\"\n\n[[repositories]]\nname = \"acme/web\"\nforge = \"gitlab\"\nwebhook-secret = { env = \"NOT_SET_ANYWHERE\" }\n",
+        "listen = \"localhost\"\n\n[[repositories]]\nname = \"acme/payments\"\nforge = \"githb\"\nwebhook-secret = \"hunter2\"\n\n[[repositories]]\nname = \"acme/web\"\nforge = \"gitlab\"\nwebhook-secret = { env = \"NOT_SET_ANYWHERE\" }\n\n[[repositories]]\nname = \"acme/api\"\nforge = \"github\"\nwebhook-secret = { env = \"NOT_SET_ANYWHERE\" }\napp-id = 0\n",
     )
     .unwrap();
     let out =
         common::countersign(dir.path()).args(["serve", "--config", "bad.toml", "--check-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for expected in ["bad.toml:1:10", "bad.toml:5:9", "CS-E028", "bad.toml:6:18", "NOT_SET_ANYWHERE", "4 error(s)"] {
+    for expected in ["bad.toml:1:10", "bad.toml:5:9", "CS-E028", "bad.toml:6:18", "NOT_SET_ANYWHERE"] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    // A GitHub App half configured: each missing part at the repository, the bad id at its line.
+    for expected in [
+        "bad.toml:17:10",
+        "`app-id` must be a positive number",
+        "not `installation-id`",
+        "the required key `private-key`",
+        "8 error(s)",
+    ] {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
     assert!(
@@ -597,20 +607,24 @@ struct FakeForge {
     requests: std::sync::Arc<std::sync::Mutex<Vec<ForgeRequest>>>,
 }
 
-impl FakeForge {
-    fn start() -> FakeForge {
-        let recorded: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(
-                common::workspace_root().join("../shared/fixtures/forge-api/github/recorded.create-status.json"),
-            )
-            .expect("the shared forge-api fixtures"),
-        )
-        .unwrap();
-        let answer = &recorded[0];
-        let status = answer["status"].as_u64().unwrap();
-        let body = serde_json::to_vec(&answer["response"]).unwrap();
-        let mut head = format!("HTTP/1.1 {status} Created\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
-        for (name, value) in answer["headers"].as_object().unwrap() {
+/// One canned answer: status line, headers and body.
+#[derive(Clone)]
+struct Canned {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Canned {
+    /// A recorded or documented response: `status`, the headers worth replaying, `body`.
+    fn new(
+        status: u64,
+        reason: &str,
+        headers: &serde_json::Map<String, serde_json::Value>,
+        body: &serde_json::Value,
+    ) -> Canned {
+        let body = serde_json::to_vec(body).unwrap();
+        let mut head = format!("HTTP/1.1 {status} {reason}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+        for (name, value) in headers {
             let lower = name.to_ascii_lowercase();
             if lower.starts_with("x-ratelimit") || lower == "content-type" || lower == "etag" {
                 let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
@@ -618,6 +632,31 @@ impl FakeForge {
             }
         }
         head.push_str("\r\n");
+        Canned { head, body }
+    }
+}
+
+fn shared_forge_api(path: &str) -> serde_json::Value {
+    let file = common::workspace_root().join("../shared/fixtures/forge-api").join(path);
+    serde_json::from_slice(&std::fs::read(&file).expect("the shared forge-api fixtures")).unwrap()
+}
+
+impl FakeForge {
+    /// Every request answered with octokit's recorded `create-status` response.
+    fn start() -> FakeForge {
+        let recorded = shared_forge_api("github/recorded.create-status.json");
+        let answer = &recorded[0];
+        let canned = Canned::new(
+            answer["status"].as_u64().unwrap(),
+            "Created",
+            answer["headers"].as_object().unwrap(),
+            &answer["response"],
+        );
+        FakeForge::start_with(move |_| canned.clone())
+    }
+
+    /// A forge that answers each request with what `answer` picks for it.
+    fn start_with(answer: impl Fn(&ForgeRequest) -> Canned + Send + 'static) -> FakeForge {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -625,13 +664,13 @@ impl FakeForge {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                if let Some(request) = read_request(&stream) {
-                    kept.lock().unwrap().push(request);
-                }
+                let Some(request) = read_request(&stream) else { continue };
+                let canned = answer(&request);
+                kept.lock().unwrap().push(request);
                 let mut stream = stream;
                 use std::io::Write as _;
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
+                let _ = stream.write_all(canned.head.as_bytes());
+                let _ = stream.write_all(&canned.body);
             }
         });
         FakeForge { url, requests }
@@ -1502,4 +1541,110 @@ fn pages_in_a_real_browser_with_screenshots() {
     drop(browser);
     assert!(server.stop().success());
     eprintln!("screenshots: {}", browser::screenshot_dir().display());
+}
+
+/// As a GitHub App: the server signs a JWT with the app's key (RS256), exchanges it for an
+/// installation token, caches that token, and posts the verdict as a check run whose text
+/// lists every requirement. The fake forge answers with GitHub's documented examples: the
+/// installation token of "Create an installation access token for an app" (REST docs; its
+/// `expires_at` moved to 2099 so that it stays valid whatever the clock) and the check run
+/// of the OpenAPI description (`forge-api/github/openapi.check-run.json`).
+#[test]
+fn s000_10_a_github_app_posts_check_runs_with_every_requirement() {
+    let (dir, database) = sqlite_setup();
+    let check_run = shared_forge_api("github/openapi.check-run.json");
+    let forge = FakeForge::start_with(move |request| {
+        if request.path.starts_with("/app/installations/") {
+            let token = serde_json::json!({
+                "token": "ghs_16C7e42F292c6912E7710c838347Ae178B4a",
+                "expires_at": "2099-07-11T22:14:10Z",
+                "permissions": { "checks": "write", "contents": "read" },
+                "repository_selection": "selected",
+            });
+            Canned::new(201, "Created", &serde_json::Map::new(), &token)
+        } else {
+            Canned::new(201, "Created", &serde_json::Map::new(), &check_run)
+        }
+    });
+    let (_work, base, head) = governed_repository(dir.path());
+    let key = dir.path().join("app.pem");
+    let out = Command::new("openssl").args(["genrsa", "-traditional", "-out"]).arg(&key).arg("2048").output().unwrap();
+    assert!(out.status.success(), "openssl genrsa: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&key).unwrap().starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+        "GitHub's PKCS#1 form"
+    );
+    let config = format!(
+        r#"public-url = "http://countersign.test"
+
+[[repositories]]
+name = "acme/app"
+forge = "github"
+webhook-secret = {{ env = "TEST_GITHUB_SECRET" }}
+app-id = 12345
+installation-id = 678
+private-key = {{ file = "app.pem" }}
+api-url = "{}"
+git-dir = "{}"
+"#,
+        forge.url,
+        dir.path().join("mirror.git").display()
+    );
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.clone().into();
+        p["pull_request"]["base"]["sha"] = base.clone().into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+    });
+    assert_eq!(github_post(&server, "pull_request", "app-1", &opened).0, 200);
+    let seen = forge.wait_for(2);
+    let (exchange, run) = (&seen[0], &seen[1]);
+    assert_eq!((exchange.method.as_str(), exchange.path.as_str()), ("POST", "/app/installations/678/access_tokens"));
+    assert_eq!((run.method.as_str(), run.path.as_str()), ("POST", "/repos/acme/app/check-runs"));
+    assert_eq!(run.header("authorization"), Some("Bearer ghs_16C7e42F292c6912E7710c838347Ae178B4a"));
+    assert_eq!(run.body["name"], "countersign");
+    assert_eq!(run.body["head_sha"], head.as_str());
+    assert_eq!(run.body["external_id"], "acme/app#7");
+    assert_eq!((run.body["status"].as_str(), run.body["conclusion"].as_str()), (Some("completed"), Some("failure")));
+    assert_eq!(run.body["details_url"], "http://countersign.test/changes/acme%2Fapp%237");
+    let text = run.body["output"]["text"].as_str().unwrap();
+    for row in ["| **pull-request**", "| met |", "| **review**", "| **gate:unit-tests**", "| missing |"] {
+        assert!(text.contains(row), "the check run's text lacks {row:?}:\n{text}");
+    }
+
+    // The JWT: RS256 over {iat, exp, iss}, nine minutes after a backdated iat, and its
+    // signature verifies with the app's public key.
+    let jwt = exchange.header("authorization").unwrap().strip_prefix("Bearer ").unwrap().to_owned();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("RS256"), Some("JWT")));
+    assert_eq!(claims["iss"], "12345");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600, "{claims}");
+    std::fs::write(dir.path().join("jwt.sig"), b64.decode(parts[2]).unwrap()).unwrap();
+    std::fs::write(dir.path().join("jwt.input"), format!("{}.{}", parts[0], parts[1])).unwrap();
+    let openssl = |args: &[&str]| Command::new("openssl").current_dir(dir.path()).args(args).output().unwrap();
+    assert!(openssl(&["rsa", "-in", "app.pem", "-pubout", "-out", "app.pub"]).status.success());
+    let verified = openssl(&["dgst", "-sha256", "-verify", "app.pub", "-signature", "jwt.sig", "jwt.input"]);
+    assert!(verified.status.success(), "the JWT's signature: {}", String::from_utf8_lossy(&verified.stdout));
+
+    // CI passes: a new verdict, posted with the cached token (no second exchange).
+    let ci = github_payload("github/check_run/completed.payload.json", |p| {
+        p["check_run"]["name"] = "unit-tests".into();
+        p["check_run"]["head_sha"] = head.clone().into();
+        p["check_run"]["pull_requests"][0]["number"] = 7.into();
+    });
+    assert_eq!(github_post(&server, "check_run", "app-2", &ci).0, 200);
+    let seen = forge.wait_for(3);
+    assert_eq!(seen[2].path, "/repos/acme/app/check-runs", "the token is cached: {:#?}", seen[2]);
+    assert!(seen[2].body["output"]["text"].as_str().unwrap().contains("unit-tests"));
+    assert_eq!(seen.iter().filter(|r| r.path.starts_with("/app/")).count(), 1);
+    assert!(server.stop().success());
 }

@@ -57,6 +57,9 @@ pub struct RepositoryConfig {
     /// An API token, to post statuses back (optional until statuses are posted).
     pub token: Option<Secret>,
     pub api_url: Option<String>,
+    /// GitHub App credentials: the server authenticates as the app's installation and posts
+    /// check runs (apps may; plain tokens may only set commit statuses).
+    pub github_app: Option<GitHubApp>,
     /// The forge's web address, for links from the pages (default: github.com or gitlab.com,
     /// or `api-url` without its `/api/v…` path).
     pub web_url: Option<String>,
@@ -64,6 +67,15 @@ pub struct RepositoryConfig {
     pub policy: String,
     /// A local clone or mirror of the repository, for git evidence and the policy.
     pub git_dir: Option<PathBuf>,
+}
+
+/// A GitHub App installation: the app's id, the installation's id, and the app's private
+/// key (PEM, PKCS#1 or PKCS#8), which signs the short JWT exchanged for installation tokens.
+#[derive(Debug, Clone)]
+pub struct GitHubApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub private_key: Secret,
 }
 
 /// Where a secret comes from, and (once resolved) its value.
@@ -116,7 +128,19 @@ impl SecretLookup for ProcessSecrets {
 
 const TOP_KEYS: &[&str] =
     &["listen", "database", "key-file", "public-url", "max-body", "status-context", "repositories"];
-const REPO_KEYS: &[&str] = &["name", "forge", "webhook-secret", "token", "api-url", "web-url", "policy", "git-dir"];
+const REPO_KEYS: &[&str] = &[
+    "name",
+    "forge",
+    "webhook-secret",
+    "token",
+    "api-url",
+    "web-url",
+    "policy",
+    "git-dir",
+    "app-id",
+    "installation-id",
+    "private-key",
+];
 
 /// Parse and validate a configuration: what could be read (`None` only when the text is
 /// not TOML), and every error and warning found. The configuration is usable only when no
@@ -200,6 +224,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
         let token = secret(ctx, &table, "token", false);
         let api_url = table.str(ctx, "api-url").and_then(|s| url_value(ctx, "api-url", s.value, s.span));
         let web_url = table.str(ctx, "web-url").and_then(|s| url_value(ctx, "web-url", s.value, s.span));
+        let github_app = github_app(ctx, &table, forge);
         let policy = table.str(ctx, "policy").map_or_else(|| "countersign.toml".to_owned(), |s| s.value);
         let git_dir = table.str(ctx, "git-dir").map(|s| PathBuf::from(s.value));
         if let (Some(forge), Some(webhook_secret)) = (forge, webhook_secret) {
@@ -210,6 +235,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
                 token,
                 api_url,
                 web_url,
+                github_app,
                 policy,
                 git_dir,
             });
@@ -227,6 +253,57 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
         );
     }
     ServerConfig { listen, database, key_file, public_url, max_body, status_context, repositories }
+}
+
+/// `app-id`, `installation-id` and `private-key` together, on a GitHub repository.
+fn github_app(ctx: &mut Ctx, table: &Table<'_, '_>, forge: Option<Forge>) -> Option<GitHubApp> {
+    let keys = ["app-id", "installation-id", "private-key"];
+    if !keys.iter().any(|k| table.has(k)) {
+        return None;
+    }
+    let id = |ctx: &mut Ctx, key: &str| match table.int(ctx, key) {
+        Some(n) if n.value > 0 => Some(n.value as u64),
+        Some(n) => {
+            ctx.push(
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("`{key}` must be a positive number"),
+                    n.span,
+                    "not an id",
+                )
+                .with_help("copy it from the app's settings page on GitHub"),
+            );
+            None
+        }
+        None => {
+            ctx.push(
+                Diagnostic::new(
+                    codes::MISSING_KEY,
+                    format!("{} sets part of a GitHub App but not `{key}`", table.name),
+                    table.span.clone(),
+                    format!("add `{key}`"),
+                )
+                .with_help("a GitHub App needs app-id, installation-id and private-key = { file = \"…\" } together"),
+            );
+            None
+        }
+    };
+    let app_id = id(ctx, "app-id");
+    let installation_id = id(ctx, "installation-id");
+    let private_key = secret(ctx, table, "private-key", true);
+    if forge.is_some_and(|f| f != Forge::GitHub) {
+        ctx.push(
+            Diagnostic::new(
+                codes::INVALID_VALUE,
+                "GitHub App credentials on a repository that is not on GitHub",
+                table.span.clone(),
+                "app-id, installation-id and private-key are for forge = \"github\"",
+            )
+            .with_help("use `token` for Gitea, Forgejo and GitLab"),
+        );
+        return None;
+    }
+    Some(GitHubApp { app_id: app_id?, installation_id: installation_id?, private_key: private_key? })
 }
 
 fn url_value(ctx: &mut Ctx, key: &str, value: String, span: Span) -> Option<String> {
@@ -311,7 +388,8 @@ impl ServerConfig {
     pub fn resolve_secrets(&mut self, lookup: &dyn SecretLookup) -> Vec<Diagnostic> {
         let mut diags = Vec::new();
         for repo in &mut self.repositories {
-            for secret in std::iter::once(&mut repo.webhook_secret).chain(repo.token.as_mut()) {
+            let app_key = repo.github_app.as_mut().map(|app| &mut app.private_key);
+            for secret in std::iter::once(&mut repo.webhook_secret).chain(repo.token.as_mut()).chain(app_key) {
                 let found = match &secret.source {
                     SecretSource::Env(name) => lookup
                         .env(name)

@@ -1,6 +1,11 @@
 //! The forges' REST APIs, for what the server writes back: a commit status carrying the
 //! verdict (GitHub `POST /repos/{repo}/statuses/{sha}`, Gitea/Forgejo the same path under
-//! `/api/v1`, GitLab `POST /projects/{id}/statuses/{sha}`).
+//! `/api/v1`, GitLab `POST /projects/{id}/statuses/{sha}`), or, for a GitHub App, a check run
+//! (`POST /repos/{repo}/check-runs`) whose text lists every requirement.
+//!
+//! A GitHub App authenticates with a JWT it signs itself (RS256, nine minutes) and exchanges
+//! it for an installation token (`POST /app/installations/{id}/access_tokens`), which is
+//! cached until five minutes before it expires ([`TokenCache`]).
 //!
 //! Blocking (ureq), so callers run it on a blocking thread. Every answer's rate-limit
 //! headroom is read (`X-RateLimit-Remaining`, GitLab `RateLimit-Remaining`); a 403 or 429
@@ -11,7 +16,7 @@ use std::time::Duration;
 
 use countersign_forge::webhook::Forge;
 
-/// A verdict as a commit status.
+/// A verdict as a commit status (or a check run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusPost {
     pub sha: String,
@@ -19,6 +24,10 @@ pub struct StatusPost {
     pub context: String,
     pub description: String,
     pub target_url: Option<String>,
+    /// Markdown listing every requirement with its status and evidence: a check run's text.
+    pub details: String,
+    /// The change, as a check run's `external_id`.
+    pub change_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,10 +67,12 @@ pub enum ApiError {
 }
 
 /// What the forge said besides the body: rate-limit headroom, for `/metrics`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
     pub rate_remaining: Option<u64>,
+    /// The body (at most 64 KiB).
+    pub body: Vec<u8>,
 }
 
 /// The API root when the configuration names none.
@@ -132,6 +143,60 @@ impl Client {
         self.send("POST", &path, &body)
     }
 
+    /// The JSON body of a check run: completed with success or failure, or still in
+    /// progress while evidence is missing (so a required check keeps the merge waiting,
+    /// as a pending status does; `neutral` would let it through).
+    pub fn check_run_body(post: &StatusPost) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "name": post.context,
+            "head_sha": post.sha,
+            "external_id": post.change_id,
+            "output": {
+                "title": post.description,
+                "summary": format!("countersign: {}", post.description),
+                "text": post.details,
+            },
+        });
+        match post.state {
+            StatusState::Pending => body["status"] = "in_progress".into(),
+            done => {
+                body["status"] = "completed".into();
+                body["conclusion"] = done.as_str().into();
+            }
+        }
+        if let Some(url) = &post.target_url {
+            body["details_url"] = url.clone().into();
+        }
+        body
+    }
+
+    /// Create a check run (GitHub Apps only).
+    pub fn post_check_run(&self, post: &StatusPost) -> Result<Answer, ApiError> {
+        let body = serde_json::to_vec(&Self::check_run_body(post)).unwrap_or_default();
+        self.send("POST", &format!("/repos/{}/check-runs", self.repository), &body)
+    }
+
+    /// Exchange an app JWT (this client's token) for an installation token and its expiry.
+    pub fn installation_token(&self, installation_id: u64) -> Result<(String, jiff::Timestamp), ApiError> {
+        let path = format!("/app/installations/{installation_id}/access_tokens");
+        let answer = self.send("POST", &path, b"")?;
+        let unreadable = |message: String| ApiError::Status {
+            forge: self.forge.name(),
+            method: "POST",
+            path: path.clone(),
+            status: answer.status,
+            message,
+        };
+        #[derive(serde::Deserialize)]
+        struct Token {
+            token: String,
+            expires_at: jiff::Timestamp,
+        }
+        let token: Token =
+            serde_json::from_slice(&answer.body).map_err(|e| unreadable(format!("not an installation token: {e}")))?;
+        Ok((token.token, token.expires_at))
+    }
+
     fn send(&self, method: &'static str, path: &str, body: &[u8]) -> Result<Answer, ApiError> {
         let forge = self.forge.name();
         let url = format!("{}{path}", self.api_url);
@@ -158,7 +223,10 @@ impl Client {
         let reset =
             header("x-ratelimit-reset").or_else(|| header("ratelimit-reset")).and_then(|v| v.parse::<i64>().ok());
         if (200..300).contains(&status) {
-            return Ok(Answer { status, rate_remaining });
+            let mut body = Vec::new();
+            use std::io::Read as _;
+            let _ = response.body_mut().as_reader().take(64 * 1024).read_to_end(&mut body);
+            return Ok(Answer { status, rate_remaining, body });
         }
         if status == 429 || (status == 403 && (retry_after.is_some() || rate_remaining == Some(0))) {
             let wait = retry_after.or_else(|| reset.map(|r| (r - self.now_seconds).max(1) as u64)).unwrap_or(60);
@@ -170,5 +238,71 @@ impl Client {
             .and_then(|v| v.get("message").map(|m| m.to_string()))
             .unwrap_or_else(|| text.chars().take(300).collect());
         Err(ApiError::Status { forge, method, path: path.to_owned(), status, message })
+    }
+}
+
+/// The JWT a GitHub App signs to ask for an installation token: RS256 over
+/// `{"iat": now - 60, "exp": now + 540, "iss": app_id}` (GitHub allows ten minutes and
+/// advises backdating `iat` against clock drift).
+pub fn app_jwt(app_id: u64, private_key_pem: &[u8], now_seconds: i64) -> Result<String, String> {
+    use base64::Engine as _;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::pkcs8::DecodePrivateKey as _;
+    let pem = std::str::from_utf8(private_key_pem).map_err(|_| "the private key is not PEM text".to_owned())?;
+    let key = rsa::PrivateKey::from_pkcs1_pem(pem)
+        .or_else(|_| rsa::PrivateKey::from_pkcs8_pem(pem))
+        .map_err(|e| format!("the private key is not an RSA key in PEM (PKCS#1 or PKCS#8): {e}"))?;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims =
+        serde_json::json!({ "iat": now_seconds - 60, "exp": now_seconds + 540, "iss": app_id.to_string() }).to_string();
+    let signing_input = format!("{header}.{}", b64(claims.as_bytes()));
+    let signature = key
+        .pkcs1v15_sign::<rsa::sha2::Sha256>(signing_input.as_bytes())
+        .map_err(|e| format!("signing the JWT: {e}"))?;
+    Ok(format!("{signing_input}.{}", b64(&signature)))
+}
+
+/// Installation tokens by (API root, installation), each with its expiry. A cache only:
+/// losing it costs one token request.
+#[derive(Debug, Default)]
+pub struct TokenCache(std::sync::Mutex<std::collections::HashMap<(String, u64), (String, jiff::Timestamp)>>);
+
+impl TokenCache {
+    /// A cached token still good five minutes after `now`.
+    pub fn get(&self, api_url: &str, installation_id: u64, now: jiff::Timestamp) -> Option<String> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (token, expires) = cache.get(&(api_url.to_owned(), installation_id))?;
+        (now.saturating_add(jiff::SignedDuration::from_mins(5)).ok()? < *expires).then(|| token.clone())
+    }
+
+    pub fn put(&self, api_url: &str, installation_id: u64, token: String, expires: jiff::Timestamp) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert((api_url.to_owned(), installation_id), (token, expires));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_verdict_is_a_check_run_in_progress_never_neutral() {
+        let post = StatusPost {
+            sha: "a".repeat(40),
+            state: StatusState::Pending,
+            context: "countersign".into(),
+            description: "evidence missing: review".into(),
+            target_url: Some("https://cs.example/changes/a%2Fb%231".into()),
+            details: "- review: unknown".into(),
+            change_id: "a/b#1".into(),
+        };
+        let body = Client::check_run_body(&post);
+        assert_eq!(body["status"], "in_progress");
+        assert!(body.get("conclusion").is_none());
+        assert_eq!(body["details_url"], "https://cs.example/changes/a%2Fb%231");
+        assert_eq!(body["output"]["text"], "- review: unknown");
+        let failed = Client::check_run_body(&StatusPost { state: StatusState::Failure, ..post });
+        assert_eq!((failed["status"].as_str(), failed["conclusion"].as_str()), (Some("completed"), Some("failure")));
     }
 }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub clock: Clock,
     /// This process's name in the job table (`claimed_by`).
     pub worker_id: String,
+    /// GitHub App installation tokens (a cache: each replica mints its own).
+    pub installation_tokens: forge_api::TokenCache,
 }
 
 /// How the server runs, beyond its configuration file.

@@ -152,8 +152,16 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         Some(sha) => (sha.to_owned(), truncate(&format!("merge queue, #{}: {}", pr.number, judged.1), 140)),
         None => (head, judged.1),
     };
-    let post =
-        StatusPost { sha, state: judged.0, context: context.clone(), description, target_url: target_url.clone() };
+    let details = judged.2.as_ref().map(|(eval, _)| details_of(eval)).unwrap_or_default();
+    let post = StatusPost {
+        sha,
+        state: judged.0,
+        context: context.clone(),
+        description,
+        target_url: target_url.clone(),
+        details,
+        change_id: change_id.to_owned(),
+    };
     if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &post.sha, &context).await?
         && posted.state == post.state.as_str()
         && posted.description == post.description
@@ -185,31 +193,99 @@ async fn post_status(
     forge: Forge,
     post: &StatusPost,
 ) -> anyhow::Result<()> {
-    let token = config
-        .token
-        .as_ref()
-        .with_context(|| format!("{} has no `token`: the verdict cannot be posted", config.name))?
-        .value()
-        .to_vec();
     let api_url = config
         .api_url
         .clone()
         .or_else(|| forge_api::default_api_url(forge).map(str::to_owned))
         .with_context(|| format!("{} needs `api-url` (the forge's API root)", config.name))?;
     let repository = config.name.clone();
-    let now = (state.clock)().as_second();
+    let now = (state.clock)();
     let post = post.clone();
+    // A GitHub App posts a check run with its installation's token; a token sets a status.
+    let (token, check_run) = match &config.github_app {
+        Some(app) => (installation_token(state, forge, &api_url, app, now).await?, true),
+        None => {
+            let token = config
+                .token
+                .as_ref()
+                .with_context(|| format!("{} has no `token`: the verdict cannot be posted", config.name))?;
+            (token.value().to_vec(), false)
+        }
+    };
     let answer = tokio::task::spawn_blocking(move || {
-        forge_api::Client::new(forge, &api_url, &repository, &token, now).post_status(&post)
+        let client = forge_api::Client::new(forge, &api_url, &repository, &token, now.as_second());
+        if check_run { client.post_check_run(&post) } else { client.post_status(&post) }
     })
     .await?;
-    match &answer {
-        Ok(a) => state.metrics.forge_call(forge.name(), "ok", a.rate_remaining),
+    count_call(state, forge, answer.as_ref().map(|a| a.rate_remaining));
+    answer?;
+    Ok(())
+}
+
+/// The installation's token: cached, or minted from a fresh app JWT.
+async fn installation_token(
+    state: &AppState,
+    forge: Forge,
+    api_url: &str,
+    app: &crate::config::GitHubApp,
+    now: jiff::Timestamp,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(token) = state.installation_tokens.get(api_url, app.installation_id, now) {
+        return Ok(token.into_bytes());
+    }
+    let jwt = forge_api::app_jwt(app.app_id, app.private_key.value(), now.as_second())
+        .map_err(|e| anyhow::anyhow!("GitHub App {}: {e}", app.app_id))?;
+    let (api, installation) = (api_url.to_owned(), app.installation_id);
+    let answer = tokio::task::spawn_blocking(move || {
+        let client = forge_api::Client::new(forge, &api, "", jwt.as_bytes(), now.as_second());
+        client.installation_token(installation)
+    })
+    .await?;
+    count_call(state, forge, answer.as_ref().map(|_| None));
+    let (token, expires) = answer?;
+    state.installation_tokens.put(api_url, app.installation_id, token.clone(), expires);
+    Ok(token.into_bytes())
+}
+
+/// One forge call in `/metrics`, with the rate-limit headroom it reported.
+fn count_call(state: &AppState, forge: Forge, answer: Result<Option<u64>, &forge_api::ApiError>) {
+    match answer {
+        Ok(remaining) => state.metrics.forge_call(forge.name(), "ok", remaining),
         Err(forge_api::ApiError::RateLimited { .. }) => state.metrics.forge_call(forge.name(), "rate_limited", Some(0)),
         Err(_) => state.metrics.forge_call(forge.name(), "error", None),
     }
-    answer?;
-    Ok(())
+}
+
+/// Every requirement with its status, evidence and what is missing: a check run's text.
+pub fn details_of(eval: &Evaluation) -> String {
+    let mut text = format!(
+        "**{}**: {} ({}), category {}\n\n| Requirement | Status | Evidence |\n|---|---|---|\n",
+        eval.verdict.as_str(),
+        eval.change.id,
+        eval.change.title,
+        eval.category.name
+    );
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for r in &eval.requirements {
+        let status =
+            serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let mut evidence = r.evidence.join("; ");
+        if let Some(detail) = &r.detail {
+            if !evidence.is_empty() {
+                evidence.push_str(". ");
+            }
+            evidence.push_str(detail);
+        }
+        text.push_str(&format!(
+            "| **{}** {} ({}) | {} | {} |\n",
+            cell(&r.id),
+            cell(&r.description),
+            cell(&r.required_by),
+            status,
+            cell(&evidence)
+        ));
+    }
+    text
 }
 
 /// The change's page on this server.
