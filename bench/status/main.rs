@@ -1,7 +1,7 @@
 //! Status latency (issue 9 §6): from the last event of a pull request to the verdict's
 //! status request reaching the forge, with `countersign serve` taking events at a steady
 //! rate. Run: `cargo bench -p countersign-server --bench status` (env: `STATUS_PRS`,
-//! `STATUS_RATE` events/s, `STATUS_WORKERS`).
+//! `STATUS_RATE` events/s, `STATUS_WORKERS`, `STATUS_EVALUATORS`).
 //!
 //! Real parts: the server in-process on loopback with its SQLite store and worker, a real
 //! git repository (origin with `refs/pull/N/head`, and the server's mirror of it), signed
@@ -200,8 +200,11 @@ fn main() -> anyhow::Result<()> {
     let prs = env_or("STATUS_PRS", 100);
     let rate = env_or("STATUS_RATE", 200).max(1);
     let workers = env_or("STATUS_WORKERS", 1);
+    let evaluators = env_or("STATUS_EVALUATORS", 1);
     let dir = tempfile::tempdir()?;
-    eprintln!("status bench: {prs} pull requests × {EVENTS_PER_PR} events at {rate}/s, {workers} worker(s)");
+    eprintln!(
+        "status bench: {prs} pull requests × {EVENTS_PER_PR} events at {rate}/s, {workers} worker(s), {evaluators} evaluator(s)"
+    );
     let (base, heads) = repositories(dir.path(), prs)?;
     let arrivals = Arc::new(Mutex::new(HashMap::new()));
     let forge = fake_forge(arrivals.clone())?;
@@ -232,7 +235,7 @@ fn main() -> anyhow::Result<()> {
             worker_id: "bench".into(),
             installation_tokens: Default::default(),
         });
-        let options = ServeOptions { workers, ..ServeOptions::default() };
+        let options = ServeOptions { workers, evaluators, ..ServeOptions::default() };
         let debounce = options.debounce;
         let shutdown = async move {
             let _ = stop_rx.await;

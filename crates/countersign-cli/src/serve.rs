@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// and stores deliveries, and leaves their processing to the other replicas.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
+    /// Workers that only judge changes and post verdicts, beside the other workers, so a
+    /// verdict never waits behind a queue of deliveries.
+    #[arg(long, default_value_t = 1)]
+    pub evaluators: usize,
     /// Validate the configuration file and its secrets, print every problem, and exit.
     #[arg(long)]
     pub check_config: bool,
@@ -108,7 +112,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         countersign_server::serve(
             listener,
             state,
-            ServeOptions { workers: args.workers, ..ServeOptions::default() },
+            ServeOptions { workers: args.workers, evaluators: args.evaluators, ..ServeOptions::default() },
             shutdown_signal(),
         )
         .await?;

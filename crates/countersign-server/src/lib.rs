@@ -35,7 +35,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use countersign_store::{AsyncStore, Clock};
+use countersign_store::{AsyncStore, Clock, JobKinds};
 use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
@@ -56,8 +56,12 @@ pub struct AppState {
 /// How the server runs, beyond its configuration file.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Workers running jobs in this process (0: accept deliveries only).
+    /// Workers running jobs other than evaluations in this process (0: accept deliveries
+    /// only, and run no job at all).
     pub workers: usize,
+    /// Workers that only judge changes (`evaluate` jobs), so that a verdict never waits
+    /// behind a queue of deliveries, and judging (git, the engine) runs beside intake.
+    pub evaluators: usize,
     /// How often an idle worker looks for due jobs.
     pub poll: Duration,
     /// How long a claimed job is this replica's before another may take it.
@@ -73,6 +77,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             workers: 1,
+            evaluators: 1,
             poll: Duration::from_millis(200),
             lease: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
@@ -123,9 +128,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers: Vec<_> = (0..options.workers)
-        .map(|_| tokio::spawn(worker::run(state.clone(), options.clone(), stop_rx.clone())))
-        .collect();
+    let evaluators = if options.workers == 0 { 0 } else { options.evaluators };
+    let lanes = std::iter::repeat_n(JobKinds::AllBut(verdict::EVALUATE), options.workers)
+        .chain(std::iter::repeat_n(JobKinds::Only(verdict::EVALUATE), evaluators));
+    let workers: Vec<_> =
+        lanes.map(|lane| tokio::spawn(worker::run(state.clone(), options.clone(), lane, stop_rx.clone()))).collect();
     let app = router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

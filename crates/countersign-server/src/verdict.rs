@@ -61,9 +61,12 @@ pub async fn enqueue(
     let payload =
         serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
     let at = (state.clock)() + delay;
-    state.store.enqueue_job(&job_key(change_id, onto), "evaluate", &payload, at).await?;
+    state.store.enqueue_job(&job_key(change_id, onto), EVALUATE, &payload, at).await?;
     Ok(())
 }
+
+/// The job kind that judges a change and posts its verdict.
+pub const EVALUATE: &str = "evaluate";
 
 /// What an evaluation came to, for the log line and the job's outcome.
 #[derive(Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_forge::webhook::{self, Check, CheckOutcome, Event, EventKind, Forge, MergeGroupAction, Normalised};
-use countersign_store::JobRow;
+use countersign_store::{JobKinds, JobRow};
 use tokio::sync::watch;
 
 use crate::intake::{intake, pr_change_id};
@@ -19,12 +19,18 @@ use crate::{AppState, ServeOptions};
 /// How many jobs one claim takes.
 const BATCH: u32 = 16;
 
-pub async fn run(state: Arc<AppState>, options: ServeOptions, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Claim and run the jobs of `lane` until `stop`.
+pub async fn run(
+    state: Arc<AppState>,
+    options: ServeOptions,
+    lane: JobKinds<'static>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let jobs = match state.store.claim_jobs(&state.worker_id, options.lease, BATCH).await {
+        let jobs = match state.store.claim_jobs(&state.worker_id, options.lease, BATCH, lane).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim jobs");
@@ -40,35 +46,40 @@ pub async fn run(state: Arc<AppState>, options: ServeOptions, mut stop: watch::R
         }
         for job in jobs {
             if *stop.borrow() {
-                // Not started: give it back at once rather than wait for the lease.
+                // Not started: given back when the server releases its claims.
                 break;
             }
-            let started = Instant::now();
-            let result = run_job(&state, &options, &job).await;
-            let outcome = match result {
-                Ok(()) => {
-                    if let Err(e) = state.store.finish_job(&job, &state.worker_id).await {
-                        tracing::error!(job = %job.key, error = %e, "cannot mark a job done");
-                    }
-                    "done"
-                }
-                Err(e) => {
-                    tracing::warn!(job = %job.key, attempt = job.attempts, error = %e, "a job failed; it will be retried");
-                    // A forge that says when to come back is obeyed.
-                    let delay = match e.downcast_ref::<crate::forge_api::ApiError>() {
-                        Some(crate::forge_api::ApiError::RateLimited { retry_after }) => *retry_after,
-                        _ => backoff(job.attempts),
-                    };
-                    if let Err(e2) = state.store.retry_job(&job, &state.worker_id, &e.to_string(), delay).await {
-                        tracing::error!(job = %job.key, error = %e2, "cannot release a failed job");
-                    }
-                    "failed"
-                }
-            };
-            state.metrics.job(&job.kind, outcome);
-            tracing::debug!(job = %job.key, took_ms = started.elapsed().as_millis() as u64, outcome, "job");
+            handle(&state, &options, &job).await;
         }
     }
+}
+
+/// Run one claimed job and settle it: finished, or released to run again later.
+async fn handle(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) {
+    let started = Instant::now();
+    let result = run_job(state, options, job).await;
+    let outcome = match result {
+        Ok(()) => {
+            if let Err(e) = state.store.finish_job(job, &state.worker_id).await {
+                tracing::error!(job = %job.key, error = %e, "cannot mark a job done");
+            }
+            "done"
+        }
+        Err(e) => {
+            tracing::warn!(job = %job.key, attempt = job.attempts, error = %e, "a job failed; it will be retried");
+            // A forge that says when to come back is obeyed.
+            let delay = match e.downcast_ref::<crate::forge_api::ApiError>() {
+                Some(crate::forge_api::ApiError::RateLimited { retry_after }) => *retry_after,
+                _ => backoff(job.attempts),
+            };
+            if let Err(e2) = state.store.retry_job(job, &state.worker_id, &e.to_string(), delay).await {
+                tracing::error!(job = %job.key, error = %e2, "cannot release a failed job");
+            }
+            "failed"
+        }
+    };
+    state.metrics.job(&job.kind, outcome);
+    tracing::debug!(job = %job.key, took_ms = started.elapsed().as_millis() as u64, outcome, "job");
 }
 
 /// Retry delays grow with each attempt: 1 s, 2 s, 4 s … up to 10 minutes.
@@ -80,7 +91,7 @@ fn backoff(attempts: i64) -> Duration {
 async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) -> anyhow::Result<()> {
     match job.kind.as_str() {
         "process-delivery" => process_delivery(state, options, job).await,
-        "evaluate" => {
+        verdict::EVALUATE => {
             let payload: EvaluateJob = serde_json::from_str(&job.payload)?;
             let outcome = verdict::evaluate(state, &payload.change_id, payload.onto.as_deref()).await?;
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");

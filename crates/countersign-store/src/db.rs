@@ -345,7 +345,9 @@ macro_rules! backend {
             /// `existing_record`) is merged into that record: its id becomes an alias and its
             /// references (PR number, merge commit, commits) are added.
             pub async fn upsert_changes(pool: &Pool, changes: &[crate::ChangeRef], now: &str) -> Result<(), StoreError> {
-                let mut tx = pool.begin().await.map_err(db("registering changes"))?;
+                // Reads, then writes: on SQLite the write lock is taken first (IMMEDIATE), or a
+                // concurrent commit between the read and the write fails it as "locked".
+                let mut tx = pool.begin_with($begin).await.map_err(db("registering changes"))?;
                 for c in changes {
                     let record = existing_record(&mut tx, c).await?.unwrap_or_else(|| c.id.clone());
                     if record != c.id {
@@ -1017,9 +1019,17 @@ macro_rules! backend {
 
             /// Stream every stored tree node in the order a growing tree completes them (by the
             /// leaf that completes the node, then by level), in chunks, into `out`.
-            pub async fn stream_nodes(pool: Pool, chunk: usize, out: tokio::sync::mpsc::Sender<Result<NodeChunk, StoreError>>) {
+            /// Stored tree nodes in the order a growing tree completes them (by the leaf count
+            /// at which each completes, `(idx + 1) << level`, then level), after `after` in that
+            /// order (`(0, -1)` for all). One statement, so one snapshot of the table.
+            pub async fn stream_nodes(pool: Pool, after: (i64, i32), chunk: usize, out: tokio::sync::mpsc::Sender<Result<NodeChunk, StoreError>>) {
                 use futures_util::TryStreamExt as _;
-                let mut rows = sqlx::query("SELECT level, idx, hash FROM tree_nodes ORDER BY ((idx + 1) << level), level").fetch(&pool);
+                let mut rows = sqlx::query("SELECT level, idx, hash FROM tree_nodes \
+                                            WHERE ((idx + 1) << level) > $1 OR (((idx + 1) << level) = $1 AND level > $2) \
+                                            ORDER BY ((idx + 1) << level), level")
+                    .bind(after.0)
+                    .bind(after.1)
+                    .fetch(&pool);
                 let mut current = Vec::with_capacity(chunk);
                 loop {
                     match rows.try_next().await {
@@ -1098,12 +1108,15 @@ macro_rules! backend {
             /// Claim up to `limit` due jobs for `worker` until `lease_until`. On PostgreSQL
             /// the rows are locked with SKIP LOCKED, so replicas never claim the same job;
             /// SQLite serializes writers.
-            pub async fn claim_jobs(pool: &Pool, worker: &str, now: i64, lease_until: i64, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+            /// Claim due jobs; `kind` "" for any kind, else only that kind (`only`) or all but it.
+            pub async fn claim_jobs(pool: &Pool, worker: &str, now: i64, lease_until: i64, limit: i64, kind: &str, only: bool) -> Result<Vec<JobRow>, StoreError> {
                 let rows = sqlx::query($claim)
                     .bind(worker)
                     .bind(lease_until)
                     .bind(now)
                     .bind(limit)
+                    .bind(kind)
+                    .bind(only)
                     .fetch_all(pool)
                     .await
                     .map_err(db("claiming jobs"))?;
@@ -1451,7 +1464,7 @@ backend!(
     multi = true,
     // SQLite serializes writers: the UPDATE is atomic with its subquery.
     claim = "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 WHERE job_key IN \
-             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY run_after LIMIT $4) \
+             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) AND ($5 = '' OR (kind = $5) = $6) ORDER BY run_after LIMIT $4) \
              RETURNING job_key, kind, payload, generation, attempts"
 );
 backend!(
@@ -1462,6 +1475,6 @@ backend!(
     multi = false,
     // Replicas skip rows another one is claiming, so each job is claimed once.
     claim = "UPDATE jobs SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 WHERE job_key IN \
-             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY run_after LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) AND ($5 = '' OR (kind = $5) = $6) ORDER BY run_after LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING job_key, kind, payload, generation, attempts"
 );

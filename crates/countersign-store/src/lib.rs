@@ -180,6 +180,14 @@ macro_rules! on_pool {
     };
 }
 
+/// Which jobs a worker claims: any, one kind only (a lane of its own), or all but one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKinds<'a> {
+    Any,
+    Only(&'a str),
+    AllBut(&'a str),
+}
+
 /// Which backend a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -1091,11 +1099,22 @@ impl AsyncStore {
 
     /// Claim up to `limit` due jobs for `worker`, each for `lease` (after which another
     /// worker may take it).
-    pub async fn claim_jobs(&self, worker: &str, lease: Duration, limit: u32) -> Result<Vec<JobRow>, StoreError> {
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        lease: Duration,
+        limit: u32,
+        kinds: JobKinds<'_>,
+    ) -> Result<Vec<JobRow>, StoreError> {
         let pool = &self.pool;
         let now = (self.clock)().as_millisecond();
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        on_pool!(pool, db::claim_jobs(worker, now, until, i64::from(limit)))
+        let (kind, only) = match kinds {
+            JobKinds::Any => ("", true),
+            JobKinds::Only(kind) => (kind, true),
+            JobKinds::AllBut(kind) => (kind, false),
+        };
+        on_pool!(pool, db::claim_jobs(worker, now, until, i64::from(limit), kind, only))
     }
 
     /// A claimed job ran: removed, unless it was enqueued again meanwhile (then it runs
@@ -1424,7 +1443,7 @@ impl Store {
         mut visit: Option<&mut dyn FnMut(RecordedEvidence, &[u8])>,
     ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
         use rayon::prelude::*;
-        use std::collections::{BTreeMap, VecDeque};
+        use std::collections::BTreeMap;
         const CHUNK: usize = 8_192;
         const CHECKPOINT_PAGE: u64 = 10_000;
         const ROUNDS: usize = 8;
@@ -1455,21 +1474,10 @@ impl Store {
         }
 
         // Stored tree nodes, streamed in completion order and compared as leaves arrive.
-        let (node_tx, mut node_rx) = mpsc::channel(2);
-        let node_reader = match pool {
-            Pool::Sqlite(p) => self.handle.spawn(db::sqlite::stream_nodes(p.clone(), CHUNK, node_tx)),
-            Pool::Postgres(p) => self.handle.spawn(db::postgres::stream_nodes(p.clone(), CHUNK, node_tx)),
-        };
-        let mut stored_nodes: VecDeque<(NodeId, Vec<u8>)> = VecDeque::new();
-        let mut next_node = move || -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
-            if stored_nodes.is_empty() {
-                match node_rx.blocking_recv() {
-                    Some(chunk) => stored_nodes.extend(chunk?),
-                    None => return Ok(None),
-                }
-            }
-            Ok(stored_nodes.pop_front())
-        };
+        // A stream reads one snapshot; each round reads the nodes again from where it left
+        // off, in a snapshot taken after the round read its checkpoint, so the nodes of
+        // entries appended meanwhile are there and cannot pass for missing.
+        let mut nodes = NodeStream::start(&self.handle, pool, (0, -1), CHUNK);
         let mut node_frontier = merkle::Frontier::new();
 
         let mut audit = LogAudit::streaming(verifier, options);
@@ -1485,6 +1493,7 @@ impl Store {
                     .handle
                     .block_on(async { on_pool!(pool, db::latest_checkpoint()) })?
                     .map_or(0, |(size, _)| size);
+                nodes.restart(&self.handle, pool, CHUNK);
                 if latest > upto {
                     // Entries [upto, latest), with the checkpoints up to `latest`.
                     let (tx, mut rx) = mpsc::channel(2);
@@ -1567,7 +1576,7 @@ impl Store {
                                 };
                                 // The stored tree nodes this leaf completes.
                                 for (id, hash) in node_frontier.push(*refs[i].stored_leaf_hash.unwrap_or(&[0u8; 32])) {
-                                    match next_node()? {
+                                    match nodes.next()? {
                                         Some((stored_id, stored_hash)) if stored_id == id => {
                                             if stored_hash.as_slice() != hash.as_slice() {
                                                 return Ok(Err(failure(
@@ -1629,19 +1638,43 @@ impl Store {
                 if !settled && round < ROUNDS {
                     continue;
                 }
-                if beyond > 0 {
-                    let problem = if upto == 0 {
+                // Still moving after the last round: a busy log. What lies beyond the proven
+                // prefix [0, upto) must be appends in flight, each committed with the signed
+                // checkpoint that covers it; anything a checkpoint does not cover fails.
+                let newest = if settled {
+                    upto
+                } else {
+                    self.handle.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size)
+                };
+                if beyond > 0 && newest < upto + beyond {
+                    let problem = if upto == 0 && newest == 0 {
                         format!(
                             "the log holds {beyond} entries but no signed checkpoint: the checkpoints were deleted, or the entries were inserted without the log key"
                         )
                     } else {
                         format!(
-                            "{beyond} entries at index {upto} and beyond are not covered by any signed checkpoint (the newest is of size {upto}): they were added without the log key, or the checkpoints that covered them were deleted"
+                            "{beyond} entries at index {upto} and beyond are not covered by any signed checkpoint (the newest is of size {newest}): they were added without the log key, or the checkpoints that covered them were deleted"
                         )
                     };
                     return Ok(Err(failure(Some(upto), None, problem)));
                 }
-                if state_size != upto || state_frontier != audit.frontier().to_bytes() {
+                // The stored tree state must match the entries. On a busy log it may have
+                // moved on since it was read: read it again, and compare it when it is at
+                // the proven size; ahead of it, it must be covered by a signed checkpoint
+                // (the appender proves it extends that checkpoint before it signs).
+                let (state_size, state_frontier, covered) = if settled {
+                    (state_size, state_frontier, upto)
+                } else {
+                    let (size, frontier) = self.handle.block_on(async { on_pool!(pool, db::log_state()) })?;
+                    // Read after the state: an append commits both together.
+                    let covered = self
+                        .handle
+                        .block_on(async { on_pool!(pool, db::latest_checkpoint()) })?
+                        .map_or(0, |(size, _)| size);
+                    (size, frontier, covered)
+                };
+                let moved_on = !settled && state_size > upto && state_size <= covered;
+                if !moved_on && (state_size != upto || state_frontier != audit.frontier().to_bytes()) {
                     return Ok(Err(failure(
                         None,
                         None,
@@ -1653,15 +1686,24 @@ impl Store {
                 return Ok(Ok(()));
             }
         })();
-        node_reader.abort();
         if let Err(f) = result? {
+            nodes.stop();
             return Ok(Err(f));
         }
         if truncated {
+            nodes.stop();
             return Ok(audit.finish());
         }
-        // A stored node no leaf completes lies beyond the log.
-        if let Some((id, _)) = next_node()? {
+        // A stored node no leaf completes lies beyond the log, unless an append that
+        // committed since the last round (with its checkpoint) completes it.
+        let leftover = nodes.next()?;
+        nodes.stop();
+        let newest = if leftover.is_some() {
+            self.handle.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size)
+        } else {
+            0
+        };
+        if let Some((id, _)) = leftover.filter(|(id, _)| ((id.index + 1) << id.level) > newest) {
             return Ok(Err(failure(
                 None,
                 None,
@@ -1906,3 +1948,49 @@ async fn group_committer(
 }
 
 pub use countersign_log::note::Checkpoint as LogCheckpoint;
+
+/// The stored tree nodes, streamed in completion order (`db::stream_nodes`), resumable in a
+/// fresh snapshot after the last node handed out.
+struct NodeStream {
+    rx: mpsc::Receiver<Result<db::NodeChunk, StoreError>>,
+    reader: tokio::task::JoinHandle<()>,
+    buffered: std::collections::VecDeque<(NodeId, Vec<u8>)>,
+    /// The order key of the last node handed out: (leaf count at completion, level).
+    cursor: (i64, i32),
+}
+
+impl NodeStream {
+    fn start(handle: &tokio::runtime::Handle, pool: &Pool, after: (i64, i32), chunk: usize) -> NodeStream {
+        let (tx, rx) = mpsc::channel(2);
+        let reader = match pool {
+            Pool::Sqlite(p) => handle.spawn(db::sqlite::stream_nodes(p.clone(), after, chunk, tx)),
+            Pool::Postgres(p) => handle.spawn(db::postgres::stream_nodes(p.clone(), after, chunk, tx)),
+        };
+        NodeStream { rx, reader, buffered: Default::default(), cursor: after }
+    }
+
+    /// Read on from the cursor in a new snapshot (what was buffered is read again).
+    fn restart(&mut self, handle: &tokio::runtime::Handle, pool: &Pool, chunk: usize) {
+        self.reader.abort();
+        *self = NodeStream::start(handle, pool, self.cursor, chunk);
+    }
+
+    fn next(&mut self) -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
+        if self.buffered.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.buffered.extend(chunk?),
+                None => return Ok(None),
+            }
+        }
+        let node = self.buffered.pop_front();
+        if let Some((id, _)) = &node {
+            let completes = i64::try_from((id.index + 1) << id.level).unwrap_or(i64::MAX);
+            self.cursor = (completes, i32::from(id.level));
+        }
+        Ok(node)
+    }
+
+    fn stop(&mut self) {
+        self.reader.abort();
+    }
+}

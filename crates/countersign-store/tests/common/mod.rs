@@ -818,6 +818,41 @@ macro_rules! suite {
             assert_clean_log(&store, &acked.into_inner().unwrap(), total);
         }
 
+        /// Regression: a verdict's proven scan that runs while appends commit found the tree
+        /// nodes of the newest entries "missing" (they were read in an older snapshot than
+        /// the entries) and reported tampering; the server's evaluator met it under load.
+        /// Scans that race appenders must all succeed, and each sees a whole prefix.
+        #[test]
+        fn a_proven_scan_beside_concurrent_appends_never_reports_tampering() {
+            let db = test_db();
+            let store = open(&db);
+            let done = std::sync::atomic::AtomicBool::new(false);
+            let scans = std::sync::atomic::AtomicUsize::new(0);
+            std::thread::scope(|scope| {
+                let (store, done, scans) = (&store, &done, &scans);
+                for t in 0..2 {
+                    scope.spawn(move || {
+                        for i in (t..300).step_by(2) {
+                            store.record(&check(i)).unwrap();
+                        }
+                        if t == 0 {
+                            done.store(true, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    });
+                }
+                scope.spawn(move || {
+                    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                        let mut seen = Vec::new();
+                        let size = store.proven_scan(&mut |e, _| seen.push(e.index)).unwrap_or_else(|e| panic!("scan {}: {e}", scans.load(std::sync::atomic::Ordering::SeqCst)));
+                        assert_eq!(seen, (0..size).collect::<Vec<_>>(), "a whole prefix");
+                        scans.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            });
+            assert!(scans.load(std::sync::atomic::Ordering::SeqCst) > 0, "no scan ran beside the appends");
+            assert_eq!(store.proven_scan(&mut |_, _| {}).unwrap(), 300);
+        }
+
         /// The API's tables: a token is found by its secret, never stored in clear, and
         /// refused once revoked; evaluations filter and page on both backends.
         #[test]
