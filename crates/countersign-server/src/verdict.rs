@@ -58,11 +58,29 @@ pub async fn enqueue(
     onto: Option<&str>,
     delay: std::time::Duration,
 ) -> anyhow::Result<()> {
+    let job = evaluation_job(state, change_id, onto, delay)?;
+    let at = jiff::Timestamp::from_millisecond(job.run_after)?;
+    state.store.enqueue_job(&job.key, &job.kind, &job.payload, at).await?;
+    Ok(())
+}
+
+/// The job that judges a change `delay` from now (see [`enqueue`]), to enqueue with other
+/// writes in one commit.
+pub fn evaluation_job(
+    state: &AppState,
+    change_id: &str,
+    onto: Option<&str>,
+    delay: std::time::Duration,
+) -> anyhow::Result<countersign_store::NewJob> {
     let payload =
         serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
     let at = (state.clock)() + delay;
-    state.store.enqueue_job(&job_key(change_id, onto), EVALUATE, &payload, at).await?;
-    Ok(())
+    Ok(countersign_store::NewJob {
+        key: job_key(change_id, onto),
+        kind: EVALUATE.to_owned(),
+        payload,
+        run_after: at.as_millisecond(),
+    })
 }
 
 /// The job kind that judges a change and posts its verdict.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use countersign_forge::webhook::{self, Check, CheckOutcome, Event, EventKind, Forge, MergeGroupAction, Normalised};
-use countersign_store::{JobKinds, JobRow};
+use countersign_store::{DeliverySettlement, JobKinds, JobRow, PullRequestNote};
 use tokio::sync::watch;
 
 use crate::intake::{intake, pr_change_id};
@@ -59,7 +59,9 @@ async fn handle(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) {
     let started = Instant::now();
     let result = run_job(state, options, job).await;
     let outcome = match result {
-        Ok(()) => {
+        // The job finished itself, in the commit that settled what it did.
+        Ok(Settled::Yes) => "done",
+        Ok(Settled::No) => {
             if let Err(e) = state.store.finish_job(job, &state.worker_id).await {
                 tracing::error!(job = %job.key, error = %e, "cannot mark a job done");
             }
@@ -88,14 +90,20 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs((1u64 << exp).min(600))
 }
 
-async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) -> anyhow::Result<()> {
+/// Whether a job that ran also finished itself (removed from the queue in its own commit).
+enum Settled {
+    Yes,
+    No,
+}
+
+async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) -> anyhow::Result<Settled> {
     match job.kind.as_str() {
-        "process-delivery" => process_delivery(state, options, job).await,
+        "process-delivery" => process_delivery(state, options, job).await.map(|()| Settled::Yes),
         verdict::EVALUATE => {
             let payload: EvaluateJob = serde_json::from_str(&job.payload)?;
             let outcome = verdict::evaluate(state, &payload.change_id, payload.onto.as_deref()).await?;
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
-            Ok(())
+            Ok(Settled::No)
         }
         other => anyhow::bail!("unknown job kind {other:?} (written by a newer countersign?)"),
     }
@@ -118,6 +126,14 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
     };
     let forge = Forge::from_name(&stored.forge).ok_or_else(|| anyhow::anyhow!("unknown forge {:?}", stored.forge))?;
     let body = stored.body.unwrap_or_default();
+    let mut settlement = DeliverySettlement {
+        forge: stored.forge.clone(),
+        delivery_id: stored.delivery_id.clone(),
+        job_key: job.key.clone(),
+        worker: state.worker_id.clone(),
+        generation: job.generation,
+        ..DeliverySettlement::default()
+    };
     let outcome = match webhook::normalise(forge, &stored.event, &body) {
         Ok(Normalised::Event(event)) => match &event.kind {
             EventKind::Check(check) if check.name == state.config.status_context => {
@@ -131,11 +147,11 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                 }
                 let written = state.store.record_from_delivery(&intake.records).await?;
                 if let (EventKind::PullRequest(pr), Some(repository)) = (&event.kind, event.repository_name()) {
-                    let id = pr_change_id(repository, pr.number);
-                    state
-                        .store
-                        .note_pull_request(&id, &stored.forge, repository, &stored.delivery_id, received_at)
-                        .await?;
+                    settlement.pull_request = Some(PullRequestNote {
+                        change_id: pr_change_id(repository, pr.number),
+                        repository: repository.to_owned(),
+                        received_ms: received_at.as_millisecond(),
+                    });
                 }
                 // Judge the change again, a moment from now: events of one burst coalesce.
                 // A merge queue's commit gets the verdict of the pull request it carries.
@@ -144,13 +160,18 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                     && let Some(number) = group.pr_number
                 {
                     let id = pr_change_id(repository, number);
-                    verdict::enqueue(state, &id, Some(&group.head_sha), Duration::ZERO).await?;
+                    settlement.enqueue.push(verdict::evaluation_job(
+                        state,
+                        &id,
+                        Some(&group.head_sha),
+                        Duration::ZERO,
+                    )?);
                 } else if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
-                    enqueue_evaluation(state, &change.id, options.debounce).await?;
+                    settlement.enqueue.push(verdict::evaluation_job(state, &change.id, None, options.debounce)?);
                 } else if let EventKind::Check(check) = &event.kind
                     && let Some(found) = state.store.resolve_change(&check.head_sha).await.ok().flatten()
                 {
-                    enqueue_evaluation(state, &found.id, options.debounce).await?;
+                    settlement.enqueue.push(verdict::evaluation_job(state, &found.id, None, options.debounce)?);
                 }
                 match written.len() {
                     0 => format!("processed: {}", intake.summary),
@@ -161,7 +182,9 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
         Ok(Normalised::Ignored { event }) => format!("ignored: {event}"),
         Err(e) => format!("failed: {e}"),
     };
-    state.store.set_delivery_outcome(&stored.forge, &stored.delivery_id, &outcome).await?;
+    // The pull request's note, the evaluation, the outcome and the job's end: one commit.
+    settlement.outcome = outcome;
+    state.store.settle_delivery(&settlement).await?;
     Ok(())
 }
 

@@ -124,6 +124,39 @@ pub struct DeliveryRecord {
     pub body: Option<Vec<u8>>,
 }
 
+/// What processing a delivery leaves besides its evidence, settled in one transaction
+/// ([`crate::AsyncStore::settle_delivery`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliverySettlement {
+    pub forge: String,
+    pub delivery_id: String,
+    pub outcome: String,
+    /// The pull request this delivery describes, to point it at the delivery.
+    pub pull_request: Option<PullRequestNote>,
+    /// Jobs to enqueue (or coalesce), such as the change's evaluation.
+    pub enqueue: Vec<NewJob>,
+    /// The delivery's own job, finished by the same commit.
+    pub job_key: String,
+    pub worker: String,
+    pub generation: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestNote {
+    pub change_id: String,
+    pub repository: String,
+    pub received_ms: i64,
+}
+
+/// A job to enqueue: key (coalescing), kind, payload, and when it is due (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    pub key: String,
+    pub kind: String,
+    pub payload: String,
+    pub run_after: i64,
+}
+
 /// The last verdict the server posted to a forge for one commit and status context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostedStatus {
@@ -1129,15 +1162,37 @@ macro_rules! backend {
             /// A job ran: delete it, unless it was enqueued again meanwhile (then release it
             /// to run again). Returns whether it was deleted.
             pub async fn finish_job(pool: &Pool, key: &str, worker: &str, generation: i64) -> Result<bool, StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("finishing a job"))?;
+                finish_job_on(&mut conn, key, worker, generation).await
+            }
+
+            async fn finish_job_on(conn: &mut <$db as sqlx::Database>::Connection, key: &str, worker: &str, generation: i64) -> Result<bool, StoreError> {
                 let deleted = sqlx::query("DELETE FROM jobs WHERE job_key = $1 AND generation = $2 AND claimed_by = $3")
                     .bind(key).bind(generation).bind(worker)
-                    .execute(pool).await.map_err(db("finishing a job"))?.rows_affected();
+                    .execute(&mut *conn).await.map_err(db("finishing a job"))?.rows_affected();
                 if deleted == 0 {
                     sqlx::query("UPDATE jobs SET claimed_by = NULL, claimed_until = NULL, attempts = 0 WHERE job_key = $1 AND claimed_by = $2")
                         .bind(key).bind(worker)
-                        .execute(pool).await.map_err(db("releasing a job"))?;
+                        .execute(&mut *conn).await.map_err(db("releasing a job"))?;
                 }
                 Ok(deleted == 1)
+            }
+
+            /// What processing a delivery leaves besides evidence, in one transaction: the
+            /// pull request pointed at it, evaluations enqueued, its outcome, and its job
+            /// finished. Returns whether the job was removed (see `finish_job`).
+            pub async fn settle_delivery(pool: &Pool, s: &DeliverySettlement, at: &str, now: i64) -> Result<bool, StoreError> {
+                let mut tx = pool.begin_with($begin).await.map_err(db("settling a delivery"))?;
+                if let Some(pr) = &s.pull_request {
+                    note_pull_request_on(&mut tx, &pr.change_id, &s.forge, &pr.repository, &s.delivery_id, pr.received_ms).await?;
+                }
+                for job in &s.enqueue {
+                    enqueue_on(&mut tx, &job.key, &job.kind, &job.payload, job.run_after, now).await?;
+                }
+                set_delivery_outcome_on(&mut tx, &s.forge, &s.delivery_id, &s.outcome, at).await?;
+                let finished = finish_job_on(&mut tx, &s.job_key, &s.worker, s.generation).await?;
+                tx.commit().await.map_err(db("settling a delivery"))?;
+                Ok(finished)
             }
 
             /// A job failed: release it to run again at `retry_at`, keeping the error.
@@ -1221,21 +1276,31 @@ macro_rules! backend {
             }
 
             pub async fn set_delivery_outcome(pool: &Pool, forge: &str, id: &str, outcome: &str, at: &str) -> Result<(), StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("recording a delivery's outcome"))?;
+                set_delivery_outcome_on(&mut conn, forge, id, outcome, at).await
+            }
+
+            async fn set_delivery_outcome_on(conn: &mut <$db as sqlx::Database>::Connection, forge: &str, id: &str, outcome: &str, at: &str) -> Result<(), StoreError> {
                 sqlx::query("UPDATE deliveries SET outcome = $1, processed_at = $2 WHERE forge = $3 AND delivery_id = $4")
                     .bind(outcome).bind(at).bind(forge).bind(id)
-                    .execute(pool).await.map_err(db("recording a delivery's outcome"))?;
+                    .execute(&mut *conn).await.map_err(db("recording a delivery's outcome"))?;
                 Ok(())
             }
 
             /// Point a pull request at the delivery that described it, unless a newer one
             /// already does (deliveries can be processed out of order).
             pub async fn note_pull_request(pool: &Pool, change_id: &str, forge: &str, repository: &str, delivery_id: &str, received_ms: i64) -> Result<(), StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("noting a pull request"))?;
+                note_pull_request_on(&mut conn, change_id, forge, repository, delivery_id, received_ms).await
+            }
+
+            async fn note_pull_request_on(conn: &mut <$db as sqlx::Database>::Connection, change_id: &str, forge: &str, repository: &str, delivery_id: &str, received_ms: i64) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO pull_requests (change_id, forge, repository, delivery_id, received_ms) VALUES ($1, $2, $3, $4, $5) \
                              ON CONFLICT (change_id) DO UPDATE SET forge = excluded.forge, repository = excluded.repository, \
                              delivery_id = excluded.delivery_id, received_ms = excluded.received_ms \
                              WHERE pull_requests.received_ms <= excluded.received_ms")
                     .bind(change_id).bind(forge).bind(repository).bind(delivery_id).bind(received_ms)
-                    .execute(pool).await.map_err(db("noting a pull request"))?;
+                    .execute(&mut *conn).await.map_err(db("noting a pull request"))?;
                 Ok(())
             }
 

@@ -36,8 +36,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use accounts::{NewSession, Session};
 pub use db::{
-    AccountRow, AppendOutcome, DeliveryRecord, EvaluationFilter, EvaluationRow, JobRow, PostedStatus, TokenRow,
-    VerificationRow,
+    AccountRow, AppendOutcome, DeliveryRecord, DeliverySettlement, EvaluationFilter, EvaluationRow, JobRow, NewJob,
+    PostedStatus, PullRequestNote, TokenRow, VerificationRow,
 };
 pub use evidence::{Evidence, RecordRequest, RecordedEvidence};
 pub use keys::KeyError;
@@ -1122,6 +1122,15 @@ impl AsyncStore {
     pub async fn finish_job(&self, job: &JobRow, worker: &str) -> Result<bool, StoreError> {
         let pool = &self.pool;
         on_pool!(pool, db::finish_job(&job.key, worker, job.generation))
+    }
+
+    /// Settle a processed delivery in one commit: its pull-request note, the jobs it
+    /// enqueues, its outcome, and its job finished. Returns whether the job was removed.
+    pub async fn settle_delivery(&self, settlement: &DeliverySettlement) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        let now = (self.clock)().as_millisecond();
+        on_pool!(pool, db::settle_delivery(settlement, &at, now))
     }
 
     /// A claimed job failed: it runs again after `delay`, and keeps the error.
