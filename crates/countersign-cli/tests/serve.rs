@@ -732,6 +732,18 @@ fn github_payload(path: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<
     serde_json::to_vec(&payload).unwrap()
 }
 
+/// GitHub's `pull_request` `opened` example, as alice's #7 on `acme/app` from `base` to `head`.
+fn pr7_opened(base: &str, head: &str) -> Vec<u8> {
+    github_payload("github/pull_request/opened.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = head.into();
+        p["pull_request"]["base"]["sha"] = base.into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+    })
+}
+
 /// The governed repository as the forge has it (`origin`, bare, with GitHub's
 /// `refs/pull/7/head`), and the server's own clone of it taken before the pull request was
 /// opened, so the server must fetch the pull request's commits. Returns (base, head).
@@ -802,14 +814,7 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     let server = Server::start(dir.path(), &database, &[]);
 
-    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
-        p["number"] = 7.into();
-        p["pull_request"]["number"] = 7.into();
-        p["pull_request"]["head"]["sha"] = head.clone().into();
-        p["pull_request"]["base"]["sha"] = base.clone().into();
-        p["pull_request"]["base"]["ref"] = "main".into();
-        p["pull_request"]["user"]["login"] = "alice".into();
-    });
+    let opened = pr7_opened(&base, &head);
     assert_eq!(github_post(&server, "pull_request", "v-1", &opened).0, 200);
     let first = forge.wait_for(1);
     let status = &first[0];
@@ -1424,14 +1429,7 @@ fn pages_in_a_real_browser_with_screenshots() {
     std::fs::write(dir.path().join("server.toml"), config).unwrap();
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     let server = Server::start(dir.path(), &database, &[]);
-    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
-        p["number"] = 7.into();
-        p["pull_request"]["number"] = 7.into();
-        p["pull_request"]["head"]["sha"] = head.clone().into();
-        p["pull_request"]["base"]["sha"] = base.clone().into();
-        p["pull_request"]["base"]["ref"] = "main".into();
-        p["pull_request"]["user"]["login"] = "alice".into();
-    });
+    let opened = pr7_opened(&base, &head);
     assert_eq!(github_post(&server, "pull_request", "b-1", &opened).0, 200);
     assert_eq!(forge.wait_for(1)[0].body["state"], "failure");
     create_account(dir.path(), &database, "approver", "bob@example.com");
@@ -1592,14 +1590,7 @@ git-dir = "{}"
     );
     std::fs::write(dir.path().join("server.toml"), config).unwrap();
     let server = Server::start(dir.path(), &database, &[]);
-    let opened = github_payload("github/pull_request/opened.payload.json", |p| {
-        p["number"] = 7.into();
-        p["pull_request"]["number"] = 7.into();
-        p["pull_request"]["head"]["sha"] = head.clone().into();
-        p["pull_request"]["base"]["sha"] = base.clone().into();
-        p["pull_request"]["base"]["ref"] = "main".into();
-        p["pull_request"]["user"]["login"] = "alice".into();
-    });
+    let opened = pr7_opened(&base, &head);
     assert_eq!(github_post(&server, "pull_request", "app-1", &opened).0, 200);
     let seen = forge.wait_for(2);
     let (exchange, run) = (&seen[0], &seen[1]);

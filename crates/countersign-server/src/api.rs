@@ -307,12 +307,7 @@ async fn change(
         return Err(ApiError(StatusCode::NOT_FOUND, format!("no change {id:?}"), None));
     }
     let change_id = record.as_ref().map_or(id.clone(), |r| r.id.clone());
-    let evidence = {
-        let (core, handle, reference) = (state.store.clone(), tokio::runtime::Handle::current(), change_id.clone());
-        tokio::task::spawn_blocking(move || Store::on_runtime(core, handle).evidence_for(&[reference.as_str()]))
-            .await
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))??
-    };
+    let evidence = change_evidence(&state, &change_id).await?;
     let evidence: Vec<Value> = evidence
         .iter()
         .map(|e| {
@@ -327,6 +322,18 @@ async fn change(
         "evaluation": evaluation.and_then(|e| serde_json::from_str::<Value>(&e.evaluation).ok()),
         "evidence": evidence,
     })))
+}
+
+/// The recorded evidence about a change, every entry proven first (a blocking scan, run off
+/// the async workers).
+pub(crate) async fn change_evidence(
+    state: &AppState,
+    change_id: &str,
+) -> ApiResult<Vec<countersign_store::RecordedEvidence>> {
+    let (core, handle, reference) = (state.store.clone(), tokio::runtime::Handle::current(), change_id.to_owned());
+    Ok(tokio::task::spawn_blocking(move || Store::on_runtime(core, handle).evidence_for(&[reference.as_str()]))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))??)
 }
 
 async fn record(

@@ -20,7 +20,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use countersign_store::{Caller, EvaluationFilter, Role, Session, Store};
+use countersign_store::{Caller, EvaluationFilter, Role, Session};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use serde_json::Value;
@@ -460,12 +460,7 @@ async fn change(
     let Some(evaluation) = state.store.evaluation(&change_id).await? else {
         return Err(PageError::Status(StatusCode::NOT_FOUND, format!("The server has not judged a change {id:?}.")));
     };
-    let evidence = {
-        let (core, handle, reference) = (state.store.clone(), tokio::runtime::Handle::current(), change_id.clone());
-        tokio::task::spawn_blocking(move || Store::on_runtime(core, handle).evidence_for(&[reference.as_str()]))
-            .await
-            .map_err(|e| PageError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??
-    };
+    let evidence = crate::api::change_evidence(&state, &change_id).await.map_err(|e| PageError::Status(e.0, e.1))?;
     let eval: Value = serde_json::from_str(&evaluation.evaluation).unwrap_or(Value::Null);
     let authors: Vec<String> = serde_json::from_str(&evaluation.authors).unwrap_or_default();
     let own = authors.iter().any(|a| crate::api::same_person(a, &session.person));
