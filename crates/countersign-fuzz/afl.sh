@@ -6,10 +6,13 @@
 #                                                        # fuzz until <execs> executions (default 10M)
 #                                                        # or <seconds> of fuzzing, whichever is first
 #   crates/countersign-fuzz/afl.sh stats <target>        # execs, speed, corpus, crashes, hangs
+#                                                        # per instance, and the campaign's total
 #
 # Environment: FUZZ_TARGET_DIR (default /tmp/countersign-fuzz-target; never the normal target
 # dir, so the instrumented build does not invalidate it), FUZZ_OUT (default
-# /tmp/countersign-fuzz-out), CARGO_LOCK (a file to flock around cargo, if set).
+# /tmp/countersign-fuzz-out), CARGO_LOCK (a file to flock around cargo, if set),
+# FUZZ_INSTANCE (e.g. "-M main", or "-S s1" for a second core in the same campaign),
+# FUZZ_MAX_LEN (AFL++'s -G input cap in bytes, e.g. 4096 for codeowners).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -48,17 +51,27 @@ case "${1:-}" in
     mkdir -p "$out"
     # Resume an earlier run of this target if there is one.
     input="$here/corpus/$t"
-    [ -d "$out/$t/default/queue" ] && input=-
+    instance=()
+    [ -n "${FUZZ_INSTANCE:-}" ] && read -r -a instance <<<"$FUZZ_INSTANCE"
+    name="${instance[1]:-default}"
+    [ -d "$out/$t/$name/queue" ] && input=-
+    maxlen=()
+    [ -n "${FUZZ_MAX_LEN:-}" ] && maxlen=(-G "$FUZZ_MAX_LEN")
     export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
-    exec nice -n 19 cargo afl fuzz -i "$input" -o "$out/$t" -E "$execs" "${limit[@]}" "${dict[@]}" "$bin"
+    exec nice -n 19 cargo afl fuzz -i "$input" -o "$out/$t" "${instance[@]}" -E "$execs" "${limit[@]}" "${maxlen[@]}" "${dict[@]}" "$bin"
     ;;
   stats)
     t="${2:?target}"
-    grep -E '^(start_time|last_update|run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|stability|bitmap_cvg)\b' \
-      "$out/$t/default/fuzzer_stats"
+    total=0
+    for stats in "$out/$t"/*/fuzzer_stats; do
+      echo "== $(basename "$(dirname "$stats")")"
+      grep -E '^(start_time|last_update|run_time|execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|stability|bitmap_cvg)\b' "$stats"
+      total=$((total + $(sed -n 's/^execs_done *: *//p' "$stats")))
+    done
+    echo "campaign execs_done (all instances): $total"
     ;;
   *)
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
     ;;
 esac
