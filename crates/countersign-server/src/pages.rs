@@ -233,7 +233,13 @@ async fn login(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form
     let ttl = jiff::SignedDuration::from_hours(SESSION_HOURS);
     let Some(session) = state.store.sign_in(form.person.trim(), &form.password, ttl).await? else {
         tracing::info!(person = %form.person.trim(), "a sign-in failed");
-        let page = login_page(&form.csrf, &next, Some("Wrong person or password, or the account is disabled."));
+        let page = login_page(
+            &form.csrf,
+            &next,
+            Some(
+                "Wrong person or password, or the account is disabled or locked (five wrong passwords in a row lock it for 15 minutes).",
+            ),
+        );
         return Ok((StatusCode::UNAUTHORIZED, [(header::CACHE_CONTROL, "no-store")], page).into_response());
     };
     let set = format!(

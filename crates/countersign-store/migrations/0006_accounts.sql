@@ -4,13 +4,16 @@
 -- A password is kept only as its Argon2id hash (PHC string, salt included). A session id is
 -- 256 random bits, kept only as its SHA-256, like API tokens; its CSRF token is random too
 -- and is sent back with every form. Disabling an account ends its sessions at once: each
--- request reads the account's role afresh.
+-- request reads the account's role afresh. Five wrong passwords in a row lock the account
+-- for fifteen minutes.
 CREATE TABLE accounts (
     person        TEXT PRIMARY KEY,    -- the person id of the policy (an email or a forge login)
     role          TEXT NOT NULL,       -- viewer, recorder, approver, admin
     password_hash TEXT NOT NULL,       -- $argon2id$…
     created_at    TEXT NOT NULL,
-    disabled_at   TEXT
+    disabled_at   TEXT,
+    failed_logins INTEGER NOT NULL DEFAULT 0,  -- wrong passwords since the last sign-in or lock
+    locked_until  TEXT                        -- RFC 3339 UTC: no sign-in before it
 );
 
 CREATE TABLE sessions (

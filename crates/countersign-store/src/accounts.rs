@@ -26,6 +26,11 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// Wrong passwords in a row that lock an account.
+pub const MAX_FAILED_LOGINS: i64 = 5;
+/// How long a lock lasts.
+pub const LOCK_MINUTES: i64 = 15;
+
 /// The shortest password an account may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 

@@ -1419,13 +1419,35 @@ macro_rules! backend {
                 Ok(n > 0)
             }
 
-            /// A new session (and the expired ones gone).
+            /// Whether `person` may try a password at `now` (not locked).
+            pub async fn login_allowed(pool: &Pool, person: &str, now: &str) -> Result<bool, StoreError> {
+                let row = sqlx::query("SELECT locked_until FROM accounts WHERE person = $1")
+                    .bind(person)
+                    .fetch_optional(pool).await.map_err(db("reading an account"))?;
+                let locked: Option<String> = row.map(|r| r.try_get(0)).transpose().map_err(db("reading an account"))?.flatten();
+                Ok(locked.is_none_or(|until| until.as_str() <= now))
+            }
+
+            /// Count a wrong password; the `limit`th in a row locks the account until `lock_until`.
+            pub async fn login_failed(pool: &Pool, person: &str, limit: i64, lock_until: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE accounts SET \
+                               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END, \
+                               failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
+                             WHERE person = $1")
+                    .bind(person).bind(limit).bind(lock_until)
+                    .execute(pool).await.map_err(db("counting a failed sign-in"))?;
+                Ok(())
+            }
+
+            /// A new session (and the expired ones gone); the account's failures forgotten.
             pub async fn insert_session(pool: &Pool, sha256: &str, person: &str, csrf: &str, at: &str, expires_at: &str) -> Result<(), StoreError> {
                 let mut tx = pool.begin().await.map_err(db("opening a session"))?;
                 sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(at)
                     .execute(&mut *tx).await.map_err(db("opening a session"))?;
                 sqlx::query("INSERT INTO sessions (sha256, person, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(sha256).bind(person).bind(csrf).bind(at).bind(expires_at)
+                    .execute(&mut *tx).await.map_err(db("opening a session"))?;
+                sqlx::query("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE person = $1").bind(person)
                     .execute(&mut *tx).await.map_err(db("opening a session"))?;
                 tx.commit().await.map_err(db("opening a session"))?;
                 Ok(())

@@ -989,7 +989,8 @@ impl AsyncStore {
 
     /// Check a person's password and, if it matches an enabled account, open a session that
     /// lasts `ttl`. `None` for any failure, which takes as long whether or not the account
-    /// exists.
+    /// exists. [`accounts::MAX_FAILED_LOGINS`] wrong passwords in a row lock the account for
+    /// [`accounts::LOCK_MINUTES`], during which even the right one is refused.
     pub async fn sign_in(
         &self,
         person: &str,
@@ -997,6 +998,9 @@ impl AsyncStore {
         ttl: jiff::SignedDuration,
     ) -> Result<Option<NewSession>, StoreError> {
         let pool = &self.pool;
+        let now_text = now_rfc3339(self.clock);
+        // A locked account answers as a wrong password does, after the same work.
+        let allowed = on_pool!(pool, db::login_allowed(person, &now_text))?;
         let found = on_pool!(pool, db::account(person))?;
         let (enabled, hash) = match &found {
             Some((row, hash)) => (row.disabled_at.is_none(), hash.clone()),
@@ -1006,7 +1010,13 @@ impl AsyncStore {
         let matches = tokio::task::spawn_blocking(move || accounts::verify_password(&password, &hash))
             .await
             .map_err(|e| StoreError::Append(format!("checking a password: {e}")))?;
-        if !(enabled && matches) {
+        if !(enabled && matches && allowed) {
+            if found.is_some() && !matches {
+                let lock_until = whole_second((self.clock)())
+                    .saturating_add(jiff::SignedDuration::from_mins(accounts::LOCK_MINUTES))
+                    .map_err(|e| StoreError::Append(e.to_string()))?;
+                on_pool!(pool, db::login_failed(person, accounts::MAX_FAILED_LOGINS, &lock_until.to_string()))?;
+            }
             return Ok(None);
         }
         let no_randomness = |e: String| StoreError::Append(format!("no randomness for a session: {e}"));

@@ -934,6 +934,22 @@ macro_rules! suite {
             assert!(store.sign_in("april@example.com", "a new long passphrase", hours).unwrap().is_none());
             assert!(!store.set_password("nobody@example.com", "a long passphrase").unwrap());
 
+            // Five wrong passwords in a row lock an account: then even the right one fails.
+            assert!(store.create_account("bruno@example.com", Role::Viewer, "a long passphrase").unwrap());
+            for _ in 0..4 {
+                assert!(store.sign_in("bruno@example.com", "guess guess guess", hours).unwrap().is_none());
+            }
+            assert!(store.sign_in("bruno@example.com", "a long passphrase", hours).unwrap().is_some(), "four do not lock");
+            for _ in 0..4 {
+                assert!(store.sign_in("bruno@example.com", "guess guess guess", hours).unwrap().is_none());
+            }
+            let reset = store.sign_in("bruno@example.com", "a long passphrase", hours).unwrap();
+            assert!(reset.is_some(), "a sign-in starts the count again: eight failures, none five in a row");
+            for _ in 0..5 {
+                assert!(store.sign_in("bruno@example.com", "guess guess guess", hours).unwrap().is_none());
+            }
+            assert!(store.sign_in("bruno@example.com", "a long passphrase", hours).unwrap().is_none(), "locked");
+
             assert!(store.last_verification().unwrap().is_none());
             store.record_verification(5, true, "5 entries").unwrap();
             store.record_verification(5, false, "entry 3: leaf hash differs").unwrap();
