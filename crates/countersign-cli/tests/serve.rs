@@ -1637,5 +1637,21 @@ git-dir = "{}"
     assert_eq!(seen[2].path, "/repos/acme/app/check-runs", "the token is cached: {:#?}", seen[2]);
     assert!(seen[2].body["output"]["text"].as_str().unwrap().contains("unit-tests"));
     assert_eq!(seen.iter().filter(|r| r.path.starts_with("/app/")).count(), 1);
+
+    // Another app reports a check run named like ours, green: tampering, counted, and our
+    // verdict is posted again over it.
+    let ours = seen[2].body["conclusion"].as_str().unwrap().to_owned();
+    assert_eq!(ours, "failure", "review is still open: {:#?}", seen[2]);
+    let forged = github_payload("github/check_run/completed.payload.json", |p| {
+        p["check_run"]["name"] = "countersign".into();
+        p["check_run"]["conclusion"] = "success".into();
+        p["check_run"]["head_sha"] = head.clone().into();
+        p["check_run"]["pull_requests"][0]["number"] = 7.into();
+    });
+    assert_eq!(github_post(&server, "check_run", "app-3", &forged).0, 200);
+    let seen = forge.wait_for(4);
+    assert_eq!(seen[3].path, "/repos/acme/app/check-runs");
+    assert_eq!(seen[3].body["conclusion"], "failure", "the forged success is overwritten: {:#?}", seen[3]);
+    wait_for_metric(&server, "countersign_status_tampering_total 1");
     assert!(server.stop().success());
 }
