@@ -1003,6 +1003,25 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&serde_json::
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
+/// One person for each role, weakest first.
+const ONE_PER_ROLE: [(&str, &str); 4] = [
+    ("viewer", "vera@example.com"),
+    ("recorder", "rick@example.com"),
+    ("approver", "april@example.com"),
+    ("admin", "adam@example.com"),
+];
+
+/// A server that has taken and processed GitHub's `opened` example (Codertocat/Hello-World#2)
+/// as delivery `delivery_id`.
+fn serving_one_pull_request(dir: &Path, database: &str, delivery_id: &str) -> Server {
+    let server = Server::start(dir, database, &[]);
+    let (status, _) =
+        github_post(&server, "pull_request", delivery_id, &fixture("github/pull_request/opened.payload.json"));
+    assert_eq!(status, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    server
+}
+
 /// Every endpoint × every role, anonymous included: the status each must get. Then the
 /// OpenAPI document is checked against the routes that answer, and segregation of duties:
 /// no one records in another's name or approves as someone else, and a revoked token is
@@ -1010,16 +1029,8 @@ fn call(method: &str, url: &str, token: Option<&str>, body: Option<&serde_json::
 #[test]
 fn api_role_matrix_every_endpoint_every_role() {
     let (dir, database) = sqlite_setup();
-    let server = Server::start(dir.path(), &database, &[]);
-    let (status, _) = github_post(&server, "pull_request", "a-1", &fixture("github/pull_request/opened.payload.json"));
-    assert_eq!(status, 200);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
-    let people = [
-        ("viewer", "vera@example.com"),
-        ("recorder", "rick@example.com"),
-        ("approver", "april@example.com"),
-        ("admin", "adam@example.com"),
-    ];
+    let server = serving_one_pull_request(dir.path(), &database, "a-1");
+    let people = ONE_PER_ROLE;
     let tokens: Vec<(&str, Option<String>)> = std::iter::once(("anonymous", None))
         .chain(people.iter().map(|(role, person)| (*role, Some(create_token(dir.path(), &database, role, person)))))
         .collect();
@@ -1114,10 +1125,7 @@ fn api_role_matrix_every_endpoint_every_role() {
 #[test]
 fn record_through_the_server_needs_no_database_or_key() {
     let (dir, database) = sqlite_setup();
-    let server = Server::start(dir.path(), &database, &[]);
-    let (status, _) = github_post(&server, "pull_request", "r-1", &fixture("github/pull_request/opened.payload.json"));
-    assert_eq!(status, 200);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
+    let server = serving_one_pull_request(dir.path(), &database, "r-1");
     let ci = create_token(dir.path(), &database, "recorder", "ci-bot@example.com");
     let approver = create_token(dir.path(), &database, "approver", "april@example.com");
     let elsewhere = tempfile::tempdir().unwrap();
@@ -1257,16 +1265,8 @@ fn sign_in(server: &Server, person: &str, password: &str) -> Result<String, Page
 #[test]
 fn pages_sign_in_sessions_csrf_roles_and_security_headers() {
     let (dir, database) = sqlite_setup();
-    let server = Server::start(dir.path(), &database, &[]);
-    let (status, _) = github_post(&server, "pull_request", "p-1", &fixture("github/pull_request/opened.payload.json"));
-    assert_eq!(status, 200);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 1");
-    let people = [
-        ("viewer", "vera@example.com"),
-        ("recorder", "rick@example.com"),
-        ("approver", "april@example.com"),
-        ("admin", "adam@example.com"),
-    ];
+    let server = serving_one_pull_request(dir.path(), &database, "p-1");
+    let people = ONE_PER_ROLE;
     for (role, person) in people {
         create_account(dir.path(), &database, role, person);
     }

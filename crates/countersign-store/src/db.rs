@@ -1275,11 +1275,6 @@ macro_rules! backend {
                 rows.iter().map(|r| delivery_row(r, false)).collect::<Result<Vec<_>, _>>().map_err(db("reading deliveries"))
             }
 
-            pub async fn set_delivery_outcome(pool: &Pool, forge: &str, id: &str, outcome: &str, at: &str) -> Result<(), StoreError> {
-                let mut conn = pool.acquire().await.map_err(db("recording a delivery's outcome"))?;
-                set_delivery_outcome_on(&mut conn, forge, id, outcome, at).await
-            }
-
             async fn set_delivery_outcome_on(conn: &mut <$db as sqlx::Database>::Connection, forge: &str, id: &str, outcome: &str, at: &str) -> Result<(), StoreError> {
                 sqlx::query("UPDATE deliveries SET outcome = $1, processed_at = $2 WHERE forge = $3 AND delivery_id = $4")
                     .bind(outcome).bind(at).bind(forge).bind(id)
@@ -1289,11 +1284,6 @@ macro_rules! backend {
 
             /// Point a pull request at the delivery that described it, unless a newer one
             /// already does (deliveries can be processed out of order).
-            pub async fn note_pull_request(pool: &Pool, change_id: &str, forge: &str, repository: &str, delivery_id: &str, received_ms: i64) -> Result<(), StoreError> {
-                let mut conn = pool.acquire().await.map_err(db("noting a pull request"))?;
-                note_pull_request_on(&mut conn, change_id, forge, repository, delivery_id, received_ms).await
-            }
-
             async fn note_pull_request_on(conn: &mut <$db as sqlx::Database>::Connection, change_id: &str, forge: &str, repository: &str, delivery_id: &str, received_ms: i64) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO pull_requests (change_id, forge, repository, delivery_id, received_ms) VALUES ($1, $2, $3, $4, $5) \
                              ON CONFLICT (change_id) DO UPDATE SET forge = excluded.forge, repository = excluded.repository, \

@@ -865,26 +865,6 @@ impl AsyncStore {
         on_pool!(pool, db::recent_deliveries(i64::from(limit)))
     }
 
-    /// Note what processing a delivery came to (`processed`, `ignored: …`, `failed: …`).
-    pub async fn set_delivery_outcome(&self, forge: &str, delivery_id: &str, outcome: &str) -> Result<(), StoreError> {
-        let pool = &self.pool;
-        let at = now_rfc3339(self.clock);
-        on_pool!(pool, db::set_delivery_outcome(forge, delivery_id, outcome, &at))
-    }
-
-    /// Note that a stored delivery described a pull request; the newest one wins.
-    pub async fn note_pull_request(
-        &self,
-        change_id: &str,
-        forge: &str,
-        repository: &str,
-        delivery_id: &str,
-        received_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let pool = &self.pool;
-        on_pool!(pool, db::note_pull_request(change_id, forge, repository, delivery_id, received_at.as_millisecond()))
-    }
-
     /// The forge and delivery id that last described a pull request.
     pub async fn pull_request(&self, change_id: &str) -> Result<Option<(String, String)>, StoreError> {
         let pool = &self.pool;
@@ -1496,7 +1476,7 @@ impl Store {
         // A stream reads one snapshot; each round reads the nodes again from where it left
         // off, in a snapshot taken after the round read its checkpoint, so the nodes of
         // entries appended meanwhile are there and cannot pass for missing.
-        let mut nodes = NodeStream::start(&self.handle, pool, (0, -1), CHUNK);
+        let mut nodes: Option<NodeStream> = None;
         let mut node_frontier = merkle::Frontier::new();
 
         let mut audit = LogAudit::streaming(verifier, options);
@@ -1512,7 +1492,11 @@ impl Store {
                     .handle
                     .block_on(async { on_pool!(pool, db::latest_checkpoint()) })?
                     .map_or(0, |(size, _)| size);
-                nodes.restart(&self.handle, pool, CHUNK);
+                let after = nodes.as_mut().map_or((0, -1), |n| {
+                    n.stop();
+                    n.cursor
+                });
+                let nodes = nodes.insert(NodeStream::start(&self.handle, pool, after, CHUNK));
                 if latest > upto {
                     // Entries [upto, latest), with the checkpoints up to `latest`.
                     let (tx, mut rx) = mpsc::channel(2);
@@ -1706,17 +1690,26 @@ impl Store {
             }
         })();
         if let Err(f) = result? {
-            nodes.stop();
+            if let Some(n) = nodes.as_mut() {
+                n.stop();
+            }
             return Ok(Err(f));
         }
         if truncated {
-            nodes.stop();
+            if let Some(n) = nodes.as_mut() {
+                n.stop();
+            }
             return Ok(audit.finish());
         }
         // A stored node no leaf completes lies beyond the log, unless an append that
         // committed since the last round (with its checkpoint) completes it.
-        let leftover = nodes.next()?;
-        nodes.stop();
+        let leftover = match nodes.as_mut() {
+            Some(n) => n.next()?,
+            None => None,
+        };
+        if let Some(n) = nodes.as_mut() {
+            n.stop();
+        }
         let newest = if leftover.is_some() {
             self.handle.block_on(async { on_pool!(pool, db::latest_checkpoint()) })?.map_or(0, |(size, _)| size)
         } else {
@@ -1968,8 +1961,8 @@ async fn group_committer(
 
 pub use countersign_log::note::Checkpoint as LogCheckpoint;
 
-/// The stored tree nodes, streamed in completion order (`db::stream_nodes`), resumable in a
-/// fresh snapshot after the last node handed out.
+/// The stored tree nodes, streamed in completion order (`db::stream_nodes`); a new stream
+/// from the last node's `cursor` reads on in a fresh snapshot.
 struct NodeStream {
     rx: mpsc::Receiver<Result<db::NodeChunk, StoreError>>,
     reader: tokio::task::JoinHandle<()>,
@@ -1986,12 +1979,6 @@ impl NodeStream {
             Pool::Postgres(p) => handle.spawn(db::postgres::stream_nodes(p.clone(), after, chunk, tx)),
         };
         NodeStream { rx, reader, buffered: Default::default(), cursor: after }
-    }
-
-    /// Read on from the cursor in a new snapshot (what was buffered is read again).
-    fn restart(&mut self, handle: &tokio::runtime::Handle, pool: &Pool, chunk: usize) {
-        self.reader.abort();
-        *self = NodeStream::start(handle, pool, self.cursor, chunk);
     }
 
     fn next(&mut self) -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
