@@ -120,40 +120,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         read: countersign_judge::read_options(&policy),
         ..Default::default()
     };
-    let bar = progress_bar();
-    let walk = repo
-        .changes(&walk_opts, &|p: countersign_git::Progress| {
-            if let Some(bar) = &bar {
-                if p.total > 0 {
-                    bar.set_length(p.total as u64);
-                }
-                bar.set_position(p.done as u64);
-            }
-        })
-        .with_context(|| format!("cannot read the history of {}", repo_path.display()))?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if walk.changes.is_empty() {
-        eprintln!(
-            "note: no changes in the requested range{}",
-            walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
-        );
-    }
-
-    let mut changes = walk.changes;
-    if !args.no_store {
-        let (store, repository) = recorded::open(g)?;
-        recorded::merge(&store, repository.as_deref(), &mut changes)?;
-    }
-
-    let engine = Engine::new(&policy);
-    let eval_opts = EvalOptions { now: Some(g.as_of()) };
-    let bases = changes
-        .iter()
-        .map(|c| countersign_judge::base_facts(&engine, &repo, c, &format!("{}^", c.id)))
-        .collect::<Vec<_>>();
-    let evals = evaluate_all(&engine, &changes, &bases, &eval_opts);
+    let store = if args.no_store { None } else { Some(recorded::open(g)?) };
+    let store = store.as_ref().map(|(s, r)| (s, r.as_deref()));
+    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, g.as_of())?;
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -226,6 +195,51 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
     print!("{out}");
     Ok(exit_code(&evals, args.strict))
+}
+
+/// Walk the history `walk_opts` names, add what the evidence store holds about each change
+/// (when given one), and judge every change as of `now`. `audit` and the deploy gate share it.
+pub fn judge_history(
+    repo: &countersign_git::Repository,
+    policy: &countersign_policy::model::Policy,
+    walk_opts: &countersign_git::WalkOptions,
+    store: Option<(&countersign_store::Store, Option<&str>)>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
+    let bar = progress_bar();
+    let walk = repo
+        .changes(walk_opts, &|p: countersign_git::Progress| {
+            if let Some(bar) = &bar {
+                if p.total > 0 {
+                    bar.set_length(p.total as u64);
+                }
+                bar.set_position(p.done as u64);
+            }
+        })
+        .with_context(|| format!("cannot read the history of {}", repo.path().display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if walk.changes.is_empty() {
+        eprintln!(
+            "note: no changes in the requested range{}",
+            walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
+    }
+    let mut walk = walk;
+    let mut changes = std::mem::take(&mut walk.changes);
+    if let Some((store, repository)) = store {
+        recorded::merge(store, repository, &mut changes)?;
+    }
+    let engine = Engine::new(policy);
+    let eval_opts = EvalOptions { now: Some(now) };
+    let bases = changes
+        .iter()
+        .map(|c| countersign_judge::base_facts(&engine, repo, c, &format!("{}^", c.id)))
+        .collect::<Vec<_>>();
+    let evals = evaluate_all(&engine, &changes, &bases, &eval_opts);
+    walk.changes = changes;
+    Ok((walk, evals))
 }
 
 pub fn exit_code(evals: &[Evaluation], strict: bool) -> u8 {

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod audit;
 mod check;
+mod deploy;
 mod output;
 mod owners;
 mod policy_cmd;
@@ -121,6 +122,10 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Check one pull request in CI (git evidence, plus `gh pr view --json` when given).
     Check(check::CheckArgs),
+    /// The deploy gate: decide whether a deploy may go ahead (`deploy check`), and log the
+    /// deploys that happened (`deploy record`).
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
     /// Run the webhook server: take forge webhooks, keep every delivery in the evidence
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd, &g).map(ExitCode::from),
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
         Command::Check(args) => check::run(args, &g).map(ExitCode::from),
+        Command::Deploy(cmd) => deploy::run(cmd, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),

@@ -88,7 +88,7 @@ fn classification_line(e: &Evaluation) -> String {
     line
 }
 
-fn requirement_line(r: &RequirementResult) -> String {
+pub fn requirement_line(r: &RequirementResult) -> String {
     let mut line = format!("{} {} — {}", marker(r.status), r.id, r.description);
     if !r.evidence.is_empty() {
         let _ = write!(line, "\n              evidence: {}", r.evidence.join("; "));
@@ -164,8 +164,15 @@ pub fn evaluation_markdown(e: &Evaluation) -> String {
         out.push_str("The policy places no requirement on this change.\n\n");
         return out;
     }
-    out.push_str("| Status | Requirement | Required by | Evidence | Note |\n|---|---|---|---|---|\n");
-    for r in &e.requirements {
+    out.push_str(&requirements_markdown(&e.requirements));
+    out.push('\n');
+    out
+}
+
+/// Requirements as a markdown table: status, requirement, who asks, evidence, note.
+pub fn requirements_markdown(requirements: &[RequirementResult]) -> String {
+    let mut out = String::from("| Status | Requirement | Required by | Evidence | Note |\n|---|---|---|---|---|\n");
+    for r in requirements {
         let _ = writeln!(
             out,
             "| {} | `{}` {} | {} | {} | {} |",
@@ -177,7 +184,6 @@ pub fn evaluation_markdown(e: &Evaluation) -> String {
             md_escape(r.detail.as_deref().unwrap_or("")),
         );
     }
-    out.push('\n');
     out
 }
 

@@ -169,6 +169,11 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
                 "webhook deliveries, and withdrawals of approval, are recorded only by `countersign serve`, from the forge's own words"
             )
         }
+        Evidence::DeployDecision { .. } => {
+            bail!(
+                "deploy gate decisions are recorded only by `countersign deploy check`, which judges the deploy itself\nhint: record the deploy that happened with `countersign deploy record`"
+            )
+        }
         Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}
     }
     Ok(())

@@ -1425,7 +1425,7 @@ fn waive(r: &mut RequirementResult, why: String) {
     });
 }
 
-fn verdict_of(reqs: &[RequirementResult]) -> Verdict {
+pub(crate) fn verdict_of(reqs: &[RequirementResult]) -> Verdict {
     if reqs.iter().any(|r| r.status == Status::Missing) {
         Verdict::Violation
     } else if reqs.iter().any(|r| r.status == Status::Unknown) {

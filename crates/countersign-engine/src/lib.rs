@@ -7,6 +7,7 @@
 //! crates and build [`change::Change`] values.
 
 pub mod change;
+pub mod deploy;
 pub mod directory;
 pub mod evaluate;
 pub mod report;

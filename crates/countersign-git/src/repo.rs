@@ -578,6 +578,29 @@ impl Repository {
         slots.into_iter().map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early"))).collect()
     }
 
+    /// Whether `ancestor` is `descendant` or one of its ancestors (any parent, not only
+    /// the first): what a deploy gate asks of a commit and a branch.
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+        let (a, d) = (self.resolve_commit(ancestor)?, self.resolve_commit(descendant)?);
+        if a == d {
+            return Ok(true);
+        }
+        let bases = self
+            .repo
+            .merge_bases_many(a, &[d])
+            .map_err(|e| self.git(format!("merge base of {ancestor} and {descendant}"), e))?;
+        Ok(bases.iter().any(|b| b.detach() == a))
+    }
+
+    /// The ref a branch name resolves to, trying the local branch, then `origin`'s.
+    pub fn branch_tip(&self, branch: &str) -> Option<String> {
+        let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        [format!("refs/heads/{short}"), format!("refs/remotes/origin/{short}"), branch.to_owned()]
+            .into_iter()
+            .find_map(|candidate| self.resolve_commit(&candidate).ok())
+            .map(|id| id.to_string())
+    }
+
     /// Whether `rev` names a commit this repository has.
     pub fn has_commit(&self, rev: &str) -> bool {
         self.resolve_commit(rev).is_ok()

@@ -465,6 +465,68 @@ pub struct DeployRules {
     pub production_manual: bool,
     /// Ordered deploy stages (S000-21).
     pub stages: Vec<String>,
+    /// The branch each environment is deployed from (S004-10): environment → branch.
+    pub branches: BTreeMap<String, String>,
+    /// Local deploys to production only from a clean working tree equal to `origin/main`
+    /// (S001-03); the gate asks for `--worktree`.
+    pub clean_worktree: bool,
+    /// A production deploy is closed by a passing health check and its actual completion
+    /// time (S004-11).
+    pub verify: bool,
+    /// Approved windows for production deploys, in UTC (S004-11). Empty: any time.
+    pub windows: Vec<DeployWindow>,
+    /// Change freezes: no deploy to their environments between `from` and `until`.
+    pub freezes: Vec<Freeze>,
+    pub span: Span,
+}
+
+impl DeployRules {
+    /// The last environment in the order: the one `production-path`, `production-manual`,
+    /// `clean-worktree`, `verify` and `windows` apply to.
+    pub fn production(&self) -> Option<&str> {
+        self.environments.last().map(String::as_str)
+    }
+
+    /// The position of an environment in the order, matched without regard to case.
+    pub fn position(&self, environment: &str) -> Option<usize> {
+        self.environments.iter().position(|e| e.eq_ignore_ascii_case(environment))
+    }
+
+    /// The stage a name refers to: its 1-based number, its full text, or the words before
+    /// its first parenthesis (`backend` for "backend (migrations, then API)"), any case.
+    pub fn stage_position(&self, name: &str) -> Option<usize> {
+        let name = name.trim();
+        if let Ok(n) = name.parse::<usize>() {
+            return (1..=self.stages.len()).contains(&n).then(|| n - 1);
+        }
+        self.stages.iter().position(|s| {
+            s.eq_ignore_ascii_case(name) || s.split(" (").next().is_some_and(|short| short.trim().eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// A weekly deploy window: the days it is open and the UTC minutes of the day it spans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployWindow {
+    /// As written: `Tue-Thu 09:00-16:00`.
+    pub text: String,
+    /// Monday first.
+    pub days: [bool; 7],
+    /// Minutes after midnight, UTC; `start < end`.
+    pub start: u16,
+    pub end: u16,
+}
+
+/// A change freeze. It has an owner and an end: a freeze without one is a policy error.
+#[derive(Debug, Clone, Serialize)]
+pub struct Freeze {
+    pub from: Date,
+    /// The last day of the freeze (inclusive).
+    pub until: Date,
+    pub owner: String,
+    pub reason: String,
+    /// The environments it freezes; empty means all.
+    pub environments: Vec<String>,
     pub span: Span,
 }
 

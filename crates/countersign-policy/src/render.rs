@@ -1086,21 +1086,55 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         doc.push(Heading(2, "Deployment".into()));
     }
     if let Some(d) = &policy.deploy {
+        // The deploy gate (`countersign deploy check`) judges these from recorded deploys,
+        // git and the request itself.
+        let gate = enforced(Sources::RECORDED.or(Sources::GIT));
+        let production = d.production().unwrap_or("production");
         let mut items = Vec::new();
         if !d.environments.is_empty() {
-            items.push(ATTESTED.on(format!("Environments, in order: {}.", d.environments.join(" → "))));
+            items.push(gate.on(format!(
+                "Environments, in order: {}. Every change deployed to an environment since its last successful deploy is compliant, or an authorized emergency.",
+                d.environments.join(" → ")
+            )));
         }
         if d.same_artifact {
-            items.push(ATTESTED.on("Each environment receives the same artifact (same digest) that passed the one before it, emergencies included."));
+            items.push(gate.on("Each environment receives the same artifact (same digest) that was deployed successfully to every environment before it, emergencies included."));
         }
         if let Some(p) = &d.production_path {
-            items.push(ATTESTED.on(format!("The only sanctioned path to production is `{p}`.")));
+            items.push(gate.on(format!("The only sanctioned path to {production} is `{p}`.")));
         }
         if d.production_manual {
-            items.push(ATTESTED.on("Production deploys are triggered by hand."));
+            items.push(gate.on(format!("Deploys to {production} are triggered by hand, by a person of this policy.")));
         }
         if !d.stages.is_empty() {
-            items.push(ATTESTED.on(format!("Deploy order: {}.", d.stages.join(", then "))));
+            items.push(gate.on(format!(
+                "Deploy order within a release: {}. A stage deploys only after the stages before it.",
+                d.stages.join(", then ")
+            )));
+        }
+        for (env, branch) in &d.branches {
+            items.push(gate.on(format!("{env} is deployed only from commits on `{branch}`.")));
+        }
+        if d.clean_worktree {
+            items.push(gate.on(format!(
+                "A local deploy to {production} starts only from a clean working tree equal to `origin/main`."
+            )));
+        }
+        if !d.windows.is_empty() {
+            let windows: Vec<&str> = d.windows.iter().map(|w| w.text.as_str()).collect();
+            items.push(gate.on(format!("Deploys to {production} happen only in the approved windows (UTC): {}.", windows.join("; "))));
+        }
+        for f in &d.freezes {
+            let envs = if f.environments.is_empty() { "every environment".to_string() } else { f.environments.join(", ") };
+            items.push(gate.on(format!(
+                "Change freeze {} to {} ({}), owned by {}: no deploy to {envs}.",
+                f.from, f.until, f.reason, f.owner
+            )));
+        }
+        if d.verify {
+            items.push(gate.on(format!(
+                "A deploy to {production} is closed with a passing health check and its actual completion time."
+            )));
         }
         if !items.is_empty() {
             doc.push(List(items));

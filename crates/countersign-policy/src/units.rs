@@ -1,6 +1,6 @@
 //! Durations, cadences and retention periods as people write them.
 
-use crate::model::{Cadence, Duration};
+use crate::model::{Cadence, DeployWindow, Duration};
 
 /// Parses "15m", "24h", "48h", "5d", "1w", "30 minutes", "2 hours", "5 days".
 pub fn parse_duration(text: &str) -> Option<Duration> {
@@ -122,6 +122,65 @@ pub fn reviewed_sentence(cadence: Cadence) -> String {
     }
 }
 
+const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// A deploy window, `DAYS HH:MM-HH:MM` in UTC: days as `Mon-Fri`, `Tue,Thu`, `Sat` or
+/// `daily`; the time span must not cross midnight (write two windows for that).
+pub fn parse_window(text: &str) -> Result<DeployWindow, String> {
+    let (days_text, span) =
+        text.trim().split_once(char::is_whitespace).ok_or("write a window as `Mon-Fri 09:00-17:00` (UTC)")?;
+    let day = |name: &str| -> Result<usize, String> {
+        let lower = name.trim().to_ascii_lowercase();
+        WEEKDAYS
+            .iter()
+            .position(|d| lower.len() >= 3 && d.starts_with(&lower))
+            .ok_or_else(|| format!("`{}` is not a day of the week (Mon, Tue, … Sun)", name.trim()))
+    };
+    let mut days = [false; 7];
+    if days_text.eq_ignore_ascii_case("daily") {
+        days = [true; 7];
+    } else {
+        for part in days_text.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    let mut d = a;
+                    loop {
+                        days[d] = true;
+                        if d == b {
+                            break;
+                        }
+                        d = (d + 1) % 7;
+                    }
+                }
+                None => days[day(part)?] = true,
+            }
+        }
+    }
+    let minutes = |hm: &str| -> Result<u16, String> {
+        let bad = || format!("`{}` is not a time of day (HH:MM, 24-hour)", hm.trim());
+        let (h, m) = hm.trim().split_once(':').ok_or_else(bad)?;
+        let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 24 || m > 59 || (h == 24 && m > 0) {
+            return Err(bad());
+        }
+        Ok(h * 60 + m)
+    };
+    let (start, end) = span.trim().split_once('-').ok_or("write the hours as `09:00-17:00` (UTC)")?;
+    let (start, end) = (minutes(start)?, minutes(end)?);
+    if start >= end {
+        return Err("a window's start must be before its end on the same day; write two windows to cross midnight".into());
+    }
+    Ok(DeployWindow { text: text.trim().to_owned(), days, start, end })
+}
+
+impl DeployWindow {
+    /// Whether a UTC time falls inside the window.
+    pub fn contains(&self, weekday_from_monday: usize, minute_of_day: u16) -> bool {
+        self.days[weekday_from_monday % 7] && self.start <= minute_of_day && minute_of_day < self.end
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +226,19 @@ mod tests {
         assert_eq!(parse_retention("90 days"), Some(Some(90)));
         assert_eq!(parse_retention("1 year"), Some(Some(365)));
         assert_eq!(parse_retention("a while"), None);
+    }
+
+    #[test]
+    fn windows_parse_days_ranges_and_hours() {
+        let w = parse_window("Tue-Thu 09:00-16:00").unwrap();
+        assert_eq!(w.days, [false, true, true, true, false, false, false]);
+        assert_eq!((w.start, w.end), (540, 960));
+        assert!(w.contains(1, 540) && !w.contains(1, 960) && !w.contains(0, 600));
+        assert_eq!(parse_window("Fri-Mon 22:00-23:30").unwrap().days, [true, false, false, false, true, true, true]);
+        assert_eq!(parse_window("daily 00:00-24:00").unwrap().days, [true; 7]);
+        assert_eq!(parse_window("Monday,Wed 10:00-11:00").unwrap().days, [true, false, true, false, false, false, false]);
+        for bad in ["", "Mon", "Mon 9-17", "Mox 09:00-10:00", "Mon 17:00-09:00", "Mon 25:00-26:00", "Mon 10:00-10:00"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
     }
 }

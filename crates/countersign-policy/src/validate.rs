@@ -197,7 +197,7 @@ pub(crate) fn build(ctx: &mut Ctx, root: &DeTable<'_>, root_span: Span) -> (Poli
     let content_flags = read_content_flags(ctx, &root, &known, &mut spans);
     let emergency = read_emergency(ctx, &root, &known);
     let exceptions = read_exceptions(ctx, &root, &known);
-    let deploy = read_deploy(ctx, &root);
+    let deploy = read_deploy(ctx, &root, &known);
     let console = read_console(ctx, &root);
     let evidence = read_evidence(ctx, &root);
     let docs = read_docs(ctx, &root);
@@ -1812,18 +1812,103 @@ fn read_exceptions(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Vec<Ex
 // ---------------------------------------------------------------------------------------
 // Deploy, console, evidence, documentation, codeowners, metadata
 
-fn read_deploy(ctx: &mut Ctx, root: &Table<'_, '_>) -> Option<DeployRules> {
+fn read_deploy(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<DeployRules> {
     let t = root.table(
         ctx,
         "deploy",
-        &["environments", "same-artifact", "production-path", "production-manual", "stages"],
+        &[
+            "environments",
+            "same-artifact",
+            "production-path",
+            "production-manual",
+            "stages",
+            "branches",
+            "clean-worktree",
+            "verify",
+            "windows",
+            "freezes",
+        ],
     )?;
+    let environments: Vec<String> = t.str_list(ctx, "environments").into_iter().map(|e| e.value).collect();
+    let known_environment = |ctx: &mut Ctx, name: &Sp<String>| -> Option<String> {
+        match environments.iter().find(|e| e.eq_ignore_ascii_case(&name.value)) {
+            Some(e) => Some(e.clone()),
+            None => {
+                let declared = environments.iter().cloned().collect();
+                unknown(ctx, codes::INVALID_VALUE, "environment", name, &declared, "[deploy] environments");
+                None
+            }
+        }
+    };
+    let mut branches = BTreeMap::new();
+    if let Some(b) = t.get("branches") {
+        match b.get_ref() {
+            DeValue::Table(table) => {
+                for (key, value) in table.iter() {
+                    let key = Sp::new(key.get_ref().to_string(), key.span());
+                    let branch = match value.get_ref() {
+                        DeValue::String(s) => s.to_string(),
+                        _ => {
+                            wrong_type(ctx, &format!("branches.{}", key.value), "text", value);
+                            continue;
+                        }
+                    };
+                    if let Some(env) = known_environment(ctx, &key) {
+                        branches.insert(env, branch);
+                    }
+                }
+            }
+            _ => wrong_type(ctx, "branches", "a table", b),
+        }
+    }
+    let mut windows = Vec::new();
+    for text in t.str_list(ctx, "windows") {
+        match units::parse_window(&text.value) {
+            Ok(w) => windows.push(w),
+            Err(why) => ctx.push(
+                Diagnostic::new(codes::INVALID_VALUE, format!("invalid deploy window `{}`", text.value), text.span, "not a window")
+                    .with_help(format!("{why}; for example \"Mon-Fri 09:00-17:00\" (UTC)")),
+            ),
+        }
+    }
+    let mut freezes = Vec::new();
+    for f in t.tables(ctx, "freezes", &["from", "until", "owner", "reason", "environments"]) {
+        let from = f.req_date(ctx, "from");
+        let until = f.req_date(ctx, "until");
+        let owner = f.req_str(ctx, "owner").and_then(|o| person_ref(ctx, known, &o));
+        let reason = f.req_str(ctx, "reason");
+        let envs: Vec<String> = f.str_list(ctx, "environments").iter().filter_map(|e| known_environment(ctx, e)).collect();
+        if let (Some(from), Some(until)) = (&from, &until)
+            && until.value < from.value
+        {
+            ctx.push(
+                Diagnostic::new(codes::INVALID_VALUE, "a freeze cannot end before it starts", until.span.clone(), "before `from`")
+                    .with_help(format!("`until` is the last frozen day, on or after {}", from.value)),
+            );
+            continue;
+        }
+        if let (Some(from), Some(until), Some(owner), Some(reason)) = (from, until, owner, reason) {
+            freezes.push(Freeze {
+                from: from.value,
+                until: until.value,
+                owner,
+                reason: reason.value,
+                environments: envs,
+                span: f.span.clone(),
+            });
+        }
+    }
     Some(DeployRules {
-        environments: t.str_list(ctx, "environments").into_iter().map(|e| e.value).collect(),
         same_artifact: t.bool(ctx, "same-artifact").unwrap_or(false),
         production_path: t.str(ctx, "production-path").map(|p| p.value),
         production_manual: t.bool(ctx, "production-manual").unwrap_or(false),
         stages: t.str_list(ctx, "stages").into_iter().map(|s| s.value).collect(),
+        branches,
+        clean_worktree: t.bool(ctx, "clean-worktree").unwrap_or(false),
+        verify: t.bool(ctx, "verify").unwrap_or(false),
+        windows,
+        freezes,
+        environments,
         span: t.span.clone(),
     })
 }

@@ -122,6 +122,22 @@ impl CliContext {
         Ok(store)
     }
 
+    /// Open the store to append: the signing key loaded first (a missing key leaves the
+    /// database untouched), checkpoints published where configured.
+    pub fn open_for_writing(&self) -> anyhow::Result<Store> {
+        let signer = keys::load_key(&self.key_file()?)?;
+        let url = self.database_url()?;
+        let mut store = Store::open(&url, &OpenOptions { create: false, clock: self.clock })?;
+        store.set_signer(signer)?;
+        store.set_publishers(self.publishers())?;
+        Ok(store)
+    }
+
+    /// Who records, when `--by` is not given: `$USER`, then git's `user.email`.
+    pub fn default_recorder(&self) -> Option<String> {
+        default_recorder(self)
+    }
+
     /// The log signing key: `--key-file`, else `<git-dir>/countersign/countersign.key`.
     pub fn key_file(&self) -> anyhow::Result<PathBuf> {
         match &self.key_file {
@@ -258,7 +274,7 @@ pub struct RecordArgs {
     /// check: the check's name.
     #[arg(long)]
     pub name: Option<String>,
-    /// check: success, failure, pending or skipped.
+    /// check: success, failure, pending or skipped; deploy: success or failure.
     #[arg(long, value_parser = ["success", "failure", "pending", "skipped"])]
     pub status: Option<String>,
     /// check: a link to the run.
@@ -634,6 +650,18 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             artifact_digest: a.artifact_digest.take(),
             commit: a.commit.take(),
             deployed_at: None,
+            status: match a.status.as_deref() {
+                Some("failure") => Some(crate::evidence::DeployStatus::Failure),
+                Some("success") => Some(crate::evidence::DeployStatus::Success),
+                None => None,
+                Some(other) => bail!("a deploy's --status is success or failure, not {other}"),
+            },
+            stage: None,
+            release: None,
+            via: None,
+            triggered_by: None,
+            health_check: None,
+            repository: None,
         },
         RecordKind::Emergency => Evidence::Emergency {
             declared_by: a.declared_by.take().unwrap_or_else(|| by.to_owned()),
@@ -830,11 +858,7 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("refusing to record this {kind}; nothing was stored"))?;
     }
     let RecordRequest { change, recorded_at, idempotency_key, evidence, .. } = request;
-    let signer = keys::load_key(&ctx.key_file()?)?;
-    let url = ctx.database_url()?;
-    let mut store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
-    store.set_signer(signer)?;
-    store.set_publishers(ctx.publishers())?;
+    let store = ctx.open_for_writing()?;
     // A reference the store does not know may be a revision of the repository: resolve it
     // with git, and register the commit (merged into the change that holds it, if any).
     let repo = ctx.repo.clone().unwrap_or_else(|| PathBuf::from("."));

@@ -24,6 +24,7 @@ pub const KINDS: &[&str] = &[
     "approval",
     "check",
     "deploy",
+    "deploy-decision",
     "emergency",
     "console-change",
     "exception",
@@ -40,6 +41,31 @@ pub enum ApprovalType {
     Review,
     Ack,
     EmergencyAuthorization,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployStatus {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthCheck {
+    Pass,
+    Fail,
+}
+
+/// One requirement of a gate decision, as the log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRequirement {
+    pub id: String,
+    /// `met`, `missing`, `waived`, `unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +111,7 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delivery: Option<String>,
     },
+    /// A deploy that happened (`countersign deploy record`, a forge's deployment status).
     #[serde(rename_all = "camelCase")]
     Deploy {
         environment: String,
@@ -92,8 +119,59 @@ pub enum Evidence {
         artifact_digest: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         commit: Option<String>,
+        /// When it completed (S004-11: the actual completion time).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deployed_at: Option<Timestamp>,
+        /// `success` or `failure`; records written before this field were successes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<DeployStatus>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release: Option<String>,
+        /// The workflow or script it ran through.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        triggered_by: Option<String>,
+        /// The health check after the deploy: `pass` or `fail`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        health_check: Option<HealthCheck>,
+        /// The repository (`owner/repo`) it was deployed from, for stores that serve several.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<String>,
+    },
+    /// What the deploy gate decided (`countersign deploy check`), with each requirement's
+    /// status, so an auditor sees every allowed and refused deploy. Only the gate records
+    /// these.
+    #[serde(rename_all = "camelCase")]
+    DeployDecision {
+        environment: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        artifact_digest: Option<String>,
+        commit: String,
+        /// `allowed`, `refused` or `cannot-judge`.
+        decision: String,
+        requirements: Vec<DecisionRequirement>,
+        /// The deployed range: from the environment's last successful deploy (absent for a
+        /// first deploy) to `commit`, and how many changes it held.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range_from: Option<String>,
+        changes: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        release: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        triggered_by: Option<String>,
+        /// SHA-256 of the policy text the gate judged with.
+        policy_sha256: String,
+        /// When the gate judged, the time its windows and freezes were measured at.
+        decided_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Emergency {
@@ -164,6 +242,7 @@ impl Evidence {
             Evidence::Approval { .. } => "approval",
             Evidence::Check { .. } => "check",
             Evidence::Deploy { .. } => "deploy",
+            Evidence::DeployDecision { .. } => "deploy-decision",
             Evidence::Emergency { .. } => "emergency",
             Evidence::ConsoleChange { .. } => "console-change",
             Evidence::Exception { .. } => "exception",
@@ -179,7 +258,11 @@ impl Evidence {
     pub fn needs_change(&self) -> bool {
         !matches!(
             self,
-            Evidence::ConsoleChange { .. } | Evidence::PolicyVersion { .. } | Evidence::WebhookDelivery { .. }
+            Evidence::ConsoleChange { .. }
+                | Evidence::PolicyVersion { .. }
+                | Evidence::WebhookDelivery { .. }
+                | Evidence::Deploy { .. }
+                | Evidence::DeployDecision { .. }
         )
     }
 
@@ -268,6 +351,12 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
             name: format!("delivery:{forge}:{delivery_id}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
         },
+        (Evidence::Deploy { environment, artifact_digest, commit, .. }, None) => {
+            deploy_subject(environment, artifact_digest.as_deref(), commit.as_deref())
+        }
+        (Evidence::DeployDecision { environment, artifact_digest, commit, .. }, _) => {
+            deploy_subject(environment, artifact_digest.as_deref(), Some(commit))
+        }
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
             name: format!("console:{system}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(description.as_bytes()))]),
@@ -298,6 +387,21 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         }
     }
     Statement::new(vec![subject], predicate_type(evidence.kind()), predicate)
+}
+
+/// A deploy's subject: the artifact's digest and the commit it was built from.
+fn deploy_subject(environment: &str, artifact: Option<&str>, commit: Option<&str>) -> Subject {
+    let mut digest = BTreeMap::new();
+    if let Some(hex) = artifact.and_then(|a| a.strip_prefix("sha256:")).filter(|h| is_commit_id(h) && h.len() == 64) {
+        digest.insert("sha256".to_owned(), hex.to_owned());
+    }
+    if let Some(commit) = commit.filter(|c| is_commit_id(c)) {
+        digest.insert("gitCommit".to_owned(), commit.to_owned());
+    }
+    if digest.is_empty() {
+        digest.insert("sha256".to_owned(), sha256_hex(environment.as_bytes()));
+    }
+    Subject { name: format!("deploy:{environment}"), digest }
 }
 
 /// Evidence read back from the log, with where it sits.

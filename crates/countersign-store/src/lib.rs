@@ -1363,6 +1363,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Recorded evidence of these kinds (`deploy`, `deploy-decision`, …), in log order:
+    /// only entries proven by [`Store::proven_scan`], for the deploy gate and the reports.
+    pub fn evidence_of_kinds(&self, kinds: &[&str]) -> Result<Vec<RecordedEvidence>, StoreError> {
+        let mut out = Vec::new();
+        self.proven_scan(&mut |e, _| {
+            if kinds.contains(&e.evidence.kind()) {
+                out.push(e);
+            }
+        })?;
+        Ok(out)
+    }
+
     /// Read every entry that a verdict or an export may use, proven first: the tree of all
     /// entries has the root of the latest signed checkpoint (so each entry is included
     /// under a checkpoint the trusted key signed), every stored checkpoint and anchor
