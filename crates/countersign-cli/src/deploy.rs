@@ -146,15 +146,15 @@ fn setup(args: &DeployArgs, g: &Global) -> anyhow::Result<Setup> {
         );
     };
     let Some(position) = rules.position(&args.environment) else {
-        bail!(
-            "the policy has no environment {:?}\nhint: one of: {}",
-            args.environment,
-            rules.environments.join(", ")
-        );
+        bail!("the policy has no environment {:?}\nhint: one of: {}", args.environment, rules.environments.join(", "));
     };
     let environment = rules.environments[position].clone();
     let commit = repo.resolve(&args.commit).with_context(|| {
-        format!("the commit {:?} is not in {}\nhint: fetch it (a shallow clone may lack it)", args.commit, repo_path.display())
+        format!(
+            "the commit {:?} is not in {}\nhint: fetch it (a shallow clone may lack it)",
+            args.commit,
+            repo_path.display()
+        )
     })?;
     let ctx = crate::store::context(g);
     let by = args.by.clone().or_else(|| ctx.default_recorder()).context("say who records this with --by")?;
@@ -183,20 +183,26 @@ fn history(store: &Store, repository: Option<&str>) -> anyhow::Result<Vec<PastDe
     Ok(entries
         .into_iter()
         .filter_map(|e| match e.evidence {
-            Evidence::Deploy { environment, artifact_digest, commit, deployed_at, status, stage, release, repository: r, .. }
-                if r.is_none() || repository.is_none() || r.as_deref() == repository =>
-            {
-                Some(PastDeploy {
-                    index: e.index,
-                    environment,
-                    artifact: artifact_digest,
-                    commit,
-                    stage,
-                    release,
-                    success: status != Some(DeployStatus::Failure),
-                    at: deployed_at.or(Some(e.recorded_at)),
-                })
-            }
+            Evidence::Deploy {
+                environment,
+                artifact_digest,
+                commit,
+                deployed_at,
+                status,
+                stage,
+                release,
+                repository: r,
+                ..
+            } if r.is_none() || repository.is_none() || r.as_deref() == repository => Some(PastDeploy {
+                index: e.index,
+                environment,
+                artifact: artifact_digest,
+                commit,
+                stage,
+                release,
+                success: status != Some(DeployStatus::Failure),
+                at: deployed_at.or(Some(e.recorded_at)),
+            }),
             _ => None,
         })
         .collect())
@@ -309,13 +315,8 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         on_branch,
         worktree: if args.worktree { Some(worktree(&s.repo, &args.upstream)?) } else { None },
     };
-    let decision = judge_deploy(
-        &s.policy,
-        &request,
-        &past,
-        &DeployRange { from: from.clone(), evaluations: &evals, note },
-        now,
-    );
+    let decision =
+        judge_deploy(&s.policy, &request, &past, &DeployRange { from: from.clone(), evaluations: &evals, note }, now);
 
     let entry = if args.dry_run {
         None
@@ -380,7 +381,9 @@ fn append(store: &Store, s: &Setup, evidence: Evidence) -> anyhow::Result<u64> {
     };
     let outcome = store.record(&request).context("cannot log the deploy")?;
     for problem in store.take_publish_errors() {
-        eprintln!("warning: the entry is stored, but {problem}\nhint: the next append publishes the latest checkpoint again");
+        eprintln!(
+            "warning: the entry is stored, but {problem}\nhint: the next append publishes the latest checkpoint again"
+        );
     }
     Ok(outcome.index())
 }
@@ -442,7 +445,9 @@ fn record(args: RecordArgs, g: &Global) -> anyhow::Result<u8> {
     let success = args.status == "success";
     let health = args.health_check.as_deref().map(|h| h == "pass");
     if !success && health == Some(true) {
-        bail!("a failed deploy cannot have a passing health check\nhint: record --status success, or leave out --health-check");
+        bail!(
+            "a failed deploy cannot have a passing health check\nhint: record --status success, or leave out --health-check"
+        );
     }
     if let Some(who) = &args.deploy.triggered_by {
         crate::recorded::known_person(&s.policy, who, "person who triggered the deploy")?;

@@ -182,7 +182,10 @@ pub fn judge_deploy(
                 Status::Missing,
             );
             r.evidence.push(format!("{}: {}, owned by {}", now, freeze.reason, freeze.owner));
-            r.detail = Some(format!("the freeze ends after {}; ask its owner ({}) if this cannot wait", freeze.until, freeze.owner));
+            r.detail = Some(format!(
+                "the freeze ends after {}; ask its owner ({}) if this cannot wait",
+                freeze.until, freeze.owner
+            ));
             if all_emergencies {
                 waive_for_emergency(&mut r);
             }
@@ -333,11 +336,15 @@ fn range_requirement(environment: &str, range: &DeployRange<'_>, s: &RangeSummar
     if !violations.is_empty() {
         r.status = Status::Missing;
         r.evidence.extend(violations.iter().take(20).map(|v| format!("violation: {v}")));
-        r.detail = Some("these changes violate the policy; fix them (or declare an authorized emergency) before deploying".into());
+        r.detail = Some(
+            "these changes violate the policy; fix them (or declare an authorized emergency) before deploying".into(),
+        );
     } else if !unknown.is_empty() {
         r.status = Status::Unknown;
         r.evidence.extend(unknown.iter().take(20).map(|v| format!("evidence missing: {v}")));
-        r.detail = Some("record the missing evidence (approvals, checks) with `countersign record`, then run the gate again".into());
+        r.detail = Some(
+            "record the missing evidence (approvals, checks) with `countersign record`, then run the gate again".into(),
+        );
     }
     if let Some(note) = &range.note {
         r.evidence.push(note.clone());
@@ -383,7 +390,8 @@ fn earlier_environments(
                     ));
                 }
                 None => {
-                    if let Some(p) = to_earlier.iter().rev().find(|p| p.artifact.as_deref() == Some(artifact.as_str())) {
+                    if let Some(p) = to_earlier.iter().rev().find(|p| p.artifact.as_deref() == Some(artifact.as_str()))
+                    {
                         r.evidence.push(format!("deploy of {artifact} to {earlier} failed (entry #{})", p.index));
                     } else if let Some(p) = to_earlier.iter().rev().find(|p| p.success) {
                         r.evidence.push(format!(
@@ -392,7 +400,9 @@ fn earlier_environments(
                             p.index
                         ));
                     }
-                    r.detail = Some(format!("deploy {artifact} to {earlier} first, and record it with `countersign deploy record`"));
+                    r.detail = Some(format!(
+                        "deploy {artifact} to {earlier} first, and record it with `countersign deploy record`"
+                    ));
                 }
             }
             r
@@ -463,7 +473,10 @@ fn by_hand(policy: &Policy, environment: &str, request: &DeployRequest) -> Requi
             ));
         }
         (None, _) => match &request.triggered_by {
-            Some(who) => r.detail = Some(format!("{} is not a person of the policy", crate::directory::display_identity(&dir, who))),
+            Some(who) => {
+                r.detail =
+                    Some(format!("{} is not a person of the policy", crate::directory::display_identity(&dir, who)))
+            }
             None => {
                 r.status = Status::Unknown;
                 r.detail = Some("say who started it with --triggered-by (an email or login of the policy)".into());
@@ -532,7 +545,12 @@ fn in_window(d: &DeployRules, environment: &str, now: Timestamp) -> RequirementR
     r
 }
 
-fn stage_order(d: &DeployRules, environment: &str, request: &DeployRequest, history: &[PastDeploy]) -> RequirementResult {
+fn stage_order(
+    d: &DeployRules,
+    environment: &str,
+    request: &DeployRequest,
+    history: &[PastDeploy],
+) -> RequirementResult {
     let mut r = requirement(
         "stage-order",
         format!("stages deploy in order: {}", d.stages.join(", then ")),
@@ -567,7 +585,9 @@ fn stage_order(d: &DeployRules, environment: &str, request: &DeployRequest, hist
                 && p.stage.as_deref().and_then(|s| d.stage_position(s)) == Some(i)
         });
         match done {
-            Some(p) => r.evidence.push(format!("{earlier}: deployed to {environment} in release {release}, entry #{}", p.index)),
+            Some(p) => r
+                .evidence
+                .push(format!("{earlier}: deployed to {environment} in release {release}, entry #{}", p.index)),
             None => missing.push(earlier.as_str()),
         }
     }
@@ -591,7 +611,9 @@ fn from_branch(branch: &str, environment: &str, request: &DeployRequest) -> Requ
             r.status = Status::Met;
             r.evidence.push(format!("{} is on {branch}", short(&request.commit)));
         }
-        Some((_, false)) => r.detail = Some(format!("{} is not on {branch}; merge it to {branch} first", short(&request.commit))),
+        Some((_, false)) => {
+            r.detail = Some(format!("{} is not on {branch}; merge it to {branch} first", short(&request.commit)))
+        }
         None => {
             r.status = Status::Unknown;
             r.detail = Some(format!("`{branch}` could not be read in this repository; fetch it"));

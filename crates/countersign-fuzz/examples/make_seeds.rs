@@ -101,6 +101,13 @@ fn main() {
             artifact_digest: Some(format!("sha256:{}", "ab".repeat(32))),
             commit: Some(COMMIT.into()),
             deployed_at: Some(clock()),
+            status: Some(countersign_store::evidence::DeployStatus::Success),
+            stage: None,
+            release: None,
+            via: None,
+            triggered_by: None,
+            health_check: None,
+            repository: None,
         }))
         .expect("record");
     let (full_tar, files) = export(&store, &full_dir, "package-full.tar", &[1]);

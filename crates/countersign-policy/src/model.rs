@@ -500,7 +500,8 @@ impl DeployRules {
             return (1..=self.stages.len()).contains(&n).then(|| n - 1);
         }
         self.stages.iter().position(|s| {
-            s.eq_ignore_ascii_case(name) || s.split(" (").next().is_some_and(|short| short.trim().eq_ignore_ascii_case(name))
+            s.eq_ignore_ascii_case(name)
+                || s.split(" (").next().is_some_and(|short| short.trim().eq_ignore_ascii_case(name))
         })
     }
 }

@@ -1122,10 +1122,14 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         }
         if !d.windows.is_empty() {
             let windows: Vec<&str> = d.windows.iter().map(|w| w.text.as_str()).collect();
-            items.push(gate.on(format!("Deploys to {production} happen only in the approved windows (UTC): {}.", windows.join("; "))));
+            items.push(gate.on(format!(
+                "Deploys to {production} happen only in the approved windows (UTC): {}.",
+                windows.join("; ")
+            )));
         }
         for f in &d.freezes {
-            let envs = if f.environments.is_empty() { "every environment".to_string() } else { f.environments.join(", ") };
+            let envs =
+                if f.environments.is_empty() { "every environment".to_string() } else { f.environments.join(", ") };
             items.push(gate.on(format!(
                 "Change freeze {} to {} ({}), owned by {}: no deploy to {envs}.",
                 f.from, f.until, f.reason, f.owner

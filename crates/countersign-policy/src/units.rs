@@ -169,7 +169,9 @@ pub fn parse_window(text: &str) -> Result<DeployWindow, String> {
     let (start, end) = span.trim().split_once('-').ok_or("write the hours as `09:00-17:00` (UTC)")?;
     let (start, end) = (minutes(start)?, minutes(end)?);
     if start >= end {
-        return Err("a window's start must be before its end on the same day; write two windows to cross midnight".into());
+        return Err(
+            "a window's start must be before its end on the same day; write two windows to cross midnight".into()
+        );
     }
     Ok(DeployWindow { text: text.trim().to_owned(), days, start, end })
 }
@@ -236,7 +238,10 @@ mod tests {
         assert!(w.contains(1, 540) && !w.contains(1, 960) && !w.contains(0, 600));
         assert_eq!(parse_window("Fri-Mon 22:00-23:30").unwrap().days, [true, false, false, false, true, true, true]);
         assert_eq!(parse_window("daily 00:00-24:00").unwrap().days, [true; 7]);
-        assert_eq!(parse_window("Monday,Wed 10:00-11:00").unwrap().days, [true, false, true, false, false, false, false]);
+        assert_eq!(
+            parse_window("Monday,Wed 10:00-11:00").unwrap().days,
+            [true, false, true, false, false, false, false]
+        );
         for bad in ["", "Mon", "Mon 9-17", "Mox 09:00-10:00", "Mon 17:00-09:00", "Mon 25:00-26:00", "Mon 10:00-10:00"] {
             assert!(parse_window(bad).is_err(), "{bad}");
         }

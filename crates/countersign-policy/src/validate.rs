@@ -1866,8 +1866,13 @@ fn read_deploy(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<Dep
         match units::parse_window(&text.value) {
             Ok(w) => windows.push(w),
             Err(why) => ctx.push(
-                Diagnostic::new(codes::INVALID_VALUE, format!("invalid deploy window `{}`", text.value), text.span, "not a window")
-                    .with_help(format!("{why}; for example \"Mon-Fri 09:00-17:00\" (UTC)")),
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("invalid deploy window `{}`", text.value),
+                    text.span,
+                    "not a window",
+                )
+                .with_help(format!("{why}; for example \"Mon-Fri 09:00-17:00\" (UTC)")),
             ),
         }
     }
@@ -1877,13 +1882,19 @@ fn read_deploy(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<Dep
         let until = f.req_date(ctx, "until");
         let owner = f.req_str(ctx, "owner").and_then(|o| person_ref(ctx, known, &o));
         let reason = f.req_str(ctx, "reason");
-        let envs: Vec<String> = f.str_list(ctx, "environments").iter().filter_map(|e| known_environment(ctx, e)).collect();
+        let envs: Vec<String> =
+            f.str_list(ctx, "environments").iter().filter_map(|e| known_environment(ctx, e)).collect();
         if let (Some(from), Some(until)) = (&from, &until)
             && until.value < from.value
         {
             ctx.push(
-                Diagnostic::new(codes::INVALID_VALUE, "a freeze cannot end before it starts", until.span.clone(), "before `from`")
-                    .with_help(format!("`until` is the last frozen day, on or after {}", from.value)),
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    "a freeze cannot end before it starts",
+                    until.span.clone(),
+                    "before `from`",
+                )
+                .with_help(format!("`until` is the last frozen day, on or after {}", from.value)),
             );
             continue;
         }

@@ -1,6 +1,7 @@
 //! the rendered policy says, statement by statement, what countersign enforces (and
-//! from which evidence) and what people attest. Deploy, console, collector, retention and
-//! rollback statements are procedures nothing checks; they must not read as enforced.
+//! from which evidence) and what people attest. Console, collector, retention and rollback
+//! statements are procedures nothing checks; they must not read as enforced. `[deploy]` is
+//! judged by the deploy gate, so its statements do.
 
 mod common;
 
@@ -28,10 +29,6 @@ fn x02_the_document_has_a_legend() {
 fn x02_procedures_nobody_checks_are_marked_attested() {
     let doc = render::markdown(&example("two-person-saas").policy);
     for statement in [
-        "The only sanctioned path to production is",
-        "Production deploys are triggered by hand.",
-        "same artifact (same digest)",
-        "Deploy order:",
         "Every change made in a provider console",
         "Merge method: squash.",
         "| CI runs | GitHub Actions | 90 days |",
@@ -44,6 +41,23 @@ fn x02_procedures_nobody_checks_are_marked_attested() {
     }
     let doc = render::markdown(&example("solo-founder-iso27001").policy);
     assert!(line(&doc, "| merge-activity | daily |").contains("[attested]"), "collectors are attested");
+}
+
+#[test]
+fn x02_deploy_rules_are_enforced_by_the_gate() {
+    let doc = render::markdown(&example("two-person-saas").policy);
+    for statement in [
+        "The only sanctioned path to production is",
+        "Deploys to production are triggered by hand",
+        "same artifact (same digest)",
+        "Deploy order within a release:",
+        "Environments, in order: staging → production.",
+    ] {
+        assert!(line(&doc, statement).starts_with("- [enforced: git history, recorded evidence]"), "{statement}");
+    }
+    let doc = render::markdown(&example("healthcare-cab").policy);
+    assert!(line(&doc, "staging is deployed only from commits on `develop`").starts_with("- [enforced"));
+    assert!(line(&doc, "closed with a passing health check").starts_with("- [enforced"));
 }
 
 #[test]
@@ -80,9 +94,10 @@ fn s004_14_document_approval_is_enforced_only_when_a_rule_enforces_it() {
 #[test]
 fn x02_html_shows_markers_as_labels() {
     let html = render::html(&example("two-person-saas").policy);
-    assert!(
-        html.contains("<span class=\"basis attested\">[attested]</span> Production deploys are triggered by hand.")
-    );
+    assert!(html.contains(
+        "<span class=\"basis enforced\">[enforced: git history, recorded evidence]</span> Deploys to production are triggered by hand"
+    ));
+    assert!(html.contains("<span class=\"basis attested\">[attested]</span> Every change made in a provider console"));
     assert!(html.contains("<span class=\"basis enforced\">[enforced: CI results]</span>"));
     assert!(html.contains(".attested {"), "styled");
 }

@@ -15,6 +15,7 @@ const BROKEN: &[&str] = &[
     "group-cycle",
     "several-errors",
     "toml-syntax",
+    "bad-deploy",
 ];
 
 fn errors_of(name: &str) -> (String, Vec<countersign_policy::Diagnostic>) {
@@ -92,4 +93,23 @@ fn codes_are_unique() {
         assert!(seen.insert(code), "duplicate {code}");
         assert!(!description.is_empty());
     }
+}
+
+#[test]
+fn deploy_rules_name_known_environments_and_people_and_freezes_end() {
+    let (_, errors) = errors_of("bad-deploy");
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    for expected in [
+        "unknown environment `prod`",
+        "invalid deploy window `Fri 17:00-09:00`",
+        "invalid deploy window `Someday 10:00-11:00`",
+        "a freeze cannot end before it starts",
+        "unknown person `nobody`",
+        "unknown environment `qa`",
+        "[[deploy.freezes]] #3 is missing the required key `until`",
+        "[[deploy.freezes]] #3 is missing the required key `owner`",
+    ] {
+        assert!(messages.contains(&expected), "{expected:?} not in {messages:#?}");
+    }
+    assert_eq!(errors.len(), 8, "{messages:#?}");
 }

@@ -374,7 +374,9 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             Some("drop \"recordedBy\""),
         ));
     }
-    if doc.evidence.forge_only() || matches!(doc.evidence, Evidence::PolicyVersion { .. } | Evidence::DeployDecision { .. }) {
+    if doc.evidence.forge_only()
+        || matches!(doc.evidence, Evidence::PolicyVersion { .. } | Evidence::DeployDecision { .. })
+    {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
             format!("{} entries are written by the server itself, never through the API", doc.evidence.kind()),

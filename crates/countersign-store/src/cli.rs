@@ -356,6 +356,13 @@ pub enum LogCommand {
         #[arg(long, conflicts_with = "entry")]
         from: Option<u64>,
     },
+    /// Print one entry's in-toto statement (what was recorded, by whom, about what), after
+    /// checking its signature with the trusted key.
+    Show {
+        /// The entry index.
+        #[arg(long)]
+        entry: u64,
+    },
     /// Print the latest signed checkpoint (C2SP tlog-checkpoint).
     Checkpoint {
         /// The checkpoint of this size instead of the latest.
@@ -943,6 +950,17 @@ fn log(ctx: &CliContext, command: LogCommand) -> anyhow::Result<ExitCode> {
     let url = ctx.database_url()?;
     let store = Store::open(&url, &OpenOptions { create: false, clock: ctx.clock })?;
     match command {
+        LogCommand::Show { entry } => {
+            let size = store.tree_size()?;
+            if entry >= size {
+                bail!("the log has {size} entries, so there is no entry {entry}");
+            }
+            let verifier = trusted_key(ctx, None, &store, true)?.context("no log key")?;
+            let bytes = store.entry(entry)?;
+            let statement = countersign_log::dsse::verify_entry(&bytes, &verifier)
+                .map_err(|e| anyhow::anyhow!("entry {entry} does not verify with the log's key: {e}"))?;
+            print_json(&serde_json::json!({ "index": entry, "statement": statement }))?;
+        }
         LogCommand::Verify { vkey, skip_entry_signatures, trusted } => {
             let mut store = store;
             let verifier = trusted_key(ctx, vkey.as_deref(), &store, true)?.context("no log key")?;
