@@ -6,10 +6,9 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use countersign_engine::change::BaseFacts;
 use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
-use countersign_engine::{Engine, EvalOptions};
+
 
 use crate::output::{self, Format, SCHEMA_VERSION};
 use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, policy_source, recorded};
@@ -197,8 +196,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     Ok(exit_code(&evals, args.strict))
 }
 
-/// Walk the history `walk_opts` names, add what the evidence store holds about each change
-/// (when given one), and judge every change as of `now`. `audit` and the deploy gate share it.
+/// [`countersign_judge::judge_walk`] with a progress bar on a terminal, and a note when the
+/// range holds no change.
 pub fn judge_history(
     repo: &countersign_git::Repository,
     policy: &countersign_policy::model::Policy,
@@ -207,39 +206,25 @@ pub fn judge_history(
     now: jiff::Timestamp,
 ) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
     let bar = progress_bar();
-    let walk = repo
-        .changes(walk_opts, &|p: countersign_git::Progress| {
-            if let Some(bar) = &bar {
-                if p.total > 0 {
-                    bar.set_length(p.total as u64);
-                }
-                bar.set_position(p.done as u64);
+    let judged = countersign_judge::judge_walk(repo, policy, walk_opts, store, now, &|p: countersign_git::Progress| {
+        if let Some(bar) = &bar {
+            if p.total > 0 {
+                bar.set_length(p.total as u64);
             }
-        })
-        .with_context(|| format!("cannot read the history of {}", repo.path().display()))?;
+            bar.set_position(p.done as u64);
+        }
+    })
+    .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if walk.changes.is_empty() {
+    if judged.0.changes.is_empty() {
         eprintln!(
             "note: no changes in the requested range{}",
-            walk.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            judged.0.empty_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
         );
     }
-    let mut walk = walk;
-    let mut changes = std::mem::take(&mut walk.changes);
-    if let Some((store, repository)) = store {
-        recorded::merge(store, repository, &mut changes)?;
-    }
-    let engine = Engine::new(policy);
-    let eval_opts = EvalOptions { now: Some(now) };
-    let bases = changes
-        .iter()
-        .map(|c| countersign_judge::base_facts(&engine, repo, c, &format!("{}^", c.id)))
-        .collect::<Vec<_>>();
-    let evals = evaluate_all(&engine, &changes, &bases, &eval_opts);
-    walk.changes = changes;
-    Ok((walk, evals))
+    Ok(judged)
 }
 
 pub fn exit_code(evals: &[Evaluation], strict: bool) -> u8 {
@@ -263,30 +248,4 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
-}
-
-/// Evaluate every change, on every core: the engine is pure, so chunks are independent.
-fn evaluate_all(
-    engine: &Engine<'_>,
-    changes: &[countersign_engine::change::Change],
-    bases: &[BaseFacts],
-    opts: &EvalOptions,
-) -> Vec<Evaluation> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || changes.len() < 512 {
-        return changes.iter().zip(bases).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect();
-    }
-    let chunk = changes.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = changes
-            .chunks(chunk)
-            .zip(bases.chunks(chunk))
-            .map(|(part, base)| {
-                scope.spawn(move || {
-                    part.iter().zip(base).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("evaluation does not panic")).collect()
-    })
 }

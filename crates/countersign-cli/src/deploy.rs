@@ -8,12 +8,10 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use countersign_engine::deploy::{
-    Decision, DeployDecision, DeployRange, DeployRequest, PastDeploy, Worktree, judge_completion, judge_deploy,
-};
+use countersign_engine::deploy::{Decision, DeployDecision, DeployRequest, Worktree, judge_completion};
 use countersign_engine::report::{RequirementResult, Status};
 use countersign_policy::model::Policy;
-use countersign_store::evidence::{DecisionRequirement, DeployStatus, HealthCheck};
+use countersign_store::evidence::{DeployStatus, HealthCheck};
 use countersign_store::{Evidence, RecordRequest, Store};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
@@ -177,37 +175,6 @@ fn open_store(s: &Setup, write: bool) -> anyhow::Result<Store> {
     })
 }
 
-/// Every deploy recorded for this repository, in log order.
-fn history(store: &Store, repository: Option<&str>) -> anyhow::Result<Vec<PastDeploy>> {
-    let entries = store.evidence_of_kinds(&["deploy"]).context("cannot read the recorded deploys")?;
-    Ok(entries
-        .into_iter()
-        .filter_map(|e| match e.evidence {
-            Evidence::Deploy {
-                environment,
-                artifact_digest,
-                commit,
-                deployed_at,
-                status,
-                stage,
-                release,
-                repository: r,
-                ..
-            } if r.is_none() || repository.is_none() || r.as_deref() == repository => Some(PastDeploy {
-                index: e.index,
-                environment,
-                artifact: artifact_digest,
-                commit,
-                stage,
-                release,
-                success: status != Some(DeployStatus::Failure),
-                at: deployed_at.or(Some(e.recorded_at)),
-            }),
-            _ => None,
-        })
-        .collect())
-}
-
 /// `git status` of the working tree against HEAD, and HEAD against `upstream`.
 fn worktree(repo: &countersign_git::Repository, upstream: &str) -> anyhow::Result<Worktree> {
     let out = std::process::Command::new("git")
@@ -248,61 +215,7 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
     let s = setup(&args.deploy, g)?;
     let store = open_store(&s, !args.dry_run)?;
     let repository = s.ctx.repository.clone();
-    let past = history(&store, repository.as_deref())?;
     let now = g.as_of();
-
-    // The range: after the environment's last successful deploy, when that deploy's commit
-    // is behind this one; a redeploy or a rollback ships no new change.
-    let last = past
-        .iter()
-        .rev()
-        .find(|p| p.success && p.environment.eq_ignore_ascii_case(&s.environment) && p.commit.is_some());
-    let mut note = None;
-    let from = match (&args.since, last.and_then(|p| p.commit.as_deref())) {
-        (Some(since), _) => Some(s.repo.resolve(since).with_context(|| format!("--since {since:?} is not a commit"))?),
-        (None, Some(prev)) => match s.repo.resolve(prev) {
-            Ok(prev) => Some(prev),
-            Err(_) => bail!(
-                "the last deploy to {} was of commit {prev}, which this repository does not have\nhint: fetch the full history (a shallow clone lacks it), or pass --since REV",
-                s.environment
-            ),
-        },
-        (None, None) => None,
-    };
-    let walk = match &from {
-        Some(from) if *from == s.commit => None,
-        Some(from) if !s.repo.is_ancestor(from, &s.commit)? => {
-            note = Some(format!(
-                "{} is not a descendant of the last deploy ({}): a rollback or an unrelated commit ships no change that was not judged before",
-                short(&s.commit),
-                short(from)
-            ));
-            None
-        }
-        Some(from) => Some(format!("{from}..{}", s.commit)),
-        None => Some(String::new()),
-    };
-    let evals = match walk {
-        None => Vec::new(),
-        Some(range) => {
-            let walk_opts = countersign_git::WalkOptions {
-                branch: range.is_empty().then(|| s.commit.clone()),
-                range: (!range.is_empty()).then_some(range),
-                use_cache: true,
-                read: countersign_judge::read_options(&s.policy),
-                ..Default::default()
-            };
-            crate::audit::judge_history(&s.repo, &s.policy, &walk_opts, Some((&store, repository.as_deref())), now)?.1
-        }
-    };
-
-    let on_branch = match s.policy.deploy.as_ref().and_then(|d| d.branches.get(&s.environment)) {
-        Some(branch) => match s.repo.branch_tip(branch) {
-            Some(tip) => Some((branch.clone(), s.repo.is_ancestor(&s.commit, &tip)?)),
-            None => None,
-        },
-        None => None,
-    };
     let request = DeployRequest {
         environment: s.environment.clone(),
         artifact: args.deploy.artifact.clone(),
@@ -312,44 +225,52 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         triggered_by: args.deploy.triggered_by.as_deref().map(countersign_engine::evaluate::parse_identity),
         event: args.event.clone(),
         via: args.deploy.via.clone(),
-        on_branch,
+        on_branch: None,
         worktree: if args.worktree { Some(worktree(&s.repo, &args.upstream)?) } else { None },
     };
-    let decision =
-        judge_deploy(&s.policy, &request, &past, &DeployRange { from: from.clone(), evaluations: &evals, note }, now);
-
+    let since = match &args.since {
+        Some(since) => Some(s.repo.resolve(since).with_context(|| format!("--since {since:?} is not a commit"))?),
+        None => None,
+    };
+    let mut judge_range = |walk: countersign_git::WalkOptions| {
+        crate::audit::judge_history(&s.repo, &s.policy, &walk, Some((&store, repository.as_deref())), now)
+            .map(|(_, evals)| evals)
+            .map_err(|e| countersign_judge::JudgeError::Range(format!("{e:#}")))
+    };
+    let gated = countersign_judge::deploy::gate(
+        &s.repo,
+        &s.policy,
+        &store,
+        repository.as_deref(),
+        request.clone(),
+        since.as_deref(),
+        now,
+        &mut judge_range,
+    )?;
     let entry = if args.dry_run {
         None
     } else {
-        let evidence = Evidence::DeployDecision {
-            environment: decision.environment.clone(),
-            artifact_digest: decision.artifact.clone(),
-            commit: decision.commit.clone(),
-            decision: decision.decision.as_str().to_owned(),
-            requirements: decision.requirements.iter().map(logged_requirement).collect(),
-            range_from: from,
-            changes: decision.range.changes as u64,
-            stage: decision.stage.clone(),
-            release: decision.release.clone(),
-            via: request.via.clone(),
-            triggered_by: args.deploy.triggered_by.clone(),
-            policy_sha256: s.policy_sha256.clone(),
-            decided_at: now,
-            repository: repository.clone(),
-        };
+        let evidence = countersign_judge::deploy::decision_evidence(
+            &gated,
+            &request,
+            args.deploy.triggered_by.clone(),
+            s.policy_sha256.clone(),
+            now,
+            repository.clone(),
+        );
         Some(append(&store, &s, evidence)?)
     };
-
+    let decision = &gated.decision;
     let out = match g.format {
         Format::Json => output::to_json(&CheckReport {
             schema: "countersign.deploy-check",
             version: SCHEMA_VERSION,
             as_of: now,
-            decision: &decision,
+            decision,
             entry,
         })?,
-        Format::Markdown => decision_markdown(&decision, entry),
-        _ => decision_text(&decision, entry),
+        Format::Markdown => decision_markdown(decision, entry),
+        _ => decision_text(decision, entry),
     };
     print!("{out}");
     store.close();
@@ -358,17 +279,6 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         Decision::Refused => EXIT_VIOLATIONS,
         Decision::CannotJudge => EXIT_FAILURE,
     })
-}
-
-fn logged_requirement(r: &RequirementResult) -> DecisionRequirement {
-    let status = match r.status {
-        Status::Met => "met",
-        Status::Missing => "missing",
-        Status::Waived => "waived",
-        Status::Unknown => "unknown",
-        Status::Pending => "pending",
-    };
-    DecisionRequirement { id: r.id.clone(), status: status.into(), detail: r.detail.clone() }
 }
 
 fn append(store: &Store, s: &Setup, evidence: Evidence) -> anyhow::Result<u64> {

@@ -7,11 +7,74 @@
 
 use std::collections::HashMap;
 
-use countersign_engine::Engine;
+pub mod deploy;
+
+use countersign_engine::{Engine, EvalOptions, Evaluation};
 use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
 use countersign_policy::Diagnostic;
 use countersign_policy::model::{CodeownersSettings, Policy};
 use countersign_store::{ChangeRef, RecordedEvidence, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    #[error(transparent)]
+    Git(#[from] countersign_git::GitError),
+    #[error("cannot read the evidence store: {0}")]
+    Store(#[from] StoreError),
+    /// The last deploy's commit is not in this repository: the range cannot be read.
+    #[error(
+        "the last deploy to {environment} was of commit {commit}, which this repository does not have\nhint: fetch the full history (a shallow clone lacks it), or pass --since REV"
+    )]
+    UnknownLastDeploy { environment: String, commit: String },
+    /// Judging the deployed range failed (the caller's own walk, with its context).
+    #[error("{0}")]
+    Range(String),
+}
+
+/// Walk the history `walk_opts` names, add what the evidence store holds about each change
+/// (when given one: changes are registered as they are met), and judge every change as of
+/// `now`. What `audit` and the deploy gate share.
+pub fn judge_walk(
+    repo: &countersign_git::Repository,
+    policy: &Policy,
+    walk_opts: &countersign_git::WalkOptions,
+    store: Option<(&Store, Option<&str>)>,
+    now: jiff::Timestamp,
+    progress: &dyn Fn(countersign_git::Progress),
+) -> Result<(countersign_git::Walk, Vec<Evaluation>), JudgeError> {
+    let mut walk = repo.changes(walk_opts, progress)?;
+    let mut changes = std::mem::take(&mut walk.changes);
+    if let Some((store, repository)) = store {
+        merge_recorded(store, repository, &mut changes)?;
+    }
+    let engine = Engine::new(policy);
+    let opts = EvalOptions { now: Some(now) };
+    let bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
+    let evals = evaluate_all(&engine, &changes, &bases, &opts);
+    walk.changes = changes;
+    Ok((walk, evals))
+}
+
+/// Evaluate every change, on every core: the engine is pure, so chunks are independent.
+pub fn evaluate_all(engine: &Engine<'_>, changes: &[Change], bases: &[BaseFacts], opts: &EvalOptions) -> Vec<Evaluation> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || changes.len() < 512 {
+        return changes.iter().zip(bases).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect();
+    }
+    let chunk = changes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = changes
+            .chunks(chunk)
+            .zip(bases.chunks(chunk))
+            .map(|(part, base)| {
+                scope.spawn(move || {
+                    part.iter().zip(base).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("evaluation does not panic")).collect()
+    })
+}
 
 /// Where GitHub looks for CODEOWNERS, in order; the first found wins.
 pub const CODEOWNERS_LOCATIONS: &[&str] = &[".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
