@@ -9,7 +9,6 @@ use serde::Serialize;
 use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
 
-
 use crate::output::{self, Format, SCHEMA_VERSION};
 use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, policy_source, recorded};
 

@@ -375,6 +375,7 @@ fn record(args: RecordArgs, g: &Global) -> anyhow::Result<u8> {
         via: args.deploy.via.clone(),
         triggered_by: args.deploy.triggered_by.clone(),
         health_check: health.map(|pass| if pass { HealthCheck::Pass } else { HealthCheck::Fail }),
+        delivery: None,
         repository: s.ctx.repository.clone(),
     };
     let entry = append(&store, &s, evidence)?;

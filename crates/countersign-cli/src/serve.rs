@@ -67,6 +67,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         eprintln!("{name}: {errors} error(s); the server was not started");
         return Ok(ExitCode::from(EXIT_FAILURE));
     };
+    init_logging();
     let listen = args.listen.or(config.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let ctx = crate::store::context(g);
     let database = match (&g.database, &config.database) {
@@ -150,4 +151,19 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Log the server's work to standard error: warnings everywhere, and what countersign's
+/// server does at `info`. `COUNTERSIGN_LOG` (`RUST_LOG` syntax, e.g. `debug`) changes it.
+fn init_logging() {
+    let filter = std::env::var("COUNTERSIGN_LOG").unwrap_or_else(|_| "warn,countersign_server=info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("warning: COUNTERSIGN_LOG={filter:?} is not a log filter ({e}); using the default");
+        tracing_subscriber::EnvFilter::new("warn,countersign_server=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(crate::output::color_enabled())
+        .try_init();
 }

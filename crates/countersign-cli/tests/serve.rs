@@ -1655,3 +1655,169 @@ git-dir = "{}"
     wait_for_metric(&server, "countersign_status_tampering_total 1");
     assert!(server.stop().success());
 }
+
+// --- the deploy gate as a GitHub deployment protection rule -----------------------------
+
+/// A repository whose history is compliant from git alone (review trailers are the whole
+/// record), with a `[deploy]` section: pushed to a bare `origin`, and cloned bare as the
+/// server's git-dir. Returns the work repository and its last commit.
+fn deploying_repository(dir: &Path) -> (common::Repo, String) {
+    let work = common::Repo::new();
+    let policy = r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+logins = "alice"
+[people.bob]
+name = "Bob"
+emails = "bob@example.com"
+logins = "bob"
+
+[rules.peer-review]
+approvals = 1
+from = "*"
+exclude-author = true
+
+[[categories]]
+id = "standard"
+name = "Standard"
+default = true
+require = "peer-review"
+
+[evidence]
+trailers-complete = true
+
+[deploy]
+environments = ["staging", "production"]
+same-artifact = true
+production-manual = true
+"#;
+    work.commit(
+        "Alice <alice@example.com>",
+        &[("README.md", "acme\n")],
+        "Start (#1)\n\nReviewed-by: Bob <bob@example.com>",
+    );
+    let head = work.merge_pr(
+        2,
+        "Alice <alice@example.com>",
+        "Alice <alice@example.com>",
+        &[("countersign.toml", policy)],
+        "Reviewed-by: Bob <bob@example.com>",
+    );
+    let origin = dir.join("origin.git");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
+    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    (work, head)
+}
+
+/// The documented `deployment_protection_rule` example, for `environment` at `sha`, started
+/// by `creator` with `trigger`, naming `artifact` in the deployment's payload, its callback
+/// on `callback`.
+fn protection_rule(environment: &str, sha: &str, artifact: &str, callback: &str) -> Vec<u8> {
+    github_payload("github/deployment_protection_rule/requested.payload.json", |p| {
+        p["environment"] = environment.into();
+        p["event"] = "workflow_dispatch".into();
+        p["deployment_callback_url"] = callback.into();
+        p["deployment"]["sha"] = sha.into();
+        p["deployment"]["environment"] = environment.into();
+        p["deployment"]["payload"] = serde_json::json!({ "artifact": artifact });
+        p["deployment"]["creator"]["login"] = "bob".into();
+    })
+}
+
+/// S000-02 and S000-20 through the server: GitHub asks countersign (a custom deployment
+/// protection rule) whether a production deployment may go on. Without the same artifact on
+/// staging it is rejected, with a comment naming what is missing; GitHub's own
+/// `deployment_status` for the staging deploy becomes a deploy record; asked again, the gate
+/// approves. Each decision is a log entry. A callback on another host is never answered.
+#[test]
+fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
+    let (dir, database) = sqlite_setup();
+    // The review endpoint answers 204 with no body (GitHub's documented response).
+    let forge = FakeForge::start_with(|_| Canned {
+        head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
+        body: Vec::new(),
+    });
+    let (_work, commit) = deploying_repository(dir.path());
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let artifact = format!("sha256:{}", "ab".repeat(32));
+    let callback = format!("{}/repos/acme/app/actions/runs/42/deployment_protection_rule", forge.url);
+    let documented = shared_forge_api("github/openapi.review-custom-gates-for-run.request.json");
+
+    let body = protection_rule("production", &commit, &artifact, &callback);
+    assert_eq!(github_post(&server, "deployment_protection_rule", "g-1", &body).0, 200);
+    let answers = forge.wait_for(1);
+    let rejected = &answers[0];
+    assert_eq!(
+        (rejected.method.as_str(), rejected.path.as_str()),
+        ("POST", "/repos/acme/app/actions/runs/42/deployment_protection_rule")
+    );
+    assert_eq!(rejected.header("authorization"), Some("Bearer test-token"));
+    assert_eq!(rejected.body["state"], "rejected", "{:#?}", rejected.body);
+    assert_eq!(rejected.body["environment_name"], "production");
+    let comment = rejected.body["comment"].as_str().unwrap();
+    assert!(comment.contains("missing order:staging"), "{comment}");
+    assert!(!comment.contains("by-hand"), "bob started it by hand: {comment}");
+    // The answer has the fields of GitHub's documented request, and no others.
+    let mut sent: Vec<&String> = rejected.body.as_object().unwrap().keys().collect();
+    let mut expected: Vec<&String> = documented.as_object().unwrap().keys().collect();
+    sent.sort();
+    expected.sort();
+    assert_eq!(sent, expected);
+
+    // GitHub reports the staging deploy of the same artifact as a deployment_status.
+    let staging = github_payload("github/deployment_status/payload.json", |p| {
+        p["deployment_status"]["state"] = "success".into();
+        p["deployment_status"]["environment"] = "staging".into();
+        p["deployment"]["environment"] = "staging".into();
+        p["deployment"]["sha"] = commit.clone().into();
+        p["deployment"]["payload"] = serde_json::json!({ "artifact": artifact });
+    });
+    assert_eq!(github_post(&server, "deployment_status", "g-2", &staging).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 2");
+
+    let body = protection_rule("production", &commit, &artifact, &callback);
+    assert_eq!(github_post(&server, "deployment_protection_rule", "g-3", &body).0, 200);
+    let answers = forge.wait_for(2);
+    assert_eq!(answers[1].body["state"], "approved", "{:#?}", answers[1].body);
+
+    // A callback that is not this repository's run on the configured API is not answered.
+    let elsewhere = protection_rule(
+        "production",
+        &commit,
+        &artifact,
+        "https://evil.example/repos/acme/app/actions/runs/1/deployment_protection_rule",
+    );
+    assert_eq!(github_post(&server, "deployment_protection_rule", "g-4", &elsewhere).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 4");
+    assert_eq!(forge.requests().len(), 2, "nothing was sent for the foreign callback");
+
+    // Three deliveries, one deploy record, two decisions: all in a log that verifies.
+    server.stop();
+    let kinds: Vec<String> = (0..verified_size(dir.path(), &database))
+        .map(|i| {
+            let out = common::countersign(dir.path())
+                .args(["log", "show", "--entry", &i.to_string(), "--database", &database, "--key-file", "log.key"])
+                .output()
+                .unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            shown["statement"]["predicateType"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| k.contains(&format!("/evidence/{kind}/"))).count();
+    assert_eq!((count("webhook-delivery"), count("deploy"), count("deploy-decision")), (4, 1, 2), "{kinds:#?}");
+}

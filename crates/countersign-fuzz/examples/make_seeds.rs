@@ -107,6 +107,7 @@ fn main() {
             via: None,
             triggered_by: None,
             health_check: None,
+            delivery: None,
             repository: None,
         }))
         .expect("record");

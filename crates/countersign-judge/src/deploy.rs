@@ -22,7 +22,15 @@ pub fn deploy_history(store: &Store, repository: Option<&str>) -> Result<Vec<Pas
         .into_iter()
         .filter_map(|e| match e.evidence {
             Evidence::Deploy {
-                environment, artifact_digest, commit, deployed_at, status, stage, release, repository: r, ..
+                environment,
+                artifact_digest,
+                commit,
+                deployed_at,
+                status,
+                stage,
+                release,
+                repository: r,
+                ..
             } if r.is_none() || repository.is_none() || r.as_deref() == repository => Some(PastDeploy {
                 index: e.index,
                 environment,
@@ -55,7 +63,9 @@ pub fn gate(
     mut request: DeployRequest,
     since: Option<&str>,
     now: Timestamp,
-    judge_range: &mut dyn FnMut(countersign_git::WalkOptions) -> Result<Vec<countersign_engine::Evaluation>, JudgeError>,
+    judge_range: &mut dyn FnMut(
+        countersign_git::WalkOptions,
+    ) -> Result<Vec<countersign_engine::Evaluation>, JudgeError>,
 ) -> Result<Gated, JudgeError> {
     let environment = policy
         .deploy
@@ -63,10 +73,8 @@ pub fn gate(
         .and_then(|d| d.position(&request.environment).map(|i| d.environments[i].clone()))
         .unwrap_or_else(|| request.environment.clone());
     let past = deploy_history(store, repository)?;
-    let last = past
-        .iter()
-        .rev()
-        .find(|p| p.success && p.environment.eq_ignore_ascii_case(&environment) && p.commit.is_some());
+    let last =
+        past.iter().rev().find(|p| p.success && p.environment.eq_ignore_ascii_case(&environment) && p.commit.is_some());
     let from = match (since, last.and_then(|p| p.commit.as_deref())) {
         (Some(since), _) => Some(repo.resolve(since)?),
         (None, Some(prev)) => Some(repo.resolve(prev).map_err(|_| JudgeError::UnknownLastDeploy {
@@ -106,8 +114,13 @@ pub fn gate(
     {
         request.on_branch = Some((branch.clone(), repo.is_ancestor(&request.commit, &tip)?));
     }
-    let decision =
-        judge_deploy(policy, &request, &past, &DeployRange { from: from.clone(), evaluations: &evaluations, note }, now);
+    let decision = judge_deploy(
+        policy,
+        &request,
+        &past,
+        &DeployRange { from: from.clone(), evaluations: &evaluations, note },
+        now,
+    );
     Ok(Gated { decision, from })
 }
 

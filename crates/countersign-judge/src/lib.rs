@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 pub mod deploy;
 
-use countersign_engine::{Engine, EvalOptions, Evaluation};
 use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
+use countersign_engine::{Engine, EvalOptions, Evaluation};
 use countersign_policy::Diagnostic;
 use countersign_policy::model::{CodeownersSettings, Policy};
 use countersign_store::{ChangeRef, RecordedEvidence, Store, StoreError};
@@ -56,7 +56,12 @@ pub fn judge_walk(
 }
 
 /// Evaluate every change, on every core: the engine is pure, so chunks are independent.
-pub fn evaluate_all(engine: &Engine<'_>, changes: &[Change], bases: &[BaseFacts], opts: &EvalOptions) -> Vec<Evaluation> {
+pub fn evaluate_all(
+    engine: &Engine<'_>,
+    changes: &[Change],
+    bases: &[BaseFacts],
+    opts: &EvalOptions,
+) -> Vec<Evaluation> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if threads == 1 || changes.len() < 512 {
         return changes.iter().zip(bases).map(|(c, b)| engine.evaluate_with_base(c, b, opts)).collect();

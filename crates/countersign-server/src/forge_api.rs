@@ -176,6 +176,32 @@ impl Client {
         self.send("POST", &format!("/repos/{}/check-runs", self.repository), &body)
     }
 
+    /// The path (after the API root) of a deployment protection rule's callback, when
+    /// `callback_url` is this forge's API and this repository's run: a payload is signed,
+    /// but a URL in it is still only data, and a token is never sent anywhere else.
+    pub fn deployment_callback_path(&self, callback_url: &str) -> Option<String> {
+        let path = callback_url.strip_prefix(&self.api_url)?;
+        let run = path.strip_prefix(&format!("/repos/{}/actions/runs/", self.repository))?;
+        let id = run.strip_suffix("/deployment_protection_rule")?;
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| path.to_owned())
+    }
+
+    /// Answer a deployment protection rule: `approved` or `rejected`, with a comment.
+    pub fn review_deployment(
+        &self,
+        callback_path: &str,
+        environment: &str,
+        approved: bool,
+        comment: &str,
+    ) -> Result<Answer, ApiError> {
+        let body = serde_json::json!({
+            "environment_name": environment,
+            "state": if approved { "approved" } else { "rejected" },
+            "comment": comment,
+        });
+        self.send("POST", callback_path, &serde_json::to_vec(&body).unwrap_or_default())
+    }
+
     /// Exchange an app JWT (this client's token) for an installation token and its expiry.
     pub fn installation_token(&self, installation_id: u64) -> Result<(String, jiff::Timestamp), ApiError> {
         let path = format!("/app/installations/{installation_id}/access_tokens");

@@ -7,9 +7,11 @@
 //! the forge's exact words, and its idempotency key is derived from the delivery's, so a
 //! job that runs twice records nothing twice.
 
-use countersign_forge::webhook::{CheckAction, CheckOutcome, Event, EventKind, PullRequestAction, ReviewState};
+use countersign_forge::webhook::{
+    CheckAction, CheckOutcome, DeploymentState, Event, EventKind, PullRequestAction, ReviewState,
+};
 use countersign_store::ChangeRef;
-use countersign_store::evidence::{self, ApprovalType, Evidence, RecordRequest};
+use countersign_store::evidence::{self, ApprovalType, DeployStatus, Evidence, RecordRequest};
 use jiff::Timestamp;
 
 /// The store writes one delivery implies.
@@ -142,6 +144,44 @@ pub fn intake(event: &Event, delivery: &str, received_at: Timestamp) -> Intake {
             Intake {
                 summary: format!("check {} on {}: {}", check.name, short(&check.head_sha), check.forge_status),
                 change: Some(change),
+                records,
+            }
+        }
+        // A deployment that finished is a deploy record: the gate's history, kept with
+        // the forge's words. One still queued or running says nothing yet.
+        EventKind::Deployment(d)
+            if matches!(d.state, DeploymentState::Success | DeploymentState::Failure) && d.environment.is_some() =>
+        {
+            let environment = d.environment.clone().unwrap_or_default();
+            let status =
+                if d.state == DeploymentState::Success { DeployStatus::Success } else { DeployStatus::Failure };
+            let records = vec![RecordRequest {
+                change: None,
+                recorded_by: recorded_by.clone(),
+                recorded_at: countersign_store::whole_second(received_at),
+                idempotency_key: Some(format!("delivery:{delivery}:0")),
+                evidence: Evidence::Deploy {
+                    environment: environment.clone(),
+                    artifact_digest: d.artifact.clone(),
+                    commit: d.sha.clone(),
+                    deployed_at: event.time.or(Some(received_at)),
+                    status: Some(status),
+                    stage: None,
+                    release: None,
+                    via: None,
+                    triggered_by: d.creator.clone(),
+                    health_check: None,
+                    repository: Some(repository.to_owned()),
+                    delivery: Some(delivery.to_owned()),
+                },
+            }];
+            Intake {
+                summary: format!(
+                    "deployment of {} to {environment}: {}",
+                    d.sha.as_deref().map(short).unwrap_or("?"),
+                    d.forge_state
+                ),
+                change: None,
                 records,
             }
         }

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod config;
+pub mod deploy_gate;
 pub mod forge_api;
 mod hooks;
 pub mod intake;

@@ -244,7 +244,7 @@ async fn post_status(
 }
 
 /// The installation's token: cached, or minted from a fresh app JWT.
-async fn installation_token(
+pub(crate) async fn installation_token(
     state: &AppState,
     forge: Forge,
     api_url: &str,
@@ -269,7 +269,7 @@ async fn installation_token(
 }
 
 /// One forge call in `/metrics`, with the rate-limit headroom it reported.
-fn count_call(state: &AppState, forge: Forge, answer: Result<Option<u64>, &forge_api::ApiError>) {
+pub(crate) fn count_call(state: &AppState, forge: Forge, answer: Result<Option<u64>, &forge_api::ApiError>) {
     match answer {
         Ok(remaining) => state.metrics.forge_call(forge.name(), "ok", remaining),
         Err(forge_api::ApiError::RateLimited { .. }) => state.metrics.forge_call(forge.name(), "rate_limited", Some(0)),
@@ -436,7 +436,7 @@ pub fn status_of(eval: &Evaluation) -> (StatusState, String) {
     (state, truncate(&text, 140))
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -668,6 +668,7 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             via: None,
             triggered_by: None,
             health_check: None,
+            delivery: None,
             repository: None,
         },
         RecordKind::Emergency => Evidence::Emergency {

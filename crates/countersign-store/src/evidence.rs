@@ -140,6 +140,9 @@ pub enum Evidence {
         /// The repository (`owner/repo`) it was deployed from, for stores that serve several.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         repository: Option<String>,
+        /// The webhook delivery (`forge:id`) that reported it (set only by the server).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery: Option<String>,
     },
     /// What the deploy gate decided (`countersign deploy check`), with each requirement's
     /// status, so an auditor sees every allowed and refused deploy. Only the gate records
@@ -278,6 +281,7 @@ impl Evidence {
         match self {
             Evidence::Approval { delivery, .. }
             | Evidence::Check { delivery, .. }
+            | Evidence::Deploy { delivery, .. }
             | Evidence::ApprovalWithdrawn { delivery, .. } => delivery.as_deref(),
             _ => None,
         }

@@ -331,6 +331,10 @@ pub struct Deployment {
     pub log_url: Option<String>,
     /// The run that deploys: GitHub `workflow_run.id`, GitLab `deployable_id` (the job).
     pub run_id: Option<u64>,
+    /// The artifact's digest (`sha256:…`), when the deployment's payload names one
+    /// (GitHub `deployment.payload.artifact`, set by whoever creates the deployment).
+    #[serde(default)]
+    pub artifact: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,6 +369,12 @@ pub struct DeploymentGate {
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     pub pull_requests: Vec<u64>,
+    /// Who started the deployment (`deployment.creator.login`).
+    #[serde(default)]
+    pub creator: Option<String>,
+    /// The artifact's digest, when the deployment's payload names one.
+    #[serde(default)]
+    pub artifact: Option<String>,
 }
 
 /// A GitHub App was installed, removed, suspended, or its repositories changed.

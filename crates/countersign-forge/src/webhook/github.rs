@@ -485,6 +485,9 @@ struct DeploymentWire {
     environment: Option<String>,
     production_environment: Option<bool>,
     creator: Option<User>,
+    /// Free-form: an object or a string, as the deployment's creator set it.
+    #[serde(default)]
+    payload: Option<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient")]
     created_at: Option<Timestamp>,
     #[serde(default, deserialize_with = "lenient")]
@@ -531,9 +534,16 @@ fn deployment(event_name: &str, p: DeploymentPayload) -> Result<Normalised, Webh
         url: status.and_then(|s| non_empty(s.environment_url.as_ref()).or_else(|| non_empty(s.target_url.as_ref()))),
         log_url: status.and_then(|s| non_empty(s.log_url.as_ref())),
         run_id: p.workflow_run.as_ref().and_then(|r| r.id),
+        artifact: artifact_of(d),
     });
     let time = time.or(d.updated_at);
     envelope(p.repository.as_ref(), p.sender.as_ref(), p.installation.as_ref()).build(time, kind)
+}
+
+/// `payload.artifact` of a deployment, when it is a `sha256:` digest.
+fn artifact_of(d: &DeploymentWire) -> Option<String> {
+    let artifact = d.payload.as_ref()?.get("artifact")?.as_str()?.trim();
+    (artifact.starts_with("sha256:") && artifact.len() == 71).then(|| artifact.to_ascii_lowercase())
 }
 
 fn deployment_state(state: &str) -> DeploymentState {
@@ -575,6 +585,8 @@ fn deployment_gate(p: DeploymentGatePayload) -> Result<Normalised, WebhookError>
         sha: d.and_then(|d| d.sha.clone()),
         git_ref: d.and_then(|d| d.git_ref.clone()),
         pull_requests: numbers(p.pull_requests.as_ref()),
+        creator: d.and_then(|d| login(d.creator.as_ref())),
+        artifact: d.and_then(artifact_of),
     });
     let time = d.and_then(|d| d.created_at);
     envelope(p.repository.as_ref(), p.sender.as_ref(), p.installation.as_ref()).build(time, kind)

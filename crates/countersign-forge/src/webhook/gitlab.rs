@@ -439,6 +439,7 @@ fn deployment(p: DeploymentPayload) -> Result<Normalised, WebhookError> {
         url: p.environment_external_url.clone().filter(|u| !u.is_empty()),
         log_url: p.deployable_url.clone(),
         run_id: p.deployable_id,
+        artifact: None,
     });
     build(repository(p.project.as_ref(), None), creator, p.status_changed_at, kind)
 }

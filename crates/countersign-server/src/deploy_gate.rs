@@ -1,0 +1,228 @@
+//! GitHub's custom deployment protection rules: a `deployment_protection_rule` delivery asks
+//! whether a deployment may go on. The server runs the deploy gate (the same facts and the
+//! same engine as `countersign deploy check`), logs the decision, and answers through the
+//! event's callback with `approved` or `rejected` and a comment that lists what is missing.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+
+use countersign_engine::deploy::{Decision, DeployDecision, DeployRequest};
+use countersign_engine::report::Status;
+use countersign_forge::webhook::{DeploymentGate, Event};
+use countersign_store::{AppendOutcome, RecordRequest, Store};
+
+use crate::AppState;
+use crate::config::RepositoryConfig;
+use crate::forge_api;
+use crate::verdict::{count_call, installation_token, truncate};
+
+/// Who the server records its own decisions as.
+pub const GATE_RECORDER: &str = "countersign-deploy-gate";
+
+/// Judge the deployment and answer it; the delivery's outcome says what was decided.
+pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, delivery: &str) -> anyhow::Result<String> {
+    let repository = event.repository_name().unwrap_or_default().to_owned();
+    let Some(config) = state
+        .config
+        .repositories
+        .iter()
+        .find(|r| r.forge == event.forge && r.name.eq_ignore_ascii_case(&repository))
+        .cloned()
+    else {
+        return Ok(format!("skipped: {repository} is not served"));
+    };
+    let (Some(environment), Some(sha), Some(callback)) = (&gate.environment, &gate.sha, &gate.callback_url) else {
+        return Ok("skipped: the request names no environment, commit or callback".into());
+    };
+    let api_url = config
+        .api_url
+        .clone()
+        .or_else(|| forge_api::default_api_url(event.forge).map(str::to_owned))
+        .with_context(|| format!("{} needs `api-url` (the forge's API root)", config.name))?;
+    let now = (state.clock)();
+    let probe = forge_api::Client::new(event.forge, &api_url, &config.name, b"", now.as_second());
+    let Some(callback_path) = probe.deployment_callback_path(callback) else {
+        return Ok(format!(
+            "refused to answer: the callback {callback} is not a deployment protection rule of {} on {api_url}",
+            config.name
+        ));
+    };
+    let Some(git_dir) = config.git_dir.clone() else {
+        return Ok(format!("skipped: {} has no git-dir to read the policy and the commits from", config.name));
+    };
+
+    let decided = {
+        let core = state.store.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (config, gate, environment, sha) = (config.clone(), gate.clone(), environment.clone(), sha.clone());
+        tokio::task::spawn_blocking(move || {
+            let store = Store::on_runtime(core, handle);
+            judge(&store, &config, &git_dir, &gate, &environment, &sha, now)
+        })
+        .await??
+    };
+    let (approved, comment, decided_as) = match &decided {
+        Ok((decision, _)) => (decision.decision == Decision::Allowed, comment_of(decision), Some(decision.decision)),
+        Err(why) => (false, truncate(&format!("countersign cannot judge this deployment: {why}"), 1000), None),
+    };
+
+    // Log the decision first (once, keyed by the delivery), then answer: a retry after a
+    // failed answer finds the entry and answers again with the same decision.
+    let mut entry = None;
+    if let Ok((_, evidence)) = decided {
+        let outcome = state
+            .store
+            .record(&RecordRequest {
+                change: None,
+                recorded_by: GATE_RECORDER.into(),
+                recorded_at: countersign_store::whole_second(now),
+                idempotency_key: Some(format!("gate:{delivery}")),
+                evidence,
+            })
+            .await?;
+        entry = Some(match outcome {
+            AppendOutcome::Appended(i) | AppendOutcome::AlreadyRecorded(i) => i,
+        });
+    }
+    let token = match &config.github_app {
+        Some(app) => installation_token(state, event.forge, &api_url, app, now).await?,
+        None => config
+            .token
+            .as_ref()
+            .with_context(|| format!("{} has no GitHub App or `token` to answer the deployment with", config.name))?
+            .value()
+            .to_vec(),
+    };
+    let (forge, name, env) = (event.forge, config.name.clone(), environment.clone());
+    let text = comment.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        forge_api::Client::new(forge, &api_url, &name, &token, now.as_second()).review_deployment(
+            &callback_path,
+            &env,
+            approved,
+            &text,
+        )
+    })
+    .await?;
+    count_call(state, event.forge, answer.as_ref().map(|a| a.rate_remaining));
+    answer?;
+    let verdict = if approved { "approved" } else { "rejected" };
+    let logged = entry.map(|i| format!(", decision logged as entry #{i}")).unwrap_or_default();
+    Ok(format!(
+        "deployment of {} to {environment}: {verdict}{logged}{}",
+        short(sha),
+        decided_as.map(|d| format!(" ({})", d.as_str())).unwrap_or_default()
+    ))
+}
+
+/// The gate on a blocking thread: policy from the default branch of the git dir, the
+/// deployed range judged with audit's machinery. `Err(why)` (inside `Ok`) is a deployment
+/// that cannot be judged at all (no policy, unknown commit): it is rejected, not retried.
+#[allow(clippy::type_complexity)]
+fn judge(
+    store: &Store,
+    config: &RepositoryConfig,
+    git_dir: &Path,
+    gate: &DeploymentGate,
+    environment: &str,
+    sha: &str,
+    now: Timestamp,
+) -> anyhow::Result<Result<(DeployDecision, countersign_store::Evidence), String>> {
+    let mut repo = countersign_git::Repository::open(git_dir)
+        .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
+    if !repo.has_commit(sha) {
+        let _ = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(git_dir)
+            .args(["fetch", "--quiet", "--no-tags", "origin"])
+            .output();
+        repo = countersign_git::Repository::open(git_dir)?;
+        if !repo.has_commit(sha) {
+            return Ok(Err(format!("the commit {sha} is not in the repository's git-dir, even after a fetch")));
+        }
+    }
+    // The default branch: what HEAD names, else `main` or `master` (a bare mirror's HEAD
+    // may name a branch it does not have).
+    let Some(tip) = ["HEAD", "main", "master"].into_iter().find_map(|b| repo.branch_tip(b)) else {
+        return Ok(Err("the git-dir has no default branch (HEAD, main or master) to read the policy from".into()));
+    };
+    let Some(text) = repo.read_blob_at(&tip, &config.policy)? else {
+        return Ok(Err(format!("{} is missing on the default branch", config.policy)));
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let name = format!("{}:{}", config.name, config.policy);
+    let mut policy =
+        match countersign_policy::parse_with(&name, &text, &countersign_policy::ParseOptions { today: Some(today) }) {
+            Ok(checked) => checked.policy,
+            Err(failed) => return Ok(Err(format!("the policy has {} error(s)", failed.errors.len()))),
+        };
+    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(&tip, file).ok().flatten());
+    let Some(rules) = &policy.deploy else {
+        return Ok(Err("the policy has no [deploy] section".into()));
+    };
+    if rules.position(environment).is_none() {
+        return Ok(Err(format!(
+            "the policy has no environment {environment:?} (it names: {})",
+            rules.environments.join(", ")
+        )));
+    }
+    let request = DeployRequest {
+        environment: environment.to_owned(),
+        artifact: gate.artifact.clone(),
+        commit: repo.resolve(sha)?,
+        stage: None,
+        release: None,
+        triggered_by: gate.creator.as_deref().map(countersign_engine::evaluate::parse_identity),
+        event: gate.trigger.clone(),
+        via: None,
+        on_branch: None,
+        worktree: None,
+    };
+    let repository = Some(config.name.as_str());
+    let mut judge_range = |walk: countersign_git::WalkOptions| {
+        countersign_judge::judge_walk(&repo, &policy, &walk, Some((store, repository)), now, &|_| {})
+            .map(|(_, evals)| evals)
+    };
+    let gated = countersign_judge::deploy::gate(
+        &repo,
+        &policy,
+        store,
+        repository,
+        request.clone(),
+        None,
+        now,
+        &mut judge_range,
+    )?;
+    let evidence = countersign_judge::deploy::decision_evidence(
+        &gated,
+        &request,
+        gate.creator.clone(),
+        countersign_store::evidence::sha256_hex(text.as_bytes()),
+        now,
+        Some(config.name.clone()),
+    );
+    Ok(Ok((gated.decision, evidence)))
+}
+
+/// The comment GitHub shows on the deployment: the decision, then each requirement that is
+/// not met with what to do. GitHub keeps at most 1,024 characters.
+fn comment_of(d: &DeployDecision) -> String {
+    let mut out = format!("countersign: {} ({} changes in the range).", d.decision.as_str(), d.range.changes);
+    for r in d.requirements.iter().filter(|r| matches!(r.status, Status::Missing | Status::Unknown)) {
+        out.push_str(&format!(
+            "\n- {} {}: {}{}",
+            if r.status == Status::Missing { "missing" } else { "cannot tell" },
+            r.id,
+            r.description,
+            r.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        ));
+    }
+    truncate(&out, 1000)
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
