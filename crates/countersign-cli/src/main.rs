@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod audit;
 mod check;
 mod deploy;
+mod obligations;
 mod output;
 mod owners;
 mod policy_cmd;
@@ -126,6 +127,8 @@ enum Command {
     /// deploys that happened (`deploy record`).
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
+    /// List emergency obligations with their due times; exit 1 when one is overdue.
+    Obligations(obligations::ObligationsArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
     /// Run the webhook server: take forge webhooks, keep every delivery in the evidence
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
         Command::Check(args) => check::run(args, &g).map(ExitCode::from),
         Command::Deploy(cmd) => deploy::run(cmd, &g).map(ExitCode::from),
+        Command::Obligations(args) => obligations::run(args, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),

@@ -131,6 +131,14 @@ pub fn summary_text(s: &Summary) -> String {
         let cats: Vec<String> = s.by_category.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "  by category: {}", cats.join(", "));
     }
+    let o = &s.obligations;
+    if o.open + o.fulfilled + o.fulfilled_late > 0 {
+        let _ = writeln!(
+            out,
+            "  emergency obligations: {} open ({} overdue), {} fulfilled on time, {} fulfilled late",
+            o.open, o.overdue, o.fulfilled, o.fulfilled_late
+        );
+    }
     if !s.missing_by_requirement.is_empty() {
         let miss: Vec<String> = s.missing_by_requirement.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(out, "  missing requirements: {}", miss.join(", "));
@@ -190,7 +198,7 @@ pub fn requirements_markdown(requirements: &[RequirementResult]) -> String {
 pub fn summary_markdown(s: &Summary) -> String {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
     format!(
-        "## Summary\n\n| Measure | Value |\n|---|---|\n| Population | {} |\n| Compliant | {} |\n| Violations | {} |\n| Evidence missing | {} |\n| Reviewed by someone other than the author | {} |\n| With CI evidence | {} |\n| Direct pushes | {} |\n| Self-merges | {} |\n| Emergencies | {} |\n",
+        "## Summary\n\n| Measure | Value |\n|---|---|\n| Population | {} |\n| Compliant | {} |\n| Violations | {} |\n| Evidence missing | {} |\n| Reviewed by someone other than the author | {} |\n| With CI evidence | {} |\n| Direct pushes | {} |\n| Self-merges | {} |\n| Emergencies | {} |\n| Emergency obligations open (overdue) | {} ({}) |\n| Emergency obligations fulfilled on time / late | {} / {} |\n",
         s.population,
         s.compliant,
         s.violations,
@@ -199,7 +207,11 @@ pub fn summary_markdown(s: &Summary) -> String {
         pct(s.ci_evidence_share),
         s.direct_pushes,
         s.self_merges,
-        s.emergencies
+        s.emergencies,
+        s.obligations.open,
+        s.obligations.overdue,
+        s.obligations.fulfilled,
+        s.obligations.fulfilled_late
     )
 }
 

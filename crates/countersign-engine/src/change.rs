@@ -38,8 +38,13 @@ pub struct Change {
     pub added_lines: Vec<AddedLines>,
     pub approvals: Vec<Approval>,
     pub checks: Vec<CheckResult>,
-    /// Emergency obligations fulfilled, from recorded evidence.
+    /// Emergency obligations fulfilled, from recorded evidence or follow-up changes.
     pub fulfilments: Vec<Fulfilment>,
+    /// Declared an emergency outside git (`countersign record emergency`, the API): where
+    /// the declaration was read. The change is then an emergency in every view, even when
+    /// no label or trailer says so.
+    #[serde(default)]
+    pub declared_emergency: Option<String>,
     pub time: Option<Timestamp>,
     /// Which kinds of evidence are complete for this change: when a kind is not complete,
     /// the absence of evidence is "evidence missing", not a violation.

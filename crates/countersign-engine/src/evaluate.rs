@@ -164,6 +164,24 @@ impl<'p> Engine<'p> {
                 "default category",
             )
             .expect("a validated policy has at least one category");
+        // A declared emergency is an emergency whatever its labels and trailers say: the
+        // policy's emergency category with the highest precedence.
+        if let Some(source) = &cx.change.declared_emergency
+            && !cat.emergency
+            && let Some(emergency) = self.policy.categories.iter().filter(|c| c.emergency).max_by_key(|c| c.precedence)
+        {
+            let mut also_matched = class.also_matched;
+            also_matched.push(class.id);
+            return (
+                emergency,
+                Classification {
+                    id: emergency.id.clone(),
+                    name: emergency.name.clone(),
+                    reason: format!("declared an emergency ({source})"),
+                    also_matched,
+                },
+            );
+        }
         (cat, class)
     }
 
@@ -895,9 +913,14 @@ impl<'p> Engine<'p> {
                         late,
                     )
                 }
-                (None, Some(d), Some(now)) if now > d => {
-                    (Status::Unknown, vec![], Some(format!("overdue since {d}: no fulfilment recorded")))
-                }
+                (None, Some(d), Some(now)) if now > d => (
+                    Status::Missing,
+                    vec![],
+                    Some(format!(
+                        "overdue since {d}: no fulfilment {}",
+                        if ob.follow_up { "(no compliant follow-up change names this emergency)" } else { "recorded" }
+                    )),
+                ),
                 (None, _, _) => (Status::Pending, vec![], due.map(|d| format!("due by {d}"))),
             };
             let mut r = req(&format!("obligation:{}", ob.id), &ob.description, "emergency", status, evidence, detail);

@@ -24,8 +24,12 @@ pub struct Summary {
     pub by_category: BTreeMap<String, usize>,
     /// How often each requirement was missing (violation) across the population.
     pub missing_by_requirement: BTreeMap<String, usize>,
+    /// Emergency obligations: open, overdue, fulfilled, fulfilled late.
+    pub obligations: crate::obligations::ObligationCounts,
 }
 
+/// The population figures. Obligations count as their requirements say (the evaluation
+/// measured their deadlines against its `now`).
 pub fn summarize(evals: &[Evaluation]) -> Summary {
     let n = evals.len();
     let share = |count: usize| if n == 0 { 0.0 } else { count as f64 / n as f64 };
@@ -51,6 +55,8 @@ pub fn summarize(evals: &[Evaluation]) -> Summary {
     }
     s.reviewed_by_other_share = share(reviewed);
     s.ci_evidence_share = share(ci);
+    let instances = crate::obligations::instances(evals, jiff::Timestamp::MIN, jiff::SignedDuration::ZERO);
+    s.obligations = crate::obligations::count(&instances);
     s
 }
 

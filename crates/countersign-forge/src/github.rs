@@ -207,6 +207,7 @@ impl GhPullRequest {
             approvals,
             checks,
             fulfilments: vec![],
+            declared_emergency: None,
             time: None,
             completeness: Completeness {
                 reviews: self.reviews.is_some(),

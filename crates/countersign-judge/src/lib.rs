@@ -50,9 +50,83 @@ pub fn judge_walk(
     let engine = Engine::new(policy);
     let opts = EvalOptions { now: Some(now) };
     let bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
-    let evals = evaluate_all(&engine, &changes, &bases, &opts);
+    let mut evals = evaluate_all(&engine, &changes, &bases, &opts);
+    for target in add_follow_ups(policy, &mut changes, &evals) {
+        evals[target] = engine.evaluate_with_base(&changes[target], &bases[target], &opts);
+    }
     walk.changes = changes;
     Ok((walk, evals))
+}
+
+/// Obligations a later change fulfils (`fulfilled-by = "follow-up"`): a compliant change
+/// whose commit message names an emergency in an `Emergency-Follow-Up:` trailer (its
+/// commit, at least 7 hex digits, or `#PR`) fulfils them for that emergency, at its own
+/// time. Returns the emergencies that gained a fulfilment, to judge again.
+pub fn add_follow_ups(policy: &Policy, changes: &mut [Change], evals: &[Evaluation]) -> Vec<usize> {
+    use countersign_policy::model::FOLLOW_UP_TRAILER;
+    let obligations: Vec<&str> = policy
+        .emergency
+        .iter()
+        .flat_map(|e| e.obligations.iter().filter(|o| o.follow_up).map(|o| o.id.as_str()))
+        .collect();
+    if obligations.is_empty() {
+        return Vec::new();
+    }
+    let mut found: Vec<(usize, countersign_engine::change::Fulfilment)> = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        if evals[i].verdict != countersign_engine::Verdict::Compliant {
+            continue;
+        }
+        for trailer in change.trailers.iter().filter(|t| t.key.eq_ignore_ascii_case(FOLLOW_UP_TRAILER)) {
+            let reference = trailer.value.trim();
+            let target = changes.iter().enumerate().position(|(j, c)| {
+                j != i
+                    && evals[j].emergency
+                    && match reference.strip_prefix('#').map(str::parse::<u64>) {
+                        Some(Ok(n)) => c.pr_number == Some(n),
+                        Some(Err(_)) => false,
+                        None => {
+                            reference.len() >= 7
+                                && reference.bytes().all(|b| b.is_ascii_hexdigit())
+                                && (c.id.starts_with(reference)
+                                    || c.commits.iter().any(|k| k.id.starts_with(reference)))
+                        }
+                    }
+            });
+            let Some(target) = target else { continue };
+            let label = match change.pr_number {
+                Some(n) => format!("#{n} ({})", short(&change.id)),
+                None => short(&change.id).to_owned(),
+            };
+            for obligation in &obligations {
+                found.push((
+                    target,
+                    countersign_engine::change::Fulfilment {
+                        obligation: (*obligation).to_owned(),
+                        time: change.time,
+                        source: format!(
+                            "follow-up change {label}, compliant, names it in an {FOLLOW_UP_TRAILER} trailer"
+                        ),
+                    },
+                ));
+            }
+        }
+    }
+    let mut targets = Vec::new();
+    for (target, fulfilment) in found {
+        let fulfilments = &mut changes[target].fulfilments;
+        if !fulfilments.iter().any(|f| f.obligation == fulfilment.obligation) {
+            fulfilments.push(fulfilment);
+            targets.push(target);
+        }
+    }
+    targets.sort_unstable();
+    targets.dedup();
+    targets
+}
+
+fn short(id: &str) -> &str {
+    id.get(..10).unwrap_or(id)
 }
 
 /// Evaluate every change, on every core: the engine is pure, so chunks are independent.
@@ -255,4 +329,7 @@ pub fn add_recorded(change: &mut Change, e: &RecordedEvidence) {
     change.approvals.extend(e.to_emergency_authorization());
     change.checks.extend(e.to_check());
     change.fulfilments.extend(e.to_fulfilment());
+    if let Some(declaration) = e.emergency_declaration() {
+        change.declared_emergency.get_or_insert(declaration);
+    }
 }

@@ -427,7 +427,15 @@ pub struct Obligation {
     pub id: String,
     pub description: String,
     pub within: Duration,
+    /// `fulfilled-by = "follow-up"`: a later compliant change whose commit message carries
+    /// `Emergency-Follow-Up: <the emergency's commit or #PR>` fulfils it, at that change's
+    /// time (S002-08's retroactive PR whose CI passes, S000-14's PR that adds the tests).
+    /// Otherwise a recorded `obligation-fulfilled` does.
+    pub follow_up: bool,
 }
+
+/// The trailer that names the emergency a change follows up.
+pub const FOLLOW_UP_TRAILER: &str = "Emergency-Follow-Up";
 
 /// A duration written as "15m", "24h", "48h", "5d".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1717,10 +1717,26 @@ fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<
         .collect();
     let mut obligations = Vec::new();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
-    for o in t.tables(ctx, "obligations", &["id", "description", "within"]) {
+    for o in t.tables(ctx, "obligations", &["id", "description", "within", "fulfilled-by"]) {
         let id = o.req_str(ctx, "id");
         let description = o.req_str(ctx, "description");
         let within = o.req_str(ctx, "within").and_then(|w| duration(ctx, &w));
+        let follow_up = match o.str(ctx, "fulfilled-by") {
+            None => false,
+            Some(v) if v.value == "follow-up" || v.value == "record" => v.value == "follow-up",
+            Some(v) => {
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("unknown `fulfilled-by` value `{}`", v.value),
+                        v.span,
+                        "not a way to fulfil",
+                    )
+                    .with_help("`fulfilled-by` is \"follow-up\" (a later compliant change with an Emergency-Follow-Up trailer) or \"record\" (the default: `countersign record obligation-fulfilled`)"),
+                );
+                false
+            }
+        };
         if let Some(id) = &id {
             if let Some(first) = seen.get(&id.value) {
                 ctx.push(duplicate("obligation", id, first.clone()));
@@ -1728,7 +1744,7 @@ fn read_emergency(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known) -> Option<
             seen.insert(id.value.clone(), id.span.clone());
         }
         if let (Some(id), Some(description), Some(within)) = (id, description, within) {
-            obligations.push(Obligation { id: id.value, description: description.value, within });
+            obligations.push(Obligation { id: id.value, description: description.value, within, follow_up });
         }
     }
     Some(Emergency {

@@ -325,6 +325,10 @@ pub struct RecordArgs {
     /// obligation-fulfilled: what fulfils it (a PR, a document).
     #[arg(long)]
     pub reference: Option<String>,
+    /// obligation-fulfilled: when it was fulfilled, if before now (RFC 3339 or YYYY-MM-DD);
+    /// the deadline is measured against this, and the entry keeps both times.
+    #[arg(long, value_name = "TIME", value_parser = parse_fulfilled_at)]
+    pub at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -695,8 +699,17 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
         RecordKind::ObligationFulfilled => Evidence::ObligationFulfilled {
             obligation: need(a.obligation.take(), "obligation", "obligation-fulfilled")?,
             reference: a.reference.take(),
+            fulfilled_at: a.at.take(),
         },
     })
+}
+
+fn parse_fulfilled_at(text: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|e| format!("expected an RFC 3339 time or YYYY-MM-DD: {e}"))?;
+    date.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| e.to_string())
 }
 
 fn read_json_input(source: &str) -> anyhow::Result<String> {

@@ -213,6 +213,10 @@ pub enum Evidence {
         obligation: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// When it was fulfilled, if earlier than it was recorded (a post-mortem held on
+        /// Tuesday and recorded on Thursday). Deadlines are measured against this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fulfilled_at: Option<Timestamp>,
     },
     #[serde(rename_all = "camelCase")]
     PolicyVersion { version: String, sha256: String },
@@ -492,14 +496,22 @@ impl RecordedEvidence {
 impl RecordedEvidence {
     /// As an engine obligation fulfilment, if this is one.
     pub fn to_fulfilment(&self) -> Option<countersign_engine::change::Fulfilment> {
-        let Evidence::ObligationFulfilled { obligation, .. } = &self.evidence else {
+        let Evidence::ObligationFulfilled { obligation, fulfilled_at, .. } = &self.evidence else {
             return None;
         };
         Some(countersign_engine::change::Fulfilment {
             obligation: obligation.clone(),
-            time: Some(self.recorded_at),
+            time: Some(fulfilled_at.unwrap_or(self.recorded_at)),
             source: self.source(),
         })
+    }
+
+    /// Where an emergency declaration was read, if this is one.
+    pub fn emergency_declaration(&self) -> Option<String> {
+        let Evidence::Emergency { declared_by, .. } = &self.evidence else {
+            return None;
+        };
+        Some(format!("declared by {declared_by}, {}", self.source()))
     }
 
     /// An emergency declaration, as the declarer's authorization.

@@ -603,6 +603,14 @@ impl AsyncStore {
                 "webhook deliveries, and evidence taken from them, are recorded only by the server".into(),
             ));
         }
+        if let Evidence::ObligationFulfilled { fulfilled_at: Some(at), .. } = &request.evidence
+            && *at > request.recorded_at
+        {
+            return Err(StoreError::Append(format!(
+                "an obligation cannot be fulfilled at {at}, after it is recorded ({}): record it once it is done",
+                request.recorded_at
+            )));
+        }
         self.queue(request, None).await?.outcome().await
     }
 

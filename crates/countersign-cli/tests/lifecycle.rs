@@ -1,0 +1,279 @@
+//! Emergencies tracked to closure, black-box: obligations with due times, fulfilled by a
+//! record (at the time they happened) or by a compliant follow-up change, overdue and late
+//! ones failing, and `countersign obligations` listing them. Real git, real SQLite.
+
+mod common;
+
+use common::{Repo, countersign};
+
+const POLICY: &str = r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+[people.bob]
+name = "Bob"
+emails = "bob@example.com"
+
+[rules.peer-review]
+approvals = 1
+from = "*"
+exclude-author = true
+
+[[categories]]
+id = "standard"
+name = "Standard"
+default = true
+require = "peer-review"
+
+[[categories]]
+id = "emergency"
+name = "Emergency"
+precedence = 100
+when = { any = [{ label = "emergency" }, { trailer = "Change-Type: emergency" }] }
+require = "peer-review"
+emergency = true
+
+[emergency]
+authorizers = ["bob"]
+may-skip = ["review"]
+authorization-trailer = "Emergency-Authorized-By"
+
+[[emergency.obligations]]
+id = "documented"
+description = "Description, justification and testing performed are documented"
+within = "24h"
+
+[[emergency.obligations]]
+id = "retro-pr"
+description = "A retroactive PR whose CI passes"
+within = "24h"
+fulfilled-by = "follow-up"
+
+[[emergency.obligations]]
+id = "review"
+description = "A post-implementation review"
+within = "48h"
+
+[[emergency.obligations]]
+id = "post-mortem"
+description = "A post-mortem"
+within = "5d"
+
+[evidence]
+trailers-complete = true
+"#;
+
+const ALICE: &str = "Alice <alice@example.com>";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(repo: &Repo, args: &[&str]) -> Run {
+    let out = countersign(repo.path()).args(args).env("USER", "bob@example.com").output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The policy merged reviewed, then an authorized emergency pushed straight to main
+/// (unreviewed); returns the repository and the emergency's commit. The repository's clock
+/// starts at 2026-05-28T20:26:40Z; the tests judge as of 2026-06-01T12:00:00Z.
+fn with_emergency() -> (Repo, String) {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", POLICY)], "Reviewed-by: Bob <bob@example.com>");
+    let emergency = repo.merge_pr(
+        3,
+        ALICE,
+        ALICE,
+        &[("src/fix.rs", "fn fix() {}\n")],
+        "Hotfix the outage\n\nChange-Type: emergency\nEmergency-Authorized-By: Bob <bob@example.com>",
+    );
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    (repo, emergency)
+}
+
+fn git_time(repo: &Repo, commit: &str) -> jiff::Timestamp {
+    repo.git(&["show", "-s", "--format=%cI", commit]).parse().unwrap()
+}
+
+fn fulfil(repo: &Repo, change: &str, obligation: &str, at: Option<&str>) -> Run {
+    let mut args = vec![
+        "record",
+        "obligation-fulfilled",
+        "--change",
+        change,
+        "--obligation",
+        obligation,
+        "--by",
+        "bob@example.com",
+    ];
+    if let Some(at) = at {
+        args.extend(["--at", at]);
+    }
+    run(repo, &args)
+}
+
+#[test]
+fn x05_overdue_and_late_obligations_fail_and_are_listed_most_urgent_first() {
+    let (repo, emergency) = with_emergency();
+    let declared = git_time(&repo, &emergency);
+
+    // Nothing recorded: three days on, the 24h and 48h obligations are overdue.
+    let r = run(&repo, &["obligations"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("OVERDUE") && lines[0].contains("documented"), "{}", r.stdout);
+    assert!(r.stdout.contains("PENDING") && r.stdout.contains("post-mortem"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Obligations: 4 open (3 overdue), 0 fulfilled on time, 0 fulfilled late"),
+        "{}",
+        r.stdout
+    );
+    let audit = run(&repo, &["audit"]);
+    assert_eq!(audit.code, 1, "an overdue obligation is a violation: {}", audit.stdout);
+    assert!(audit.stdout.contains("[MISSING] obligation:documented"), "{}", audit.stdout);
+    assert!(audit.stdout.contains("emergency obligations: 4 open (3 overdue)"), "{}", audit.stdout);
+
+    // Documented two hours after the emergency (recorded days later): on time.
+    let two_hours = (declared + jiff::SignedDuration::from_hours(2)).to_string();
+    let r = fulfil(&repo, &emergency, "documented", Some(&two_hours));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // The review happened, but three days late.
+    let late = (declared + jiff::SignedDuration::from_hours(72)).to_string();
+    assert_eq!(fulfil(&repo, &emergency, "review", Some(&late)).code, 0);
+    // A fulfilment cannot be dated after it is recorded.
+    let r = fulfil(&repo, &emergency, "post-mortem", Some("2099-01-01T00:00:00Z"));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("after it is recorded"), "{}", r.stderr);
+
+    let r = run(&repo, &["--format", "json", "obligations", "--all"]);
+    assert_eq!(r.code, 1, "the retroactive PR is still overdue: {}", r.stdout);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["schema"], "countersign.obligations");
+    let state = |id: &str| -> String {
+        json["obligations"].as_array().unwrap().iter().find(|o| o["obligation"] == id).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(state("documented"), "fulfilled");
+    assert_eq!(state("review"), "fulfilled-late");
+    assert_eq!(state("retro-pr"), "overdue");
+    assert_eq!(state("post-mortem"), "pending");
+    assert_eq!(json["counts"], serde_json::json!({"open": 2, "overdue": 1, "fulfilled": 1, "fulfilled_late": 1}));
+
+    let r = run(&repo, &["obligations", "--overdue"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stdout.contains("retro-pr") && !r.stdout.contains("post-mortem"), "{}", r.stdout);
+    // The post-mortem falls due within two days, not within one.
+    let r = run(&repo, &["obligations", "--due-within", "2d"]);
+    assert!(r.stdout.contains("post-mortem"), "{}", r.stdout);
+    let r = run(&repo, &["obligations", "--due-within", "1h"]);
+    assert!(!r.stdout.contains("post-mortem") && r.stdout.contains("retro-pr"), "{}", r.stdout);
+    // Next year, the post-mortem is overdue too.
+    let r = run(&repo, &["--now", "2027-06-01T00:00:00Z", "obligations", "--overdue"]);
+    assert!(r.stdout.contains("post-mortem"), "{}", r.stdout);
+}
+
+#[test]
+fn s002_08_a_compliant_follow_up_change_fulfils_the_retroactive_pr() {
+    let (repo, emergency) = with_emergency();
+    // An unreviewed follow-up does not count.
+    let trailer = format!("Emergency-Follow-Up: {}", &emergency[..8]);
+    repo.merge_pr(
+        4,
+        ALICE,
+        ALICE,
+        &[("tests/fix.rs", "#[test] fn t() {}\n")],
+        &format!("Tests for the hotfix\n\n{trailer}"),
+    );
+    let r = run(&repo, &["obligations", "--overdue"]);
+    assert!(r.stdout.contains("retro-pr"), "{}", r.stdout);
+
+    // A reviewed one does, at its own time (minutes after the emergency: on time).
+    repo.merge_pr(
+        5,
+        ALICE,
+        ALICE,
+        &[("tests/fix2.rs", "#[test] fn t2() {}\n")],
+        &format!("More tests for the hotfix\n\n{trailer}\nReviewed-by: Bob <bob@example.com>"),
+    );
+    let r = run(&repo, &["--format", "json", "obligations", "--all"]);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let retro = json["obligations"].as_array().unwrap().iter().find(|o| o["obligation"] == "retro-pr").unwrap();
+    assert_eq!(retro["state"], "fulfilled", "{retro:#}");
+    assert!(retro["evidence"][0].as_str().unwrap().contains("follow-up change #5"), "{retro:#}");
+
+    // A follow-up that names the PR number works the same way.
+    let (repo, _) = with_emergency();
+    repo.merge_pr(
+        4,
+        ALICE,
+        ALICE,
+        &[("tests/fix.rs", "#[test] fn t() {}\n")],
+        "Tests\n\nEmergency-Follow-Up: #3\nReviewed-by: Bob <bob@example.com>",
+    );
+    let r = run(&repo, &["obligations", "--all"]);
+    assert!(r.stdout.lines().any(|l| l.starts_with("FULFILLED ") && l.contains("retro-pr")), "{}", r.stdout);
+}
+
+#[test]
+fn s003_07_an_emergency_declared_by_record_is_an_emergency_in_audit() {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", POLICY)], "Reviewed-by: Bob <bob@example.com>");
+    // No label or trailer git could show: the emergency label lived on the forge.
+    let fix = repo.merge_pr(3, ALICE, ALICE, &[("src/fix.rs", "fn fix() {}\n")], "Hotfix the outage");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    let before = run(&repo, &["--format", "json", "audit"]);
+    let json: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
+    assert_eq!(json["changes"][0]["category"]["id"], "standard");
+    assert_eq!(before.code, 1, "unreviewed and not an emergency: {}", before.stdout);
+
+    let r = run(
+        &repo,
+        &[
+            "record",
+            "emergency",
+            "--change",
+            &fix,
+            "--declared-by",
+            "bob@example.com",
+            "--reason",
+            "checkout is down",
+            "--by",
+            "bob@example.com",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let after = run(&repo, &["--format", "json", "audit"]);
+    let json: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    let change = &json["changes"][0];
+    assert_eq!(change["category"]["id"], "emergency", "{change:#}");
+    assert!(
+        change["category"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("declared an emergency (declared by bob@example.com"),
+        "{change:#}"
+    );
+    assert_eq!(change["emergency"], true);
+    let review = change["requirements"].as_array().unwrap().iter().find(|r| r["id"] == "review").unwrap();
+    assert_eq!(review["status"], "waived", "{review:#}");
+    // Its obligations are tracked like any other emergency's.
+    let r = run(&repo, &["obligations"]);
+    assert!(r.stdout.contains("documented") && r.stdout.contains("PR #3"), "{}", r.stdout);
+}
