@@ -307,11 +307,11 @@ fn s000_14_emergency_needs_the_incident_commander_and_creates_obligations() {
     // Two days after the merge: the 24h timeline entry is overdue, the 5-day ones pending.
     let e = eval_at(&policy, &authorized.build(), "2026-11-03T10:00:00Z");
     assert_eq!(status(&e, "review"), Status::Waived);
-    assert_eq!(status(&e, "obligation:incident-timeline"), Status::Unknown);
+    assert_eq!(status(&e, "obligation:incident-timeline"), Status::Missing, "overdue is a failure (X-05)");
     assert!(req(&e, "obligation:incident-timeline").detail.as_deref().unwrap_or("").contains("overdue"));
     assert_eq!(status(&e, "obligation:follow-up-pr"), Status::Pending);
     assert_eq!(req(&e, "obligation:follow-up-pr").due, Some("2026-11-06T10:00:00Z".parse().expect("ts")));
-    assert_eq!(e.verdict, Verdict::EvidenceMissing);
+    assert_eq!(e.verdict, Verdict::Violation);
 
     let fulfilled = saas_pr(3, HOLLY)
         .paths(&["st-apps/web/x.tsx"])
@@ -861,7 +861,7 @@ fn s004_08_emergency_verbal_approval_recorded_and_documented_within_24h() {
     assert_eq!(status(&e, "emergency-authorization"), Status::Met);
     assert_eq!(status(&e, "review"), Status::Waived, "approved after the fact");
     assert_eq!(req(&e, "obligation:documentation").due, Some("2026-11-02T10:00:00Z".parse().expect("ts")));
-    assert_eq!(status(&e, "obligation:record-verbal-approval"), Status::Unknown, "15 minutes have passed");
+    assert_eq!(status(&e, "obligation:record-verbal-approval"), Status::Missing, "15 minutes have passed");
 }
 
 #[test]
