@@ -119,6 +119,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let store = if args.no_store { None } else { Some(recorded::open(g)?) };
+    if let Some((store, _)) = &store {
+        recorded::add_exceptions(store, &mut policy)?;
+    }
     let store = store.as_ref().map(|(s, r)| (s, r.as_deref()));
     let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, g.as_of())?;
     let summary = summarize(&evals);

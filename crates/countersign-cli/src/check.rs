@@ -115,6 +115,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
 
     if !args.no_store {
         let (store, repository) = recorded::open(g)?;
+        recorded::add_exceptions(&store, &mut policy)?;
         recorded::merge(&store, repository.as_deref(), std::slice::from_mut(&mut change))?;
     }
 

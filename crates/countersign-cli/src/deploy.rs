@@ -212,8 +212,9 @@ struct CheckReport<'a> {
 }
 
 fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
-    let s = setup(&args.deploy, g)?;
+    let mut s = setup(&args.deploy, g)?;
     let store = open_store(&s, !args.dry_run)?;
+    crate::recorded::add_exceptions(&store, &mut s.policy)?;
     let repository = s.ctx.repository.clone();
     let now = g.as_of();
     let request = DeployRequest {

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod audit;
 mod check;
 mod deploy;
+mod exceptions;
 mod obligations;
 mod output;
 mod owners;
@@ -127,6 +128,11 @@ enum Command {
     /// deploys that happened (`deploy record`).
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
+    /// Request an exception to the policy, or approve one as a second operator.
+    #[command(subcommand)]
+    Exception(exceptions::ExceptionCommand),
+    /// List every exception, from the policy file and the log, with its state and end.
+    Exceptions(exceptions::ListArgs),
     /// List emergency obligations with their due times; exit 1 when one is overdue.
     Obligations(obligations::ObligationsArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
@@ -164,6 +170,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
         Command::Check(args) => check::run(args, &g).map(ExitCode::from),
         Command::Deploy(cmd) => deploy::run(cmd, &g).map(ExitCode::from),
+        Command::Exception(cmd) => exceptions::run(cmd, &g).map(ExitCode::from),
+        Command::Exceptions(args) => exceptions::list(args, &g).map(ExitCode::from),
         Command::Obligations(args) => obligations::run(args, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),

@@ -75,6 +75,7 @@ pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let (store, repository) = recorded::open(g)?;
+    recorded::add_exceptions(&store, &mut policy)?;
     let now = g.as_of();
     let (_, evals) =
         crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), now)?;

@@ -56,6 +56,15 @@ pub fn owner_repo(url: &str) -> Option<String> {
     (path.contains('/') && !path.split('/').any(str::is_empty)).then(|| path.to_string())
 }
 
+/// Add the exceptions recorded in the store, once a second operator approved them, to the
+/// policy's own (S000-18): one concept, one evaluation.
+pub fn add_exceptions(store: &Store, policy: &mut Policy) -> anyhow::Result<()> {
+    let recorded = countersign_judge::exceptions::recorded_exceptions(store, policy)
+        .context("cannot read the exceptions recorded in the evidence store")?;
+    countersign_judge::exceptions::add_recorded_exceptions(policy, &recorded);
+    Ok(())
+}
+
 /// Register the changes (so evidence can be recorded against them), then add the recorded
 /// approvals, check results, emergency declarations and fulfilments to each.
 pub fn merge(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> anyhow::Result<usize> {
@@ -72,7 +81,7 @@ pub fn record_check(g: &Global) -> countersign_store::cli::RecordCheck {
         let src = crate::policy_source::read(policy, &root)
             .context("`record` checks every record against the policy in force")?;
         let loaded = crate::policy_source::load(&src, today)?;
-        validate_record(&loaded.policy, &request.evidence)
+        validate_record(&loaded.policy, &request.evidence, today)
             .with_context(|| format!("the record does not fit the policy {}", src.name))
     })
 }
@@ -101,7 +110,7 @@ pub fn known_person<'p>(policy: &'p Policy, who: &str, role: &str) -> anyhow::Re
 }
 
 /// Whether a record names only what the policy knows.
-pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<()> {
+pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil::Date) -> anyhow::Result<()> {
     let obligation_ids =
         || -> Vec<&str> { policy.emergency.iter().flat_map(|e| e.obligations.iter().map(|o| o.id.as_str())).collect() };
     match evidence {
@@ -111,8 +120,21 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
         Evidence::Emergency { declared_by, .. } => {
             known_person(policy, declared_by, "declarer")?;
         }
-        Evidence::Exception { rule, approved_by, review_by, .. } => {
-            known_person(policy, approved_by, "approver of the exception")?;
+        Evidence::Exception { rule, approved_by, review_by, people, categories, .. } => {
+            if approved_by.is_some() {
+                bail!(
+                    "an exception is not approved in its request: the second operator approves it in their own name\nhint: drop approvedBy/--approved-by; then `countersign exception approve ENTRY --by <approver>`"
+                );
+            }
+            for person in people {
+                known_person(policy, person, "person the exception covers")?;
+            }
+            for category in categories {
+                if !policy.categories.iter().any(|c| &c.id == category) {
+                    let ids: Vec<&str> = policy.categories.iter().map(|c| c.id.as_str()).collect();
+                    bail!("the policy has no category {category:?}\nhint: one of: {}", ids.join(", "));
+                }
+            }
             let known_rule = policy.rules.contains_key(rule)
                 || policy.gates.iter().any(|g| &g.check == rule || g.aliases.contains(rule))
                 || WAIVABLE_KINDS.contains(&rule.as_str());
@@ -122,9 +144,20 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
                 names.extend(WAIVABLE_KINDS.iter().map(|k| k.to_string()));
                 bail!("the policy has no rule {rule:?} to except\nhint: one of: {}", names.join(", "));
             }
-            review_by.parse::<jiff::civil::Date>().with_context(|| {
+            let until = review_by.parse::<jiff::civil::Date>().with_context(|| {
                 format!("the re-evaluation date {review_by:?} is not a date\nhint: write it as YYYY-MM-DD")
             })?;
+            if until < today {
+                bail!(
+                    "the exception would end on {until}, which has passed (today is {today})\nhint: an exception runs from its approval to a date ahead"
+                );
+            }
+            let limit = today.checked_add(jiff::Span::new().years(1)).unwrap_or(today);
+            if until > limit {
+                bail!(
+                    "an exception may run for at most a year (until {limit}), not until {until}: it may not become permanent\nhint: request it until {limit} or sooner, and renew it then with a new approval"
+                );
+            }
         }
         Evidence::Obligation { obligation, .. } | Evidence::ObligationFulfilled { obligation, .. } => {
             let ids = obligation_ids();
@@ -167,6 +200,11 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence) -> anyhow::Result<(
         Evidence::WebhookDelivery { .. } | Evidence::ApprovalWithdrawn { .. } => {
             bail!(
                 "webhook deliveries, and withdrawals of approval, are recorded only by `countersign serve`, from the forge's own words"
+            )
+        }
+        Evidence::ExceptionApproval { .. } => {
+            bail!(
+                "an exception is approved with `countersign exception approve ENTRY`, which checks that the approver is not its requester"
             )
         }
         Evidence::DeployDecision { .. } => {

@@ -277,3 +277,96 @@ fn s003_07_an_emergency_declared_by_record_is_an_emergency_in_audit() {
     let r = run(&repo, &["obligations"]);
     assert!(r.stdout.contains("documented") && r.stdout.contains("PR #3"), "{}", r.stdout);
 }
+
+/// The policy merged reviewed, then an unreviewed pull request (#3) by Alice.
+fn with_unreviewed_change() -> Repo {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", POLICY)], "Reviewed-by: Bob <bob@example.com>");
+    repo.merge_pr(3, ALICE, ALICE, &[("src/quick.rs", "fn quick() {}\n")], "A quick change");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    repo
+}
+
+fn request(repo: &Repo, until: &str, by: &str) -> Run {
+    run(
+        repo,
+        &[
+            "exception",
+            "request",
+            "--waives",
+            "review",
+            "--until",
+            until,
+            "--person",
+            "alice@example.com",
+            "--justification",
+            "Bob is on leave; Alice ships alone until he is back",
+            "--by",
+            by,
+        ],
+    )
+}
+
+#[test]
+fn s000_18_an_exception_needs_a_second_operator_a_justification_and_an_end() {
+    let repo = with_unreviewed_change();
+    assert_eq!(run(&repo, &["audit"]).code, 1, "unreviewed");
+
+    // Dates in the past, or more than a year ahead, are refused and nothing is stored.
+    for until in ["2026-05-01", "2027-06-02"] {
+        let r = request(&repo, until, "alice@example.com");
+        assert_eq!(r.code, 2, "{until}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("nothing was stored"), "{}", r.stderr);
+    }
+    let r = request(&repo, "2026-06-30", "alice@example.com");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("requested exception #0"), "{}", r.stdout);
+    let audit = run(&repo, &["audit"]);
+    assert_eq!(audit.code, 1, "a request waives nothing: {}", audit.stdout);
+    let listed = run(&repo, &["exceptions"]);
+    assert!(listed.stdout.starts_with("AWAITING-APPROVAL  recorded #0"), "{}", listed.stdout);
+
+    // The requester cannot approve it, nor can someone the policy does not know.
+    let r = run(&repo, &["exception", "approve", "0", "--by", "alice@example.com"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot also approve it"), "{}", r.stderr);
+    let r = run(&repo, &["exception", "approve", "0", "--by", "mallory@example.com"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not a person of the policy"), "{}", r.stderr);
+    // Nor is an approval recorded by hand, in anyone's name.
+    let forged = r#"{"kind": "exception-approval", "exception": 0}"#;
+    let out = countersign(repo.path())
+        .args(["record", "--by", "bob@example.com", "--json", "-"])
+        .write_stdin(forged)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+
+    let r = run(&repo, &["exception", "approve", "#0", "--by", "bob@example.com"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let audit = run(&repo, &["--format", "json", "audit"]);
+    assert_eq!(audit.code, 0, "{}", audit.stdout);
+    let json: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let review = json["changes"][0]["requirements"].as_array().unwrap().iter().find(|r| r["id"] == "review").unwrap();
+    assert_eq!(review["status"], "waived");
+    assert!(review["detail"].as_str().unwrap().starts_with("exception recorded #0: Bob is on leave"), "{review:#}");
+    let listed = run(&repo, &["--format", "json", "exceptions"]);
+    let json: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let ex = &json["exceptions"][0];
+    assert_eq!((ex["state"].as_str(), ex["until"].as_str()), (Some("in-force"), Some("2026-06-30")));
+    assert_eq!(ex["approved_by"][0], "bob (entry #1)");
+
+    // After its date it stops waiving, and shows as ended.
+    let later = run(&repo, &["--now", "2026-07-01T09:00:00Z", "audit"]);
+    assert_eq!(later.code, 1, "{}", later.stdout);
+    assert!(
+        later.stdout.contains("exception recorded #0 no longer applies: its re-evaluation date 2026-06-30 has passed"),
+        "{}",
+        later.stdout
+    );
+    let listed = run(&repo, &["--now", "2026-07-01T09:00:00Z", "exceptions"]);
+    assert!(listed.stdout.starts_with("ENDED"), "{}", listed.stdout);
+    let r = run(&repo, &["--now", "2026-07-01T09:00:00Z", "exception", "approve", "0", "--by", "bob@example.com"]);
+    assert_eq!(r.code, 2, "an ended exception is renewed by a new request: {}", r.stderr);
+}

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 pub mod deploy;
+pub mod exceptions;
 
 use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
 use countersign_engine::{Engine, EvalOptions, Evaluation};

@@ -375,7 +375,10 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
         ));
     }
     if doc.evidence.forge_only()
-        || matches!(doc.evidence, Evidence::PolicyVersion { .. } | Evidence::DeployDecision { .. })
+        || matches!(
+            doc.evidence,
+            Evidence::PolicyVersion { .. } | Evidence::DeployDecision { .. } | Evidence::ExceptionApproval { .. }
+        )
     {
         return Err(ApiError(
             StatusCode::FORBIDDEN,

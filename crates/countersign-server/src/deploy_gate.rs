@@ -160,6 +160,8 @@ fn judge(
             Err(failed) => return Ok(Err(format!("the policy has {} error(s)", failed.errors.len()))),
         };
     countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(&tip, file).ok().flatten());
+    let exceptions = countersign_judge::exceptions::recorded_exceptions(store, &policy)?;
+    countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
     let Some(rules) = &policy.deploy else {
         return Ok(Err("the policy has no [deploy] section".into()));
     };

@@ -371,9 +371,12 @@ fn judge(
         .pr_change_with(base, head, &countersign_judge::read_options(&policy))
         .with_context(|| format!("cannot read the commits between {base} and {head}"))?;
     countersign_judge::merge_forge(&mut change, forge_change(change_id, pr, head));
-    for e in store.evidence_for(&[change_id])? {
+    let (recorded, exceptions) = store.evidence_for_and_kinds(&[change_id], countersign_judge::exceptions::KINDS)?;
+    for e in recorded {
         countersign_judge::add_recorded(&mut change, &e);
     }
+    let exceptions = countersign_judge::exceptions::exceptions_in(exceptions, &policy);
+    countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
     let engine = Engine::new(&policy);
     let base_facts = countersign_judge::base_facts(&engine, &repo, &change, base);
     let eval = engine.evaluate_with_base(&change, &base_facts, &EvalOptions { now: Some(now) });

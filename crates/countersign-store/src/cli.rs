@@ -690,8 +690,10 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
         RecordKind::Exception => Evidence::Exception {
             rule: need(a.rule.take(), "rule", "exception")?,
             justification: need(a.justification.take(), "justification", "exception")?,
-            approved_by: need(a.approved_by.take(), "approved-by", "exception")?,
+            approved_by: a.approved_by.take(),
             review_by: need(a.review_by.take(), "review-by", "exception")?,
+            people: Vec::new(),
+            categories: Vec::new(),
         },
         RecordKind::Obligation => {
             Evidence::Obligation { obligation: need(a.obligation.take(), "obligation", "obligation")?, due: a.due }

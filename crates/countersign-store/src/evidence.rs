@@ -28,6 +28,7 @@ pub const KINDS: &[&str] = &[
     "emergency",
     "console-change",
     "exception",
+    "exception-approval",
     "obligation",
     "obligation-fulfilled",
     "policy-version",
@@ -194,14 +195,27 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ticket: Option<String>,
     },
+    /// A request for an exception to the policy (S000-18): it waives `rule` until
+    /// `review_by`, for the people and categories named (all when empty), once a second
+    /// operator approves it with an `exception-approval` entry.
     #[serde(rename_all = "camelCase")]
     Exception {
         rule: String,
         justification: String,
-        approved_by: String,
-        /// Re-evaluation date (S000-18).
+        /// An approver named in the request itself. It never counts: no one records an
+        /// approval in another person's name. Kept so that older entries still read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approved_by: Option<String>,
+        /// The last day it applies: its re-evaluation date (S000-18).
         review_by: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        categories: Vec<String>,
     },
+    /// The recorder approves the exception requested in log entry `exception`.
+    #[serde(rename_all = "camelCase")]
+    ExceptionApproval { exception: u64 },
     #[serde(rename_all = "camelCase")]
     Obligation {
         obligation: String,
@@ -253,6 +267,7 @@ impl Evidence {
             Evidence::Emergency { .. } => "emergency",
             Evidence::ConsoleChange { .. } => "console-change",
             Evidence::Exception { .. } => "exception",
+            Evidence::ExceptionApproval { .. } => "exception-approval",
             Evidence::Obligation { .. } => "obligation",
             Evidence::ObligationFulfilled { .. } => "obligation-fulfilled",
             Evidence::PolicyVersion { .. } => "policy-version",
@@ -270,6 +285,8 @@ impl Evidence {
                 | Evidence::WebhookDelivery { .. }
                 | Evidence::Deploy { .. }
                 | Evidence::DeployDecision { .. }
+                | Evidence::Exception { .. }
+                | Evidence::ExceptionApproval { .. }
         )
     }
 
@@ -365,6 +382,14 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         (Evidence::DeployDecision { environment, artifact_digest, commit, .. }, _) => {
             deploy_subject(environment, artifact_digest.as_deref(), Some(commit))
         }
+        (Evidence::Exception { rule, justification, .. }, None) => Subject {
+            name: format!("exception:{rule}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(justification.as_bytes()))]),
+        },
+        (Evidence::ExceptionApproval { exception }, _) => Subject {
+            name: format!("exception:#{exception}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(exception.to_string().as_bytes()))]),
+        },
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
             name: format!("console:{system}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(description.as_bytes()))]),

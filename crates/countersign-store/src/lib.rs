@@ -1342,6 +1342,16 @@ impl Store {
     /// entries proven by [`Store::proven_scan`], matched by the change their signed
     /// payload names. References that name no registered change are skipped.
     pub fn evidence_for(&self, references: &[&str]) -> Result<Vec<RecordedEvidence>, StoreError> {
+        Ok(self.evidence_for_and_kinds(references, &[])?.0)
+    }
+
+    /// [`Store::evidence_for`], and in the same scan every entry of these kinds (the
+    /// recorded exceptions that apply to any change).
+    pub fn evidence_for_and_kinds(
+        &self,
+        references: &[&str],
+        kinds: &[&str],
+    ) -> Result<(Vec<RecordedEvidence>, Vec<RecordedEvidence>), StoreError> {
         let mut ids = std::collections::HashSet::new();
         for reference in references {
             let pool = &self.core.pool;
@@ -1349,13 +1359,15 @@ impl Store {
                 ids.insert(row.id);
             }
         }
-        let mut out = Vec::new();
+        let (mut out, mut of_kinds) = (Vec::new(), Vec::new());
         self.proven_scan(&mut |e, _| {
-            if e.change_id.as_ref().is_some_and(|c| ids.contains(c)) {
+            if kinds.contains(&e.evidence.kind()) {
+                of_kinds.push(e);
+            } else if e.change_id.as_ref().is_some_and(|c| ids.contains(c)) {
                 out.push(e);
             }
         })?;
-        Ok(out)
+        Ok((out, of_kinds))
     }
 
     /// All recorded evidence that concerns a change, in log order, for `audit`: only
