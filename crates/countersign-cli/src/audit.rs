@@ -123,7 +123,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         recorded::add_exceptions(store, &mut policy)?;
     }
     let store = store.as_ref().map(|(s, r)| (s, r.as_deref()));
-    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, g.as_of())?;
+    // Console changes are part of a period's population, not of a revision range.
+    let console = args.range.is_none();
+    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, g.as_of(), console)?;
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -206,17 +208,19 @@ pub fn judge_history(
     walk_opts: &countersign_git::WalkOptions,
     store: Option<(&countersign_store::Store, Option<&str>)>,
     now: jiff::Timestamp,
+    console: bool,
 ) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
     let bar = progress_bar();
-    let judged = countersign_judge::judge_walk(repo, policy, walk_opts, store, now, &|p: countersign_git::Progress| {
-        if let Some(bar) = &bar {
-            if p.total > 0 {
-                bar.set_length(p.total as u64);
+    let judged =
+        countersign_judge::judge_walk(repo, policy, walk_opts, store, now, console, &|p: countersign_git::Progress| {
+            if let Some(bar) = &bar {
+                if p.total > 0 {
+                    bar.set_length(p.total as u64);
+                }
+                bar.set_position(p.done as u64);
             }
-            bar.set_position(p.done as u64);
-        }
-    })
-    .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
+        })
+        .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -234,7 +234,7 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         None => None,
     };
     let mut judge_range = |walk: countersign_git::WalkOptions| {
-        crate::audit::judge_history(&s.repo, &s.policy, &walk, Some((&store, repository.as_deref())), now)
+        crate::audit::judge_history(&s.repo, &s.policy, &walk, Some((&store, repository.as_deref())), now, false)
             .map(|(_, evals)| evals)
             .map_err(|e| countersign_judge::JudgeError::Range(format!("{e:#}")))
     };

@@ -78,7 +78,7 @@ pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
     recorded::add_exceptions(&store, &mut policy)?;
     let now = g.as_of();
     let (_, evals) =
-        crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), now)?;
+        crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), now, false)?;
     let all = instances(&evals, now, args.due_soon);
     let counts = count(&all);
     let shown: Vec<&ObligationInstance> = all

@@ -186,7 +186,7 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 );
             }
         }
-        Evidence::ConsoleChange { system, .. } => {
+        Evidence::ConsoleChange { system, changed_by, .. } => {
             if let Some(console) = &policy.console
                 && !console.providers.is_empty()
                 && !console.providers.iter().any(|p| p.eq_ignore_ascii_case(system))
@@ -194,6 +194,33 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 bail!(
                     "the policy lists no console provider {system:?}\nhint: one of: {}",
                     console.providers.join(", ")
+                );
+            }
+            if let Some(who) = changed_by {
+                known_person(policy, who, "person who made the console change")?;
+            }
+            // S000-12: a record without every required field is refused, not stored as a
+            // violation: the person recording it is there to fill it in.
+            let fields = evidence.console_fields().unwrap_or_default();
+            let required = policy.console.as_ref().map(|c| c.required_fields.as_slice()).unwrap_or_default();
+            let missing: Vec<&str> = required
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !fields.contains_key(&f.trim().to_lowercase()))
+                .collect();
+            if !missing.is_empty() {
+                let flag = |f: &str| match f.trim().to_lowercase().as_str() {
+                    "who" | "changed by" => "--changed-by WHO".to_owned(),
+                    "when" => "--at TIME".to_owned(),
+                    "provider" | "system" => "--system NAME".to_owned(),
+                    "what" | "what changed" | "description" => "--description TEXT".to_owned(),
+                    "ticket" => "--ticket REF".to_owned(),
+                    other => format!("--field \"{other}=…\""),
+                };
+                bail!(
+                    "the console change lacks {} that the policy's [console] required-fields asks for\nhint: add {}",
+                    missing.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", "),
+                    missing.iter().map(|m| flag(m)).collect::<Vec<_>>().join(" ")
                 );
             }
         }

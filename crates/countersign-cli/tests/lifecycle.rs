@@ -370,3 +370,108 @@ fn s000_18_an_exception_needs_a_second_operator_a_justification_and_an_end() {
     let r = run(&repo, &["--now", "2026-07-01T09:00:00Z", "exception", "approve", "0", "--by", "bob@example.com"]);
     assert_eq!(r.code, 2, "an ended exception is renewed by a new request: {}", r.stderr);
 }
+
+const CONSOLE: &str = r#"
+[console]
+providers = ["Cloudflare", "Stripe"]
+required-fields = ["who", "when", "provider", "what changed", "why", "how to undo"]
+
+[[categories]]
+id = "console"
+name = "Console change"
+precedence = 50
+when = { kind = "console-change" }
+require = "peer-review"
+"#;
+
+#[test]
+fn s000_12_a_console_change_is_logged_with_every_field_and_judged() {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    let policy = format!("{POLICY}{CONSOLE}");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", &policy)], "Reviewed-by: Bob <bob@example.com>");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    let base = [
+        "record",
+        "console-change",
+        "--system",
+        "Cloudflare",
+        "--description",
+        "Raised the WAF rate limit to 200/min",
+        "--by",
+        "alice@example.com",
+    ];
+
+    // Without who, why and how to undo: refused, nothing stored.
+    let r = run(&repo, &base);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("lacks \"who\", \"when\", \"why\", \"how to undo\""), "{}", r.stderr);
+    assert!(r.stderr.contains("--field \"how to undo=…\""), "{}", r.stderr);
+    assert!(r.stderr.contains("nothing was stored"), "{}", r.stderr);
+    // A provider the policy does not list, or a person it does not know: refused too.
+    let mut unknown = base.to_vec();
+    unknown[3] = "Heroku";
+    assert_eq!(run(&repo, &unknown).code, 2);
+
+    let mut full = base.to_vec();
+    full.extend([
+        "--changed-by",
+        "alice@example.com",
+        "--at",
+        "2026-05-30T09:15:00Z",
+        "--field",
+        "why=A customer's batch import was throttled",
+        "--field",
+        "how to undo=Set the WAF rate limit back to 100/min",
+    ]);
+    let r = run(&repo, &full);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("recorded entry 0 (console-change)"), "{}", r.stdout);
+
+    // It is a change of its own in the audit, judged like any other.
+    let audit = run(&repo, &["--format", "json", "audit"]);
+    let json: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let change = json["changes"].as_array().unwrap().iter().find(|c| c["change"]["id"] == "console:0").expect("listed");
+    assert_eq!(change["change"]["kind"], "console-change");
+    assert_eq!(change["change"]["title"], "Cloudflare: Raised the WAF rate limit to 200/min");
+    assert_eq!(change["change"]["time"], "2026-05-30T09:15:00Z");
+    assert_eq!(change["category"]["id"], "console");
+    let status =
+        |id: &str| change["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["status"].clone();
+    assert_eq!(status("console-field:how-to-undo"), "met");
+    assert_eq!(status("review"), "missing", "{change:#}");
+    assert_eq!(audit.code, 1);
+
+    // The person who made it cannot approve it; someone else can.
+    let mine = run(
+        &repo,
+        &[
+            "record",
+            "approval",
+            "--change",
+            "console:0",
+            "--approver",
+            "alice@example.com",
+            "--by",
+            "alice@example.com",
+        ],
+    );
+    assert_eq!(mine.code, 0, "{}{}", mine.stdout, mine.stderr);
+    assert_eq!(run(&repo, &["audit"]).code, 1, "an approval by the changer does not count");
+    let r = run(
+        &repo,
+        &["record", "approval", "--change", "console:0", "--approver", "bob@example.com", "--by", "bob@example.com"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let audit = run(&repo, &["audit"]);
+    assert_eq!(audit.code, 0, "{}", audit.stdout);
+    // Evidence can name only a console change that exists.
+    let r = run(
+        &repo,
+        &["record", "approval", "--change", "console:1", "--approver", "bob@example.com", "--by", "bob@example.com"],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // A date range leaves out the console changes outside it.
+    let june = run(&repo, &["--format", "json", "audit", "--since", "2026-05-31"]);
+    assert!(!june.stdout.contains("console:0"), "{}", june.stdout);
+}

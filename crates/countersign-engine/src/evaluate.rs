@@ -347,7 +347,15 @@ impl<'p> Engine<'p> {
         touched: &[(&Area, Vec<String>)],
         reqs: &mut Vec<RequirementResult>,
     ) {
-        if matches!(cx.kind, ChangeKind::Deploy | ChangeKind::ConsoleChange) {
+        if cx.kind == ChangeKind::Deploy {
+            return;
+        }
+        // A console change needs approvals only when the policy asks for them: when a
+        // category whose condition matches it (`kind = "console-change"`) requires a rule.
+        // The default category's rule is about code review, which a console has none of.
+        if cx.kind == ChangeKind::ConsoleChange
+            && (matches!(category.when, Condition::Always) || !self.condition_holds(&category.when, cx))
+        {
             return;
         }
         let judge = |id: String, required_by: String, rule_name: &str| {

@@ -555,3 +555,18 @@ fn merged_commits_exclude_what_main_already_had() {
     let paths: Vec<_> = pr.changed_paths.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(paths, vec!["f1.txt", "f2.txt"]);
 }
+
+/// A history that starts with `git commit --allow-empty` (a common first commit): its tree
+/// is the empty tree, which git knows without storing it.
+#[test]
+fn a_first_commit_with_the_empty_tree_is_read() {
+    let r = TestRepo::new();
+    r.git(&["commit", "-q", "--allow-empty", "-m", "Initial empty commit"]);
+    r.commit(&[("README.md", "hello\n")], "Add the readme");
+    for opts in [no_cache(), WalkOptions::default()] {
+        let w = walk(&r, &opts).expect("the empty tree is a tree");
+        assert_eq!(w.changes.len(), 2);
+        assert!(w.changes[1].changed_paths.is_empty(), "{:?}", w.changes[1].changed_paths);
+        assert_eq!(w.changes[0].changed_paths.len(), 1);
+    }
+}

@@ -14,7 +14,7 @@ use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
 use countersign_engine::{Engine, EvalOptions, Evaluation};
 use countersign_policy::Diagnostic;
 use countersign_policy::model::{CodeownersSettings, Policy};
-use countersign_store::{ChangeRef, RecordedEvidence, Store, StoreError};
+use countersign_store::{ChangeRef, Evidence, RecordedEvidence, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JudgeError {
@@ -33,20 +33,31 @@ pub enum JudgeError {
 }
 
 /// Walk the history `walk_opts` names, add what the evidence store holds about each change
-/// (when given one: changes are registered as they are met), and judge every change as of
-/// `now`. What `audit` and the deploy gate share.
+/// (when given one: changes are registered as they are met) and, with `console`, the
+/// console changes recorded in its date window, and judge every change as of `now`. What
+/// `audit` and the deploy gate share.
 pub fn judge_walk(
     repo: &countersign_git::Repository,
     policy: &Policy,
     walk_opts: &countersign_git::WalkOptions,
     store: Option<(&Store, Option<&str>)>,
     now: jiff::Timestamp,
+    console: bool,
     progress: &dyn Fn(countersign_git::Progress),
 ) -> Result<(countersign_git::Walk, Vec<Evaluation>), JudgeError> {
     let mut walk = repo.changes(walk_opts, progress)?;
     let mut changes = std::mem::take(&mut walk.changes);
     if let Some((store, repository)) = store {
-        merge_recorded(store, repository, &mut changes)?;
+        // Console changes belong to a period, not to a range of commits: with `console`,
+        // those in the walk's date window join the changes (never a deploy's range).
+        if console {
+            let (since, until) = (walk_opts.since, walk_opts.until);
+            let keep =
+                move |c: &Change| c.time.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u));
+            merge_recorded_with_console(store, repository, &mut changes, &keep)?;
+        } else {
+            merge_recorded(store, repository, &mut changes)?;
+        }
     }
     let engine = Engine::new(policy);
     let opts = EvalOptions { now: Some(now) };
@@ -294,10 +305,59 @@ pub fn change_ref(change: &Change, repository: Option<&str>) -> ChangeRef {
 /// results, emergency declarations and fulfilments to each. Returns how many pieces of
 /// recorded evidence were added.
 pub fn merge_recorded(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> Result<usize, StoreError> {
+    let evidence = store.all_change_evidence()?;
+    merge_into(store, repository, changes, evidence)
+}
+
+/// [`merge_recorded`], after adding the console changes recorded in the log (S000-12) that
+/// `keep` accepts, as changes of their own: one scan of the log for both.
+pub fn merge_recorded_with_console(
+    store: &Store,
+    repository: Option<&str>,
+    changes: &mut Vec<Change>,
+    keep: &dyn Fn(&Change) -> bool,
+) -> Result<usize, StoreError> {
+    let (evidence, console) = store.all_change_evidence_and_kinds(&["console-change"])?;
+    changes.extend(console.iter().filter_map(console_change).filter(|c| keep(c)));
+    merge_into(store, repository, changes, evidence)
+}
+
+/// The change a recorded console change is: `console:<entry>`, of kind console-change, its
+/// fields as the sections of its description (what `[console] required-fields` checks),
+/// made by whoever it says made it, at the time it says (else when it was recorded).
+pub fn console_change(e: &RecordedEvidence) -> Option<Change> {
+    let Evidence::ConsoleChange { system, description, changed_by, changed_at, .. } = &e.evidence else {
+        return None;
+    };
+    let fields = e.evidence.console_fields().unwrap_or_default();
+    let body = fields.iter().map(|(name, value)| format!("## {name}\n{value}\n")).collect::<Vec<_>>().join("\n");
+    Some(Change {
+        id: format!("console:{}", e.index),
+        kind: Some(ChangeKind::ConsoleChange),
+        title: format!("{system}: {description}"),
+        body,
+        author: changed_by.as_deref().map(countersign_engine::evaluate::parse_identity),
+        time: Some(changed_at.unwrap_or(e.recorded_at)),
+        completeness: countersign_engine::change::Completeness {
+            reviews: true,
+            checks: true,
+            description: true,
+            labels: true,
+        },
+        ..Change::default()
+    })
+}
+
+fn merge_into(
+    store: &Store,
+    repository: Option<&str>,
+    changes: &mut [Change],
+    evidence: Vec<RecordedEvidence>,
+) -> Result<usize, StoreError> {
     let refs: Vec<ChangeRef> = changes.iter().map(|c| change_ref(c, repository)).collect();
     store.register_new_changes(&refs)?;
     let mut by_change: HashMap<String, Vec<RecordedEvidence>> = HashMap::new();
-    for e in store.all_change_evidence()? {
+    for e in evidence {
         if let Some(id) = e.change_id.clone() {
             by_change.entry(id).or_default().push(e);
         }

@@ -185,7 +185,7 @@ fn judge(
     };
     let repository = Some(config.name.as_str());
     let mut judge_range = |walk: countersign_git::WalkOptions| {
-        countersign_judge::judge_walk(&repo, &policy, &walk, Some((store, repository)), now, &|_| {})
+        countersign_judge::judge_walk(&repo, &policy, &walk, Some((store, repository)), now, false, &|_| {})
             .map(|(_, evals)| evals)
     };
     let gated = countersign_judge::deploy::gate(

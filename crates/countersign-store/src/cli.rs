@@ -304,6 +304,13 @@ pub struct RecordArgs {
     /// console-change: a ticket reference.
     #[arg(long)]
     pub ticket: Option<String>,
+    /// console-change: who made the change (a person of the policy; default: nobody stated).
+    #[arg(long, value_name = "WHO")]
+    pub changed_by: Option<String>,
+    /// console-change: one more field the policy's `[console] required-fields` asks for,
+    /// as NAME=VALUE (`--field "why=rotate the leaked key"`); repeatable.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub field: Vec<String>,
     /// exception: the rule excepted.
     #[arg(long)]
     pub rule: Option<String>,
@@ -325,8 +332,9 @@ pub struct RecordArgs {
     /// obligation-fulfilled: what fulfils it (a PR, a document).
     #[arg(long)]
     pub reference: Option<String>,
-    /// obligation-fulfilled: when it was fulfilled, if before now (RFC 3339 or YYYY-MM-DD);
-    /// the deadline is measured against this, and the entry keeps both times.
+    /// obligation-fulfilled: when it was fulfilled, if before now; console-change: when the
+    /// change was made (RFC 3339 or YYYY-MM-DD). The entry keeps this and when it was
+    /// recorded; deadlines are measured against this.
     #[arg(long, value_name = "TIME", value_parser = parse_fulfilled_at)]
     pub at: Option<Timestamp>,
 }
@@ -683,9 +691,20 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
         RecordKind::ConsoleChange => Evidence::ConsoleChange {
             system: need(a.system.take(), "system", "console-change")?,
             description: need(a.description.take(), "description", "console-change")?,
-            changed_by: None,
-            changed_at: None,
+            changed_by: a.changed_by.take(),
+            changed_at: a.at.take(),
             ticket: a.ticket.take(),
+            fields: std::mem::take(&mut a.field)
+                .into_iter()
+                .map(|f| match f.split_once('=') {
+                    Some((name, value)) if !name.trim().is_empty() => {
+                        Ok((name.trim().to_owned(), value.trim().to_owned()))
+                    }
+                    _ => Err(anyhow::anyhow!(
+                        "--field takes NAME=VALUE, e.g. --field \"how to undo=restore the old DNS record\"; not {f:?}"
+                    )),
+                })
+                .collect::<anyhow::Result<_>>()?,
         },
         RecordKind::Exception => Evidence::Exception {
             rule: need(a.rule.take(), "rule", "exception")?,
@@ -886,6 +905,28 @@ fn record(ctx: &CliContext, mut args: RecordArgs) -> anyhow::Result<ExitCode> {
     // with git, and register the commit (merged into the change that holds it, if any).
     let repo = ctx.repo.clone().unwrap_or_else(|| PathBuf::from("."));
     let change = match change {
+        // A console change is the change `console:<entry>`: evidence about it (an approval)
+        // registers it on first use, once the entry is shown to be a console change.
+        Some(reference) if reference.starts_with("console:") && store.resolve_change(&reference)?.is_none() => {
+            let entry: u64 = reference["console:".len()..]
+                .parse()
+                .with_context(|| format!("{reference:?} names no log entry; a console change is `console:<entry>`"))?;
+            let size = store.tree_size()?;
+            let is_console = entry < size
+                && countersign_log::dsse::statement_unverified(&store.entry(entry)?)
+                    .is_ok_and(|s| s.predicate_type == crate::evidence::predicate_type("console-change"));
+            if !is_console {
+                bail!(
+                    "log entry #{entry} is not a console change\nhint: `countersign audit` lists console changes as console:<entry>"
+                );
+            }
+            store.upsert_changes(&[ChangeRef {
+                id: reference.clone(),
+                repository: ctx.repository.clone(),
+                ..ChangeRef::default()
+            }])?;
+            Some(reference)
+        }
         Some(reference) if store.resolve_change(&reference)?.is_none() => match commit_in_repo(&repo, &reference)? {
             Some(commit) => {
                 if store.resolve_change(&commit)?.is_none() {

@@ -194,6 +194,9 @@ pub enum Evidence {
         changed_at: Option<Timestamp>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ticket: Option<String>,
+        /// The policy's other `[console] required-fields` (`why`, `how to undo`, …), by name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        fields: BTreeMap<String, String>,
     },
     /// A request for an exception to the policy (S000-18): it waives `rule` until
     /// `review_by`, for the people and categories named (all when empty), once a second
@@ -315,6 +318,35 @@ impl Evidence {
             }
             _ => None,
         }
+    }
+}
+
+impl Evidence {
+    /// A console change's fields by the names a policy's `required-fields` use (lower
+    /// case): `who`, `when`, `provider`, `what` and `what changed`, `ticket`, and the rest
+    /// as recorded. Empty values are left out. `None` for other kinds.
+    pub fn console_fields(&self) -> Option<BTreeMap<String, String>> {
+        let Evidence::ConsoleChange { system, description, changed_by, changed_at, ticket, fields } = self else {
+            return None;
+        };
+        let mut out: BTreeMap<String, String> = fields
+            .iter()
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let mut put = |names: &[&str], value: Option<String>| {
+            if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+                for name in names {
+                    out.entry((*name).to_owned()).or_insert_with(|| value.clone());
+                }
+            }
+        };
+        put(&["provider", "system"], Some(system.clone()));
+        put(&["what", "what changed", "description"], Some(description.clone()));
+        put(&["who", "changed by"], changed_by.clone());
+        put(&["when"], changed_at.map(|t| t.to_string()));
+        put(&["ticket"], ticket.clone());
+        Some(out)
     }
 }
 

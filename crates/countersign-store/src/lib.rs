@@ -603,11 +603,13 @@ impl AsyncStore {
                 "webhook deliveries, and evidence taken from them, are recorded only by the server".into(),
             ));
         }
-        if let Evidence::ObligationFulfilled { fulfilled_at: Some(at), .. } = &request.evidence
+        if let Evidence::ObligationFulfilled { fulfilled_at: Some(at), .. }
+        | Evidence::ConsoleChange { changed_at: Some(at), .. } = &request.evidence
             && *at > request.recorded_at
         {
             return Err(StoreError::Append(format!(
-                "an obligation cannot be fulfilled at {at}, after it is recorded ({}): record it once it is done",
+                "a {} cannot have happened at {at}, after it is recorded ({}): record it once it is done",
+                request.evidence.kind(),
                 request.recorded_at
             )));
         }
@@ -1374,13 +1376,24 @@ impl Store {
     /// entries proven by [`Store::proven_scan`]; the change is the one the signed payload
     /// names, never the unsigned `change_id` column.
     pub fn all_change_evidence(&self) -> Result<Vec<RecordedEvidence>, StoreError> {
-        let mut out = Vec::new();
+        Ok(self.all_change_evidence_and_kinds(&[])?.0)
+    }
+
+    /// [`Store::all_change_evidence`], and in the same scan every entry of these kinds that
+    /// names no change (console changes, which are changes of their own).
+    pub fn all_change_evidence_and_kinds(
+        &self,
+        kinds: &[&str],
+    ) -> Result<(Vec<RecordedEvidence>, Vec<RecordedEvidence>), StoreError> {
+        let (mut out, mut of_kinds) = (Vec::new(), Vec::new());
         self.proven_scan(&mut |e, _| {
             if e.change_id.is_some() {
                 out.push(e);
+            } else if kinds.contains(&e.evidence.kind()) {
+                of_kinds.push(e);
             }
         })?;
-        Ok(out)
+        Ok((out, of_kinds))
     }
 
     /// Recorded evidence of these kinds (`deploy`, `deploy-decision`, …), in log order:
