@@ -90,6 +90,9 @@ pub struct PolicyRef<'a> {
     pub source: &'a str,
     pub organization: &'a str,
     pub version: &'a str,
+    /// SHA-256 of the policy text judged with: the version an auditor can match against
+    /// a `policy-version` log entry (`countersign policy publish`).
+    pub sha256: String,
 }
 
 #[derive(Serialize)]
@@ -144,6 +147,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 source: &src.name,
                 organization: &policy.meta.organization,
                 version: &policy.meta.version,
+                sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
             },
             repository: repo_path.display().to_string(),
             branch: walk.branch.clone(),

@@ -141,6 +141,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 source: &src.name,
                 organization: &policy.meta.organization,
                 version: &policy.meta.version,
+                sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
             },
             base: &args.base,
             head: &args.head,

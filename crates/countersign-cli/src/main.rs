@@ -17,6 +17,7 @@ mod output;
 mod owners;
 mod policy_cmd;
 mod policy_source;
+mod policy_versions;
 mod recorded;
 mod serve;
 mod store;

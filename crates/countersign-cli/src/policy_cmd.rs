@@ -21,6 +21,13 @@ pub enum PolicyCommand {
     Render(RenderArgs),
     /// Write a starter countersign.toml (the bundled example) to start from.
     Init(InitArgs),
+    /// Log the policy in force (its text and digest) as a published version.
+    Publish(crate::policy_versions::VersionArgs),
+    /// Sign the published version in force, as one of its document approvers.
+    Approve(crate::policy_versions::VersionArgs),
+    /// Whether the version in force is published, signed by every document approver, and
+    /// reviewed on time; exit 1 when not.
+    Status(crate::policy_versions::VersionArgs),
 }
 
 #[derive(Args)]
@@ -75,6 +82,9 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
     let root = g.repo();
     match cmd {
         PolicyCommand::Check(args) => check(args, g),
+        PolicyCommand::Publish(args) => crate::policy_versions::publish(args, g),
+        PolicyCommand::Approve(args) => crate::policy_versions::approve(args, g),
+        PolicyCommand::Status(args) => crate::policy_versions::status(args, g),
         PolicyCommand::Explain(args) => {
             let src = policy_source::read(args.policy.policy.as_deref(), &root)?;
             let loaded = policy_source::load(&src, g.today())?;

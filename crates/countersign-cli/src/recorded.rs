@@ -229,6 +229,11 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 "webhook deliveries, and withdrawals of approval, are recorded only by `countersign serve`, from the forge's own words"
             )
         }
+        Evidence::PolicyApproval { .. } => {
+            bail!(
+                "a policy version is approved with `countersign policy approve`, which checks that the approver is a document approver"
+            )
+        }
         Evidence::ExceptionApproval { .. } => {
             bail!(
                 "an exception is approved with `countersign exception approve ENTRY`, which checks that the approver is not its requester"

@@ -475,3 +475,56 @@ fn s000_12_a_console_change_is_logged_with_every_field_and_judged() {
     let june = run(&repo, &["--format", "json", "audit", "--since", "2026-05-31"]);
     assert!(!june.stdout.contains("console:0"), "{}", june.stdout);
 }
+
+#[test]
+fn s004_14_s000_19_the_policy_version_is_published_signed_and_reviewed_on_time() {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    let policy = POLICY.replacen(
+        "review-every = \"annual\"",
+        "review-every = \"annual\"\nlast-review = 2026-01-15\ndocument-approvers = [\"alice\", \"bob\"]",
+        1,
+    );
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", &policy)], "Reviewed-by: Bob <bob@example.com>");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+
+    let r = run(&repo, &["policy", "status"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("published:  NO"), "{}", r.stdout);
+    assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
+    // Approving before publishing is refused.
+    assert_eq!(run(&repo, &["policy", "approve", "--by", "bob@example.com"]).code, 2);
+
+    let r = run(&repo, &["policy", "publish", "--by", "alice@example.com"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.starts_with("published policy version 1"), "{}", r.stdout);
+    let again = run(&repo, &["policy", "publish", "--by", "alice@example.com"]);
+    assert!(again.stdout.starts_with("already published"), "{}", again.stdout);
+
+    assert_eq!(run(&repo, &["policy", "approve", "--by", "bob@example.com"]).code, 0);
+    assert_eq!(run(&repo, &["policy", "approve", "--by", "bob@example.com"]).code, 2, "once each");
+    let r = run(&repo, &["policy", "status"]);
+    assert_eq!(r.code, 1, "alice has not signed: {}", r.stdout);
+    assert!(r.stdout.contains("MISSING:    approvals of alice"), "{}", r.stdout);
+    assert_eq!(run(&repo, &["policy", "approve", "--by", "alice@example.com"]).code, 0);
+    let r = run(&repo, &["--format", "json", "policy", "status"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["published"], true);
+    assert_eq!(json["approved_by"].as_array().unwrap().len(), 2);
+    assert_eq!(json["next_review"], "2027-01-15");
+    // The audit names the digest it judged with: the published one.
+    let audit = run(&repo, &["--format", "json", "audit"]);
+    let audit: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    assert_eq!(audit["policy"]["sha256"], json["sha256"]);
+
+    // A year on, the review is overdue (S000-19).
+    let r = run(&repo, &["--now", "2027-02-01T00:00:00Z", "policy", "status"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("(OVERDUE)"), "{}", r.stdout);
+    // A changed policy is a new version: published again, signed again.
+    let changed = policy.replacen("version = \"1\"", "version = \"2\"", 1);
+    repo.merge_pr(3, ALICE, ALICE, &[("countersign.toml", &changed)], "Reviewed-by: Bob <bob@example.com>");
+    let r = run(&repo, &["policy", "status"]);
+    assert!(r.stdout.contains("published:  NO") && r.stdout.contains("versions published: 1"), "{}", r.stdout);
+}

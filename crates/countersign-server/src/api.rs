@@ -377,7 +377,10 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
     if doc.evidence.forge_only()
         || matches!(
             doc.evidence,
-            Evidence::PolicyVersion { .. } | Evidence::DeployDecision { .. } | Evidence::ExceptionApproval { .. }
+            Evidence::PolicyVersion { .. }
+                | Evidence::DeployDecision { .. }
+                | Evidence::ExceptionApproval { .. }
+                | Evidence::PolicyApproval { .. }
         )
     {
         return Err(ApiError(

@@ -32,6 +32,7 @@ pub const KINDS: &[&str] = &[
     "obligation",
     "obligation-fulfilled",
     "policy-version",
+    "policy-approval",
     "webhook-delivery",
     "approval-withdrawn",
 ];
@@ -237,6 +238,10 @@ pub enum Evidence {
     },
     #[serde(rename_all = "camelCase")]
     PolicyVersion { version: String, sha256: String },
+    /// The recorder, a document approver of the policy, approves this published version
+    /// (S004-14). Only `countersign policy approve` records these.
+    #[serde(rename_all = "camelCase")]
+    PolicyApproval { version: String, sha256: String },
     /// A webhook delivery as the server received it: the raw body is stored beside the
     /// log (`deliveries`), and this entry proves its bytes. Only the server records these.
     #[serde(rename_all = "camelCase")]
@@ -274,6 +279,7 @@ impl Evidence {
             Evidence::Obligation { .. } => "obligation",
             Evidence::ObligationFulfilled { .. } => "obligation-fulfilled",
             Evidence::PolicyVersion { .. } => "policy-version",
+            Evidence::PolicyApproval { .. } => "policy-approval",
             Evidence::WebhookDelivery { .. } => "webhook-delivery",
             Evidence::ApprovalWithdrawn { .. } => "approval-withdrawn",
         }
@@ -285,6 +291,7 @@ impl Evidence {
             self,
             Evidence::ConsoleChange { .. }
                 | Evidence::PolicyVersion { .. }
+                | Evidence::PolicyApproval { .. }
                 | Evidence::WebhookDelivery { .. }
                 | Evidence::Deploy { .. }
                 | Evidence::DeployDecision { .. }
@@ -400,7 +407,7 @@ fn is_commit_id(s: &str) -> bool {
 pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) -> Statement {
     let evidence = &request.evidence;
     let subject = match (evidence, change) {
-        (Evidence::PolicyVersion { version, sha256 }, _) => Subject {
+        (Evidence::PolicyVersion { version, sha256 } | Evidence::PolicyApproval { version, sha256 }, _) => Subject {
             name: format!("policy:{version}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
         },
