@@ -76,6 +76,26 @@ fn x01_policy_check_accepts_all_five_examples() {
     }
 }
 
+/// `policy explain --format json` serializes every example, composite rules included.
+#[test]
+fn policy_explain_json_serializes_every_example() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for name in
+        ["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab", "starter"]
+    {
+        let out = countersign(dir.path())
+            .args(["--format", "json", "policy", "explain", "--policy", &example_policy(name)])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(json["rules"].as_object().is_some_and(|r| !r.is_empty()), "{name}");
+        for rule in json["rules"].as_object().unwrap().values() {
+            assert!(rule["type"].is_string(), "{name}: {rule}");
+        }
+    }
+}
+
 #[test]
 fn x01_policy_check_rejects_a_broken_policy_with_every_error() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -288,9 +288,10 @@ impl ChangeKind {
     }
 }
 
-/// An approval rule; rules compose with `All` and `Any`.
+/// An approval rule; rules compose with `All` and `Any`. In JSON, `{"type": …, "value": …}`
+/// (adjacently tagged: the composite rules hold lists, which an internal tag cannot).
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum ApprovalRule {
     Approvals {
         count: u32,
