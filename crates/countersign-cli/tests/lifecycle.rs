@@ -267,7 +267,7 @@ fn s003_07_an_emergency_declared_by_record_is_an_emergency_in_audit() {
         change["category"]["reason"]
             .as_str()
             .unwrap()
-            .starts_with("declared an emergency (declared by bob@example.com"),
+            .starts_with("declared an emergency by bob@example.com, recorded entry #0"),
         "{change:#}"
     );
     assert_eq!(change["emergency"], true);

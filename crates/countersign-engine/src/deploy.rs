@@ -276,18 +276,33 @@ fn waive_for_emergency(r: &mut RequirementResult) {
     r.detail = Some(format!("every change in this deploy is an authorized emergency{was}"));
 }
 
+/// Whether a change may ship: compliant, or an authorized emergency whose only open
+/// requirements are its obligations (they are tracked to closure apart from the deploy, and
+/// an emergency is deployed before they fall due).
+fn deployable(e: &Evaluation) -> bool {
+    e.verdict == Verdict::Compliant || authorized_emergency(e)
+}
+
+fn authorized_emergency(e: &Evaluation) -> bool {
+    e.emergency
+        && e.requirements.iter().any(|r| r.id == "emergency-authorization" && r.status == Status::Met)
+        && e.requirements
+            .iter()
+            .filter(|r| matches!(r.status, Status::Missing | Status::Unknown))
+            .all(|r| r.id.starts_with("obligation:"))
+}
+
 fn summarize_range(request: &DeployRequest, range: &DeployRange<'_>) -> RangeSummary {
     let mut s = RangeSummary { from: range.from.clone(), to: request.commit.clone(), ..RangeSummary::default() };
     for e in range.evaluations {
         s.changes += 1;
         match e.verdict {
+            _ if deployable(e) => s.compliant += 1,
             Verdict::Compliant => s.compliant += 1,
             Verdict::Violation => s.violations += 1,
             Verdict::EvidenceMissing => s.evidence_missing += 1,
         }
-        if e.emergency && e.verdict == Verdict::Compliant {
-            s.emergencies += 1;
-        }
+        s.emergencies += usize::from(authorized_emergency(e));
     }
     s
 }
@@ -312,14 +327,14 @@ fn range_requirement(environment: &str, range: &DeployRange<'_>, s: &RangeSummar
         Status::Met,
     );
     r.evidence.push(format!(
-        "{} changes: {} compliant ({} emergencies), {} violations, {} evidence missing",
+        "{} changes: {} compliant (of which {} authorized emergencies), {} violations, {} evidence missing",
         s.changes, s.compliant, s.emergencies, s.violations, s.evidence_missing
     ));
     let bad = |v: Verdict| -> Vec<String> {
         range
             .evaluations
             .iter()
-            .filter(|e| e.verdict == v)
+            .filter(|e| e.verdict == v && !deployable(e))
             .map(|e| {
                 let why: Vec<&str> = e
                     .requirements

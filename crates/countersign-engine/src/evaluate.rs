@@ -177,7 +177,7 @@ impl<'p> Engine<'p> {
                 Classification {
                     id: emergency.id.clone(),
                     name: emergency.name.clone(),
-                    reason: format!("declared an emergency ({source})"),
+                    reason: format!("declared an emergency {source}"),
                     also_matched,
                 },
             );
@@ -483,7 +483,10 @@ impl<'p> Engine<'p> {
 
     fn description_requirements(&self, cx: &ChangeContext<'_>, category: &Category, reqs: &mut Vec<RequirementResult>) {
         let change = cx.change;
-        for d in &self.policy.description {
+        // A console change's record is its description: `[console] required-fields` say
+        // what it must state, not the pull-request template's sections.
+        let described = cx.kind != ChangeKind::ConsoleChange;
+        for d in self.policy.description.iter().filter(|_| described) {
             if !d.categories.is_empty() && !d.categories.contains(&category.id) {
                 continue;
             }

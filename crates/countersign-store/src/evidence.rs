@@ -575,7 +575,7 @@ impl RecordedEvidence {
         let Evidence::Emergency { declared_by, .. } = &self.evidence else {
             return None;
         };
-        Some(format!("declared by {declared_by}, {}", self.source()))
+        Some(format!("by {declared_by}, {}", self.source()))
     }
 
     /// An emergency declaration, as the declarer's authorization.

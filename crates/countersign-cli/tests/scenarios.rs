@@ -1,0 +1,364 @@
+//! A change's whole life under each example policy, scripted with the clock passed in: the
+//! policy adopted, a normal change, an emergency declared and its obligations fulfilled (one
+//! late, one by a follow-up change where the policy says so), an exception requested and
+//! approved, a console change where the policy has a console, and a deploy through each
+//! environment. The final `deploy`, `obligations`, `exceptions` and `audit` outputs are
+//! snapshots. People, authorizers and environments come from the policy itself
+//! (`policy explain --format json`), so the script is the same for all five.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{NOW, Repo, countersign};
+
+const POLICIES: &[&str] =
+    &["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab"];
+const ARTIFACT: &str = "sha256:5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(repo: &Repo, args: &[&str]) -> Run {
+    let out = countersign(repo.path()).args(args).env("USER", "scenario").output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn must(repo: &Repo, args: &[&str]) -> String {
+    let r = run(repo, args);
+    assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+/// Who plays which part, read from the policy.
+struct Cast {
+    /// Writes the changes.
+    author: String,
+    /// Reviews, approves the exception, starts deploys: someone else when the policy has
+    /// anyone else.
+    second: Option<String>,
+    /// Authorizes the emergency.
+    authorizer: String,
+}
+
+fn cast(policy: &serde_json::Value) -> Cast {
+    let email = |id: &str| -> String {
+        let p = &policy["people"][id];
+        let email = p["emails"][0].as_str().unwrap();
+        format!("{} <{email}>", p["name"].as_str().unwrap())
+    };
+    let humans: Vec<String> = policy["people"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p["bot"] == false && p["emails"].as_array().is_some_and(|e| !e.is_empty()))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut authorizers = BTreeSet::new();
+    for subject in policy["emergency"]["authorizers"].as_array().unwrap() {
+        match subject["type"].as_str().unwrap() {
+            "person" => {
+                authorizers.insert(subject["id"].as_str().unwrap().to_owned());
+            }
+            "group" => {
+                for m in policy["groups"][subject["id"].as_str().unwrap()]["members"].as_array().unwrap() {
+                    authorizers.insert(m.as_str().unwrap().to_owned());
+                }
+            }
+            _ => authorizers.extend(humans.iter().cloned()),
+        }
+    }
+    let author = humans.iter().find(|h| !authorizers.contains(*h)).unwrap_or(&humans[0]).clone();
+    let authorizer = authorizers.iter().find(|a| **a != author && humans.contains(a)).unwrap_or(&author).clone();
+    let second =
+        humans.iter().find(|h| **h != author && **h == authorizer).or_else(|| humans.iter().find(|h| **h != author));
+    Cast { author: email(&author), second: second.map(|s| email(s)), authorizer: email(&authorizer) }
+}
+
+fn address(who: &str) -> &str {
+    who.split_once('<').map_or(who, |(_, rest)| rest.trim_end_matches('>'))
+}
+
+fn scenario(name: &str) -> String {
+    let text =
+        std::fs::read_to_string(common::workspace_root().join(format!("examples/policies/{name}.toml"))).unwrap();
+    let repo = Repo::new();
+    repo.write("countersign.toml", &text);
+    let explain = must(&repo, &["--format", "json", "policy", "explain"]);
+    let policy: serde_json::Value = serde_json::from_str(&explain).unwrap();
+    let cast = cast(&policy);
+    let reviewer = cast.second.clone().unwrap_or_else(|| cast.author.clone());
+    // Every change describes itself as the policy's template asks, and is reviewed.
+    let mut described = String::new();
+    for d in policy["description"].as_array().into_iter().flatten() {
+        for section in d["sections"].as_array().into_iter().flatten() {
+            described.push_str(&format!("## {}\nStated for the scenario.\n\n", section.as_str().unwrap()));
+        }
+        for list in d["checklists"].as_array().into_iter().flatten() {
+            described.push_str(&format!("## {}\n- [x] done\n\n", list.as_str().unwrap()));
+        }
+    }
+    let reviewed = format!("{described}Reviewed-by: {reviewer}");
+    let mut log =
+        format!("# {name}\nauthor {}, second {:?}, authorizer {}\n", cast.author, cast.second, cast.authorizer);
+
+    // The policy adopted, and a normal change, both reviewed.
+    repo.commit(
+        &cast.author,
+        &[("README.md", "the product\n")],
+        &format!("Adopt the change policy (#1)\n\n{reviewed}"),
+    );
+    repo.merge_pr(
+        2,
+        &cast.author,
+        &cast.author,
+        &[("src/app.rs", "fn main() {}\n")],
+        &format!("Add the app\n\n{reviewed}"),
+    );
+    must(&repo, &["init", "--origin", "example.com/scenario"]);
+    // CI passes on every change: each gate's check is recorded as CI would.
+    let pass_ci = |commit: &str| {
+        for gate in policy["gates"].as_array().into_iter().flatten() {
+            let check = gate["check"].as_str().unwrap();
+            must(
+                &repo,
+                &[
+                    "record",
+                    "check",
+                    "--change",
+                    commit,
+                    "--name",
+                    check,
+                    "--status",
+                    "success",
+                    "--by",
+                    "ci@example.com",
+                ],
+            );
+        }
+    };
+    for commit in repo.git(&["rev-list", "--first-parent", "HEAD"]).lines() {
+        pass_ci(commit);
+    }
+
+    // An emergency, declared by an authorizer in the log (no label git could show).
+    let trailer = policy["emergency"]["authorization_trailer"].as_str().unwrap();
+    let hotfix = repo.merge_pr(
+        3,
+        &cast.author,
+        &cast.author,
+        &[("src/hotfix.rs", "fn fix() {}\n")],
+        &format!("Hotfix the outage\n\n{described}{trailer}: {}", cast.authorizer),
+    );
+    pass_ci(&hotfix);
+    must(
+        &repo,
+        &[
+            "record",
+            "emergency",
+            "--change",
+            &hotfix,
+            "--declared-by",
+            address(&cast.authorizer),
+            "--reason",
+            "checkout is down",
+            "--incident",
+            "INC-7",
+            "--by",
+            address(&cast.authorizer),
+        ],
+    );
+    let declared: jiff::Timestamp = repo.git(&["show", "-s", "--format=%cI", &hotfix]).parse().unwrap();
+    // Its obligations: the last one late, a follow-up one by a reviewed follow-up PR, the
+    // rest on time (ten minutes in).
+    let obligations = policy["emergency"]["obligations"].as_array().unwrap();
+    for (i, o) in obligations.iter().enumerate() {
+        let id = o["id"].as_str().unwrap();
+        if o["follow_up"] == true {
+            let follow_up = repo.merge_pr(
+                4,
+                &cast.author,
+                &cast.author,
+                &[("tests/hotfix.rs", "#[test] fn fix() {}\n")],
+                &format!("Tests for the hotfix\n\n{reviewed}\nEmergency-Follow-Up: #3"),
+            );
+            pass_ci(&follow_up);
+            continue;
+        }
+        let within = jiff::SignedDuration::from_secs(o["within"]["seconds"].as_i64().unwrap());
+        let at = if i + 1 == obligations.len() {
+            declared + within + jiff::SignedDuration::from_hours(1)
+        } else {
+            declared + jiff::SignedDuration::from_mins(10)
+        };
+        must(
+            &repo,
+            &[
+                "record",
+                "obligation-fulfilled",
+                "--change",
+                &hotfix,
+                "--obligation",
+                id,
+                "--reference",
+                "https://wiki.example.com/INC-7",
+                "--at",
+                &at.to_string(),
+                "--by",
+                address(&cast.authorizer),
+            ],
+        );
+    }
+
+    // An exception: requested by the author, approved by a second operator if there is one.
+    let request = run(
+        &repo,
+        &[
+            "exception",
+            "request",
+            "--waives",
+            "review",
+            "--until",
+            "2026-06-20",
+            "--justification",
+            "The only other reviewer is on leave until the 20th",
+            "--by",
+            address(&cast.author),
+        ],
+    );
+    log.push_str(&format!("exception request: exit {}\n", request.code));
+    let approver = cast.second.clone().unwrap_or_else(|| cast.author.clone());
+    let entry = request
+        .stdout
+        .strip_prefix("requested exception #")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("{}{}", request.stdout, request.stderr))
+        .to_owned();
+    let approve = run(&repo, &["exception", "approve", &entry, "--by", address(&approver)]);
+    log.push_str(&format!(
+        "exception approve by {}: exit {} {}\n",
+        address(&approver),
+        approve.code,
+        approve.stderr.lines().next().unwrap_or_default()
+    ));
+
+    // A console change, with every field the policy asks for.
+    if let Some(fields) = policy["console"]["required_fields"].as_array() {
+        let provider = policy["console"]["providers"][0].as_str().unwrap();
+        let mut args = vec![
+            "record".to_owned(),
+            "console-change".into(),
+            "--system".into(),
+            provider.into(),
+            "--description".into(),
+            "Rotated the webhook signing secret".into(),
+            "--changed-by".into(),
+            address(&cast.author).into(),
+            "--at".into(),
+            "2026-05-31T08:00:00Z".into(),
+            "--by".into(),
+            address(&cast.author).into(),
+        ];
+        for f in fields.iter().map(|f| f.as_str().unwrap()) {
+            if !["who", "when", "provider", "what", "what changed"].contains(&f) {
+                args.extend(["--field".into(), format!("{f}=stated for the record ({f})")]);
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        must(&repo, &args);
+    }
+
+    // A deploy through each environment, in order, with what the policy asks of each.
+    let deploy = &policy["deploy"];
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["update-ref", "refs/remotes/origin/main", &head]);
+    for (env, branch) in deploy["branches"].as_object().into_iter().flatten() {
+        if branch != "main" {
+            repo.git(&["branch", "-f", branch.as_str().unwrap(), &head]);
+        }
+        log.push_str(&format!("{env} deploys from {branch}\n"));
+    }
+    let environments: Vec<&str> =
+        deploy["environments"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    let starter = cast.second.clone().unwrap_or_else(|| cast.author.clone());
+    for env in &environments {
+        let mut args = vec![
+            "deploy",
+            "check",
+            "--environment",
+            env,
+            "--artifact",
+            ARTIFACT,
+            "--commit",
+            "HEAD",
+            "--triggered-by",
+            address(&starter),
+            "--event",
+            "workflow_dispatch",
+            "--worktree",
+            "--by",
+            "deployer@example.com",
+        ];
+        if let Some(path) = deploy["production_path"].as_str() {
+            args.extend(["--via", path]);
+        }
+        if let Some(first) = deploy["stages"].as_array().and_then(|s| s.first()) {
+            args.extend(["--stage", first.as_str().unwrap(), "--release", "v1"]);
+        }
+        let r = run(&repo, &args);
+        log.push_str(&format!("\n$ deploy check --environment {env} (exit {})\n{}", r.code, r.stdout));
+        let mut record = vec![
+            "deploy",
+            "record",
+            "--environment",
+            env,
+            "--artifact",
+            ARTIFACT,
+            "--commit",
+            "HEAD",
+            "--status",
+            "success",
+            "--health-check",
+            "pass",
+            "--completed-at",
+            "2026-06-01T11:00:00Z",
+            "--by",
+            "deployer@example.com",
+        ];
+        if let Some(first) = deploy["stages"].as_array().and_then(|s| s.first()) {
+            record.extend(["--stage", first.as_str().unwrap(), "--release", "v1"]);
+        }
+        let r = run(&repo, &record);
+        log.push_str(&format!("$ deploy record --environment {env} (exit {})\n{}", r.code, r.stdout));
+    }
+
+    for (title, args) in [
+        ("obligations --all", vec!["obligations", "--all"]),
+        ("exceptions", vec!["exceptions"]),
+        ("audit", vec!["audit"]),
+    ] {
+        let r = run(&repo, &args);
+        log.push_str(&format!("\n$ {title} (exit {})\n{}", r.code, r.stdout));
+    }
+    let verify = run(&repo, &["log", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    log.push_str(&format!("\n$ log verify\n{}", verify.stdout));
+    assert!(NOW.starts_with("2026-06-01"), "the scenario's dates assume NOW is 2026-06-01");
+    log
+}
+
+#[test]
+fn x05_s000_18_each_example_policy_through_a_changes_whole_life() {
+    for name in POLICIES {
+        let log = scenario(name);
+        // Every entry the log holds is named in these outputs by index, never by time.
+        insta::assert_snapshot!(format!("scenario_{name}"), log);
+    }
+}
