@@ -742,6 +742,7 @@ macro_rules! suite {
                 changed_by: None,
                 changed_at: None,
                 ticket: None,
+                fields: Default::default(),
             };
             request.change = None;
             match store.record(&request) {
