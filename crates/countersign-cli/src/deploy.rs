@@ -186,10 +186,11 @@ fn worktree(repo: &countersign_git::Repository, upstream: &str) -> anyhow::Resul
     if !out.status.success() {
         bail!("`git status` failed: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
+    // `XY path` entries; a rename's original path follows its entry as a bare path.
     let dirty = out
         .stdout
         .split(|b| *b == 0)
-        .filter(|entry| entry.len() > 3)
+        .filter(|entry| entry.len() > 3 && entry[2] == b' ')
         .map(|entry| String::from_utf8_lossy(&entry[3..]).into_owned())
         .collect();
     let head = repo.resolve("HEAD")?;

@@ -22,8 +22,18 @@ struct Run {
     stderr: String,
 }
 
+thread_local! {
+    /// The store every command of this thread's scenario uses: `None` is the default SQLite
+    /// file in the repository's git directory.
+    static DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 fn run(repo: &Repo, args: &[&str]) -> Run {
-    let out = countersign(repo.path()).args(args).env("USER", "scenario").output().unwrap();
+    let mut cmd = countersign(repo.path());
+    if let Some(url) = DATABASE.with(|d| d.borrow().clone()) {
+        cmd.env("COUNTERSIGN_DATABASE_URL", url);
+    }
+    let out = cmd.args(args).env("USER", "scenario").output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -361,6 +371,30 @@ fn x05_s000_18_each_example_policy_through_a_changes_whole_life() {
     for name in POLICIES {
         let log = scenario(name);
         // Every entry the log holds is named in these outputs by index, never by time.
+        insta::assert_snapshot!(format!("scenario_{name}"), log);
+    }
+}
+
+/// The same lives on PostgreSQL: the same outputs, entry for entry.
+#[test]
+fn postgres_each_example_policy_through_a_changes_whole_life() {
+    for name in POLICIES {
+        let Some(database) = common::postgres_database() else {
+            panic!(
+                "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
+            );
+        };
+        DATABASE.with(|d| *d.borrow_mut() = Some(database.url.clone()));
+        let log = scenario(name);
+        DATABASE.with(|d| *d.borrow_mut() = None);
+        // The entries are in PostgreSQL, not in a SQLite file beside the repository.
+        let out = std::process::Command::new("psql")
+            .arg(&database.url)
+            .args(["-tAc", "select count(*) from log_entries"])
+            .output()
+            .unwrap();
+        let entries: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        assert!(entries >= 10, "{name}: {entries} entries in PostgreSQL");
         insta::assert_snapshot!(format!("scenario_{name}"), log);
     }
 }

@@ -441,7 +441,7 @@ fn check_config_reports_every_problem_at_its_line() {
 /// stores it, the other answers "duplicate"; the job runs once; the log does not fork.
 #[test]
 fn postgres_two_replicas_share_one_log_and_run_each_job_once() {
-    let Some(database) = postgres_database() else {
+    let Some(database) = common::postgres_database() else {
         panic!(
             "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
         );
@@ -496,38 +496,6 @@ fn postgres_two_replicas_share_one_log_and_run_each_job_once() {
     // Five deliveries, and the one piece of evidence they carry (the completed check
     // run; the review only commented): no duplicate, however the replicas raced.
     assert_eq!(verified_size(dir.path(), &database.url), accepted + 1);
-}
-
-struct PgDatabase {
-    url: String,
-    base: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(&self.base)
-            .args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)])
-            .output();
-    }
-}
-
-fn postgres_database() -> Option<PgDatabase> {
-    let base = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
-    let name = format!(
-        "cs_serve_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
-    );
-    let out = Command::new("psql")
-        .arg(&base)
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some(PgDatabase { url: format!("{prefix}/{name}"), base, name })
 }
 
 /// A review the forge reports is logged as the reviewer's approval of the reviewed
