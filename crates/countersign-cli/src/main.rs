@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
+mod changes;
 mod check;
 mod deploy;
 mod exceptions;
@@ -123,6 +124,8 @@ enum Command {
     Policy(policy_cmd::PolicyCommand),
     /// Audit every change in a branch's first-parent history against the policy.
     Audit(audit::AuditArgs),
+    /// List the branch's changes with the stage of their life each has reached (S004-03).
+    Changes(changes::ChangesArgs),
     /// Check one pull request in CI (git evidence, plus `gh pr view --json` when given).
     Check(check::CheckArgs),
     /// The deploy gate: decide whether a deploy may go ahead (`deploy check`), and log the
@@ -169,6 +172,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd, &g).map(ExitCode::from),
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
+        Command::Changes(args) => changes::run(args, &g).map(ExitCode::from),
         Command::Check(args) => check::run(args, &g).map(ExitCode::from),
         Command::Deploy(cmd) => deploy::run(cmd, &g).map(ExitCode::from),
         Command::Exception(cmd) => exceptions::run(cmd, &g).map(ExitCode::from),

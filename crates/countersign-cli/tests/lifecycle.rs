@@ -528,3 +528,63 @@ fn s004_14_s000_19_the_policy_version_is_published_signed_and_reviewed_on_time()
     let r = run(&repo, &["policy", "status"]);
     assert!(r.stdout.contains("published:  NO") && r.stdout.contains("versions published: 1"), "{}", r.stdout);
 }
+
+#[test]
+fn s004_03_s004_11_a_change_moves_from_request_to_close_with_the_time_of_each_stage() {
+    let repo = Repo::new();
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    let policy = format!("{POLICY}\n[deploy]\nenvironments = [\"staging\", \"production\"]\nverify = true\n");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", &policy)], "Reviewed-by: Bob <bob@example.com>");
+    let change = repo.merge_pr(3, ALICE, ALICE, &[("src/quick.rs", "fn quick() {}\n")], "A quick change");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+
+    let state = |pr: u64| -> serde_json::Value {
+        let r = run(&repo, &["--format", "json", "changes"]);
+        let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        json["changes"].as_array().unwrap().iter().find(|c| c["change"]["pr_number"] == pr).unwrap()["state"].clone()
+    };
+    assert_eq!(state(3)["current"], "request", "unreviewed");
+    assert_eq!(state(2)["current"], "build", "approved, and the policy has no CI gate");
+
+    let r = run(
+        &repo,
+        &["record", "approval", "--change", &change, "--approver", "bob@example.com", "--by", "bob@example.com"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(state(3)["current"], "build");
+    let r = run(&repo, &["changes", "--state", "build"]);
+    assert!(r.stdout.lines().all(|l| l.starts_with("BUILD")) && r.stdout.contains("PR #3"), "{}", r.stdout);
+
+    let deploy = |env: &str, extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "record",
+            "--environment",
+            env,
+            "--commit",
+            "HEAD",
+            "--status",
+            "success",
+            "--by",
+            "bob@example.com",
+        ];
+        args.extend_from_slice(extra);
+        run(&repo, &args)
+    };
+    assert_eq!(deploy("staging", &["--completed-at", "2026-05-31T10:00:00Z"]).code, 0);
+    let s = state(3);
+    assert_eq!((s["current"].as_str(), s["since"].as_str()), (Some("deploy"), Some("2026-05-31T10:00:00Z")), "{s:#}");
+    // Deployed to production but not verified: still Deploy (and the record exits 1).
+    assert_eq!(deploy("production", &["--completed-at", "2026-05-31T12:00:00Z"]).code, 1);
+    assert_eq!(state(3)["current"], "deploy");
+    assert_eq!(deploy("production", &["--completed-at", "2026-05-31T14:30:00Z", "--health-check", "pass"]).code, 0);
+    let s = state(3);
+    assert_eq!(s["current"], "close", "{s:#}");
+    assert_eq!(s["since"], "2026-05-31T14:30:00Z", "closed with the actual completion time");
+    let stages: Vec<&str> = s["entered"].as_array().unwrap().iter().map(|e| e["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["request", "review", "approve", "build", "deploy", "verify", "close"]);
+    let r = run(&repo, &["changes", "--state", "close"]);
+    assert_eq!(r.stdout.lines().count(), 3, "all three changes shipped: {}", r.stdout);
+    let audit = run(&repo, &["--format", "json", "audit"]);
+    assert!(audit.stdout.contains("\"current\": \"close\""), "the audit JSON carries the state too");
+}

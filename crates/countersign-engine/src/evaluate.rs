@@ -142,6 +142,7 @@ impl<'p> Engine<'p> {
             reviewed_by_other: cx.reviewed_by_other(),
             ci_evidence: change.checks.iter().any(|c| c.status == CheckStatus::Success),
             emergency_authorizations,
+            state: None,
         }
     }
 

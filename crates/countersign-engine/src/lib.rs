@@ -10,6 +10,7 @@ pub mod change;
 pub mod deploy;
 pub mod directory;
 pub mod evaluate;
+pub mod lifecycle;
 pub mod obligations;
 pub mod report;
 pub mod summary;

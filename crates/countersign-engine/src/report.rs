@@ -57,6 +57,10 @@ pub struct Evaluation {
     /// from the JSON when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub emergency_authorizations: Vec<EmergencyAuthorization>,
+    /// Where the change is in its life (S004-03), when the caller knows its deploys
+    /// (`audit` with a store). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::lifecycle::ChangeState>,
 }
 
 /// One emergency authorization and what the policy made of it.

@@ -47,17 +47,29 @@ pub fn judge_walk(
 ) -> Result<(countersign_git::Walk, Vec<Evaluation>), JudgeError> {
     let mut walk = repo.changes(walk_opts, progress)?;
     let mut changes = std::mem::take(&mut walk.changes);
+    let git_changes = changes.len();
+    let mut deploys = Vec::new();
     if let Some((store, repository)) = store {
-        // Console changes belong to a period, not to a range of commits: with `console`,
-        // those in the walk's date window join the changes (never a deploy's range).
-        if console {
-            let (since, until) = (walk_opts.since, walk_opts.until);
-            let keep =
-                move |c: &Change| c.time.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u));
-            merge_recorded_with_console(store, repository, &mut changes, &keep)?;
-        } else {
-            merge_recorded(store, repository, &mut changes)?;
+        // One scan of the log: evidence about changes, the deploys (for each change's
+        // state) and, with `console`, the console changes in the walk's date window, which
+        // join the changes (never a deploy's range: they belong to a period, not commits).
+        let kinds: &[&str] = if console { &["deploy", "console-change"] } else { &["deploy"] };
+        let (evidence, others) = store.all_change_evidence_and_kinds(kinds)?;
+        let (since, until) = (walk_opts.since, walk_opts.until);
+        let in_window =
+            |c: &Change| c.time.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u));
+        for e in others {
+            match &e.evidence {
+                Evidence::ConsoleChange { .. } => changes.extend(console_change(&e).filter(|c| in_window(c))),
+                Evidence::Deploy { repository: r, .. }
+                    if r.is_none() || repository.is_none() || r.as_deref() == repository =>
+                {
+                    deploys.push(e)
+                }
+                _ => {}
+            }
         }
+        merge_into(store, repository, &mut changes, evidence)?;
     }
     let engine = Engine::new(policy);
     let opts = EvalOptions { now: Some(now) };
@@ -66,8 +78,49 @@ pub fn judge_walk(
     for target in add_follow_ups(policy, &mut changes, &evals) {
         evals[target] = engine.evaluate_with_base(&changes[target], &bases[target], &opts);
     }
+    if store.is_some() {
+        let shipped = shipped_by(policy, &changes[..git_changes], &deploys);
+        for (i, (change, eval)) in changes.iter().zip(evals.iter_mut()).enumerate() {
+            let mine = shipped.get(i).map_or(&[][..], Vec::as_slice);
+            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
+        }
+    }
     walk.changes = changes;
     Ok((walk, evals))
+}
+
+/// The successful deploys that shipped each change of a first-parent walk (newest first):
+/// a deploy of a commit the walk holds ships that change and every older one. A deploy of a
+/// commit outside the walk (another branch) ships none of them.
+fn shipped_by(
+    policy: &Policy,
+    changes: &[Change],
+    deploys: &[RecordedEvidence],
+) -> Vec<Vec<countersign_engine::lifecycle::Shipped>> {
+    let production = policy.deploy.as_ref().and_then(|d| d.production());
+    let position: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
+    let mut out = vec![Vec::new(); changes.len()];
+    for e in deploys {
+        let Evidence::Deploy { environment, commit: Some(commit), deployed_at, status, health_check, .. } = &e.evidence
+        else {
+            continue;
+        };
+        if *status == Some(countersign_store::evidence::DeployStatus::Failure) {
+            continue;
+        }
+        let Some(&from) = position.get(commit.as_str()) else { continue };
+        let shipped = countersign_engine::lifecycle::Shipped {
+            environment: environment.clone(),
+            production: production.is_some_and(|p| p.eq_ignore_ascii_case(environment)),
+            at: deployed_at.or(Some(e.recorded_at)),
+            verified: *health_check == Some(countersign_store::evidence::HealthCheck::Pass),
+            entry: e.index,
+        };
+        for list in &mut out[from..] {
+            list.push(shipped.clone());
+        }
+    }
+    out
 }
 
 /// Obligations a later change fulfils (`fulfilled-by = "follow-up"`): a compliant change
@@ -306,19 +359,6 @@ pub fn change_ref(change: &Change, repository: Option<&str>) -> ChangeRef {
 /// recorded evidence were added.
 pub fn merge_recorded(store: &Store, repository: Option<&str>, changes: &mut [Change]) -> Result<usize, StoreError> {
     let evidence = store.all_change_evidence()?;
-    merge_into(store, repository, changes, evidence)
-}
-
-/// [`merge_recorded`], after adding the console changes recorded in the log (S000-12) that
-/// `keep` accepts, as changes of their own: one scan of the log for both.
-pub fn merge_recorded_with_console(
-    store: &Store,
-    repository: Option<&str>,
-    changes: &mut Vec<Change>,
-    keep: &dyn Fn(&Change) -> bool,
-) -> Result<usize, StoreError> {
-    let (evidence, console) = store.all_change_evidence_and_kinds(&["console-change"])?;
-    changes.extend(console.iter().filter_map(console_change).filter(|c| keep(c)));
     merge_into(store, repository, changes, evidence)
 }
 
