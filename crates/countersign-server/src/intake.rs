@@ -334,4 +334,41 @@ mod tests {
         assert_eq!(change.id, format!("{}#{}", e.repository_name().unwrap(), change.pr_number.unwrap()));
         assert!(got.records.is_empty());
     }
+
+    /// A finished deployment is a deploy record from the forge's own words, about no change:
+    /// GitLab's documented Deployment Hook (staging, success, the commit from its URL) and
+    /// GitHub's deployment_status example (its state set to failure).
+    #[test]
+    fn finished_deployments_become_deploy_records() {
+        let e = event(Forge::GitLab, "Deployment Hook", &fixture("gitlab/deployment/docs-example.json"));
+        let got = intake(&e, "gitlab:d-9", at());
+        assert_eq!(got.records.len(), 1, "{}", got.summary);
+        let r = &got.records[0];
+        assert_eq!(r.change, None);
+        match &r.evidence {
+            Evidence::Deploy { environment, commit, status, delivery, repository, .. } => {
+                assert_eq!(environment, "staging");
+                assert_eq!(commit.as_deref(), Some("279484c09fbe69ededfced8c1bb6e6d24616b468"));
+                assert_eq!(*status, Some(DeployStatus::Success));
+                assert_eq!(delivery.as_deref(), Some("gitlab:d-9"));
+                assert!(repository.is_some());
+            }
+            other => panic!("not a deploy: {other:?}"),
+        }
+        assert!(r.evidence.forge_only(), "only the server records a forge's deploy");
+
+        let body = String::from_utf8(fixture("github/deployment_status/payload.json")).unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["deployment_status"]["state"] = "failure".into();
+        let e = event(Forge::GitHub, "deployment_status", &serde_json::to_vec(&json).unwrap());
+        let got = intake(&e, "github:d-10", at());
+        match &got.records[0].evidence {
+            Evidence::Deploy { status, .. } => assert_eq!(*status, Some(DeployStatus::Failure)),
+            other => panic!("not a deploy: {other:?}"),
+        }
+        // One still running says nothing yet.
+        json["deployment_status"]["state"] = "in_progress".into();
+        let e = event(Forge::GitHub, "deployment_status", &serde_json::to_vec(&json).unwrap());
+        assert!(intake(&e, "github:d-11", at()).records.is_empty());
+    }
 }
