@@ -1789,3 +1789,71 @@ fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
     let count = |kind: &str| kinds.iter().filter(|k| k.contains(&format!("/evidence/{kind}/"))).count();
     assert_eq!((count("webhook-delivery"), count("deploy"), count("deploy-decision")), (4, 1, 2), "{kinds:#?}");
 }
+
+/// GitLab's protected environments: a deployment waiting for approval (`blocked`, in
+/// GitLab's documented Deployment Hook) is judged by the gate and answered through the
+/// deployment approval API. Production without staging is rejected; once GitLab reports
+/// the staging deploy of the same commit, the next one is approved.
+#[test]
+fn s000_02_a_gitlab_deployment_waiting_for_approval_is_answered_by_the_gate() {
+    let (dir, database) = sqlite_setup();
+    let recorded = shared_forge_api("gitlab/deployments.approval.json");
+    let forge = FakeForge::start_with(move |_| Canned::new(201, "Created", &serde_json::Map::new(), &recorded));
+    let (_work, commit) = deploying_repository(dir.path());
+    // The policy gates production on staging by commit here: GitLab's hook names no digest.
+    let config = format!(
+        r#"[[repositories]]
+name = "root/test-deployment-webhooks"
+forge = "gitlab"
+webhook-secret = {{ file = "gitlab-token" }}
+token = {{ file = "gitlab-api-token" }}
+api-url = "{}"
+git-dir = "{}"
+"#,
+        forge.url,
+        dir.path().join("mirror.git").display()
+    );
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    std::fs::write(dir.path().join("gitlab-api-token"), "glpat-test\n").unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let hook = |status: &str, environment: &str, id: u64| -> Vec<u8> {
+        let mut p: serde_json::Value = serde_json::from_slice(&fixture("gitlab/deployment/docs-example.json")).unwrap();
+        p["status"] = status.into();
+        p["environment"] = environment.into();
+        p["deployment_id"] = id.into();
+        p["commit_url"] = format!("http://gitlab.test/root/test-deployment-webhooks/-/commit/{commit}").into();
+        p["short_sha"] = commit[..8].into();
+        p["user"]["username"] = "bob".into();
+        serde_json::to_vec(&p).unwrap()
+    };
+    let send = |uuid: &str, body: &[u8]| {
+        post(
+            &server.url("/hooks/gitlab"),
+            &[("X-Gitlab-Event", "Deployment Hook"), ("X-Gitlab-Event-UUID", uuid), ("X-Gitlab-Token", GITLAB_TOKEN)],
+            body,
+        )
+        .0
+    };
+
+    assert_eq!(send("gl-1", &hook("blocked", "production", 21)), 200);
+    let answers = forge.wait_for(1);
+    assert_eq!(answers[0].path, "/projects/root%2Ftest-deployment-webhooks/deployments/21/approval");
+    assert_eq!(answers[0].header("private-token"), Some("glpat-test"));
+    assert_eq!(answers[0].body["status"], "rejected", "{:#?}", answers[0].body);
+    assert!(answers[0].body["comment"].as_str().unwrap().contains("order:staging"), "{:#?}", answers[0].body);
+
+    // Without a digest the same-artifact rule cannot be judged: GitLab's staging deploy is
+    // recorded, and production still cannot be told to carry the same artifact.
+    assert_eq!(send("gl-2", &hook("success", "staging", 20)), 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 2");
+    assert_eq!(send("gl-3", &hook("blocked", "production", 22)), 200);
+    let answers = forge.wait_for(2);
+    assert_eq!(answers[1].path, "/projects/root%2Ftest-deployment-webhooks/deployments/22/approval");
+    assert_eq!(answers[1].body["status"], "rejected");
+    let comment = answers[1].body["comment"].as_str().unwrap();
+    assert!(comment.contains("cannot tell order:staging") && comment.contains("--artifact"), "{comment}");
+    // A running deployment asks nothing.
+    assert_eq!(send("gl-4", &hook("running", "production", 23)), 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 4");
+    assert_eq!(forge.requests().len(), 2);
+}

@@ -10,13 +10,29 @@ use jiff::Timestamp;
 
 use countersign_engine::deploy::{Decision, DeployDecision, DeployRequest};
 use countersign_engine::report::Status;
-use countersign_forge::webhook::{DeploymentGate, Event};
+use countersign_forge::webhook::{Deployment, DeploymentGate, Event, Forge};
 use countersign_store::{AppendOutcome, RecordRequest, Store};
 
 use crate::AppState;
 use crate::config::RepositoryConfig;
 use crate::forge_api;
 use crate::verdict::{count_call, installation_token, truncate};
+
+/// A GitLab deployment waiting for approval in a protected environment (`blocked`), as a
+/// gate request: the same gate answers it through GitLab's deployment approval API.
+pub fn gitlab_request(d: &Deployment) -> Option<DeploymentGate> {
+    (d.forge_state == "blocked").then(|| DeploymentGate {
+        environment: d.environment.clone(),
+        trigger: None,
+        callback_url: None,
+        deployment_id: d.id,
+        sha: d.sha.clone(),
+        git_ref: d.git_ref.clone(),
+        pull_requests: Vec::new(),
+        creator: d.creator.clone(),
+        artifact: d.artifact.clone(),
+    })
+}
 
 /// Who the server records its own decisions as.
 pub const GATE_RECORDER: &str = "countersign-deploy-gate";
@@ -33,8 +49,8 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
     else {
         return Ok(format!("skipped: {repository} is not served"));
     };
-    let (Some(environment), Some(sha), Some(callback)) = (&gate.environment, &gate.sha, &gate.callback_url) else {
-        return Ok("skipped: the request names no environment, commit or callback".into());
+    let (Some(environment), Some(sha)) = (&gate.environment, &gate.sha) else {
+        return Ok("skipped: the request names no environment or commit".into());
     };
     let api_url = config
         .api_url
@@ -43,11 +59,20 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
         .with_context(|| format!("{} needs `api-url` (the forge's API root)", config.name))?;
     let now = (state.clock)();
     let probe = forge_api::Client::new(event.forge, &api_url, &config.name, b"", now.as_second());
-    let Some(callback_path) = probe.deployment_callback_path(callback) else {
-        return Ok(format!(
-            "refused to answer: the callback {callback} is not a deployment protection rule of {} on {api_url}",
-            config.name
-        ));
+    // Where the answer goes: GitHub names a callback (checked to be this repository's run
+    // on the configured API); GitLab's deployment approval API is addressed by its id.
+    let callback_path = match (event.forge, &gate.callback_url, gate.deployment_id) {
+        (Forge::GitHub, Some(callback), _) => match probe.deployment_callback_path(callback) {
+            Some(path) => path,
+            None => {
+                return Ok(format!(
+                    "refused to answer: the callback {callback} is not a deployment protection rule of {} on {api_url}",
+                    config.name
+                ));
+            }
+        },
+        (Forge::GitLab, _, Some(id)) => probe.deployment_approval_path(id),
+        _ => return Ok("skipped: the request names nowhere to answer".into()),
     };
     let Some(git_dir) = config.git_dir.clone() else {
         return Ok(format!("skipped: {} has no git-dir to read the policy and the commits from", config.name));

@@ -186,7 +186,13 @@ impl Client {
         (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| path.to_owned())
     }
 
-    /// Answer a deployment protection rule: `approved` or `rejected`, with a comment.
+    /// The path of GitLab's approval of a deployment waiting in a protected environment.
+    pub fn deployment_approval_path(&self, deployment_id: u64) -> String {
+        format!("/projects/{}/deployments/{deployment_id}/approval", self.repository.replace('/', "%2F"))
+    }
+
+    /// Answer a deployment waiting for approval: `approved` or `rejected`, with a comment
+    /// (GitHub's deployment protection rule callback, GitLab's deployment approval).
     pub fn review_deployment(
         &self,
         callback_path: &str,
@@ -194,11 +200,15 @@ impl Client {
         approved: bool,
         comment: &str,
     ) -> Result<Answer, ApiError> {
-        let body = serde_json::json!({
-            "environment_name": environment,
-            "state": if approved { "approved" } else { "rejected" },
-            "comment": comment,
-        });
+        let verdict = if approved { "approved" } else { "rejected" };
+        let body = match self.forge {
+            Forge::GitLab => serde_json::json!({ "status": verdict, "comment": comment }),
+            Forge::GitHub | Forge::Gitea => serde_json::json!({
+                "environment_name": environment,
+                "state": verdict,
+                "comment": comment,
+            }),
+        };
         self.send("POST", callback_path, &serde_json::to_vec(&body).unwrap_or_default())
     }
 

@@ -139,6 +139,10 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
             EventKind::Check(check) if check.name == state.config.status_context => {
                 own_status(state, &stored.forge, &event, check).await?
             }
+            EventKind::Deployment(d) if let Some(gate) = crate::deploy_gate::gitlab_request(d) => {
+                crate::deploy_gate::answer(state, &event, &gate, &format!("{}:{}", stored.forge, stored.delivery_id))
+                    .await?
+            }
             EventKind::DeploymentGate(gate) => {
                 crate::deploy_gate::answer(state, &event, gate, &format!("{}:{}", stored.forge, stored.delivery_id))
                     .await?
