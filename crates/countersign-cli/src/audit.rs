@@ -204,6 +204,31 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     Ok(exit_code(&evals, args.strict))
 }
 
+/// What the commands that judge a branch's history with the store open first.
+pub struct History {
+    pub repo: countersign_git::Repository,
+    pub src: policy_source::PolicyText,
+    /// The policy in force: CODEOWNERS imported, approved recorded exceptions added.
+    pub policy: countersign_policy::model::Policy,
+    pub store: countersign_store::Store,
+    pub repository: Option<String>,
+}
+
+/// Open the repository, its policy and the evidence store, for `changes` and `obligations`.
+pub fn open_history(policy: Option<&str>, g: &crate::Global) -> anyhow::Result<History> {
+    let repo_path = g.repo();
+    let repo = countersign_git::Repository::open(&repo_path)
+        .with_context(|| format!("cannot read the history of {}", repo_path.display()))?;
+    let src = policy_source::read(policy, repo.path())?;
+    let loaded = policy_source::load(&src, g.today())?;
+    policy_source::warn(&src, &loaded.warnings);
+    let mut policy = loaded.policy;
+    crate::owners::import_codeowners(&mut policy, &repo, None);
+    let (store, repository) = recorded::open(g)?;
+    recorded::add_exceptions(&store, &mut policy)?;
+    Ok(History { repo, src, policy, store, repository })
+}
+
 /// [`countersign_judge::judge_walk`] with a progress bar on a terminal, and a note when the
 /// range holds no change.
 pub fn judge_history(

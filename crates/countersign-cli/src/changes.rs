@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
@@ -11,7 +10,7 @@ use countersign_engine::lifecycle::Stage;
 use countersign_engine::report::Evaluation;
 
 use crate::output::{self, Format, SCHEMA_VERSION};
-use crate::{EXIT_OK, Global, PolicyArgs, policy_source, recorded};
+use crate::{EXIT_OK, Global, PolicyArgs};
 
 #[derive(Args, Debug)]
 #[command(
@@ -52,16 +51,8 @@ struct Report<'a> {
 }
 
 pub fn run(args: ChangesArgs, g: &Global) -> anyhow::Result<u8> {
-    let repo_path = g.repo();
-    let repo = countersign_git::Repository::open(&repo_path)
-        .with_context(|| format!("cannot read the history of {}", repo_path.display()))?;
-    let src = policy_source::read(args.policy.policy.as_deref(), repo.path())?;
-    let loaded = policy_source::load(&src, g.today())?;
-    policy_source::warn(&src, &loaded.warnings);
-    let mut policy = loaded.policy;
-    crate::owners::import_codeowners(&mut policy, &repo, None);
-    let (store, repository) = recorded::open(g)?;
-    recorded::add_exceptions(&store, &mut policy)?;
+    let crate::audit::History { repo, policy, store, repository, .. } =
+        crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
         since: args.since,

@@ -4,14 +4,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
 use countersign_engine::obligations::{ObligationInstance, ObligationState, count, instances};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
-use crate::{EXIT_OK, EXIT_VIOLATIONS, Global, PolicyArgs, policy_source, recorded};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, Global, PolicyArgs};
 
 #[derive(Args, Debug)]
 #[command(
@@ -56,14 +55,8 @@ struct Report<'a> {
 }
 
 pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
-    let repo_path = g.repo();
-    let repo = countersign_git::Repository::open(&repo_path)
-        .with_context(|| format!("cannot read the history of {}", repo_path.display()))?;
-    let src = policy_source::read(args.policy.policy.as_deref(), repo.path())?;
-    let loaded = policy_source::load(&src, g.today())?;
-    policy_source::warn(&src, &loaded.warnings);
-    let mut policy = loaded.policy;
-    crate::owners::import_codeowners(&mut policy, &repo, None);
+    let crate::audit::History { repo, src, policy, store, repository } =
+        crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     if policy.emergency.as_ref().is_none_or(|e| e.obligations.is_empty()) {
         eprintln!("note: the policy {} names no emergency obligations", src.name);
     }
@@ -74,8 +67,6 @@ pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
         read: countersign_judge::read_options(&policy),
         ..Default::default()
     };
-    let (store, repository) = recorded::open(g)?;
-    recorded::add_exceptions(&store, &mut policy)?;
     let now = g.as_of();
     let (_, evals) =
         crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), now, false)?;

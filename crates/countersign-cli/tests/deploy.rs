@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{NOW, Repo, countersign};
+use common::{NOW, Repo, Run, countersign};
 
 /// A policy whose changes are judged from git alone (review trailers are the complete
 /// record), with the `[deploy]` section each test gives.
@@ -79,19 +79,8 @@ fn reviewed(repo: &Repo, n: u64) -> String {
     repo.merge_pr(n, ALICE, ALICE, &[(&format!("src/f{n}.rs"), "fn main() {}\n")], "Reviewed-by: Bob <bob@example.com>")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(repo: &Repo, args: &[&str]) -> Run {
-    let out = countersign(repo.path()).args(args).env("USER", "deployer").output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(countersign(repo.path()).args(args).env("USER", "deployer"))
 }
 
 fn gate(repo: &Repo, env: &str, artifact: &str, commit: &str, extra: &[&str]) -> Run {

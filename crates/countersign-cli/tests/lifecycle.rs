@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Repo, countersign};
+use common::{Repo, Run, countersign};
 
 const POLICY: &str = r#"[policy]
 organization = "Acme"
@@ -72,19 +72,8 @@ trailers-complete = true
 
 const ALICE: &str = "Alice <alice@example.com>";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(repo: &Repo, args: &[&str]) -> Run {
-    let out = countersign(repo.path()).args(args).env("USER", "bob@example.com").output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(countersign(repo.path()).args(args).env("USER", "bob@example.com"))
 }
 
 /// The policy merged reviewed, then an authorized emergency pushed straight to main

@@ -10,17 +10,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{NOW, Repo, countersign};
+use common::{NOW, Repo, Run, countersign};
 
 const POLICIES: &[&str] =
     &["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab"];
 const ARTIFACT: &str = "sha256:5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 thread_local! {
     /// The store every command of this thread's scenario uses: `None` is the default SQLite
@@ -33,12 +27,7 @@ fn run(repo: &Repo, args: &[&str]) -> Run {
     if let Some(url) = DATABASE.with(|d| d.borrow().clone()) {
         cmd.env("COUNTERSIGN_DATABASE_URL", url);
     }
-    let out = cmd.args(args).env("USER", "scenario").output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(cmd.args(args).env("USER", "scenario"))
 }
 
 fn must(repo: &Repo, args: &[&str]) -> String {

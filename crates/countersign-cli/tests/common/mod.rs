@@ -149,3 +149,22 @@ pub fn postgres_database() -> Option<PgDatabase> {
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Some(PgDatabase { url: format!("{prefix}/{name}"), base, name })
 }
+
+/// What a run of the binary gave: its exit code and both streams.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Run `cmd` (a [`countersign`] command, set up by the caller) to its end.
+    pub fn of(cmd: &mut assert_cmd::Command) -> Run {
+        let out = cmd.output().expect("run countersign");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
