@@ -244,6 +244,11 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 "deploy gate decisions are recorded only by `countersign deploy check`, which judges the deploy itself\nhint: record the deploy that happened with `countersign deploy record`"
             )
         }
+        Evidence::Reminder { .. } => {
+            bail!(
+                "reminders are recorded only by `countersign serve`, after a notification target took them\nhint: configure [[notify]] targets in the server's configuration"
+            )
+        }
         Evidence::Check { .. } | Evidence::PolicyVersion { .. } => {}
     }
     Ok(())

@@ -19,7 +19,7 @@ use crate::{EXIT_FAILURE, EXIT_OK, EXIT_VIOLATIONS, Global};
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example configuration (countersign-server.toml):\n\n  listen = \"127.0.0.1:8080\"\n  database = \"sqlite:countersign.db\"\n\n  [[repositories]]\n  name = \"acme/payments\"\n  forge = \"github\"\n  webhook-secret = { env = \"GITHUB_WEBHOOK_SECRET\" }\n\nThen point the repository's webhook at http(s)://HOST/hooks/github (content type\napplication/json, the same secret). Gitea and Forgejo: /hooks/gitea; GitLab: /hooks/gitlab.\n\nEndpoints: /healthz (live), /readyz (database reachable, migrations applied),\n/metrics (Prometheus text).\n\nExit codes: 0 stopped cleanly (or --check-config found no error), 1 --check-config found\nerrors, 2 the server could not start."
+    after_help = "Example configuration (countersign-server.toml):\n\n  listen = \"127.0.0.1:8080\"\n  database = \"sqlite:countersign.db\"\n\n  [[repositories]]\n  name = \"acme/payments\"\n  forge = \"github\"\n  webhook-secret = { env = \"GITHUB_WEBHOOK_SECRET\" }\n\nThen point the repository's webhook at http(s)://HOST/hooks/github (content type\napplication/json, the same secret). Gitea and Forgejo: /hooks/gitea; GitLab: /hooks/gitlab.\n\nEndpoints: /healthz (live), /readyz (database reachable, migrations applied),\n/metrics (Prometheus text).\n\nReminders about emergency obligations (due soon, then overdue) go to each [[notify]]\ntarget once: url = \"https://…\", format = \"json\" (signed: X-Countersign-Signature-256,\nsecret = { env = \"…\" }) or \"slack\" (url = { env = \"SLACK_WEBHOOK_URL\" }). Top-level\nreminder-every = \"5m\" and due-soon = \"24h\" tune them. Pages: /changes, /obligations, /log.\n\nWith --now TIME the server's clock starts at TIME and runs on (replays and tests).\n\nExit codes: 0 stopped cleanly (or --check-config found no error), 1 --check-config found\nerrors, 2 the server could not start."
 )]
 pub struct ServeArgs {
     /// The configuration file (TOML): repositories served, their forges and secrets.
@@ -39,6 +39,14 @@ pub struct ServeArgs {
     /// Validate the configuration file and its secrets, print every problem, and exit.
     #[arg(long)]
     pub check_config: bool,
+}
+
+/// How far `--now` sets the server's clock from the wall clock.
+static CLOCK_OFFSET: std::sync::OnceLock<jiff::SignedDuration> = std::sync::OnceLock::new();
+
+/// The wall clock moved by `--now`'s offset: it starts at `--now` and runs on.
+fn offset_clock() -> jiff::Timestamp {
+    crate::wall_clock() + CLOCK_OFFSET.get().copied().unwrap_or_default()
 }
 
 pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
@@ -81,6 +89,15 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
         _ => ctx.key_file()?,
     };
 
+    // With --now the server's clock starts at that time and runs on (replaying history, and
+    // tests that need deadlines at a chosen distance); without it, the wall clock.
+    let clock: countersign_store::Clock = match g.now {
+        Some(start) => {
+            let _ = CLOCK_OFFSET.set(start.duration_since(crate::wall_clock()));
+            offset_clock
+        }
+        None => crate::wall_clock,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("countersign-serve")
@@ -93,7 +110,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
                 key_path.display()
             )
         })?;
-        let mut store = AsyncStore::open(&database, &OpenOptions { create: true, clock: crate::wall_clock })
+        let mut store = AsyncStore::open(&database, &OpenOptions { create: true, clock })
             .await
             .with_context(|| format!("cannot open the store {database}"))?;
         store.set_signer(signer).await?;
@@ -104,7 +121,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             store: Arc::new(store),
             config: Arc::new(config),
             metrics: Default::default(),
-            clock: crate::wall_clock,
+            clock,
             worker_id: format!("{}:{}", hostname(), std::process::id()),
             installation_tokens: Default::default(),
         });

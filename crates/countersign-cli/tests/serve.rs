@@ -559,6 +559,8 @@ struct ForgeRequest {
     path: String,
     headers: Vec<(String, String)>,
     body: serde_json::Value,
+    /// The body's bytes as sent.
+    raw: Vec<u8>,
 }
 
 impl ForgeRequest {
@@ -687,7 +689,7 @@ fn read_request(stream: &std::net::TcpStream) -> Option<ForgeRequest> {
         .unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(ForgeRequest { method, path, headers, body: serde_json::from_slice(&body).unwrap_or_default() })
+    Some(ForgeRequest { method, path, headers, body: serde_json::from_slice(&body).unwrap_or_default(), raw: body })
 }
 
 /// A GitHub fixture, moved to the repository `acme/app` and edited by `edit`.
@@ -833,6 +835,13 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(last.body["state"], "success", "{:#?}", forge.requests());
+    // S004-03: approved by another person, its checks passed: the change is in Build.
+    let reader = create_token(dir.path(), &database, "viewer", "vera@example.com");
+    let (_, shown) = call("GET", &server.url("/api/v1/changes/acme%2Fapp%237"), Some(&reader), None);
+    let state = &shown["evaluation"]["state"];
+    assert_eq!(state["current"], "build", "{state:#}");
+    let stages: Vec<&str> = state["entered"].as_array().unwrap().iter().map(|e| e["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["request", "review", "approve", "build"], "{state:#}");
 
     // The merge queue builds its commit for #7: the pull request's verdict is posted on it,
     // so a queue cannot merge what the pull request could not.
@@ -1016,6 +1025,7 @@ fn api_role_matrix_every_endpoint_every_role() {
         ("GET", "/api/v1/log/proof?entry=0".into(), None, [401, 200, 200, 200, 200]),
         ("GET", "/api/v1/log/entries?from=0&to=1".into(), None, [401, 200, 200, 200, 200]),
         ("GET", "/api/v1/policy-versions".into(), None, [401, 200, 200, 200, 200]),
+        ("GET", "/api/v1/obligations".into(), None, [401, 200, 200, 200, 200]),
         ("GET", "/api/v1/deliveries".into(), None, [401, 403, 403, 403, 200]),
     ];
     let mut wrong = Vec::new();
@@ -1856,4 +1866,244 @@ git-dir = "{}"
     assert_eq!(send("gl-4", &hook("running", "production", 23)), 200);
     wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 4");
     assert_eq!(forge.requests().len(), 2);
+}
+
+/// A policy with an emergency process: an authorized emergency owes documentation within
+/// 24h, a review within 48h and a post-mortem within 5 days.
+const EMERGENCY_POLICY: &str = r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+[people.bob]
+name = "Bob"
+emails = "bob@example.com"
+
+[rules.peer-review]
+approvals = 1
+from = "*"
+exclude-author = true
+
+[[categories]]
+id = "standard"
+name = "Standard"
+default = true
+require = "peer-review"
+
+[[categories]]
+id = "emergency"
+name = "Emergency"
+precedence = 100
+when = { trailer = "Change-Type: emergency" }
+require = "peer-review"
+emergency = true
+
+[emergency]
+authorizers = ["bob"]
+may-skip = ["review"]
+authorization-trailer = "Emergency-Authorized-By"
+
+[[emergency.obligations]]
+id = "documented"
+description = "Description, justification and testing performed are documented"
+within = "24h"
+
+[[emergency.obligations]]
+id = "review"
+description = "A post-implementation review"
+within = "48h"
+
+[[emergency.obligations]]
+id = "post-mortem"
+description = "A post-mortem"
+within = "5d"
+
+[evidence]
+trailers-complete = true
+"#;
+
+/// A served repository (bare mirror in `dir`) whose main holds the policy and an
+/// authorized emergency; returns the emergency's commit and its time.
+fn repository_with_emergency(dir: &Path) -> (common::Repo, String, jiff::Timestamp) {
+    let work = common::Repo::new();
+    let alice = "Alice <alice@example.com>";
+    work.commit(alice, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    work.merge_pr(2, alice, alice, &[("countersign.toml", EMERGENCY_POLICY)], "Reviewed-by: Bob <bob@example.com>");
+    let emergency = work.merge_pr(
+        3,
+        alice,
+        alice,
+        &[("src/fix.rs", "fn fix() {}\n")],
+        "Hotfix the outage\n\nChange-Type: emergency\nEmergency-Authorized-By: Bob <bob@example.com>",
+    );
+    let at: jiff::Timestamp = work.git(&["show", "-s", "--format=%cI", &emergency]).parse().unwrap();
+    let origin = dir.join("origin.git");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
+    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    (work, emergency, at)
+}
+
+const REMINDER_SECRET: &str = "reminder-secret";
+
+/// The server's configuration for [`repository_with_emergency`], with a signed JSON target
+/// and a Slack target (its URL a secret file), both on `receiver`.
+fn reminder_config(receiver: &FakeForge, dir: &Path, every: &str) -> String {
+    std::fs::write(dir.join("reminder-secret"), format!("{REMINDER_SECRET}\n")).unwrap();
+    std::fs::write(dir.join("slack-url"), format!("{}/slack/T000/B000/XXXX\n", receiver.url)).unwrap();
+    format!(
+        r#"public-url = "http://countersign.test"
+reminder-every = "{every}"
+
+[[repositories]]
+name = "acme/app"
+forge = "github"
+webhook-secret = {{ env = "TEST_GITHUB_SECRET" }}
+git-dir = "{}"
+
+[[notify]]
+url = "{}/hooks/countersign"
+secret = {{ file = "reminder-secret" }}
+
+[[notify]]
+url = {{ file = "slack-url" }}
+format = "slack"
+"#,
+        dir.join("mirror.git").display(),
+        receiver.url,
+    )
+}
+
+/// X-05 on the server: 25 hours after an emergency its documentation is overdue and its
+/// review is due within a day. The server lists them (page and API) and sends each reminder
+/// once to each target: signed JSON (HMAC-SHA256 over the body) and a Slack message. Each
+/// sent reminder is a log entry; a restarted server sweeps again and sends nothing twice.
+#[test]
+fn x05_the_server_lists_obligations_and_reminds_once_before_and_after_their_deadline() {
+    let (dir, database) = sqlite_setup();
+    let receiver = FakeForge::start_with(|_| Canned {
+        head: "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n".into(),
+        body: b"ok".to_vec(),
+    });
+    let (_work, emergency, at) = repository_with_emergency(dir.path());
+    std::fs::write(dir.path().join("server.toml"), reminder_config(&receiver, dir.path(), "1h")).unwrap();
+    let now = (at + jiff::SignedDuration::from_hours(25)).to_string();
+    let server = Server::start(dir.path(), &database, &["--now", &now]);
+
+    // Two obligations to remind of (documented: overdue; review: due soon), two targets.
+    let sent = receiver.wait_for(4);
+    let json: Vec<&ForgeRequest> = sent.iter().filter(|r| r.path == "/hooks/countersign").collect();
+    let slack: Vec<&ForgeRequest> = sent.iter().filter(|r| r.path.starts_with("/slack/")).collect();
+    assert_eq!((json.len(), slack.len()), (2, 2), "{sent:#?}");
+    for r in &json {
+        let signature = r.header("x-countersign-signature-256").expect("a JSON reminder is signed");
+        assert_eq!(signature, format!("sha256={}", hmac_hex(REMINDER_SECRET, &r.raw)));
+        assert_ne!(signature, format!("sha256={}", hmac_hex("another secret", &r.raw)));
+        assert_eq!(r.body["repository"], "acme/app");
+        assert_eq!(r.body["change"], emergency.as_str());
+        assert_eq!(r.header("x-countersign-event"), r.body["type"].as_str());
+    }
+    let by_obligation = |id: &str| json.iter().find(|r| r.body["obligation"] == id).unwrap().body.clone();
+    assert_eq!(by_obligation("documented")["type"], "obligation.overdue");
+    assert_eq!(by_obligation("review")["type"], "obligation.due-soon");
+    assert_eq!(
+        by_obligation("review")["due"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap(),
+        at + jiff::SignedDuration::from_hours(48)
+    );
+    let texts: Vec<&str> = slack.iter().map(|r| r.body["text"].as_str().unwrap()).collect();
+    assert!(texts.iter().any(|t| t.contains("Overdue") && t.contains("*documented*")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("Due soon") && t.contains("*review*")), "{texts:?}");
+    assert!(slack.iter().all(|r| r.header("x-countersign-signature-256").is_none()), "no secret, no signature");
+
+    // The API and the page list all three, most urgent first.
+    let token = create_token(dir.path(), &database, "viewer", "vera@example.com");
+    let (status, listed) = call("GET", &server.url("/api/v1/obligations"), Some(&token), None);
+    assert_eq!(status, 200, "{listed}");
+    let states: Vec<(String, String)> = listed["repositories"][0]["obligations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["obligation"].as_str().unwrap().to_owned(), o["state"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected = [("documented", "overdue"), ("review", "due-soon"), ("post-mortem", "pending")];
+    assert_eq!(states, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    assert_eq!(call("GET", &server.url("/api/v1/obligations"), None, None).0, 401);
+    create_account(dir.path(), &database, "viewer", "vera@example.com");
+    let cookie = sign_in(&server, "vera@example.com", PASSWORD).unwrap_or_else(|r| panic!("{}", r.body));
+    let page = page("GET", &server.url("/obligations"), &[("countersign_session", &cookie)], &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    for text in ["Obligations", "overdue", "due soon", "pending", "post-mortem", "1 overdue"] {
+        assert!(page.body.contains(text), "{text:?} missing from the page: {}", page.body);
+    }
+    server.stop();
+
+    // A restart sweeps again at once: everything was sent, so nothing goes twice.
+    let server = Server::start(dir.path(), &database, &["--now", &now]);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep-obligations\",outcome=\"done\"} 1");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.requests().len(), 4, "no reminder is sent twice");
+    server.stop();
+
+    // Each sent reminder is in the log, and the log verifies.
+    assert_eq!(logged_reminders(dir.path(), &database), 4);
+}
+
+/// How many `reminder` entries the (verified) log holds.
+fn logged_reminders(dir: &Path, database: &str) -> usize {
+    (0..verified_size(dir, database))
+        .filter(|i| {
+            let out = common::countersign(dir)
+                .args(["log", "show", "--entry", &i.to_string(), "--database", database, "--key-file", "log.key"])
+                .output()
+                .unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            shown["statement"]["predicateType"].as_str().unwrap().contains("/evidence/reminder/")
+        })
+        .count()
+}
+
+/// X-05 across replicas: two servers on one PostgreSQL, both sweeping every second, send
+/// each reminder once to each target, however their sweeps and claims interleave.
+#[test]
+fn postgres_x05_two_replicas_send_each_reminder_once() {
+    let Some(database) = common::postgres_database() else {
+        panic!(
+            "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+    };
+    let dir = setup(&database.url);
+    let receiver = FakeForge::start_with(|_| Canned {
+        head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
+        body: Vec::new(),
+    });
+    let (_work, _emergency, at) = repository_with_emergency(dir.path());
+    std::fs::write(dir.path().join("server.toml"), reminder_config(&receiver, dir.path(), "1s")).unwrap();
+    let now = (at + jiff::SignedDuration::from_hours(25)).to_string();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::start(dir.path(), &database.url, &["--now", &now]));
+        let b = s.spawn(|| Server::start(dir.path(), &database.url, &["--now", &now]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    receiver.wait_for(4);
+    // Several more sweeps on either replica: still four.
+    let sweeps = |s: &Server| metric_value(s, "countersign_jobs_total{kind=\"sweep-obligations\",outcome=\"done\"}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sweeps(&a) + sweeps(&b) < 4 {
+        assert!(Instant::now() < deadline, "the replicas did not sweep again");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(receiver.requests().len(), 4, "{:#?}", receiver.requests());
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+    assert_eq!(logged_reminders(dir.path(), &database.url), 4);
 }

@@ -1193,6 +1193,15 @@ fn github_documented_signature_verifies() {
     verify(Forge::GitHub, GITHUB_SECRET, &[("X-Hub-Signature-256", &upper)], GITHUB_BODY).expect("uppercase hex");
 }
 
+/// countersign signs its own outbound webhooks (obligation reminders) as GitHub signs its
+/// deliveries: the same documented vector, and a receiver's GitHub check accepts them.
+#[test]
+fn outbound_signatures_match_githubs_documented_vector() {
+    assert_eq!(countersign_forge::webhook::sign_hex(GITHUB_SECRET, GITHUB_BODY), GITHUB_SIGNATURE);
+    let signed = format!("sha256={}", countersign_forge::webhook::sign_hex(b"another", b"{\"type\":\"x\"}"));
+    verify(Forge::GitHub, b"another", &[("X-Hub-Signature-256", &signed)], b"{\"type\":\"x\"}").expect("round trip");
+}
+
 #[test]
 fn a_wrong_signature_is_refused_without_saying_the_right_one() {
     let header = format!("sha256={GITHUB_SIGNATURE}");

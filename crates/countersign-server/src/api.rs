@@ -75,6 +75,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/obligations",
+        role: Some(Role::Viewer),
+        summary: "Every emergency obligation of each served repository as of now, most urgent first, with its state (pending, due-soon, overdue, fulfilled, fulfilled-late) and due time.",
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/deliveries",
         role: Some(Role::Admin),
         summary: "The most recent webhook deliveries and their outcome (without bodies).",
@@ -93,6 +99,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/api/v1/log/proof", get(proof))
         .route("/api/v1/log/entries", get(entries))
         .route("/api/v1/policy-versions", get(policy_versions))
+        .route("/api/v1/obligations", get(obligations))
         .route("/api/v1/deliveries", get(deliveries))
 }
 
@@ -379,6 +386,7 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             doc.evidence,
             Evidence::PolicyVersion { .. }
                 | Evidence::DeployDecision { .. }
+                | Evidence::Reminder { .. }
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::PolicyApproval { .. }
         )
@@ -523,6 +531,16 @@ async fn policy_versions(State(state): State<Arc<AppState>>, headers: HeaderMap)
         })
         .collect();
     Ok(Json(json!({ "policyVersions": versions })))
+}
+
+async fn obligations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require(&state, &headers, Role::Viewer).await?;
+    let now = (state.clock)();
+    let repositories = crate::reminders::obligations(&state, now).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read obligations");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the obligations: {e:#}"), None)
+    })?;
+    Ok(Json(json!({ "asOf": now, "dueSoon": state.config.due_soon.to_string(), "repositories": repositories })))
 }
 
 async fn deliveries(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {

@@ -15,6 +15,10 @@
 //! name = "acme/payments"
 //! forge = "github"
 //! webhook-secret = { env = "GITHUB_WEBHOOK_SECRET" }
+//!
+//! [[notify]]                  # reminders about emergency obligations
+//! url = "https://hooks.example.com/countersign"
+//! secret = { env = "REMINDER_SECRET" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,6 +47,63 @@ pub struct ServerConfig {
     /// The name verdicts are posted under (GitHub/Gitea status `context`, GitLab `name`).
     pub status_context: String,
     pub repositories: Vec<RepositoryConfig>,
+    /// Where reminders about emergency obligations go (`[[notify]]`).
+    pub notify: Vec<NotifyTarget>,
+    /// How often the server looks for obligations to remind of (`reminder-every`).
+    pub reminder_every: std::time::Duration,
+    /// How close to its deadline an obligation is reminded of as due soon (`due-soon`).
+    pub due_soon: jiff::SignedDuration,
+}
+
+/// How often obligations are looked at unless `reminder-every` says otherwise.
+pub const DEFAULT_REMINDER_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+/// How close to its deadline an obligation is due soon unless `due-soon` says otherwise.
+pub const DEFAULT_DUE_SOON: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// One place reminders are sent: an HTTP endpoint taking JSON (signed with HMAC-SHA256) or
+/// a Slack-compatible incoming webhook.
+#[derive(Debug, Clone)]
+pub struct NotifyTarget {
+    pub url: NotifyUrl,
+    pub format: NotifyFormat,
+    /// Signs each body: `X-Countersign-Signature-256: sha256=<hex HMAC-SHA256>`. Required
+    /// for `json`; optional for `slack`, whose URL is its secret.
+    pub secret: Option<Secret>,
+}
+
+/// A target's URL: written in the file, or (a Slack webhook URL is itself a secret) read
+/// from the environment or a file like other secrets.
+#[derive(Debug, Clone)]
+pub enum NotifyUrl {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl NotifyUrl {
+    /// The URL (a secret one once resolved).
+    pub fn value(&self) -> String {
+        match self {
+            NotifyUrl::Plain(url) => url.clone(),
+            NotifyUrl::Secret(secret) => String::from_utf8_lossy(secret.value()).trim().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyFormat {
+    /// countersign's own JSON document (`type`, `obligation`, `due`, …).
+    Json,
+    /// `{"text": …}`, as Slack (and Mattermost, Rocket.Chat, Teams workflows) take it.
+    Slack,
+}
+
+impl NotifyFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyFormat::Json => "json",
+            NotifyFormat::Slack => "slack",
+        }
+    }
 }
 
 /// The status context verdicts are posted under unless `status-context` says otherwise.
@@ -105,6 +166,46 @@ impl Secret {
     pub fn value(&self) -> &[u8] {
         self.value.as_deref().unwrap_or_default()
     }
+
+    /// Read the secret through `lookup`; a problem is a diagnostic at its reference. An
+    /// empty secret is refused too (it would accept any signature made with "").
+    fn resolve(&mut self, lookup: &dyn SecretLookup, owner: &str) -> Option<Diagnostic> {
+        let found = match &self.source {
+            SecretSource::Env(name) => lookup
+                .env(name)
+                .map(String::into_bytes)
+                .ok_or_else(|| format!("the environment variable {name} is not set")),
+            SecretSource::File(path) => {
+                lookup.file(path).map_err(|e| format!("cannot read the secret file {}: {e}", path.display()))
+            }
+        };
+        // A trailing newline in a secret file is not part of the secret.
+        let found = found.map(|mut v| {
+            while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                v.pop();
+            }
+            v
+        });
+        match found {
+            Ok(v) if !v.is_empty() => {
+                self.value = Some(v);
+                None
+            }
+            Ok(_) => Some(
+                Diagnostic::new(
+                    codes::INVALID_VALUE,
+                    format!("the secret for {owner} is empty"),
+                    self.span.clone(),
+                    "empty",
+                )
+                .with_help("set a long random secret, and the same one in the forge's webhook settings"),
+            ),
+            Err(problem) => Some(
+                Diagnostic::new(codes::INVALID_VALUE, problem, self.span.clone(), "cannot be read")
+                    .with_help("export the variable (or create the file) before starting `countersign serve`"),
+            ),
+        }
+    }
 }
 
 /// How the binary looks secrets up: environment variables and files. Tests pass their own.
@@ -126,8 +227,19 @@ impl SecretLookup for ProcessSecrets {
     }
 }
 
-const TOP_KEYS: &[&str] =
-    &["listen", "database", "key-file", "public-url", "max-body", "status-context", "repositories"];
+const TOP_KEYS: &[&str] = &[
+    "listen",
+    "database",
+    "key-file",
+    "public-url",
+    "max-body",
+    "status-context",
+    "repositories",
+    "notify",
+    "reminder-every",
+    "due-soon",
+];
+const NOTIFY_KEYS: &[&str] = &["url", "format", "secret"];
 const REPO_KEYS: &[&str] = &[
     "name",
     "forge",
@@ -252,7 +364,68 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
             .with_help("add [[repositories]] with name, forge and webhook-secret = { env = \"…\" }"),
         );
     }
-    ServerConfig { listen, database, key_file, public_url, max_body, status_context, repositories }
+    let notify = top.tables(ctx, "notify", NOTIFY_KEYS).into_iter().filter_map(|t| notify_target(ctx, &t)).collect();
+    let mut duration = |key: &str, default: jiff::SignedDuration| {
+        let Some(s) = top.str(ctx, key) else { return default };
+        match countersign_policy::units::parse_duration(&s.value) {
+            Some(d) if d.seconds > 0 => jiff::SignedDuration::from_secs(d.seconds),
+            _ => {
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("`{key}` is not a duration"),
+                        s.span,
+                        "not a duration",
+                    )
+                    .with_help("write a number and a unit: \"30m\", \"24h\", \"5d\""),
+                );
+                default
+            }
+        }
+    };
+    let reminder_every = duration("reminder-every", DEFAULT_REMINDER_EVERY).unsigned_abs();
+    let due_soon = duration("due-soon", DEFAULT_DUE_SOON);
+    ServerConfig {
+        listen,
+        database,
+        key_file,
+        public_url,
+        max_body,
+        status_context,
+        repositories,
+        notify,
+        reminder_every,
+        due_soon,
+    }
+}
+
+/// One `[[notify]]` table: `url` (text, or a secret reference for a Slack URL), `format`
+/// (`json`, the default, or `slack`) and `secret` (required for `json`).
+fn notify_target(ctx: &mut Ctx, table: &Table<'_, '_>) -> Option<NotifyTarget> {
+    let url = match table.get("url").map(|v| v.get_ref()) {
+        Some(DeValue::Table(_)) => secret(ctx, table, "url", true).map(NotifyUrl::Secret),
+        _ => {
+            let url = table.req_str(ctx, "url")?;
+            url_value(ctx, "url", url.value, url.span).map(NotifyUrl::Plain)
+        }
+    };
+    let format = match table.str(ctx, "format") {
+        None => Some(NotifyFormat::Json),
+        Some(f) if f.value == "json" => Some(NotifyFormat::Json),
+        Some(f) if f.value == "slack" => Some(NotifyFormat::Slack),
+        Some(f) => {
+            ctx.push(
+                Diagnostic::new(codes::INVALID_VALUE, format!("unknown format {:?}", f.value), f.span, "not a format")
+                    .with_help("write \"json\" (countersign's signed JSON) or \"slack\" (an incoming-webhook message)"),
+            );
+            None
+        }
+    };
+    let secret = secret(ctx, table, "secret", format == Some(NotifyFormat::Json));
+    if format == Some(NotifyFormat::Json) && secret.is_none() {
+        return None;
+    }
+    Some(NotifyTarget { url: url?, format: format?, secret })
 }
 
 /// `app-id`, `installation-id` and `private-key` together, on a GitHub repository.
@@ -390,38 +563,16 @@ impl ServerConfig {
         for repo in &mut self.repositories {
             let app_key = repo.github_app.as_mut().map(|app| &mut app.private_key);
             for secret in std::iter::once(&mut repo.webhook_secret).chain(repo.token.as_mut()).chain(app_key) {
-                let found = match &secret.source {
-                    SecretSource::Env(name) => lookup
-                        .env(name)
-                        .map(String::into_bytes)
-                        .ok_or_else(|| format!("the environment variable {name} is not set")),
-                    SecretSource::File(path) => {
-                        lookup.file(path).map_err(|e| format!("cannot read the secret file {}: {e}", path.display()))
-                    }
-                };
-                // A trailing newline in a secret file is not part of the secret.
-                let found = found.map(|mut v| {
-                    while v.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                        v.pop();
-                    }
-                    v
-                });
-                match found {
-                    Ok(v) if !v.is_empty() => secret.value = Some(v),
-                    Ok(_) => diags.push(
-                        Diagnostic::new(
-                            codes::INVALID_VALUE,
-                            format!("the secret for {} is empty", repo.name),
-                            secret.span.clone(),
-                            "empty",
-                        )
-                        .with_help("set a long random secret, and the same one in the forge's webhook settings"),
-                    ),
-                    Err(problem) => diags.push(
-                        Diagnostic::new(codes::INVALID_VALUE, problem, secret.span.clone(), "cannot be read")
-                            .with_help("export the variable (or create the file) before starting `countersign serve`"),
-                    ),
-                }
+                diags.extend(secret.resolve(lookup, &repo.name));
+            }
+        }
+        for target in &mut self.notify {
+            let url = match &mut target.url {
+                NotifyUrl::Secret(secret) => Some(secret),
+                NotifyUrl::Plain(_) => None,
+            };
+            for secret in url.into_iter().chain(target.secret.as_mut()) {
+                diags.extend(secret.resolve(lookup, "a [[notify]] target"));
             }
         }
         diags
@@ -430,5 +581,72 @@ impl ServerConfig {
     /// The repositories served through this forge.
     pub fn repositories_of(&self, forge: Forge) -> impl Iterator<Item = &RepositoryConfig> {
         self.repositories.iter().filter(move |r| r.forge == forge)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPOSITORY: &str =
+        "[[repositories]]\nname = \"acme/app\"\nforge = \"github\"\nwebhook-secret = { env = \"S\" }\n";
+
+    fn messages(text: &str) -> Vec<String> {
+        parse(text).1.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect()
+    }
+
+    #[test]
+    fn notify_targets_are_read_with_their_defaults() {
+        let text = format!(
+            "{REPOSITORY}\n[[notify]]\nurl = \"https://hooks.example.com/cs\"\nsecret = {{ env = \"R\" }}\n\n[[notify]]\nurl = {{ file = \"/run/secrets/slack\" }}\nformat = \"slack\"\n"
+        );
+        let (config, diags) = parse(&text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let config = config.unwrap();
+        assert_eq!(config.notify.len(), 2);
+        assert_eq!(config.notify[0].format, NotifyFormat::Json);
+        assert!(matches!(&config.notify[0].url, NotifyUrl::Plain(u) if u == "https://hooks.example.com/cs"));
+        assert!(
+            matches!(&config.notify[1].url, NotifyUrl::Secret(s) if s.source == SecretSource::File("/run/secrets/slack".into()))
+        );
+        assert!(config.notify[1].secret.is_none());
+        assert_eq!(config.reminder_every, std::time::Duration::from_secs(300));
+        assert_eq!(config.due_soon, jiff::SignedDuration::from_hours(24));
+    }
+
+    #[test]
+    fn bad_notify_targets_and_durations_are_errors() {
+        let text = format!(
+            "reminder-every = \"often\"\ndue-soon = \"12h\"\n{REPOSITORY}\n[[notify]]\nurl = \"https://hooks.example.com/cs\"\n\n[[notify]]\nurl = \"hooks.example.com\"\nformat = \"slack\"\n\n[[notify]]\nurl = \"https://x.example\"\nformat = \"teams\"\nsecret = \"inline\"\n"
+        );
+        let errors = messages(&text);
+        for expected in [
+            "`reminder-every` is not a duration",
+            "is missing the required key `secret`",
+            "`url` is not an http(s) URL",
+            "unknown format \"teams\"",
+            "`secret` is written into the configuration",
+        ] {
+            assert!(errors.iter().any(|e| e.contains(expected)), "{expected:?} not in {errors:#?}");
+        }
+        assert_eq!(parse(&text).0.unwrap().due_soon, jiff::SignedDuration::from_hours(12));
+    }
+
+    #[test]
+    fn a_notify_secret_that_cannot_be_read_is_reported() {
+        struct Nothing;
+        impl SecretLookup for Nothing {
+            fn env(&self, name: &str) -> Option<String> {
+                (name == "S").then(|| "webhook".into())
+            }
+            fn file(&self, _: &std::path::Path) -> Result<Vec<u8>, String> {
+                Err("no such file".into())
+            }
+        }
+        let text = format!("{REPOSITORY}\n[[notify]]\nurl = {{ file = \"/nope\" }}\nformat = \"slack\"\n");
+        let mut config = parse(&text).0.unwrap();
+        let diags = config.resolve_secrets(&Nothing);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert!(diags[0].message.contains("cannot read the secret file /nope"), "{}", diags[0].message);
     }
 }

@@ -168,25 +168,11 @@ fn judge(
             return Ok(Err(format!("the commit {sha} is not in the repository's git-dir, even after a fetch")));
         }
     }
-    // The default branch: what HEAD names, else `main` or `master` (a bare mirror's HEAD
-    // may name a branch it does not have).
-    let Some(tip) = ["HEAD", "main", "master"].into_iter().find_map(|b| repo.branch_tip(b)) else {
-        return Ok(Err("the git-dir has no default branch (HEAD, main or master) to read the policy from".into()));
-    };
-    let Some(text) = repo.read_blob_at(&tip, &config.policy)? else {
-        return Ok(Err(format!("{} is missing on the default branch", config.policy)));
-    };
-    let text = String::from_utf8_lossy(&text).into_owned();
-    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let name = format!("{}:{}", config.name, config.policy);
-    let mut policy =
-        match countersign_policy::parse_with(&name, &text, &countersign_policy::ParseOptions { today: Some(today) }) {
-            Ok(checked) => checked.policy,
-            Err(failed) => return Ok(Err(format!("the policy has {} error(s)", failed.errors.len()))),
+    let crate::governed::Governed { repo, policy, text, .. } =
+        match crate::governed::with_repo(store, config, repo, now)? {
+            Ok(governed) => governed,
+            Err(why) => return Ok(Err(why)),
         };
-    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(&tip, file).ok().flatten());
-    let exceptions = countersign_judge::exceptions::recorded_exceptions(store, &policy)?;
-    countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
     let Some(rules) = &policy.deploy else {
         return Ok(Err("the policy has no [deploy] section".into()));
     };

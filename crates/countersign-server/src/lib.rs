@@ -9,6 +9,9 @@
 //!   replicas share the table and each job runs once.
 //! - `verdict`: judges a pull request again after its events (debounced) and posts the
 //!   verdict back as a commit status through `forge_api`.
+//! - `reminders`: emergency obligations across the served repositories, for the pages and
+//!   the API, and reminders (signed JSON or Slack messages) before and after they fall due,
+//!   each sent once across replicas.
 //! - `api`: the JSON API under `/api/v1` (tokens with roles; OpenAPI document).
 //! - `pages`: server-rendered HTML for people (sign-in with local accounts, the same roles).
 //! - `/healthz`, `/readyz`, `/metrics`.
@@ -21,10 +24,12 @@ pub mod api;
 pub mod config;
 pub mod deploy_gate;
 pub mod forge_api;
+pub mod governed;
 mod hooks;
 pub mod intake;
 pub mod metrics;
 pub mod pages;
+pub mod reminders;
 pub mod verdict;
 mod worker;
 
@@ -134,6 +139,9 @@ pub async fn serve(
         .chain(std::iter::repeat_n(JobKinds::Only(verdict::EVALUATE), evaluators));
     let workers: Vec<_> =
         lanes.map(|lane| tokio::spawn(worker::run(state.clone(), options.clone(), lane, stop_rx.clone()))).collect();
+    if options.workers > 0 && !state.config.notify.is_empty() {
+        reminders::schedule_sweep(&state, (state.clock)()).await?;
+    }
     let app = router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

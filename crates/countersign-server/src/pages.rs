@@ -20,6 +20,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use countersign_engine::obligations::ObligationState;
 use countersign_store::{Caller, EvaluationFilter, Role, Session};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
@@ -45,6 +46,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/changes", get(changes))
         .route("/changes/{id}", get(change))
         .route("/changes/{id}/approve", post(approve))
+        .route("/obligations", get(obligations))
         .route("/deliveries", get(deliveries))
         .route("/log", get(log))
         .route("/log/proof/{entry}", get(proof))
@@ -285,7 +287,7 @@ async fn logout(
 
 /// A whole page: the top bar (with the signed-in person and sign-out), then `body`.
 fn layout(title: &str, session: Option<&Session>, current: &str, body: Markup) -> Html<String> {
-    let nav = [("/changes", "Changes"), ("/log", "Log")];
+    let nav = [("/changes", "Changes"), ("/obligations", "Obligations"), ("/log", "Log")];
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -487,6 +489,11 @@ async fn change(
                 dt { "Author" } dd { (text(&eval["change"]["author"])) }
                 dt { "Category" } dd { (text(&eval["category"]["name"])) " " span.sub { "(" (text(&eval["category"]["reason"])) ")" } }
                 dt { "Risk" } dd { @if eval["risk"].is_null() { "not classified" } @else { (text(&eval["risk"]["name"])) " " span.sub { "(" (text(&eval["risk"]["reason"])) ")" } } }
+                @if let Some(stage) = eval["state"]["current"].as_str() {
+                    dt { "State" } dd {
+                        (stage) @if let Some(at) = eval["state"]["since"].as_str() { " " span.sub { "since " (at) } }
+                    }
+                }
                 dt { "Areas" } dd {
                     @if areas.is_empty() { "none" }
                     @for a in &areas {
@@ -555,6 +562,73 @@ async fn change(
         }
     };
     Ok(page(layout(&change_id, Some(&session), "/changes", body)))
+}
+
+// --- obligations ------------------------------------------------------------------------
+
+fn obligation_badge(state: ObligationState) -> Markup {
+    let class = match state {
+        ObligationState::Overdue | ObligationState::FulfilledLate => "badge bad",
+        ObligationState::DueSoon => "badge warn",
+        ObligationState::Fulfilled => "badge ok",
+        ObligationState::Pending => "badge plain",
+    };
+    html! { span class=(class) { (state.as_str()) } }
+}
+
+/// Every emergency obligation of the served repositories, as `countersign obligations`
+/// shows them: the overdue and late ones first.
+async fn obligations(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> PageResult {
+    let session = signed_in(&state, &headers, here(&uri), Role::Viewer).await?;
+    let now = (state.clock)();
+    let repositories = crate::reminders::obligations(&state, now).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read obligations");
+        PageError::Status(StatusCode::INTERNAL_SERVER_ERROR, format!("The obligations cannot be read: {e:#}"))
+    })?;
+    let body = html! {
+        h1 { "Obligations" }
+        p.sub { "What each emergency change still owes under the policy (documentation, review, post-mortem, a follow-up change), with its deadline. Overdue and late ones are failures. Judged as of " (now) "." }
+        @if repositories.is_empty() {
+            p.empty { "No served repository has a git-dir, so there is no history to read obligations from." }
+        }
+        @for r in &repositories {
+            h2 { (r.repository) }
+            @if let Some(problem) = &r.problem {
+                div.notice.bad role="alert" { "Cannot judge this repository: " (problem) }
+            }
+            p.counts {
+                span.badge.bad { (r.counts.overdue) " overdue" } " "
+                span.badge.bad { (r.counts.fulfilled_late) " fulfilled late" } " "
+                span.badge.plain { (r.counts.open) " open" } " "
+                span.badge.ok { (r.counts.fulfilled) " fulfilled" }
+            }
+            @if r.obligations.is_empty() {
+                p.empty { "No emergency change owes anything." }
+            } @else {
+                table.obligations {
+                    thead { tr { th { "State" } th { "Obligation" } th { "Change" } th { "Due" } th { "Evidence" } } }
+                    tbody {
+                        @for o in &r.obligations {
+                            tr {
+                                td { (obligation_badge(o.state)) }
+                                td { strong { (o.obligation) } br; span.sub { (o.description) } }
+                                td {
+                                    @match o.pr_number { Some(n) => { "PR #" (n) } None => { code { (short(&o.change)) } } }
+                                    br; span.sub { (o.title) }
+                                }
+                                td { @match o.due { Some(due) => { (due) } None => { "no due time" } } }
+                                td {
+                                    @if !o.evidence.is_empty() { ul.evidence { @for e in &o.evidence { li { (e) } } } }
+                                    @if let Some(detail) = &o.detail { div.sub { (detail) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(layout("Obligations", Some(&session), "/obligations", body)))
 }
 
 /// Links to the change and its head on the forge's web pages, when its address is known:

@@ -379,7 +379,9 @@ fn judge(
     countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
     let engine = Engine::new(&policy);
     let base_facts = countersign_judge::base_facts(&engine, &repo, &change, base);
-    let eval = engine.evaluate_with_base(&change, &base_facts, &EvalOptions { now: Some(now) });
+    let mut eval = engine.evaluate_with_base(&change, &base_facts, &EvalOptions { now: Some(now) });
+    // An open pull request has shipped nowhere yet: its state runs from request to build.
+    eval.state = Some(countersign_engine::lifecycle::state_of(&change, &eval, &[]));
     let (state, description) = status_of(&eval);
     // Every name the author goes by, so that the API can refuse their approval of it.
     let mut authors: Vec<String> = change

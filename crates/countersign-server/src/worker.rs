@@ -105,6 +105,18 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
             Ok(Settled::No)
         }
+        crate::reminders::SWEEP => {
+            let enqueued = crate::reminders::sweep(state).await?;
+            tracing::debug!(enqueued, "obligations swept");
+            Ok(Settled::No)
+        }
+        crate::reminders::REMIND => {
+            let reminder: crate::reminders::Reminder = serde_json::from_str(&job.payload)?;
+            if let Some(entry) = crate::reminders::remind(state, &reminder).await? {
+                tracing::info!(obligation = %reminder.obligation, change = %reminder.change, state = %reminder.state, entry, "reminder sent");
+            }
+            Ok(Settled::No)
+        }
         other => anyhow::bail!("unknown job kind {other:?} (written by a newer countersign?)"),
     }
 }

@@ -35,6 +35,7 @@ pub const KINDS: &[&str] = &[
     "policy-approval",
     "webhook-delivery",
     "approval-withdrawn",
+    "reminder",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +260,24 @@ pub enum Evidence {
         /// The webhook delivery (`forge:id`) that reported it.
         delivery: Option<String>,
     },
+    /// A reminder the server sent about an emergency's obligation, due soon or overdue, to
+    /// one notification target, recorded once the target took it. Each is sent once: its
+    /// idempotency key names the obligation, the state and the target. Only the server
+    /// records these.
+    #[serde(rename_all = "camelCase")]
+    Reminder {
+        /// The emergency change the obligation belongs to (its id: a commit or `#PR`).
+        emergency: String,
+        obligation: String,
+        /// `due-soon` or `overdue`.
+        state: String,
+        due: Timestamp,
+        /// The target that took it: its format (`json`, `slack`) and the SHA-256 of its
+        /// URL, never the URL itself (a Slack URL is a secret).
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<String>,
+    },
 }
 
 fn default_approval_type() -> ApprovalType {
@@ -282,6 +301,7 @@ impl Evidence {
             Evidence::PolicyApproval { .. } => "policy-approval",
             Evidence::WebhookDelivery { .. } => "webhook-delivery",
             Evidence::ApprovalWithdrawn { .. } => "approval-withdrawn",
+            Evidence::Reminder { .. } => "reminder",
         }
     }
 
@@ -297,6 +317,7 @@ impl Evidence {
                 | Evidence::DeployDecision { .. }
                 | Evidence::Exception { .. }
                 | Evidence::ExceptionApproval { .. }
+                | Evidence::Reminder { .. }
         )
     }
 
@@ -428,6 +449,10 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         (Evidence::ExceptionApproval { exception }, _) => Subject {
             name: format!("exception:#{exception}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(exception.to_string().as_bytes()))]),
+        },
+        (Evidence::Reminder { emergency, obligation, state, .. }, _) => Subject {
+            name: format!("obligation:{emergency}:{obligation}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(state.as_bytes()))]),
         },
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
             name: format!("console:{system}"),

@@ -616,6 +616,12 @@ impl AsyncStore {
         self.queue(request, None).await?.outcome().await
     }
 
+    /// The entry an idempotency key became, if a record with that key was written.
+    pub async fn idempotent_entry(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::find_idempotent(key))
+    }
+
     /// Queue a request for the group committer, unless its idempotency key was used
     /// before: then the entry that key became is its outcome, and nothing is written.
     async fn queue(&self, request: &RecordRequest, policy_text: Option<&str>) -> Result<Queued, StoreError> {

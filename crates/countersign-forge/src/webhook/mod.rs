@@ -90,7 +90,7 @@ pub use event::{
     Repository, Review, ReviewState,
 };
 pub use headers::{Delivery, delivery, detect_forge};
-pub use signature::{verify, verify_gitea, verify_github, verify_gitlab_token, verify_standard_webhook};
+pub use signature::{sign_hex, verify, verify_gitea, verify_github, verify_gitlab_token, verify_standard_webhook};
 
 use event::is_zero_sha;
 

@@ -127,6 +127,15 @@ fn standard_webhook_key(secret: &[u8]) -> Result<Vec<u8>, WebhookError> {
     }
 }
 
+/// The HMAC-SHA256 of `body` under `secret`, as lowercase hex: what `X-Hub-Signature-256`
+/// carries after `sha256=`. countersign signs its own outbound webhooks the same way, so a
+/// receiver checks them as it checks GitHub's.
+pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Compares the HMAC-SHA256 of the concatenated `parts` with `signature` in constant time.
 fn check_hmac(secret: &[u8], parts: &[&[u8]], signature: &[u8], header: &'static str) -> Result<(), WebhookError> {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");

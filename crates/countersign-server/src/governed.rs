@@ -1,0 +1,67 @@
+//! A served repository as the server judges it: its git directory, and the policy read
+//! from its default branch (never from a pull request's head), with CODEOWNERS and the
+//! exceptions recorded in the log folded in. The deploy gate and the obligations share it.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use countersign_policy::model::Policy;
+use countersign_store::Store;
+use jiff::Timestamp;
+
+use crate::config::RepositoryConfig;
+
+/// A repository opened for judging.
+pub struct Governed {
+    pub repo: countersign_git::Repository,
+    pub policy: Policy,
+    /// The policy's text, for its digest.
+    pub text: String,
+    /// The default branch (`HEAD`, `main` or `master`) and its tip commit.
+    pub branch: &'static str,
+    pub tip: String,
+}
+
+/// Open `git_dir` and read its policy at the default branch's tip, as of `now`. `Err(why)`
+/// (inside `Ok`) is a repository that cannot be judged (no default branch, no policy, a
+/// policy with errors): a fact to report, not a failure to retry.
+pub fn open(
+    store: &Store,
+    config: &RepositoryConfig,
+    git_dir: &Path,
+    now: Timestamp,
+) -> anyhow::Result<Result<Governed, String>> {
+    let repo = countersign_git::Repository::open(git_dir)
+        .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
+    with_repo(store, config, repo, now)
+}
+
+/// [`open`] for a repository already opened.
+pub fn with_repo(
+    store: &Store,
+    config: &RepositoryConfig,
+    repo: countersign_git::Repository,
+    now: Timestamp,
+) -> anyhow::Result<Result<Governed, String>> {
+    // The default branch: what HEAD names, else `main` or `master` (a bare mirror's HEAD
+    // may name a branch it does not have).
+    let Some((branch, tip)) = ["HEAD", "main", "master"].into_iter().find_map(|b| repo.branch_tip(b).map(|t| (b, t)))
+    else {
+        return Ok(Err("the git-dir has no default branch (HEAD, main or master) to read the policy from".into()));
+    };
+    let Some(text) = repo.read_blob_at(&tip, &config.policy)? else {
+        return Ok(Err(format!("{} is missing on the default branch", config.policy)));
+    };
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let name = format!("{}:{}", config.name, config.policy);
+    let mut policy =
+        match countersign_policy::parse_with(&name, &text, &countersign_policy::ParseOptions { today: Some(today) }) {
+            Ok(checked) => checked.policy,
+            Err(failed) => return Ok(Err(format!("the policy has {} error(s)", failed.errors.len()))),
+        };
+    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(&tip, file).ok().flatten());
+    let exceptions = countersign_judge::exceptions::recorded_exceptions(store, &policy)?;
+    countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
+    Ok(Ok(Governed { repo, policy, text, branch, tip }))
+}

@@ -1,0 +1,283 @@
+//! Emergency obligations on the server: listed for the pages and the API, and reminded of
+//! before they fall due and once they are overdue.
+//!
+//! One `sweep-obligations` job (one row in the job table, so one run across replicas) runs
+//! every `reminder-every`. It judges each served repository's default branch as
+//! `countersign obligations` does and, for each obligation due soon or overdue, enqueues a
+//! `remind` job per `[[notify]]` target. A `remind` job sends its message and then records
+//! a `reminder` log entry under an idempotency key that names the obligation, the state and
+//! the target. A reminder whose entry exists is never sent again, so each is sent once.
+//! (At least once: a crash between the target's answer and the entry sends it again.)
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use countersign_engine::obligations::{ObligationCounts, ObligationInstance, ObligationState};
+use countersign_store::evidence::sha256_hex;
+use countersign_store::{Evidence, RecordRequest, Store};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::config::{NotifyFormat, NotifyTarget, RepositoryConfig};
+
+/// The job kind that looks for obligations to remind of.
+pub const SWEEP: &str = "sweep-obligations";
+/// Its one job key: every replica enqueues the same row.
+pub const SWEEP_KEY: &str = "sweep:obligations";
+/// The job kind that sends one reminder to one target.
+pub const REMIND: &str = "remind";
+/// Who the server records its reminders as.
+pub const REMINDER_RECORDER: &str = "countersign-reminders";
+
+/// The obligations of one served repository, or why they could not be read.
+#[derive(Debug, Serialize)]
+pub struct RepositoryObligations {
+    pub repository: String,
+    pub counts: ObligationCounts,
+    pub obligations: Vec<ObligationInstance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Every obligation of every served repository that has a git directory, as of `now`,
+/// most urgent first.
+pub async fn obligations(state: &AppState, now: Timestamp) -> anyhow::Result<Vec<RepositoryObligations>> {
+    let mut out = Vec::new();
+    for config in &state.config.repositories {
+        if config.git_dir.is_none() {
+            continue;
+        }
+        let core = state.store.clone();
+        let handle = tokio::runtime::Handle::current();
+        let (config, due_soon) = (config.clone(), state.config.due_soon);
+        let found = tokio::task::spawn_blocking(move || {
+            let store = Store::on_runtime(core, handle);
+            of_repository(&store, &config, now, due_soon)
+        })
+        .await??;
+        out.push(found);
+    }
+    Ok(out)
+}
+
+fn of_repository(
+    store: &Store,
+    config: &RepositoryConfig,
+    now: Timestamp,
+    due_soon: jiff::SignedDuration,
+) -> anyhow::Result<RepositoryObligations> {
+    let git_dir = config.git_dir.as_deref().context("no git-dir")?;
+    let mut found = RepositoryObligations {
+        repository: config.name.clone(),
+        counts: ObligationCounts::default(),
+        obligations: Vec::new(),
+        problem: None,
+    };
+    let governed = match crate::governed::open(store, config, git_dir, now)? {
+        Ok(governed) => governed,
+        Err(why) => {
+            found.problem = Some(why);
+            return Ok(found);
+        }
+    };
+    let walk = countersign_git::WalkOptions {
+        branch: Some(governed.branch.to_owned()),
+        use_cache: true,
+        read: countersign_judge::read_options(&governed.policy),
+        ..Default::default()
+    };
+    let (_, evals) = countersign_judge::judge_walk(
+        &governed.repo,
+        &governed.policy,
+        &walk,
+        Some((store, Some(config.name.as_str()))),
+        now,
+        false,
+        &|_| {},
+    )?;
+    found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
+    found.counts = countersign_engine::obligations::count(&found.obligations);
+    Ok(found)
+}
+
+/// What one `remind` job sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reminder {
+    pub repository: String,
+    pub change: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
+    pub title: String,
+    pub obligation: String,
+    pub description: String,
+    /// `due-soon` or `overdue`.
+    pub state: String,
+    pub due: Timestamp,
+    /// The target's position in `[[notify]]` when the sweep ran, and its fingerprint (the
+    /// target is found again by fingerprint, so a reordered configuration sends nothing
+    /// to the wrong place).
+    pub target: String,
+}
+
+impl Reminder {
+    /// The idempotency key of its `reminder` entry, and (prefixed) its job key.
+    pub fn key(&self) -> String {
+        format!("reminder:{}:{}:{}:{}:{}", self.repository, self.change, self.obligation, self.state, self.target)
+    }
+}
+
+/// A target's fingerprint: its format and the SHA-256 of its URL (never the URL: a Slack
+/// webhook URL is a secret).
+pub fn fingerprint(target: &NotifyTarget) -> String {
+    let digest = sha256_hex(target.url.value().as_bytes());
+    format!("{}-{}", target.format.as_str(), &digest[..16])
+}
+
+/// Run the sweep: enqueue a `remind` job for each obligation due soon or overdue and each
+/// target that has not been sent that reminder, then schedule the next sweep.
+pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
+    let now = (state.clock)();
+    let mut enqueued = 0;
+    if !state.config.notify.is_empty() {
+        for repository in obligations(state, now).await? {
+            if let Some(problem) = &repository.problem {
+                tracing::warn!(repository = %repository.repository, %problem, "cannot read obligations");
+            }
+            for instance in &repository.obligations {
+                let state_name = match instance.state {
+                    ObligationState::DueSoon => "due-soon",
+                    ObligationState::Overdue => "overdue",
+                    _ => continue,
+                };
+                let Some(due) = instance.due else { continue };
+                for target in &state.config.notify {
+                    let reminder = Reminder {
+                        repository: repository.repository.clone(),
+                        change: instance.change.clone(),
+                        pr_number: instance.pr_number,
+                        title: instance.title.clone(),
+                        obligation: instance.obligation.clone(),
+                        description: instance.description.clone(),
+                        state: state_name.to_owned(),
+                        due,
+                        target: fingerprint(target),
+                    };
+                    let key = reminder.key();
+                    if state.store.idempotent_entry(&key).await?.is_some() {
+                        continue;
+                    }
+                    let payload = serde_json::to_string(&reminder)?;
+                    state.store.enqueue_job(&format!("remind:{key}"), REMIND, &payload, now).await?;
+                    enqueued += 1;
+                }
+            }
+        }
+    }
+    schedule_sweep(state, now + state.config.reminder_every).await?;
+    Ok(enqueued)
+}
+
+/// Put the sweep in the job table to run at `at` (one row, whichever replica enqueues it).
+pub async fn schedule_sweep(state: &AppState, at: Timestamp) -> anyhow::Result<()> {
+    state.store.enqueue_job(SWEEP_KEY, SWEEP, "{}", at).await?;
+    Ok(())
+}
+
+/// Send one reminder, unless it was sent already, and record it. Returns the entry.
+pub async fn remind(state: &AppState, reminder: &Reminder) -> anyhow::Result<Option<u64>> {
+    let key = reminder.key();
+    if state.store.idempotent_entry(&key).await?.is_some() {
+        return Ok(None);
+    }
+    let Some(target) = state.config.notify.iter().find(|t| fingerprint(t) == reminder.target).cloned() else {
+        tracing::warn!(target = %reminder.target, "a reminder's target is no longer configured; dropped");
+        return Ok(None);
+    };
+    let now = (state.clock)();
+    let body = serde_json::to_vec(&message(state, reminder, target.format, now))?;
+    let signature = target.secret.as_ref().map(|s| countersign_forge::webhook::sign_hex(s.value(), &body));
+    let url = target.url.value();
+    let delivery = sha256_hex(key.as_bytes());
+    let event = format!("obligation.{}", reminder.state);
+    let sent = tokio::task::spawn_blocking(move || post(&url, &body, signature.as_deref(), &event, &delivery)).await?;
+    sent.with_context(|| format!("the {} notification target did not take the reminder", target.format.as_str()))?;
+    let outcome = state
+        .store
+        .record(&RecordRequest {
+            change: None,
+            recorded_by: REMINDER_RECORDER.into(),
+            recorded_at: countersign_store::whole_second(now),
+            idempotency_key: Some(key),
+            evidence: Evidence::Reminder {
+                emergency: reminder.change.clone(),
+                obligation: reminder.obligation.clone(),
+                state: reminder.state.clone(),
+                due: reminder.due,
+                target: reminder.target.clone(),
+                repository: Some(reminder.repository.clone()),
+            },
+        })
+        .await?;
+    Ok(Some(match outcome {
+        countersign_store::AppendOutcome::Appended(i) | countersign_store::AppendOutcome::AlreadyRecorded(i) => i,
+    }))
+}
+
+/// The body a target takes: countersign's JSON, or a Slack incoming-webhook message.
+fn message(state: &AppState, r: &Reminder, format: NotifyFormat, now: Timestamp) -> serde_json::Value {
+    let change = match r.pr_number {
+        Some(n) => format!("PR #{n}"),
+        None => r.change.chars().take(12).collect(),
+    };
+    let link = state.config.public_url.as_ref().map(|u| format!("{u}/obligations"));
+    match format {
+        NotifyFormat::Json => serde_json::json!({
+            "type": format!("obligation.{}", r.state),
+            "repository": r.repository,
+            "change": r.change,
+            "prNumber": r.pr_number,
+            "title": r.title,
+            "obligation": r.obligation,
+            "description": r.description,
+            "state": r.state,
+            "due": r.due,
+            "sentAt": now,
+            "link": link,
+        }),
+        NotifyFormat::Slack => {
+            let lead = if r.state == "overdue" { ":rotating_light: Overdue" } else { ":hourglass: Due soon" };
+            let mut text = format!(
+                "{lead}: *{}* for the emergency change {change} ({}) in {}: {}. Due {}.",
+                r.obligation, r.title, r.repository, r.description, r.due
+            );
+            if let Some(link) = link {
+                text.push_str(&format!(" <{link}|Open obligations>"));
+            }
+            serde_json::json!({ "text": text })
+        }
+    }
+}
+
+/// POST the body; any 2xx is taken.
+fn post(url: &str, body: &[u8], signature: Option<&str>, event: &str, delivery: &str) -> anyhow::Result<()> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .user_agent("countersign")
+        .build()
+        .into();
+    let mut request = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-countersign-event", event)
+        .header("x-countersign-delivery", delivery);
+    if let Some(signature) = signature {
+        request = request.header("x-countersign-signature-256", format!("sha256={signature}"));
+    }
+    let response = request.send(body)?;
+    let status = response.status().as_u16();
+    anyhow::ensure!((200..300).contains(&status), "it answered HTTP {status}");
+    Ok(())
+}
