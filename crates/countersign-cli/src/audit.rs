@@ -128,7 +128,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let store = store.as_ref().map(|(s, r)| (s, r.as_deref()));
     // Console changes are part of a period's population, not of a revision range.
     let console = args.range.is_none();
-    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, g.as_of(), console)?;
+    let policy_path = policy_path_in(&repo, &src);
+    let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
+    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
     let summary = summarize(&evals);
 
     let picked: Vec<&Evaluation> = match args.sample {
@@ -214,6 +216,16 @@ pub struct History {
     pub repository: Option<String>,
 }
 
+/// The policy file's path inside the repository (`/`-separated), when the policy judged is a
+/// file in its working tree: what `until-group-exceeds` reads at each change's base.
+pub fn policy_path_in(repo: &countersign_git::Repository, src: &policy_source::PolicyText) -> Option<String> {
+    let file = src.path.as_ref()?;
+    let file = file.canonicalize().ok()?;
+    let root = repo.path().canonicalize().ok()?;
+    let relative = file.strip_prefix(root).ok()?;
+    Some(relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
+}
+
 /// Open the repository, its policy and the evidence store, for `changes` and `obligations`.
 pub fn open_history(policy: Option<&str>, g: &crate::Global) -> anyhow::Result<History> {
     let repo_path = g.repo();
@@ -236,12 +248,11 @@ pub fn judge_history(
     policy: &countersign_policy::model::Policy,
     walk_opts: &countersign_git::WalkOptions,
     store: Option<(&countersign_store::Store, Option<&str>)>,
-    now: jiff::Timestamp,
-    console: bool,
+    options: &countersign_judge::HistoryOptions<'_>,
 ) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
     let bar = progress_bar();
     let judged =
-        countersign_judge::judge_walk(repo, policy, walk_opts, store, now, console, &|p: countersign_git::Progress| {
+        countersign_judge::judge_walk(repo, policy, walk_opts, store, options, &|p: countersign_git::Progress| {
             if let Some(bar) = &bar {
                 if p.total > 0 {
                     bar.set_length(p.total as u64);

@@ -51,7 +51,7 @@ struct Report<'a> {
 }
 
 pub fn run(args: ChangesArgs, g: &Global) -> anyhow::Result<u8> {
-    let crate::audit::History { repo, policy, store, repository, .. } =
+    let crate::audit::History { repo, src, policy, store, repository } =
         crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
@@ -66,8 +66,11 @@ pub fn run(args: ChangesArgs, g: &Global) -> anyhow::Result<u8> {
         &policy,
         &walk_opts,
         Some((&store, repository.as_deref())),
-        g.as_of(),
-        true,
+        &countersign_judge::HistoryOptions {
+            now: g.as_of(),
+            console: true,
+            policy_path: crate::audit::policy_path_in(&repo, &src).as_deref(),
+        },
     )?;
     let shown: Vec<&Evaluation> = evals
         .iter()

@@ -122,6 +122,8 @@ struct Setup {
     repo: countersign_git::Repository,
     policy: Policy,
     policy_sha256: String,
+    /// The policy file's path in the repository, when it is one (see `audit::policy_path_in`).
+    policy_path: Option<String>,
     environment: String,
     commit: String,
     ctx: countersign_store::cli::CliContext,
@@ -157,6 +159,7 @@ fn setup(args: &DeployArgs, g: &Global) -> anyhow::Result<Setup> {
     let ctx = crate::store::context(g);
     let by = args.by.clone().or_else(|| ctx.default_recorder()).context("say who records this with --by")?;
     Ok(Setup {
+        policy_path: crate::audit::policy_path_in(&repo, &src),
         repo,
         policy_sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
         policy,
@@ -234,8 +237,12 @@ fn check(args: CheckArgs, g: &Global) -> anyhow::Result<u8> {
         Some(since) => Some(s.repo.resolve(since).with_context(|| format!("--since {since:?} is not a commit"))?),
         None => None,
     };
+    let options = countersign_judge::HistoryOptions {
+        policy_path: s.policy_path.as_deref(),
+        ..countersign_judge::HistoryOptions::at(now)
+    };
     let mut judge_range = |walk: countersign_git::WalkOptions| {
-        crate::audit::judge_history(&s.repo, &s.policy, &walk, Some((&store, repository.as_deref())), now, false)
+        crate::audit::judge_history(&s.repo, &s.policy, &walk, Some((&store, repository.as_deref())), &options)
             .map(|(_, evals)| evals)
             .map_err(|e| countersign_judge::JudgeError::Range(format!("{e:#}")))
     };

@@ -212,7 +212,7 @@ pub fn list(args: ListArgs, g: &Global) -> anyhow::Result<u8> {
     store.close();
     let mut rows = Vec::new();
     for ex in &policy.exceptions {
-        let ended = exception_end(&policy, ex, Some(today));
+        let ended = exception_end(&policy, ex, Some(today), None);
         rows.push(Listed {
             id: ex.id.clone(),
             source: "policy",
@@ -231,7 +231,7 @@ pub fn list(args: ListArgs, g: &Global) -> anyhow::Result<u8> {
         let as_policy = r.as_policy_exception();
         let ended = as_policy
             .as_ref()
-            .and_then(|ex| exception_end(&policy, ex, Some(today)))
+            .and_then(|ex| exception_end(&policy, ex, Some(today), None))
             .or_else(|| r.until.filter(|u| *u < today).map(|u| format!("its re-evaluation date {u} has passed")));
         let state = match (&as_policy, &ended) {
             (_, Some(_)) => "ended",

@@ -68,8 +68,16 @@ pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
         ..Default::default()
     };
     let now = g.as_of();
-    let (_, evals) =
-        crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), now, false)?;
+    let (_, evals) = crate::audit::judge_history(
+        &repo,
+        &policy,
+        &walk_opts,
+        Some((&store, repository.as_deref())),
+        &countersign_judge::HistoryOptions {
+            policy_path: crate::audit::policy_path_in(&repo, &src).as_deref(),
+            ..countersign_judge::HistoryOptions::at(now)
+        },
+    )?;
     let all = instances(&evals, now, args.due_soon);
     let counts = count(&all);
     let shown: Vec<&ObligationInstance> = all

@@ -577,3 +577,65 @@ fn s004_03_s004_11_a_change_moves_from_request_to_close_with_the_time_of_each_st
     let audit = run(&repo, &["--format", "json", "audit"]);
     assert!(audit.stdout.contains("\"current\": \"close\""), "the audit JSON carries the state too");
 }
+
+const STANDING_EXCEPTION: &str = r#"
+[groups]
+engineering = { members = ["alice", "bob"] }
+
+[[exceptions]]
+id = "alice-self-merge"
+people = ["alice"]
+waives = ["review"]
+justification = "Two-person team: Alice merges her own changes"
+approved-by = ["bob"]
+review-by = 2027-01-31
+until-group-exceeds = { group = "engineering", members = 2 }
+"#;
+
+/// S000-07: a standing self-merge exception ends when the team grows beyond two. Whether it
+/// covered a change is judged by the team as the policy stood at that change, not by
+/// today's team: Alice's self-merge while the team was two stays compliant after Carol
+/// joins; her self-merge after Carol joined is a violation.
+#[test]
+fn s000_07_a_standing_exception_ends_when_the_team_grows_judged_at_each_change() {
+    let repo = Repo::new();
+    let two = format!("{POLICY}{STANDING_EXCEPTION}");
+    let three = two
+        .replace("[people.bob]", "[people.carol]\nname = \"Carol\"\nemails = \"carol@example.com\"\n[people.bob]")
+        .replace(r#"members = ["alice", "bob"]"#, r#"members = ["alice", "bob", "carol"]"#);
+    repo.commit(ALICE, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
+    repo.merge_pr(2, ALICE, ALICE, &[("countersign.toml", &two)], "Reviewed-by: Bob <bob@example.com>");
+    let while_two = repo.merge_pr(3, ALICE, ALICE, &[("src/a.rs", "fn a() {}\n")], "Self-merged while we were two");
+    repo.merge_pr(
+        4,
+        ALICE,
+        ALICE,
+        &[("countersign.toml", &three)],
+        "Carol joins\n\nReviewed-by: Bob <bob@example.com>",
+    );
+    let after = repo.merge_pr(5, ALICE, ALICE, &[("src/b.rs", "fn b() {}\n")], "Self-merged after Carol joined");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+
+    let audit = run(&repo, &["--format", "json", "audit"]);
+    assert_eq!(audit.code, 1, "{}", audit.stdout);
+    let json: serde_json::Value = serde_json::from_str(&audit.stdout).unwrap();
+    let review = |commit: &str| -> serde_json::Value {
+        let change = json["changes"].as_array().unwrap().iter().find(|c| c["change"]["id"] == commit).unwrap();
+        change["requirements"].as_array().unwrap().iter().find(|r| r["id"] == "review").unwrap().clone()
+    };
+    let then = review(&while_two);
+    assert_eq!(then["status"], "waived", "{then:#}");
+    assert!(then["detail"].as_str().unwrap().starts_with("exception alice-self-merge"), "{then:#}");
+    let now = review(&after);
+    assert_eq!(now["status"], "missing", "{now:#}");
+    assert!(
+        now["detail"]
+            .as_str()
+            .unwrap()
+            .contains("exception alice-self-merge no longer applies: @engineering had 3 members, more than 2"),
+        "{now:#}"
+    );
+    // `exceptions` shows the exception as ended today.
+    let listed = run(&repo, &["exceptions"]);
+    assert!(listed.stdout.starts_with("ENDED") && listed.stdout.contains("alice-self-merge"), "{}", listed.stdout);
+}

@@ -63,6 +63,11 @@ pub struct BaseFacts {
     /// (see [`crate::Engine::wants_base_path`]), repository-relative and `/`-separated.
     /// `None` means they were not read: numbering is then "unknown", never "met".
     pub sequence_paths: Option<Vec<String>>,
+    /// The size of each group an exception's `until-group-exceeds` names, as the policy in
+    /// force at the base defined it (S000-07: "ends when the team grows beyond two" is
+    /// judged at the time of the change, not today). `None`, or a group missing here: the
+    /// evaluated policy's own group is used.
+    pub group_sizes: Option<std::collections::BTreeMap<String, usize>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,6 +81,21 @@ impl<'p> Engine<'p> {
         self.policy.append_only.iter().any(|a| a.sequential)
     }
 
+    /// The groups whose size at a change's base decides whether an exception still applies
+    /// (`until-group-exceeds`); a caller that can read the policy in force at the base
+    /// passes their sizes in [`BaseFacts::group_sizes`].
+    pub fn groups_sized_at_base(&self) -> Vec<&str> {
+        let mut groups: Vec<&str> = self
+            .policy
+            .exceptions
+            .iter()
+            .filter_map(|e| e.until_group_exceeds.as_ref().map(|(g, _)| g.as_str()))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        groups
+    }
+
     /// Evaluates a change without facts about its base: checks that need them (migration
     /// numbering) are "unknown".
     pub fn evaluate(&self, change: &Change, opts: &EvalOptions) -> Evaluation {
@@ -1394,7 +1409,7 @@ impl<'p> Engine<'p> {
             if !ex.people.is_empty() && !cx.author_id.as_ref().is_some_and(|a| ex.people.contains(a)) {
                 continue;
             }
-            let ended = exception_end(self.policy, ex, today);
+            let ended = exception_end(self.policy, ex, today, cx.base.group_sizes.as_ref());
             for r in reqs.iter_mut().filter(|r| open(r) && ex.waives.iter().any(|w| waiver_matches(w, &r.id))) {
                 match &ended {
                     None => waive(r, format!("exception {}: {}", ex.id, ex.justification)),
@@ -1412,11 +1427,14 @@ impl<'p> Engine<'p> {
     }
 }
 
-/// Why an exception has ended, if it has (S000-07, S000-18).
+/// Why an exception has ended, if it has (S000-07, S000-18). `group_sizes` are the groups'
+/// sizes when the change was made (see [`BaseFacts::group_sizes`]); without them, the
+/// policy's own.
 pub fn exception_end(
     policy: &Policy,
     ex: &countersign_policy::model::Exception,
     today: Option<Date>,
+    group_sizes: Option<&std::collections::BTreeMap<String, usize>>,
 ) -> Option<String> {
     if let (Some(review_by), Some(today)) = (ex.review_by, today) {
         if today > review_by {
@@ -1424,9 +1442,11 @@ pub fn exception_end(
         }
     }
     if let Some((group, limit)) = &ex.until_group_exceeds {
-        let size = policy.groups.get(group).map_or(0, |g| g.members.len());
+        let then = group_sizes.and_then(|sizes| sizes.get(group)).copied();
+        let size = then.unwrap_or_else(|| policy.groups.get(group).map_or(0, |g| g.members.len()));
         if size > *limit {
-            return Some(format!("@{group} has {size} members, more than {limit}"));
+            let when = if then.is_some() { "had" } else { "has" };
+            return Some(format!("@{group} {when} {size} members, more than {limit}"));
         }
     }
     None

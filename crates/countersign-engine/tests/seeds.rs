@@ -426,7 +426,7 @@ fn eval_on_base(
     change: &B,
     base: &[&str],
 ) -> countersign_engine::Evaluation {
-    let base = BaseFacts { sequence_paths: Some(base.iter().map(|p| p.to_string()).collect()) };
+    let base = BaseFacts { sequence_paths: Some(base.iter().map(|p| p.to_string()).collect()), ..BaseFacts::default() };
     countersign_engine::Engine::new(policy).evaluate_with_base(
         &change.0,
         &base,

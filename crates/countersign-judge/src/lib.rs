@@ -32,6 +32,26 @@ pub enum JudgeError {
     Range(String),
 }
 
+/// How a history is judged, beyond the walk itself.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions<'a> {
+    /// The time every change is judged as of.
+    pub now: jiff::Timestamp,
+    /// Add the console changes recorded in the walk's date window as changes of their own.
+    pub console: bool,
+    /// The policy file's path in the repository, when the policy judged is that file: the
+    /// groups an exception's `until-group-exceeds` names are then sized as the policy at
+    /// each change's base defined them (S000-07). `None` (a bundled policy, a file outside
+    /// the repository): the judged policy's groups.
+    pub policy_path: Option<&'a str>,
+}
+
+impl HistoryOptions<'_> {
+    pub fn at(now: jiff::Timestamp) -> Self {
+        Self { now, console: false, policy_path: None }
+    }
+}
+
 /// Walk the history `walk_opts` names, add what the evidence store holds about each change
 /// (when given one: changes are registered as they are met) and, with `console`, the
 /// console changes recorded in its date window, and judge every change as of `now`. What
@@ -41,10 +61,10 @@ pub fn judge_walk(
     policy: &Policy,
     walk_opts: &countersign_git::WalkOptions,
     store: Option<(&Store, Option<&str>)>,
-    now: jiff::Timestamp,
-    console: bool,
+    options: &HistoryOptions<'_>,
     progress: &dyn Fn(countersign_git::Progress),
 ) -> Result<(countersign_git::Walk, Vec<Evaluation>), JudgeError> {
+    let (now, console) = (options.now, options.console);
     let mut walk = repo.changes(walk_opts, progress)?;
     let mut changes = std::mem::take(&mut walk.changes);
     let git_changes = changes.len();
@@ -73,7 +93,14 @@ pub fn judge_walk(
     }
     let engine = Engine::new(policy);
     let opts = EvalOptions { now: Some(now) };
-    let bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
+    let mut bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
+    let groups = engine.groups_sized_at_base();
+    if let (false, Some(path)) = (groups.is_empty(), options.policy_path) {
+        let mut sized = HashMap::new();
+        for (change, base) in changes[..git_changes].iter().zip(bases.iter_mut()) {
+            base.group_sizes = group_sizes_at(repo, path, &format!("{}^", change.id), &groups, &mut sized);
+        }
+    }
     let mut evals = evaluate_all(&engine, &changes, &bases, &opts);
     for target in add_follow_ups(policy, &mut changes, &evals) {
         evals[target] = engine.evaluate_with_base(&changes[target], &bases[target], &opts);
@@ -87,6 +114,36 @@ pub fn judge_walk(
     }
     walk.changes = changes;
     Ok((walk, evals))
+}
+
+/// The sizes of `groups` as the policy file at `path` defined them at commit `at`: `None`
+/// when it cannot be read there (before the policy existed, a shallow clone) or does not
+/// parse. Each distinct text is parsed once (`parsed`).
+fn group_sizes_at(
+    repo: &countersign_git::Repository,
+    path: &str,
+    at: &str,
+    groups: &[&str],
+    parsed: &mut HashMap<Vec<u8>, Option<std::collections::BTreeMap<String, usize>>>,
+) -> Option<std::collections::BTreeMap<String, usize>> {
+    let text = repo.read_blob_at(at, path).ok()??;
+    parsed
+        .entry(text)
+        .or_insert_with_key(|text| {
+            let checked = countersign_policy::parse_with(
+                path,
+                &String::from_utf8_lossy(text),
+                &countersign_policy::ParseOptions { today: None },
+            )
+            .ok()?;
+            Some(
+                groups
+                    .iter()
+                    .map(|g| (g.to_string(), checked.policy.groups.get(*g).map_or(0, |group| group.members.len())))
+                    .collect(),
+            )
+        })
+        .clone()
 }
 
 /// The successful deploys that shipped each change of a first-parent walk (newest first):
@@ -270,7 +327,7 @@ pub fn base_facts(engine: &Engine<'_>, repo: &countersign_git::Repository, chang
             Err(_) => return BaseFacts::default(),
         }
     }
-    BaseFacts { sequence_paths: Some(paths) }
+    BaseFacts { sequence_paths: Some(paths), ..BaseFacts::default() }
 }
 
 /// What importing CODEOWNERS into a policy came to.

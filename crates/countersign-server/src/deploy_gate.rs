@@ -196,8 +196,18 @@ fn judge(
     };
     let repository = Some(config.name.as_str());
     let mut judge_range = |walk: countersign_git::WalkOptions| {
-        countersign_judge::judge_walk(&repo, &policy, &walk, Some((store, repository)), now, false, &|_| {})
-            .map(|(_, evals)| evals)
+        countersign_judge::judge_walk(
+            &repo,
+            &policy,
+            &walk,
+            Some((store, repository)),
+            &countersign_judge::HistoryOptions {
+                policy_path: Some(&config.policy),
+                ..countersign_judge::HistoryOptions::at(now)
+            },
+            &|_| {},
+        )
+        .map(|(_, evals)| evals)
     };
     let gated = countersign_judge::deploy::gate(
         &repo,

@@ -92,8 +92,10 @@ fn of_repository(
         &governed.policy,
         &walk,
         Some((store, Some(config.name.as_str()))),
-        now,
-        false,
+        &countersign_judge::HistoryOptions {
+            policy_path: Some(&config.policy),
+            ..countersign_judge::HistoryOptions::at(now)
+        },
         &|_| {},
     )?;
     found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
