@@ -840,10 +840,12 @@ def parse_manifest(data):
         "checkpoint": is_str, "checkpoints": list_of(is_str), "consistency": list_of(is_str),
         "entries": lambda v: type(v) is list and all(_entry_ok(e) for e in v),
         "files": map_of(is_str),
-    }, optional={"policy": None, "gaps": list_of(_gap_ok)})
+    }, optional={"policy": None, "policies": lambda v: type(v) is list, "gaps": list_of(_gap_ok)})
     policy = m.get("policy")
     if policy is not None:
         struct(policy, "manifest.json: policy", _POLICY)
+    for p in m.get("policies", []):
+        struct(p, "manifest.json: policies", _POLICY)
     return m
 
 
@@ -982,9 +984,11 @@ def verify_files(files, pinned, trusted):
         except VerifyError as err:
             raise VerifyError(err.args[0], idx) from None
         statements[idx] = statement
-    # 7. The policy text is the one logged.
-    policy = m.get("policy")
-    if policy is not None:
+    # 7. Each policy text is the one logged; the one in force at the end is the last.
+    policies = m.get("policies", [])
+    if policies and policies[-1] != m.get("policy"):
+        raise VerifyError("manifest.json: `policy` is not the last of `policies`")
+    for policy in ([m["policy"]] if m.get("policy") is not None else []) + policies:
         if policy["file"] not in files:
             raise VerifyError("%s is missing" % policy["file"])
         if files[policy["file"]][1] != policy["sha256"]:

@@ -1828,43 +1828,49 @@ impl Store {
     /// ([`Store::proven_scan`]), and the policy version in force at `until`: the last
     /// `policy-version` entry recorded before it, with its stored text, whose digest must
     /// be the one logged.
+    /// The entries recorded in [since, until), and every policy version in force during the
+    /// period, oldest first: the one in force at `since` and each published before `until`
+    /// (version, digest, text, entry).
+    #[allow(clippy::type_complexity)]
     pub(crate) fn export_rows(
         &self,
         since: &str,
         until: &str,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Option<(String, String, String, u64)>), StoreError> {
+    ) -> Result<(Vec<(u64, Vec<u8>)>, Vec<(String, String, String, u64)>), StoreError> {
         let since: Timestamp = since.parse().map_err(|e| StoreError::Package(format!("--since: {e}")))?;
         let until: Timestamp = until.parse().map_err(|e| StoreError::Package(format!("--until: {e}")))?;
         let mut rows = Vec::new();
-        let mut policy: Option<(String, String, u64)> = None;
+        let mut versions: Vec<(String, String, u64)> = Vec::new();
         self.proven_scan(&mut |e, bytes| {
             if e.recorded_at < until
                 && let Evidence::PolicyVersion { version, sha256 } = &e.evidence
             {
-                policy = Some((version.clone(), sha256.clone(), e.index));
+                // One in force before the period is superseded by the next one before it.
+                if e.recorded_at <= since {
+                    versions.clear();
+                }
+                versions.push((version.clone(), sha256.clone(), e.index));
             }
             if e.recorded_at >= since && e.recorded_at < until {
                 rows.push((e.index, bytes.to_vec()));
             }
         })?;
-        let policy = match policy {
-            None => None,
-            Some((version, sha256, index)) => {
-                let pool = &self.core.pool;
-                let text = self.handle.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
-                match text {
-                    Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => {
-                        Some((version, sha256, text, index))
-                    }
-                    _ => {
-                        return Err(StoreError::Tampered(format!(
-                            "the stored text of policy version {version} is missing or does not match the digest logged in entry {index}"
-                        )));
-                    }
+        let mut policies = Vec::new();
+        for (version, sha256, index) in versions {
+            let pool = &self.core.pool;
+            let text = self.handle.block_on(async { on_pool!(pool, db::policy_text(&version)) })?;
+            match text {
+                Some(text) if evidence::sha256_hex(text.as_bytes()) == sha256 => {
+                    policies.push((version, sha256, text, index))
+                }
+                _ => {
+                    return Err(StoreError::Tampered(format!(
+                        "the stored text of policy version {version} is missing or does not match the digest logged in entry {index}"
+                    )));
                 }
             }
-        };
-        Ok((rows, policy))
+        }
+        Ok((rows, policies))
     }
 }
 

@@ -104,8 +104,13 @@ pub struct Manifest {
     pub consistency: Vec<String>,
     #[serde(deserialize_with = "objects")]
     pub entries: Vec<ManifestEntry>,
+    /// The policy version in force at `until`.
     #[serde(default, deserialize_with = "optional_object")]
     pub policy: Option<ManifestPolicy>,
+    /// Every policy version in force during the period, oldest first (the last is `policy`).
+    /// Written only when there are some; older packages name only `policy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<ManifestPolicy>,
     /// Path (relative to the package root) to lowercase hex SHA-256.
     pub files: BTreeMap<String, String>,
     /// Log indices between the first and the last entry of the period that are not in the
@@ -216,15 +221,15 @@ pub fn export(
 ) -> Result<ExportSummary, StoreError> {
     let signer = store.core.signer.as_ref().ok_or(StoreError::NoSigner)?;
     let verifier = signer.verifier();
-    let (mut rows, policy) = store.export_rows(since, until)?;
+    let (mut rows, versions) = store.export_rows(since, until)?;
     rows.sort_by_key(|(i, _)| *i);
     let period: Vec<u64> = rows.iter().map(|(i, _)| *i).collect();
-    if let Some((_, _, _, idx)) = &policy
-        && !rows.iter().any(|(i, _)| i == idx)
-    {
-        rows.push((*idx, store.entry(*idx)?));
-        rows.sort_by_key(|(i, _)| *i);
+    for (_, _, _, idx) in &versions {
+        if !rows.iter().any(|(i, _)| i == idx) {
+            rows.push((*idx, store.entry(*idx)?));
+        }
     }
+    rows.sort_by_key(|(i, _)| *i);
     let included: BTreeSet<u64> = rows.iter().map(|(i, _)| *i).collect();
     let gaps = match (period.first(), period.last()) {
         (Some(&first), Some(&last)) => missing_ranges(first, last, &included),
@@ -301,11 +306,15 @@ pub fn export(
         files.insert(cname.clone(), proof.to_text().into_bytes());
         consistency.push(cname);
     }
-    let policy = policy.map(|(version, sha256, text, entry)| {
-        let file = format!("policy/{}.txt", sanitize(&version));
-        files.insert(file.clone(), text.into_bytes());
-        ManifestPolicy { version, sha256, file, entry }
-    });
+    let policies: Vec<ManifestPolicy> = versions
+        .into_iter()
+        .map(|(version, sha256, text, entry)| {
+            let file = format!("policy/{}.txt", sanitize(&version));
+            files.insert(file.clone(), text.into_bytes());
+            ManifestPolicy { version, sha256, file, entry }
+        })
+        .collect();
+    let policy = policies.last().cloned();
     files.insert("log.vkey".into(), format!("{}\n", verifier.vkey()).into_bytes());
     let manifest = Manifest {
         format: PACKAGE_FORMAT.into(),
@@ -318,6 +327,7 @@ pub fn export(
         consistency,
         entries,
         policy: policy.clone(),
+        policies,
         files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
         gaps: gaps.clone(),
     };
@@ -960,8 +970,11 @@ fn verify_files(
             .map_err(|e| fail(Some(entry.index), format!("not included in the log: {e}")))?;
         statements.insert(entry.index, statement);
     }
-    // 7. The policy text is the one logged.
-    if let Some(policy) = &manifest.policy {
+    // 7. Each policy text is the one logged; the one in force at the end is the last.
+    if manifest.policies.last().is_some_and(|last| Some(last) != manifest.policy.as_ref()) {
+        return Err(fail(None, "manifest.json: `policy` is not the last of `policies`"));
+    }
+    for policy in manifest.policy.iter().chain(&manifest.policies) {
         let data = files.get(&policy.file).ok_or_else(|| fail(None, format!("{} is missing", policy.file)))?;
         if data.sha256 != policy.sha256 {
             return Err(fail(Some(policy.entry), "the policy text does not match its logged digest"));
@@ -1059,6 +1072,7 @@ mod tests {
             consistency: vec![],
             entries: vec![],
             policy: None,
+            policies: Vec::new(),
             files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
             gaps: vec![],
         };

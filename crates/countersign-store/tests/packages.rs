@@ -251,6 +251,7 @@ fn hand_built(entries: &[Vec<u8>], policy: Option<(&str, &str, u64)>) -> Vec<(St
         consistency: vec![],
         entries: manifest_entries,
         policy,
+        policies: vec![],
         files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
         gaps: vec![],
     };
@@ -552,6 +553,44 @@ fn packages_re_archived_with_gnu_tar_verify_in_both_verifiers() {
         assert_eq!((rust, py), (Accept, Accept), "{label}:\nRust: {rust_text}\nPython: {py_text}");
         assert!(py_text.contains("package verified: 8 entries"), "{label}: {py_text}");
     }
+}
+
+/// S004-14: a package holds every policy version in force during its period (the one in
+/// force when it starts, and each published in it, oldest first), not only the last one;
+/// a version superseded before the period is left out. Both verifiers check each text
+/// against its logged digest, and that the one in force at the end is the last.
+#[test]
+fn s004_14_a_package_holds_every_policy_version_in_force_during_its_period() {
+    let db = TestDb::sqlite();
+    let store = open(&db);
+    store.publish_policy("2025.1", "# superseded\n", "lead", "2025-03-01T00:00:00Z".parse().unwrap()).unwrap();
+    store
+        .publish_policy("2025.2", "# in force at the start\n", "lead", "2025-09-01T00:00:00Z".parse().unwrap())
+        .unwrap();
+    store.record(&approval()).unwrap();
+    store.publish_policy("2026.2", "# mid-year\n", "lead", "2026-06-01T00:00:00Z".parse().unwrap()).unwrap();
+    let package = export(&store, db.dir.path(), "evidence.tar", &[]);
+    let files = files_of(&package);
+    let manifest: Value = serde_json::from_slice(get(&files, "manifest.json")).unwrap();
+    let versions: Vec<&str> =
+        manifest["policies"].as_array().unwrap().iter().map(|p| p["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["2025.2", "2026.2"], "{manifest:#}");
+    assert_eq!(manifest["policy"]["version"], "2026.2");
+    assert_eq!(get(&files, "policy/2025.2.txt"), b"# in force at the start\n");
+    assert!(!files.iter().any(|(n, _)| n == "policy/2025.1.txt"));
+    assert_both(&package, Some(&vkey()), &[], Accept, "verified: 3 entries");
+
+    // Re-signed with the order reversed: the one in force at the end is not the last.
+    let reversed = edit_manifest(&files, |m| {
+        let list = m["policies"].as_array_mut().unwrap();
+        list.reverse();
+    });
+    let path = write(db.dir.path(), "reversed.tar", &archive(&reversed, &[]));
+    assert_both(&path, Some(&vkey()), &[], Reject, "is not the last of `policies`");
+    // Re-signed with a text that is not the logged one.
+    let swapped = edit_manifest(&files, |m| m["policies"][0]["sha256"] = json!(sha256_hex(b"# something else\n")));
+    let path = write(db.dir.path(), "swapped.tar", &archive(&swapped, &[]));
+    assert_both(&path, Some(&vkey()), &[], Reject, "the policy text does not match its logged digest");
 }
 
 // ------------------------------------------------------------------ 3. malformed manifests
