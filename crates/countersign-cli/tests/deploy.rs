@@ -516,3 +516,22 @@ fn bad_deploy_input_is_a_clear_error_and_logs_nothing() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("countersign init"), "{}", r.stderr);
 }
+
+also_on_postgres! {
+    s000_02_production_without_the_same_artifact_on_staging_is_refused
+        => postgres_s000_02_production_without_the_same_artifact_on_staging_is_refused,
+    s000_02_an_emergency_still_goes_through_staging_and_a_violation_blocks_the_deploy
+        => postgres_s000_02_an_emergency_still_goes_through_staging_and_a_violation_blocks_the_deploy,
+    s003_06_staging_then_canary_then_production_with_one_digest
+        => postgres_s003_06_staging_then_canary_then_production_with_one_digest,
+    s000_20_production_through_the_one_workflow_started_by_a_person
+        => postgres_s000_20_production_through_the_one_workflow_started_by_a_person,
+    s000_21_stages_of_a_release_deploy_in_order => postgres_s000_21_stages_of_a_release_deploy_in_order,
+    s004_10_each_environment_deploys_from_its_branch => postgres_s004_10_each_environment_deploys_from_its_branch,
+    s004_11_windows_freezes_and_a_verified_close => postgres_s004_11_windows_freezes_and_a_verified_close,
+    s001_03_a_local_deploy_needs_a_clean_tree_equal_to_origin_main
+        => postgres_s001_03_a_local_deploy_needs_a_clean_tree_equal_to_origin_main,
+    every_decision_is_a_verified_log_entry_and_json_names_it
+        => postgres_every_decision_is_a_verified_log_entry_and_json_names_it,
+    bad_deploy_input_is_a_clear_error_and_logs_nothing => postgres_bad_deploy_input_is_a_clear_error_and_logs_nothing,
+}

@@ -205,8 +205,10 @@ fn s002_08_a_compliant_follow_up_change_fulfils_the_retroactive_pr() {
     let retro = json["obligations"].as_array().unwrap().iter().find(|o| o["obligation"] == "retro-pr").unwrap();
     assert_eq!(retro["state"], "fulfilled", "{retro:#}");
     assert!(retro["evidence"][0].as_str().unwrap().contains("follow-up change #5"), "{retro:#}");
+}
 
-    // A follow-up that names the PR number works the same way.
+#[test]
+fn s002_08_a_follow_up_may_name_the_emergency_by_its_pull_request() {
     let (repo, _) = with_emergency();
     repo.merge_pr(
         4,
@@ -638,4 +640,25 @@ fn s000_07_a_standing_exception_ends_when_the_team_grows_judged_at_each_change()
     // `exceptions` shows the exception as ended today.
     let listed = run(&repo, &["exceptions"]);
     assert!(listed.stdout.starts_with("ENDED") && listed.stdout.contains("alice-self-merge"), "{}", listed.stdout);
+}
+
+also_on_postgres! {
+    x05_overdue_and_late_obligations_fail_and_are_listed_most_urgent_first
+        => postgres_x05_overdue_and_late_obligations_fail_and_are_listed_most_urgent_first,
+    s002_08_a_compliant_follow_up_change_fulfils_the_retroactive_pr
+        => postgres_s002_08_a_compliant_follow_up_change_fulfils_the_retroactive_pr,
+    s002_08_a_follow_up_may_name_the_emergency_by_its_pull_request
+        => postgres_s002_08_a_follow_up_may_name_the_emergency_by_its_pull_request,
+    s003_07_an_emergency_declared_by_record_is_an_emergency_in_audit
+        => postgres_s003_07_an_emergency_declared_by_record_is_an_emergency_in_audit,
+    s000_18_an_exception_needs_a_second_operator_a_justification_and_an_end
+        => postgres_s000_18_an_exception_needs_a_second_operator_a_justification_and_an_end,
+    s000_12_a_console_change_is_logged_with_every_field_and_judged
+        => postgres_s000_12_a_console_change_is_logged_with_every_field_and_judged,
+    s004_14_s000_19_the_policy_version_is_published_signed_and_reviewed_on_time
+        => postgres_s004_14_s000_19_the_policy_version_is_published_signed_and_reviewed_on_time,
+    s004_03_s004_11_a_change_moves_from_request_to_close_with_the_time_of_each_stage
+        => postgres_s004_03_s004_11_a_change_moves_from_request_to_close_with_the_time_of_each_stage,
+    s000_07_a_standing_exception_ends_when_the_team_grows_judged_at_each_change
+        => postgres_s000_07_a_standing_exception_ends_when_the_team_grows_judged_at_each_change,
 }

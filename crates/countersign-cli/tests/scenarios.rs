@@ -16,18 +16,8 @@ const POLICIES: &[&str] =
     &["two-person-saas", "solo-founder-iso27001", "oss-sdk", "optional-peer-review", "healthcare-cab"];
 const ARTIFACT: &str = "sha256:5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e";
 
-thread_local! {
-    /// The store every command of this thread's scenario uses: `None` is the default SQLite
-    /// file in the repository's git directory.
-    static DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
 fn run(repo: &Repo, args: &[&str]) -> Run {
-    let mut cmd = countersign(repo.path());
-    if let Some(url) = DATABASE.with(|d| d.borrow().clone()) {
-        cmd.env("COUNTERSIGN_DATABASE_URL", url);
-    }
-    Run::of(cmd.args(args).env("USER", "scenario"))
+    Run::of(countersign(repo.path()).args(args).env("USER", "scenario"))
 }
 
 fn must(repo: &Repo, args: &[&str]) -> String {
@@ -368,21 +358,9 @@ fn x05_s000_18_each_example_policy_through_a_changes_whole_life() {
 #[test]
 fn postgres_each_example_policy_through_a_changes_whole_life() {
     for name in POLICIES {
-        let Some(database) = common::postgres_database() else {
-            panic!(
-                "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
-            );
-        };
-        DATABASE.with(|d| *d.borrow_mut() = Some(database.url.clone()));
-        let log = scenario(name);
-        DATABASE.with(|d| *d.borrow_mut() = None);
+        let (log, database) = common::on_postgres(|| scenario(name));
         // The entries are in PostgreSQL, not in a SQLite file beside the repository.
-        let out = std::process::Command::new("psql")
-            .arg(&database.url)
-            .args(["-tAc", "select count(*) from log_entries"])
-            .output()
-            .unwrap();
-        let entries: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        let entries = common::postgres_entries(&database.url).unwrap_or(0);
         assert!(entries >= 10, "{name}: {entries} entries in PostgreSQL");
         insta::assert_snapshot!(format!("scenario_{name}"), log);
     }

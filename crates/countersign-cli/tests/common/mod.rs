@@ -97,7 +97,14 @@ fn split_person(who: &str) -> (String, String) {
 /// `.ci/run` runs them again with the clock a year ahead.
 pub const NOW: &str = "2026-06-01T12:00:00Z";
 
-/// The real binary with a clean environment, judging as of [`NOW`].
+thread_local! {
+    /// The store every [`countersign`] command of this thread uses (`COUNTERSIGN_DATABASE_URL`):
+    /// `None` is the default SQLite file in the repository's git directory. Set by
+    /// [`on_postgres`].
+    static DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The real binary with a clean environment, judging as of [`NOW`], on this thread's store.
 pub fn countersign(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("countersign").expect("binary");
     cmd.current_dir(dir)
@@ -108,7 +115,55 @@ pub fn countersign(dir: &Path) -> assert_cmd::Command {
         .env("NO_COLOR", "1")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null");
+    if let Some(url) = DATABASE.with(|d| d.borrow().clone()) {
+        cmd.env("COUNTERSIGN_DATABASE_URL", url);
+    }
     cmd
+}
+
+/// Run `body` with every [`countersign`] command of this thread on a fresh PostgreSQL
+/// database, which is returned (dropped by the caller) so that the caller can look into it.
+/// Panics when `COUNTERSIGN_TEST_POSTGRES_URL` is not set: CI must run these, not skip them.
+pub fn on_postgres<T>(body: impl FnOnce() -> T) -> (T, PgDatabase) {
+    let Some(database) = postgres_database() else {
+        panic!(
+            "COUNTERSIGN_TEST_POSTGRES_URL is not set: this test needs PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        );
+    };
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DATABASE.with(|d| *d.borrow_mut() = None);
+        }
+    }
+    DATABASE.with(|d| *d.borrow_mut() = Some(database.url.clone()));
+    let _reset = Reset;
+    (body(), database)
+}
+
+/// How many entries the log in PostgreSQL database `url` holds; `None` when it has no log
+/// (the store was never created there).
+pub fn postgres_entries(url: &str) -> Option<u64> {
+    let out = Command::new("psql").arg(url).args(["-tAc", "select count(*) from log_entries"]).output().unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// For each listed test, a `postgres_…` twin that runs the same body on PostgreSQL and
+/// checks that its store was there (not in a SQLite file beside the repository).
+#[macro_export]
+macro_rules! also_on_postgres {
+    ($($test:ident => $twin:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $twin() {
+                let ((), database) = common::on_postgres($test);
+                assert!(common::postgres_entries(&database.url).is_some(), "the store was not in PostgreSQL");
+            }
+        )*
+    };
 }
 
 /// The repository root of this workspace (for the example policies).
@@ -135,10 +190,13 @@ impl Drop for PgDatabase {
 /// A new database on `COUNTERSIGN_TEST_POSTGRES_URL`'s server; `None` when it is not set.
 pub fn postgres_database() -> Option<PgDatabase> {
     let base = std::env::var("COUNTERSIGN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
+    // Unique within this process (the counter) and across processes (pid and time).
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = format!(
-        "cs_test_{}_{}",
+        "cs_test_{}_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let out = Command::new("psql")
         .arg(&base)
