@@ -1085,6 +1085,14 @@ fn api_role_matrix_every_endpoint_every_role() {
     assert_eq!(call("POST", &server.url("/api/v1/evidence"), approver, Some(&by_other)).0, 403);
     let forged = serde_json::json!({ "kind": "approval", "change": change, "delivery": "github:a-1" });
     assert_eq!(call("POST", &server.url("/api/v1/evidence"), approver, Some(&forged)).0, 403);
+    // S003-07: an emergency can be declared through the API, in one's own name only.
+    let recorder = tokens[2].1.as_deref();
+    let declared =
+        |by: &str| serde_json::json!({ "kind": "emergency", "change": change, "declaredBy": by, "reason": "outage" });
+    let (status, answer) = call("POST", &server.url("/api/v1/evidence"), recorder, Some(&declared("vera@example.com")));
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.to_string().contains("the token's person's own"), "{answer}");
+    assert_eq!(call("POST", &server.url("/api/v1/evidence"), recorder, Some(&declared("rick@example.com"))).0, 201);
     assert_eq!(call("GET", &server.url("/api/v1/changes"), Some("cs_00000000_nope"), None).0, 401);
     let out = common::countersign(dir.path())
         .args(["token", "revoke", &tokens[1].1.clone().unwrap(), "--database", &database, "--key-file", "log.key"])
@@ -1094,8 +1102,9 @@ fn api_role_matrix_every_endpoint_every_role() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(call("GET", &server.url("/api/v1/changes"), tokens[1].1.as_deref(), None).0, 401);
     assert!(server.stop().success());
-    // 1 delivery, 3 checks (recorder, approver, admin), 2 approvals: the log verifies.
-    assert_eq!(verified_size(dir.path(), &database), 6);
+    // 1 delivery, 3 checks (recorder, approver, admin), 2 approvals, 1 emergency: the log
+    // verifies.
+    assert_eq!(verified_size(dir.path(), &database), 7);
 }
 
 /// A CI job records through the server: no database URL, no log key, only a token. The
@@ -1639,7 +1648,7 @@ git-dir = "{}"
 /// A repository whose history is compliant from git alone (review trailers are the whole
 /// record), with a `[deploy]` section: pushed to a bare `origin`, and cloned bare as the
 /// server's git-dir. Returns the work repository and its last commit.
-fn deploying_repository(dir: &Path) -> (common::Repo, String) {
+fn deploying_repository(dir: &Path, more_deploy: &str) -> (common::Repo, String) {
     let work = common::Repo::new();
     let policy = r#"[policy]
 organization = "Acme"
@@ -1676,7 +1685,9 @@ trailers-complete = true
 environments = ["staging", "production"]
 same-artifact = true
 production-manual = true
-"#;
+"#
+    .to_owned()
+        + more_deploy;
     work.commit(
         "Alice <alice@example.com>",
         &[("README.md", "acme\n")],
@@ -1686,7 +1697,7 @@ production-manual = true
         2,
         "Alice <alice@example.com>",
         "Alice <alice@example.com>",
-        &[("countersign.toml", policy)],
+        &[("countersign.toml", &policy)],
         "Reviewed-by: Bob <bob@example.com>",
     );
     let origin = dir.join("origin.git");
@@ -1715,31 +1726,70 @@ fn protection_rule(environment: &str, sha: &str, artifact: &str, callback: &str)
     })
 }
 
+/// GitHub's documented `workflow_run` object (the webhook example, the shape the REST API
+/// returns for a run), as the run `id` of workflow file `path` that `login` started.
+fn workflow_run(id: u64, path: &str, login: &str) -> serde_json::Value {
+    let payload: serde_json::Value =
+        serde_json::from_slice(&fixture("github/workflow_run/completed.payload.json")).unwrap();
+    let mut run = payload["workflow_run"].clone();
+    run["id"] = id.into();
+    run["path"] = path.into();
+    run["event"] = "workflow_dispatch".into();
+    run["triggering_actor"]["login"] = login.into();
+    run
+}
+
 /// S000-02 and S000-20 through the server: GitHub asks countersign (a custom deployment
 /// protection rule) whether a production deployment may go on. Without the same artifact on
 /// staging it is rejected, with a comment naming what is missing; GitHub's own
 /// `deployment_status` for the staging deploy becomes a deploy record; asked again, the gate
-/// approves. Each decision is a log entry. A callback on another host is never answered.
+/// approves. The workflow run behind the callback (read from the API) must be the
+/// sanctioned release workflow: a run of another workflow is rejected. Each decision is a
+/// log entry. A callback on another host is never answered.
 #[test]
-fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
+fn s000_02_s000_20_a_github_deployment_protection_rule_is_answered_by_the_gate() {
     let (dir, database) = sqlite_setup();
-    // The review endpoint answers 204 with no body (GitHub's documented response).
-    let forge = FakeForge::start_with(|_| Canned {
-        head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
-        body: Vec::new(),
+    // Runs 42 and 44 are the release workflow, run 43 is the test workflow; the review
+    // endpoint answers 204 with no body (GitHub's documented response).
+    let forge = FakeForge::start_with(|request| {
+        let run = match request.path.as_str() {
+            "/repos/acme/app/actions/runs/42" => Some(workflow_run(42, ".github/workflows/release.yml", "bob")),
+            "/repos/acme/app/actions/runs/43" => Some(workflow_run(43, ".github/workflows/test.yml", "bob")),
+            "/repos/acme/app/actions/runs/44" => {
+                Some(workflow_run(44, "acme/app/.github/workflows/release.yml@refs/heads/main", "bob"))
+            }
+            _ => None,
+        };
+        match run {
+            Some(run) => Canned::new(200, "OK", &serde_json::Map::new(), &run),
+            None => Canned {
+                head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
+                body: Vec::new(),
+            },
+        }
     });
-    let (_work, commit) = deploying_repository(dir.path());
+    let answers = |n: usize| -> Vec<ForgeRequest> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let posted: Vec<ForgeRequest> = forge.requests().into_iter().filter(|r| r.method == "POST").collect();
+            if posted.len() >= n {
+                return posted;
+            }
+            assert!(Instant::now() < deadline, "{} answers, not {n}: {:#?}", posted.len(), forge.requests());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (_work, commit) = deploying_repository(dir.path(), "production-path = \".github/workflows/release.yml\"\n");
     std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     let server = Server::start(dir.path(), &database, &[]);
     let artifact = format!("sha256:{}", "ab".repeat(32));
-    let callback = format!("{}/repos/acme/app/actions/runs/42/deployment_protection_rule", forge.url);
+    let callback = |run: u64| format!("{}/repos/acme/app/actions/runs/{run}/deployment_protection_rule", forge.url);
     let documented = shared_forge_api("github/openapi.review-custom-gates-for-run.request.json");
 
-    let body = protection_rule("production", &commit, &artifact, &callback);
+    let body = protection_rule("production", &commit, &artifact, &callback(42));
     assert_eq!(github_post(&server, "deployment_protection_rule", "g-1", &body).0, 200);
-    let answers = forge.wait_for(1);
-    let rejected = &answers[0];
+    let rejected = answers(1)[0].clone();
     assert_eq!(
         (rejected.method.as_str(), rejected.path.as_str()),
         ("POST", "/repos/acme/app/actions/runs/42/deployment_protection_rule")
@@ -1749,7 +1799,16 @@ fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
     assert_eq!(rejected.body["environment_name"], "production");
     let comment = rejected.body["comment"].as_str().unwrap();
     assert!(comment.contains("missing order:staging"), "{comment}");
-    assert!(!comment.contains("by-hand"), "bob started it by hand: {comment}");
+    assert!(
+        !comment.contains("by-hand") && !comment.contains("sanctioned-path"),
+        "the release workflow, by bob: {comment}"
+    );
+    // The run was read first, with the same token.
+    let read = forge.requests().into_iter().find(|r| r.method == "GET").expect("the workflow run was read");
+    assert_eq!(
+        (read.path.as_str(), read.header("authorization")),
+        ("/repos/acme/app/actions/runs/42", Some("Bearer test-token"))
+    );
     // The answer has the fields of GitHub's documented request, and no others.
     let mut sent: Vec<&String> = rejected.body.as_object().unwrap().keys().collect();
     let mut expected: Vec<&String> = documented.as_object().unwrap().keys().collect();
@@ -1768,10 +1827,20 @@ fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
     assert_eq!(github_post(&server, "deployment_status", "g-2", &staging).0, 200);
     wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 2");
 
-    let body = protection_rule("production", &commit, &artifact, &callback);
+    let body = protection_rule("production", &commit, &artifact, &callback(42));
     assert_eq!(github_post(&server, "deployment_protection_rule", "g-3", &body).0, 200);
-    let answers = forge.wait_for(2);
-    assert_eq!(answers[1].body["state"], "approved", "{:#?}", answers[1].body);
+    assert_eq!(answers(2)[1].body["state"], "approved", "{:#?}", answers(2)[1].body);
+
+    // The same deployment from the test workflow is not the sanctioned path.
+    let body = protection_rule("production", &commit, &artifact, &callback(43));
+    assert_eq!(github_post(&server, "deployment_protection_rule", "g-5", &body).0, 200);
+    let other = answers(3)[2].clone();
+    assert_eq!(other.body["state"], "rejected", "{:#?}", other.body);
+    assert!(other.body["comment"].as_str().unwrap().contains("missing sanctioned-path"), "{:#?}", other.body);
+    // A run that names the workflow with its repository and ref is the same workflow.
+    let body = protection_rule("production", &commit, &artifact, &callback(44));
+    assert_eq!(github_post(&server, "deployment_protection_rule", "g-6", &body).0, 200);
+    assert_eq!(answers(4)[3].body["state"], "approved", "{:#?}", answers(4)[3].body);
 
     // A callback that is not this repository's run on the configured API is not answered.
     let elsewhere = protection_rule(
@@ -1781,10 +1850,10 @@ fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
         "https://evil.example/repos/acme/app/actions/runs/1/deployment_protection_rule",
     );
     assert_eq!(github_post(&server, "deployment_protection_rule", "g-4", &elsewhere).0, 200);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 4");
-    assert_eq!(forge.requests().len(), 2, "nothing was sent for the foreign callback");
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 6");
+    assert_eq!(forge.requests().len(), 8, "nothing was sent for the foreign callback: {:#?}", forge.requests());
 
-    // Three deliveries, one deploy record, two decisions: all in a log that verifies.
+    // Five deliveries, one deploy record, four decisions: all in a log that verifies.
     server.stop();
     let kinds: Vec<String> = (0..verified_size(dir.path(), &database))
         .map(|i| {
@@ -1797,7 +1866,7 @@ fn s000_02_a_github_deployment_protection_rule_is_answered_by_the_gate() {
         })
         .collect();
     let count = |kind: &str| kinds.iter().filter(|k| k.contains(&format!("/evidence/{kind}/"))).count();
-    assert_eq!((count("webhook-delivery"), count("deploy"), count("deploy-decision")), (4, 1, 2), "{kinds:#?}");
+    assert_eq!((count("webhook-delivery"), count("deploy"), count("deploy-decision")), (6, 1, 4), "{kinds:#?}");
 }
 
 /// GitLab's protected environments: a deployment waiting for approval (`blocked`, in
@@ -1809,7 +1878,7 @@ fn s000_02_a_gitlab_deployment_waiting_for_approval_is_answered_by_the_gate() {
     let (dir, database) = sqlite_setup();
     let recorded = shared_forge_api("gitlab/deployments.approval.json");
     let forge = FakeForge::start_with(move |_| Canned::new(201, "Created", &serde_json::Map::new(), &recorded));
-    let (_work, commit) = deploying_repository(dir.path());
+    let (_work, commit) = deploying_repository(dir.path(), "");
     // The policy gates production on staging by commit here: GitLab's hook names no digest.
     let config = format!(
         r#"[[repositories]]

@@ -426,6 +426,20 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             ));
         }
     }
+    // An emergency is declared in one's own name; the engine checks the declarer against
+    // the policy's authorizers when it judges the change.
+    if let Evidence::Emergency { declared_by, .. } = &evidence
+        && !same_person(declared_by, &caller.person)
+    {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "an emergency declared through the API is the token's person's own ({}), not {declared_by:?}'s",
+                caller.person
+            ),
+            Some("set \"declaredBy\" to yourself, or use that person's token"),
+        ));
+    }
     let request = RecordRequest {
         change: doc.change,
         recorded_by: caller.person.clone(),

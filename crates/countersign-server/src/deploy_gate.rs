@@ -78,13 +78,47 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
         return Ok(format!("skipped: {} has no git-dir to read the policy and the commits from", config.name));
     };
 
+    let token = match &config.github_app {
+        Some(app) => installation_token(state, event.forge, &api_url, app, now).await?,
+        None => config
+            .token
+            .as_ref()
+            .with_context(|| format!("{} has no GitHub App or `token` to answer the deployment with", config.name))?
+            .value()
+            .to_vec(),
+    };
+    // GitHub: the workflow run behind the callback says which workflow deploys and who
+    // started it (`sanctioned-path`, `by-hand`). A run the API cannot show leaves them
+    // unknown; a rate limit or a network failure is retried.
+    let run = match (event.forge, &gate.callback_url) {
+        (Forge::GitHub, Some(_)) => {
+            let (forge, api, name, token, path) =
+                (event.forge, api_url.clone(), config.name.clone(), token.clone(), callback_path.clone());
+            let fetched = tokio::task::spawn_blocking(move || {
+                forge_api::Client::new(forge, &api, &name, &token, now.as_second()).workflow_run(&path)
+            })
+            .await?;
+            count_call(state, event.forge, fetched.as_ref().map(|_| None));
+            match fetched {
+                Ok(run) => Some(run),
+                Err(e @ (forge_api::ApiError::RateLimited { .. } | forge_api::ApiError::Transport { .. })) => {
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the deployment's workflow run");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let decided = {
         let core = state.store.clone();
         let handle = tokio::runtime::Handle::current();
         let (config, gate, environment, sha) = (config.clone(), gate.clone(), environment.clone(), sha.clone());
         tokio::task::spawn_blocking(move || {
             let store = Store::on_runtime(core, handle);
-            judge(&store, &config, &git_dir, &gate, &environment, &sha, now)
+            judge(&store, &config, &git_dir, &gate, run.as_ref(), &environment, &sha, now)
         })
         .await??
     };
@@ -111,15 +145,6 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
             AppendOutcome::Appended(i) | AppendOutcome::AlreadyRecorded(i) => i,
         });
     }
-    let token = match &config.github_app {
-        Some(app) => installation_token(state, event.forge, &api_url, app, now).await?,
-        None => config
-            .token
-            .as_ref()
-            .with_context(|| format!("{} has no GitHub App or `token` to answer the deployment with", config.name))?
-            .value()
-            .to_vec(),
-    };
     let (forge, name, env) = (event.forge, config.name.clone(), environment.clone());
     let text = comment.clone();
     let answer = tokio::task::spawn_blocking(move || {
@@ -143,14 +168,16 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
 }
 
 /// The gate on a blocking thread: policy from the default branch of the git dir, the
-/// deployed range judged with audit's machinery. `Err(why)` (inside `Ok`) is a deployment
+/// deployed range judged with audit's machinery, the workflow `run` behind the request
+/// (GitHub) for how it was started. `Err(why)` (inside `Ok`) is a deployment
 /// that cannot be judged at all (no policy, unknown commit): it is rejected, not retried.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn judge(
     store: &Store,
     config: &RepositoryConfig,
     git_dir: &Path,
     gate: &DeploymentGate,
+    run: Option<&forge_api::WorkflowRun>,
     environment: &str,
     sha: &str,
     now: Timestamp,
@@ -188,9 +215,12 @@ fn judge(
         commit: repo.resolve(sha)?,
         stage: None,
         release: None,
-        triggered_by: gate.creator.as_deref().map(countersign_engine::evaluate::parse_identity),
-        event: gate.trigger.clone(),
-        via: None,
+        triggered_by: run
+            .and_then(|r| r.triggered_by.as_deref())
+            .or(gate.creator.as_deref())
+            .map(countersign_engine::evaluate::parse_identity),
+        event: gate.trigger.clone().or_else(|| run.and_then(|r| r.event.clone())),
+        via: run.map(|r| r.workflow.clone()),
         on_branch: None,
         worktree: None,
     };
@@ -222,7 +252,7 @@ fn judge(
     let evidence = countersign_judge::deploy::decision_evidence(
         &gated,
         &request,
-        gate.creator.clone(),
+        run.and_then(|r| r.triggered_by.clone()).or_else(|| gate.creator.clone()),
         countersign_store::evidence::sha256_hex(text.as_bytes()),
         now,
         Some(config.name.clone()),

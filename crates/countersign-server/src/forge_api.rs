@@ -186,6 +186,43 @@ impl Client {
         (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| path.to_owned())
     }
 
+    /// The GitHub Actions run a deployment protection rule's callback belongs to (the
+    /// callback path checked by [`Client::deployment_callback_path`]): the workflow file it
+    /// runs and who started it, which the deploy gate's `sanctioned-path` and `by-hand`
+    /// judge. GET `/repos/{owner}/{repo}/actions/runs/{id}`.
+    pub fn workflow_run(&self, callback_path: &str) -> Result<WorkflowRun, ApiError> {
+        let path = callback_path.strip_suffix("/deployment_protection_rule").unwrap_or(callback_path).to_owned();
+        let answer = self.send("GET", &path, b"")?;
+        #[derive(serde::Deserialize)]
+        struct Actor {
+            login: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Run {
+            path: String,
+            event: Option<String>,
+            triggering_actor: Option<Actor>,
+        }
+        let run: Run = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
+            forge: self.forge.name(),
+            method: "GET",
+            path: path.clone(),
+            status: answer.status,
+            message: format!("not a workflow run: {e}"),
+        })?;
+        // A run of a reusable or another repository's workflow names it
+        // `owner/repo/.github/workflows/x.yml@ref`; this repository's is its path alone.
+        let mut workflow = run.path.split('@').next().unwrap_or_default();
+        if let Some(own) = workflow.strip_prefix(&format!("{}/", self.repository)) {
+            workflow = own;
+        }
+        Ok(WorkflowRun {
+            workflow: workflow.to_owned(),
+            event: run.event,
+            triggered_by: run.triggering_actor.map(|a| a.login),
+        })
+    }
+
     /// The path of GitLab's approval of a deployment waiting in a protected environment.
     pub fn deployment_approval_path(&self, deployment_id: u64) -> String {
         format!("/projects/{}/deployments/{deployment_id}/approval", self.repository.replace('/', "%2F"))
@@ -241,16 +278,24 @@ impl Client {
             Forge::GitLab => ("PRIVATE-TOKEN", self.token.clone()),
             Forge::Gitea => ("Authorization", format!("token {}", self.token)),
         };
-        let request = self
-            .agent
-            .post(&url)
-            .header(auth_name, &auth_value)
-            .header("Accept", "application/json")
-            .header("Content-Type", "application/json");
-        let request =
-            if self.forge == Forge::GitHub { request.header("X-GitHub-Api-Version", "2022-11-28") } else { request };
-        let mut response =
-            request.send(body).map_err(|e| ApiError::Transport { forge, url: url.clone(), message: e.to_string() })?;
+        let version = if self.forge == Forge::GitHub { "2022-11-28" } else { "" };
+        let sent = if method == "GET" {
+            let request = self.agent.get(&url).header(auth_name, &auth_value).header("Accept", "application/json");
+            if version.is_empty() { request.call() } else { request.header("X-GitHub-Api-Version", version).call() }
+        } else {
+            let request = self
+                .agent
+                .post(&url)
+                .header(auth_name, &auth_value)
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json");
+            if version.is_empty() {
+                request.send(body)
+            } else {
+                request.header("X-GitHub-Api-Version", version).send(body)
+            }
+        };
+        let mut response = sent.map_err(|e| ApiError::Transport { forge, url: url.clone(), message: e.to_string() })?;
         let status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let rate_remaining =
@@ -275,6 +320,17 @@ impl Client {
             .unwrap_or_else(|| text.chars().take(300).collect());
         Err(ApiError::Status { forge, method, path: path.to_owned(), status, message })
     }
+}
+
+/// What a workflow run says about how a deployment was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRun {
+    /// The workflow file, repository-relative (`.github/workflows/release.yml`).
+    pub workflow: String,
+    /// The event that started the run (`workflow_dispatch`, `push`, …).
+    pub event: Option<String>,
+    /// Who started (or re-ran) it.
+    pub triggered_by: Option<String>,
 }
 
 /// The JWT a GitHub App signs to ask for an installation token: RS256 over
