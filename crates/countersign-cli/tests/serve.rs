@@ -842,6 +842,13 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     assert_eq!(state["current"], "build", "{state:#}");
     let stages: Vec<&str> = state["entered"].as_array().unwrap().iter().map(|e| e["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["request", "review", "approve", "build"], "{state:#}");
+    // The evaluation names the policy version it judged with: the text at the base commit.
+    let policy = &shown["evaluation"]["policy"];
+    assert_eq!((policy["path"].as_str(), policy["commit"].as_str()), (Some("countersign.toml"), Some(base.as_str())));
+    // (The feature branch leaves the policy as the base has it.)
+    let text = std::fs::read(work.path().join("countersign.toml")).unwrap();
+    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(policy["sha256"], digest.as_str());
 
     // The merge queue builds its commit for #7: the pull request's verdict is posted on it,
     // so a queue cannot merge what the pull request could not.

@@ -140,6 +140,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
 
     let now = (state.clock)();
     let started = std::time::Instant::now();
+    let policy_commit = base.clone();
     let judged = {
         let core = state.store.clone();
         let handle = tokio::runtime::Handle::current();
@@ -151,7 +152,11 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         .await??
     };
     state.metrics.evaluation_latency(started.elapsed());
-    if let Some((eval, authors)) = &judged.2 {
+    if let Some((eval, authors, policy_sha256)) = &judged.2 {
+        // The evaluation names the policy version it used: the text at the base commit.
+        let mut evaluation = serde_json::to_value(eval)?;
+        evaluation["policy"] =
+            serde_json::json!({ "path": config.policy, "commit": policy_commit, "sha256": policy_sha256 });
         state
             .store
             .save_evaluation(&EvaluationRow {
@@ -162,7 +167,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
                 head_sha: head.clone(),
                 authors: serde_json::to_string(authors)?,
                 evaluated_at: String::new(),
-                evaluation: serde_json::to_string(eval)?,
+                evaluation: evaluation.to_string(),
             })
             .await?;
     }
@@ -173,7 +178,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         Some(sha) => (sha.to_owned(), truncate(&format!("merge queue, #{}: {}", pr.number, judged.1), 140)),
         None => (head, judged.1),
     };
-    let details = judged.2.as_ref().map(|(eval, _)| details_of(eval)).unwrap_or_default();
+    let details = judged.2.as_ref().map(|(eval, _, _)| details_of(eval)).unwrap_or_default();
     let post = StatusPost {
         sha,
         state: judged.0,
@@ -337,7 +342,7 @@ fn judge(
     base: &str,
     head: &str,
     now: Timestamp,
-) -> anyhow::Result<(StatusState, String, Option<(Evaluation, Vec<String>)>)> {
+) -> anyhow::Result<(StatusState, String, Option<(Evaluation, Vec<String>, String)>)> {
     let mut repo = countersign_git::Repository::open(git_dir)
         .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
     if !repo.has_commit(head) || !repo.has_commit(base) {
@@ -393,7 +398,8 @@ fn judge(
         .collect();
     authors.sort();
     authors.dedup();
-    Ok((state, description, Some((eval, authors))))
+    let policy_sha256 = countersign_store::evidence::sha256_hex(text.as_bytes());
+    Ok((state, description, Some((eval, authors, policy_sha256))))
 }
 
 /// What the forge said about the pull request, as the engine reads it. The server sees
