@@ -201,13 +201,7 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
             }
             // S000-12: a record without every required field is refused, not stored as a
             // violation: the person recording it is there to fill it in.
-            let fields = evidence.console_fields().unwrap_or_default();
-            let required = policy.console.as_ref().map(|c| c.required_fields.as_slice()).unwrap_or_default();
-            let missing: Vec<&str> = required
-                .iter()
-                .map(String::as_str)
-                .filter(|f| !fields.contains_key(&f.trim().to_lowercase()))
-                .collect();
+            let missing = countersign_judge::missing_console_fields(policy, evidence);
             if !missing.is_empty() {
                 let flag = |f: &str| match f.trim().to_lowercase().as_str() {
                     "who" | "changed by" => "--changed-by WHO".to_owned(),

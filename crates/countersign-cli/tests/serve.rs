@@ -73,6 +73,8 @@ impl Server {
             .args(["serve", "--config", "server.toml", "--listen", "127.0.0.1:0"])
             .args(["--database", database, "--key-file", "log.key", "--checkpoint-ref", "none"])
             .args(extra)
+            // The server's own log, when a person debugging a test asks for it.
+            .envs(std::env::var("COUNTERSIGN_LOG").ok().map(|v| ("COUNTERSIGN_LOG", v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("countersign serve starts");
@@ -2006,11 +2008,12 @@ trailers-complete = true
 
 /// A served repository (bare mirror in `dir`) whose main holds the policy and an
 /// authorized emergency; returns the emergency's commit and its time.
-fn repository_with_emergency(dir: &Path) -> (common::Repo, String, jiff::Timestamp) {
+fn repository_with_emergency(dir: &Path, more: &str) -> (common::Repo, String, jiff::Timestamp) {
     let work = common::Repo::new();
     let alice = "Alice <alice@example.com>";
     work.commit(alice, &[("README.md", "acme\n")], "Start (#1)\n\nReviewed-by: Bob <bob@example.com>");
-    work.merge_pr(2, alice, alice, &[("countersign.toml", EMERGENCY_POLICY)], "Reviewed-by: Bob <bob@example.com>");
+    let policy = format!("{EMERGENCY_POLICY}{more}");
+    work.merge_pr(2, alice, alice, &[("countersign.toml", &policy)], "Reviewed-by: Bob <bob@example.com>");
     let emergency = work.merge_pr(
         3,
         alice,
@@ -2071,7 +2074,7 @@ fn x05_the_server_lists_obligations_and_reminds_once_before_and_after_their_dead
         head: "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\n".into(),
         body: b"ok".to_vec(),
     });
-    let (_work, emergency, at) = repository_with_emergency(dir.path());
+    let (_work, emergency, at) = repository_with_emergency(dir.path(), "");
     std::fs::write(dir.path().join("server.toml"), reminder_config(&receiver, dir.path(), "1h")).unwrap();
     let now = (at + jiff::SignedDuration::from_hours(25)).to_string();
     let server = Server::start(dir.path(), &database, &["--now", &now]);
@@ -2125,7 +2128,7 @@ fn x05_the_server_lists_obligations_and_reminds_once_before_and_after_their_dead
 
     // A restart sweeps again at once: everything was sent, so nothing goes twice.
     let server = Server::start(dir.path(), &database, &["--now", &now]);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep-obligations\",outcome=\"done\"} 1");
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.requests().len(), 4, "no reminder is sent twice");
     server.stop();
@@ -2162,7 +2165,7 @@ fn postgres_x05_two_replicas_send_each_reminder_once() {
         head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
         body: Vec::new(),
     });
-    let (_work, _emergency, at) = repository_with_emergency(dir.path());
+    let (_work, _emergency, at) = repository_with_emergency(dir.path(), "");
     std::fs::write(dir.path().join("server.toml"), reminder_config(&receiver, dir.path(), "1s")).unwrap();
     let now = (at + jiff::SignedDuration::from_hours(25)).to_string();
     let (a, b) = std::thread::scope(|s| {
@@ -2172,7 +2175,7 @@ fn postgres_x05_two_replicas_send_each_reminder_once() {
     });
     receiver.wait_for(4);
     // Several more sweeps on either replica: still four.
-    let sweeps = |s: &Server| metric_value(s, "countersign_jobs_total{kind=\"sweep-obligations\",outcome=\"done\"}");
+    let sweeps = |s: &Server| metric_value(s, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while sweeps(&a) + sweeps(&b) < 4 {
         assert!(Instant::now() < deadline, "the replicas did not sweep again");
@@ -2182,4 +2185,76 @@ fn postgres_x05_two_replicas_send_each_reminder_once() {
     assert!(a.stop().success());
     assert!(b.stop().success());
     assert_eq!(logged_reminders(dir.path(), &database.url), 4);
+}
+
+/// S000-12 on the server: a console change recorded through the API is judged under the
+/// served repository's policy and joins the server's change list, with its verdict (here a
+/// violation: the policy asks a second person to approve console changes).
+#[test]
+fn s000_12_a_console_change_recorded_through_the_api_joins_the_change_list() {
+    let (dir, database) = sqlite_setup();
+    let console = r#"
+[console]
+providers = ["Cloudflare"]
+required-fields = ["who", "when", "provider", "what changed", "why", "how to undo"]
+
+[[categories]]
+id = "console"
+name = "Console change"
+precedence = 50
+when = { kind = "console-change" }
+require = "peer-review"
+"#;
+    let (_work, _, at) = repository_with_emergency(dir.path(), console);
+    let receiver = FakeForge::start_with(|_| Canned {
+        head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
+        body: Vec::new(),
+    });
+    std::fs::write(dir.path().join("server.toml"), reminder_config(&receiver, dir.path(), "1h")).unwrap();
+    let now = (at + jiff::SignedDuration::from_hours(1)).to_string();
+    let server = Server::start(dir.path(), &database, &["--now", &now]);
+    let alice = create_token(dir.path(), &database, "recorder", "alice@example.com");
+    let record = serde_json::json!({
+        "kind": "console-change",
+        "system": "Cloudflare",
+        "description": "Raised the rate limit on /api/login",
+        "changedBy": "alice@example.com",
+        "fields": { "why": "A customer's load test", "how to undo": "Set it back to 100/min" },
+    });
+    // Without "when", it is refused as `record` refuses it, and nothing is stored.
+    let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&record));
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("lacks \\\"when\\\""), "{answer}");
+    let mut record = record;
+    record["changedAt"] = now.clone().into();
+    let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&record));
+    assert_eq!(status, 201, "{answer}");
+    let entry = answer["entry"].as_u64().expect("the entry it became");
+    let id = format!("console:{entry}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let (_, listed) = call("GET", &server.url("/api/v1/changes"), Some(&alice), None);
+        if listed["changes"].as_array().is_some_and(|c| c.iter().any(|c| c["id"] == id.as_str())) {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "{id} never joined the change list: {listed}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let row = listed["changes"].as_array().unwrap().iter().find(|c| c["id"] == id.as_str()).unwrap().clone();
+    assert_eq!((row["repository"].as_str(), row["category"].as_str()), (Some("acme/app"), Some("console")), "{row}");
+    assert_eq!(row["verdict"], "violation", "no second person approved it: {row}");
+    let (_, shown) =
+        call("GET", &server.url(&format!("/api/v1/changes/{}", id.replace(':', "%3A"))), Some(&alice), None);
+    let requirements: Vec<(&str, &str)> = shown["evaluation"]["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert!(requirements.contains(&("review", "missing")), "{requirements:?}");
+    assert!(
+        !requirements.iter().any(|(id, status)| id.starts_with("console") && *status == "missing"),
+        "every field is there: {requirements:?}"
+    );
+    server.stop();
 }

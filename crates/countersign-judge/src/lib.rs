@@ -419,6 +419,14 @@ pub fn merge_recorded(store: &Store, repository: Option<&str>, changes: &mut [Ch
     merge_into(store, repository, changes, evidence)
 }
 
+/// The `[console] required-fields` a console-change record lacks (S000-12): such a record is
+/// refused, by `record` and by the server's API alike, and nothing is stored.
+pub fn missing_console_fields<'p>(policy: &'p Policy, evidence: &Evidence) -> Vec<&'p str> {
+    let fields = evidence.console_fields().unwrap_or_default();
+    let required = policy.console.as_ref().map(|c| c.required_fields.as_slice()).unwrap_or_default();
+    required.iter().map(String::as_str).filter(|f| !fields.contains_key(&f.trim().to_lowercase())).collect()
+}
+
 /// The change a recorded console change is: `console:<entry>`, of kind console-change, its
 /// fields as the sections of its description (what `[console] required-fields` checks),
 /// made by whoever it says made it, at the time it says (else when it was recorded).

@@ -440,6 +440,9 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             Some("set \"declaredBy\" to yourself, or use that person's token"),
         ));
     }
+    if matches!(evidence, Evidence::ConsoleChange { .. }) {
+        refuse_incomplete_console_change(state, &evidence).await?;
+    }
     let request = RecordRequest {
         change: doc.change,
         recorded_by: caller.person.clone(),
@@ -451,6 +454,12 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
         AppendOutcome::Appended(i) => (StatusCode::CREATED, i),
         AppendOutcome::AlreadyRecorded(i) => (StatusCode::OK, i),
     };
+    // A console change joins the change list once the histories are judged again: now.
+    if matches!(request.evidence, Evidence::ConsoleChange { .. }) {
+        crate::reminders::schedule_sweep(state, (state.clock)())
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?;
+    }
     // A recorded approval or check changes the verdict: judge the change again.
     if let Some(change) = &request.change
         && let Some(found) = state.store.resolve_change(change).await?
@@ -460,6 +469,46 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?;
     }
     Ok((status, index))
+}
+
+/// S000-12: a console change that lacks a field the served repositories' policies require
+/// is refused (422) and nothing is stored, as `countersign record` refuses it.
+async fn refuse_incomplete_console_change(state: &AppState, evidence: &Evidence) -> ApiResult<()> {
+    let now = (state.clock)();
+    for config in state.config.repositories.iter().filter(|r| r.git_dir.is_some()) {
+        let core = state.store.clone();
+        let handle = tokio::runtime::Handle::current();
+        let name = config.name.clone();
+        let (config, evidence) = (config.clone(), evidence.clone());
+        let missing = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+            let store = countersign_store::Store::on_runtime(core, handle);
+            let git_dir = config.git_dir.as_deref().unwrap_or(std::path::Path::new("."));
+            Ok(match crate::governed::open(&store, &config, git_dir, now)? {
+                Ok(governed) => countersign_judge::missing_console_fields(&governed.policy, &evidence)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                Err(_) => Vec::new(),
+            })
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"), None))?;
+        if !missing.is_empty() {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the console change lacks {} that the policy of {} requires ([console] required-fields); nothing was stored",
+                    missing.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", "),
+                    name
+                ),
+                Some(
+                    "add them: \"changedBy\" (who), \"changedAt\" (when), \"system\" (provider), \"description\" (what changed), \"ticket\", and the others under \"fields\"",
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `person` wrote the change, by any name its latest evaluation knows the author by.

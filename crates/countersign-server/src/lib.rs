@@ -139,7 +139,9 @@ pub async fn serve(
         .chain(std::iter::repeat_n(JobKinds::Only(verdict::EVALUATE), evaluators));
     let workers: Vec<_> =
         lanes.map(|lane| tokio::spawn(worker::run(state.clone(), options.clone(), lane, stop_rx.clone()))).collect();
-    if options.workers > 0 && !state.config.notify.is_empty() {
+    if options.workers > 0
+        && (!state.config.notify.is_empty() || state.config.repositories.iter().any(|r| r.git_dir.is_some()))
+    {
         reminders::schedule_sweep(&state, (state.clock)()).await?;
     }
     let app = router(state.clone());

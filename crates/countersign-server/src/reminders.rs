@@ -1,10 +1,12 @@
-//! Emergency obligations on the server: listed for the pages and the API, and reminded of
-//! before they fall due and once they are overdue.
+//! What the server keeps judging over time: emergency obligations, listed for the pages and
+//! the API and reminded of before they fall due and once they are overdue, and the
+//! console changes recorded in the log, which join the server's change list (S000-12).
 //!
-//! One `sweep-obligations` job (one row in the job table, so one run across replicas) runs
-//! every `reminder-every`. It judges each served repository's default branch as
-//! `countersign obligations` does and, for each obligation due soon or overdue, enqueues a
-//! `remind` job per `[[notify]]` target. A `remind` job sends its message and then records
+//! One `sweep` job (one row in the job table, so one run across replicas) runs
+//! every `reminder-every`, and at once after a console change is recorded through the API.
+//! It judges each served repository's default branch as `countersign audit` does (console
+//! changes included), saves the console changes' evaluations, and, for each obligation due
+//! soon or overdue, enqueues a `remind` job per `[[notify]]` target. A `remind` job sends its message and then records
 //! a `reminder` log entry under an idempotency key that names the obligation, the state and
 //! the target. A reminder whose entry exists is never sent again, so each is sent once.
 //! (At least once: a crash between the target's answer and the entry sends it again.)
@@ -21,10 +23,11 @@ use serde::{Deserialize, Serialize};
 use crate::AppState;
 use crate::config::{NotifyFormat, NotifyTarget, RepositoryConfig};
 
-/// The job kind that looks for obligations to remind of.
-pub const SWEEP: &str = "sweep-obligations";
+/// The job kind that judges the served histories again: console changes, obligations to
+/// remind of.
+pub const SWEEP: &str = "sweep";
 /// Its one job key: every replica enqueues the same row.
-pub const SWEEP_KEY: &str = "sweep:obligations";
+pub const SWEEP_KEY: &str = "sweep:history";
 /// The job kind that sends one reminder to one target.
 pub const REMIND: &str = "remind";
 /// Who the server records its reminders as.
@@ -38,6 +41,9 @@ pub struct RepositoryObligations {
     pub obligations: Vec<ObligationInstance>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The console changes recorded in the log, judged under this repository's policy.
+    #[serde(skip)]
+    pub console: Vec<countersign_engine::Evaluation>,
 }
 
 /// Every obligation of every served repository that has a git directory, as of `now`,
@@ -73,6 +79,7 @@ fn of_repository(
         counts: ObligationCounts::default(),
         obligations: Vec::new(),
         problem: None,
+        console: Vec::new(),
     };
     let governed = match crate::governed::open(store, config, git_dir, now)? {
         Ok(governed) => governed,
@@ -92,14 +99,12 @@ fn of_repository(
         &governed.policy,
         &walk,
         Some((store, Some(config.name.as_str()))),
-        &countersign_judge::HistoryOptions {
-            policy_path: Some(&config.policy),
-            ..countersign_judge::HistoryOptions::at(now)
-        },
+        &countersign_judge::HistoryOptions { now, console: true, policy_path: Some(&config.policy) },
         &|_| {},
     )?;
     found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
     found.counts = countersign_engine::obligations::count(&found.obligations);
+    found.console = evals.into_iter().filter(|e| e.change.id.starts_with("console:")).collect();
     Ok(found)
 }
 
@@ -137,16 +142,35 @@ pub fn fingerprint(target: &NotifyTarget) -> String {
     format!("{}-{}", target.format.as_str(), &digest[..16])
 }
 
-/// Run the sweep: enqueue a `remind` job for each obligation due soon or overdue and each
-/// target that has not been sent that reminder, then schedule the next sweep.
+/// Run the sweep: schedule the next one, save the console changes' evaluations, and
+/// enqueue a `remind` job for each obligation due soon or overdue and each target that has
+/// not been sent that reminder.
 pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
     let now = (state.clock)();
+    // The next sweep is scheduled first: a request for an earlier one while this one runs
+    // (a console change recorded meanwhile) then wins, and this job runs again at once.
+    schedule_sweep(state, now + state.config.reminder_every).await?;
     let mut enqueued = 0;
-    if !state.config.notify.is_empty() {
-        for repository in obligations(state, now).await? {
-            if let Some(problem) = &repository.problem {
-                tracing::warn!(repository = %repository.repository, %problem, "cannot read obligations");
-            }
+    for repository in obligations(state, now).await? {
+        if let Some(problem) = &repository.problem {
+            tracing::warn!(repository = %repository.repository, %problem, "cannot read the repository's history");
+        }
+        for eval in &repository.console {
+            state
+                .store
+                .save_evaluation(&countersign_store::EvaluationRow {
+                    change_id: eval.change.id.clone(),
+                    repository: repository.repository.clone(),
+                    verdict: eval.verdict.as_str().to_owned(),
+                    category: eval.category.id.clone(),
+                    head_sha: String::new(),
+                    authors: serde_json::to_string(&eval.change.author.iter().collect::<Vec<_>>())?,
+                    evaluated_at: String::new(),
+                    evaluation: serde_json::to_string(eval)?,
+                })
+                .await?;
+        }
+        if !state.config.notify.is_empty() {
             for instance in &repository.obligations {
                 let state_name = match instance.state {
                     ObligationState::DueSoon => "due-soon",
@@ -177,7 +201,6 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
             }
         }
     }
-    schedule_sweep(state, now + state.config.reminder_every).await?;
     Ok(enqueued)
 }
 

@@ -107,7 +107,7 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
         }
         crate::reminders::SWEEP => {
             let enqueued = crate::reminders::sweep(state).await?;
-            tracing::debug!(enqueued, "obligations swept");
+            tracing::debug!(enqueued, "histories swept");
             Ok(Settled::No)
         }
         crate::reminders::REMIND => {
