@@ -3,7 +3,8 @@
 //! late, one by a follow-up change where the policy says so), an exception requested and
 //! approved, a console change where the policy has a console, and a deploy through each
 //! environment. The final `deploy`, `obligations`, `exceptions` and `audit` outputs are
-//! snapshots. People, authorizers and environments come from the policy itself
+//! snapshots. Then `countersign serve` runs on the same store and repository, and what it
+//! shows (obligations, console changes in its change list) must agree with the CLI. People, authorizers and environments come from the policy itself
 //! (`policy explain --format json`), so the script is the same for all five.
 
 mod common;
@@ -342,7 +343,92 @@ fn scenario(name: &str) -> String {
     let verified = verify.stdout.lines().next().unwrap_or_default();
     log.push_str(&format!("\n$ log verify\n{}\n", verified.split(", root").next().unwrap_or_default()));
     assert!(NOW.starts_with("2026-06-01"), "the scenario's dates assume NOW is 2026-06-01");
+    log.push_str(&server_agrees(&repo, &policy));
     log
+}
+
+/// The same life seen by `countersign serve` on the same store and repository, as a user
+/// would run it: its obligations (`/api/v1/obligations`) are the CLI's, and the console
+/// change the scenario recorded is in its change list. Returns the line for the log.
+fn server_agrees(repo: &Repo, policy: &serde_json::Value) -> String {
+    std::fs::write(
+        repo.path().join("server.toml"),
+        format!(
+            "[[repositories]]\nname = \"example/scenario\"\nforge = \"github\"\nwebhook-secret = {{ env = \"SCENARIO_SECRET\" }}\ngit-dir = \"{}\"\n",
+            repo.path().join(".git").display()
+        ),
+    )
+    .unwrap();
+    let token =
+        must(repo, &["--format", "json", "token", "create", "--role", "viewer", "--person", "auditor@example.com"]);
+    let token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    let mut child = common::countersign_process(repo.path())
+        .args(["serve", "--config", "server.toml", "--listen", "127.0.0.1:0"])
+        .env("SCENARIO_SECRET", "scenario")
+        .env("COUNTERSIGN_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("countersign serve starts");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let _server = Stop(child);
+    let first = lines.next().expect("serve prints its address").unwrap();
+    let base = first.rsplit_once("listening on ").expect("the address").1.to_owned();
+    let get = |path: &str| -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let mut response =
+            agent.get(&format!("{base}{path}")).header("Authorization", &format!("Bearer {token}")).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    };
+
+    let cli = run(repo, &["--format", "json", "obligations", "--all"]);
+    let cli: serde_json::Value = serde_json::from_str(&cli.stdout).unwrap();
+    let listed = |list: &serde_json::Value| -> BTreeSet<(String, String, String)> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let text = |k: &str| o[k].as_str().unwrap_or_default().to_owned();
+                (text("change"), text("obligation"), text("state"))
+            })
+            .collect()
+    };
+    let served = get("/api/v1/obligations");
+    let on_server = listed(&served["repositories"][0]["obligations"]);
+    assert_eq!(on_server, listed(&cli["obligations"]), "the server and the CLI disagree: {served:#}");
+
+    // The console change joins the server's change list once its first sweep has run.
+    let consoles = if policy["console"].is_null() { 0 } else { 1 };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let changes = get("/api/v1/changes");
+        let found = changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["id"].as_str().unwrap().starts_with("console:"))
+            .count();
+        if found == consoles {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{found} console changes on the server, not {consoles}: {changes:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    format!(
+        "\n$ serve: /api/v1/obligations agrees with the CLI ({} listed); console changes on /changes: {consoles}\n",
+        on_server.len()
+    )
 }
 
 #[test]

@@ -106,7 +106,12 @@ thread_local! {
 
 /// The real binary with a clean environment, judging as of [`NOW`], on this thread's store.
 pub fn countersign(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("countersign").expect("binary");
+    assert_cmd::Command::from_std(countersign_process(dir))
+}
+
+/// [`countersign`] as a plain process, for one that runs on (`countersign serve`).
+pub fn countersign_process(dir: &Path) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("countersign"));
     cmd.current_dir(dir)
         .env_clear()
         .env("COUNTERSIGN_NOW", NOW)
