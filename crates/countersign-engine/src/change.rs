@@ -162,6 +162,10 @@ pub struct CheckResult {
     pub status: CheckStatus,
     pub commit: Option<String>,
     pub source: String,
+    /// When the result was given (a trailer's commit, a record, a forge's report), when
+    /// known: a change enters Build when its last gate passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

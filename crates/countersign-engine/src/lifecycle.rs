@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::change::{ApprovalKind, Change};
+use crate::change::{ApprovalKind, Change, CheckStatus};
 use crate::report::{Evaluation, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,7 +113,13 @@ pub fn state_of(change: &Change, eval: &Evaluation, shipped: &[Shipped]) -> Chan
             format!("{} approval{}", approvals.len(), if approvals.len() == 1 { "" } else { "s" }),
         ) && step(Stage::Approve, has_review && reviewed, last_approval, "every approval the policy asks for".into());
     let (_, built) = settled("gate");
-    let go = go && step(Stage::Build, built, last_approval, "every CI gate passed".into());
+    // Built when the last passing check came in, or at the last approval if that was later.
+    let last_pass = change.checks.iter().filter(|c| c.status == CheckStatus::Success).filter_map(|c| c.at).max();
+    let built_at = match (last_pass, last_approval) {
+        (Some(check), Some(approval)) => Some(check.max(approval)),
+        (check, approval) => check.or(approval),
+    };
+    let go = go && step(Stage::Build, built, built_at, "every CI gate passed".into());
     let first_deploy = shipped.iter().filter(|s| s.at.is_some()).min_by_key(|s| s.at);
     let go = go
         && step(

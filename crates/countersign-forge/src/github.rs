@@ -169,12 +169,14 @@ impl GhPullRequest {
                     status: check_run_status(status.as_deref(), conclusion.as_deref()),
                     commit: self.head_ref_oid.clone(),
                     source: "GitHub check run".to_string(),
+                    at: None,
                 }),
                 GhCheck::StatusContext { context, state } => Some(CheckResult {
                     name: context.clone(),
                     status: status_context_state(state.as_deref()),
                     commit: self.head_ref_oid.clone(),
                     source: "GitHub commit status".to_string(),
+                    at: None,
                 }),
                 GhCheck::Other => None,
             })

@@ -166,6 +166,7 @@ pub(crate) fn evidence_from_commit(
                 status,
                 commit: Some(commit.id.clone()),
                 source: format!("{key} trailer in {short_id}"),
+                at: timestamp(commit.commit_time),
             });
         }
         change.trailers.push(Trailer { key, value, commit: commit.id.clone() });

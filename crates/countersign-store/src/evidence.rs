@@ -577,7 +577,13 @@ impl RecordedEvidence {
             CheckOutcome::Pending => CheckStatus::Pending,
             CheckOutcome::Skipped => CheckStatus::Skipped,
         };
-        Some(CheckResult { name: name.clone(), status, commit: commit.clone(), source: self.source() })
+        Some(CheckResult {
+            name: name.clone(),
+            status,
+            commit: commit.clone(),
+            source: self.source(),
+            at: Some(self.recorded_at),
+        })
     }
 }
 

@@ -173,7 +173,7 @@ impl B {
         self
     }
     pub fn check(mut self, name: &str, status: CheckStatus) -> Self {
-        self.0.checks.push(CheckResult { name: name.into(), status, commit: None, source: "test CI".into() });
+        self.0.checks.push(CheckResult { name: name.into(), status, commit: None, source: "test CI".into(), at: None });
         self
     }
     pub fn checks_pass(mut self, names: &[&str]) -> Self {
