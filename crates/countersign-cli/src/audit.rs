@@ -47,6 +47,11 @@ pub struct AuditArgs {
     /// Print only changes that are not compliant (the summary still covers all).
     #[arg(long)]
     pub only_problems: bool,
+    /// Record each change's verdict in the evidence log (a `verdict` entry: the
+    /// evaluation, the policy's SHA-256, the commits judged), so that an auditor later sees
+    /// what was decided at the time. The same judgement recorded again writes nothing.
+    #[arg(long, conflicts_with = "no_store")]
+    pub record: bool,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -121,7 +126,17 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         read: countersign_judge::read_options(&policy),
         ..Default::default()
     };
-    let store = if args.no_store { None } else { Some(recorded::open(g)?) };
+    let store = match (args.no_store, args.record) {
+        (true, _) => None,
+        (false, false) => Some(recorded::open(g)?),
+        (false, true) => {
+            let ctx = crate::store::context(g);
+            let store = ctx
+                .open_for_writing()
+                .context("audit --record writes to the evidence log\nhint: create it once with `countersign init`")?;
+            Some((store, ctx.repository))
+        }
+    };
     if let Some((store, _)) = &store {
         recorded::add_exceptions(store, &mut policy)?;
     }
@@ -132,6 +147,11 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
     let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
     let summary = summarize(&evals);
+    if let (true, Some((store, _))) = (args.record, store) {
+        let by = crate::store::context(g).default_recorder().unwrap_or_else(|| "countersign-audit".to_owned());
+        let sha256 = countersign_store::evidence::sha256_hex(src.text.as_bytes());
+        record_verdicts(store, &walk.changes, &evals, &sha256, &by, g.as_of())?;
+    }
 
     let picked: Vec<&Evaluation> = match args.sample {
         Some(n) => sample(evals.len(), n, args.seed).into_iter().map(|i| &evals[i]).collect(),
@@ -204,6 +224,36 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
     print!("{out}");
     Ok(exit_code(&evals, args.strict))
+}
+
+/// `audit --record`: a `verdict` entry for each judged change (console changes are not
+/// recorded: they are entries of the log already), in batches; a judgement already in
+/// the log is not written again.
+fn record_verdicts(
+    store: &countersign_store::Store,
+    changes: &[countersign_engine::change::Change],
+    evals: &[Evaluation],
+    policy_sha256: &str,
+    by: &str,
+    as_of: jiff::Timestamp,
+) -> anyhow::Result<()> {
+    let requests: Vec<countersign_store::RecordRequest> = changes
+        .iter()
+        .zip(evals)
+        .filter(|(c, _)| !c.id.starts_with("console:"))
+        .map(|(c, e)| countersign_judge::verdict_record(c, None, e, policy_sha256, "audit", by, as_of))
+        .collect();
+    let (mut written, mut already) = (0, 0);
+    for chunk in requests.chunks(500) {
+        for outcome in store.record_many(chunk).context("cannot record the verdicts")? {
+            match outcome {
+                countersign_store::AppendOutcome::Appended(_) => written += 1,
+                countersign_store::AppendOutcome::AlreadyRecorded(_) => already += 1,
+            }
+        }
+    }
+    eprintln!("recorded {written} verdicts in the evidence log ({already} were there already)");
+    Ok(())
 }
 
 /// What the commands that judge a branch's history with the store open first.

@@ -238,6 +238,11 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 "deploy gate decisions are recorded only by `countersign deploy check`, which judges the deploy itself\nhint: record the deploy that happened with `countersign deploy record`"
             )
         }
+        Evidence::Verdict { .. } => {
+            bail!(
+                "verdicts are recorded only by countersign itself, from its own judgement\nhint: run `countersign audit --record`"
+            )
+        }
         Evidence::Reminder { .. } => {
             bail!(
                 "reminders are recorded only by `countersign serve`, after a notification target took them\nhint: configure [[notify]] targets in the server's configuration"

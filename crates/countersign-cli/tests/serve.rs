@@ -947,6 +947,39 @@ fn s000_07_s000_10_the_verdict_is_posted_back_and_overwrites_tampering() {
     let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&own));
     assert_eq!(status, 403, "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("their own change"), "{answer}");
+
+    // X-04: merged as it stands (its approval stale), the final verdict is logged as a
+    // `verdict` entry with the merge commit among its subjects; nothing more is posted.
+    let posted = forge.requests().len();
+    let merge_commit = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+    let merged = github_payload("github/pull_request/closed.payload.json", |p| {
+        p["number"] = 7.into();
+        p["pull_request"]["number"] = 7.into();
+        p["pull_request"]["head"]["sha"] = new_head.clone().into();
+        p["pull_request"]["base"]["sha"] = base.clone().into();
+        p["pull_request"]["base"]["ref"] = "main".into();
+        p["pull_request"]["user"]["login"] = "alice".into();
+        p["pull_request"]["merged"] = true.into();
+        p["pull_request"]["merge_commit_sha"] = merge_commit.into();
+    });
+    assert_eq!(github_post(&server, "pull_request", "v-10", &merged).0, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let verdict = loop {
+        let (_, shown) = call("GET", &server.url("/api/v1/changes/acme%2Fapp%237"), Some(&viewer), None);
+        if let Some(v) = shown["evidence"].as_array().unwrap().iter().find(|e| e["kind"] == "verdict") {
+            break v.clone();
+        }
+        assert!(Instant::now() < deadline, "no verdict was logged at merge: {shown:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(verdict["recordedBy"], "countersign-server");
+    assert_eq!(verdict["evidence"]["verdict"], "violation", "{verdict:#}");
+    assert_eq!(verdict["evidence"]["judgedAt"], "merge");
+    let commits: Vec<&str> =
+        verdict["evidence"]["commits"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(commits[0], merge_commit);
+    assert!(commits.contains(&new_head.as_str()), "{commits:?}");
+    assert_eq!(forge.requests().len(), posted, "nothing is posted for a merged pull request");
     assert!(server.stop().success());
 }
 
@@ -2257,4 +2290,97 @@ require = "peer-review"
         "every field is there: {requirements:?}"
     );
     server.stop();
+}
+
+/// S000-07, S000-10 on GitLab: a merge request names its target branch, not a base commit,
+/// so the server judges from where the head leaves the target branch. The verdict is posted
+/// as a commit status, and given as the answer to the merge request's external status
+/// check that names this server (not to another service's check). When GitLab asks the
+/// status check again for the same head, the unchanged verdict is answered again, and no
+/// second commit status is posted.
+#[test]
+fn s000_07_s000_10_a_gitlab_merge_request_is_judged_and_its_status_check_answered() {
+    let (dir, database) = sqlite_setup();
+    let status = shared_forge_api("gitlab/commits.set-commit-pipeline-status.201.json");
+    // GitLab's documented status checks of a merge request; the first is this server's.
+    let mut checks = shared_forge_api("gitlab/status_checks.list-for-merge-request.json");
+    checks[0]["external_url"] = "http://countersign.test/gitlab/status-check".into();
+    let check = checks[0].clone();
+    let forge = FakeForge::start_with(move |request| {
+        if request.method == "GET" {
+            Canned::new(200, "OK", &serde_json::Map::new(), &checks)
+        } else if request.path.ends_with("/status_check_responses") {
+            // GitLab answers with the status check; its list example has that shape.
+            Canned::new(201, "Created", &serde_json::Map::new(), &check)
+        } else {
+            Canned::new(201, "Created", &serde_json::Map::new(), &status)
+        }
+    });
+    let (work, base, head) = governed_repository(dir.path());
+    work.git(&["push", "-q", dir.path().join("origin.git").to_str().unwrap(), "feature:refs/merge-requests/7/head"]);
+    let config = format!(
+        r#"public-url = "http://countersign.test"
+
+[[repositories]]
+name = "acme/app"
+forge = "gitlab"
+webhook-secret = {{ file = "gitlab-token" }}
+token = {{ file = "gitlab-api-token" }}
+api-url = "{}"
+git-dir = "{}"
+"#,
+        forge.url,
+        dir.path().join("mirror.git").display()
+    );
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    std::fs::write(dir.path().join("gitlab-api-token"), "glpat-test\n").unwrap();
+    let server = Server::start(dir.path(), &database, &[]);
+    let merge_request = |path: &str| -> Vec<u8> {
+        let mut p: serde_json::Value = serde_json::from_slice(&fixture(path)).unwrap();
+        p["project"]["path_with_namespace"] = "acme/app".into();
+        p["user"]["username"] = "alice".into();
+        p["object_attributes"]["iid"] = 7.into();
+        p["object_attributes"]["target_branch"] = "main".into();
+        p["object_attributes"]["last_commit"]["id"] = head.clone().into();
+        serde_json::to_vec(&p).unwrap()
+    };
+    let send = |uuid: &str, body: &[u8]| {
+        post(
+            &server.url("/hooks/gitlab"),
+            &[
+                ("X-Gitlab-Event", "Merge Request Hook"),
+                ("X-Gitlab-Event-UUID", uuid),
+                ("X-Gitlab-Token", GITLAB_TOKEN),
+            ],
+            body,
+        )
+        .0
+    };
+
+    assert_eq!(send("mr-1", &merge_request("gitlab/merge_request/open.docs-example.json")), 200);
+    let seen = forge.wait_for(3);
+    let project = "/projects/acme%2Fapp";
+    assert_eq!((seen[0].method.as_str(), seen[0].path.clone()), ("POST", format!("{project}/statuses/{head}")));
+    assert_eq!(seen[0].header("private-token"), Some("glpat-test"));
+    assert_eq!(seen[0].body["state"], "failed", "unreviewed, no CI: {:#?}", seen[0].body);
+    assert_eq!(
+        (seen[1].method.as_str(), seen[1].path.clone()),
+        ("GET", format!("{project}/merge_requests/7/status_checks"))
+    );
+    assert_eq!(seen[2].path, format!("{project}/merge_requests/7/status_check_responses"));
+    assert_eq!(seen[2].body, serde_json::json!({ "sha": head, "external_status_check_id": 2, "status": "failed" }));
+    // The policy was read at the merge base with main: the base commit.
+    let viewer = create_token(dir.path(), &database, "viewer", "vera@example.com");
+    let (_, shown) = call("GET", &server.url("/api/v1/changes/acme%2Fapp%237"), Some(&viewer), None);
+    assert_eq!(shown["evaluation"]["policy"]["commit"], base.as_str(), "{shown:#}");
+
+    // GitLab asks the status check again (the documented request): answered again, and
+    // the unchanged commit status is not posted again.
+    assert_eq!(send("mr-2", &merge_request("gitlab/external_status_check/merge_request.docs-example.json")), 200);
+    let seen = forge.wait_for(5);
+    assert_eq!(seen[3].method, "GET");
+    assert_eq!(seen[4].body["status"], "failed");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(forge.requests().len(), 5, "{:#?}", forge.requests());
+    assert!(server.stop().success());
 }

@@ -607,3 +607,114 @@ fn s001_04_migration_numbering_and_forbidden_drops_through_check_and_audit() {
     let seq = requirement(&json["changes"][0], "sequence:").unwrap_or_else(|| panic!("{json}"));
     assert_eq!(seq["status"], "missing", "{seq}");
 }
+
+/// `audit --record` logs what was decided about each change at the time: one
+/// `verdict` entry per change, whose subjects are the commits judged and whose predicate is
+/// the evaluation with the policy's SHA-256. The same judgement is not logged twice; a new
+/// piece of evidence that changes it is a new entry. No one records a verdict by hand.
+#[test]
+fn x03_x04_audit_record_logs_each_verdict_once_with_its_commits_as_subjects() {
+    let repo = Repo::new();
+    repo.commit(
+        HOLLY,
+        &[("countersign.toml", &starter_with_people())],
+        "Adopt the policy (#1)\n\nReviewed-by: Liam Howell <liam@send.tax>",
+    );
+    let unreviewed = repo.merge_pr(2, HOLLY, HOLLY, &[("src/a.rs", "fn a() {}\n")], "Unreviewed");
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    let audit = |args: &[&str]| {
+        let out = countersign(repo.path()).args(args).env("USER", "auditor@example.com").output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = audit(&["audit", "--record", "--strict"]);
+    assert_eq!(code, Some(1), "the unreviewed merge is not compliant: {stderr}");
+    assert!(stderr.contains("recorded 2 verdicts in the evidence log (0 were there already)"), "{stderr}");
+    let (_, _, stderr) = audit(&["audit", "--record"]);
+    assert!(stderr.contains("recorded 0 verdicts in the evidence log (2 were there already)"), "{stderr}");
+
+    let show = |entry: u64| -> serde_json::Value {
+        let out = countersign(repo.path()).args(["log", "show", "--entry", &entry.to_string()]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let statement = |entry: u64| show(entry)["statement"].clone();
+    let of_merge =
+        (0..2).map(statement).find(|s| s["predicate"]["change"] == unreviewed.as_str()).expect("the merge's verdict");
+    assert_eq!(of_merge["predicateType"], "https://countersign.dev/evidence/verdict/v1");
+    assert_eq!(of_merge["predicate"]["verdict"], "evidence missing", "git alone cannot show a review");
+    assert_eq!(of_merge["predicate"]["judgedAt"], "audit");
+    assert_eq!(of_merge["predicate"]["recordedBy"], "auditor@example.com");
+    let policy = std::fs::read(repo.path().join("countersign.toml")).unwrap();
+    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&policy).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(of_merge["predicate"]["policySha256"], digest.as_str());
+    let review = of_merge["predicate"]["evaluation"]["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "review")
+        .cloned()
+        .expect("the review requirement");
+    assert_eq!(review["status"], "unknown");
+    // Its subjects: the merge commit and the commit it brought in.
+    let subjects: Vec<&str> =
+        of_merge["subject"].as_array().unwrap().iter().map(|s| s["digest"]["gitCommit"].as_str().unwrap()).collect();
+    assert_eq!(subjects[0], unreviewed.as_str());
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+
+    // A review recorded later changes the judgement: a new verdict, the old one stays.
+    let out = countersign(repo.path())
+        .args(["record", "approval", "--change", &unreviewed, "--approver", "liam@send.tax", "--by", "liam@send.tax"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, _, stderr) = audit(&["audit", "--record", "--strict"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("recorded 1 verdicts in the evidence log (1 were there already)"), "{stderr}");
+    let verdicts: Vec<String> = (0..4)
+        .map(statement)
+        .filter(|s| s["predicate"]["change"] == unreviewed.as_str() && s["predicate"]["verdict"].is_string())
+        .map(|s| s["predicate"]["verdict"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(verdicts, ["evidence missing", "compliant"], "both judgements stay in the log");
+
+    // No one writes a verdict by hand.
+    let forged = serde_json::json!({
+        "kind": "verdict", "change": unreviewed, "verdict": "compliant", "policySha256": digest,
+        "commits": [unreviewed], "asOf": NOW, "judgedAt": "audit", "evaluation": {}
+    });
+    let out = countersign(repo.path())
+        .args(["record", "--by", "holly@send.tax", "--json", "-"])
+        .write_stdin(forged.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recorded only by countersign itself"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = countersign(repo.path()).args(["log", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // The verdicts travel in evidence packages, and the independent verifier checks them.
+    countersign(repo.path())
+        .args(["evidence", "export", "--since", "2000-01-01", "--out", "evidence.tar"])
+        .assert()
+        .success();
+    let out = std::process::Command::new("python3")
+        .arg(workspace_root().join("tools/verify-log/verify_log.py"))
+        .arg("package")
+        .arg(repo.path().join("evidence.tar"))
+        .output()
+        .expect("python3 runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("package verified: 4 entries"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

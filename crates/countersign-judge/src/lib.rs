@@ -398,6 +398,56 @@ pub fn merge_forge(change: &mut Change, forge: Change) {
     change.completeness = forge.completeness;
 }
 
+/// The log record of what the engine decided about `change` (a `verdict` entry): the
+/// evaluation, the SHA-256 of the policy text judged with, and the commits judged. Its
+/// idempotency key names the change, the policy, `judged_at` and the requirements' statuses,
+/// so recording the same judgement again writes nothing, and a changed one is a new entry.
+/// `merge_commit` is the commit a forge merged the change as, when it is not the change's id.
+pub fn verdict_record(
+    change: &Change,
+    merge_commit: Option<&str>,
+    eval: &Evaluation,
+    policy_sha256: &str,
+    judged_at: &str,
+    recorded_by: &str,
+    as_of: jiff::Timestamp,
+) -> countersign_store::RecordRequest {
+    let mut commits: Vec<String> = Vec::new();
+    let ids = merge_commit.into_iter().chain(std::iter::once(change.id.as_str()));
+    let ids = ids.chain(change.head_commit.as_deref()).chain(change.commits.iter().map(|c| c.id.as_str()));
+    for id in ids {
+        if !commits.iter().any(|c| c == id) {
+            commits.push(id.to_owned());
+        }
+    }
+    let statuses: String = eval
+        .requirements
+        .iter()
+        .map(|r| format!("{}={:?};", r.id, r.status))
+        .chain(std::iter::once(eval.verdict.as_str().to_owned()))
+        .collect();
+    let judgement = countersign_store::evidence::sha256_hex(statuses.as_bytes());
+    countersign_store::RecordRequest {
+        change: Some(change.id.clone()),
+        recorded_by: recorded_by.to_owned(),
+        recorded_at: countersign_store::whole_second(as_of),
+        idempotency_key: Some(format!(
+            "verdict:{judged_at}:{}:{}:{}",
+            change.id,
+            policy_sha256.get(..16).unwrap_or(policy_sha256),
+            &judgement[..16]
+        )),
+        evidence: Evidence::Verdict {
+            verdict: eval.verdict.as_str().to_owned(),
+            policy_sha256: policy_sha256.to_owned(),
+            commits,
+            as_of,
+            judged_at: judged_at.to_owned(),
+            evaluation: serde_json::to_value(eval).unwrap_or_default(),
+        },
+    }
+}
+
 /// How a change is registered in the store, so evidence can be recorded about it.
 pub fn change_ref(change: &Change, repository: Option<&str>) -> ChangeRef {
     ChangeRef {

@@ -387,6 +387,7 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
             Evidence::PolicyVersion { .. }
                 | Evidence::DeployDecision { .. }
                 | Evidence::Reminder { .. }
+                | Evidence::Verdict { .. }
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::PolicyApproval { .. }
         )

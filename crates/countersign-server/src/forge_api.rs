@@ -223,6 +223,35 @@ impl Client {
         })
     }
 
+    /// GitLab: the external status checks of merge request `iid` (GET
+    /// `/projects/:id/merge_requests/:iid/status_checks`), and the rate-limit headroom.
+    pub fn status_checks(&self, iid: u64) -> Result<(Vec<StatusCheck>, Option<u64>), ApiError> {
+        let path = format!("/projects/{}/merge_requests/{iid}/status_checks", self.repository.replace('/', "%2F"));
+        let answer = self.send("GET", &path, b"")?;
+        let checks = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
+            forge: self.forge.name(),
+            method: "GET",
+            path: path.clone(),
+            status: answer.status,
+            message: format!("not a list of status checks: {e}"),
+        })?;
+        Ok((checks, answer.rate_remaining))
+    }
+
+    /// GitLab: answer external status check `check` of merge request `iid` for commit `sha`
+    /// (POST `/projects/:id/merge_requests/:iid/status_check_responses`).
+    pub fn answer_status_check(&self, iid: u64, check: u64, sha: &str, state: StatusState) -> Result<Answer, ApiError> {
+        let path =
+            format!("/projects/{}/merge_requests/{iid}/status_check_responses", self.repository.replace('/', "%2F"));
+        let status = match state {
+            StatusState::Success => "passed",
+            StatusState::Failure => "failed",
+            StatusState::Pending => "pending",
+        };
+        let body = serde_json::json!({ "sha": sha, "external_status_check_id": check, "status": status });
+        self.send("POST", &path, &serde_json::to_vec(&body).unwrap_or_default())
+    }
+
     /// The path of GitLab's approval of a deployment waiting in a protected environment.
     pub fn deployment_approval_path(&self, deployment_id: u64) -> String {
         format!("/projects/{}/deployments/{deployment_id}/approval", self.repository.replace('/', "%2F"))
@@ -320,6 +349,13 @@ impl Client {
             .unwrap_or_else(|| text.chars().take(300).collect());
         Err(ApiError::Status { forge, method, path: path.to_owned(), status, message })
     }
+}
+
+/// One external status check of a GitLab merge request.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StatusCheck {
+    pub id: u64,
+    pub external_url: String,
 }
 
 /// What a workflow run says about how a deployment was started.

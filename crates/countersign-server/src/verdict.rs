@@ -86,6 +86,20 @@ pub fn evaluation_job(
 /// The job kind that judges a change and posts its verdict.
 pub const EVALUATE: &str = "evaluate";
 
+/// Who the server records its verdicts at merge as.
+pub const VERDICT_RECORDER: &str = "countersign-server";
+
+/// A pull request judged: the evaluation, every name its author goes by, the SHA-256 of the
+/// policy text at the base, and the change as judged.
+struct Judged {
+    eval: Evaluation,
+    authors: Vec<String>,
+    policy_sha256: String,
+    change: Change,
+    /// The base commit judged against (the policy's commit).
+    base: String,
+}
+
 /// What an evaluation came to, for the log line and the job's outcome.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -94,6 +108,11 @@ pub enum Outcome {
         description: String,
     },
     Unchanged,
+    /// A merged pull request's final verdict, logged as a `verdict` entry.
+    Recorded {
+        verdict: &'static str,
+        entry: u64,
+    },
     /// Not judged, and why (a closed pull request, a repository without a git directory).
     Skipped(String),
 }
@@ -122,41 +141,67 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
     let EventKind::PullRequest(pr) = &event.kind else {
         anyhow::bail!("delivery {forge_name}:{delivery_id} is not a pull-request event");
     };
-    if matches!(pr.action, PullRequestAction::Closed | PullRequestAction::Merged { .. }) {
+    if matches!(pr.action, PullRequestAction::Closed) {
         return Ok(Outcome::Skipped("closed".into()));
     }
+    let merged = matches!(pr.action, PullRequestAction::Merged { .. });
     let repository = event.repository_name().unwrap_or_default().to_owned();
     let Some(config) =
         state.config.repositories.iter().find(|r| r.forge == forge && r.name.eq_ignore_ascii_case(&repository))
     else {
         return Ok(Outcome::Skipped(format!("{repository} is not served")));
     };
-    let (Some(base), Some(head)) = (pr.base_sha.clone(), pr.head_sha.clone()) else {
-        return Ok(Outcome::Skipped("the pull request names no base or head commit".into()));
+    let Some(head) = pr.head_sha.clone() else {
+        return Ok(Outcome::Skipped("the pull request names no head commit".into()));
     };
+    // GitLab names the target branch, not a base commit: the base is then where the head
+    // leaves the target branch (`judge` finds it).
+    let base = pr.base_sha.clone();
+    if base.is_none() && pr.base_ref.is_none() {
+        return Ok(Outcome::Skipped("the pull request names no base commit or target branch".into()));
+    }
     let Some(git_dir) = config.git_dir.clone() else {
         return Ok(Outcome::Skipped(format!("{repository} has no git-dir to read the policy and the commits from")));
     };
 
     let now = (state.clock)();
     let started = std::time::Instant::now();
-    let policy_commit = base.clone();
     let judged = {
         let core = state.store.clone();
         let handle = tokio::runtime::Handle::current();
         let (config, pr, change_id, head) = (config.clone(), pr.clone(), change_id.to_owned(), head.clone());
         tokio::task::spawn_blocking(move || {
             let store = Store::on_runtime(core, handle);
-            judge(&store, &config, &git_dir, &change_id, &pr, &base, &head, now)
+            judge(&store, &config, &git_dir, &change_id, &pr, base.as_deref(), &head, now)
         })
         .await??
     };
     state.metrics.evaluation_latency(started.elapsed());
-    if let Some((eval, authors, policy_sha256)) = &judged.2 {
+    if let Some(Judged { eval, authors, policy_sha256, change, base }) = &judged.2 {
+        // At merge the verdict is final: it is logged (once per judgement) and not posted.
+        if merged {
+            let merge_commit = match &pr.action {
+                PullRequestAction::Merged { merge_commit_sha, .. } => merge_commit_sha.as_deref(),
+                _ => None,
+            };
+            let record = countersign_judge::verdict_record(
+                change,
+                merge_commit,
+                eval,
+                policy_sha256,
+                "merge",
+                VERDICT_RECORDER,
+                now,
+            );
+            let entry = match state.store.record(&record).await? {
+                countersign_store::AppendOutcome::Appended(i)
+                | countersign_store::AppendOutcome::AlreadyRecorded(i) => i,
+            };
+            return Ok(Outcome::Recorded { verdict: eval.verdict.as_str(), entry });
+        }
         // The evaluation names the policy version it used: the text at the base commit.
         let mut evaluation = serde_json::to_value(eval)?;
-        evaluation["policy"] =
-            serde_json::json!({ "path": config.policy, "commit": policy_commit, "sha256": policy_sha256 });
+        evaluation["policy"] = serde_json::json!({ "path": config.policy, "commit": base, "sha256": policy_sha256 });
         state
             .store
             .save_evaluation(&EvaluationRow {
@@ -178,7 +223,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         Some(sha) => (sha.to_owned(), truncate(&format!("merge queue, #{}: {}", pr.number, judged.1), 140)),
         None => (head, judged.1),
     };
-    let details = judged.2.as_ref().map(|(eval, _, _)| details_of(eval)).unwrap_or_default();
+    let details = judged.2.as_ref().map(|j| details_of(&j.eval)).unwrap_or_default();
     let post = StatusPost {
         sha,
         state: judged.0,
@@ -188,14 +233,22 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         details,
         change_id: change_id.to_owned(),
     };
+    // GitLab asks external status check services for an answer on each new head.
+    let asked = matches!(pr.action, PullRequestAction::StatusCheckRequested { .. });
     if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &post.sha, &context).await?
         && posted.state == post.state.as_str()
         && posted.description == post.description
         && posted.target_url == target_url.clone().unwrap_or_default()
     {
+        if asked {
+            answer_status_checks(state, config, pr.number, &post).await?;
+        }
         return Ok(Outcome::Unchanged);
     }
     post_status(state, config, forge, &post).await?;
+    if forge == Forge::GitLab && onto.is_none() {
+        answer_status_checks(state, config, pr.number, &post).await?;
+    }
     state
         .store
         .set_posted_status(&PostedStatus {
@@ -245,6 +298,45 @@ async fn post_status(
     .await?;
     count_call(state, forge, answer.as_ref().map(|a| a.rate_remaining));
     answer?;
+    Ok(())
+}
+
+/// GitLab's external status checks: each check of the merge request whose `external_url` is
+/// this server (`public-url`) gets the verdict as its status (`passed`, `failed`,
+/// `pending`) for the head. Without `public-url` there is no way to tell ours: nothing.
+async fn answer_status_checks(
+    state: &AppState,
+    config: &RepositoryConfig,
+    iid: u64,
+    post: &StatusPost,
+) -> anyhow::Result<()> {
+    let Some(public_url) = state.config.public_url.clone() else { return Ok(()) };
+    let api_url = config
+        .api_url
+        .clone()
+        .or_else(|| forge_api::default_api_url(Forge::GitLab).map(str::to_owned))
+        .with_context(|| format!("{} needs `api-url` (the forge's API root)", config.name))?;
+    let token = config
+        .token
+        .as_ref()
+        .with_context(|| format!("{} has no `token` to answer its status checks with", config.name))?
+        .value()
+        .to_vec();
+    let (repository, now, post) = (config.name.clone(), (state.clock)(), post.clone());
+    let answered = tokio::task::spawn_blocking(move || -> Result<(usize, Option<u64>), forge_api::ApiError> {
+        let client = forge_api::Client::new(Forge::GitLab, &api_url, &repository, &token, now.as_second());
+        let (checks, mut remaining) = client.status_checks(iid)?;
+        let mut answered = 0;
+        for check in checks.iter().filter(|c| c.external_url.trim_end_matches('/').starts_with(&public_url)) {
+            remaining = client.answer_status_check(iid, check.id, &post.sha, post.state)?.rate_remaining.or(remaining);
+            answered += 1;
+        }
+        Ok((answered, remaining))
+    })
+    .await?;
+    count_call(state, Forge::GitLab, answered.as_ref().map(|(_, r)| *r));
+    let (answered, _) = answered?;
+    tracing::debug!(iid, answered, "external status checks answered");
     Ok(())
 }
 
@@ -339,16 +431,24 @@ fn judge(
     git_dir: &Path,
     change_id: &str,
     pr: &PullRequest,
-    base: &str,
+    base: Option<&str>,
     head: &str,
     now: Timestamp,
-) -> anyhow::Result<(StatusState, String, Option<(Evaluation, Vec<String>, String)>)> {
+) -> anyhow::Result<(StatusState, String, Option<Judged>)> {
     let mut repo = countersign_git::Repository::open(git_dir)
         .with_context(|| format!("cannot open the git directory {}", git_dir.display()))?;
-    if !repo.has_commit(head) || !repo.has_commit(base) {
+    if !repo.has_commit(head) || base.is_none_or(|b| !repo.has_commit(b)) {
         fetch(git_dir, config.forge, pr)?;
         repo = countersign_git::Repository::open(git_dir)?;
     }
+    let base = match base {
+        Some(base) => base.to_owned(),
+        None => {
+            let target = pr.base_ref.as_deref().context("no base commit and no target branch")?;
+            merge_base(git_dir, &format!("refs/countersign/base/{target}"), head)?
+        }
+    };
+    let base = base.as_str();
     let policy_name = format!("{}@{}:{}", config.name, short(base), config.policy);
     let Some(text) = repo.read_blob_at(base, &config.policy)? else {
         return Ok((StatusState::Failure, format!("no policy: {} is missing at the base commit", config.policy), None));
@@ -399,7 +499,7 @@ fn judge(
     authors.sort();
     authors.dedup();
     let policy_sha256 = countersign_store::evidence::sha256_hex(text.as_bytes());
-    Ok((state, description, Some((eval, authors, policy_sha256))))
+    Ok((state, description, Some(Judged { eval, authors, policy_sha256, change, base: base.to_owned() })))
 }
 
 /// What the forge said about the pull request, as the engine reads it. The server sees
@@ -480,6 +580,23 @@ fn fetch(git_dir: &Path, forge: Forge, pr: &PullRequest) -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(())
+}
+
+/// Where `head` leaves `target` (`git merge-base`): a merge request's base when the forge
+/// names only its target branch.
+fn merge_base(git_dir: &Path, target: &str, head: &str) -> anyhow::Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["merge-base", target, head])
+        .output()
+        .context("cannot run git merge-base")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{head} has no common ancestor with {target}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 fn short(sha: &str) -> &str {

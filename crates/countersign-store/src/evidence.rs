@@ -36,6 +36,7 @@ pub const KINDS: &[&str] = &[
     "webhook-delivery",
     "approval-withdrawn",
     "reminder",
+    "verdict",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +261,25 @@ pub enum Evidence {
         /// The webhook delivery (`forge:id`) that reported it.
         delivery: Option<String>,
     },
+    /// What countersign decided about a change at the time: the evaluation as the engine
+    /// gave it (every requirement, its status and evidence), the SHA-256 of the policy it
+    /// judged with, and the commits it judged, which are the statement's subjects. Only
+    /// countersign records these: `audit --record`, and the server when a pull request
+    /// merges.
+    #[serde(rename_all = "camelCase")]
+    Verdict {
+        /// `compliant`, `evidence missing` or `violation`.
+        verdict: String,
+        policy_sha256: String,
+        /// The commits judged: the change's own and, for a merge, the merge commit.
+        commits: Vec<String>,
+        /// The time it was judged as of.
+        as_of: Timestamp,
+        /// Who judged: `audit` (`audit --record`) or `merge` (the server, at merge).
+        judged_at: String,
+        /// The evaluation, as `audit --format json` prints one change.
+        evaluation: serde_json::Value,
+    },
     /// A reminder the server sent about an emergency's obligation, due soon or overdue, to
     /// one notification target, recorded once the target took it. Each is sent once: its
     /// idempotency key names the obligation, the state and the target. Only the server
@@ -302,6 +322,7 @@ impl Evidence {
             Evidence::WebhookDelivery { .. } => "webhook-delivery",
             Evidence::ApprovalWithdrawn { .. } => "approval-withdrawn",
             Evidence::Reminder { .. } => "reminder",
+            Evidence::Verdict { .. } => "verdict",
         }
     }
 
@@ -471,6 +492,18 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         }
         (_, None) => Subject { name: "unknown".into(), digest: BTreeMap::new() },
     };
+    // A verdict's subjects are every commit it judged.
+    let mut subjects = vec![subject];
+    if let (Evidence::Verdict { commits, .. }, Some(change)) = (evidence, change) {
+        let judged: Vec<Subject> = commits
+            .iter()
+            .filter(|c| is_commit_id(c))
+            .map(|c| Subject { name: change.id.clone(), digest: BTreeMap::from([("gitCommit".to_owned(), c.clone())]) })
+            .collect();
+        if !judged.is_empty() {
+            subjects = judged;
+        }
+    }
     let mut predicate = serde_json::to_value(evidence).expect("evidence serializes to a JSON object");
     if let Some(map) = predicate.as_object_mut() {
         map.remove("kind");
@@ -483,7 +516,7 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
             map.insert("idempotencyKey".into(), key.clone().into());
         }
     }
-    Statement::new(vec![subject], predicate_type(evidence.kind()), predicate)
+    Statement::new(subjects, predicate_type(evidence.kind()), predicate)
 }
 
 /// A deploy's subject: the artifact's digest and the commit it was built from.
