@@ -200,6 +200,7 @@ pub async fn start(
                 clock: jiff::Timestamp::now,
                 worker_id: format!("bench:{}", std::process::id()),
                 installation_tokens: Default::default(),
+                etags: Default::default(),
             });
             let options = ServeOptions { workers, ..ServeOptions::default() };
             let task = tokio::spawn(countersign_server::serve(listener, state, options, shutdown));

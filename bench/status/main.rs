@@ -234,6 +234,7 @@ fn main() -> anyhow::Result<()> {
             clock: jiff::Timestamp::now,
             worker_id: "bench".into(),
             installation_tokens: Default::default(),
+            etags: Default::default(),
         });
         let options = ServeOptions { workers, evaluators, ..ServeOptions::default() };
         let debounce = options.debounce;

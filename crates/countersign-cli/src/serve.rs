@@ -124,6 +124,7 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
             clock,
             worker_id: format!("{}:{}", hostname(), std::process::id()),
             installation_tokens: Default::default(),
+            etags: Default::default(),
         });
         // Tests and scripts read this line to learn the port (`--listen 127.0.0.1:0`).
         println!("countersign serve: listening on http://{bound}");

@@ -1802,8 +1802,19 @@ fn s000_02_s000_20_a_github_deployment_protection_rule_is_answered_by_the_gate()
             }
             _ => None,
         };
+        // Each run has an ETag; asked again with it, GitHub answers 304 with no body.
+        let etag = format!("\"{}\"", request.path.rsplit('/').next().unwrap_or_default());
         match run {
-            Some(run) => Canned::new(200, "OK", &serde_json::Map::new(), &run),
+            Some(_) if request.header("if-none-match") == Some(etag.as_str()) => Canned {
+                head: format!(
+                    "HTTP/1.1 304 Not Modified\r\nconnection: close\r\netag: {etag}\r\ncontent-length: 0\r\n\r\n"
+                ),
+                body: Vec::new(),
+            },
+            Some(run) => {
+                let headers = serde_json::Map::from_iter([("etag".to_owned(), serde_json::Value::from(etag))]);
+                Canned::new(200, "OK", &headers, &run)
+            }
             None => Canned {
                 head: "HTTP/1.1 204 No Content\r\nconnection: close\r\ncontent-length: 0\r\n\r\n".into(),
                 body: Vec::new(),
@@ -1872,6 +1883,14 @@ fn s000_02_s000_20_a_github_deployment_protection_rule_is_answered_by_the_gate()
     let body = protection_rule("production", &commit, &artifact, &callback(42));
     assert_eq!(github_post(&server, "deployment_protection_rule", "g-3", &body).0, 200);
     assert_eq!(answers(2)[1].body["state"], "approved", "{:#?}", answers(2)[1].body);
+    // The run was asked for again conditionally (304, no rate limit spent), and still read.
+    let asked: Vec<Option<String>> = forge
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/runs/42"))
+        .map(|r| r.header("if-none-match").map(str::to_owned))
+        .collect();
+    assert_eq!(asked, [None, Some("\"42\"".to_owned())]);
 
     // The same deployment from the test workflow is not the sanctioned path.
     let body = protection_rule("production", &commit, &artifact, &callback(43));

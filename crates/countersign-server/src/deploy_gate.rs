@@ -94,8 +94,11 @@ pub async fn answer(state: &AppState, event: &Event, gate: &DeploymentGate, deli
         (Forge::GitHub, Some(_)) => {
             let (forge, api, name, token, path) =
                 (event.forge, api_url.clone(), config.name.clone(), token.clone(), callback_path.clone());
+            let etags = state.etags.clone();
             let fetched = tokio::task::spawn_blocking(move || {
-                forge_api::Client::new(forge, &api, &name, &token, now.as_second()).workflow_run(&path)
+                forge_api::Client::new(forge, &api, &name, &token, now.as_second())
+                    .with_etags(etags)
+                    .workflow_run(&path)
             })
             .await?;
             count_call(state, event.forge, fetched.as_ref().map(|_| None));

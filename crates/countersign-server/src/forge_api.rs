@@ -94,6 +94,8 @@ pub struct Client {
     agent: ureq::Agent,
     /// Seconds since the Unix epoch, for `X-RateLimit-Reset` (the caller's clock).
     now_seconds: i64,
+    /// Earlier GET answers, for conditional requests.
+    etags: Option<EtagCache>,
 }
 
 impl Client {
@@ -111,7 +113,14 @@ impl Client {
             token: String::from_utf8_lossy(token).trim().to_owned(),
             agent,
             now_seconds,
+            etags: None,
         }
+    }
+
+    /// Make GET requests conditional on the answers `cache` keeps (`If-None-Match`).
+    pub fn with_etags(mut self, cache: EtagCache) -> Self {
+        self.etags = Some(cache);
+        self
     }
 
     /// The request path (after the API root) that sets a commit status.
@@ -308,8 +317,12 @@ impl Client {
             Forge::Gitea => ("Authorization", format!("token {}", self.token)),
         };
         let version = if self.forge == Forge::GitHub { "2022-11-28" } else { "" };
+        let cached = if method == "GET" { self.etags.as_ref().and_then(|c| c.get(&url, &self.token)) } else { None };
         let sent = if method == "GET" {
-            let request = self.agent.get(&url).header(auth_name, &auth_value).header("Accept", "application/json");
+            let mut request = self.agent.get(&url).header(auth_name, &auth_value).header("Accept", "application/json");
+            if let Some((etag, _)) = &cached {
+                request = request.header("If-None-Match", etag);
+            }
             if version.is_empty() { request.call() } else { request.header("X-GitHub-Api-Version", version).call() }
         } else {
             let request = self
@@ -332,10 +345,22 @@ impl Client {
         let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
         let reset =
             header("x-ratelimit-reset").or_else(|| header("ratelimit-reset")).and_then(|v| v.parse::<i64>().ok());
+        let etag = header("etag");
+        if status == 304
+            && let Some((_, body)) = cached
+        {
+            // Not modified: the kept answer stands.
+            return Ok(Answer { status: 200, rate_remaining, body });
+        }
         if (200..300).contains(&status) {
             let mut body = Vec::new();
             use std::io::Read as _;
             let _ = response.body_mut().as_reader().take(64 * 1024).read_to_end(&mut body);
+            if method == "GET"
+                && let (Some(cache), Some(etag)) = (&self.etags, etag)
+            {
+                cache.put(&url, &self.token, etag, body.clone());
+            }
             return Ok(Answer { status, rate_remaining, body });
         }
         if status == 429 || (status == 403 && (retry_after.is_some() || rate_remaining == Some(0))) {
@@ -407,6 +432,34 @@ impl TokenCache {
     pub fn put(&self, api_url: &str, installation_id: u64, token: String, expires: jiff::Timestamp) {
         let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert((api_url.to_owned(), installation_id), (token, expires));
+    }
+}
+
+/// Bodies of earlier GET answers by URL and token, with their `ETag`, for conditional
+/// requests: GitHub answers `304 Not Modified` to a matching `If-None-Match` without
+/// charging the rate limit. A cache only: at most [`EtagCache::CAPACITY`] answers, and
+/// losing it costs one full request.
+#[derive(Debug, Default, Clone)]
+pub struct EtagCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>>);
+
+impl EtagCache {
+    pub const CAPACITY: usize = 1024;
+
+    fn key(url: &str, token: &str) -> String {
+        // The token is part of the key (an answer is what that token may see), hashed.
+        format!("{url} {}", countersign_store::evidence::sha256_hex(token.as_bytes()))
+    }
+
+    fn get(&self, url: &str, token: &str) -> Option<(String, Vec<u8>)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&Self::key(url, token)).cloned()
+    }
+
+    fn put(&self, url: &str, token: &str, etag: String, body: Vec<u8>) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= Self::CAPACITY {
+            cache.clear();
+        }
+        cache.insert(Self::key(url, token), (etag, body));
     }
 }
 

@@ -57,6 +57,8 @@ pub struct AppState {
     pub worker_id: String,
     /// GitHub App installation tokens (a cache: each replica mints its own).
     pub installation_tokens: forge_api::TokenCache,
+    /// Earlier GET answers of the forges' APIs, for conditional requests (a cache).
+    pub etags: forge_api::EtagCache,
 }
 
 /// How the server runs, beyond its configuration file.

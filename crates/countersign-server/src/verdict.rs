@@ -322,9 +322,10 @@ async fn answer_status_checks(
         .with_context(|| format!("{} has no `token` to answer its status checks with", config.name))?
         .value()
         .to_vec();
-    let (repository, now, post) = (config.name.clone(), (state.clock)(), post.clone());
+    let (repository, now, post, etags) = (config.name.clone(), (state.clock)(), post.clone(), state.etags.clone());
     let answered = tokio::task::spawn_blocking(move || -> Result<(usize, Option<u64>), forge_api::ApiError> {
-        let client = forge_api::Client::new(Forge::GitLab, &api_url, &repository, &token, now.as_second());
+        let client =
+            forge_api::Client::new(Forge::GitLab, &api_url, &repository, &token, now.as_second()).with_etags(etags);
         let (checks, mut remaining) = client.status_checks(iid)?;
         let mut answered = 0;
         for check in checks.iter().filter(|c| c.external_url.trim_end_matches('/').starts_with(&public_url)) {
