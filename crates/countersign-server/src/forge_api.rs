@@ -440,7 +440,10 @@ impl TokenCache {
 /// charging the rate limit. A cache only: at most [`EtagCache::CAPACITY`] answers, and
 /// losing it costs one full request.
 #[derive(Debug, Default, Clone)]
-pub struct EtagCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, (String, Vec<u8>)>>>);
+pub struct EtagCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Kept>>>);
+
+/// One kept answer: its `ETag` and body.
+type Kept = (String, Vec<u8>);
 
 impl EtagCache {
     pub const CAPACITY: usize = 1024;
