@@ -185,73 +185,30 @@ pub fn run(cmd: ExceptionCommand, g: &Global) -> anyhow::Result<u8> {
 }
 
 #[derive(Serialize)]
-struct Listed {
-    id: String,
+pub struct Listed {
+    pub id: String,
     /// `policy` (the policy file) or `recorded` (the evidence log).
-    source: &'static str,
-    waives: Vec<String>,
-    people: Vec<String>,
-    categories: Vec<String>,
-    justification: String,
-    requested_by: Option<String>,
-    approved_by: Vec<String>,
+    pub source: &'static str,
+    pub waives: Vec<String>,
+    pub people: Vec<String>,
+    pub categories: Vec<String>,
+    pub justification: String,
+    pub requested_by: Option<String>,
+    pub approved_by: Vec<String>,
     /// The re-evaluation date: the last day it applies.
-    until: Option<jiff::civil::Date>,
+    pub until: Option<jiff::civil::Date>,
     /// `in-force`, `awaiting-approval` or `ended`.
-    state: &'static str,
+    pub state: &'static str,
     /// Why it ended, or approvals that did not count.
-    notes: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 /// `countersign exceptions`: every exception and its state.
 pub fn list(args: ListArgs, g: &Global) -> anyhow::Result<u8> {
     let policy = load_policy(&args.policy, g)?;
-    let today = g.today();
     let (store, _) = recorded::open(g)?;
-    let recorded: Vec<RecordedException> = recorded_exceptions(&store, &policy)?;
+    let rows = rows(&policy, &store, g.today())?;
     store.close();
-    let mut rows = Vec::new();
-    for ex in &policy.exceptions {
-        let ended = exception_end(&policy, ex, Some(today), None);
-        rows.push(Listed {
-            id: ex.id.clone(),
-            source: "policy",
-            waives: ex.waives.clone(),
-            people: ex.people.clone(),
-            categories: ex.categories.clone(),
-            justification: ex.justification.clone(),
-            requested_by: None,
-            approved_by: ex.approved_by.clone(),
-            until: ex.review_by,
-            state: if ended.is_some() { "ended" } else { "in-force" },
-            notes: ended.into_iter().collect(),
-        });
-    }
-    for r in &recorded {
-        let as_policy = r.as_policy_exception();
-        let ended = as_policy
-            .as_ref()
-            .and_then(|ex| exception_end(&policy, ex, Some(today), None))
-            .or_else(|| r.until.filter(|u| *u < today).map(|u| format!("its re-evaluation date {u} has passed")));
-        let state = match (&as_policy, &ended) {
-            (_, Some(_)) => "ended",
-            (None, None) => "awaiting-approval",
-            (Some(_), None) => "in-force",
-        };
-        rows.push(Listed {
-            id: r.id(),
-            source: "recorded",
-            waives: vec![r.rule.clone()],
-            people: r.people.clone(),
-            categories: r.categories.clone(),
-            justification: r.justification.clone(),
-            requested_by: Some(r.requested_by.clone()),
-            approved_by: r.approvals.iter().map(|(who, entry)| format!("{who} (entry #{entry})")).collect(),
-            until: r.until,
-            state,
-            notes: ended.into_iter().chain(r.refused.iter().cloned()).collect(),
-        });
-    }
     match g.format {
         Format::Json => print!(
             "{}",
@@ -293,4 +250,57 @@ pub fn list(args: ListArgs, g: &Global) -> anyhow::Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+/// Every exception, the policy file's and the recorded ones, with its state as of `today`.
+/// Recorded exceptions already folded into `policy` are listed once, as recorded.
+pub fn rows(
+    policy: &Policy,
+    store: &countersign_store::Store,
+    today: jiff::civil::Date,
+) -> anyhow::Result<Vec<Listed>> {
+    let recorded: Vec<RecordedException> = recorded_exceptions(store, policy)?;
+    let mut rows = Vec::new();
+    for ex in policy.exceptions.iter().filter(|ex| !recorded.iter().any(|r| r.id() == ex.id)) {
+        let ended = exception_end(policy, ex, Some(today), None);
+        rows.push(Listed {
+            id: ex.id.clone(),
+            source: "policy",
+            waives: ex.waives.clone(),
+            people: ex.people.clone(),
+            categories: ex.categories.clone(),
+            justification: ex.justification.clone(),
+            requested_by: None,
+            approved_by: ex.approved_by.clone(),
+            until: ex.review_by,
+            state: if ended.is_some() { "ended" } else { "in-force" },
+            notes: ended.into_iter().collect(),
+        });
+    }
+    for r in &recorded {
+        let as_policy = r.as_policy_exception();
+        let ended = as_policy
+            .as_ref()
+            .and_then(|ex| exception_end(policy, ex, Some(today), None))
+            .or_else(|| r.until.filter(|u| *u < today).map(|u| format!("its re-evaluation date {u} has passed")));
+        let state = match (&as_policy, &ended) {
+            (_, Some(_)) => "ended",
+            (None, None) => "awaiting-approval",
+            (Some(_), None) => "in-force",
+        };
+        rows.push(Listed {
+            id: r.id(),
+            source: "recorded",
+            waives: vec![r.rule.clone()],
+            people: r.people.clone(),
+            categories: r.categories.clone(),
+            justification: r.justification.clone(),
+            requested_by: Some(r.requested_by.clone()),
+            approved_by: r.approvals.iter().map(|(who, entry)| format!("{who} (entry #{entry})")).collect(),
+            until: r.until,
+            state,
+            notes: ended.into_iter().chain(r.refused.iter().cloned()).collect(),
+        });
+    }
+    Ok(rows)
 }

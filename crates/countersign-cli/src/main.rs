@@ -20,6 +20,7 @@ mod policy_cmd;
 mod policy_source;
 mod policy_versions;
 mod recorded;
+mod report;
 mod serve;
 mod store;
 
@@ -139,6 +140,9 @@ enum Command {
     Exceptions(exceptions::ListArgs),
     /// List emergency obligations with their due times; exit 1 when one is overdue.
     Obligations(obligations::ObligationsArgs),
+    /// The period report an auditor takes away: population, controls and their pass rates,
+    /// exceptions, emergencies, deploy decisions, a sample with inclusion proofs.
+    Report(report::ReportArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
     /// Run the webhook server: take forge webhooks, keep every delivery in the evidence
@@ -178,6 +182,7 @@ fn main() -> ExitCode {
         Command::Exception(cmd) => exceptions::run(cmd, &g).map(ExitCode::from),
         Command::Exceptions(args) => exceptions::list(args, &g).map(ExitCode::from),
         Command::Obligations(args) => obligations::run(args, &g).map(ExitCode::from),
+        Command::Report(args) => report::run(args, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),

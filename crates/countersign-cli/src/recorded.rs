@@ -238,6 +238,9 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 "deploy gate decisions are recorded only by `countersign deploy check`, which judges the deploy itself\nhint: record the deploy that happened with `countersign deploy record`"
             )
         }
+        Evidence::Report { .. } => {
+            bail!("report digests are recorded only by `countersign report`, for the report it wrote")
+        }
         Evidence::Verdict { .. } => {
             bail!(
                 "verdicts are recorded only by countersign itself, from its own judgement\nhint: run `countersign audit --record`"

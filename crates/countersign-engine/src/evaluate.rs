@@ -1454,6 +1454,17 @@ pub fn exception_end(
 
 /// Whether a word from `may-skip` or `waives` covers a requirement id. The words are the
 /// policy language's (`SKIPPABLE_KINDS`, `WAIVABLE_KINDS`); anything else names a gate.
+/// Whether a word of `[[policy.controls]] requirements` covers a requirement id: the words
+/// `waives` takes, and `obligation`, `console-field`.
+pub fn control_covers(word: &str, id: &str) -> bool {
+    let kind = id.split_once(':').map_or(id, |(kind, _)| kind);
+    match word {
+        "obligation" => kind == "obligation",
+        "console-field" => kind == "console-field",
+        other => waiver_matches(other, id),
+    }
+}
+
 fn waiver_matches(waiver: &str, id: &str) -> bool {
     let (kind, name) = id.split_once(':').unwrap_or((id, ""));
     match waiver {

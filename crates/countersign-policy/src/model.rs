@@ -137,7 +137,14 @@ pub struct ControlMapping {
     /// "CC8.1", "A.8.32", "CM-01".
     pub id: String,
     pub description: Option<String>,
+    /// The requirements that implement it, in the words `waives` uses (`review`, `ci`,
+    /// `owner-ack`, …, a gate's check name) and `obligation`, `console-field`: a period
+    /// report gives the control their pass rate. Empty: mapped to no requirement.
+    pub requirements: Vec<String>,
 }
+
+/// What `[[policy.controls]] requirements` can name besides the waivable kinds and gates.
+pub const CONTROL_KINDS: &[&str] = &["ci", "tests", "obligation", "console-field"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Person {

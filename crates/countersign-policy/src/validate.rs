@@ -2156,14 +2156,21 @@ fn read_meta(ctx: &mut Ctx, root: &Table<'_, '_>, known: &Known, spans: &mut Spa
         }
     }
     let mut controls = Vec::new();
-    for c in t.tables(ctx, "controls", &["framework", "id", "description"]) {
+    for c in t.tables(ctx, "controls", &["framework", "id", "description", "requirements"]) {
         let framework = c.req_str(ctx, "framework");
         let id = c.req_str(ctx, "id");
+        let kinds: Vec<&str> = WAIVABLE_KINDS.iter().chain(CONTROL_KINDS).copied().collect();
+        let requirements = c
+            .str_list(ctx, "requirements")
+            .iter()
+            .filter_map(|w| kind_keyword(ctx, known, w, &kinds, "requirements"))
+            .collect();
         if let (Some(framework), Some(id)) = (framework, id) {
             controls.push(ControlMapping {
                 framework: framework.value,
                 id: id.value,
                 description: c.str(ctx, "description").map(|d| d.value),
+                requirements,
             });
         }
     }

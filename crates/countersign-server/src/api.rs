@@ -388,6 +388,7 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
                 | Evidence::DeployDecision { .. }
                 | Evidence::Reminder { .. }
                 | Evidence::Verdict { .. }
+                | Evidence::Report { .. }
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::PolicyApproval { .. }
         )

@@ -37,6 +37,7 @@ pub const KINDS: &[&str] = &[
     "approval-withdrawn",
     "reminder",
     "verdict",
+    "report",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +281,18 @@ pub enum Evidence {
         /// The evaluation, as `audit --format json` prints one change.
         evaluation: serde_json::Value,
     },
+    /// A period report countersign wrote (`countersign report`): its SHA-256, so the file
+    /// an auditor holds can be shown to be the one written. Only `report` records these.
+    #[serde(rename_all = "camelCase")]
+    Report {
+        from: Timestamp,
+        to: Timestamp,
+        /// `json`, `md` or `html`.
+        format: String,
+        sha256: String,
+        /// The population of changes it reports.
+        changes: u64,
+    },
     /// A reminder the server sent about an emergency's obligation, due soon or overdue, to
     /// one notification target, recorded once the target took it. Each is sent once: its
     /// idempotency key names the obligation, the state and the target. Only the server
@@ -323,6 +336,7 @@ impl Evidence {
             Evidence::ApprovalWithdrawn { .. } => "approval-withdrawn",
             Evidence::Reminder { .. } => "reminder",
             Evidence::Verdict { .. } => "verdict",
+            Evidence::Report { .. } => "report",
         }
     }
 
@@ -339,6 +353,7 @@ impl Evidence {
                 | Evidence::Exception { .. }
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::Reminder { .. }
+                | Evidence::Report { .. }
         )
     }
 
@@ -470,6 +485,10 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         (Evidence::ExceptionApproval { exception }, _) => Subject {
             name: format!("exception:#{exception}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(exception.to_string().as_bytes()))]),
+        },
+        (Evidence::Report { from, to, sha256, .. }, _) => Subject {
+            name: format!("report:{from}..{to}"),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256.clone())]),
         },
         (Evidence::Reminder { emergency, obligation, state, .. }, _) => Subject {
             name: format!("obligation:{emergency}:{obligation}"),

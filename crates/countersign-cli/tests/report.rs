@@ -1,0 +1,226 @@
+//! `countersign report` (issue 11 §2): the period report an auditor takes away, black-box on
+//! a real repository and store.
+
+mod common;
+
+use common::{Repo, Run, countersign};
+
+const POLICY: &str = r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[[policy.controls]]
+framework = "SOC 2"
+id = "CC8.1"
+description = "Changes are authorized and reviewed"
+requirements = ["review"]
+
+[[policy.controls]]
+framework = "ISO 27001"
+id = "A.8.32"
+description = "Emergency changes are documented afterwards"
+requirements = ["obligation"]
+
+[[policy.controls]]
+framework = "Controls Matrix"
+id = "CM-01"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+[people.bob]
+name = "Bob"
+emails = "bob@example.com"
+
+[rules.peer-review]
+approvals = 1
+from = "*"
+exclude-author = true
+
+[[categories]]
+id = "standard"
+name = "Standard"
+default = true
+require = "peer-review"
+
+[[categories]]
+id = "emergency"
+name = "Emergency"
+precedence = 100
+when = { trailer = "Change-Type: emergency" }
+require = "peer-review"
+emergency = true
+
+[emergency]
+authorizers = ["bob"]
+may-skip = ["review"]
+authorization-trailer = "Emergency-Authorized-By"
+
+[[emergency.obligations]]
+id = "documented"
+description = "Documented"
+within = "24h"
+
+[deploy]
+environments = ["production"]
+
+[evidence]
+trailers-complete = true
+"#;
+
+const ALICE: &str = "Alice <alice@example.com>";
+
+fn run(repo: &Repo, args: &[&str]) -> Run {
+    Run::of(countersign(repo.path()).args(args).env("USER", "bob@example.com"))
+}
+
+/// Four changes in May 2026: the policy and one change reviewed, one unreviewed, one
+/// authorized emergency; a published policy version; one deploy decision.
+fn quarter() -> (Repo, Vec<String>) {
+    let repo = Repo::new();
+    let mut ids =
+        vec![repo.commit(ALICE, &[("countersign.toml", POLICY)], "Adopt (#1)\n\nReviewed-by: Bob <bob@example.com>")];
+    ids.push(repo.merge_pr(2, ALICE, ALICE, &[("src/a.rs", "fn a() {}\n")], "Reviewed-by: Bob <bob@example.com>"));
+    ids.push(repo.merge_pr(3, ALICE, ALICE, &[("src/b.rs", "fn b() {}\n")], "Unreviewed"));
+    ids.push(repo.merge_pr(
+        4,
+        ALICE,
+        ALICE,
+        &[("src/fix.rs", "fn fix() {}\n")],
+        "Hotfix\n\nChange-Type: emergency\nEmergency-Authorized-By: Bob <bob@example.com>",
+    ));
+    countersign(repo.path()).args(["init", "--origin", "example.com/log"]).assert().success();
+    assert_eq!(run(&repo, &["policy", "publish", "--by", "alice@example.com"]).code, 0);
+    let r = run(
+        &repo,
+        &["record", "approval", "--change", &ids[1], "--approver", "bob@example.com", "--by", "bob@example.com"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gate =
+        run(&repo, &["deploy", "check", "--environment", "production", "--commit", "HEAD", "--by", "bob@example.com"]);
+    assert!(gate.code == 0 || gate.code == 1, "{}{}", gate.stdout, gate.stderr);
+    (repo, ids)
+}
+
+#[test]
+fn s002_13_s003_11_s004_14_the_period_report_maps_controls_and_samples_with_proofs() {
+    let (repo, ids) = quarter();
+    let r = run(
+        &repo,
+        &[
+            "--format",
+            "json",
+            "report",
+            "--from",
+            "2026-05-01",
+            "--to",
+            // Open-ended: the policy version is stamped with the real time of the run.
+            "2100-01-01",
+            "--sample",
+            "4",
+            "--seed",
+            "3",
+            "--no-record",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["schema"], "countersign.report");
+    assert_eq!(json["population"]["population"], 4);
+    assert_eq!(json["population"]["emergencies"], 1);
+    assert_eq!(json["policy"]["versions"].as_array().unwrap().len(), 1, "{}", json["policy"]);
+    // CC8.1 is implemented by review: three changes had one (the emergency's was waived,
+    // which passes); the unreviewed merge failed it.
+    let control = |id: &str| json["controls"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    let cc81 = control("CC8.1");
+    assert_eq!((cc81["changes"].as_u64(), cc81["passed"].as_u64()), (Some(4), Some(3)), "{cc81:#}");
+    assert_eq!(cc81["failed"], serde_json::json!([ids[2]]));
+    let a832 = control("A.8.32");
+    assert_eq!(
+        (a832["changes"].as_u64(), a832["passed"].as_u64()),
+        (Some(1), Some(0)),
+        "overdue documentation: {a832:#}"
+    );
+    let cm01 = control("CM-01");
+    assert!(cm01["pass_rate"].is_null() && cm01["changes"] == 0, "mapped to nothing: {cm01:#}");
+    assert_eq!(json["emergencies"][0]["change"], ids[3].as_str());
+    assert_eq!(json["emergencies"][0]["authorized_by"][0], "bob");
+    assert_eq!(json["obligations"]["counts"]["overdue"], 1);
+    let decisions = &json["deploy_decisions"];
+    assert_eq!(decisions["decisions"].as_array().unwrap().len(), 1, "{decisions:#}");
+    // The sample is the whole population here; the reviewed change's recorded approval
+    // comes with its inclusion proof.
+    let sample = &json["sample"];
+    assert_eq!((sample["size"].as_u64(), sample["seed"].as_u64()), (Some(4), Some(3)));
+    let reviewed = sample["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["evaluation"]["change"]["id"] == ids[1].as_str())
+        .unwrap();
+    let entry = &reviewed["entries"][0];
+    assert_eq!(entry["kind"], "approval");
+    assert!(entry["proof"].as_str().unwrap().starts_with("c2sp.org/tlog-proof@v1\nindex "), "{entry:#}");
+    // Only SOC 2 when asked.
+    let soc2 = run(
+        &repo,
+        &[
+            "--format",
+            "json",
+            "report",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-06-02",
+            "--controls",
+            "soc2",
+            "--no-record",
+        ],
+    );
+    let soc2: serde_json::Value = serde_json::from_str(&soc2.stdout).unwrap();
+    let ids_shown: Vec<&str> = soc2["controls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids_shown, ["CC8.1"]);
+}
+
+/// The HTML report is one self-contained file (no external request), and its SHA-256 is
+/// recorded in the log, so the file an auditor holds can be shown to be the one written.
+#[test]
+fn x04_the_html_report_is_self_contained_and_its_digest_is_logged() {
+    let (repo, _) = quarter();
+    let out = repo.path().join("reports");
+    let r = run(
+        &repo,
+        &["--format", "html", "report", "--from", "2026-05-01", "--to", "2026-06-02", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read(out.join("report.html")).unwrap();
+    let text = String::from_utf8_lossy(&html);
+    assert!(text.starts_with("<!DOCTYPE html>") && text.contains("<style>"), "{text}");
+    for needle in ["CC8.1", "A.8.32", "Emergencies and their obligations", "Deploy gate", "1 overdue"] {
+        assert!(text.contains(needle), "{needle:?} missing");
+    }
+    for external in ["src=", "href=", "@import", "url("] {
+        assert!(!text.contains(external), "the report refers outside itself: {external}");
+    }
+    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&html).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(r.stderr.contains(&format!("the report's SHA-256 {digest} is log entry #")), "{}", r.stderr);
+    let entry: u64 = r.stderr.rsplit('#').next().unwrap().trim().parse().unwrap();
+    let shown = run(&repo, &["log", "show", "--entry", &entry.to_string()]);
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["statement"]["predicateType"], "https://countersign.dev/evidence/report/v1");
+    assert_eq!(shown["statement"]["subject"][0]["digest"]["sha256"], digest.as_str());
+    // Written again unchanged, the same digest is not logged twice.
+    let again = run(
+        &repo,
+        &["--format", "html", "report", "--from", "2026-05-01", "--to", "2026-06-02", "--out", out.to_str().unwrap()],
+    );
+    assert!(again.stderr.contains(&format!("is log entry #{entry}")), "{}", again.stderr);
+    // A period that ends before it starts is refused.
+    let bad = run(&repo, &["report", "--from", "2026-06-01", "--to", "2026-05-01", "--no-record"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("is not before --to"), "{}", bad.stderr);
+}
