@@ -224,3 +224,69 @@ fn x04_the_html_report_is_self_contained_and_its_digest_is_logged() {
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("is not before --to"), "{}", bad.stderr);
 }
+
+/// The HTML report prints cleanly to PDF in headless Chromium (Debian's package), and the
+/// PDF's pages render to PNG with pdftoppm. The PDF and its pages are kept under
+/// `target/report-pages/` to look at.
+#[test]
+fn s004_14_the_html_report_prints_to_pdf_in_chromium() {
+    let (repo, _) = quarter();
+    let out = repo.path().join("reports");
+    let r = run(
+        &repo,
+        &[
+            "--format",
+            "html",
+            "report",
+            "--from",
+            "2026-05-01",
+            "--to",
+            "2026-06-02",
+            "--sample",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+            "--no-record",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let kept = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("report-pages");
+    let _ = std::fs::remove_dir_all(&kept);
+    std::fs::create_dir_all(&kept).unwrap();
+    let pdf = kept.join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let chromium = std::process::Command::new("/usr/bin/chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--no-pdf-header-footer"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", out.join("report.html").display()))
+        .output()
+        .expect("install Debian's chromium package (`apt-get install chromium`; .ci/run does)");
+    assert!(chromium.status.success(), "{}", String::from_utf8_lossy(&chromium.stderr));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let pages = std::process::Command::new("pdftoppm")
+        .args(["-r", "60", "-png"])
+        .arg(&pdf)
+        .arg(kept.join("page"))
+        .output()
+        .expect("install poppler-utils for pdftoppm (.ci/run does)");
+    assert!(pages.status.success(), "{}", String::from_utf8_lossy(&pages.stderr));
+    let pngs: Vec<_> = std::fs::read_dir(&kept)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".png"))
+        .collect();
+    assert!(!pngs.is_empty(), "no page was rendered");
+    // A4 or Letter at 60 dpi: about 500 by 700 pixels, and not blank.
+    for png in &pngs {
+        let data = std::fs::read(png.path()).unwrap();
+        assert!(data.len() > 5_000, "{} looks blank ({} bytes)", png.path().display(), data.len());
+        let (w, h) = (
+            u32::from_be_bytes(data[16..20].try_into().unwrap()),
+            u32::from_be_bytes(data[20..24].try_into().unwrap()),
+        );
+        assert!((450..=560).contains(&w) && (640..=760).contains(&h), "page size {w}x{h}");
+    }
+}
