@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod audit;
 mod changes;
 mod check;
+mod collect;
 mod deploy;
 mod exceptions;
 mod obligations;
@@ -143,6 +144,9 @@ enum Command {
     /// The period report an auditor takes away: population, controls and their pass rates,
     /// exceptions, emergencies, deploy decisions, a sample with inclusion proofs.
     Report(report::ReportArgs),
+    /// Run a forge-settings collector now (branch-protection): compare the forge's settings
+    /// with the policy and log what was read and found.
+    Collect(collect::CollectArgs),
     /// Show which area or CODEOWNERS line owns each path, and who must review it.
     Owners(owners::OwnersArgs),
     /// Run the webhook server: take forge webhooks, keep every delivery in the evidence
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
         Command::Exceptions(args) => exceptions::list(args, &g).map(ExitCode::from),
         Command::Obligations(args) => obligations::run(args, &g).map(ExitCode::from),
         Command::Report(args) => report::run(args, &g).map(ExitCode::from),
+        Command::Collect(args) => collect::run(args, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),

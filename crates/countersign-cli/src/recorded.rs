@@ -238,6 +238,9 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 "deploy gate decisions are recorded only by `countersign deploy check`, which judges the deploy itself\nhint: record the deploy that happened with `countersign deploy record`"
             )
         }
+        Evidence::CollectorRun { .. } => {
+            bail!("collector runs are recorded only by `countersign collect`, from the forge's own answers")
+        }
         Evidence::Report { .. } => {
             bail!("report digests are recorded only by `countersign report`, for the report it wrote")
         }

@@ -49,9 +49,11 @@ fn offset_clock() -> jiff::Timestamp {
     crate::wall_clock() + CLOCK_OFFSET.get().copied().unwrap_or_default()
 }
 
-pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
-    let name = args.config.display().to_string();
-    let text = countersign_store::bounded::read_text(&args.config, countersign_store::bounded::POLICY_LIMIT, "server configuration")
+/// Read a server configuration file and the secrets it names, printing every problem at its
+/// line: the configuration (when it could be read) and how many errors there were.
+pub fn read_config(path: &std::path::Path) -> anyhow::Result<(Option<config::ServerConfig>, usize)> {
+    let name = path.display().to_string();
+    let text = countersign_store::bounded::read_text(path, countersign_store::bounded::POLICY_LIMIT, "server configuration")
         .with_context(|| format!("cannot read the server configuration {name}\nhint: pass --config FILE (see `countersign serve --help` for an example)"))?;
     let (mut config, mut diags) = config::parse(&text);
     if let Some(config) = config.as_mut() {
@@ -61,6 +63,12 @@ pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
     if !diags.is_empty() {
         eprint!("{}", countersign_policy::render_diagnostics(&name, &text, &diags, false));
     }
+    Ok((config, errors))
+}
+
+pub fn run(args: ServeArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let name = args.config.display().to_string();
+    let (config, errors) = read_config(&args.config)?;
     if args.check_config {
         return Ok(if errors == 0 {
             let config = config.context("no configuration")?;

@@ -2403,3 +2403,80 @@ git-dir = "{}"
     assert_eq!(forge.requests().len(), 5, "{:#?}", forge.requests());
     assert!(server.stop().success());
 }
+
+/// S001-06, S003-09: the branch-protection collector reads the forge's settings (GitHub's
+/// documented and recorded answers, replayed) and compares them with the policy. Each run is
+/// a `collector-run` entry holding the answer's SHA-256 and the findings; drift exits 1.
+#[test]
+fn s001_06_s003_09_branch_protection_drift_is_found_and_logged() {
+    let (dir, database) = sqlite_setup();
+    // Which answer the fake GitHub gives: 0 the documented protection, 1 the recorded
+    // "Branch not protected", 2 the documented protection set as the policy asks.
+    let mode = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let documented = shared_forge_api("github/openapi.branch-protection.json");
+    let recorded = shared_forge_api("github/recorded.branch-protection.json");
+    let answer_mode = mode.clone();
+    let forge = FakeForge::start_with(move |request| {
+        assert_eq!(request.path, "/repos/acme/app/branches/main/protection");
+        match answer_mode.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => Canned::new(200, "OK", &serde_json::Map::new(), &documented),
+            1 => Canned::new(404, "Not Found", recorded[0]["headers"].as_object().unwrap(), &recorded[0]["response"]),
+            _ => {
+                let mut fixed = documented.clone();
+                fixed["required_status_checks"]["contexts"] = serde_json::json!(["unit-tests"]);
+                fixed["allow_force_pushes"]["enabled"] = false.into();
+                fixed["allow_deletions"]["enabled"] = false.into();
+                Canned::new(200, "OK", &serde_json::Map::new(), &fixed)
+            }
+        }
+    });
+    let (_work, _, _) = governed_repository(dir.path());
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let collect = || {
+        let out = common::countersign(dir.path())
+            .env("TEST_GITHUB_SECRET", GITHUB_SECRET)
+            .args(["--format", "json", "collect", "branch-protection", "--config", "server.toml", "--branch", "main"])
+            .args(["--database", &database, "--key-file", "log.key", "--checkpoint-ref", "none"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        });
+        let ids: Vec<String> = json["runs"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        (out.status.code(), ids)
+    };
+
+    // GitHub's documented example: CI is not required, force pushes and deletions allowed.
+    let (code, ids) = collect();
+    assert_eq!(code, Some(1));
+    assert_eq!(ids, ["missing-check:unit-tests", "force-pushes", "deletions"]);
+    let sent = forge.requests();
+    assert_eq!(sent[0].header("authorization"), Some("Bearer test-token"));
+    // The recorded answer for an unprotected branch.
+    mode.store(1, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(collect(), (Some(1), vec!["not-protected".to_owned()]));
+    // Fixed as the policy asks: a clean run.
+    mode.store(2, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(collect(), (Some(0), Vec::new()));
+
+    // Three runs, each logged with the SHA-256 of what GitHub answered.
+    let size = verified_size(dir.path(), &database);
+    assert_eq!(size, 3);
+    let out = common::countersign(dir.path())
+        .args(["log", "show", "--entry", "0", "--database", &database, "--key-file", "log.key"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let predicate = &shown["statement"]["predicate"];
+    assert_eq!(shown["statement"]["predicateType"], "https://countersign.dev/evidence/collector-run/v1");
+    let body = serde_json::to_vec(&shared_forge_api("github/openapi.branch-protection.json")).unwrap();
+    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(predicate["responses"][0]["sha256"], digest.as_str(), "{predicate:#}");
+    assert_eq!(predicate["findings"].as_array().unwrap().len(), 3);
+}

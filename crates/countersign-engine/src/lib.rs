@@ -9,6 +9,7 @@
 pub mod change;
 pub mod deploy;
 pub mod directory;
+pub mod drift;
 pub mod evaluate;
 pub mod lifecycle;
 pub mod obligations;

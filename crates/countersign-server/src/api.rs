@@ -389,6 +389,7 @@ pub(crate) async fn record_as(state: &AppState, caller: &Caller, mut value: Valu
                 | Evidence::Reminder { .. }
                 | Evidence::Verdict { .. }
                 | Evidence::Report { .. }
+                | Evidence::CollectorRun { .. }
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::PolicyApproval { .. }
         )

@@ -261,6 +261,77 @@ impl Client {
         self.send("POST", &path, &serde_json::to_vec(&body).unwrap_or_default())
     }
 
+    /// GitHub: branch protection of `branch` (GET `/repos/{owner}/{repo}/branches/{branch}/
+    /// protection`), as the drift check reads it, with the raw answer (its status and body)
+    /// for the log. A 404 "Branch not protected" is an unprotected branch, not an error.
+    pub fn branch_protection(
+        &self,
+        branch: &str,
+    ) -> Result<(countersign_engine::drift::BranchProtection, RawAnswer), ApiError> {
+        let path = format!("/repos/{}/branches/{}/protection", self.repository, branch);
+        let mut found = countersign_engine::drift::BranchProtection { branch: branch.to_owned(), ..Default::default() };
+        let answer = match self.send("GET", &path, b"") {
+            Ok(answer) => answer,
+            Err(ApiError::Status { status: 404, message, .. }) if message.contains("not protected") => {
+                return Ok((found, RawAnswer { path, status: 404, body: message.into_bytes() }));
+            }
+            Err(e) => return Err(e),
+        };
+        #[derive(serde::Deserialize)]
+        struct Enabled {
+            enabled: bool,
+        }
+        #[derive(serde::Deserialize)]
+        struct Checks {
+            #[serde(default)]
+            contexts: Vec<String>,
+            #[serde(default)]
+            checks: Vec<Check>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Check {
+            context: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Reviews {
+            #[serde(default)]
+            required_approving_review_count: Option<u32>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Protection {
+            required_status_checks: Option<Checks>,
+            required_pull_request_reviews: Option<Reviews>,
+            enforce_admins: Option<Enabled>,
+            allow_force_pushes: Option<Enabled>,
+            allow_deletions: Option<Enabled>,
+            required_signatures: Option<Enabled>,
+        }
+        let p: Protection = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
+            forge: self.forge.name(),
+            method: "GET",
+            path: path.clone(),
+            status: answer.status,
+            message: format!("not a branch protection: {e}"),
+        })?;
+        found.protected = true;
+        if let Some(checks) = p.required_status_checks {
+            found.required_checks = checks.contexts;
+            for c in checks.checks {
+                if !found.required_checks.contains(&c.context) {
+                    found.required_checks.push(c.context);
+                }
+            }
+        }
+        // No required reviews at all is zero required approvals.
+        found.required_approvals =
+            Some(p.required_pull_request_reviews.and_then(|r| r.required_approving_review_count).unwrap_or(0));
+        found.enforce_admins = p.enforce_admins.map(|e| e.enabled);
+        found.allow_force_pushes = p.allow_force_pushes.map(|e| e.enabled);
+        found.allow_deletions = p.allow_deletions.map(|e| e.enabled);
+        found.required_signatures = p.required_signatures.map(|e| e.enabled);
+        Ok((found, RawAnswer { path, status: answer.status, body: answer.body }))
+    }
+
     /// The path of GitLab's approval of a deployment waiting in a protected environment.
     pub fn deployment_approval_path(&self, deployment_id: u64) -> String {
         format!("/projects/{}/deployments/{deployment_id}/approval", self.repository.replace('/', "%2F"))
@@ -374,6 +445,14 @@ impl Client {
             .unwrap_or_else(|| text.chars().take(300).collect());
         Err(ApiError::Status { forge, method, path: path.to_owned(), status, message })
     }
+}
+
+/// A forge's answer as it was received, for a collector's log entry.
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub path: String,
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 /// One external status check of a GitLab merge request.

@@ -38,6 +38,7 @@ pub const KINDS: &[&str] = &[
     "reminder",
     "verdict",
     "report",
+    "collector-run",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +294,18 @@ pub enum Evidence {
         /// The population of changes it reports.
         changes: u64,
     },
+    /// One run of a forge-settings collector (`countersign collect`): the forge's answers it
+    /// read (each by its SHA-256) and what it found short of the policy. An empty `findings`
+    /// is a clean run; a finding stays visible until a later run no longer reports it.
+    #[serde(rename_all = "camelCase")]
+    CollectorRun {
+        collector: String,
+        repository: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        responses: Vec<CollectedResponse>,
+        findings: Vec<CollectorFinding>,
+    },
     /// A reminder the server sent about an emergency's obligation, due soon or overdue, to
     /// one notification target, recorded once the target took it. Each is sent once: its
     /// idempotency key names the obligation, the state and the target. Only the server
@@ -311,6 +324,21 @@ pub enum Evidence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         repository: Option<String>,
     },
+}
+
+/// A forge answer a collector read: the request path, the HTTP status, the body's SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedResponse {
+    pub path: String,
+    pub status: u16,
+    pub sha256: String,
+}
+
+/// What a collector found short of the policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorFinding {
+    pub id: String,
+    pub message: String,
 }
 
 fn default_approval_type() -> ApprovalType {
@@ -337,6 +365,7 @@ impl Evidence {
             Evidence::Reminder { .. } => "reminder",
             Evidence::Verdict { .. } => "verdict",
             Evidence::Report { .. } => "report",
+            Evidence::CollectorRun { .. } => "collector-run",
         }
     }
 
@@ -354,6 +383,7 @@ impl Evidence {
                 | Evidence::ExceptionApproval { .. }
                 | Evidence::Reminder { .. }
                 | Evidence::Report { .. }
+                | Evidence::CollectorRun { .. }
         )
     }
 
@@ -485,6 +515,13 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         (Evidence::ExceptionApproval { exception }, _) => Subject {
             name: format!("exception:#{exception}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(exception.to_string().as_bytes()))]),
+        },
+        (Evidence::CollectorRun { collector, repository, responses, .. }, _) => Subject {
+            name: format!("collector:{collector}:{repository}"),
+            digest: BTreeMap::from([(
+                "sha256".to_owned(),
+                sha256_hex(responses.iter().map(|r| r.sha256.as_str()).collect::<Vec<_>>().join(",").as_bytes()),
+            )]),
         },
         (Evidence::Report { from, to, sha256, .. }, _) => Subject {
             name: format!("report:{from}..{to}"),

@@ -1,0 +1,162 @@
+//! `countersign collect NAME`: run a forge-settings collector on demand (S001-06, S003-09).
+//! `branch-protection` reads the protection of each protected branch of the repositories in
+//! the server's configuration and compares it with the policy (required status checks
+//! include every gate, enough required approvals, no force pushes or deletions, no admin
+//! bypass, signed commits where the policy asks). Each run is a `collector-run` log entry
+//! with the SHA-256 of every answer read and the findings.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, ValueEnum};
+use countersign_engine::drift::{Finding, judge_protection};
+use countersign_forge::webhook::Forge;
+use countersign_server::forge_api;
+use countersign_store::evidence::{CollectedResponse, CollectorFinding, sha256_hex};
+use countersign_store::{Evidence, RecordRequest};
+use serde::Serialize;
+
+use crate::output::{self, Format, SCHEMA_VERSION};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, Global, PolicyArgs};
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  countersign collect branch-protection --config countersign-server.toml\n\nThe repositories, their forge's API and token come from the server's configuration. The\npolicy is read from each repository's git-dir (its default branch), else from --policy.\nBranches: --branch, else the policy's [branch] protected (default main).\n\nOnly GitHub is read today.\n\nExit codes: 0 no drift, 1 drift found, 2 could not collect."
+)]
+pub struct CollectArgs {
+    /// The collector to run.
+    #[arg(value_enum)]
+    pub collector: Collector,
+    /// The server's configuration file (repositories, API URLs, tokens).
+    #[arg(long, value_name = "FILE", env = "COUNTERSIGN_SERVER_CONFIG", default_value = "countersign-server.toml")]
+    pub config: PathBuf,
+    /// Only this repository of the configuration.
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Only this branch (default: the policy's protected branches).
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Collector {
+    BranchProtection,
+}
+
+#[derive(Serialize)]
+struct Run {
+    repository: String,
+    branch: String,
+    protection: countersign_engine::drift::BranchProtection,
+    findings: Vec<Finding>,
+    entry: u64,
+}
+
+pub fn run(args: CollectArgs, g: &Global) -> anyhow::Result<u8> {
+    let Collector::BranchProtection = args.collector;
+    let (config, errors) = crate::serve::read_config(&args.config)?;
+    let Some(config) = config.filter(|_| errors == 0) else {
+        bail!("{}: {errors} error(s) in the configuration", args.config.display());
+    };
+    let repositories: Vec<_> = config
+        .repositories
+        .iter()
+        .filter(|r| args.repository.as_deref().is_none_or(|name| r.name.eq_ignore_ascii_case(name)))
+        .collect();
+    if repositories.is_empty() {
+        bail!("the configuration serves no repository {:?}", args.repository.as_deref().unwrap_or_default());
+    }
+    let ctx = crate::store::context(g);
+    let store =
+        ctx.open_for_writing().context("collector runs are logged\nhint: create the store with `countersign init`")?;
+    let now = g.as_of();
+    let mut runs = Vec::new();
+    for repo in repositories {
+        if repo.forge != Forge::GitHub {
+            bail!(
+                "{}: the branch-protection collector reads GitHub only today ({} is not yet read)",
+                repo.name,
+                repo.forge.name()
+            );
+        }
+        let policy = match &repo.git_dir {
+            Some(git_dir) => match countersign_server::governed::open(&store, repo, git_dir, now)? {
+                Ok(governed) => governed.policy,
+                Err(why) => bail!("{}: {why}", repo.name),
+            },
+            None => {
+                let src = crate::policy_source::read(args.policy.policy.as_deref(), &g.repo())?;
+                crate::policy_source::load(&src, g.today())?.policy
+            }
+        };
+        let token = repo
+            .token
+            .as_ref()
+            .with_context(|| format!("{} has no `token` to read its branch protection with", repo.name))?;
+        let api_url = repo
+            .api_url
+            .clone()
+            .or_else(|| forge_api::default_api_url(repo.forge).map(str::to_owned))
+            .context("no api-url")?;
+        let client = forge_api::Client::new(repo.forge, &api_url, &repo.name, token.value(), now.as_second());
+        let branches = match &args.branch {
+            Some(b) => vec![b.clone()],
+            None if policy.branch.protected.is_empty() => vec!["main".to_owned()],
+            None => policy.branch.protected.clone(),
+        };
+        for branch in branches {
+            let (protection, raw) = client
+                .branch_protection(&branch)
+                .with_context(|| format!("cannot read the protection of {}:{branch}", repo.name))?;
+            let findings = judge_protection(&policy, &protection);
+            let outcome = store.record(&RecordRequest {
+                change: None,
+                recorded_by: ctx.default_recorder().unwrap_or_else(|| "countersign-collect".to_owned()),
+                recorded_at: countersign_store::whole_second(crate::wall_clock()),
+                idempotency_key: None,
+                evidence: Evidence::CollectorRun {
+                    collector: "branch-protection".into(),
+                    repository: repo.name.clone(),
+                    branch: Some(branch.clone()),
+                    responses: vec![CollectedResponse {
+                        path: raw.path,
+                        status: raw.status,
+                        sha256: sha256_hex(&raw.body),
+                    }],
+                    findings: findings
+                        .iter()
+                        .map(|f| CollectorFinding { id: f.id.clone(), message: f.message.clone() })
+                        .collect(),
+                },
+            })?;
+            let entry = match outcome {
+                countersign_store::AppendOutcome::Appended(i)
+                | countersign_store::AppendOutcome::AlreadyRecorded(i) => i,
+            };
+            runs.push(Run { repository: repo.name.clone(), branch, protection, findings, entry });
+        }
+    }
+    store.close();
+    let drift = runs.iter().any(|r| !r.findings.is_empty());
+    match g.format {
+        Format::Json => print!(
+            "{}",
+            output::to_json(&serde_json::json!({
+                "schema": "countersign.collect", "version": SCHEMA_VERSION, "as_of": now,
+                "collector": "branch-protection", "runs": runs,
+            }))?
+        ),
+        _ => {
+            for r in &runs {
+                let state = if r.findings.is_empty() { "OK   " } else { "DRIFT" };
+                println!("{state} {}:{} (logged as entry #{})", r.repository, r.branch, r.entry);
+                for f in &r.findings {
+                    println!("      {}: {}", f.id, f.message);
+                }
+            }
+        }
+    }
+    Ok(if drift { EXIT_VIOLATIONS } else { EXIT_OK })
+}
