@@ -92,8 +92,21 @@ struct Report {
     obligations: Obligations,
     deploy_decisions: DeployDecisions,
     console_changes: usize,
+    /// The latest collector run before the period's end for each repository and branch,
+    /// with what it found short of the policy (empty: no drift).
+    drift: Vec<DriftState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sample: Option<Sample>,
+}
+
+#[derive(Serialize)]
+struct DriftState {
+    collector: String,
+    repository: String,
+    branch: Option<String>,
+    entry: u64,
+    checked_at: Timestamp,
+    findings: Vec<countersign_store::evidence::CollectorFinding>,
 }
 
 #[derive(Serialize)]
@@ -255,6 +268,25 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
             decided_at: *decided_at,
         });
     }
+    // The latest run of each collector for each repository and branch before the end.
+    let mut drift: BTreeMap<(String, String, Option<String>), DriftState> = BTreeMap::new();
+    for e in store.evidence_of_kinds(&["collector-run"])? {
+        let Evidence::CollectorRun { collector, repository, branch, findings, .. } = &e.evidence else { continue };
+        if e.recorded_at >= args.to {
+            continue;
+        }
+        drift.insert(
+            (collector.clone(), repository.clone(), branch.clone()),
+            DriftState {
+                collector: collector.clone(),
+                repository: repository.clone(),
+                branch: branch.clone(),
+                entry: e.index,
+                checked_at: e.recorded_at,
+                findings: findings.clone(),
+            },
+        );
+    }
     let exceptions = crate::exceptions::rows(&policy, &store, args.to.to_zoned(jiff::tz::TimeZone::UTC).date())?;
     let instances = countersign_engine::obligations::instances(&evals, now, jiff::SignedDuration::from_hours(24));
     let sample = match args.sample {
@@ -300,6 +332,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         obligations: Obligations { counts: countersign_engine::obligations::count(&instances), instances },
         deploy_decisions: deploys,
         console_changes: evals.iter().filter(|e| e.change.id.starts_with("console:")).count(),
+        drift: drift.into_values().collect(),
         sample,
     };
 
@@ -474,6 +507,25 @@ fn markdown_report(r: &Report) -> String {
         "\n## Deploy gate\n\n{} allowed, {} refused, {} could not be judged.\n\nConsole changes: {}.\n",
         d.allowed, d.refused, d.cannot_judge, r.console_changes
     ));
+    s.push_str("\n## Forge settings\n\n");
+    if r.drift.is_empty() {
+        s.push_str("No collector has run (`countersign collect branch-protection`).\n");
+    }
+    for d in &r.drift {
+        let place = format!("{}{}", d.repository, d.branch.as_deref().map(|b| format!(":{b}")).unwrap_or_default());
+        if d.findings.is_empty() {
+            s.push_str(&format!(
+                "- {} {place}: as the policy asks (entry #{}, {})\n",
+                d.collector, d.entry, d.checked_at
+            ));
+        }
+        for f in &d.findings {
+            s.push_str(&format!(
+                "- {} {place}: **{}** {} (entry #{}, {})\n",
+                d.collector, f.id, f.message, d.entry, d.checked_at
+            ));
+        }
+    }
     if let Some(sample) = &r.sample {
         s.push_str(&format!(
             "\n## Sample\n\n{} of {} changes, seed {}.\n\n",
@@ -592,6 +644,17 @@ fn html_report(r: &Report) -> String {
                 h2 { "Deploy gate" }
                 p { (r.deploy_decisions.allowed) " allowed, " (r.deploy_decisions.refused) " refused, "
                     (r.deploy_decisions.cannot_judge) " could not be judged." }
+                h2 { "Forge settings" }
+                @if r.drift.is_empty() { p.sub { "No collector has run (countersign collect branch-protection)." } }
+                ul { @for d in &r.drift {
+                    li {
+                        (d.collector) " " code { (d.repository) @if let Some(b) = &d.branch { ":" (b) } } ": "
+                        @if d.findings.is_empty() { span.ok { "as the policy asks" } }
+                        @else { span.bad { (d.findings.len()) " finding(s)" } }
+                        span.sub { " (log entry #" (d.entry) ", " (d.checked_at) ")" }
+                        @if !d.findings.is_empty() { ul { @for f in &d.findings { li { strong { (f.id) } ": " (f.message) } } } }
+                    }
+                } }
                 @if let Some(sample) = &r.sample {
                     h2 { "Sample" }
                     p.sub { (sample.size) " of " (sample.population) " changes, drawn with seed " (sample.seed) "." }

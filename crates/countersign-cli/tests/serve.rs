@@ -2479,4 +2479,18 @@ fn s001_06_s003_09_branch_protection_drift_is_found_and_logged() {
     let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(predicate["responses"][0]["sha256"], digest.as_str(), "{predicate:#}");
     assert_eq!(predicate["findings"].as_array().unwrap().len(), 3);
+
+    // The period report shows the latest run: fixed.
+    let work_dir = _work.path();
+    let out = common::countersign(work_dir)
+        .args(["--format", "json", "report", "--from", "2000-01-01", "--to", "2100-01-01", "--no-record"])
+        .args(["--database", &database, "--key-file", dir.path().join("log.key").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let drift = &report["drift"];
+    assert_eq!(drift.as_array().unwrap().len(), 1, "{drift:#}");
+    assert_eq!((drift[0]["repository"].as_str(), drift[0]["entry"].as_u64()), (Some("acme/app"), Some(2)));
+    assert_eq!(drift[0]["findings"], serde_json::json!([]));
 }
