@@ -9,11 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
-use countersign_engine::drift::{Finding, judge_protection};
-use countersign_forge::webhook::Forge;
-use countersign_server::forge_api;
-use countersign_store::evidence::{CollectedResponse, CollectorFinding, sha256_hex};
-use countersign_store::{Evidence, RecordRequest};
+use countersign_engine::drift::Finding;
+use countersign_server::collectors;
+use countersign_store::RecordRequest;
 use serde::Serialize;
 
 use crate::output::{self, Format, SCHEMA_VERSION};
@@ -74,13 +72,6 @@ pub fn run(args: CollectArgs, g: &Global) -> anyhow::Result<u8> {
     let now = g.as_of();
     let mut runs = Vec::new();
     for repo in repositories {
-        if repo.forge != Forge::GitHub {
-            bail!(
-                "{}: the branch-protection collector reads GitHub only today ({} is not yet read)",
-                repo.name,
-                repo.forge.name()
-            );
-        }
         let policy = match &repo.git_dir {
             Some(git_dir) => match countersign_server::governed::open(&store, repo, git_dir, now)? {
                 Ok(governed) => governed.policy,
@@ -91,45 +82,18 @@ pub fn run(args: CollectArgs, g: &Global) -> anyhow::Result<u8> {
                 crate::policy_source::load(&src, g.today())?.policy
             }
         };
-        let token = repo
-            .token
-            .as_ref()
-            .with_context(|| format!("{} has no `token` to read its branch protection with", repo.name))?;
-        let api_url = repo
-            .api_url
-            .clone()
-            .or_else(|| forge_api::default_api_url(repo.forge).map(str::to_owned))
-            .context("no api-url")?;
-        let client = forge_api::Client::new(repo.forge, &api_url, &repo.name, token.value(), now.as_second());
         let branches = match &args.branch {
             Some(b) => vec![b.clone()],
-            None if policy.branch.protected.is_empty() => vec!["main".to_owned()],
-            None => policy.branch.protected.clone(),
+            None => collectors::protected_branches(&policy),
         };
         for branch in branches {
-            let (protection, raw) = client
-                .branch_protection(&branch)
-                .with_context(|| format!("cannot read the protection of {}:{branch}", repo.name))?;
-            let findings = judge_protection(&policy, &protection);
+            let (protection, findings, evidence) = collectors::branch_protection(repo, &policy, &branch, now)?;
             let outcome = store.record(&RecordRequest {
                 change: None,
                 recorded_by: ctx.default_recorder().unwrap_or_else(|| "countersign-collect".to_owned()),
                 recorded_at: countersign_store::whole_second(crate::wall_clock()),
                 idempotency_key: None,
-                evidence: Evidence::CollectorRun {
-                    collector: "branch-protection".into(),
-                    repository: repo.name.clone(),
-                    branch: Some(branch.clone()),
-                    responses: vec![CollectedResponse {
-                        path: raw.path,
-                        status: raw.status,
-                        sha256: sha256_hex(&raw.body),
-                    }],
-                    findings: findings
-                        .iter()
-                        .map(|f| CollectorFinding { id: f.id.clone(), message: f.message.clone() })
-                        .collect(),
-                },
+                evidence,
             })?;
             let entry = match outcome {
                 countersign_store::AppendOutcome::Appended(i)

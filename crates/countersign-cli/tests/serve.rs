@@ -2494,3 +2494,44 @@ fn s001_06_s003_09_branch_protection_drift_is_found_and_logged() {
     assert_eq!((drift[0]["repository"].as_str(), drift[0]["entry"].as_u64()), (Some("acme/app"), Some(2)));
     assert_eq!(drift[0]["findings"], serde_json::json!([]));
 }
+
+/// S001-06 on the server: a policy's `[[collectors]]` runs on its cadence from the sweep,
+/// once per window (a day here) across restarts and replicas, each run a log entry.
+#[test]
+fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
+    let (dir, database) = sqlite_setup();
+    let documented = shared_forge_api("github/openapi.branch-protection.json");
+    let forge = FakeForge::start_with(move |_| Canned::new(200, "OK", &serde_json::Map::new(), &documented));
+    let collectors = "\n[[collectors]]\nname = \"branch-protection\"\ncadence = \"daily\"\ncontrols = [\"A.8.31\"]\n";
+    let (_work, _, _) = governed_repository_with(dir.path(), collectors);
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
+    // (Noon, so both starts fall in the same day.) The starter policy protects main and
+    // master: one read each.
+    let read = forge.wait_for(2);
+    let mut paths: Vec<&str> = read.iter().map(|r| r.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/repos/acme/app/branches/main/protection", "/repos/acme/app/branches/master/protection"]);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    assert!(server.stop().success());
+    // Started again the same day: the window has run, nothing is read again.
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(forge.requests().len(), 2, "{:#?}", forge.requests());
+    assert!(server.stop().success());
+    let runs = (0..verified_size(dir.path(), &database))
+        .filter(|i| {
+            let out = common::countersign(dir.path())
+                .args(["log", "show", "--entry", &i.to_string(), "--database", &database, "--key-file", "log.key"])
+                .output()
+                .unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            shown["statement"]["predicateType"].as_str().unwrap().contains("/evidence/collector-run/")
+                && shown["statement"]["predicate"]["recordedBy"] == "countersign-collector"
+        })
+        .count();
+    assert_eq!(runs, 2);
+}

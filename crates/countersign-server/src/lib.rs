@@ -21,6 +21,7 @@
 //! interchangeable.
 
 pub mod api;
+pub mod collectors;
 pub mod config;
 pub mod deploy_gate;
 pub mod forge_api;

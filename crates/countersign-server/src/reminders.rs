@@ -170,6 +170,7 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
                 })
                 .await?;
         }
+        run_due_collectors(state, &repository.repository, now).await?;
         if !state.config.notify.is_empty() {
             for instance in &repository.obligations {
                 let state_name = match instance.state {
@@ -203,6 +204,59 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
     }
     Ok(enqueued)
 }
+
+/// Run each `[[collectors]]` of the repository's policy that has not run in its current
+/// cadence window (`branch-protection` on each protected branch). The window is in the
+/// entry's idempotency key, so a window's run is logged once across replicas.
+async fn run_due_collectors(state: &AppState, repository: &str, now: Timestamp) -> anyhow::Result<()> {
+    let Some(config) = state.config.repositories.iter().find(|r| r.name == repository).cloned() else { return Ok(()) };
+    let Some(git_dir) = config.git_dir.clone() else { return Ok(()) };
+    let core = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let read = config.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let store = Store::on_runtime(core, handle);
+        crate::governed::open(&store, &read, &git_dir, now)
+    })
+    .await??;
+    let Ok(governed) = opened else { return Ok(()) };
+    let policy = Arc::new(governed.policy);
+    for collector in policy.docs.collectors.iter().filter(|c| c.name == crate::collectors::BRANCH_PROTECTION) {
+        for branch in crate::collectors::protected_branches(&policy) {
+            let window = crate::collectors::window(&collector.cadence, now);
+            let key = format!("collector:{}:{}:{branch}:{window}", collector.name, config.name);
+            if state.store.idempotent_entry(&key).await?.is_some() {
+                continue;
+            }
+            let (config, policy, on) = (config.clone(), policy.clone(), branch.clone());
+            let ran =
+                tokio::task::spawn_blocking(move || crate::collectors::branch_protection(&config, &policy, &on, now))
+                    .await?;
+            let (_, findings, evidence) = match ran {
+                Ok(ran) => ran,
+                Err(e) => {
+                    tracing::warn!(repository, %branch, error = %format!("{e:#}"), "the branch-protection collector failed");
+                    continue;
+                }
+            };
+            state
+                .store
+                .record(&RecordRequest {
+                    change: None,
+                    recorded_by: COLLECTOR_RECORDER.into(),
+                    recorded_at: countersign_store::whole_second(now),
+                    idempotency_key: Some(key),
+                    evidence,
+                })
+                .await?;
+            tracing::info!(repository, %branch, findings = findings.len(), "branch protection collected");
+        }
+    }
+    Ok(())
+}
+
+/// Who the server records its collector runs as.
+pub const COLLECTOR_RECORDER: &str = "countersign-collector";
 
 /// Put the sweep in the job table to run at `at` (one row, whichever replica enqueues it).
 pub async fn schedule_sweep(state: &AppState, at: Timestamp) -> anyhow::Result<()> {
