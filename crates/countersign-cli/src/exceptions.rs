@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use countersign_engine::evaluate::{exception_end, parse_identity};
+use countersign_engine::evaluate::exception_end;
 use countersign_judge::exceptions::{RecordedException, recorded_exceptions};
 use countersign_policy::model::Policy;
 use countersign_store::{Evidence, RecordRequest};
@@ -148,22 +148,10 @@ pub fn run(cmd: ExceptionCommand, g: &Global) -> anyhow::Result<u8> {
             let Some(request) = all.iter().find(|r| r.entry == entry) else {
                 bail!("log entry #{entry} is not an exception request\nhint: `countersign exceptions` lists them");
             };
-            let dir = countersign_engine::directory::Directory::new(&policy);
-            if dir.resolve(&parse_identity(&request.requested_by)) == Some(approver.as_str())
-                || request.requested_by == by
-            {
+            if let Err(why) = countersign_judge::exceptions::may_approve(&policy, &all, entry, &by, g.today()) {
                 bail!(
-                    "{approver} requested exception #{entry}, and cannot also approve it: a second operator must\nhint: ask another person of the policy to run `countersign exception approve {entry}`"
+                    "{why}\nhint: ask another person of the policy to run `countersign exception approve {entry}`, or request it again once it has ended"
                 );
-            }
-            if request.until.is_some_and(|until| until < g.today()) {
-                bail!(
-                    "exception #{entry} ended on {}; request it again to renew it",
-                    request.until.unwrap_or_default()
-                );
-            }
-            if request.approvals.iter().any(|(who, _)| *who == approver) {
-                bail!("{approver} has already approved exception #{entry}");
             }
             let index = append(g, Evidence::ExceptionApproval { exception: entry }, &by)?;
             match g.format {

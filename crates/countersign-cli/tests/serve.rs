@@ -1068,6 +1068,8 @@ fn api_role_matrix_every_endpoint_every_role() {
         ("GET", "/api/v1/log/entries?from=0&to=1".into(), None, [401, 200, 200, 200, 200]),
         ("GET", "/api/v1/policy-versions".into(), None, [401, 200, 200, 200, 200]),
         ("GET", "/api/v1/obligations".into(), None, [401, 200, 200, 200, 200]),
+        // No served repository has a git-dir here: nothing names the approvers.
+        ("POST", "/api/v1/exceptions/0/approve".into(), None, [401, 403, 403, 409, 409]),
         ("GET", "/api/v1/deliveries".into(), None, [401, 403, 403, 403, 200]),
     ];
     let mut wrong = Vec::new();
@@ -1091,7 +1093,13 @@ fn api_role_matrix_every_endpoint_every_role() {
         .iter()
         .map(|(_, p, _, _)| {
             let p = p.split('?').next().unwrap();
-            if p.starts_with("/api/v1/changes/") { "/api/v1/changes/{id}".to_owned() } else { p.to_owned() }
+            if p.starts_with("/api/v1/changes/") {
+                "/api/v1/changes/{id}".to_owned()
+            } else if p.starts_with("/api/v1/exceptions/") {
+                "/api/v1/exceptions/{entry}/approve".to_owned()
+            } else {
+                p.to_owned()
+            }
         })
         .collect();
     tested.sort();
@@ -1099,7 +1107,7 @@ fn api_role_matrix_every_endpoint_every_role() {
     assert_eq!(documented, tested, "the OpenAPI document and the routes differ");
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
-            let concrete = path.replace("{id}", "Codertocat%2FHello-World%232");
+            let concrete = path.replace("{id}", "Codertocat%2FHello-World%232").replace("{entry}", "0");
             let (got, _) = call(&method.to_uppercase(), &server.url(&concrete), admin, Some(&serde_json::json!({})));
             assert!(got != 404 && got != 405, "{method} {path} is documented but not routed ({got})");
         }
@@ -2534,4 +2542,48 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
         })
         .count();
     assert_eq!(runs, 2);
+}
+
+/// S000-18 through the API: an exception requested by one person is approved by a second
+/// operator of the policy, never by its requester, by someone the policy does not know, or
+/// twice; the approval is the token's person's own.
+#[test]
+fn s000_18_a_second_operator_approves_an_exception_through_the_api() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    let people = "\n[people.alice]\nname = \"Alice\"\nemails = \"alice@example.com\"\n\
+                  \n[people.bob]\nname = \"Bob\"\nemails = \"bob@example.com\"\n";
+    let (_work, _, _) = governed_repository_with(dir.path(), people);
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
+    let alice = create_token(dir.path(), &database, "approver", "alice@example.com");
+    let bob = create_token(dir.path(), &database, "approver", "bob@example.com");
+    let mallory = create_token(dir.path(), &database, "approver", "mallory@example.com");
+    let request = serde_json::json!({
+        "kind": "exception", "rule": "review", "justification": "Bob is on leave for a week", "reviewBy": "2026-06-30",
+    });
+    let (status, answer) = call("POST", &server.url("/api/v1/evidence"), Some(&alice), Some(&request));
+    assert_eq!(status, 201, "{answer}");
+    let entry = answer["entry"].as_u64().unwrap();
+    let approve =
+        |token: &str| call("POST", &server.url(&format!("/api/v1/exceptions/{entry}/approve")), Some(token), None);
+
+    let (status, answer) = approve(&alice);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.to_string().contains("cannot also approve it"), "{answer}");
+    let (status, answer) = approve(&mallory);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.to_string().contains("not a person of the policy"), "{answer}");
+    let (status, answer) = approve(&bob);
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!((answer["exception"].as_u64(), answer["approvedBy"].as_str()), (Some(entry), Some("bob@example.com")));
+    let (status, answer) = approve(&bob);
+    assert_eq!(status, 403, "{answer}");
+    assert!(answer.to_string().contains("already approved"), "{answer}");
+    let (status, _) = call("POST", &server.url("/api/v1/exceptions/999/approve"), Some(&bob), None);
+    assert_eq!(status, 403);
+    assert!(server.stop().success());
+    // Two entries: the request and one approval, in a log that verifies.
+    assert_eq!(verified_size(dir.path(), &database), 2);
 }

@@ -111,3 +111,34 @@ pub fn exceptions_in(entries: Vec<RecordedEvidence>, policy: &Policy) -> Vec<Rec
 pub fn add_recorded_exceptions(policy: &mut Policy, recorded: &[RecordedException]) {
     policy.exceptions.extend(recorded.iter().filter_map(RecordedException::as_policy_exception));
 }
+
+/// Why `approver` may not approve exception request `entry` as of `today`, if they may not:
+/// it is not a request, the approver is not a person of the policy, they requested it
+/// themselves (a second operator must approve), it has ended, or they approved it already.
+/// Otherwise the approver's policy id. `countersign exception approve` and the server's API
+/// both ask this.
+pub fn may_approve(
+    policy: &Policy,
+    requests: &[RecordedException],
+    entry: u64,
+    approver: &str,
+    today: Date,
+) -> Result<String, String> {
+    let dir = Directory::new(policy);
+    let Some(id) = dir.resolve(&parse_identity(approver)).map(str::to_owned) else {
+        return Err(format!("{approver:?} is not a person of the policy, so cannot approve an exception"));
+    };
+    let Some(request) = requests.iter().find(|r| r.entry == entry) else {
+        return Err(format!("log entry #{entry} is not an exception request"));
+    };
+    if dir.resolve(&parse_identity(&request.requested_by)) == Some(id.as_str()) || request.requested_by == approver {
+        return Err(format!("{id} requested exception #{entry}, and cannot also approve it: a second operator must"));
+    }
+    if let Some(until) = request.until.filter(|until| *until < today) {
+        return Err(format!("exception #{entry} ended on {until}; request it again to renew it"));
+    }
+    if request.approvals.iter().any(|(who, _)| *who == id) {
+        return Err(format!("{id} has already approved exception #{entry}"));
+    }
+    Ok(id)
+}

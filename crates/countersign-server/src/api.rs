@@ -74,6 +74,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         summary: "Every published policy version.",
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/exceptions/{entry}/approve",
+        role: Some(Role::Approver),
+        summary: "Approve the exception requested in log entry `entry`, as the token's person: a person of the served repository's policy other than its requester (a second operator), before it ends.",
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/obligations",
         role: Some(Role::Viewer),
@@ -100,6 +106,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/api/v1/log/entries", get(entries))
         .route("/api/v1/policy-versions", get(policy_versions))
         .route("/api/v1/obligations", get(obligations))
+        .route("/api/v1/exceptions/{entry}/approve", post(approve_exception))
         .route("/api/v1/deliveries", get(deliveries))
 }
 
@@ -199,7 +206,7 @@ pub fn openapi_document(server: Option<&str>) -> Value {
         if !parameters.is_empty() {
             op["parameters"] = Value::Array(parameters);
         }
-        if e.method == "post" {
+        if e.path == "/api/v1/evidence" {
             op["requestBody"] = json!({
                 "required": true,
                 "content": { "application/json": { "schema": { "type": "object", "required": ["kind"],
@@ -238,6 +245,10 @@ fn parameters(path: &str) -> Vec<Value> {
         }
         "/api/v1/log/proof" => {
             vec![json!({ "name": "entry", "in": "query", "required": true, "schema": { "type": "integer" } })]
+        }
+        "/api/v1/exceptions/{entry}/approve" => {
+            vec![json!({ "name": "entry", "in": "path", "required": true, "schema": { "type": "integer" },
+            "description": "the exception request's log entry" })]
         }
         "/api/v1/log/entries" => vec![
             json!({ "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }),
@@ -597,6 +608,55 @@ async fn policy_versions(State(state): State<Arc<AppState>>, headers: HeaderMap)
         })
         .collect();
     Ok(Json(json!({ "policyVersions": versions })))
+}
+
+/// A second operator approves a recorded exception (S000-18), checked against the policy of
+/// the served repository (the first with a `git-dir`) as `countersign exception approve`
+/// checks it.
+async fn approve_exception(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(entry): Path<u64>,
+) -> ApiResult<Response> {
+    let caller = require(&state, &headers, Role::Approver).await?;
+    let Some(config) = state.config.repositories.iter().find(|r| r.git_dir.is_some()).cloned() else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "no served repository has a git-dir to read the policy that names the approvers from".into(),
+            Some("add `git-dir` to the repository in the server's configuration"),
+        ));
+    };
+    let now = (state.clock)();
+    let (core, handle, person) = (state.store.clone(), tokio::runtime::Handle::current(), caller.person.clone());
+    let decided = tokio::task::spawn_blocking(move || -> anyhow::Result<Result<String, String>> {
+        let store = countersign_store::Store::on_runtime(core, handle);
+        let git_dir = config.git_dir.clone().unwrap_or_default();
+        let governed = match crate::governed::open(&store, &config, &git_dir, now)? {
+            Ok(governed) => governed,
+            Err(why) => return Ok(Err(why)),
+        };
+        let requests = countersign_judge::exceptions::recorded_exceptions(&store, &governed.policy)?;
+        let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+        Ok(countersign_judge::exceptions::may_approve(&governed.policy, &requests, entry, &person, today))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), None))?
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"), None))?;
+    if let Err(why) = decided {
+        return Err(ApiError(StatusCode::FORBIDDEN, why, None));
+    }
+    let request = RecordRequest {
+        change: None,
+        recorded_by: caller.person.clone(),
+        recorded_at: countersign_store::whole_second(now),
+        idempotency_key: None,
+        evidence: Evidence::ExceptionApproval { exception: entry },
+    };
+    let index = match state.store.record(&request).await? {
+        AppendOutcome::Appended(i) | AppendOutcome::AlreadyRecorded(i) => i,
+    };
+    Ok((StatusCode::CREATED, Json(json!({ "entry": index, "exception": entry, "approvedBy": caller.person })))
+        .into_response())
 }
 
 async fn obligations(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
