@@ -266,6 +266,22 @@ pub struct History {
     pub repository: Option<String>,
 }
 
+impl History {
+    /// Judge the history `walk` names as `audit` does, with the store, as of `now` (with
+    /// `console`, the console changes in its window join the changes), for `changes`,
+    /// `obligations` and `report`.
+    pub fn judge(
+        &self,
+        walk: &countersign_git::WalkOptions,
+        now: jiff::Timestamp,
+        console: bool,
+    ) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
+        let policy_path = policy_path_in(&self.repo, &self.src);
+        let options = countersign_judge::HistoryOptions { now, console, policy_path: policy_path.as_deref() };
+        judge_history(&self.repo, &self.policy, walk, Some((&self.store, self.repository.as_deref())), &options)
+    }
+}
+
 /// The policy file's path inside the repository (`/`-separated), when the policy judged is a
 /// file in its working tree: what `until-group-exceeds` reads at each change's base.
 pub fn policy_path_in(repo: &countersign_git::Repository, src: &policy_source::PolicyText) -> Option<String> {

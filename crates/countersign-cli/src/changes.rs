@@ -51,27 +51,16 @@ struct Report<'a> {
 }
 
 pub fn run(args: ChangesArgs, g: &Global) -> anyhow::Result<u8> {
-    let crate::audit::History { repo, src, policy, store, repository } =
-        crate::audit::open_history(args.policy.policy.as_deref(), g)?;
+    let history = crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
         since: args.since,
         until: args.until,
         use_cache: true,
-        read: countersign_judge::read_options(&policy),
+        read: countersign_judge::read_options(&history.policy),
         ..Default::default()
     };
-    let (_, evals) = crate::audit::judge_history(
-        &repo,
-        &policy,
-        &walk_opts,
-        Some((&store, repository.as_deref())),
-        &countersign_judge::HistoryOptions {
-            now: g.as_of(),
-            console: true,
-            policy_path: crate::audit::policy_path_in(&repo, &src).as_deref(),
-        },
-    )?;
+    let (_, evals) = history.judge(&walk_opts, g.as_of(), true)?;
     let shown: Vec<&Evaluation> = evals
         .iter()
         .filter(|e| args.state.is_none_or(|want| e.state.as_ref().is_some_and(|s| s.current == want)))

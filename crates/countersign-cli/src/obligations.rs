@@ -55,29 +55,19 @@ struct Report<'a> {
 }
 
 pub fn run(args: ObligationsArgs, g: &Global) -> anyhow::Result<u8> {
-    let crate::audit::History { repo, src, policy, store, repository } =
-        crate::audit::open_history(args.policy.policy.as_deref(), g)?;
-    if policy.emergency.as_ref().is_none_or(|e| e.obligations.is_empty()) {
-        eprintln!("note: the policy {} names no emergency obligations", src.name);
+    let history = crate::audit::open_history(args.policy.policy.as_deref(), g)?;
+    if history.policy.emergency.as_ref().is_none_or(|e| e.obligations.is_empty()) {
+        eprintln!("note: the policy {} names no emergency obligations", history.src.name);
     }
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
         since: args.since,
         use_cache: true,
-        read: countersign_judge::read_options(&policy),
+        read: countersign_judge::read_options(&history.policy),
         ..Default::default()
     };
     let now = g.as_of();
-    let (_, evals) = crate::audit::judge_history(
-        &repo,
-        &policy,
-        &walk_opts,
-        Some((&store, repository.as_deref())),
-        &countersign_judge::HistoryOptions {
-            policy_path: crate::audit::policy_path_in(&repo, &src).as_deref(),
-            ..countersign_judge::HistoryOptions::at(now)
-        },
-    )?;
+    let (_, evals) = history.judge(&walk_opts, now, false)?;
     let all = instances(&evals, now, args.due_soon);
     let counts = count(&all);
     let shown: Vec<&ObligationInstance> = all

@@ -215,8 +215,7 @@ struct ProvenEntry {
 
 pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
     anyhow::ensure!(args.from < args.to, "--from {} is not before --to {}", args.from, args.to);
-    let crate::audit::History { repo, src, policy, store, repository } =
-        crate::audit::open_history(args.policy.policy.as_deref(), g)?;
+    let history = crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     let now = g.as_of();
     let walk_opts = countersign_git::WalkOptions {
         branch: args.branch.clone(),
@@ -224,13 +223,11 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         // `until` is inclusive in the walk: stop a second before the period's end.
         until: Some(args.to - jiff::SignedDuration::from_secs(1)),
         use_cache: true,
-        read: countersign_judge::read_options(&policy),
+        read: countersign_judge::read_options(&history.policy),
         ..Default::default()
     };
-    let policy_path = crate::audit::policy_path_in(&repo, &src);
-    let options = countersign_judge::HistoryOptions { now, console: true, policy_path: policy_path.as_deref() };
-    let (_, evals) =
-        crate::audit::judge_history(&repo, &policy, &walk_opts, Some((&store, repository.as_deref())), &options)?;
+    let (_, evals) = history.judge(&walk_opts, now, true)?;
+    let crate::audit::History { src, policy, store, .. } = history;
 
     let in_period = |t: Timestamp| t >= args.from && t < args.to;
     let mut versions = Vec::new();
@@ -436,6 +433,14 @@ fn record_digest(g: &Global, report: &Report, format: &str, text: &str) -> anyho
     Ok(())
 }
 
+fn until_text(x: &crate::exceptions::Listed) -> String {
+    x.until.map_or_else(|| "no date".to_owned(), |d| d.to_string())
+}
+
+fn authorizers(e: &Emergency) -> String {
+    if e.authorized_by.is_empty() { "no one".to_owned() } else { e.authorized_by.join(", ") }
+}
+
 fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0))
 }
@@ -483,19 +488,13 @@ fn markdown_report(r: &Report) -> String {
             x.id,
             x.state,
             x.waives.join(", "),
-            x.until.map_or_else(|| "no date".to_owned(), |d| d.to_string()),
+            until_text(x),
             x.justification
         ));
     }
     s.push_str(&format!("\n## Emergencies ({})\n\n", r.emergencies.len()));
     for e in &r.emergencies {
-        s.push_str(&format!(
-            "- {} {}: {} (authorized by {})\n",
-            e.change,
-            e.title,
-            e.verdict.as_str(),
-            if e.authorized_by.is_empty() { "no one".to_owned() } else { e.authorized_by.join(", ") }
-        ));
+        s.push_str(&format!("- {} {}: {} (authorized by {})\n", e.change, e.title, e.verdict.as_str(), authorizers(e)));
     }
     let o = &r.obligations.counts;
     s.push_str(&format!(
@@ -593,17 +592,11 @@ fn html_report(r: &Report) -> String {
                     li { "Version " (v.version) ", published " (v.published_at) " (log entry #" (v.entry) "), SHA-256 " code { (v.sha256) } }
                 } }
                 h2 { "Population" }
-                table {
-                    thead { tr { th { "Kind" } th { "Changes" } } }
-                    tbody { @for (k, n) in &r.population.by_kind { tr { td { (k) } td { (n) } } } }
-                }
-                table {
-                    thead { tr { th { "Category" } th { "Changes" } } }
-                    tbody { @for (k, n) in &s.by_category { tr { td { (k) } td { (n) } } } }
-                }
-                table {
-                    thead { tr { th { "Risk" } th { "Changes" } } }
-                    tbody { @for (k, n) in &r.population.by_risk { tr { td { (k) } td { (n) } } } }
+                @for (title, counts) in [("Kind", &r.population.by_kind), ("Category", &s.by_category), ("Risk", &r.population.by_risk)] {
+                    table {
+                        thead { tr { th { (title) } th { "Changes" } } }
+                        tbody { @for (k, n) in counts { tr { td { (k) } td { (n) } } } }
+                    }
                 }
                 h2 { "Controls" }
                 @if r.controls.is_empty() { p.sub { "The policy maps no control (add [[policy.controls]])." } }
@@ -627,7 +620,7 @@ fn html_report(r: &Report) -> String {
                         thead { tr { th { "Exception" } th { "State" } th { "Waives" } th { "Until" } th { "Justification" } } }
                         tbody { @for x in &r.exceptions {
                             tr { td { (x.id) } td { (x.state) } td { (x.waives.join(", ")) }
-                                 td { (x.until.map_or_else(|| "no date".to_owned(), |d| d.to_string())) } td { (x.justification) } }
+                                 td { (until_text(x)) } td { (x.justification) } }
                         } }
                     }
                 }
@@ -635,7 +628,7 @@ fn html_report(r: &Report) -> String {
                 @if r.emergencies.is_empty() { p.sub { "No emergency change." } }
                 ul { @for e in &r.emergencies {
                     li { code { (e.change) } " " (e.title) ": " span class=(verdict_class(e.verdict)) { (e.verdict.as_str()) }
-                         ", authorized by " (if e.authorized_by.is_empty() { "no one".to_owned() } else { e.authorized_by.join(", ") }) }
+                         ", authorized by " (authorizers(e)) }
                 } }
                 p {
                     (r.obligations.counts.open) " open (" (r.obligations.counts.overdue) " overdue), "

@@ -6,45 +6,10 @@ mod common;
 
 use common::{Repo, Run, countersign};
 
-const POLICY: &str = r#"[policy]
-organization = "Acme"
-title = "Change Management Policy"
-owner = "CTO"
-version = "1"
-effective = 2026-01-01
-review-every = "annual"
-
-[people.alice]
-name = "Alice"
-emails = "alice@example.com"
-[people.bob]
-name = "Bob"
-emails = "bob@example.com"
-
-[rules.peer-review]
-approvals = 1
-from = "*"
-exclude-author = true
-
-[[categories]]
-id = "standard"
-name = "Standard"
-default = true
-require = "peer-review"
-
-[[categories]]
-id = "emergency"
-name = "Emergency"
-precedence = 100
-when = { any = [{ label = "emergency" }, { trailer = "Change-Type: emergency" }] }
-require = "peer-review"
-emergency = true
-
-[emergency]
-authorizers = ["bob"]
-may-skip = ["review"]
-authorization-trailer = "Emergency-Authorized-By"
-
+const POLICY: &str = concat!(
+    acme_policy!(),
+    acme_emergency!(r#"{ any = [{ label = "emergency" }, { trailer = "Change-Type: emergency" }] }"#),
+    r#"
 [[emergency.obligations]]
 id = "documented"
 description = "Description, justification and testing performed are documented"
@@ -68,7 +33,8 @@ within = "5d"
 
 [evidence]
 trailers-complete = true
-"#;
+"#
+);
 
 const ALICE: &str = "Alice <alice@example.com>";
 

@@ -5,14 +5,10 @@ mod common;
 
 use common::{Repo, Run, countersign};
 
-const POLICY: &str = r#"[policy]
-organization = "Acme"
-title = "Change Management Policy"
-owner = "CTO"
-version = "1"
-effective = 2026-01-01
-review-every = "annual"
-
+const POLICY: &str = concat!(
+    acme_policy!(),
+    acme_emergency!(),
+    r#"
 [[policy.controls]]
 framework = "SOC 2"
 id = "CC8.1"
@@ -29,37 +25,6 @@ requirements = ["obligation"]
 framework = "Controls Matrix"
 id = "CM-01"
 
-[people.alice]
-name = "Alice"
-emails = "alice@example.com"
-[people.bob]
-name = "Bob"
-emails = "bob@example.com"
-
-[rules.peer-review]
-approvals = 1
-from = "*"
-exclude-author = true
-
-[[categories]]
-id = "standard"
-name = "Standard"
-default = true
-require = "peer-review"
-
-[[categories]]
-id = "emergency"
-name = "Emergency"
-precedence = 100
-when = { trailer = "Change-Type: emergency" }
-require = "peer-review"
-emergency = true
-
-[emergency]
-authorizers = ["bob"]
-may-skip = ["review"]
-authorization-trailer = "Emergency-Authorized-By"
-
 [[emergency.obligations]]
 id = "documented"
 description = "Documented"
@@ -70,7 +35,8 @@ environments = ["production"]
 
 [evidence]
 trailers-complete = true
-"#;
+"#
+);
 
 const ALICE: &str = "Alice <alice@example.com>";
 

@@ -723,6 +723,20 @@ fn governed_repository(dir: &Path) -> (common::Repo, String, String) {
     governed_repository_with(dir, "")
 }
 
+/// `work`'s main pushed to a bare `origin.git` in `dir` (the forge's git), and the server's
+/// own clone of it, `mirror.git`, taken now. Returns the origin's path.
+fn publish(dir: &Path, work: &common::Repo) -> std::path::PathBuf {
+    let origin = dir.join("origin.git");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
+    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    origin
+}
+
 /// [`governed_repository`] with `more` added to its policy.
 fn governed_repository_with(dir: &Path, more: &str) -> (common::Repo, String, String) {
     let work = common::Repo::new();
@@ -738,14 +752,7 @@ fn governed_repository_with(dir: &Path, more: &str) -> (common::Repo, String, St
         &[("countersign.toml", &policy), ("src/app.rs", "fn main() {}\n")],
         "start",
     );
-    let origin = dir.join("origin.git");
-    let git = |args: &[&str]| {
-        let out = Command::new("git").args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
-    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
-    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    let origin = publish(dir, &work);
     work.git(&["checkout", "-q", "-b", "feature"]);
     let head = work.commit("Alice <alice@example.com>", &[("src/app.rs", "fn main() { run() }\n")], "call run");
     work.git(&["push", "-q", origin.to_str().unwrap(), "feature:refs/pull/7/head"]);
@@ -767,6 +774,26 @@ git-dir = "{}"
         forge.url,
         dir.join("mirror.git").display()
     )
+}
+
+/// `server.toml` serving GitLab project `name` from the mirror in `dir`, with `forge` as its
+/// API and the token `glpat-test`; `top` is written above the repository.
+fn serve_gitlab(forge: &FakeForge, dir: &Path, name: &str, top: &str) {
+    let config = format!(
+        r#"{top}
+[[repositories]]
+name = "{name}"
+forge = "gitlab"
+webhook-secret = {{ file = "gitlab-token" }}
+token = {{ file = "gitlab-api-token" }}
+api-url = "{}"
+git-dir = "{}"
+"#,
+        forge.url,
+        dir.join("mirror.git").display()
+    );
+    std::fs::write(dir.join("server.toml"), config).unwrap();
+    std::fs::write(dir.join("gitlab-api-token"), "glpat-test\n").unwrap();
 }
 
 /// S000-07 and S000-10, through the server: a pull request's verdict is posted back to the
@@ -1750,14 +1777,7 @@ production-manual = true
         &[("countersign.toml", &policy)],
         "Reviewed-by: Bob <bob@example.com>",
     );
-    let origin = dir.join("origin.git");
-    let git = |args: &[&str]| {
-        let out = Command::new("git").args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
-    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
-    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    publish(dir, &work);
     (work, head)
 }
 
@@ -1949,20 +1969,7 @@ fn s000_02_a_gitlab_deployment_waiting_for_approval_is_answered_by_the_gate() {
     let forge = FakeForge::start_with(move |_| Canned::new(201, "Created", &serde_json::Map::new(), &recorded));
     let (_work, commit) = deploying_repository(dir.path(), "");
     // The policy gates production on staging by commit here: GitLab's hook names no digest.
-    let config = format!(
-        r#"[[repositories]]
-name = "root/test-deployment-webhooks"
-forge = "gitlab"
-webhook-secret = {{ file = "gitlab-token" }}
-token = {{ file = "gitlab-api-token" }}
-api-url = "{}"
-git-dir = "{}"
-"#,
-        forge.url,
-        dir.path().join("mirror.git").display()
-    );
-    std::fs::write(dir.path().join("server.toml"), config).unwrap();
-    std::fs::write(dir.path().join("gitlab-api-token"), "glpat-test\n").unwrap();
+    serve_gitlab(&forge, dir.path(), "root/test-deployment-webhooks", "");
     let server = Server::start(dir.path(), &database, &[]);
     let hook = |status: &str, environment: &str, id: u64| -> Vec<u8> {
         let mut p: serde_json::Value = serde_json::from_slice(&fixture("gitlab/deployment/docs-example.json")).unwrap();
@@ -2008,45 +2015,10 @@ git-dir = "{}"
 
 /// A policy with an emergency process: an authorized emergency owes documentation within
 /// 24h, a review within 48h and a post-mortem within 5 days.
-const EMERGENCY_POLICY: &str = r#"[policy]
-organization = "Acme"
-title = "Change Management Policy"
-owner = "CTO"
-version = "1"
-effective = 2026-01-01
-review-every = "annual"
-
-[people.alice]
-name = "Alice"
-emails = "alice@example.com"
-[people.bob]
-name = "Bob"
-emails = "bob@example.com"
-
-[rules.peer-review]
-approvals = 1
-from = "*"
-exclude-author = true
-
-[[categories]]
-id = "standard"
-name = "Standard"
-default = true
-require = "peer-review"
-
-[[categories]]
-id = "emergency"
-name = "Emergency"
-precedence = 100
-when = { trailer = "Change-Type: emergency" }
-require = "peer-review"
-emergency = true
-
-[emergency]
-authorizers = ["bob"]
-may-skip = ["review"]
-authorization-trailer = "Emergency-Authorized-By"
-
+const EMERGENCY_POLICY: &str = concat!(
+    acme_policy!(),
+    acme_emergency!(),
+    r#"
 [[emergency.obligations]]
 id = "documented"
 description = "Description, justification and testing performed are documented"
@@ -2064,7 +2036,8 @@ within = "5d"
 
 [evidence]
 trailers-complete = true
-"#;
+"#
+);
 
 /// A served repository (bare mirror in `dir`) whose main holds the policy and an
 /// authorized emergency; returns the emergency's commit and its time.
@@ -2082,14 +2055,7 @@ fn repository_with_emergency(dir: &Path, more: &str) -> (common::Repo, String, j
         "Hotfix the outage\n\nChange-Type: emergency\nEmergency-Authorized-By: Bob <bob@example.com>",
     );
     let at: jiff::Timestamp = work.git(&["show", "-s", "--format=%cI", &emergency]).parse().unwrap();
-    let origin = dir.join("origin.git");
-    let git = |args: &[&str]| {
-        let out = Command::new("git").args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
-    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
-    git(&["clone", "-q", "--bare", origin.to_str().unwrap(), dir.join("mirror.git").to_str().unwrap()]);
+    publish(dir, &work);
     (work, emergency, at)
 }
 
@@ -2345,22 +2311,7 @@ fn s000_07_s000_10_a_gitlab_merge_request_is_judged_and_its_status_check_answere
     });
     let (work, base, head) = governed_repository(dir.path());
     work.git(&["push", "-q", dir.path().join("origin.git").to_str().unwrap(), "feature:refs/merge-requests/7/head"]);
-    let config = format!(
-        r#"public-url = "http://countersign.test"
-
-[[repositories]]
-name = "acme/app"
-forge = "gitlab"
-webhook-secret = {{ file = "gitlab-token" }}
-token = {{ file = "gitlab-api-token" }}
-api-url = "{}"
-git-dir = "{}"
-"#,
-        forge.url,
-        dir.path().join("mirror.git").display()
-    );
-    std::fs::write(dir.path().join("server.toml"), config).unwrap();
-    std::fs::write(dir.path().join("gitlab-api-token"), "glpat-test\n").unwrap();
+    serve_gitlab(&forge, dir.path(), "acme/app", "public-url = \"http://countersign.test\"\n");
     let server = Server::start(dir.path(), &database, &[]);
     let merge_request = |path: &str| -> Vec<u8> {
         let mut p: serde_json::Value = serde_json::from_slice(&fixture(path)).unwrap();

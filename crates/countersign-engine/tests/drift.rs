@@ -5,18 +5,9 @@ mod common;
 use common::*;
 use countersign_engine::drift::{BranchProtection, judge_protection};
 
-const POLICY: &str = r#"[policy]
-organization = "Acme"
-title = "Change Management Policy"
-owner = "CTO"
-version = "1"
-effective = 2026-01-01
-review-every = "annual"
-
-[people.alice]
-name = "Alice"
-emails = "alice@example.com"
-
+const POLICY: &str = concat!(
+    acme_policy!(),
+    r#"
 [rules.two-reviews]
 approvals = 2
 from = "*"
@@ -39,7 +30,8 @@ scope = "main-only"
 [branch]
 protected = ["main"]
 require-signed-commits = true
-"#;
+"#
+);
 
 fn ids(p: &BranchProtection) -> Vec<String> {
     judge_protection(&policy_from("drift", POLICY), p).into_iter().map(|f| f.id).collect()

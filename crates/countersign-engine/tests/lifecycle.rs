@@ -6,18 +6,9 @@ use common::*;
 use countersign_engine::change::{CheckResult, CheckStatus};
 use countersign_engine::lifecycle::{Stage, state_of};
 
-const POLICY: &str = r#"[policy]
-organization = "Acme"
-title = "Change Management Policy"
-owner = "CTO"
-version = "1"
-effective = 2026-01-01
-review-every = "annual"
-
-[people.alice]
-name = "Alice"
-emails = "alice@example.com"
-[people.bob]
+const POLICY: &str = concat!(
+    acme_policy!(),
+    r#"[people.bob]
 name = "Bob"
 emails = "bob@example.com"
 
@@ -35,7 +26,8 @@ require = "peer-review"
 [[gates]]
 check = "unit-tests"
 description = "The unit tests pass"
-"#;
+"#
+);
 
 fn passed_at(at: &str) -> CheckResult {
     CheckResult {

@@ -212,13 +212,7 @@ impl Client {
             event: Option<String>,
             triggering_actor: Option<Actor>,
         }
-        let run: Run = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
-            forge: self.forge.name(),
-            method: "GET",
-            path: path.clone(),
-            status: answer.status,
-            message: format!("not a workflow run: {e}"),
-        })?;
+        let run: Run = self.read_json("GET", &path, &answer, "a workflow run")?;
         // A run of a reusable or another repository's workflow names it
         // `owner/repo/.github/workflows/x.yml@ref`; this repository's is its path alone.
         let mut workflow = run.path.split('@').next().unwrap_or_default();
@@ -237,13 +231,7 @@ impl Client {
     pub fn status_checks(&self, iid: u64) -> Result<(Vec<StatusCheck>, Option<u64>), ApiError> {
         let path = format!("/projects/{}/merge_requests/{iid}/status_checks", self.repository.replace('/', "%2F"));
         let answer = self.send("GET", &path, b"")?;
-        let checks = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
-            forge: self.forge.name(),
-            method: "GET",
-            path: path.clone(),
-            status: answer.status,
-            message: format!("not a list of status checks: {e}"),
-        })?;
+        let checks = self.read_json("GET", &path, &answer, "a list of status checks")?;
         Ok((checks, answer.rate_remaining))
     }
 
@@ -306,13 +294,7 @@ impl Client {
             allow_deletions: Option<Enabled>,
             required_signatures: Option<Enabled>,
         }
-        let p: Protection = serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
-            forge: self.forge.name(),
-            method: "GET",
-            path: path.clone(),
-            status: answer.status,
-            message: format!("not a branch protection: {e}"),
-        })?;
+        let p: Protection = self.read_json("GET", &path, &answer, "a branch protection")?;
         found.protected = true;
         if let Some(checks) = p.required_status_checks {
             found.required_checks = checks.contexts;
@@ -362,21 +344,31 @@ impl Client {
     pub fn installation_token(&self, installation_id: u64) -> Result<(String, jiff::Timestamp), ApiError> {
         let path = format!("/app/installations/{installation_id}/access_tokens");
         let answer = self.send("POST", &path, b"")?;
-        let unreadable = |message: String| ApiError::Status {
-            forge: self.forge.name(),
-            method: "POST",
-            path: path.clone(),
-            status: answer.status,
-            message,
-        };
         #[derive(serde::Deserialize)]
         struct Token {
             token: String,
             expires_at: jiff::Timestamp,
         }
-        let token: Token =
-            serde_json::from_slice(&answer.body).map_err(|e| unreadable(format!("not an installation token: {e}")))?;
+        let token: Token = self.read_json("POST", &path, &answer, "an installation token")?;
         Ok((token.token, token.expires_at))
+    }
+
+    /// A successful answer's body as `T`; a body that is not one is an error naming `what`
+    /// was expected.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &'static str,
+        path: &str,
+        answer: &Answer,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        serde_json::from_slice(&answer.body).map_err(|e| ApiError::Status {
+            forge: self.forge.name(),
+            method,
+            path: path.to_owned(),
+            status: answer.status,
+            message: format!("not {what}: {e}"),
+        })
     }
 
     fn send(&self, method: &'static str, path: &str, body: &[u8]) -> Result<Answer, ApiError> {

@@ -44,6 +44,9 @@ pub struct RepositoryObligations {
     /// The console changes recorded in the log, judged under this repository's policy.
     #[serde(skip)]
     pub console: Vec<countersign_engine::Evaluation>,
+    /// The policy it was judged with (its collectors run from the same read).
+    #[serde(skip)]
+    pub policy: Option<Arc<countersign_policy::model::Policy>>,
 }
 
 /// Every obligation of every served repository that has a git directory, as of `now`,
@@ -80,6 +83,7 @@ fn of_repository(
         obligations: Vec::new(),
         problem: None,
         console: Vec::new(),
+        policy: None,
     };
     let governed = match crate::governed::open(store, config, git_dir, now)? {
         Ok(governed) => governed,
@@ -105,6 +109,7 @@ fn of_repository(
     found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
     found.counts = countersign_engine::obligations::count(&found.obligations);
     found.console = evals.into_iter().filter(|e| e.change.id.starts_with("console:")).collect();
+    found.policy = Some(Arc::new(governed.policy));
     Ok(found)
 }
 
@@ -170,7 +175,7 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
                 })
                 .await?;
         }
-        run_due_collectors(state, &repository.repository, now).await?;
+        run_due_collectors(state, &repository, now).await?;
         if !state.config.notify.is_empty() {
             for instance in &repository.obligations {
                 let state_name = match instance.state {
@@ -208,19 +213,10 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
 /// Run each `[[collectors]]` of the repository's policy that has not run in its current
 /// cadence window (`branch-protection` on each protected branch). The window is in the
 /// entry's idempotency key, so a window's run is logged once across replicas.
-async fn run_due_collectors(state: &AppState, repository: &str, now: Timestamp) -> anyhow::Result<()> {
+async fn run_due_collectors(state: &AppState, judged: &RepositoryObligations, now: Timestamp) -> anyhow::Result<()> {
+    let repository = judged.repository.as_str();
     let Some(config) = state.config.repositories.iter().find(|r| r.name == repository).cloned() else { return Ok(()) };
-    let Some(git_dir) = config.git_dir.clone() else { return Ok(()) };
-    let core = state.store.clone();
-    let handle = tokio::runtime::Handle::current();
-    let read = config.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        let store = Store::on_runtime(core, handle);
-        crate::governed::open(&store, &read, &git_dir, now)
-    })
-    .await??;
-    let Ok(governed) = opened else { return Ok(()) };
-    let policy = Arc::new(governed.policy);
+    let Some(policy) = judged.policy.clone() else { return Ok(()) };
     for collector in policy.docs.collectors.iter().filter(|c| c.name == crate::collectors::BRANCH_PROTECTION) {
         for branch in crate::collectors::protected_branches(&policy) {
             let window = crate::collectors::window(&collector.cadence, now);

@@ -156,6 +156,65 @@ pub fn postgres_entries(url: &str) -> Option<u64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// The start of a small policy the black-box tests share: Acme, Alice and Bob, a review by
+/// someone other than the author, and a standard category that asks for it. Tests add
+/// their own sections with `concat!`.
+#[macro_export]
+macro_rules! acme_policy {
+    () => {
+        r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+[people.bob]
+name = "Bob"
+emails = "bob@example.com"
+
+[rules.peer-review]
+approvals = 1
+from = "*"
+exclude-author = true
+
+[[categories]]
+id = "standard"
+name = "Standard"
+default = true
+require = "peer-review"
+"#
+    };
+}
+
+/// An emergency category (the `Change-Type: emergency` trailer, or `when` as given) whose
+/// review Bob, its authorizer, may let it skip; the obligations are the test's own.
+#[macro_export]
+macro_rules! acme_emergency {
+    () => {
+        $crate::acme_emergency!(r#"{ trailer = "Change-Type: emergency" }"#)
+    };
+    ($when:literal) => {
+        concat!(
+            "\n[[categories]]\nid = \"emergency\"\nname = \"Emergency\"\nprecedence = 100\nwhen = ",
+            $when,
+            "\n",
+            r#"require = "peer-review"
+emergency = true
+
+[emergency]
+authorizers = ["bob"]
+may-skip = ["review"]
+authorization-trailer = "Emergency-Authorized-By"
+"#
+        )
+    };
+}
+
 /// For each listed test, a `postgres_…` twin that runs the same body on PostgreSQL and
 /// checks that its store was there (not in a SQLite file beside the repository).
 #[macro_export]

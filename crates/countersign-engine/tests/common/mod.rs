@@ -7,6 +7,26 @@ use countersign_engine::report::{Evaluation, RequirementResult, Status};
 use countersign_engine::{Engine, EvalOptions};
 use countersign_policy::model::Policy;
 
+/// The start of a small policy for a test: its `[policy]` table and Alice. Tests add their
+/// own sections with `concat!`.
+#[macro_export]
+macro_rules! acme_policy {
+    () => {
+        r#"[policy]
+organization = "Acme"
+title = "Change Management Policy"
+owner = "CTO"
+version = "1"
+effective = 2026-01-01
+review-every = "annual"
+
+[people.alice]
+name = "Alice"
+emails = "alice@example.com"
+"#
+    };
+}
+
 pub fn example(name: &str) -> Policy {
     let path = format!("{}/../../examples/policies/{name}.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
