@@ -259,6 +259,39 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 
 /// Bind one log entry's columns, in the order of `INSERT INTO log_entries (idx, leaf_hash,
 /// envelope, kind, change_id, recorded_at, recorded_by, idempotency_key)`, on either backend.
+/// Most entries in one SQLite fast-path transaction (bounds the statement's parameters
+/// and the number of distinct statements each connection prepares).
+const FAST_GROUP: usize = 64;
+
+/// Appended entries between two background WAL checkpoints on SQLite (a 19 KB webhook
+/// body is about five WAL pages, so about 1,300 pages: near SQLite's own default of 1,000).
+const WAL_CHECKPOINT_EVERY: usize = 256;
+
+/// The head of the INSERT that stores a webhook delivery; its rows bind with
+/// [`bind_delivery!`].
+const DELIVERY_INSERT: &str = "INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES";
+
+/// The head of the INSERT that enqueues a job (rows: key, kind, payload, run_after, now,
+/// and 0, 0),
+/// and its upsert: enqueuing a key again replaces the payload, bumps the generation and
+/// keeps the earlier due time of an unclaimed job.
+const JOB_INSERT: &str = "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
+const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
+     run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END";
+
+macro_rules! bind_delivery {
+    ($q:expr, $index:expr, $d:expr) => {
+        $q.bind(&$d.forge)
+            .bind(&$d.delivery_id)
+            .bind(&$d.event)
+            .bind(&$d.sha256)
+            .bind($d.body.as_slice())
+            .bind(&$d.headers)
+            .bind(&$d.received_at)
+            .bind(*$index as i64)
+    };
+}
+
 macro_rules! bind_entry {
     ($q:expr, $index:expr, $entry:expr) => {
         $q.bind(*$index as i64)
@@ -501,6 +534,8 @@ macro_rules! backend {
                 conn: Option<sqlx::pool::PoolConnection<$db>>,
                 state: Option<Frontier>,
                 pub anchors: Vec<Checkpoint>,
+                since_checkpoint: usize,
+                checkpointing: Option<tokio::task::JoinHandle<()>>,
             }
 
             /// Refuse to sign over a tree someone rewrote without the key: the stored state
@@ -639,10 +674,34 @@ macro_rules! backend {
                     Self { anchors, ..Self::default() }
                 }
 
+                /// Appends `entries`. On SQLite a large group goes in transactions of at most
+                /// [`FAST_GROUP`] entries, each on the fast path, rather than in one
+                /// transaction on the locked path (which reads and proves the state again):
+                /// the entries of a group are independent, so each may commit on its own.
                 pub async fn append(&mut self, pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
+                    if !$multi || entries.len() <= FAST_GROUP {
+                        return self.append_group(pool, signer, entries, now).await;
+                    }
+                    let mut outcomes = Vec::with_capacity(entries.len());
+                    for chunk in entries.chunks(FAST_GROUP) {
+                        outcomes.extend(self.append_group(pool, signer, chunk, now).await?);
+                    }
+                    Ok(outcomes)
+                }
+
+                async fn append_group(&mut self, pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
                     let mut conn = match self.conn.take() {
                         Some(c) => c,
-                        None => pool.acquire().await.map_err(db("connecting for an append"))?,
+                        None => {
+                            let mut conn = pool.acquire().await.map_err(db("connecting for an append"))?;
+                            if $multi {
+                                // SQLite: this connection never checkpoints the WAL inside its
+                                // COMMIT (which would hold every waiting append); a background
+                                // PASSIVE checkpoint on another connection does it instead.
+                                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await.map_err(db("configuring the appender"))?;
+                            }
+                            conn
+                        }
                     };
                     let cached = self.state.take();
                     if $multi
@@ -652,6 +711,7 @@ macro_rules! backend {
                             Ok(Some((outcomes, state))) => {
                                 self.conn = Some(conn);
                                 self.state = Some(state);
+                                self.checkpoint_wal(pool, entries.len());
                                 return Ok(outcomes);
                             }
                             Ok(None) => {}
@@ -665,11 +725,31 @@ macro_rules! backend {
                         Ok((outcomes, state)) => {
                             self.conn = Some(conn);
                             self.state = state;
+                            self.checkpoint_wal(pool, entries.len());
                             Ok(outcomes)
                         }
                         // Give the connection back; the next append starts afresh.
                         Err(e) => Err(e),
                     }
+                }
+
+                /// SQLite: after every [`WAL_CHECKPOINT_EVERY`] appended entries, start a
+                /// PASSIVE checkpoint of the WAL on another pooled connection unless one is
+                /// still running. PASSIVE waits for no reader or writer, so appends go on.
+                fn checkpoint_wal(&mut self, pool: &Pool, appended: usize) {
+                    if !$multi {
+                        return;
+                    }
+                    self.since_checkpoint += appended;
+                    if self.since_checkpoint < WAL_CHECKPOINT_EVERY || self.checkpointing.as_ref().is_some_and(|t| !t.is_finished()) {
+                        return;
+                    }
+                    self.since_checkpoint = 0;
+                    let pool = pool.clone();
+                    self.checkpointing = Some(tokio::spawn(async move {
+                        // A failed checkpoint leaves the WAL longer; the next one retries.
+                        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
+                    }));
                 }
 
                 /// SQLite only: the whole append in two round trips to sqlx's worker thread,
@@ -687,7 +767,7 @@ macro_rules! backend {
                     entries: &[&PreparedEntry],
                     now: &str,
                 ) -> Result<Option<(Vec<AppendOutcome>, Frontier)>, StoreError> {
-                    if entries.len() > 64 || entries.iter().any(|e| e.policy.is_some() || e.delivery.is_some()) {
+                    if entries.len() > FAST_GROUP || entries.iter().any(|e| e.policy.is_some()) {
                         return Ok(None);
                     }
                     let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
@@ -730,7 +810,7 @@ macro_rules! backend {
                     }
                     sql.push_str("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4 RETURNING tree_size; ");
                     let mut n = 4;
-                    let mut values = |head: &str, columns: usize, rows: usize, sql: &mut String| {
+                    let mut values = |head: &str, columns: usize, rows: usize, tail: &str, sql: &mut String| {
                         sql.push_str(head);
                         for r in 0..rows {
                             sql.push_str(if r == 0 { " (" } else { ", (" });
@@ -741,11 +821,20 @@ macro_rules! backend {
                             }
                             sql.push(')');
                         }
+                        sql.push_str(tail);
                         sql.push_str("; ");
                     };
-                    values("INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES", 8, plan.rows.len(), &mut sql);
+                    values("INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES", 8, plan.rows.len(), "", &mut sql);
                     if !plan.nodes.is_empty() {
-                        values("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, plan.nodes.len(), &mut sql);
+                        values("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, plan.nodes.len(), "", &mut sql);
+                    }
+                    // Webhook deliveries and the jobs that process them, in the same two
+                    // round trips (a delivery id already stored fails the INSERT, and the
+                    // caller's locked path reports it).
+                    let deliveries: Vec<(u64, &DeliveryRow)> = plan.rows.iter().filter_map(|(index, e)| e.delivery.as_ref().map(|d| (*index, d))).collect();
+                    if !deliveries.is_empty() {
+                        values(DELIVERY_INSERT, 8, deliveries.len(), "", &mut sql);
+                        values(JOB_INSERT, 7, deliveries.len(), JOB_UPSERT, &mut sql);
                     }
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(plan.frontier.size() as i64)
@@ -757,6 +846,13 @@ macro_rules! backend {
                     }
                     for (node, hash) in &plan.nodes {
                         q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
+                    }
+                    for (index, d) in &deliveries {
+                        q = bind_delivery!(q, index, d);
+                    }
+                    for (_, d) in &deliveries {
+                        let (key, kind, payload, run_after) = &d.job;
+                        q = q.bind(key).bind(kind).bind(payload).bind(*run_after).bind(*run_after).bind(0i64).bind(0i64);
                     }
                     let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
                     // Sign the checkpoint while the worker thread runs the statements.
@@ -880,15 +976,8 @@ macro_rules! backend {
                     }
                     for (index, entry) in &plan.rows {
                         if let Some(d) = &entry.delivery {
-                            sqlx::query("INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                                .bind(&d.forge)
-                                .bind(&d.delivery_id)
-                                .bind(&d.event)
-                                .bind(&d.sha256)
-                                .bind(d.body.as_slice())
-                                .bind(&d.headers)
-                                .bind(&d.received_at)
-                                .bind(*index as i64)
+                            let q = sqlx::query(sqlx::AssertSqlSafe(format!("{DELIVERY_INSERT} ($1, $2, $3, $4, $5, $6, $7, $8)")));
+                            bind_delivery!(q, index, d)
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(db("storing a webhook delivery"))?;
@@ -1119,9 +1208,7 @@ macro_rules! backend {
             /// runs once, at the first event's time plus the delay), a running one runs
             /// again after `run_after`.
             async fn enqueue_on(conn: &mut <$db as sqlx::Database>::Connection, key: &str, kind: &str, payload: &str, run_after: i64, now: i64) -> Result<(), StoreError> {
-                sqlx::query("INSERT INTO jobs (job_key, kind, payload, run_after, generation, attempts, created_at) VALUES ($1, $2, $3, $4, 0, 0, $5) \
-                             ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
-                             run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END")
+                sqlx::query(sqlx::AssertSqlSafe(format!("{JOB_INSERT} ($1, $2, $3, $4, $5, 0, 0){JOB_UPSERT}")))
                     .bind(key)
                     .bind(kind)
                     .bind(payload)

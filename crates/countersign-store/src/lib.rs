@@ -326,7 +326,9 @@ impl AsyncStore {
                         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
                         .busy_timeout(Duration::from_secs(120))
-                        .foreign_keys(true);
+                        .foreign_keys(true)
+                        // Statement journals (multi-row INSERTs) in memory, not in /var/tmp.
+                        .pragma("temp_store", "memory");
                     // No ping before each acquire: a local file has no connection to lose, and the
                     // ping is a round trip to sqlx's worker thread on every query.
                     let pool = sqlx::sqlite::SqlitePoolOptions::new()
