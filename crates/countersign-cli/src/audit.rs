@@ -203,7 +203,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
             }
             s
         }
-        Format::Text | Format::Github | Format::Html => {
+        Format::Text | Format::Github | Format::Html | Format::Oscal => {
             let mut s = String::new();
             for e in &shown {
                 s.push_str(&output::evaluation_text(e));

@@ -165,7 +165,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
             output::github_annotations(&eval)
                 + &output::github_inert(&(output::evaluation_text(&eval) + hint.as_deref().unwrap_or("")))
         }
-        Format::Text | Format::Html => {
+        Format::Text | Format::Html | Format::Oscal => {
             output::evaluation_text(&eval)
                 + hint.as_deref().unwrap_or("")
                 + &output::as_of_line(g.as_of(), &policy, &src.name)

@@ -144,6 +144,10 @@ enum Command {
     /// The period report an auditor takes away: population, controls and their pass rates,
     /// exceptions, emergencies, deploy decisions, a sample with inclusion proofs.
     Report(report::ReportArgs),
+    /// OSCAL documents: the component definition of what countersign enforces
+    /// (`countersign report --format oscal` writes the period's assessment results).
+    #[command(subcommand)]
+    Oscal(report::OscalCommand),
     /// Run a forge-settings collector now (branch-protection): compare the forge's settings
     /// with the policy and log what was read and found.
     Collect(collect::CollectArgs),
@@ -177,6 +181,12 @@ fn main() -> ExitCode {
     let mut g = cli.global;
     // The only place the wall clock is read: everything below takes the time as an input.
     g.clock = wall_clock();
+    if g.format == Format::Oscal && !matches!(cli.command, Command::Report(_)) {
+        eprintln!(
+            "error: --format oscal is for `countersign report`\nhint: `countersign oscal component` writes the component definition"
+        );
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd, &g).map(ExitCode::from),
         Command::Audit(args) => audit::run(args, &g).map(ExitCode::from),
@@ -188,6 +198,7 @@ fn main() -> ExitCode {
         Command::Obligations(args) => obligations::run(args, &g).map(ExitCode::from),
         Command::Report(args) => report::run(args, &g).map(ExitCode::from),
         Command::Collect(args) => collect::run(args, &g).map(ExitCode::from),
+        Command::Oscal(cmd) => report::oscal(cmd, &g).map(ExitCode::from),
         Command::Owners(args) => owners::run(args, &g).map(ExitCode::from),
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),

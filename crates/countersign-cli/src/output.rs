@@ -22,6 +22,9 @@ pub enum Format {
     Github,
     /// HTML (policy render only).
     Html,
+    /// OSCAL 1.1 JSON (`report` only: assessment-results and the assessment-plan they
+    /// import, written with --out).
+    Oscal,
 }
 
 /// The version tag of the JSON documents countersign prints.

@@ -103,7 +103,7 @@ pub fn run(cmd: PolicyCommand, g: &Global) -> anyhow::Result<u8> {
             let doc = match g.format {
                 Format::Html => countersign_policy::render::html(&loaded.policy),
                 Format::Json => output::to_json(&loaded.policy)?,
-                Format::Markdown | Format::Text | Format::Github => {
+                Format::Markdown | Format::Text | Format::Github | Format::Oscal => {
                     countersign_policy::render::markdown(&loaded.policy)
                 }
             };

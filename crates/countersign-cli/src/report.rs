@@ -24,6 +24,8 @@ use countersign_engine::summary::{Summary, sample, summarize};
 use countersign_store::{Evidence, RecordRequest};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
+
+mod oscal;
 use crate::{EXIT_OK, Global, PolicyArgs};
 
 #[derive(Args, Debug)]
@@ -215,6 +217,12 @@ struct ProvenEntry {
 
 pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
     anyhow::ensure!(args.from < args.to, "--from {} is not before --to {}", args.from, args.to);
+    anyhow::ensure!(
+        g.format != Format::Oscal || args.out.is_some(),
+        "--format oscal writes two files ({} and {}, which imports it)\nhint: add --out DIR",
+        oscal::RESULTS_FILE,
+        oscal::PLAN_FILE
+    );
     let history = crate::audit::open_history(args.policy.policy.as_deref(), g)?;
     let now = g.as_of();
     let walk_opts = countersign_git::WalkOptions {
@@ -336,16 +344,19 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
     let (text, extension) = match g.format {
         Format::Json => (output::to_json(&report)?, "json"),
         Format::Html => (html_report(&report), "html"),
+        Format::Oscal => (output::to_json(&oscal::assessment_results(&report))?, "oscal"),
         _ => (markdown_report(&report), "md"),
     };
     match &args.out {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let path = dir.join(format!("report.{extension}"));
-            let partial = dir.join(format!(".report.{extension}.partial"));
-            std::fs::write(&partial, &text).with_context(|| format!("cannot write {}", partial.display()))?;
-            std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            if g.format == Format::Oscal {
+                // The plan first: the results name it.
+                write_atomically(dir, oscal::PLAN_FILE, &output::to_json(&oscal::assessment_plan(&report))?)?;
+                write_atomically(dir, oscal::RESULTS_FILE, &text)?;
+            } else {
+                write_atomically(dir, &format!("report.{extension}"), &text)?;
+            }
         }
         None => print!("{text}"),
     }
@@ -354,6 +365,49 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         record_digest(g, &report, extension, &text)?;
     }
     Ok(EXIT_OK)
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum OscalCommand {
+    /// Write an OSCAL 1.1 component-definition: countersign as the component that
+    /// implements each control the policy maps ([[policy.controls]]), through the
+    /// requirements named there.
+    #[command(
+        after_help = "Examples:\n  countersign oscal component > component-definition.json\n  countersign oscal component --policy bundled:healthcare-cab --out cd.json\n\nThe period's findings come from `countersign report --format oscal --out DIR`.\n\nExit codes: 0 written, 2 the policy is invalid or the file could not be written."
+    )]
+    Component {
+        /// Write the document to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+pub fn oscal(cmd: OscalCommand, g: &Global) -> anyhow::Result<u8> {
+    let OscalCommand::Component { out, policy } = cmd;
+    let src = crate::policy_source::read(policy.policy.as_deref(), &g.repo())?;
+    let loaded = crate::policy_source::load(&src, g.today())?;
+    crate::policy_source::warn(&src, &loaded.warnings);
+    let sha256 = countersign_store::evidence::sha256_hex(src.text.as_bytes());
+    let doc = oscal::component_definition(&loaded.policy, &src.name, &sha256, g.as_of());
+    let text = output::to_json(&doc)?;
+    match out {
+        Some(path) => {
+            crate::policy_cmd::write_atomically(&path, text.as_bytes())?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(EXIT_OK)
+}
+
+/// Write `name` in `dir` without leaving a half-written file, and say so.
+fn write_atomically(dir: &std::path::Path, name: &str, text: &str) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    crate::policy_cmd::write_atomically(&path, text.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// A control's pass rate over the changes that had a requirement implementing it.

@@ -15,7 +15,7 @@ pub fn context(g: &Global) -> CliContext {
         format: match g.format {
             Format::Json => StoreFormat::Json,
             Format::Markdown => StoreFormat::Markdown,
-            Format::Text | Format::Github | Format::Html => StoreFormat::Text,
+            Format::Text | Format::Github | Format::Html | Format::Oscal => StoreFormat::Text,
         },
         database_url: g.database.clone(),
         key_file: g.key_file.clone(),

@@ -256,3 +256,111 @@ fn s004_14_the_html_report_prints_to_pdf_in_chromium() {
         assert!((450..=560).contains(&w) && (640..=760).contains(&h), "page size {w}x{h}");
     }
 }
+
+/// `tools/oscal/validate`: NIST's published OSCAL 1.1.2 JSON schema checked by Ajv, an
+/// independent validator (installed by `.ci/run`; a missing validator fails the test).
+fn oscal_validate(model: &str, file: &std::path::Path) -> Run {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/oscal/validate");
+    let r = Run::of(assert_cmd::Command::new("bash").arg(script).args(["--model", model]).arg(file));
+    assert_ne!(
+        r.code, 2,
+        "the OSCAL validator could not run (see tools/oscal/README.md, Install): {}{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+/// `report --format oscal` writes assessment-results and the assessment-plan they import,
+/// with a finding per control (satisfied / not-satisfied) and observations linking to the
+/// log entries; `oscal component` writes the component definition. All three validate
+/// against NIST's schema with an independent validator, which also rejects a tampered one.
+#[test]
+fn s002_13_s003_11_s004_14_oscal_assessment_results_plan_and_component_validate_against_nists_schema() {
+    let (repo, ids) = quarter();
+    let out = repo.path().join("oscal");
+    let args = [
+        "--format",
+        "oscal",
+        "report",
+        "--from",
+        "2026-05-01",
+        "--to",
+        "2100-01-01",
+        "--sample",
+        "4",
+        "--seed",
+        "3",
+        "--no-record",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let r = run(&repo, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let results_path = out.join("assessment-results.json");
+    let plan_path = out.join("assessment-plan.json");
+    let ar: serde_json::Value = serde_json::from_slice(&std::fs::read(&results_path).unwrap()).unwrap();
+    let ar = &ar["assessment-results"];
+    assert_eq!(ar["import-ap"]["href"], "assessment-plan.json");
+    assert_eq!(ar["metadata"]["oscal-version"], "1.1.2");
+    let result = &ar["results"][0];
+    assert_eq!(result["start"], "2026-05-01T00:00:00Z");
+    let state = |control: &str| {
+        let f = result["findings"].as_array().unwrap().iter().find(|f| f["target"]["target-id"] == control).unwrap();
+        f["target"]["status"]["state"].as_str().unwrap().to_owned()
+    };
+    // As in the JSON report: one unreviewed merge fails CC8.1, an overdue obligation A.8.32.
+    assert_eq!(state("CC8.1"), "not-satisfied");
+    assert_eq!(state("A.8.32"), "not-satisfied");
+    assert_eq!(state("CM-01"), "satisfied");
+    let observations = result["observations"].as_array().unwrap();
+    let cc81 = observations.iter().find(|o| o["title"].as_str().unwrap().contains("CC8.1")).unwrap();
+    assert!(cc81["relevant-evidence"][0]["href"].as_str().unwrap().ends_with(&ids[2]), "{cc81:#}");
+    let sampled = observations.iter().find(|o| o["title"] == format!("Sampled change {}", ids[1])).unwrap();
+    assert!(
+        sampled["relevant-evidence"][0]["href"].as_str().unwrap().starts_with("countersign-log:entry/"),
+        "{sampled:#}"
+    );
+    // The same inputs give the same documents (UUIDs are named, not random).
+    let first = std::fs::read(&results_path).unwrap();
+    assert_eq!(run(&repo, &args).code, 0);
+    assert_eq!(std::fs::read(&results_path).unwrap(), first);
+
+    let v = oscal_validate("assessment-results", &results_path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    let v = oscal_validate("assessment-plan", &plan_path);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // A finding state the schema does not allow is caught by the validator.
+    let tampered = out.join("tampered.json");
+    std::fs::write(&tampered, String::from_utf8(first).unwrap().replacen("\"not-satisfied\"", "\"failed\"", 1))
+        .unwrap();
+    let v = oscal_validate("assessment-results", &tampered);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+
+    let component = repo.path().join("component-definition.json");
+    let r = run(&repo, &["oscal", "component", "--out", component.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let cd: serde_json::Value = serde_json::from_slice(&std::fs::read(&component).unwrap()).unwrap();
+    let implementations = cd["component-definition"]["components"][0]["control-implementations"].as_array().unwrap();
+    assert_eq!(implementations.len(), 3, "one per framework: {cd:#}");
+    let v = oscal_validate("component-definition", &component);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+
+    // OSCAL needs a directory for its two files, and is only the report's format.
+    let r = run(&repo, &["--format", "oscal", "report", "--from", "2026-05-01", "--to", "2026-06-01", "--no-record"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("hint: add --out DIR"), "{}", r.stderr);
+    let r = run(&repo, &["--format", "oscal", "audit"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is for `countersign report`"), "{}", r.stderr);
+}
+
+/// The validator used above does reject documents: the deliberately broken example fails.
+#[test]
+fn s003_11_the_oscal_validator_rejects_an_invalid_document() {
+    let broken = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools/oscal/examples/invalid-assessment-results.json");
+    let v = oscal_validate("assessment-results", &broken);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("INVALID"), "{}", v.stdout);
+}
