@@ -549,6 +549,7 @@ ROOT = "countersign-evidence"
 MAX_FILE_BYTES = 1024 * 1024  # an entry, proof, checkpoint, consistency proof, log.vkey, manifest.sig
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024  # manifest.json
 MAX_POLICY_BYTES = 16 * 1024 * 1024  # policy/*.txt
+MAX_ATTACHMENT_BYTES = 32 * 1024 * 1024  # attachments/* (a webhook body is at most 25 MB)
 MAX_TOTAL_BYTES = 512 * 1024 * 1024  # all files together
 MAX_MEMBERS = 250000  # files and directories
 MAX_EXTENSION_BYTES = 64 * 1024  # one pax header or GNU long name
@@ -562,6 +563,8 @@ def file_limit(name):
         return MAX_MANIFEST_BYTES
     if name.startswith("policy/"):
         return MAX_POLICY_BYTES
+    if name.startswith("attachments/"):
+        return MAX_ATTACHMENT_BYTES
     return MAX_FILE_BYTES
 
 
@@ -822,6 +825,12 @@ PACKAGE_FORMAT = "countersign.dev/evidence-package@v1"
 
 _ENTRY = {"index": is_u64, "kind": is_str, "file": is_str, "proof": is_str}
 _POLICY = {"version": is_str, "sha256": is_str, "file": is_str, "entry": is_u64}
+_ATTACHMENT = {"entry": is_u64, "kind": is_str, "sha256": is_str, "file": is_str}
+
+
+def _attachment_ok(v):
+    struct(v, "manifest.json: an attachment", _ATTACHMENT)
+    return True
 
 
 def _entry_ok(v):
@@ -840,7 +849,8 @@ def parse_manifest(data):
         "checkpoint": is_str, "checkpoints": list_of(is_str), "consistency": list_of(is_str),
         "entries": lambda v: type(v) is list and all(_entry_ok(e) for e in v),
         "files": map_of(is_str),
-    }, optional={"policy": None, "policies": lambda v: type(v) is list, "gaps": list_of(_gap_ok)})
+    }, optional={"policy": None, "policies": lambda v: type(v) is list, "gaps": list_of(_gap_ok),
+                 "attachments": lambda v: type(v) is list and all(_attachment_ok(a) for a in v)})
     policy = m.get("policy")
     if policy is not None:
         struct(policy, "manifest.json: policy", _POLICY)
@@ -999,7 +1009,24 @@ def verify_files(files, pinned, trusted):
         predicate = st["predicate"]
         if not isinstance(predicate, dict) or predicate.get("sha256") != policy["sha256"]:
             raise VerifyError("the policy's log entry names another digest", policy["entry"])
-    # 8. Gaps are well-formed ranges of indices the package does not hold.
+    # 8. Each attachment is the file its entry logs the digest of.
+    for a in m.get("attachments", []):
+        if a["file"] not in files:
+            raise VerifyError("%s is missing" % a["file"], a["entry"])
+        if files[a["file"]][1] != a["sha256"]:
+            raise VerifyError("%s does not match its logged digest" % a["file"], a["entry"])
+        st = statements.get(a["entry"])
+        if st is None:
+            raise VerifyError("the log entry of %s is not in the package" % a["file"], a["entry"])
+        kind = st["predicateType"]
+        if kind.startswith("https://countersign.dev/evidence/"):
+            kind = kind[len("https://countersign.dev/evidence/"):]
+        if kind.endswith("/v1"):
+            kind = kind[:-3]
+        predicate = st["predicate"]
+        if kind != a["kind"] or not isinstance(predicate, dict) or predicate.get("sha256") != a["sha256"]:
+            raise VerifyError("the log entry of %s is not a %s entry naming its digest" % (a["file"], a["kind"]), a["entry"])
+    # 9. Gaps are well-formed ranges of indices the package does not hold.
     gaps = [tuple(g) for g in m.get("gaps", [])]
     after = None
     for first, last in gaps:

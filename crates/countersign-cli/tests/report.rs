@@ -260,7 +260,7 @@ fn s004_14_the_html_report_prints_to_pdf_in_chromium() {
 /// `tools/oscal/validate`: NIST's published OSCAL 1.1.2 JSON schema checked by Ajv, an
 /// independent validator (installed by `.ci/run`; a missing validator fails the test).
 fn oscal_validate(model: &str, file: &std::path::Path) -> Run {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/oscal/validate");
+    let script = common::workspace_root().join("tools/oscal/validate");
     let r = Run::of(assert_cmd::Command::new("bash").arg(script).args(["--model", model]).arg(file));
     assert_ne!(
         r.code, 2,
@@ -363,4 +363,83 @@ fn s003_11_the_oscal_validator_rejects_an_invalid_document() {
     let v = oscal_validate("assessment-results", &broken);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("INVALID"), "{}", v.stdout);
+}
+
+/// Both verifiers on an evidence package: `countersign evidence verify` and the independent
+/// Python verifier. Their exit codes and output.
+fn verify_both(repo: &Repo, package: &std::path::Path) -> (Run, Run) {
+    let ours = run(repo, &["evidence", "verify", package.to_str().unwrap()]);
+    let script = common::workspace_root().join("tools/verify-log/verify_log.py");
+    let python = Run::of(assert_cmd::Command::new("python3").arg(script).arg("package").arg(package));
+    (ours, python)
+}
+
+/// The evidence package for a period holds the report file whose digest the log records
+/// (`evidence export --attach`), beside the verdicts and policy versions; both verifiers
+/// check that it is the file logged, and fail when a byte of it changes.
+#[test]
+fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it() {
+    let (repo, _) = quarter();
+    let out = repo.path().join("reports");
+    let r = run(
+        &repo,
+        &["--format", "html", "report", "--from", "2026-05-01", "--to", "2100-01-01", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report = out.join("report.html");
+    let package = repo.path().join("evidence.tar");
+    let r = run(
+        &repo,
+        &[
+            "--format",
+            "json",
+            "evidence",
+            "export",
+            "--since",
+            "2000-01-01",
+            "--out",
+            package.to_str().unwrap(),
+            "--attach",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["attachments"], 1, "{summary}");
+    let (ours, python) = verify_both(&repo, &package);
+    assert_eq!(ours.code, 0, "{}{}", ours.stdout, ours.stderr);
+    assert_eq!(python.code, 0, "{}{}", python.stdout, python.stderr);
+
+    // A file whose digest is not a logged report is refused, and nothing is written.
+    let stranger = repo.path().join("not-a-report.html");
+    std::fs::write(&stranger, "<p>edited afterwards</p>").unwrap();
+    let refused = repo.path().join("refused.tar");
+    let r = run(
+        &repo,
+        &[
+            "evidence",
+            "export",
+            "--since",
+            "2000-01-01",
+            "--out",
+            refused.to_str().unwrap(),
+            "--attach",
+            stranger.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is not a report logged in the period"), "{}", r.stderr);
+    assert!(!refused.exists());
+
+    // One byte of the report changed inside the package (tar keeps file data as is).
+    let mut bytes = std::fs::read(&package).unwrap();
+    let at = bytes.windows(15).position(|w| w == b"<!DOCTYPE html>").expect("the report is in the package");
+    bytes[at + 2] = b'd';
+    let tampered = repo.path().join("tampered.tar");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (ours, python) = verify_both(&repo, &tampered);
+    assert_ne!(ours.code, 0, "{}{}", ours.stdout, ours.stderr);
+    assert_ne!(python.code, 0, "{}{}", python.stdout, python.stderr);
+    let said = format!("{}{}", ours.stdout, ours.stderr);
+    assert!(said.contains("attachments/"), "names the file: {said}");
 }

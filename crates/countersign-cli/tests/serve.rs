@@ -259,6 +259,67 @@ fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
     assert_eq!(verified_size(dir.path(), &database), 1);
 }
 
+/// The evidence package of a period holds the raw body of every webhook delivery logged in
+/// it, so an auditor sees the forge's exact words; both verifiers check each body against
+/// the digest its log entry names. A stored body edited in the database is refused at
+/// export rather than packaged.
+#[test]
+fn x04_the_evidence_package_holds_each_webhook_body_and_both_verifiers_check_them() {
+    let (dir, database) = sqlite_setup();
+    let server = Server::start(dir.path(), &database, &[]);
+    let opened = fixture("github/pull_request/opened.payload.json");
+    let review = fixture("github/pull_request_review/submitted.payload.json");
+    assert_eq!(github_post(&server, "pull_request", "d-1", &opened).0, 200);
+    assert_eq!(github_post(&server, "pull_request_review", "d-2", &review).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"process-delivery\",outcome=\"done\"} 2");
+    assert!(server.stop().success());
+
+    let export = |out: &str| {
+        common::countersign(dir.path())
+            .args(["--format", "json", "evidence", "export", "--since", "2000-01-01", "--out", out])
+            .args(["--key-file", "log.key", "--database", &database, "--checkpoint-ref", "none"])
+            .output()
+            .unwrap()
+    };
+    let out = export("evidence.tar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["attachments"], 2, "{summary}");
+    let package = dir.path().join("evidence.tar");
+    let bytes = std::fs::read(&package).unwrap();
+    assert!(bytes.windows(opened.len()).any(|w| w == opened.as_slice()), "the body, byte for byte");
+    let ours = common::countersign(dir.path()).args(["evidence", "verify"]).arg(&package).output().unwrap();
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let python = std::process::Command::new("python3")
+        .arg(common::workspace_root().join("tools/verify-log/verify_log.py"))
+        .arg("package")
+        .arg(&package)
+        .output()
+        .unwrap();
+    assert!(
+        python.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&python.stdout),
+        String::from_utf8_lossy(&python.stderr)
+    );
+
+    // A body edited in the database no longer matches its logged digest: no package.
+    let edit = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); n=c.execute(\"UPDATE deliveries SET body = CAST('{}' AS BLOB) WHERE delivery_id = 'd-2'\").rowcount; c.commit(); sys.exit(0 if n == 1 else 1)"])
+        .arg(dir.path().join("countersign.db"))
+        .status()
+        .unwrap();
+    assert!(edit.success(), "the body was edited");
+    let out = export("after-edit.tar");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not match the digest logged in entry"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("after-edit.tar").exists());
+}
+
 #[test]
 fn webhook_bad_inputs_are_refused_and_nothing_is_stored() {
     let (dir, database) = sqlite_setup();

@@ -399,6 +399,11 @@ pub enum EvidenceCommand {
         /// from an earlier package) to the package's head. Repeatable.
         #[arg(long, value_name = "SIZE")]
         consistency_from: Vec<u64>,
+        /// Put this report file in the package (`countersign report --out` wrote it): its
+        /// SHA-256 must be a `report` entry in the period. Repeatable. Webhook bodies are
+        /// always included.
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
     },
     /// Verify an evidence package offline, with no database.
     Verify {
@@ -1116,7 +1121,7 @@ pub fn parse_time_bound(text: &str) -> anyhow::Result<String> {
 
 fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCode> {
     match command {
-        EvidenceCommand::Export { since, until, out, consistency_from } => {
+        EvidenceCommand::Export { since, until, out, consistency_from, attach } => {
             let since = since
                 .as_deref()
                 .map(parse_time_bound)
@@ -1130,13 +1135,19 @@ fn evidence(ctx: &CliContext, command: EvidenceCommand) -> anyhow::Result<ExitCo
             let mut store = Store::open(&ctx.database_url()?, &OpenOptions { create: false, clock: ctx.clock })?;
             store.set_signer(signer)?;
             store.set_publishers(ctx.publishers())?;
-            let summary = package::export(&store, &since, &until, &out, &consistency_from)?;
+            let summary = package::export_with(&store, &since, &until, &out, &consistency_from, &attach)?;
             match ctx.format {
                 Format::Json => print_json(&serde_json::json!({
                     "out": out.display().to_string(), "entries": summary.entries, "treeSize": summary.tree_size, "policyVersion": summary.policy_version,
-                    "gaps": summary.gaps,
+                    "gaps": summary.gaps, "attachments": summary.attachments,
                 }))?,
-                _ => println!("wrote {} ({} entries, log size {})", out.display(), summary.entries, summary.tree_size),
+                _ => println!(
+                    "wrote {} ({} entries, {} attachments, log size {})",
+                    out.display(),
+                    summary.entries,
+                    summary.attachments,
+                    summary.tree_size
+                ),
             }
             if let Some(warning) = package::gaps_warning(&summary.gaps) {
                 eprintln!("warning: {warning}");

@@ -269,13 +269,15 @@ const WAL_CHECKPOINT_EVERY: usize = 256;
 
 /// The head of the INSERT that stores a webhook delivery; its rows bind with
 /// [`bind_delivery!`].
-const DELIVERY_INSERT: &str = "INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES";
+const DELIVERY_INSERT: &str =
+    "INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES";
 
 /// The head of the INSERT that enqueues a job (rows: key, kind, payload, run_after, now,
 /// and 0, 0),
 /// and its upsert: enqueuing a key again replaces the payload, bumps the generation and
 /// keeps the earlier due time of an unclaimed job.
-const JOB_INSERT: &str = "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
+const JOB_INSERT: &str =
+    "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
 const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
      run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END";
 

@@ -1834,15 +1834,12 @@ impl Store {
     /// period, oldest first: the one in force at `since` and each published before `until`
     /// (version, digest, text, entry).
     #[allow(clippy::type_complexity)]
-    pub(crate) fn export_rows(
-        &self,
-        since: &str,
-        until: &str,
-    ) -> Result<(Vec<(u64, Vec<u8>)>, Vec<(String, String, String, u64)>), StoreError> {
+    pub(crate) fn export_rows(&self, since: &str, until: &str) -> Result<ExportRows, StoreError> {
         let since: Timestamp = since.parse().map_err(|e| StoreError::Package(format!("--since: {e}")))?;
         let until: Timestamp = until.parse().map_err(|e| StoreError::Package(format!("--until: {e}")))?;
         let mut rows = Vec::new();
         let mut versions: Vec<(String, String, u64)> = Vec::new();
+        let mut deliveries: Vec<(u64, String, String, String)> = Vec::new();
         self.proven_scan(&mut |e, bytes| {
             if e.recorded_at < until
                 && let Evidence::PolicyVersion { version, sha256 } = &e.evidence
@@ -1855,8 +1852,25 @@ impl Store {
             }
             if e.recorded_at >= since && e.recorded_at < until {
                 rows.push((e.index, bytes.to_vec()));
+                if let Evidence::WebhookDelivery { forge, delivery_id, sha256, .. } = &e.evidence {
+                    deliveries.push((e.index, forge.clone(), delivery_id.clone(), sha256.clone()));
+                }
             }
         })?;
+        // The raw body of every webhook delivery in the period: the forge's exact words.
+        let mut bodies = Vec::with_capacity(deliveries.len());
+        for (index, forge, id, sha256) in deliveries {
+            let pool = &self.core.pool;
+            let stored = self.handle.block_on(async { on_pool!(pool, db::delivery(&forge, &id)) })?;
+            match stored.and_then(|d| d.body) {
+                Some(body) if evidence::sha256_hex(&body) == sha256 => bodies.push((index, forge, id, sha256, body)),
+                _ => {
+                    return Err(StoreError::Tampered(format!(
+                        "the stored body of webhook delivery {forge}:{id} is missing or does not match the digest logged in entry {index}"
+                    )));
+                }
+            }
+        }
         let mut policies = Vec::new();
         for (version, sha256, index) in versions {
             let pool = &self.core.pool;
@@ -1872,8 +1886,17 @@ impl Store {
                 }
             }
         }
-        Ok((rows, policies))
+        Ok(ExportRows { rows, policies, deliveries: bodies })
     }
+}
+
+/// What an evidence package holds from the store: the entries of the period, the policy
+/// versions in force (version, SHA-256, text, entry) and the raw webhook bodies (entry,
+/// forge, delivery id, SHA-256, body).
+pub(crate) struct ExportRows {
+    pub rows: Vec<(u64, Vec<u8>)>,
+    pub policies: Vec<(String, String, String, u64)>,
+    pub deliveries: Vec<(u64, String, String, String, Vec<u8>)>,
 }
 
 /// Decode an entry and check the unsigned index columns stored beside it against its

@@ -11,7 +11,9 @@
 //! consistency/<old>-<new>.proof    consistency proof from each of them to the head
 //! entries/<index>.dsse.json        the entries, byte for byte as logged
 //! proofs/<index>.tlog-proof        C2SP tlog-proof of each entry against the head checkpoint
-//! policy/<version>.txt             the policy version in force at `until`
+//! policy/<version>.txt             every policy version in force during the period
+//! attachments/<index>-<name>       bytes whose SHA-256 an entry logs: each webhook delivery's
+//!                                  raw body, and the report files given to `--attach`
 //! ```
 //!
 //! Verification streams the archive once and never extracts it: each member's header
@@ -52,6 +54,8 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub const MAX_MANIFEST_BYTES: u64 = 32 * 1024 * 1024;
 /// The largest policy text (16 MiB).
 pub const MAX_POLICY_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest attachment (32 MiB: a webhook body is at most 25 MB, as GitHub's).
+pub const MAX_ATTACHMENT_BYTES: u64 = 32 * 1024 * 1024;
 /// The most file data one package may hold, all members together (512 MiB).
 pub const MAX_TOTAL_BYTES: u64 = 512 * 1024 * 1024;
 /// The most members (files and directories) one package may hold.
@@ -67,6 +71,8 @@ pub fn file_limit(name: &str) -> u64 {
         MAX_MANIFEST_BYTES
     } else if name.starts_with("policy/") {
         MAX_POLICY_BYTES
+    } else if name.starts_with("attachments/") {
+        MAX_ATTACHMENT_BYTES
     } else {
         MAX_FILE_BYTES
     }
@@ -88,6 +94,18 @@ pub struct ManifestPolicy {
     pub sha256: String,
     pub file: String,
     pub entry: u64,
+}
+
+/// A file whose SHA-256 a log entry in the package names (its predicate's `sha256`): a
+/// webhook delivery's raw body, or a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestAttachment {
+    pub entry: u64,
+    /// The entry's kind: `webhook-delivery` or `report`.
+    pub kind: String,
+    pub sha256: String,
+    pub file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +137,9 @@ pub struct Manifest {
     /// written before this field existed have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<(u64, u64)>,
+    /// Files whose digest an entry logs. Written only when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "objects")]
+    pub attachments: Vec<ManifestAttachment>,
 }
 
 /// A struct read only from a JSON object. serde would also take a struct written as an
@@ -168,6 +189,8 @@ pub struct ExportSummary {
     pub policy_version: Option<String>,
     /// Indices missing between the first and last entry of the period (inclusive ranges).
     pub gaps: Vec<(u64, u64)>,
+    /// Webhook bodies and reports attached.
+    pub attachments: usize,
 }
 
 /// `3, 5-7`: the indices of inclusive ranges, for messages.
@@ -219,9 +242,22 @@ pub fn export(
     out: &Path,
     consistency_from: &[u64],
 ) -> Result<ExportSummary, StoreError> {
+    export_with(store, since, until, out, consistency_from, &[])
+}
+
+/// [`export`], with files to attach (`evidence export --attach`): each must be a file whose
+/// SHA-256 a `report` entry in the period logs, else nothing is written.
+pub fn export_with(
+    store: &Store,
+    since: &str,
+    until: &str,
+    out: &Path,
+    consistency_from: &[u64],
+    attach: &[PathBuf],
+) -> Result<ExportSummary, StoreError> {
     let signer = store.core.signer.as_ref().ok_or(StoreError::NoSigner)?;
     let verifier = signer.verifier();
-    let (mut rows, versions) = store.export_rows(since, until)?;
+    let crate::ExportRows { mut rows, policies: versions, deliveries } = store.export_rows(since, until)?;
     rows.sort_by_key(|(i, _)| *i);
     let period: Vec<u64> = rows.iter().map(|(i, _)| *i).collect();
     for (_, _, _, idx) in &versions {
@@ -315,6 +351,36 @@ pub fn export(
         })
         .collect();
     let policy = policies.last().cloned();
+    let mut attachments = Vec::new();
+    for (index, forge, id, sha256, body) in deliveries {
+        let file = format!("attachments/{index}-{}-{}.json", sanitize(&forge), sanitize(&id));
+        files.insert(file.clone(), body);
+        attachments.push(ManifestAttachment { entry: index, kind: "webhook-delivery".into(), sha256, file });
+    }
+    let statements: BTreeMap<u64, dsse::Statement> = rows
+        .iter()
+        .map(|(i, bytes)| Ok((*i, dsse::statement_unverified(bytes)?)))
+        .collect::<Result<_, StoreError>>()?;
+    for path in attach {
+        let body =
+            std::fs::read(path).map_err(|e| StoreError::Package(format!("cannot read {}: {e}", path.display())))?;
+        let sha256 = sha256_hex(&body);
+        let Some((index, _)) = statements.iter().find(|(_, st)| {
+            st.predicate_type.ends_with("/report/v1")
+                && st.predicate.get("sha256").and_then(|v| v.as_str()) == Some(sha256.as_str())
+        }) else {
+            return Err(StoreError::Package(format!(
+                "{} (SHA-256 {sha256}) is not a report logged in the period: only a file whose digest a `report` entry logs can be attached",
+                path.display()
+            )));
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report");
+        let file = format!("attachments/{index}-{}", sanitize(name));
+        files.insert(file.clone(), body);
+        attachments.push(ManifestAttachment { entry: *index, kind: "report".into(), sha256, file });
+    }
+    attachments.sort_by(|a, b| (a.entry, &a.file).cmp(&(b.entry, &b.file)));
+    attachments.dedup();
     files.insert("log.vkey".into(), format!("{}\n", verifier.vkey()).into_bytes());
     let manifest = Manifest {
         format: PACKAGE_FORMAT.into(),
@@ -330,6 +396,7 @@ pub fn export(
         policies,
         files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
         gaps: gaps.clone(),
+        attachments,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| StoreError::Package(e.to_string()))?;
     let sig = signer.sign_note(&manifest_note_text(verifier.name(), &manifest_bytes))?;
@@ -342,6 +409,7 @@ pub fn export(
         tree_size: head_cp.size,
         policy_version: policy.map(|p| p.version),
         gaps,
+        attachments: manifest.attachments.len(),
     })
 }
 
@@ -986,7 +1054,25 @@ fn verify_files(
             return Err(fail(Some(policy.entry), "the policy's log entry names another digest"));
         }
     }
-    // 8. Gaps are well-formed ranges of indices the package does not hold.
+    // 8. Each attachment is the file its entry logs the digest of.
+    for a in &manifest.attachments {
+        let data = files.get(&a.file).ok_or_else(|| fail(Some(a.entry), format!("{} is missing", a.file)))?;
+        if data.sha256 != a.sha256 {
+            return Err(fail(Some(a.entry), format!("{} does not match its logged digest", a.file)));
+        }
+        let statement = statements
+            .get(&a.entry)
+            .ok_or_else(|| fail(Some(a.entry), format!("the log entry of {} is not in the package", a.file)))?;
+        let kind =
+            statement.predicate_type.trim_start_matches("https://countersign.dev/evidence/").trim_end_matches("/v1");
+        if kind != a.kind || statement.predicate.get("sha256").and_then(|v| v.as_str()) != Some(a.sha256.as_str()) {
+            return Err(fail(
+                Some(a.entry),
+                format!("the log entry of {} is not a {} entry naming its digest", a.file, a.kind),
+            ));
+        }
+    }
+    // 9. Gaps are well-formed ranges of indices the package does not hold.
     let mut after: Option<u64> = None;
     for &(first, last) in &manifest.gaps {
         if first > last || after.is_some_and(|a| first <= a) {
@@ -1075,6 +1161,7 @@ mod tests {
             policies: Vec::new(),
             files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
             gaps: vec![],
+            attachments: vec![],
         };
         let bytes = serde_json::to_vec_pretty(&manifest).unwrap();
         let sig = signer.sign_note(&manifest_note_text(verifier.name(), &bytes)).unwrap();

@@ -254,6 +254,7 @@ fn hand_built(entries: &[Vec<u8>], policy: Option<(&str, &str, u64)>) -> Vec<(St
         policies: vec![],
         files: files.iter().map(|(k, v)| (k.clone(), sha256_hex(v))).collect(),
         gaps: vec![],
+        attachments: vec![],
     };
     let mut files: Vec<(String, Vec<u8>)> = files.into_iter().collect();
     resign(&mut files, serde_json::to_vec_pretty(&manifest).unwrap());
