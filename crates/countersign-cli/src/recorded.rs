@@ -168,7 +168,7 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 bail!("the policy has no emergency obligation {obligation:?}\nhint: one of: {}", ids.join(", "));
             }
         }
-        Evidence::Deploy { environment, .. } => {
+        Evidence::Deploy { environment, .. } | Evidence::Incident { environment: Some(environment), .. } => {
             let environments: Vec<&str> = policy
                 .deploy
                 .iter()
@@ -218,6 +218,7 @@ pub fn validate_record(policy: &Policy, evidence: &Evidence, today: jiff::civil:
                 );
             }
         }
+        Evidence::Incident { environment: None, .. } => {}
         Evidence::WebhookDelivery { .. } | Evidence::ApprovalWithdrawn { .. } => {
             bail!(
                 "webhook deliveries, and withdrawals of approval, are recorded only by `countersign serve`, from the forge's own words"

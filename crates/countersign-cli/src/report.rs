@@ -18,6 +18,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Serialize;
 
 use countersign_engine::evaluate::control_covers;
+use countersign_engine::metrics::{DeployFact, Dora, IncidentFact, ShippedChange, reverted_commit};
 use countersign_engine::obligations::{ObligationCounts, ObligationInstance};
 use countersign_engine::report::{Evaluation, Status, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
@@ -97,6 +98,9 @@ struct Report {
     /// The latest collector run before the period's end for each repository and branch,
     /// with what it found short of the policy (empty: no drift).
     drift: Vec<DriftState>,
+    /// DORA's metrics over the period, and S003-10's monthly share of incidents caused by
+    /// a change against the policy's `[metrics]` threshold.
+    metrics: Dora,
     #[serde(skip_serializing_if = "Option::is_none")]
     sample: Option<Sample>,
 }
@@ -234,7 +238,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         read: countersign_judge::read_options(&history.policy),
         ..Default::default()
     };
-    let (_, evals) = history.judge(&walk_opts, now, true)?;
+    let (walk, evals) = history.judge(&walk_opts, now, true)?;
     let crate::audit::History { src, policy, store, .. } = history;
 
     let in_period = |t: Timestamp| t >= args.from && t < args.to;
@@ -292,6 +296,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
             },
         );
     }
+    let metrics = dora_of(&policy, &store, &walk.changes, &evals, args.from, args.to)?;
     let exceptions = crate::exceptions::rows(&policy, &store, args.to.to_zoned(jiff::tz::TimeZone::UTC).date())?;
     let instances = countersign_engine::obligations::instances(&evals, now, jiff::SignedDuration::from_hours(24));
     let sample = match args.sample {
@@ -338,6 +343,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         deploy_decisions: deploys,
         console_changes: evals.iter().filter(|e| e.change.id.starts_with("console:")).count(),
         drift: drift.into_values().collect(),
+        metrics,
         sample,
     };
 
@@ -408,6 +414,133 @@ fn write_atomically(dir: &std::path::Path, name: &str, text: &str) -> anyhow::Re
     crate::policy_cmd::write_atomically(&path, text.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(())
+}
+
+/// The facts DORA's metrics are computed from: production deploys in time order, each with
+/// the changes of the walk it shipped first (a deploy of a commit ships that change and
+/// every older one), and incidents, recorded or read from reverts and emergency changes.
+fn dora_of(
+    policy: &countersign_policy::model::Policy,
+    store: &countersign_store::Store,
+    changes: &[countersign_engine::change::Change],
+    evals: &[Evaluation],
+    from: Timestamp,
+    to: Timestamp,
+) -> anyhow::Result<Dora> {
+    let production = policy.deploy.as_ref().and_then(|d| d.production());
+    let in_production = |env: Option<&str>| match (production, env) {
+        (Some(p), Some(e)) => p.eq_ignore_ascii_case(e),
+        _ => true,
+    };
+    let position: std::collections::HashMap<&str, usize> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.id.starts_with("console:"))
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let first_commit = |c: &countersign_engine::change::Change| c.commits.first().and_then(|f| f.time).or(c.time);
+    let revert_of = |c: &countersign_engine::change::Change| {
+        let sha = reverted_commit(&c.body)?;
+        changes.iter().position(|o| o.id.starts_with(sha) || o.commits.iter().any(|k| k.id.starts_with(sha)))
+    };
+    let mut recorded = store.evidence_of_kinds(&["deploy"])?;
+    recorded.sort_by_key(|e| match &e.evidence {
+        countersign_store::Evidence::Deploy { deployed_at, .. } => deployed_at.unwrap_or(e.recorded_at),
+        _ => e.recorded_at,
+    });
+    let mut shipped_at: Vec<Option<Timestamp>> = vec![None; changes.len()];
+    let mut deploys = Vec::new();
+    for e in &recorded {
+        let countersign_store::Evidence::Deploy { environment, commit, deployed_at, status, .. } = &e.evidence else {
+            continue;
+        };
+        if !in_production(Some(environment)) {
+            continue;
+        }
+        let at = deployed_at.unwrap_or(e.recorded_at);
+        let success = *status != Some(countersign_store::evidence::DeployStatus::Failure);
+        let mut shipped = Vec::new();
+        if success && let Some(&from_position) = commit.as_deref().and_then(|c| position.get(c)) {
+            for i in from_position..changes.len() {
+                if shipped_at[i].is_none() && position.contains_key(changes[i].id.as_str()) {
+                    shipped_at[i] = Some(at);
+                    shipped.push(ShippedChange {
+                        id: changes[i].id.clone(),
+                        first_commit: first_commit(&changes[i]),
+                        rework: evals[i].emergency || revert_of(&changes[i]).is_some(),
+                    });
+                }
+            }
+        }
+        deploys.push(DeployFact { at, success, shipped, entry: e.index });
+    }
+    let mut incidents: Vec<IncidentFact> = Vec::new();
+    for e in store.evidence_of_kinds(&["incident"])? {
+        let countersign_store::Evidence::Incident { started_at, resolved_at, environment, .. } = &e.evidence else {
+            continue;
+        };
+        if in_production(environment.as_deref()) {
+            incidents.push(IncidentFact {
+                started_at: *started_at,
+                resolved_at: *resolved_at,
+                caused_by: e.change_id.clone(),
+                source: format!("entry #{}", e.index),
+            });
+        }
+    }
+    let recorded_incidents = incidents.clone();
+    for (i, change) in changes.iter().enumerate() {
+        let short = &change.id[..change.id.len().min(7)];
+        if let Some(reverted) = revert_of(change) {
+            // Caused by the change it reverts: from that change's deploy (or landing) to the
+            // revert's deploy (or landing).
+            let started_at = shipped_at[reverted].or(changes[reverted].time);
+            if let Some(started_at) = started_at {
+                incidents.push(IncidentFact {
+                    started_at,
+                    resolved_at: shipped_at[i].or(change.time),
+                    caused_by: Some(changes[reverted].id.clone()),
+                    source: format!("revert {short}"),
+                });
+            }
+        } else if evals[i].emergency
+            && let Some(at) = change.time
+            && !recorded_incidents.iter().any(|r| r.started_at <= at && at.duration_since(r.started_at).as_hours() < 24)
+        {
+            // An emergency fix with no incident recorded in the day before it.
+            incidents.push(IncidentFact {
+                started_at: first_commit(change).unwrap_or(at),
+                resolved_at: shipped_at[i].or(Some(at)),
+                caused_by: None,
+                source: format!("emergency change {short}"),
+            });
+        }
+    }
+    let threshold = policy.metrics.as_ref().and_then(|m| m.incidents_caused_by_change_max);
+    Ok(countersign_engine::metrics::dora(from, to, &deploys, &incidents, threshold))
+}
+
+/// DORA's metrics as label and value, for the Markdown and HTML reports.
+fn metric_rows(m: &Dora) -> Vec<(&'static str, String)> {
+    let hours = |h: Option<f64>| {
+        h.map_or_else(
+            || "n/a".to_owned(),
+            |h| if h < 48.0 { format!("{h:.1} h") } else { format!("{:.1} days", h / 24.0) },
+        )
+    };
+    vec![
+        ("Production deploys", format!("{} ({} failed)", m.deployments, m.failed_deployments)),
+        ("Deployment frequency", format!("{:.2} a week", m.deployments_per_week)),
+        (
+            "Change lead time (median, first commit to production)",
+            format!("{} over {} changes", hours(m.lead_time_hours), m.lead_time_changes),
+        ),
+        ("Change fail rate", percent(m.change_fail_rate)),
+        ("Failed deployment recovery time (median)", hours(m.recovery_hours)),
+        ("Deployment rework rate", percent(m.rework_rate)),
+        ("Production incidents (caused by a change)", format!("{} ({})", m.incidents, m.incidents_caused_by_change)),
+        ("Incidents caused by a change, monthly threshold", percent(m.threshold)),
+    ]
 }
 
 /// A control's pass rate over the changes that had a requirement implementing it.
@@ -560,6 +693,21 @@ fn markdown_report(r: &Report) -> String {
         "\n## Deploy gate\n\n{} allowed, {} refused, {} could not be judged.\n\nConsole changes: {}.\n",
         d.allowed, d.refused, d.cannot_judge, r.console_changes
     ));
+    s.push_str("\n## Delivery metrics (DORA)\n\n| Metric | Value |\n|---|---|\n");
+    for (label, value) in metric_rows(&r.metrics) {
+        s.push_str(&format!("| {label} | {value} |\n"));
+    }
+    s.push_str("\n| Month | Incidents | Caused by a change | Share |\n|---|---|---|---|\n");
+    for m in &r.metrics.months {
+        s.push_str(&format!(
+            "| {} | {} | {} | {}{} |\n",
+            m.month,
+            m.incidents,
+            m.caused_by_change,
+            percent(m.share),
+            if m.breach { " **over the policy's threshold**" } else { "" }
+        ));
+    }
     s.push_str("\n## Forge settings\n\n");
     if r.drift.is_empty() {
         s.push_str("No collector has run (`countersign collect branch-protection`).\n");
@@ -691,6 +839,17 @@ fn html_report(r: &Report) -> String {
                 h2 { "Deploy gate" }
                 p { (r.deploy_decisions.allowed) " allowed, " (r.deploy_decisions.refused) " refused, "
                     (r.deploy_decisions.cannot_judge) " could not be judged." }
+                h2 { "Delivery metrics (DORA)" }
+                table {
+                    tbody { @for (label, value) in metric_rows(&r.metrics) { tr { td { (label) } td { (value) } } } }
+                }
+                table {
+                    thead { tr { th { "Month" } th { "Incidents" } th { "Caused by a change" } th { "Share" } } }
+                    tbody { @for m in &r.metrics.months {
+                        tr { td { (m.month) } td { (m.incidents) } td { (m.caused_by_change) }
+                             td class=(if m.breach { "bad" } else { "ok" }) { (percent(m.share)) @if m.breach { " over the policy's threshold" } } }
+                    } }
+                }
                 h2 { "Forge settings" }
                 @if r.drift.is_empty() { p.sub { "No collector has run (countersign collect branch-protection)." } }
                 ul { @for d in &r.drift {

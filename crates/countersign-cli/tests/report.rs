@@ -35,6 +35,9 @@ environments = ["production"]
 
 [evidence]
 trailers-complete = true
+
+[metrics]
+incidents-caused-by-change-max = "3%"
 "#
 );
 
@@ -442,4 +445,95 @@ fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it
     assert_ne!(python.code, 0, "{}{}", python.stdout, python.stderr);
     let said = format!("{}{}", ours.stdout, ours.stderr);
     assert!(said.contains("attachments/"), "names the file: {said}");
+}
+
+/// DORA's metrics in the period report (deploys, lead time, change fail rate, recovery,
+/// rework) and S003-10's monthly share of production incidents caused by a change, over the
+/// policy's threshold: a recorded incident (`record incident --caused-by`) and deploys
+/// recorded with their completion times.
+#[test]
+fn s003_10_the_report_computes_dora_metrics_and_the_monthly_incident_share() {
+    let (repo, ids) = quarter();
+    for (commit, at) in [(&ids[2], "2026-05-20T00:00:00Z"), (&ids[3], "2026-05-25T00:00:00Z")] {
+        let r = run(
+            &repo,
+            &[
+                "deploy",
+                "record",
+                "--environment",
+                "production",
+                "--commit",
+                commit,
+                "--status",
+                "success",
+                "--health-check",
+                "pass",
+                "--completed-at",
+                at,
+                "--by",
+                "bob@example.com",
+            ],
+        );
+        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    }
+    let r = run(
+        &repo,
+        &[
+            "record",
+            "incident",
+            "--caused-by",
+            &ids[2],
+            "--started",
+            "2026-05-21T00:00:00Z",
+            "--resolved",
+            "2026-05-21T06:00:00Z",
+            "--description",
+            "checkout errors after the release",
+            "--by",
+            "bob@example.com",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Resolved before it started: refused.
+    let r = run(
+        &repo,
+        &[
+            "record",
+            "incident",
+            "--started",
+            "2026-05-21T00:00:00Z",
+            "--resolved",
+            "2026-05-20T00:00:00Z",
+            "--description",
+            "x",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    let r = run(&repo, &["--format", "json", "report", "--from", "2026-05-01", "--to", "2026-06-01", "--no-record"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let m = &json["metrics"];
+    assert_eq!((m["deployments"].as_u64(), m["failed_deployments"].as_u64()), (Some(2), Some(0)), "{m:#}");
+    // Four changes shipped, each with a lead time from its first commit.
+    assert_eq!(m["lead_time_changes"], 4, "{m:#}");
+    assert!(m["lead_time_hours"].as_f64().unwrap() >= 0.0);
+    // The first deploy shipped the change that caused the incident: 1 of 2 deploys.
+    assert_eq!(m["change_fail_rate"], 0.5, "{m:#}");
+    assert_eq!(m["recovery_hours"], 6.0, "{m:#}");
+    // The second shipped the emergency fix: rework.
+    assert_eq!(m["rework_rate"], 0.5, "{m:#}");
+    assert_eq!(m["incidents_caused_by_change"], 1);
+    assert_eq!(m["threshold"], 0.03);
+    let may = &m["months"][0];
+    assert_eq!(may["month"], "2026-05");
+    assert_eq!(may["breach"], true, "{may:#}");
+    assert_eq!(m["months"].as_array().unwrap().len(), 1);
+    let md =
+        run(&repo, &["--format", "markdown", "report", "--from", "2026-05-01", "--to", "2026-06-01", "--no-record"]);
+    assert!(
+        md.stdout.contains("## Delivery metrics (DORA)") && md.stdout.contains("over the policy's threshold"),
+        "{}",
+        md.stdout
+    );
 }

@@ -85,6 +85,9 @@ pub struct CommitRef {
     pub committer: Identity,
     pub signed: bool,
     pub subject: String,
+    /// When it was committed (the committer's time), when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod drift;
 pub mod evaluate;
 pub mod lifecycle;
+pub mod metrics;
 pub mod obligations;
 pub mod report;
 pub mod summary;

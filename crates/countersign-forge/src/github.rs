@@ -134,6 +134,7 @@ impl GhPullRequest {
                     committer: who,
                     signed: false,
                     subject: c.message_headline.clone(),
+                    time: None,
                 }
             })
             .collect();

@@ -223,6 +223,7 @@ fn commit_ref(people: &People, c: &mut CommitFacts) -> CommitRef {
         committer: people.identity(&c.committer),
         signed: c.signed,
         subject: std::mem::take(&mut c.subject),
+        time: timestamp(c.commit_time),
     }
 }
 

@@ -724,6 +724,7 @@ impl Repository {
                 committer: people.identity(&c.committer),
                 signed: c.signed,
                 subject: c.subject.clone(),
+                time: jiff::Timestamp::from_second(c.commit_time).ok(),
             });
             let bound_to = if topic.stale_reviews.contains(&c.id) { c.id.clone() } else { head_commit.clone() };
             evidence_from_commit(&people, &rules, c, &bound_to, &mut change);

@@ -47,6 +47,8 @@ pub struct Policy {
     pub exceptions: Vec<Exception>,
     pub deploy: Option<DeployRules>,
     pub console: Option<ConsoleRules>,
+    /// Thresholds on the metrics countersign computes from its store (S003-10).
+    pub metrics: Option<MetricRules>,
     /// Evidence settings: which sources are authoritative.
     pub evidence: EvidenceSettings,
     /// Purely documentary sections rendered into the policy document.
@@ -544,6 +546,16 @@ pub struct Freeze {
     pub reason: String,
     /// The environments it freezes; empty means all.
     pub environments: Vec<String>,
+    pub span: Span,
+}
+
+/// `[metrics]`: thresholds the period report checks the metrics against.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricRules {
+    /// The most a month's production incidents may be caused by a change, as a fraction
+    /// (`incidents-caused-by-change-max = "3%"` is 0.03): S003-10. A month over it is a
+    /// finding in the report.
+    pub incidents_caused_by_change_max: Option<f64>,
     pub span: Span,
 }
 

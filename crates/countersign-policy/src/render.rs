@@ -1165,6 +1165,14 @@ pub fn document(policy: &Policy) -> Vec<Block> {
         ))));
     }
 
+    if let Some(max) = policy.metrics.as_ref().and_then(|m| m.incidents_caused_by_change_max) {
+        doc.push(Heading(2, "Metrics".into()));
+        doc.push(Paragraph(ATTESTED.on(format!(
+            "Each month, fewer than {}% of production incidents may be caused by a change; a month over it is a finding of the period report.",
+            max * 100.0
+        ))));
+    }
+
     // Rollback.
     if !policy.docs.rollback.is_empty() || !policy.docs.rollback_triggers.is_empty() {
         doc.push(Heading(2, "Rollback".into()));

@@ -40,6 +40,7 @@ const ROOT_KEYS: &[&str] = &[
     "exceptions",
     "deploy",
     "console",
+    "metrics",
     "evidence",
     "process",
     "rollback",
@@ -199,6 +200,7 @@ pub(crate) fn build(ctx: &mut Ctx, root: &DeTable<'_>, root_span: Span) -> (Poli
     let exceptions = read_exceptions(ctx, &root, &known);
     let deploy = read_deploy(ctx, &root, &known);
     let console = read_console(ctx, &root);
+    let metrics = read_metrics(ctx, &root);
     let evidence = read_evidence(ctx, &root);
     let docs = read_docs(ctx, &root);
     let codeowners = read_codeowners(ctx, &root);
@@ -224,6 +226,7 @@ pub(crate) fn build(ctx: &mut Ctx, root: &DeTable<'_>, root_span: Span) -> (Poli
         exceptions,
         deploy,
         console,
+        metrics,
         evidence,
         docs,
         codeowners,
@@ -1952,6 +1955,29 @@ fn read_console(ctx: &mut Ctx, root: &Table<'_, '_>) -> Option<ConsoleRules> {
         required_fields,
         span: t.span.clone(),
     })
+}
+
+fn read_metrics(ctx: &mut Ctx, root: &Table<'_, '_>) -> Option<MetricRules> {
+    let t = root.table(ctx, "metrics", &["incidents-caused-by-change-max"])?;
+    let incidents_caused_by_change_max = t.str(ctx, "incidents-caused-by-change-max").and_then(|text| {
+        let parsed = text.value.trim().strip_suffix('%').and_then(|n| n.trim().parse::<f64>().ok());
+        match parsed {
+            Some(p) if (0.0..=100.0).contains(&p) => Some(p / 100.0),
+            _ => {
+                ctx.push(
+                    Diagnostic::new(
+                        codes::INVALID_VALUE,
+                        format!("`incidents-caused-by-change-max` is not a percentage: `{}`", text.value),
+                        text.span.clone(),
+                        "expected a percentage",
+                    )
+                    .with_help("write a share between 0% and 100%, e.g. \"3%\""),
+                );
+                None
+            }
+        }
+    });
+    Some(MetricRules { incidents_caused_by_change_max, span: t.span.clone() })
 }
 
 fn read_evidence(ctx: &mut Ctx, root: &Table<'_, '_>) -> EvidenceSettings {

@@ -234,6 +234,7 @@ pub enum RecordKind {
     Exception,
     Obligation,
     ObligationFulfilled,
+    Incident,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -245,7 +246,8 @@ pub struct RecordArgs {
     #[arg(long, value_name = "FILE|-")]
     pub json: Option<String>,
     /// The change it is about: a change id (`pr#12`, a commit id) or a commit of a change.
-    #[arg(long)]
+    /// For an incident (`--caused-by`), the change that caused it.
+    #[arg(long, visible_alias = "caused-by")]
     pub change: Option<String>,
     /// Who records it (default: $USER, then git's user.email).
     #[arg(long)]
@@ -280,7 +282,7 @@ pub struct RecordArgs {
     /// check: a link to the run.
     #[arg(long)]
     pub url: Option<String>,
-    /// deploy: the environment.
+    /// deploy, incident: the environment.
     #[arg(long)]
     pub environment: Option<String>,
     /// deploy: the artifact's digest.
@@ -292,13 +294,13 @@ pub struct RecordArgs {
     /// emergency: why.
     #[arg(long)]
     pub reason: Option<String>,
-    /// emergency: the incident reference.
+    /// emergency, incident: the incident reference.
     #[arg(long)]
     pub incident: Option<String>,
     /// console-change: the third-party system.
     #[arg(long)]
     pub system: Option<String>,
-    /// console-change: what was changed.
+    /// console-change: what was changed; incident: what happened.
     #[arg(long)]
     pub description: Option<String>,
     /// console-change: a ticket reference.
@@ -337,6 +339,12 @@ pub struct RecordArgs {
     /// recorded; deadlines are measured against this.
     #[arg(long, value_name = "TIME", value_parser = parse_fulfilled_at)]
     pub at: Option<Timestamp>,
+    /// incident: when it started (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME", value_parser = parse_fulfilled_at)]
+    pub started: Option<Timestamp>,
+    /// incident: when it was resolved (absent: still open).
+    #[arg(long, value_name = "TIME", value_parser = parse_fulfilled_at)]
+    pub resolved: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -693,6 +701,20 @@ fn evidence_from_args(kind: RecordKind, a: &mut RecordArgs, by: &str) -> anyhow:
             reason: need(a.reason.take(), "reason", "emergency")?,
             incident: a.incident.take(),
         },
+        RecordKind::Incident => {
+            let started_at = a.started.take().ok_or_else(|| anyhow::anyhow!("`record incident` needs --started"))?;
+            let resolved_at = a.resolved.take();
+            if resolved_at.is_some_and(|r| r < started_at) {
+                anyhow::bail!("--resolved {} is before --started {started_at}", resolved_at.unwrap_or(started_at));
+            }
+            Evidence::Incident {
+                started_at,
+                resolved_at,
+                description: need(a.description.take(), "description", "incident")?,
+                environment: a.environment.take(),
+                reference: a.incident.take(),
+            }
+        }
         RecordKind::ConsoleChange => Evidence::ConsoleChange {
             system: need(a.system.take(), "system", "console-change")?,
             description: need(a.description.take(), "description", "console-change")?,

@@ -282,6 +282,22 @@ pub enum Evidence {
         /// The evaluation, as `audit --format json` prints one change.
         evaluation: serde_json::Value,
     },
+    /// A production incident (`record incident`), about the change that caused it when one
+    /// did (the entry's change): DORA's change fail rate and recovery time, and S003-10's
+    /// monthly share of incidents caused by a change.
+    #[serde(rename_all = "camelCase")]
+    Incident {
+        started_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resolved_at: Option<Timestamp>,
+        description: String,
+        /// Where it happened (default: the policy's production environment).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        environment: Option<String>,
+        /// The incident's reference in its own tracker.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
     /// A period report countersign wrote (`countersign report`): its SHA-256, so the file
     /// an auditor holds can be shown to be the one written. Only `report` records these.
     #[serde(rename_all = "camelCase")]
@@ -366,6 +382,7 @@ impl Evidence {
             Evidence::Verdict { .. } => "verdict",
             Evidence::Report { .. } => "report",
             Evidence::CollectorRun { .. } => "collector-run",
+            Evidence::Incident { .. } => "incident",
         }
     }
 
@@ -384,6 +401,7 @@ impl Evidence {
                 | Evidence::Reminder { .. }
                 | Evidence::Report { .. }
                 | Evidence::CollectorRun { .. }
+                | Evidence::Incident { .. }
         )
     }
 
@@ -530,6 +548,10 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
         (Evidence::Reminder { emergency, obligation, state, .. }, _) => Subject {
             name: format!("obligation:{emergency}:{obligation}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(state.as_bytes()))]),
+        },
+        (Evidence::Incident { started_at, description, reference, .. }, None) => Subject {
+            name: format!("incident:{}", reference.clone().unwrap_or_else(|| started_at.to_string())),
+            digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(description.as_bytes()))]),
         },
         (Evidence::ConsoleChange { system, description, .. }, None) => Subject {
             name: format!("console:{system}"),

@@ -92,6 +92,7 @@ pub fn pr(number: u64, author: &str) -> B {
             committer: ident(author),
             signed: true,
             subject: format!("Change {number}"),
+            time: None,
         }],
         time: Some("2026-11-01T10:00:00Z".parse().expect("time")),
         completeness: Completeness { reviews: true, checks: true, description: true, labels: true },
