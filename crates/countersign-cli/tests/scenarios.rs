@@ -4,7 +4,10 @@
 //! approved, a console change where the policy has a console, and a deploy through each
 //! environment. The final `deploy`, `obligations`, `exceptions` and `audit` outputs are
 //! snapshots. Then `countersign serve` runs on the same store and repository, and what it
-//! shows (obligations, console changes in its change list) must agree with the CLI. People, authorizers and environments come from the policy itself
+//! shows (obligations, console changes in its change list) must agree with the CLI. Last,
+//! the auditor's quarter (issue 11): an incident, verdicts, the period report in JSON, HTML
+//! and OSCAL (validated against NIST's schema), and the evidence package, which fails both
+//! verifiers once a verdict entry in it changes. People, authorizers and environments come from the policy itself
 //! (`policy explain --format json`), so the script is the same for all five.
 
 mod common;
@@ -105,7 +108,7 @@ fn scenario(name: &str) -> String {
         &[("README.md", "the product\n")],
         &format!("Adopt the change policy (#1)\n\n{reviewed}"),
     );
-    repo.merge_pr(
+    let app = repo.merge_pr(
         2,
         &cast.author,
         &cast.author,
@@ -344,7 +347,137 @@ fn scenario(name: &str) -> String {
     log.push_str(&format!("\n$ log verify\n{}\n", verified.split(", root").next().unwrap_or_default()));
     assert!(NOW.starts_with("2026-06-01"), "the scenario's dates assume NOW is 2026-06-01");
     log.push_str(&server_agrees(&repo, &policy));
+    the_auditors_quarter(&repo, name, &app, &cast);
     log
+}
+
+/// What the auditor takes away from the scenario's quarter (issue 11): an incident the app
+/// change caused, the verdicts recorded, the period report in JSON, HTML and OSCAL (both
+/// OSCAL documents valid against NIST's schema, by an independent validator), and the
+/// evidence package with the report in it, which both verifiers accept and which fails
+/// them once a verdict entry in it is changed. The HTML and OSCAL files are kept under
+/// `target/scenario-reports/NAME/`. Checked by assertions, not by the snapshot: the report
+/// names the real time its entries were recorded.
+fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
+    let who = address(&cast.author);
+    must(
+        repo,
+        &[
+            "record",
+            "incident",
+            "--caused-by",
+            app,
+            "--started",
+            "2026-05-30T00:00:00Z",
+            "--resolved",
+            "2026-05-30T02:00:00Z",
+            "--description",
+            "the app crashed at start",
+            "--by",
+            who,
+        ],
+    );
+    let audit = run(repo, &["audit", "--record"]);
+    assert!(audit.code == 0 || audit.code == 1, "{name}: {}", audit.stderr);
+    assert!(audit.stderr.contains("verdicts in the evidence log"), "{name}: {}", audit.stderr);
+
+    let out = repo.path().join("quarter");
+    let out_arg = out.to_str().unwrap();
+    let period = ["--from", "2026-05-01", "--to", "2026-06-02"];
+    for format in ["json", "html", "oscal"] {
+        let mut args = vec!["--format", format, "report"];
+        args.extend(period);
+        args.extend(["--sample", "3", "--seed", "11", "--out", out_arg]);
+        must(repo, &args);
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["population"]["population"].as_u64().unwrap() >= 3, "{name}: {}", report["population"]);
+    assert_eq!(report["population"]["emergencies"], 1, "{name}");
+    assert_eq!(report["metrics"]["incidents_caused_by_change"], 1, "{name}: {}", report["metrics"]);
+    assert_eq!(report["sample"]["size"], 3, "{name}");
+    let validate = |model: &str, file: &str| {
+        let r = Run::of(
+            assert_cmd::Command::new("bash")
+                .arg(common::workspace_root().join("tools/oscal/validate"))
+                .args(["--model", model])
+                .arg(out.join(file)),
+        );
+        assert_eq!(r.code, 0, "{name}: {file}: {}{}", r.stdout, r.stderr);
+    };
+    validate("assessment-results", "assessment-results.json");
+    validate("assessment-plan", "assessment-plan.json");
+    must(repo, &["oscal", "component", "--out", out.join("component-definition.json").to_str().unwrap()]);
+    validate("component-definition", "component-definition.json");
+    let kept =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("scenario-reports").join(name);
+    std::fs::create_dir_all(&kept).unwrap();
+    for file in
+        ["report.html", "report.json", "assessment-results.json", "assessment-plan.json", "component-definition.json"]
+    {
+        std::fs::copy(out.join(file), kept.join(file)).unwrap();
+    }
+
+    let package = repo.path().join("quarter.tar");
+    let html = out.join("report.html");
+    must(
+        repo,
+        &[
+            "evidence",
+            "export",
+            "--since",
+            "2000-01-01",
+            "--out",
+            package.to_str().unwrap(),
+            "--attach",
+            html.to_str().unwrap(),
+        ],
+    );
+    let verify = |file: &std::path::Path| {
+        let ours = run(repo, &["evidence", "verify", file.to_str().unwrap()]);
+        let python = Run::of(
+            assert_cmd::Command::new("python3")
+                .arg(common::workspace_root().join("tools/verify-log/verify_log.py"))
+                .arg("package")
+                .arg(file),
+        );
+        (ours, python)
+    };
+    let (ours, python) = verify(&package);
+    assert_eq!(ours.code, 0, "{name}: {}{}", ours.stdout, ours.stderr);
+    assert_eq!(python.code, 0, "{name}: {}{}", python.stdout, python.stderr);
+
+    // One character of a verdict entry's payload changed inside the package.
+    let mut bytes = std::fs::read(&package).unwrap();
+    // A tar member's data follows its 512-byte header (the name starts the header; the
+    // name may appear elsewhere too, e.g. in a pax record) and ends at the padding's NULs.
+    let member_data = |bytes: &[u8], path: &str| -> usize {
+        let name = format!("countersign-evidence/{path}");
+        (0..bytes.len().saturating_sub(512))
+            .step_by(512)
+            .find(|&at| bytes[at..].starts_with(name.as_bytes()) && bytes[at + 512] == b'{')
+            .unwrap_or_else(|| panic!("{name} in the package"))
+            + 512
+    };
+    let at = member_data(&bytes, "manifest.json");
+    let end = at + bytes[at..].iter().position(|b| *b == 0).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes[at..end]).unwrap();
+    let verdict_file = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "verdict")
+        .unwrap_or_else(|| panic!("{name}: no verdict entry in the package"))["file"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = member_data(&bytes, &verdict_file);
+    let payload = data + bytes[data..].windows(9).position(|w| w == b"\"payload\"").expect("a DSSE payload") + 20;
+    bytes[payload] = if bytes[payload] == b'A' { b'B' } else { b'A' };
+    let tampered = repo.path().join("tampered.tar");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (ours, python) = verify(&tampered);
+    assert_ne!(ours.code, 0, "{name}: a changed verdict entry passed: {}", ours.stdout);
+    assert_ne!(python.code, 0, "{name}: a changed verdict entry passed the Python verifier: {}", python.stdout);
 }
 
 /// The same life seen by `countersign serve` on the same store and repository, as a user
