@@ -520,6 +520,57 @@ fn dora_of(
     Ok(countersign_engine::metrics::dora(from, to, &deploys, &incidents, threshold))
 }
 
+/// Each control's pass rate as a horizontal bar (inline SVG: readable without JavaScript,
+/// and printed as drawn).
+fn pass_rate_chart(controls: &[ControlResult]) -> Markup {
+    const ROW: usize = 26;
+    let height = controls.len() * ROW + 10;
+    html! {
+        svg.chart width="720" height=(height) viewBox=(format!("0 0 720 {height}")) role="img" aria-label="Pass rate of each control" {
+            @for (i, c) in controls.iter().enumerate() {
+                @let y = i * ROW + 5;
+                @let width = c.pass_rate.map_or(0.0, |p| p * 440.0);
+                text x="0" y=(y + 16) font-size="13" { (c.framework) " " (c.id) }
+                rect x="200" y=(y) width="440" height="20" fill="#eee" {}
+                rect x="200" y=(y) width=(format!("{width:.1}")) height="20"
+                    fill=(if c.pass_rate.is_some_and(|p| p < 1.0) { "#c0392b" } else { "#2e7d32" }) {}
+                text x="648" y=(y + 16) font-size="13" { (percent(c.pass_rate)) }
+            }
+        }
+    }
+}
+
+/// Production deploys (bars) and incidents caused by a change (dark bars) per month, with
+/// the months over the policy's threshold marked.
+fn monthly_chart(m: &Dora) -> Markup {
+    let most = m.months.iter().map(|x| x.deployments.max(x.incidents)).max().unwrap_or(0).max(1);
+    let slot = (680 / m.months.len().max(1)).clamp(12, 90);
+    let width = slot * m.months.len() + 40;
+    let bar = |n: usize| (n as f64 / most as f64 * 120.0).round();
+    html! {
+        svg.chart width=(width) height="180" viewBox=(format!("0 0 {width} 180")) role="img" aria-label="Deploys and incidents per month" {
+            line x1="30" y1="140" x2=(width) y2="140" stroke="#999" {}
+            text x="0" y="20" font-size="12" { (most) }
+            text x="0" y="140" font-size="12" { "0" }
+            @for (i, month) in m.months.iter().enumerate() {
+                @let x = 40 + i * slot;
+                @let deploys = bar(month.deployments);
+                @let incidents = bar(month.caused_by_change);
+                rect x=(x) y=(140.0 - deploys) width=(slot / 2 - 2) height=(deploys) fill="#1565c0" {
+                    title { (month.month) ": " (month.deployments) " production deploys" }
+                }
+                rect x=(x + slot / 2) y=(140.0 - incidents) width=(slot / 2 - 2) height=(incidents)
+                    fill=(if month.breach { "#c0392b" } else { "#555" }) {
+                    title { (month.month) ": " (month.caused_by_change) " of " (month.incidents) " incidents caused by a change" }
+                }
+                text x=(x) y="158" font-size="11" { (month.month) }
+                @if month.breach { text x=(x) y="174" font-size="11" fill="#c0392b" { "over threshold" } }
+            }
+        }
+        p.sub { "Blue: production deploys a month. Grey (red when over the policy's threshold): incidents caused by a change." }
+    }
+}
+
 /// DORA's metrics as label and value, for the Markdown and HTML reports.
 fn metric_rows(m: &Dora) -> Vec<(&'static str, String)> {
     let hours = |h: Option<f64>| {
@@ -803,6 +854,7 @@ fn html_report(r: &Report) -> String {
                 h2 { "Controls" }
                 @if r.controls.is_empty() { p.sub { "The policy maps no control (add [[policy.controls]])." } }
                 @else {
+                    (pass_rate_chart(&r.controls))
                     table {
                         thead { tr { th { "Control" } th { "Implemented by" } th { "Changes" } th { "Passed" } th { "Pass rate" } } }
                         tbody { @for c in &r.controls {
@@ -840,6 +892,7 @@ fn html_report(r: &Report) -> String {
                 p { (r.deploy_decisions.allowed) " allowed, " (r.deploy_decisions.refused) " refused, "
                     (r.deploy_decisions.cannot_judge) " could not be judged." }
                 h2 { "Delivery metrics (DORA)" }
+                (monthly_chart(&r.metrics))
                 table {
                     tbody { @for (label, value) in metric_rows(&r.metrics) { tr { td { (label) } td { (value) } } } }
                 }

@@ -65,6 +65,8 @@ pub struct Dora {
 pub struct MonthShare {
     /// `2026-05`.
     pub month: String,
+    /// Successful production deploys that month.
+    pub deployments: usize,
     pub incidents: usize,
     pub caused_by_change: usize,
     /// `caused_by_change / incidents`; absent in a month without incidents.
@@ -111,7 +113,8 @@ pub fn dora(
         .flat_map(|d| d.shipped.iter().filter_map(|c| c.first_commit.map(|t| hours(d.at.duration_since(t)).max(0.0))))
         .collect();
     let causes: Vec<&str> = incidents.iter().filter_map(|i| i.caused_by.as_deref()).collect();
-    let caused_failure = successful.iter().filter(|d| d.shipped.iter().any(|c| causes.contains(&c.id.as_str()))).count();
+    let caused_failure =
+        successful.iter().filter(|d| d.shipped.iter().any(|c| causes.contains(&c.id.as_str()))).count();
     let ratio = |n: usize, of: usize| (of > 0).then(|| n as f64 / of as f64);
     let recovery = median(
         incidents
@@ -131,7 +134,9 @@ pub fn dora(
         let of_month: Vec<&&IncidentFact> = incidents.iter().filter(|i| month_of(i.started_at) == month).collect();
         let caused = of_month.iter().filter(|i| i.caused_by.is_some()).count();
         let share = ratio(caused, of_month.len());
+        let deployments = successful.iter().filter(|d| month_of(d.at) == month).count();
         months.push(MonthShare {
+            deployments,
             month,
             incidents: of_month.len(),
             caused_by_change: caused,
@@ -182,7 +187,12 @@ mod tests {
     #[test]
     fn s003_10_dora_metrics_and_the_monthly_incident_share() {
         let deploys = vec![
-            DeployFact { at: t("2026-05-04T12:00:00Z"), success: true, shipped: vec![shipped("a", "2026-05-03T12:00:00Z", false)], entry: 1 },
+            DeployFact {
+                at: t("2026-05-04T12:00:00Z"),
+                success: true,
+                shipped: vec![shipped("a", "2026-05-03T12:00:00Z", false)],
+                entry: 1,
+            },
             DeployFact { at: t("2026-05-11T12:00:00Z"), success: false, shipped: vec![], entry: 2 },
             DeployFact {
                 at: t("2026-05-12T12:00:00Z"),
@@ -194,9 +204,24 @@ mod tests {
             DeployFact { at: t("2026-07-01T00:00:00Z"), success: true, shipped: vec![], entry: 4 },
         ];
         let incidents = vec![
-            IncidentFact { started_at: t("2026-05-12T13:00:00Z"), resolved_at: Some(t("2026-05-12T15:00:00Z")), caused_by: Some("b".into()), source: "entry #5".into() },
-            IncidentFact { started_at: t("2026-05-20T00:00:00Z"), resolved_at: None, caused_by: None, source: "entry #6".into() },
-            IncidentFact { started_at: t("2026-06-02T00:00:00Z"), resolved_at: None, caused_by: None, source: "entry #7".into() },
+            IncidentFact {
+                started_at: t("2026-05-12T13:00:00Z"),
+                resolved_at: Some(t("2026-05-12T15:00:00Z")),
+                caused_by: Some("b".into()),
+                source: "entry #5".into(),
+            },
+            IncidentFact {
+                started_at: t("2026-05-20T00:00:00Z"),
+                resolved_at: None,
+                caused_by: None,
+                source: "entry #6".into(),
+            },
+            IncidentFact {
+                started_at: t("2026-06-02T00:00:00Z"),
+                resolved_at: None,
+                caused_by: None,
+                source: "entry #7".into(),
+            },
         ];
         let m = dora(t("2026-05-01T00:00:00Z"), t("2026-07-01T00:00:00Z"), &deploys, &incidents, Some(0.03));
         assert_eq!((m.deployments, m.failed_deployments), (2, 1));
@@ -208,7 +233,11 @@ mod tests {
         assert_eq!(m.rework_rate, Some(0.5));
         assert_eq!((m.incidents, m.incidents_caused_by_change), (3, 1));
         let may = &m.months[0];
-        assert_eq!((may.month.as_str(), may.incidents, may.caused_by_change, may.share, may.breach), ("2026-05", 2, 1, Some(0.5), true));
+        assert_eq!(
+            (may.month.as_str(), may.incidents, may.caused_by_change, may.share, may.breach),
+            ("2026-05", 2, 1, Some(0.5), true)
+        );
+        assert_eq!(may.deployments, 2);
         let june = &m.months[1];
         assert_eq!((june.month.as_str(), june.share, june.breach), ("2026-06", Some(0.0), false));
         assert_eq!(m.months.len(), 2);
