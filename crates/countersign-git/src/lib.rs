@@ -14,6 +14,10 @@
 //! of it; see `BENCHMARKS.md`):
 //! - the first-parent chain comes from the facts cache, else the commit-graph, else commit
 //!   objects;
+//! - what each merge brings in (git's `limit_list`, once per merge) reads parents and dates
+//!   from the commit-graph, else from one commit index shared by the worker threads (the
+//!   `index` module): each commit object is decoded for it at most once per walk, and the
+//!   mainline is already there from the first-parent walk;
 //! - commits not in the cache are read on worker threads (one gix handle and one delta-base
 //!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
 //! - the tree diff is our own path-only diff that skips runs of identical entries with one
@@ -25,6 +29,7 @@
 //! - [`message`]: pure commit-message parsing (subject, body, trailers, PR/review numbers).
 //! - `read`: object-database access (commits, tree diffs, added lines), one handle per thread.
 //! - `facts`: the per-commit facts and their versioned on-disk cache.
+//! - `index`: parents and committer dates of the commits the merge walk meets, shared by threads.
 //! - `build`: facts → [`countersign_engine::change::Change`] (`.mailmap`, approvals, checks).
 //! - `treediff`: a path-only tree diff (one `memcmp` per unchanged entry, like git).
 //! - `repo`: [`Repository`], the first-parent walk and the pull-request view.
@@ -40,6 +45,7 @@
 mod build;
 mod error;
 mod facts;
+mod index;
 pub mod message;
 mod read;
 mod repo;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use countersign_engine::change::PathStatus;
 use gix::ObjectId;
@@ -16,6 +17,7 @@ use crate::GitError;
 /// Which files' added lines to collect (by `/`-separated path).
 pub(crate) type PathMatch = dyn Fn(&str) -> bool + Sync;
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
+use crate::index::CommitIndex;
 use crate::message::{self, decode_message, escape_lossy};
 use crate::treediff::{Changed, TreeDiff, TreeSource};
 
@@ -113,6 +115,14 @@ pub(crate) struct Reader<'a> {
     /// The parent commit `tree_of` just read: walking newest first, it is the next commit
     /// to be read in full, so keep its bytes.
     last_parent: Option<(ObjectId, Vec<u8>)>,
+    /// Parents and dates of commits, shared with the walk's other readers.
+    index: Arc<CommitIndex>,
+    merge_walk: MergeWalk,
+    /// Commits the current merge walk decoded to fill the index, kept so that reading the
+    /// merged ones in full (`topic`) does not inflate them a second time.
+    fresh: gix::hashtable::HashMap<ObjectId, Vec<u8>>,
+    /// Spent buffers of `fresh`, for reuse.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Is a commit's header signed? (`gpgsig` covers OpenPGP, SSH and X.509 signatures.)
@@ -143,7 +153,17 @@ impl<'a> Reader<'a> {
             buf2: Vec::new(),
             last_parent: None,
             graph: repo.commit_graph_if_enabled().ok().flatten(),
+            index: Arc::default(),
+            merge_walk: MergeWalk::default(),
+            fresh: Default::default(),
+            spare: Vec::new(),
         }
+    }
+
+    /// Share `index` (the walk's commit index) instead of a reader-local one.
+    pub fn with_index(mut self, index: Arc<CommitIndex>) -> Self {
+        self.index = index;
+        self
     }
 
     pub fn missing(&self, id: &gix::oid, needed_for: impl Into<String>) -> GitError {
@@ -180,7 +200,15 @@ impl<'a> Reader<'a> {
                 buf.extend_from_slice(bytes);
                 true
             }
-            _ => false,
+            _ => match self.fresh.remove(id) {
+                Some(bytes) => {
+                    buf.clear();
+                    buf.extend_from_slice(&bytes);
+                    self.spare.push(bytes);
+                    true
+                }
+                None => false,
+            },
         };
         let result = (|| {
             let data = if cached {
@@ -203,6 +231,7 @@ impl<'a> Reader<'a> {
             let text = decode_message(commit.message, commit.encoding.map(|e| e.as_bytes()));
             let parsed = message::parse_message(&text);
             let parents: Vec<ObjectId> = commit.parents().collect();
+            self.index.insert(id.to_owned(), committer.seconds(), &parents);
             let facts = CommitFacts {
                 id: id.to_string(),
                 author: raw_ident(&author),
@@ -299,7 +328,15 @@ impl<'a> Reader<'a> {
             Some(&tip) => self.stale_reviews(tip, &commits, &first_parents, &trees)?,
             None => Vec::new(),
         };
+        self.forget_fresh();
         Ok(Topic { commits, topic_line, stale_reviews })
+    }
+
+    /// Drop the bytes kept by the last merge walk (keeping the buffers).
+    fn forget_fresh(&mut self) {
+        self.spare.extend(self.fresh.drain().map(|(_, v)| v));
+        // A huge walk (a merge of a long-lived branch) should not pin its memory.
+        self.spare.truncate(4096);
     }
 
     /// Which review trailers on topic commits other than the tip no longer describe the
@@ -341,7 +378,8 @@ impl<'a> Reader<'a> {
         Ok(stale)
     }
 
-    /// Committer time and parents of a commit, from the commit-graph when it has it.
+    /// Committer time and parents of a commit: from the commit-graph when it has it, else
+    /// from the commit index, which decodes each commit object at most once per walk.
     fn time_and_parents(&mut self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Result<i64, GitError> {
         parents.clear();
         if let Some(graph) = &self.graph
@@ -362,18 +400,38 @@ impl<'a> Reader<'a> {
             }
         }
         let mut buf = std::mem::take(&mut self.buf2);
-        let result = (|| {
-            let data = self.load(id, &mut buf, "a merged commit")?;
+        let mut keep = None;
+        let this = &*self;
+        let result = this.index.get_or_decode(id, parents, |parents| {
+            let data = this.load(id, &mut buf, "a merged commit")?;
+            if data.kind == gix::object::Kind::Commit {
+                keep = Some(data.data.as_ptr_range());
+            }
             let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
             parents.extend(commit.parent_ids());
             let time = commit.committer().map_err(|e| GitError::Corrupt {
-                path: self.path.to_owned(),
+                path: this.path.to_owned(),
                 id: id.to_string(),
                 kind: "commit",
                 message: e.to_string(),
             })?;
             Ok(time.seconds())
-        })();
+        });
+        if let (Ok(_), Some(range)) = (&result, keep) {
+            // The object database decodes into `buf`; keep the bytes only when they are there.
+            let base = buf.as_ptr() as usize;
+            let start = (range.start as usize).checked_sub(base);
+            let end = (range.end as usize).checked_sub(base);
+            if let (Some(start), Some(end)) = (start, end)
+                && start <= end
+                && end <= buf.len()
+            {
+                let mut bytes = self.spare.pop().unwrap_or_default();
+                bytes.clear();
+                bytes.extend_from_slice(&buf[start..end]);
+                self.fresh.insert(id.to_owned(), bytes);
+            }
+        }
         self.buf2 = buf;
         result
     }
@@ -386,108 +444,17 @@ impl<'a> Reader<'a> {
     /// put a descendant after it). The walk ends when every queued commit is hidden and
     /// none is newer than the oldest visible commit, plus five more commits for skew.
     /// Visible commits later found hidden are dropped.
+    ///
+    /// Parents and dates come from [`Reader::time_and_parents`] (commit-graph, else the
+    /// shared commit index), so the commits one merge's walk shares with another's are
+    /// decoded once; the walk's own tables are reused from call to call.
     fn merged_ids(&mut self, first: ObjectId, others: &[ObjectId]) -> Result<Vec<ObjectId>, GitError> {
-        const SEEN: u8 = 1;
-        const HIDDEN: u8 = 2;
-        const QUEUED: u8 = 4;
-        const SLOP: u32 = 5;
-        #[derive(Default)]
-        struct Node {
-            flags: u8,
-            /// Known once the commit has been read.
-            parents: Vec<ObjectId>,
-        }
-        /// Hide `start` and every known ancestor; `visible_queued` counts queued commits
-        /// that are not hidden.
-        fn hide(nodes: &mut HashMap<ObjectId, Node>, start: &[ObjectId], visible_queued: &mut usize) {
-            let mut stack: Vec<ObjectId> = start.to_vec();
-            while let Some(id) = stack.pop() {
-                let node = nodes.entry(id).or_default();
-                if node.flags & HIDDEN != 0 {
-                    continue;
-                }
-                node.flags |= HIDDEN;
-                if node.flags & QUEUED != 0 {
-                    *visible_queued = visible_queued.saturating_sub(1);
-                }
-                stack.extend(node.parents.iter().copied());
-            }
-        }
-
-        let mut nodes: HashMap<ObjectId, Node> = HashMap::new();
-        // Newest first; equal dates in the order they were queued, as git does.
-        let mut queue: std::collections::BinaryHeap<(i64, std::cmp::Reverse<u64>, ObjectId)> =
-            std::collections::BinaryHeap::new();
-        let mut seq = 0u64;
-        let mut visible_queued = 0usize;
-        let mut parents = Vec::new();
-
-        for (id, hidden) in std::iter::once((first, true)).chain(others.iter().map(|o| (*o, false))) {
-            if nodes.get(&id).is_some_and(|n| n.flags & SEEN != 0) {
-                continue;
-            }
-            let time = self.time_and_parents(&id, &mut parents)?;
-            let node = nodes.entry(id).or_default();
-            node.parents = std::mem::take(&mut parents);
-            node.flags |= SEEN | QUEUED;
-            if hidden {
-                node.flags |= HIDDEN;
-            } else if node.flags & HIDDEN == 0 {
-                visible_queued += 1;
-            }
-            queue.push((time, std::cmp::Reverse(seq), id));
-            seq += 1;
-        }
-
-        let mut order = Vec::new();
-        let mut oldest_visible = i64::MAX;
-        let mut slop = SLOP;
-        while let Some((time, _, id)) = queue.pop() {
-            let node = nodes.get_mut(&id).expect("queued commits have a node");
-            node.flags &= !QUEUED;
-            let hidden = node.flags & HIDDEN != 0;
-            if !hidden {
-                visible_queued = visible_queued.saturating_sub(1);
-            }
-            let commit_parents = node.parents.clone();
-            if hidden {
-                hide(&mut nodes, &commit_parents, &mut visible_queued);
-            }
-            for parent in commit_parents {
-                if nodes.get(&parent).is_some_and(|n| n.flags & SEEN != 0) {
-                    continue;
-                }
-                let t = self.time_and_parents(&parent, &mut parents)?;
-                let node = nodes.entry(parent).or_default();
-                node.parents = std::mem::take(&mut parents);
-                node.flags |= SEEN | QUEUED;
-                if node.flags & HIDDEN == 0 {
-                    visible_queued += 1;
-                } else {
-                    let grandparents = node.parents.clone();
-                    hide(&mut nodes, &grandparents, &mut visible_queued);
-                }
-                queue.push((t, std::cmp::Reverse(seq), parent));
-                seq += 1;
-            }
-            if hidden {
-                // git's `still_interesting`.
-                slop = match queue.peek() {
-                    None => 0,
-                    Some(&(newest, _, _)) if oldest_visible <= newest => SLOP,
-                    Some(_) if visible_queued > 0 => SLOP,
-                    Some(_) => slop - 1,
-                };
-                if slop == 0 {
-                    break;
-                }
-                continue;
-            }
-            oldest_visible = time;
-            order.push(id);
-        }
-        order.retain(|id| nodes.get(id).is_some_and(|n| n.flags & HIDDEN == 0));
-        Ok(order)
+        self.forget_fresh();
+        let mut walk = std::mem::take(&mut self.merge_walk);
+        walk.clear();
+        let result = walk.run(self, first, others);
+        self.merge_walk = walk;
+        result
     }
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.
@@ -565,5 +532,253 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(out)
+    }
+}
+
+/// The tables of one `limit_list` walk ([`Reader::merged_ids`]), kept between calls so that
+/// a walk allocates nothing once they have grown. Each commit met gets a slot number once;
+/// from there on, flags and parents are plain vector indexing, as git's commit structs are.
+#[derive(Default)]
+struct MergeWalk {
+    slots: gix::hashtable::HashMap<ObjectId, u32>,
+    ids: Vec<ObjectId>,
+    nodes: Vec<WalkNode>,
+    /// The parents (slots) of every node read, `WalkNode::parents` indexing into it.
+    arena: Vec<u32>,
+    /// Newest first; equal dates in the order they were queued, as git does.
+    queue: std::collections::BinaryHeap<(i64, std::cmp::Reverse<u64>, u32)>,
+    stack: Vec<u32>,
+    parents: Vec<ObjectId>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct WalkNode {
+    flags: u8,
+    /// `start..end` in `MergeWalk::arena`; known once the commit has been read.
+    parents: (u32, u32),
+}
+
+impl MergeWalk {
+    const SEEN: u8 = 1;
+    const HIDDEN: u8 = 2;
+    const QUEUED: u8 = 4;
+    const SLOP: u32 = 5;
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.ids.clear();
+        self.nodes.clear();
+        self.arena.clear();
+        self.queue.clear();
+        self.stack.clear();
+    }
+
+    /// The slot of `id`, new and empty the first time.
+    fn slot(&mut self, id: ObjectId) -> u32 {
+        let next = self.ids.len() as u32;
+        let slot = *self.slots.entry(id).or_insert(next);
+        if slot == next {
+            self.ids.push(id);
+            self.nodes.push(WalkNode::default());
+        }
+        slot
+    }
+
+    fn parents_of(&self, n: u32) -> std::ops::Range<usize> {
+        let (start, end) = self.nodes[n as usize].parents;
+        start as usize..end as usize
+    }
+
+    /// Hide the commits on `self.stack` and every known ancestor; `visible_queued` counts
+    /// queued commits that are not hidden.
+    fn hide(&mut self, visible_queued: &mut usize) {
+        while let Some(n) = self.stack.pop() {
+            let node = &mut self.nodes[n as usize];
+            if node.flags & Self::HIDDEN != 0 {
+                continue;
+            }
+            node.flags |= Self::HIDDEN;
+            if node.flags & Self::QUEUED != 0 {
+                *visible_queued = visible_queued.saturating_sub(1);
+            }
+            let range = self.parents_of(n);
+            self.stack.extend_from_slice(&self.arena[range]);
+        }
+    }
+
+    /// Read commit `n` (parents and date) and mark it seen and queued; returns its flags as
+    /// they were before (a hidden mark may already be there).
+    fn read(&mut self, reader: &mut Reader<'_>, n: u32, seq: &mut u64) -> Result<u8, GitError> {
+        let id = self.ids[n as usize];
+        let time = reader.time_and_parents(&id, &mut self.parents)?;
+        let start = self.arena.len() as u32;
+        let parents = std::mem::take(&mut self.parents);
+        for p in &parents {
+            let slot = self.slot(*p);
+            self.arena.push(slot);
+        }
+        self.parents = parents;
+        let node = &mut self.nodes[n as usize];
+        node.parents = (start, self.arena.len() as u32);
+        let before = node.flags;
+        node.flags |= Self::SEEN | Self::QUEUED;
+        self.queue.push((time, std::cmp::Reverse(*seq), n));
+        *seq += 1;
+        Ok(before)
+    }
+
+    fn run(
+        &mut self,
+        reader: &mut Reader<'_>,
+        first: ObjectId,
+        others: &[ObjectId],
+    ) -> Result<Vec<ObjectId>, GitError> {
+        let mut seq = 0u64;
+        let mut visible_queued = 0usize;
+
+        for (id, hidden) in std::iter::once((first, true)).chain(others.iter().map(|o| (*o, false))) {
+            let n = self.slot(id);
+            if self.nodes[n as usize].flags & Self::SEEN != 0 {
+                continue;
+            }
+            let before = self.read(reader, n, &mut seq)?;
+            if hidden {
+                self.nodes[n as usize].flags |= Self::HIDDEN;
+            } else if before & Self::HIDDEN == 0 {
+                visible_queued += 1;
+            }
+        }
+
+        let mut order = Vec::new();
+        let mut oldest_visible = i64::MAX;
+        let mut slop = Self::SLOP;
+        while let Some((time, _, n)) = self.queue.pop() {
+            let node = &mut self.nodes[n as usize];
+            node.flags &= !Self::QUEUED;
+            let hidden = node.flags & Self::HIDDEN != 0;
+            let range = self.parents_of(n);
+            if !hidden {
+                visible_queued = visible_queued.saturating_sub(1);
+            } else {
+                self.stack.extend_from_slice(&self.arena[range.clone()]);
+                self.hide(&mut visible_queued);
+            }
+            for i in range {
+                let parent = self.arena[i];
+                if self.nodes[parent as usize].flags & Self::SEEN != 0 {
+                    continue;
+                }
+                let before = self.read(reader, parent, &mut seq)?;
+                if before & Self::HIDDEN == 0 {
+                    visible_queued += 1;
+                } else {
+                    let grandparents = self.parents_of(parent);
+                    self.stack.extend_from_slice(&self.arena[grandparents]);
+                    self.hide(&mut visible_queued);
+                }
+            }
+            if hidden {
+                // git's `still_interesting`.
+                slop = match self.queue.peek() {
+                    None => 0,
+                    Some(&(newest, _, _)) if oldest_visible <= newest => Self::SLOP,
+                    Some(_) if visible_queued > 0 => Self::SLOP,
+                    Some(_) => slop - 1,
+                };
+                if slop == 0 {
+                    break;
+                }
+                continue;
+            }
+            oldest_visible = time;
+            order.push(n);
+        }
+        Ok(order
+            .into_iter()
+            .filter(|&n| self.nodes[n as usize].flags & Self::HIDDEN == 0)
+            .map(|n| self.ids[n as usize])
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str], t: u64) -> String {
+        let date = format!("{} +0000", 1_700_000_000 + t * 60);
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@example.com")
+            .env("GIT_COMMITTER_NAME", "C")
+            .env("GIT_COMMITTER_EMAIL", "c@example.com")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Many merges of topics forked at the first commit: each merge's walk goes down the
+    /// whole mainline, which used to be decoded again for every merge. Through one reader
+    /// (and so one index), no commit is decoded twice for the walks, and every answer is
+    /// still `git rev-list P1..M`.
+    #[test]
+    fn merge_walks_decode_each_commit_at_most_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let mut t = 0;
+        let mut tick = || {
+            t += 1;
+            t
+        };
+        git(d, &["init", "-q", "-b", "main"], tick());
+        git(d, &["commit", "-q", "--allow-empty", "-m", "root"], tick());
+        for i in 0..8 {
+            git(d, &["branch", &format!("t{i}"), "main~0"], tick());
+        }
+        for i in 0..8 {
+            git(d, &["checkout", "-q", &format!("t{i}")], tick());
+            git(d, &["commit", "-q", "--allow-empty", "-m", &format!("t{i}")], tick());
+            git(d, &["checkout", "-q", "main"], tick());
+            git(d, &["commit", "-q", "--allow-empty", "-m", &format!("m{i}")], tick());
+            git(d, &["merge", "-q", "--no-ff", "-m", &format!("merge t{i}"), &format!("t{i}")], tick());
+        }
+        let all: usize = git(d, &["rev-list", "--count", "--all"], 0).trim().parse().expect("count");
+        let repo = gix::open(d).expect("open");
+        let mut reader = Reader::new(&repo, d, false, None, &[]);
+        assert!(reader.graph.is_none());
+        let mut merges = 0;
+        for line in git(d, &["rev-list", "--first-parent", "--parents", "main"], 0).lines() {
+            let ids: Vec<ObjectId> = line.split(' ').map(|s| ObjectId::from_hex(s.as_bytes()).expect("id")).collect();
+            if ids.len() < 3 {
+                continue;
+            }
+            merges += 1;
+            let got = reader.merged_ids(ids[1], &ids[2..]).expect("walk");
+            let want: Vec<ObjectId> = git(d, &["rev-list", &format!("{}..{}", ids[1], ids[2])], 0)
+                .lines()
+                .map(|s| ObjectId::from_hex(s.as_bytes()).expect("id"))
+                .collect();
+            assert_eq!(got, want, "merge {}", ids[0]);
+        }
+        assert_eq!(merges, 8);
+        let decoded = reader.index.decoded() as usize;
+        assert!(decoded <= all, "{decoded} decodes for {all} commits");
+        // A reader per merge (nothing shared, as before the index) reads the mainline
+        // again for every merge.
+        let mut unshared = 0;
+        for line in git(d, &["rev-list", "--first-parent", "--merges", "--parents", "main"], 0).lines() {
+            let ids: Vec<ObjectId> = line.split(' ').map(|s| ObjectId::from_hex(s.as_bytes()).expect("id")).collect();
+            let mut fresh = Reader::new(&repo, d, false, None, &[]);
+            fresh.merged_ids(ids[1], &ids[2..]).expect("walk");
+            unshared += fresh.index.decoded() as usize;
+        }
+        assert!(unshared > 2 * all, "{unshared} decodes unshared, {all} commits");
     }
 }

@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use crate::GitError;
 use crate::build::{People, TrailerRules, change_from_facts, evidence_from_commit, topic_author};
 use crate::facts::{self, CacheState, ChangeFacts};
+use crate::index::CommitIndex;
 use crate::read::{PathMatch, Reader};
 
 /// Decides whether a path's added lines are collected.
@@ -287,12 +288,14 @@ impl Repository {
         tip: ObjectId,
         stop: &[ObjectId],
         cache: &facts::Cache,
+        index: &CommitIndex,
         progress: &dyn Fn(crate::Progress),
     ) -> Result<(Vec<ChainCommit>, bool), GitError> {
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
         let mut chain = Vec::new();
         let mut buf = Vec::new();
+        let mut parents = Vec::new();
         let mut next = Some(tip);
         let mut used_graph = false;
         while let Some(id) = next.take() {
@@ -340,9 +343,12 @@ impl Repository {
                         message: e.to_string(),
                     };
                     let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
+                    parents.clear();
+                    parents.extend(commit.parent_ids());
                     let time = commit.committer().map_err(|e| corrupt(&e))?.seconds();
-                    let parent = commit.parent_ids().next();
-                    (time, parent)
+                    // The merges' walks visit the mainline too: remember it for them.
+                    index.insert(id, time, &parents);
+                    (time, parents.first().copied())
                 }
             };
             chain.push(ChainCommit { id, time, shallow_boundary: is_boundary });
@@ -380,7 +386,8 @@ impl Repository {
         let cache_path = self.cache_file();
         let cache =
             if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
-        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, &cache, progress)?;
+        let index = std::sync::Arc::new(CommitIndex::default());
+        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, &cache, &index, progress)?;
         let since = opts.since.map(|t| t.as_second());
         let until = opts.until.map(|t| t.as_second());
         let selected: Vec<&ChainCommit> =
@@ -394,7 +401,7 @@ impl Repository {
         // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
-        let computed = self.read_facts(&todo, wanted, &binding_keys, opts.threads, progress)?;
+        let computed = self.read_facts(&todo, wanted, &binding_keys, &index, opts.threads, progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -487,6 +494,7 @@ impl Repository {
         ids: &[ObjectId],
         glob: Option<&PathMatch>,
         binding_keys: &[String],
+        index: &std::sync::Arc<CommitIndex>,
         threads: Option<usize>,
         progress: &dyn Fn(Progress),
     ) -> Result<Vec<ChangeFacts>, GitError> {
@@ -502,7 +510,7 @@ impl Repository {
         let run_len = (ids.len() / (threads * 4)).clamp(MIN_RUN, 8192);
         let shallow = self.is_shallow();
         if threads == 1 {
-            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys);
+            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys).with_index(index.clone());
             let mut out = Vec::with_capacity(ids.len());
             for (i, id) in ids.iter().enumerate() {
                 out.push(reader.change_facts(id)?);
@@ -531,7 +539,7 @@ impl Repository {
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
-                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys);
+                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys).with_index(index.clone());
                     loop {
                         let run = next_run.fetch_add(1, Ordering::Relaxed);
                         if run >= runs || failed.load(Ordering::Relaxed) {

@@ -1,0 +1,179 @@
+//! The merge walk (issue 8): what each first-parent merge brings in comes from one shared
+//! commit index instead of a fresh object-database walk per merge. These tests pin the
+//! result, set and order, to `git rev-list P1..M` on histories built with the `git` CLI:
+//! many merges, a merge of a topic forked long before, an octopus merge, a topic that
+//! shares commits with one merged earlier, a topic landed in two merges, equal dates; and
+//! they check that the answer does not depend on the commit-graph, the cache or the threads.
+
+mod common;
+
+use common::TestRepo;
+use countersign_git::{Repository, Walk, WalkOptions};
+
+fn walk(repo: &TestRepo, opts: &WalkOptions) -> Walk {
+    Repository::open(repo.path()).expect("open").changes(opts, &|_| {}).expect("walk")
+}
+
+fn json(w: &Walk) -> serde_json::Value {
+    serde_json::to_value(&w.changes).expect("changes serialize")
+}
+
+fn no_cache() -> WalkOptions {
+    WalkOptions { use_cache: false, ..WalkOptions::default() }
+}
+
+/// A history with every kind of merge the walk must get right.
+fn merge_history() -> TestRepo {
+    let r = TestRepo::new();
+    r.commit(&[("base.txt", "0\n")], "base");
+
+    // An old topic, forked now and merged at the very end.
+    r.git(&["checkout", "-q", "-b", "old"]);
+    r.commit(&[("old1.txt", "1\n")], "old1");
+    r.commit(&[("old2.txt", "2\n")], "old2");
+
+    // `one`, and `two` forked from the middle of `one`: merging `two` after `one` brings in
+    // only `two`'s own commits.
+    r.git(&["checkout", "-q", "-b", "one", "main"]);
+    r.commit(&[("one1.txt", "1\n")], "one1");
+    r.commit(&[("one2.txt", "2\n")], "one2");
+    r.git(&["checkout", "-q", "-b", "two"]);
+    r.commit(&[("two1.txt", "1\n")], "two1");
+    r.git(&["checkout", "-q", "one"]);
+    r.commit(&[("one3.txt", "3\n")], "one3");
+    r.git(&["checkout", "-q", "two"]);
+    r.commit(&[("two2.txt", "2\n")], "two2");
+    r.git(&["checkout", "-q", "main"]);
+    r.commit(&[("m1.txt", "1\n")], "m1");
+    r.merge("one", "Merge branch 'one'");
+    r.commit(&[("m2.txt", "2\n")], "m2");
+    r.merge("two", "Merge branch 'two'");
+
+    // Many small merges in a row, so the mainline below later merges is long.
+    for i in 0..12 {
+        r.git(&["checkout", "-q", "-b", &format!("t{i}"), "main"]);
+        r.commit(&[(&format!("t{i}.txt"), "1\n")], &format!("t{i} a"));
+        r.commit(&[(&format!("t{i}.txt"), "2\n")], &format!("t{i} b"));
+        r.git(&["checkout", "-q", "main"]);
+        if i % 3 == 0 {
+            r.commit(&[(&format!("m{i}.txt"), "m\n")], &format!("main {i}"));
+        }
+        r.merge(&format!("t{i}"), &format!("Merge branch 't{i}'"));
+    }
+
+    // An octopus merge of three topics, one of them forked before the t-merges and one
+    // sharing a commit with `t11` (already merged).
+    r.git(&["checkout", "-q", "-b", "o1", "main~5"]);
+    r.commit(&[("o1.txt", "1\n")], "o1");
+    r.git(&["checkout", "-q", "-b", "o2", "main"]);
+    r.commit(&[("o2.txt", "1\n")], "o2");
+    r.git(&["checkout", "-q", "-b", "o3", "t11"]);
+    r.commit(&[("o3.txt", "1\n")], "o3");
+    r.git(&["checkout", "-q", "main"]);
+    // (Plain `git merge`: the same committer date as `o3`, one more tie.)
+    r.git(&["merge", "-q", "--no-ff", "-m", "Octopus merge of o1, o2, o3", "o1", "o2", "o3"]);
+
+    // A topic landed in two merges: the second brings in only what came after the first.
+    r.git(&["checkout", "-q", "-b", "twice", "main"]);
+    r.commit(&[("w1.txt", "1\n")], "w1");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("twice", "Merge branch 'twice' (first part)");
+    r.git(&["checkout", "-q", "twice"]);
+    r.commit(&[("w2.txt", "2\n")], "w2");
+    r.merge("main", "Merge branch 'main' into twice");
+    r.commit(&[("w3.txt", "3\n")], "w3");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("twice", "Merge branch 'twice' (second part)");
+
+    // Equal committer dates on both sides of a merge.
+    let same = format!("{} +0000", r.now() + 3600);
+    r.git(&["checkout", "-q", "-b", "same", "main"]);
+    for i in 0..3 {
+        r.commit_as(&[(&format!("s{i}.txt"), "s\n")], &format!("s{i}"), &[("GIT_COMMITTER_DATE", &same)]);
+    }
+    r.git(&["checkout", "-q", "main"]);
+    r.commit_as(&[("ms.txt", "s\n")], "main same", &[("GIT_COMMITTER_DATE", &same)]);
+    r.merge_env("same", "Merge branch 'same'", &[("GIT_COMMITTER_DATE", &same)]);
+
+    // The old topic, forked at the first commit.
+    r.merge("old", "Merge branch 'old'");
+    r
+}
+
+/// `git rev-list P1..M` without M, oldest first (countersign's order of `commits`), for
+/// every first-parent merge M, keyed by M; and the number of parents of each.
+fn want_per_merge(r: &TestRepo) -> Vec<(String, usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for line in r.git(&["rev-list", "--first-parent", "--parents", "HEAD"]).lines() {
+        let ids: Vec<&str> = line.split_whitespace().collect();
+        if ids.len() < 3 {
+            continue;
+        }
+        let mut want: Vec<String> = r
+            .git(&["rev-list", &format!("{}..{}", ids[1], ids[0])])
+            .lines()
+            .filter(|id| *id != ids[0])
+            .map(str::to_string)
+            .collect();
+        want.reverse();
+        out.push((ids[0].to_string(), ids.len() - 1, want));
+    }
+    out
+}
+
+fn check(r: &TestRepo, w: &Walk, what: &str) {
+    let want = want_per_merge(r);
+    assert!(want.len() >= 17, "{what}: the history has {} merges", want.len());
+    assert!(want.iter().any(|(_, parents, _)| *parents == 4), "{what}: an octopus merge");
+    for (merge, _, commits) in &want {
+        let change = w.changes.iter().find(|c| &c.id == merge).unwrap_or_else(|| panic!("{what}: no change {merge}"));
+        let got: Vec<String> = change.commits.iter().map(|c| c.id.clone()).collect();
+        // A merge that brings in nothing lists itself.
+        let commits = if commits.is_empty() { vec![merge.clone()] } else { commits.clone() };
+        assert_eq!(got, commits, "{what}: the commits of {:?}, in git rev-list's order", change.title);
+    }
+}
+
+#[test]
+fn s000_03_merge_walk_equals_git_rev_list_set_and_order() {
+    let r = merge_history();
+    let w = walk(&r, &no_cache());
+    check(&r, &w, "no commit-graph");
+
+    // Spot checks of what the history is about.
+    let find = |title: &str| w.changes.iter().find(|c| c.title == title).expect(title);
+    let subjects = |title: &str| find(title).commits.iter().map(|c| c.subject.clone()).collect::<Vec<_>>();
+    assert_eq!(subjects("Merge branch 'two'"), ["two1", "two2"]);
+    assert_eq!(subjects("Merge branch 'one'"), ["one1", "one2", "one3"]);
+    assert_eq!(subjects("Merge branch 'old'"), ["old1", "old2"]);
+    assert_eq!(subjects("Octopus merge of o1, o2, o3"), ["o1", "o2", "o3"]);
+    assert_eq!(subjects("Merge branch 'twice' (second part)"), ["w2", "Merge branch 'main' into twice", "w3"]);
+}
+
+#[test]
+fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
+    let r = merge_history();
+    let plain = walk(&r, &no_cache());
+    for threads in [1, 2, 3] {
+        let w = walk(&r, &WalkOptions { threads: Some(threads), ..no_cache() });
+        assert_eq!(json(&w), json(&plain), "{threads} threads");
+    }
+
+    // Warm cache, then one more merge of a topic forked long ago: only that merge is read,
+    // its walk meets the mainline from the object database, not from the first-parent walk.
+    let cached = walk(&r, &WalkOptions::default());
+    assert_eq!(json(&cached), json(&plain));
+    r.git(&["checkout", "-q", "-b", "late", "main~20"]);
+    r.commit(&[("late.txt", "1\n")], "late");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("late", "Merge branch 'late'");
+    let warm = walk(&r, &WalkOptions::default());
+    assert_eq!(warm.stats.read, 1);
+    check(&r, &warm, "warm cache");
+
+    r.git(&["commit-graph", "write", "--reachable"]);
+    let with_graph = walk(&r, &no_cache());
+    assert!(with_graph.stats.used_commit_graph);
+    check(&r, &with_graph, "commit-graph");
+    assert_eq!(json(&with_graph), json(&warm));
+}
