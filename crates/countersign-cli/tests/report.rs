@@ -260,19 +260,6 @@ fn s004_14_the_html_report_prints_to_pdf_in_chromium() {
     }
 }
 
-/// `tools/oscal/validate`: NIST's published OSCAL 1.1.2 JSON schema checked by Ajv, an
-/// independent validator (installed by `.ci/run`; a missing validator fails the test).
-fn oscal_validate(model: &str, file: &std::path::Path) -> Run {
-    let script = common::workspace_root().join("tools/oscal/validate");
-    let r = Run::of(assert_cmd::Command::new("bash").arg(script).args(["--model", model]).arg(file));
-    assert_ne!(
-        r.code, 2,
-        "the OSCAL validator could not run (see tools/oscal/README.md, Install): {}{}",
-        r.stdout, r.stderr
-    );
-    r
-}
-
 /// `report --format oscal` writes assessment-results and the assessment-plan they import,
 /// with a finding per control (satisfied / not-satisfied) and observations linking to the
 /// log entries; `oscal component` writes the component definition. All three validate
@@ -328,16 +315,16 @@ fn s002_13_s003_11_s004_14_oscal_assessment_results_plan_and_component_validate_
     assert_eq!(run(&repo, &args).code, 0);
     assert_eq!(std::fs::read(&results_path).unwrap(), first);
 
-    let v = oscal_validate("assessment-results", &results_path);
+    let v = common::oscal_validate("assessment-results", &results_path);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
-    let v = oscal_validate("assessment-plan", &plan_path);
+    let v = common::oscal_validate("assessment-plan", &plan_path);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 
     // A finding state the schema does not allow is caught by the validator.
     let tampered = out.join("tampered.json");
     std::fs::write(&tampered, String::from_utf8(first).unwrap().replacen("\"not-satisfied\"", "\"failed\"", 1))
         .unwrap();
-    let v = oscal_validate("assessment-results", &tampered);
+    let v = common::oscal_validate("assessment-results", &tampered);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
 
     let component = repo.path().join("component-definition.json");
@@ -346,7 +333,7 @@ fn s002_13_s003_11_s004_14_oscal_assessment_results_plan_and_component_validate_
     let cd: serde_json::Value = serde_json::from_slice(&std::fs::read(&component).unwrap()).unwrap();
     let implementations = cd["component-definition"]["components"][0]["control-implementations"].as_array().unwrap();
     assert_eq!(implementations.len(), 3, "one per framework: {cd:#}");
-    let v = oscal_validate("component-definition", &component);
+    let v = common::oscal_validate("component-definition", &component);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 
     // OSCAL needs a directory for its two files, and is only the report's format.
@@ -363,18 +350,9 @@ fn s002_13_s003_11_s004_14_oscal_assessment_results_plan_and_component_validate_
 fn s003_11_the_oscal_validator_rejects_an_invalid_document() {
     let broken = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tools/oscal/examples/invalid-assessment-results.json");
-    let v = oscal_validate("assessment-results", &broken);
+    let v = common::oscal_validate("assessment-results", &broken);
     assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
     assert!(v.stdout.contains("INVALID"), "{}", v.stdout);
-}
-
-/// Both verifiers on an evidence package: `countersign evidence verify` and the independent
-/// Python verifier. Their exit codes and output.
-fn verify_both(repo: &Repo, package: &std::path::Path) -> (Run, Run) {
-    let ours = run(repo, &["evidence", "verify", package.to_str().unwrap()]);
-    let script = common::workspace_root().join("tools/verify-log/verify_log.py");
-    let python = Run::of(assert_cmd::Command::new("python3").arg(script).arg("package").arg(package));
-    (ours, python)
 }
 
 /// The evidence package for a period holds the report file whose digest the log records
@@ -409,7 +387,7 @@ fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it
     assert_eq!(r.code, 0, "{}", r.stderr);
     let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(summary["attachments"], 1, "{summary}");
-    let (ours, python) = verify_both(&repo, &package);
+    let (ours, python) = common::verify_package(repo.path(), &package);
     assert_eq!(ours.code, 0, "{}{}", ours.stdout, ours.stderr);
     assert_eq!(python.code, 0, "{}{}", python.stdout, python.stderr);
 
@@ -440,7 +418,7 @@ fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it
     bytes[at + 2] = b'd';
     let tampered = repo.path().join("tampered.tar");
     std::fs::write(&tampered, &bytes).unwrap();
-    let (ours, python) = verify_both(&repo, &tampered);
+    let (ours, python) = common::verify_package(repo.path(), &tampered);
     assert_ne!(ours.code, 0, "{}{}", ours.stdout, ours.stderr);
     assert_ne!(python.code, 0, "{}{}", python.stdout, python.stderr);
     let said = format!("{}{}", ours.stdout, ours.stderr);

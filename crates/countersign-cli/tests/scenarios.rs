@@ -396,12 +396,7 @@ fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
     assert_eq!(report["metrics"]["incidents_caused_by_change"], 1, "{name}: {}", report["metrics"]);
     assert_eq!(report["sample"]["size"], 3, "{name}");
     let validate = |model: &str, file: &str| {
-        let r = Run::of(
-            assert_cmd::Command::new("bash")
-                .arg(common::workspace_root().join("tools/oscal/validate"))
-                .args(["--model", model])
-                .arg(out.join(file)),
-        );
+        let r = common::oscal_validate(model, &out.join(file));
         assert_eq!(r.code, 0, "{name}: {file}: {}{}", r.stdout, r.stderr);
     };
     validate("assessment-results", "assessment-results.json");
@@ -432,16 +427,7 @@ fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
             html.to_str().unwrap(),
         ],
     );
-    let verify = |file: &std::path::Path| {
-        let ours = run(repo, &["evidence", "verify", file.to_str().unwrap()]);
-        let python = Run::of(
-            assert_cmd::Command::new("python3")
-                .arg(common::workspace_root().join("tools/verify-log/verify_log.py"))
-                .arg("package")
-                .arg(file),
-        );
-        (ours, python)
-    };
+    let verify = |file: &std::path::Path| common::verify_package(repo.path(), file);
     let (ours, python) = verify(&package);
     assert_eq!(ours.code, 0, "{name}: {}{}", ours.stdout, ours.stderr);
     assert_eq!(python.code, 0, "{name}: {}{}", python.stdout, python.stderr);

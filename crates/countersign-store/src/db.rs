@@ -272,10 +272,9 @@ const WAL_CHECKPOINT_EVERY: usize = 256;
 const DELIVERY_INSERT: &str =
     "INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES";
 
-/// The head of the INSERT that enqueues a job (rows: key, kind, payload, run_after, now,
-/// and 0, 0),
-/// and its upsert: enqueuing a key again replaces the payload, bumps the generation and
-/// keeps the earlier due time of an unclaimed job.
+/// The head of the INSERT that enqueues a job (each row: key, kind, payload, run_after,
+/// now, generation 0, attempts 0), and its upsert: enqueuing a key again replaces the
+/// payload, bumps the generation and keeps the earlier due time of an unclaimed job.
 const JOB_INSERT: &str =
     "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
 const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \

@@ -109,6 +109,37 @@ pub fn countersign(dir: &Path) -> assert_cmd::Command {
     assert_cmd::Command::from_std(countersign_process(dir))
 }
 
+/// `tools/oscal/validate`: NIST's published OSCAL 1.1.2 JSON schema checked by Ajv, an
+/// independent validator (installed by `.ci/run`). A validator that cannot run fails the
+/// test rather than passing it.
+pub fn oscal_validate(model: &str, file: &Path) -> Run {
+    let r = Run::of(
+        assert_cmd::Command::new("bash")
+            .arg(workspace_root().join("tools/oscal/validate"))
+            .args(["--model", model])
+            .arg(file),
+    );
+    assert_ne!(
+        r.code, 2,
+        "the OSCAL validator could not run (see tools/oscal/README.md, Install): {}{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+/// An evidence package checked by both verifiers: `countersign evidence verify` (run in
+/// `dir`) and the independent Python verifier.
+pub fn verify_package(dir: &Path, package: &Path) -> (Run, Run) {
+    let ours = Run::of(countersign(dir).arg("evidence").arg("verify").arg(package));
+    let python = Run::of(
+        assert_cmd::Command::new("python3")
+            .arg(workspace_root().join("tools/verify-log/verify_log.py"))
+            .arg("package")
+            .arg(package),
+    );
+    (ours, python)
+}
+
 /// [`countersign`] as a plain process, for one that runs on (`countersign serve`).
 pub fn countersign_process(dir: &Path) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("countersign"));
