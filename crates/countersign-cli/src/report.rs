@@ -416,7 +416,7 @@ fn write_atomically(dir: &std::path::Path, name: &str, text: &str) -> anyhow::Re
     Ok(())
 }
 
-/// The facts DORA's metrics are computed from: production deploys in time order, each with
+/// The facts DORA's metrics are computed from: production deploys, each with
 /// the changes of the walk it shipped first (a deploy of a commit ships that change and
 /// every older one), and incidents, recorded or read from reverts and emergency changes.
 fn dora_of(
@@ -432,47 +432,48 @@ fn dora_of(
         (Some(p), Some(e)) => p.eq_ignore_ascii_case(e),
         _ => true,
     };
-    let position: std::collections::HashMap<&str, usize> = changes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.id.starts_with("console:"))
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
     let first_commit = |c: &countersign_engine::change::Change| c.commits.first().and_then(|f| f.time).or(c.time);
     let revert_of = |c: &countersign_engine::change::Change| {
         let sha = reverted_commit(&c.body)?;
         changes.iter().position(|o| o.id.starts_with(sha) || o.commits.iter().any(|k| k.id.starts_with(sha)))
     };
-    let mut recorded = store.evidence_of_kinds(&["deploy"])?;
-    recorded.sort_by_key(|e| match &e.evidence {
-        countersign_store::Evidence::Deploy { deployed_at, .. } => deployed_at.unwrap_or(e.recorded_at),
-        _ => e.recorded_at,
-    });
-    let mut shipped_at: Vec<Option<Timestamp>> = vec![None; changes.len()];
+    let recorded = store.evidence_of_kinds(&["deploy"])?;
+    // Which deploys shipped each change of the walk (the judge's own reading: a deploy of a
+    // commit ships that change and every older one); the first production one counts.
+    let git = changes.iter().position(|c| c.id.starts_with("console:")).unwrap_or(changes.len());
+    let first_shipped: Vec<Option<(Timestamp, u64)>> =
+        countersign_judge::shipped_by(policy, &changes[..git], &recorded)
+            .iter()
+            .map(|list| {
+                list.iter()
+                    .filter(|s| s.production || production.is_none())
+                    .filter_map(|s| Some((s.at?, s.entry)))
+                    .min()
+            })
+            .collect();
+    let shipped_at = |i: usize| first_shipped.get(i).copied().flatten().map(|(at, _)| at);
     let mut deploys = Vec::new();
     for e in &recorded {
-        let countersign_store::Evidence::Deploy { environment, commit, deployed_at, status, .. } = &e.evidence else {
+        let countersign_store::Evidence::Deploy { environment, deployed_at, status, .. } = &e.evidence else {
             continue;
         };
         if !in_production(Some(environment)) {
             continue;
         }
-        let at = deployed_at.unwrap_or(e.recorded_at);
-        let success = *status != Some(countersign_store::evidence::DeployStatus::Failure);
-        let mut shipped = Vec::new();
-        if success && let Some(&from_position) = commit.as_deref().and_then(|c| position.get(c)) {
-            for i in from_position..changes.len() {
-                if shipped_at[i].is_none() && position.contains_key(changes[i].id.as_str()) {
-                    shipped_at[i] = Some(at);
-                    shipped.push(ShippedChange {
-                        id: changes[i].id.clone(),
-                        first_commit: first_commit(&changes[i]),
-                        rework: evals[i].emergency || revert_of(&changes[i]).is_some(),
-                    });
-                }
-            }
-        }
-        deploys.push(DeployFact { at, success, shipped, entry: e.index });
+        let shipped = (0..git)
+            .filter(|&i| first_shipped[i].is_some_and(|(_, entry)| entry == e.index))
+            .map(|i| ShippedChange {
+                id: changes[i].id.clone(),
+                first_commit: first_commit(&changes[i]),
+                rework: evals[i].emergency || revert_of(&changes[i]).is_some(),
+            })
+            .collect();
+        deploys.push(DeployFact {
+            at: deployed_at.unwrap_or(e.recorded_at),
+            success: *status != Some(countersign_store::evidence::DeployStatus::Failure),
+            shipped,
+            entry: e.index,
+        });
     }
     let mut incidents: Vec<IncidentFact> = Vec::new();
     for e in store.evidence_of_kinds(&["incident"])? {
@@ -494,11 +495,11 @@ fn dora_of(
         if let Some(reverted) = revert_of(change) {
             // Caused by the change it reverts: from that change's deploy (or landing) to the
             // revert's deploy (or landing).
-            let started_at = shipped_at[reverted].or(changes[reverted].time);
+            let started_at = shipped_at(reverted).or(changes[reverted].time);
             if let Some(started_at) = started_at {
                 incidents.push(IncidentFact {
                     started_at,
-                    resolved_at: shipped_at[i].or(change.time),
+                    resolved_at: shipped_at(i).or(change.time),
                     caused_by: Some(changes[reverted].id.clone()),
                     source: format!("revert {short}"),
                 });
@@ -510,7 +511,7 @@ fn dora_of(
             // An emergency fix with no incident recorded in the day before it.
             incidents.push(IncidentFact {
                 started_at: first_commit(change).unwrap_or(at),
-                resolved_at: shipped_at[i].or(Some(at)),
+                resolved_at: shipped_at(i).or(Some(at)),
                 caused_by: None,
                 source: format!("emergency change {short}"),
             });

@@ -149,7 +149,7 @@ fn group_sizes_at(
 /// The successful deploys that shipped each change of a first-parent walk (newest first):
 /// a deploy of a commit the walk holds ships that change and every older one. A deploy of a
 /// commit outside the walk (another branch) ships none of them.
-fn shipped_by(
+pub fn shipped_by(
     policy: &Policy,
     changes: &[Change],
     deploys: &[RecordedEvidence],

@@ -224,6 +224,12 @@ fn missing_ranges(first: u64, last: u64, included: &BTreeSet<u64>) -> Vec<(u64, 
     gaps
 }
 
+/// An entry's kind as the manifest names it: its predicate type without countersign's
+/// prefix and version (`https://countersign.dev/evidence/report/v1` is `report`).
+fn kind_of(statement: &dsse::Statement) -> &str {
+    statement.predicate_type.trim_start_matches("https://countersign.dev/evidence/").trim_end_matches("/v1")
+}
+
 /// Write an evidence package of the entries recorded in `[since, until)`.
 ///
 /// `consistency_from` names the sizes of checkpoints the auditor already holds (from an
@@ -275,22 +281,20 @@ pub fn export_with(
     let head_cp = Checkpoint::open(&head, &verifier)?;
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut entries = Vec::new();
+    let mut statements: BTreeMap<u64, dsse::Statement> = BTreeMap::new();
     for (index, bytes) in &rows {
         let proof = store.inclusion_proof(*index, Some(head_cp.size))?;
         if proof.checkpoint != head {
             return Err(StoreError::Package("the log grew during export; retry".into()));
         }
         let statement = dsse::statement_unverified(bytes)?;
-        let kind = statement
-            .predicate_type
-            .trim_start_matches("https://countersign.dev/evidence/")
-            .trim_end_matches("/v1")
-            .to_owned();
+        let kind = kind_of(&statement).to_owned();
         let file = format!("entries/{index}.dsse.json");
         let proof_file = format!("proofs/{index}.tlog-proof");
         files.insert(file.clone(), bytes.clone());
         files.insert(proof_file.clone(), proof.to_text().into_bytes());
         entries.push(ManifestEntry { index: *index, kind, file, proof: proof_file });
+        statements.insert(*index, statement);
     }
     let mut checkpoints = vec![format!("checkpoints/{}.checkpoint", head_cp.size)];
     files.insert(checkpoints[0].clone(), head.clone().into_bytes());
@@ -357,17 +361,12 @@ pub fn export_with(
         files.insert(file.clone(), body);
         attachments.push(ManifestAttachment { entry: index, kind: "webhook-delivery".into(), sha256, file });
     }
-    let statements: BTreeMap<u64, dsse::Statement> = rows
-        .iter()
-        .map(|(i, bytes)| Ok((*i, dsse::statement_unverified(bytes)?)))
-        .collect::<Result<_, StoreError>>()?;
     for path in attach {
         let body =
             std::fs::read(path).map_err(|e| StoreError::Package(format!("cannot read {}: {e}", path.display())))?;
         let sha256 = sha256_hex(&body);
         let Some((index, _)) = statements.iter().find(|(_, st)| {
-            st.predicate_type.ends_with("/report/v1")
-                && st.predicate.get("sha256").and_then(|v| v.as_str()) == Some(sha256.as_str())
+            kind_of(st) == "report" && st.predicate.get("sha256").and_then(|v| v.as_str()) == Some(sha256.as_str())
         }) else {
             return Err(StoreError::Package(format!(
                 "{} (SHA-256 {sha256}) is not a report logged in the period: only a file whose digest a `report` entry logs can be attached",
@@ -1063,9 +1062,9 @@ fn verify_files(
         let statement = statements
             .get(&a.entry)
             .ok_or_else(|| fail(Some(a.entry), format!("the log entry of {} is not in the package", a.file)))?;
-        let kind =
-            statement.predicate_type.trim_start_matches("https://countersign.dev/evidence/").trim_end_matches("/v1");
-        if kind != a.kind || statement.predicate.get("sha256").and_then(|v| v.as_str()) != Some(a.sha256.as_str()) {
+        if kind_of(statement) != a.kind
+            || statement.predicate.get("sha256").and_then(|v| v.as_str()) != Some(a.sha256.as_str())
+        {
             return Err(fail(
                 Some(a.entry),
                 format!("the log entry of {} is not a {} entry naming its digest", a.file, a.kind),

@@ -247,7 +247,6 @@ pub fn component_definition(
     let org = line(&policy.meta.organization);
     let name = format!("{org}:{policy_sha256}");
     let mut frameworks: Vec<&str> = policy.meta.controls.iter().map(|c| c.framework.as_str()).collect();
-    frameworks.dedup();
     frameworks.sort_unstable();
     frameworks.dedup();
     let implementations: Vec<Value> = frameworks
