@@ -11,7 +11,37 @@ use sqlx::Row as _;
 
 use crate::StoreError;
 
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The schema's migrations, embedded: (version, description, SQL). Versions and
+/// descriptions follow the files' names (`0003_server.sql` is version 3, "server"), as
+/// sqlx's own directory reader names them, and each checksum is sqlx's (SHA-384 of the
+/// SQL), so databases migrated by earlier builds are recognised as up to date. Listed here
+/// rather than with `sqlx::migrate!`, which would build sqlx a second time as a macro.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/0001_initial.sql")),
+    (2, "change identity", include_str!("../migrations/0002_change_identity.sql")),
+    (3, "server", include_str!("../migrations/0003_server.sql")),
+    (4, "verdicts", include_str!("../migrations/0004_verdicts.sql")),
+    (5, "api", include_str!("../migrations/0005_api.sql")),
+    (6, "accounts", include_str!("../migrations/0006_accounts.sql")),
+];
+
+pub(crate) static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> = std::sync::LazyLock::new(|| {
+    use sqlx::SqlSafeStr as _;
+    sqlx::migrate::Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                sqlx::migrate::Migration::new(
+                    version,
+                    description.into(),
+                    sqlx::migrate::MigrationType::Simple,
+                    sql.into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+    )
+});
 
 /// The newest schema version this build knows.
 pub(crate) fn known_schema_version() -> i64 {
@@ -1643,3 +1673,35 @@ backend!(
              (SELECT job_key FROM jobs WHERE run_after <= $3 AND (claimed_until IS NULL OR claimed_until < $3) AND ($5 = '' OR (kind = $5) = $6) ORDER BY run_after LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING job_key, kind, payload, generation, attempts"
 );
+
+#[cfg(test)]
+mod tests {
+    /// Every file in `migrations/` is embedded, under the version and description sqlx's
+    /// own reader gives it, with the same bytes: a new migration file cannot be forgotten,
+    /// and a database migrated by a build that read the directory stays up to date.
+    #[test]
+    fn the_embedded_migrations_are_the_directorys() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<(i64, String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .map(|name| {
+                let (version, rest) = name.split_once('_').unwrap();
+                let description = rest.trim_end_matches(".sql").replace('_', " ");
+                (version.parse().unwrap(), description, std::fs::read_to_string(dir.join(&name)).unwrap())
+            })
+            .collect();
+        files.sort();
+        let embedded: Vec<(i64, String, String)> =
+            super::MIGRATIONS.iter().map(|&(v, d, sql)| (v, d.to_owned(), sql.to_owned())).collect();
+        assert_eq!(embedded, files);
+        let migrator = &*super::MIGRATOR;
+        assert_eq!(migrator.iter().count(), files.len());
+        // sqlx's checksum, which the `_sqlx_migrations` table of an existing database holds:
+        // SHA-384 of the file's bytes.
+        for (m, (_, _, sql)) in migrator.iter().zip(&files) {
+            assert_eq!(&*m.checksum, <sha2::Sha384 as sha2::Digest>::digest(sql.as_bytes()).as_slice());
+        }
+    }
+}
