@@ -170,6 +170,33 @@ fn x04_s001_05_log_verify_fails_with_exit_1_on_a_tampered_log() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("entry 1"));
 }
 
+/// `log verify --signatures none` (the default) proves the log by its tree and signed
+/// checkpoints; `--signatures all` checks each entry's DSSE signature too. Both say which
+/// they did, and both fail a tampered log with exit 1.
+#[test]
+fn x04_log_verify_says_which_signatures_it_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let commit = setup(dir.path());
+    record_checks(dir.path(), &commit, 0..3);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = countersign(dir.path()).args(["--format", "json", "log", "verify"]).args(args).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    for (args, checked) in [(&[][..], "none"), (&["--signatures", "none"][..], "none"), (&["--signatures", "all"][..], "all")] {
+        let shown = json(args);
+        assert_eq!((shown["ok"].as_bool(), shown["entries"].as_u64()), (Some(true), Some(3)), "{shown}");
+        assert_eq!(shown["entry_signatures"], checked, "{args:?}");
+    }
+    let text = stdout(countersign(dir.path()).args(["log", "verify"]));
+    assert!(text.contains("entry signatures not checked: --signatures all"), "{text}");
+    countersign(dir.path()).args(["log", "verify", "--signatures", "some"]).assert().code(2);
+    tamper(dir.path(), &["delete", "1"]);
+    for mode in ["none", "all"] {
+        let out = countersign(dir.path()).args(["log", "verify", "--signatures", mode]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{mode}");
+    }
+}
+
 /// Run the insider's tool (`tests/data/tamper_store.py`) on the repository's store.
 fn tamper(dir: &Path, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tamper_store.py");
