@@ -249,69 +249,27 @@ impl Client {
         self.send("POST", &path, &serde_json::to_vec(&body).unwrap_or_default())
     }
 
-    /// GitHub: branch protection of `branch` (GET `/repos/{owner}/{repo}/branches/{branch}/
-    /// protection`), as the drift check reads it, with the raw answer (its status and body)
-    /// for the log. A 404 "Branch not protected" is an unprotected branch, not an error.
-    pub fn branch_protection(
-        &self,
-        branch: &str,
-    ) -> Result<(countersign_engine::drift::BranchProtection, RawAnswer), ApiError> {
-        let path = format!("/repos/{}/branches/{}/protection", self.repository, branch);
-        let mut found = countersign_engine::drift::BranchProtection { branch: branch.to_owned(), ..Default::default() };
-        let answer = match self.send("GET", &path, b"") {
-            Ok(answer) => answer,
-            Err(ApiError::Status { status: 404, message, .. }) if message.contains("not protected") => {
-                return Ok((found, RawAnswer { path, status: 404, body: message.into_bytes() }));
+    /// GET `path` for a collector: the answer as it was received (status and body), for the
+    /// log and for [`crate::protection`] to read. A 404 is an answer too (a branch that is not
+    /// protected, a GitLab tier without approval rules), kept with the forge's message; any
+    /// other failure is an error.
+    pub fn get_raw(&self, path: &str) -> Result<RawAnswer, ApiError> {
+        match self.send("GET", path, b"") {
+            Ok(answer) => Ok(RawAnswer { path: path.to_owned(), status: answer.status, body: answer.body }),
+            Err(ApiError::Status { status: 404, message, .. }) => {
+                Ok(RawAnswer { path: path.to_owned(), status: 404, body: message.into_bytes() })
             }
-            Err(e) => return Err(e),
-        };
-        #[derive(serde::Deserialize)]
-        struct Enabled {
-            enabled: bool,
+            Err(e) => Err(e),
         }
-        #[derive(serde::Deserialize)]
-        struct Checks {
-            #[serde(default)]
-            contexts: Vec<String>,
-            #[serde(default)]
-            checks: Vec<Check>,
+    }
+
+    /// The repository as this forge's API paths name it: `owner/name`, or GitLab's
+    /// URL-encoded project path.
+    pub fn repository_path(&self) -> String {
+        match self.forge {
+            Forge::GitLab => format!("/projects/{}", self.repository.replace('/', "%2F")),
+            Forge::GitHub | Forge::Gitea => format!("/repos/{}", self.repository),
         }
-        #[derive(serde::Deserialize)]
-        struct Check {
-            context: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct Reviews {
-            #[serde(default)]
-            required_approving_review_count: Option<u32>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Protection {
-            required_status_checks: Option<Checks>,
-            required_pull_request_reviews: Option<Reviews>,
-            enforce_admins: Option<Enabled>,
-            allow_force_pushes: Option<Enabled>,
-            allow_deletions: Option<Enabled>,
-            required_signatures: Option<Enabled>,
-        }
-        let p: Protection = self.read_json("GET", &path, &answer, "a branch protection")?;
-        found.protected = true;
-        if let Some(checks) = p.required_status_checks {
-            found.required_checks = checks.contexts;
-            for c in checks.checks {
-                if !found.required_checks.contains(&c.context) {
-                    found.required_checks.push(c.context);
-                }
-            }
-        }
-        // No required reviews at all is zero required approvals.
-        found.required_approvals =
-            Some(p.required_pull_request_reviews.and_then(|r| r.required_approving_review_count).unwrap_or(0));
-        found.enforce_admins = p.enforce_admins.map(|e| e.enabled);
-        found.allow_force_pushes = p.allow_force_pushes.map(|e| e.enabled);
-        found.allow_deletions = p.allow_deletions.map(|e| e.enabled);
-        found.required_signatures = p.required_signatures.map(|e| e.enabled);
-        Ok((found, RawAnswer { path, status: answer.status, body: answer.body }))
     }
 
     /// The path of GitLab's approval of a deployment waiting in a protected environment.
@@ -470,20 +428,29 @@ pub struct WorkflowRun {
 /// advises backdating `iat` against clock drift).
 pub fn app_jwt(app_id: u64, private_key_pem: &[u8], now_seconds: i64) -> Result<String, String> {
     use base64::Engine as _;
-    use rsa::pkcs1::DecodeRsaPrivateKey as _;
-    use rsa::pkcs8::DecodePrivateKey as _;
-    let pem = std::str::from_utf8(private_key_pem).map_err(|_| "the private key is not PEM text".to_owned())?;
-    let key = rsa::PrivateKey::from_pkcs1_pem(pem)
-        .or_else(|_| rsa::PrivateKey::from_pkcs8_pem(pem))
-        .map_err(|e| format!("the private key is not an RSA key in PEM (PKCS#1 or PKCS#8): {e}"))?;
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
+    let not_rsa =
+        |e: &dyn std::fmt::Display| format!("the private key is not an RSA key in PEM (PKCS#1 or PKCS#8): {e}");
+    let key = match PrivateKeyDer::from_pem_slice(private_key_pem).map_err(|e| not_rsa(&e))? {
+        PrivateKeyDer::Pkcs1(der) => ring::rsa::KeyPair::from_der(PrivatePkcs1KeyDer::secret_pkcs1_der(&der)),
+        PrivateKeyDer::Pkcs8(der) => ring::rsa::KeyPair::from_pkcs8(PrivatePkcs8KeyDer::secret_pkcs8_der(&der)),
+        _ => return Err(not_rsa(&"it is an EC (SEC1) key")),
+    }
+    .map_err(|e| not_rsa(&e))?;
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
     let claims =
         serde_json::json!({ "iat": now_seconds - 60, "exp": now_seconds + 540, "iss": app_id.to_string() }).to_string();
     let signing_input = format!("{header}.{}", b64(claims.as_bytes()));
-    let signature = key
-        .pkcs1v15_sign::<rsa::sha2::Sha256>(signing_input.as_bytes())
-        .map_err(|e| format!("signing the JWT: {e}"))?;
+    let mut signature = vec![0; key.public().modulus_len()];
+    key.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signing_input.as_bytes(),
+        &mut signature,
+    )
+    .map_err(|_| "signing the JWT failed".to_owned())?;
     Ok(format!("{signing_input}.{}", b64(&signature)))
 }
 
