@@ -1,9 +1,12 @@
 //! `countersign collect NAME`: run a forge-settings collector on demand (S001-06, S003-09).
 //! `branch-protection` reads the protection of each protected branch of the repositories in
-//! the server's configuration and compares it with the policy (required status checks
-//! include every gate, enough required approvals, no force pushes or deletions, no admin
-//! bypass, signed commits where the policy asks). Each run is a `collector-run` log entry
-//! with the SHA-256 of every answer read and the findings.
+//! the server's configuration (GitHub classic protection and rulesets, GitLab protected
+//! branches with approval rules and external status checks, Gitea/Forgejo branch protection
+//! rules) and compares it with the policy (required status checks include every gate, enough
+//! required approvals, no force pushes, deletions or direct pushes, no admin bypass, code
+//! owners and signed commits where the policy asks, no bypass actor but those the
+//! configuration's `bypass-allowed` lists). Each run is a `collector-run` log entry with the
+//! SHA-256 of every answer read and the findings.
 
 use std::path::PathBuf;
 
@@ -19,7 +22,7 @@ use crate::{EXIT_OK, EXIT_VIOLATIONS, Global, PolicyArgs};
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  countersign collect branch-protection --config countersign-server.toml\n\nThe repositories, their forge's API and token come from the server's configuration. The\npolicy is read from each repository's git-dir (its default branch), else from --policy.\nBranches: --branch, else the policy's [branch] protected (default main).\n\nOnly GitHub is read today.\n\nExit codes: 0 no drift, 1 drift found, 2 could not collect."
+    after_help = "Example:\n  countersign collect branch-protection --config countersign-server.toml\n\nThe repositories, their forge's API and token come from the server's configuration. The\npolicy is read from each repository's git-dir (its default branch), else from --policy.\nBranches: --branch, else the policy's [branch] protected (default main).\n\nForges read: GitHub (classic branch protection, the active rulesets that apply to the\nbranch and their bypass actors), GitLab (protected branches, approval rules, external\nstatus checks), Gitea and Forgejo (branch protection rules). Bypass actors are drift\nunless the repository's `bypass-allowed` lists them (e.g. [\"Team:234\"]).\n\nExit codes: 0 no drift, 1 drift found, 2 could not collect."
 )]
 pub struct CollectArgs {
     /// The collector to run.

@@ -1,9 +1,12 @@
 //! `countersign report`: what an auditor takes away for a period. The policy versions in
 //! force, the population of changes by kind, category and risk, each control the policy maps
 //! with the requirements that implement it and their pass rate, exceptions, emergencies and
-//! their obligations, the deploy gate's decisions, console changes, and a reproducible
-//! sample whose every log entry comes with its inclusion proof. JSON, Markdown, or one
-//! self-contained HTML file (inline CSS, no external request) that prints cleanly.
+//! their obligations (on a timeline: each deadline, and when it was met), the deploy gate's
+//! decisions, console changes, the forge settings' drift history, DORA's metrics month by
+//! month, and a reproducible sample whose every log entry comes with its inclusion proof.
+//! JSON, Markdown, or one self-contained HTML file (inline CSS and SVG charts, no external
+//! request) that prints cleanly. The figures are gathered by `countersign_judge::period`
+//! and drawn by `countersign_server::charts`, as the server's dashboard does.
 //!
 //! The report's SHA-256 is recorded in the log (a `report` entry), so the report itself is
 //! evidence: an auditor can later show that the file they hold is the one countersign wrote.
@@ -17,11 +20,12 @@ use jiff::Timestamp;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde::Serialize;
 
-use countersign_engine::evaluate::control_covers;
-use countersign_engine::metrics::{DeployFact, Dora, IncidentFact, ShippedChange, reverted_commit};
+use countersign_engine::metrics::Dora;
 use countersign_engine::obligations::{ObligationCounts, ObligationInstance};
-use countersign_engine::report::{Evaluation, Status, Verdict};
+use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
+use countersign_judge::period::{ControlResult, DriftRun, DriftState, Emergency, MonthMetrics};
+use countersign_server::charts::{self, percent};
 use countersign_store::{Evidence, RecordRequest};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
@@ -91,6 +95,7 @@ struct Report {
     population: Population,
     controls: Vec<ControlResult>,
     exceptions: Vec<crate::exceptions::Listed>,
+    /// Each emergency with its obligations' deadlines and fulfilments (the timeline).
     emergencies: Vec<Emergency>,
     obligations: Obligations,
     deploy_decisions: DeployDecisions,
@@ -98,21 +103,15 @@ struct Report {
     /// The latest collector run before the period's end for each repository and branch,
     /// with what it found short of the policy (empty: no drift).
     drift: Vec<DriftState>,
+    /// Every collector run in the period, with the drift it opened and fixed.
+    drift_history: Vec<DriftRun>,
     /// DORA's metrics over the period, and S003-10's monthly share of incidents caused by
     /// a change against the policy's `[metrics]` threshold.
     metrics: Dora,
+    /// Each of DORA's metrics month by month.
+    metrics_by_month: Vec<MonthMetrics>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sample: Option<Sample>,
-}
-
-#[derive(Serialize)]
-struct DriftState {
-    collector: String,
-    repository: String,
-    branch: Option<String>,
-    entry: u64,
-    checked_at: Timestamp,
-    findings: Vec<countersign_store::evidence::CollectorFinding>,
 }
 
 #[derive(Serialize)]
@@ -145,30 +144,6 @@ struct Population {
     summary: Summary,
     by_kind: BTreeMap<String, usize>,
     by_risk: BTreeMap<String, usize>,
-}
-
-#[derive(Serialize)]
-struct ControlResult {
-    framework: String,
-    id: String,
-    description: Option<String>,
-    requirements: Vec<String>,
-    /// Changes that had a requirement implementing the control.
-    changes: usize,
-    /// Of those, the changes where every such requirement was met or waived.
-    passed: usize,
-    /// `passed / changes`, absent when no change had such a requirement.
-    pass_rate: Option<f64>,
-    /// The changes that failed it.
-    failed: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Emergency {
-    change: String,
-    title: String,
-    verdict: Verdict,
-    authorized_by: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -277,26 +252,8 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
             decided_at: *decided_at,
         });
     }
-    // The latest run of each collector for each repository and branch before the end.
-    let mut drift: BTreeMap<(String, String, Option<String>), DriftState> = BTreeMap::new();
-    for e in store.evidence_of_kinds(&["collector-run"])? {
-        let Evidence::CollectorRun { collector, repository, branch, findings, .. } = &e.evidence else { continue };
-        if e.recorded_at >= args.to {
-            continue;
-        }
-        drift.insert(
-            (collector.clone(), repository.clone(), branch.clone()),
-            DriftState {
-                collector: collector.clone(),
-                repository: repository.clone(),
-                branch: branch.clone(),
-                entry: e.index,
-                checked_at: e.recorded_at,
-                findings: findings.clone(),
-            },
-        );
-    }
-    let metrics = dora_of(&policy, &store, &walk.changes, &evals, args.from, args.to)?;
+    let drift = countersign_judge::period::drift(&store, None, args.from, args.to)?;
+    let facts = countersign_judge::period::dora_facts(&policy, &store, None, &walk.changes, &evals)?;
     let exceptions = crate::exceptions::rows(&policy, &store, args.to.to_zoned(jiff::tz::TimeZone::UTC).date())?;
     let instances = countersign_engine::obligations::instances(&evals, now, jiff::SignedDuration::from_hours(24));
     let sample = match args.sample {
@@ -326,24 +283,22 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
             .controls
             .iter()
             .filter(|c| args.controls.includes(&c.framework))
-            .map(|c| control_result(c, &evals))
+            .map(|c| countersign_judge::period::control_result(c, &evals))
             .collect(),
         exceptions,
-        emergencies: evals
-            .iter()
-            .filter(|e| e.emergency)
-            .map(|e| Emergency {
-                change: e.change.id.clone(),
-                title: e.change.title.clone(),
-                verdict: e.verdict,
-                authorized_by: e.emergency_authorizations.iter().map(|a| a.by.clone()).collect(),
-            })
-            .collect(),
+        emergencies: countersign_judge::period::emergencies(
+            &walk.changes,
+            &evals,
+            now,
+            jiff::SignedDuration::from_hours(24),
+        ),
         obligations: Obligations { counts: countersign_engine::obligations::count(&instances), instances },
         deploy_decisions: deploys,
         console_changes: evals.iter().filter(|e| e.change.id.starts_with("console:")).count(),
-        drift: drift.into_values().collect(),
-        metrics,
+        drift: drift.latest,
+        drift_history: drift.history,
+        metrics: facts.over(args.from, args.to),
+        metrics_by_month: facts.by_month(args.from, args.to),
         sample,
     };
 
@@ -416,213 +371,6 @@ fn write_atomically(dir: &std::path::Path, name: &str, text: &str) -> anyhow::Re
     Ok(())
 }
 
-/// The facts DORA's metrics are computed from: production deploys, each with
-/// the changes of the walk it shipped first (a deploy of a commit ships that change and
-/// every older one), and incidents, recorded or read from reverts and emergency changes.
-fn dora_of(
-    policy: &countersign_policy::model::Policy,
-    store: &countersign_store::Store,
-    changes: &[countersign_engine::change::Change],
-    evals: &[Evaluation],
-    from: Timestamp,
-    to: Timestamp,
-) -> anyhow::Result<Dora> {
-    let production = policy.deploy.as_ref().and_then(|d| d.production());
-    let in_production = |env: Option<&str>| match (production, env) {
-        (Some(p), Some(e)) => p.eq_ignore_ascii_case(e),
-        _ => true,
-    };
-    let first_commit = |c: &countersign_engine::change::Change| c.commits.first().and_then(|f| f.time).or(c.time);
-    let revert_of = |c: &countersign_engine::change::Change| {
-        let sha = reverted_commit(&c.body)?;
-        changes.iter().position(|o| o.id.starts_with(sha) || o.commits.iter().any(|k| k.id.starts_with(sha)))
-    };
-    let recorded = store.evidence_of_kinds(&["deploy"])?;
-    // Which deploys shipped each change of the walk (the judge's own reading: a deploy of a
-    // commit ships that change and every older one); the first production one counts.
-    let git = changes.iter().position(|c| c.id.starts_with("console:")).unwrap_or(changes.len());
-    let first_shipped: Vec<Option<(Timestamp, u64)>> =
-        countersign_judge::shipped_by(policy, &changes[..git], &recorded)
-            .iter()
-            .map(|list| {
-                list.iter()
-                    .filter(|s| s.production || production.is_none())
-                    .filter_map(|s| Some((s.at?, s.entry)))
-                    .min()
-            })
-            .collect();
-    let shipped_at = |i: usize| first_shipped.get(i).copied().flatten().map(|(at, _)| at);
-    let mut deploys = Vec::new();
-    for e in &recorded {
-        let countersign_store::Evidence::Deploy { environment, deployed_at, status, .. } = &e.evidence else {
-            continue;
-        };
-        if !in_production(Some(environment)) {
-            continue;
-        }
-        let shipped = (0..git)
-            .filter(|&i| first_shipped[i].is_some_and(|(_, entry)| entry == e.index))
-            .map(|i| ShippedChange {
-                id: changes[i].id.clone(),
-                first_commit: first_commit(&changes[i]),
-                rework: evals[i].emergency || revert_of(&changes[i]).is_some(),
-            })
-            .collect();
-        deploys.push(DeployFact {
-            at: deployed_at.unwrap_or(e.recorded_at),
-            success: *status != Some(countersign_store::evidence::DeployStatus::Failure),
-            shipped,
-            entry: e.index,
-        });
-    }
-    let mut incidents: Vec<IncidentFact> = Vec::new();
-    for e in store.evidence_of_kinds(&["incident"])? {
-        let countersign_store::Evidence::Incident { started_at, resolved_at, environment, .. } = &e.evidence else {
-            continue;
-        };
-        if in_production(environment.as_deref()) {
-            incidents.push(IncidentFact {
-                started_at: *started_at,
-                resolved_at: *resolved_at,
-                caused_by: e.change_id.clone(),
-                source: format!("entry #{}", e.index),
-            });
-        }
-    }
-    let recorded_incidents = incidents.clone();
-    for (i, change) in changes.iter().enumerate() {
-        let short = &change.id[..change.id.len().min(7)];
-        if let Some(reverted) = revert_of(change) {
-            // Caused by the change it reverts: from that change's deploy (or landing) to the
-            // revert's deploy (or landing).
-            let started_at = shipped_at(reverted).or(changes[reverted].time);
-            if let Some(started_at) = started_at {
-                incidents.push(IncidentFact {
-                    started_at,
-                    resolved_at: shipped_at(i).or(change.time),
-                    caused_by: Some(changes[reverted].id.clone()),
-                    source: format!("revert {short}"),
-                });
-            }
-        } else if evals[i].emergency
-            && let Some(at) = change.time
-            && !recorded_incidents.iter().any(|r| r.started_at <= at && at.duration_since(r.started_at).as_hours() < 24)
-        {
-            // An emergency fix with no incident recorded in the day before it.
-            incidents.push(IncidentFact {
-                started_at: first_commit(change).unwrap_or(at),
-                resolved_at: shipped_at(i).or(Some(at)),
-                caused_by: None,
-                source: format!("emergency change {short}"),
-            });
-        }
-    }
-    let threshold = policy.metrics.as_ref().and_then(|m| m.incidents_caused_by_change_max);
-    Ok(countersign_engine::metrics::dora(from, to, &deploys, &incidents, threshold))
-}
-
-/// Each control's pass rate as a horizontal bar (inline SVG: readable without JavaScript,
-/// and printed as drawn).
-fn pass_rate_chart(controls: &[ControlResult]) -> Markup {
-    const ROW: usize = 26;
-    let height = controls.len() * ROW + 10;
-    html! {
-        svg.chart width="720" height=(height) viewBox=(format!("0 0 720 {height}")) role="img" aria-label="Pass rate of each control" {
-            @for (i, c) in controls.iter().enumerate() {
-                @let y = i * ROW + 5;
-                @let width = c.pass_rate.map_or(0.0, |p| p * 440.0);
-                text x="0" y=(y + 16) font-size="13" { (c.framework) " " (c.id) }
-                rect x="200" y=(y) width="440" height="20" fill="#eee" {}
-                rect x="200" y=(y) width=(format!("{width:.1}")) height="20"
-                    fill=(if c.pass_rate.is_some_and(|p| p < 1.0) { "#c0392b" } else { "#2e7d32" }) {}
-                text x="648" y=(y + 16) font-size="13" { (percent(c.pass_rate)) }
-            }
-        }
-    }
-}
-
-/// Production deploys (bars) and incidents caused by a change (dark bars) per month, with
-/// the months over the policy's threshold marked.
-fn monthly_chart(m: &Dora) -> Markup {
-    let most = m.months.iter().map(|x| x.deployments.max(x.incidents)).max().unwrap_or(0).max(1);
-    let slot = (680 / m.months.len().max(1)).clamp(12, 90);
-    let width = slot * m.months.len() + 40;
-    let bar = |n: usize| (n as f64 / most as f64 * 120.0).round();
-    html! {
-        svg.chart width=(width) height="180" viewBox=(format!("0 0 {width} 180")) role="img" aria-label="Deploys and incidents per month" {
-            line x1="30" y1="140" x2=(width) y2="140" stroke="#999" {}
-            text x="0" y="20" font-size="12" { (most) }
-            text x="0" y="140" font-size="12" { "0" }
-            @for (i, month) in m.months.iter().enumerate() {
-                @let x = 40 + i * slot;
-                @let deploys = bar(month.deployments);
-                @let incidents = bar(month.caused_by_change);
-                rect x=(x) y=(140.0 - deploys) width=(slot / 2 - 2) height=(deploys) fill="#1565c0" {
-                    title { (month.month) ": " (month.deployments) " production deploys" }
-                }
-                rect x=(x + slot / 2) y=(140.0 - incidents) width=(slot / 2 - 2) height=(incidents)
-                    fill=(if month.breach { "#c0392b" } else { "#555" }) {
-                    title { (month.month) ": " (month.caused_by_change) " of " (month.incidents) " incidents caused by a change" }
-                }
-                text x=(x) y="158" font-size="11" { (month.month) }
-                @if month.breach { text x=(x) y="174" font-size="11" fill="#c0392b" { "over threshold" } }
-            }
-        }
-        p.sub { "Blue: production deploys a month. Grey (red when over the policy's threshold): incidents caused by a change." }
-    }
-}
-
-/// DORA's metrics as label and value, for the Markdown and HTML reports.
-fn metric_rows(m: &Dora) -> Vec<(&'static str, String)> {
-    let hours = |h: Option<f64>| {
-        h.map_or_else(
-            || "n/a".to_owned(),
-            |h| if h < 48.0 { format!("{h:.1} h") } else { format!("{:.1} days", h / 24.0) },
-        )
-    };
-    vec![
-        ("Production deploys", format!("{} ({} failed)", m.deployments, m.failed_deployments)),
-        ("Deployment frequency", format!("{:.2} a week", m.deployments_per_week)),
-        (
-            "Change lead time (median, first commit to production)",
-            format!("{} over {} changes", hours(m.lead_time_hours), m.lead_time_changes),
-        ),
-        ("Change fail rate", percent(m.change_fail_rate)),
-        ("Failed deployment recovery time (median)", hours(m.recovery_hours)),
-        ("Deployment rework rate", percent(m.rework_rate)),
-        ("Production incidents (caused by a change)", format!("{} ({})", m.incidents, m.incidents_caused_by_change)),
-        ("Incidents caused by a change, monthly threshold", percent(m.threshold)),
-    ]
-}
-
-/// A control's pass rate over the changes that had a requirement implementing it.
-fn control_result(c: &countersign_policy::model::ControlMapping, evals: &[Evaluation]) -> ControlResult {
-    let (mut changes, mut passed, mut failed) = (0, 0, Vec::new());
-    for e in evals {
-        let covered: Vec<_> =
-            e.requirements.iter().filter(|r| c.requirements.iter().any(|w| control_covers(w, &r.id))).collect();
-        if covered.is_empty() {
-            continue;
-        }
-        changes += 1;
-        if covered.iter().all(|r| matches!(r.status, Status::Met | Status::Waived)) {
-            passed += 1;
-        } else {
-            failed.push(e.change.id.clone());
-        }
-    }
-    ControlResult {
-        framework: c.framework.clone(),
-        id: c.id.clone(),
-        description: c.description.clone(),
-        requirements: c.requirements.clone(),
-        changes,
-        passed,
-        pass_rate: (changes > 0).then(|| passed as f64 / changes as f64),
-        failed,
-    }
-}
-
 /// The sample: each drawn change with every log entry about it and its inclusion proof.
 fn draw_sample(store: &countersign_store::Store, evals: &[Evaluation], n: usize, seed: u64) -> anyhow::Result<Sample> {
     let mut changes = Vec::new();
@@ -676,12 +424,12 @@ fn until_text(x: &crate::exceptions::Listed) -> String {
     x.until.map_or_else(|| "no date".to_owned(), |d| d.to_string())
 }
 
-fn authorizers(e: &Emergency) -> String {
-    if e.authorized_by.is_empty() { "no one".to_owned() } else { e.authorized_by.join(", ") }
+fn time_text(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "no time".to_owned(), |t| t.to_string())
 }
 
-fn percent(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "n/a".to_owned(), |r| format!("{:.1}%", r * 100.0))
+fn authorizers(e: &Emergency) -> String {
+    if e.authorized_by.is_empty() { "no one".to_owned() } else { e.authorized_by.join(", ") }
 }
 
 fn markdown_report(r: &Report) -> String {
@@ -734,6 +482,15 @@ fn markdown_report(r: &Report) -> String {
     s.push_str(&format!("\n## Emergencies ({})\n\n", r.emergencies.len()));
     for e in &r.emergencies {
         s.push_str(&format!("- {} {}: {} (authorized by {})\n", e.change, e.title, e.verdict.as_str(), authorizers(e)));
+        for o in &e.obligations {
+            s.push_str(&format!(
+                "  - {}: due {}, {}{}\n",
+                o.obligation,
+                time_text(o.due),
+                o.outcome(),
+                o.fulfilled_at.map(|t| format!(" (fulfilled {t})")).unwrap_or_default()
+            ));
+        }
     }
     let o = &r.obligations.counts;
     s.push_str(&format!(
@@ -746,8 +503,20 @@ fn markdown_report(r: &Report) -> String {
         d.allowed, d.refused, d.cannot_judge, r.console_changes
     ));
     s.push_str("\n## Delivery metrics (DORA)\n\n| Metric | Value |\n|---|---|\n");
-    for (label, value) in metric_rows(&r.metrics) {
+    for (label, value) in charts::metric_rows(&r.metrics) {
         s.push_str(&format!("| {label} | {value} |\n"));
+    }
+    s.push_str("\n| Month | Deploys a week | Lead time | Change fail rate | Recovery | Rework rate |\n|---|---|---|---|---|---|\n");
+    for m in &r.metrics_by_month {
+        s.push_str(&format!(
+            "| {} | {:.2} | {} | {} | {} | {} |\n",
+            m.month,
+            m.deployments_per_week,
+            charts::hours(m.lead_time_hours),
+            percent(m.change_fail_rate),
+            charts::hours(m.recovery_hours),
+            percent(m.rework_rate)
+        ));
     }
     s.push_str("\n| Month | Incidents | Caused by a change | Share |\n|---|---|---|---|\n");
     for m in &r.metrics.months {
@@ -779,6 +548,22 @@ fn markdown_report(r: &Report) -> String {
             ));
         }
     }
+    if !r.drift_history.is_empty() {
+        s.push_str("\nRuns in the period:\n\n| Checked | Where | Findings | Opened | Fixed | Entry |\n|---|---|---|---|---|---|\n");
+    }
+    for d in &r.drift_history {
+        s.push_str(&format!(
+            "| {} | {} {}{} | {} | {} | {} | #{} |\n",
+            d.checked_at,
+            d.collector,
+            d.repository,
+            d.branch.as_deref().map(|b| format!(":{b}")).unwrap_or_default(),
+            if d.findings.is_empty() { "none".to_owned() } else { d.findings.join(", ") },
+            d.opened.join(", "),
+            d.fixed.join(", "),
+            d.entry
+        ));
+    }
     if let Some(sample) = &r.sample {
         s.push_str(&format!(
             "\n## Sample\n\n{} of {} changes, seed {}.\n\n",
@@ -803,7 +588,8 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid 
 th{background:#f6f8fa}tr{break-inside:avoid}.sub{color:#57606a}.ok{color:#1a7f37}.bad{color:#cf222e}.warn{color:#9a6700}\
 code,pre{font:12px ui-monospace,monospace}pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;white-space:pre-wrap}\
 .figures{display:flex;gap:1rem;flex-wrap:wrap}.figure{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem}\
-.figure b{display:block;font-size:1.4rem}@media print{body{margin:0;max-width:none}a{color:inherit}}";
+.figure b{display:block;font-size:1.4rem}svg.chart{display:block;max-width:100%;height:auto;margin:.5rem 0;break-inside:avoid}\
+h3{font-size:1rem;margin-top:1.2rem;break-after:avoid}@media print{body{margin:0;max-width:none}a{color:inherit}}";
 
 fn verdict_class(v: Verdict) -> &'static str {
     match v {
@@ -855,7 +641,7 @@ fn html_report(r: &Report) -> String {
                 h2 { "Controls" }
                 @if r.controls.is_empty() { p.sub { "The policy maps no control (add [[policy.controls]])." } }
                 @else {
-                    (pass_rate_chart(&r.controls))
+                    (charts::pass_rates(&r.controls))
                     table {
                         thead { tr { th { "Control" } th { "Implemented by" } th { "Changes" } th { "Passed" } th { "Pass rate" } } }
                         tbody { @for c in &r.controls {
@@ -885,6 +671,10 @@ fn html_report(r: &Report) -> String {
                     li { code { (e.change) } " " (e.title) ": " span class=(verdict_class(e.verdict)) { (e.verdict.as_str()) }
                          ", authorized by " (authorizers(e)) }
                 } }
+                @if !r.emergencies.is_empty() {
+                    (charts::emergency_timeline(&r.emergencies, r.period.from, r.period.to, r.as_of))
+                    (charts::emergency_table(&r.emergencies))
+                }
                 p {
                     (r.obligations.counts.open) " open (" (r.obligations.counts.overdue) " overdue), "
                     (r.obligations.counts.fulfilled) " fulfilled on time, " (r.obligations.counts.fulfilled_late) " fulfilled late."
@@ -893,9 +683,10 @@ fn html_report(r: &Report) -> String {
                 p { (r.deploy_decisions.allowed) " allowed, " (r.deploy_decisions.refused) " refused, "
                     (r.deploy_decisions.cannot_judge) " could not be judged." }
                 h2 { "Delivery metrics (DORA)" }
-                (monthly_chart(&r.metrics))
+                (charts::monthly(&r.metrics))
+                (charts::trends(&r.metrics_by_month))
                 table {
-                    tbody { @for (label, value) in metric_rows(&r.metrics) { tr { td { (label) } td { (value) } } } }
+                    tbody { @for (label, value) in charts::metric_rows(&r.metrics) { tr { td { (label) } td { (value) } } } }
                 }
                 table {
                     thead { tr { th { "Month" } th { "Incidents" } th { "Caused by a change" } th { "Share" } } }
@@ -915,6 +706,12 @@ fn html_report(r: &Report) -> String {
                         @if !d.findings.is_empty() { ul { @for f in &d.findings { li { strong { (f.id) } ": " (f.message) } } } }
                     }
                 } }
+                h3 { "Drift history" }
+                @if r.drift_history.is_empty() { p.sub { "No collector ran in the period." } }
+                @else {
+                    (charts::drift_history(&r.drift_history, r.period.from, r.period.to))
+                    (charts::drift_table(&r.drift_history))
+                }
                 @if let Some(sample) = &r.sample {
                     h2 { "Sample" }
                     p.sub { (sample.size) " of " (sample.population) " changes, drawn with seed " (sample.seed) "." }

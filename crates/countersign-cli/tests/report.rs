@@ -220,44 +220,8 @@ fn s004_14_the_html_report_prints_to_pdf_in_chromium() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let kept = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("report-pages");
-    let _ = std::fs::remove_dir_all(&kept);
-    std::fs::create_dir_all(&kept).unwrap();
-    let pdf = kept.join("report.pdf");
-    let profile = tempfile::tempdir().unwrap();
-    let chromium = std::process::Command::new("/usr/bin/chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--no-pdf-header-footer"])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", out.join("report.html").display()))
-        .output()
-        .expect("install Debian's chromium package (`apt-get install chromium`; .ci/run does)");
-    assert!(chromium.status.success(), "{}", String::from_utf8_lossy(&chromium.stderr));
-    let bytes = std::fs::read(&pdf).unwrap();
-    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
-    let pages = std::process::Command::new("pdftoppm")
-        .args(["-r", "60", "-png"])
-        .arg(&pdf)
-        .arg(kept.join("page"))
-        .output()
-        .expect("install poppler-utils for pdftoppm (.ci/run does)");
-    assert!(pages.status.success(), "{}", String::from_utf8_lossy(&pages.stderr));
-    let pngs: Vec<_> = std::fs::read_dir(&kept)
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".png"))
-        .collect();
-    assert!(!pngs.is_empty(), "no page was rendered");
-    // A4 or Letter at 60 dpi: about 500 by 700 pixels, and not blank.
-    for png in &pngs {
-        let data = std::fs::read(png.path()).unwrap();
-        assert!(data.len() > 5_000, "{} looks blank ({} bytes)", png.path().display(), data.len());
-        let (w, h) = (
-            u32::from_be_bytes(data[16..20].try_into().unwrap()),
-            u32::from_be_bytes(data[20..24].try_into().unwrap()),
-        );
-        assert!((450..=560).contains(&w) && (640..=760).contains(&h), "page size {w}x{h}");
-    }
+    let pages = common::print_to_pdf(&out.join("report.html"), &kept);
+    assert!(!pages.is_empty());
 }
 
 /// `report --format oscal` writes assessment-results and the assessment-plan they import,
@@ -514,4 +478,92 @@ fn s003_10_the_report_computes_dora_metrics_and_the_monthly_incident_share() {
         "{}",
         md.stdout
     );
+}
+
+/// The report's emergency timeline and drift history (issue 11 §5), as data and as
+/// pictures: the emergency's obligation with its deadline and when it was fulfilled
+/// (late), and the branch protection read twice (`collect branch-protection` against
+/// GitHub's documented answer, then set as the policy asks), the first run opening the
+/// drift and the second fixing it. JSON carries what the HTML draws; Markdown lists it.
+#[test]
+fn s001_06_s003_10_the_report_has_the_emergency_timeline_and_the_drift_history() {
+    let (repo, ids) = quarter();
+    let declared: jiff::Timestamp = repo.git(&["show", "-s", "--format=%cI", &ids[3]]).parse().unwrap();
+    let fulfilled = declared + jiff::SignedDuration::from_hours(30);
+    let r = run(
+        &repo,
+        &[
+            "record",
+            "obligation-fulfilled",
+            "--change",
+            &ids[3],
+            "--obligation",
+            "documented",
+            "--reference",
+            "https://wiki.example.com/INC-1",
+            "--at",
+            &fulfilled.to_string(),
+            "--by",
+            "bob@example.com",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let github = common::FakeGitHub::start(common::forge_api_fixture("github/openapi.branch-protection.json"));
+    let (code, drifted) = common::collect_branch_protection(repo.path(), "example/app", &github);
+    assert_eq!(code, 1, "{drifted:#}");
+    let opened: Vec<String> = drifted["runs"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    github.answer(common::protection_as_asked(&[]));
+    let (code, fixed) = common::collect_branch_protection(repo.path(), "example/app", &github);
+    assert_eq!(code, 0, "{fixed:#}");
+    // Collector runs carry the real time they read the forge: the period runs past them.
+    let fixed_at = common::recorded_at(repo.path(), fixed["runs"][0]["entry"].as_u64().unwrap());
+    let to = (fixed_at.to_zoned(jiff::tz::TimeZone::UTC).date() + jiff::Span::new().days(1)).to_string();
+    let report = |format: &str| {
+        let r = run(&repo, &["--format", format, "report", "--from", "2026-05-01", "--to", &to, "--no-record"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
+
+    let emergency = &json["emergencies"][0];
+    assert_eq!(emergency["change"], ids[3].as_str());
+    assert_eq!(emergency["declared_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap(), declared);
+    let documented = &emergency["obligations"][0];
+    assert_eq!(
+        (documented["obligation"].as_str(), documented["state"].as_str()),
+        (Some("documented"), Some("fulfilled-late"))
+    );
+    let time = |v: &serde_json::Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert_eq!(time(&documented["due"]), declared + jiff::SignedDuration::from_hours(24));
+    assert_eq!(time(&documented["fulfilled_at"]), fulfilled);
+
+    let history = json["drift_history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:#?}");
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(list(&history[0]["findings"]), opened);
+    assert_eq!((list(&history[0]["opened"]), list(&history[0]["fixed"])), (opened.clone(), vec![]));
+    assert_eq!((list(&history[1]["findings"]), list(&history[1]["opened"])), (vec![], vec![]));
+    assert_eq!(list(&history[1]["fixed"]), opened);
+    assert_eq!(history[1]["repository"], "example/app");
+    // Each metric month by month, May first.
+    let months = json["metrics_by_month"].as_array().unwrap();
+    assert_eq!(months[0]["month"], "2026-05");
+    assert_eq!(months.len(), json["metrics"]["months"].as_array().unwrap().len());
+
+    let html = report("html");
+    let marks = |class: &str| html.matches(&format!("class=\"mark {class}")).count();
+    assert_eq!((marks("emergency"), marks("obligation late")), (1, 1), "{html}");
+    assert_eq!((marks("run drift"), marks("run clean")), (1, 1));
+    assert_eq!(marks("trend deploys-per-week"), months.len());
+    assert_eq!(marks("pass-rate"), 3, "three mapped controls");
+    let md = report("markdown");
+    assert!(md.contains("  - documented: due ") && md.contains("late (fulfilled "), "{md}");
+    assert!(md.contains("Runs in the period") && md.contains(&opened.join(", ")), "{md}");
 }

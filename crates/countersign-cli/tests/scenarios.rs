@@ -347,18 +347,22 @@ fn scenario(name: &str) -> String {
     log.push_str(&format!("\n$ log verify\n{}\n", verified.split(", root").next().unwrap_or_default()));
     assert!(NOW.starts_with("2026-06-01"), "the scenario's dates assume NOW is 2026-06-01");
     log.push_str(&server_agrees(&repo, &policy));
-    the_auditors_quarter(&repo, name, &app, &cast);
+    the_auditors_quarter(&repo, name, &app, &cast, &policy);
     log
 }
 
 /// What the auditor takes away from the scenario's quarter (issue 11): an incident the app
-/// change caused, the verdicts recorded, the period report in JSON, HTML and OSCAL (both
-/// OSCAL documents valid against NIST's schema, by an independent validator), and the
+/// change caused, the verdicts recorded, the branch protection found drifting from the
+/// policy and then fixed (S001-06: `collect branch-protection` against GitHub's documented
+/// answer, replayed), the period report in JSON, HTML and OSCAL (both OSCAL documents valid
+/// against NIST's schema, by an independent validator) with the emergency's timeline and
+/// the drift history, the HTML printed to PDF in Chromium and its pages rendered, and the
 /// evidence package with the report in it, which both verifiers accept and which fails
-/// them once a verdict entry in it is changed. The HTML and OSCAL files are kept under
-/// `target/scenario-reports/NAME/`. Checked by assertions, not by the snapshot: the report
-/// names the real time its entries were recorded.
-fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
+/// them once a verdict entry in it is changed. The HTML, OSCAL and PDF files and the pages'
+/// PNGs are kept under `target/scenario-reports/BACKEND/NAME/` (`sqlite` or `postgres`: the
+/// two runs go on at once). Checked by assertions, not by the
+/// snapshot: the report names the real time its entries were recorded.
+fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast, policy: &serde_json::Value) {
     let who = address(&cast.author);
     must(
         repo,
@@ -381,9 +385,33 @@ fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
     assert!(audit.code == 0 || audit.code == 1, "{name}: {}", audit.stderr);
     assert!(audit.stderr.contains("verdicts in the evidence log"), "{name}: {}", audit.stderr);
 
+    // The branch protection as GitHub documents it (force pushes and deletions allowed):
+    // drift. Then set as the policy asks: clean.
+    let github = common::FakeGitHub::start(common::forge_api_fixture("github/openapi.branch-protection.json"));
+    let (code, drifted) = common::collect_branch_protection(repo.path(), "example/scenario", &github);
+    assert_eq!(code, 1, "{name}: {drifted:#}");
+    let finding_ids = |run: &serde_json::Value| -> Vec<String> {
+        run["findings"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let opened = finding_ids(&drifted["runs"][0]);
+    assert!(
+        opened.iter().any(|f| f == "force-pushes") && opened.iter().any(|f| f == "deletions"),
+        "{name}: {opened:?}"
+    );
+    let gates: Vec<&str> =
+        policy["gates"].as_array().into_iter().flatten().map(|g| g["check"].as_str().unwrap()).collect();
+    github.answer(common::protection_as_asked(&gates));
+    let (code, fixed) = common::collect_branch_protection(repo.path(), "example/scenario", &github);
+    assert_eq!(code, 0, "{name}: {fixed:#}");
+    assert_eq!(github.paths.lock().unwrap().iter().filter(|p| p.ends_with("/protection")).count(), 2);
+    // A collector run is stamped with the real time it read the forge: the period runs to
+    // the day after the fix.
+    let fixed_at = common::recorded_at(repo.path(), fixed["runs"][0]["entry"].as_u64().unwrap());
+    let to = (fixed_at.to_zoned(jiff::tz::TimeZone::UTC).date() + jiff::Span::new().days(1)).to_string();
+
     let out = repo.path().join("quarter");
     let out_arg = out.to_str().unwrap();
-    let period = ["--from", "2026-05-01", "--to", "2026-06-02"];
+    let period = ["--from", "2026-05-01", "--to", to.as_str()];
     for format in ["json", "html", "oscal"] {
         let mut args = vec!["--format", format, "report"];
         args.extend(period);
@@ -395,6 +423,32 @@ fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
     assert_eq!(report["population"]["emergencies"], 1, "{name}");
     assert_eq!(report["metrics"]["incidents_caused_by_change"], 1, "{name}: {}", report["metrics"]);
     assert_eq!(report["sample"]["size"], 3, "{name}");
+    // The drift history: the run that opened the drift, and the one that fixed it.
+    let history = report["drift_history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{name}: {history:#?}");
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!((ids(&history[0]["opened"]), ids(&history[0]["fixed"])), (opened.clone(), vec![]), "{name}");
+    assert_eq!((ids(&history[1]["findings"]), ids(&history[1]["fixed"])), (vec![], opened.clone()), "{name}");
+    assert_eq!(report["drift"][0]["findings"], serde_json::json!([]), "{name}: the latest run is clean");
+    // The emergency's timeline: each obligation with its deadline; the last one late.
+    let emergency = &report["emergencies"][0];
+    let obligations = emergency["obligations"].as_array().unwrap();
+    assert_eq!(obligations.len(), policy["emergency"]["obligations"].as_array().unwrap().len(), "{name}");
+    assert!(emergency["declared_at"].is_string(), "{name}: {emergency:#}");
+    let late = obligations.last().unwrap();
+    assert_eq!(late["state"], "fulfilled-late", "{name}: {late:#}");
+    let (due, done): (jiff::Timestamp, jiff::Timestamp) =
+        (late["due"].as_str().unwrap().parse().unwrap(), late["fulfilled_at"].as_str().unwrap().parse().unwrap());
+    assert_eq!(done, due + jiff::SignedDuration::from_hours(1), "{name}");
+    // The HTML draws both: a mark for the emergency, one per obligation, one per run.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let marks = |class: &str| html.matches(&format!("class=\"mark {class}")).count();
+    assert_eq!(marks("emergency"), 1, "{name}");
+    assert_eq!(marks("obligation"), obligations.len(), "{name}");
+    assert_eq!((marks("run drift"), marks("run clean")), (1, 1), "{name}");
+    assert_eq!(marks("trend deploys-per-week"), report["metrics_by_month"].as_array().unwrap().len(), "{name}");
     let validate = |model: &str, file: &str| {
         let r = common::oscal_validate(model, &out.join(file));
         assert_eq!(r.code, 0, "{name}: {file}: {}{}", r.stdout, r.stderr);
@@ -403,14 +457,21 @@ fn the_auditors_quarter(repo: &Repo, name: &str, app: &str, cast: &Cast) {
     validate("assessment-plan", "assessment-plan.json");
     must(repo, &["oscal", "component", "--out", out.join("component-definition.json").to_str().unwrap()]);
     validate("component-definition", "component-definition.json");
-    let kept =
-        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("scenario-reports").join(name);
+    let kept = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("scenario-reports")
+        .join(common::backend())
+        .join(name);
     std::fs::create_dir_all(&kept).unwrap();
     for file in
         ["report.html", "report.json", "assessment-results.json", "assessment-plan.json", "component-definition.json"]
     {
         std::fs::copy(out.join(file), kept.join(file)).unwrap();
     }
+    // Printed as an auditor would print it: the PDF and its pages, none blank.
+    let pages = common::print_to_pdf(&out.join("report.html"), &kept.join("print"));
+    assert!(!pages.is_empty(), "{name}");
 
     let package = repo.path().join("quarter.tar");
     let html = out.join("report.html");

@@ -2437,6 +2437,10 @@ fn s001_06_s003_09_branch_protection_drift_is_found_and_logged() {
     let recorded = shared_forge_api("github/recorded.branch-protection.json");
     let answer_mode = mode.clone();
     let forge = FakeForge::start_with(move |request| {
+        if request.path == "/repos/acme/app/rules/branches/main" {
+            // No ruleset applies to the branch: GitHub's empty list.
+            return Canned::new(200, "OK", &serde_json::Map::new(), &serde_json::json!([]));
+        }
         assert_eq!(request.path, "/repos/acme/app/branches/main/protection");
         match answer_mode.load(std::sync::atomic::Ordering::SeqCst) {
             0 => Canned::new(200, "OK", &serde_json::Map::new(), &documented),
@@ -2521,7 +2525,10 @@ fn s001_06_s003_09_branch_protection_drift_is_found_and_logged() {
 fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
     let (dir, database) = sqlite_setup();
     let documented = shared_forge_api("github/openapi.branch-protection.json");
-    let forge = FakeForge::start_with(move |_| Canned::new(200, "OK", &serde_json::Map::new(), &documented));
+    let forge = FakeForge::start_with(move |request| {
+        let body = if request.path.contains("/rules/branches/") { serde_json::json!([]) } else { documented.clone() };
+        Canned::new(200, "OK", &serde_json::Map::new(), &body)
+    });
     let collectors = "\n[[collectors]]\nname = \"branch-protection\"\ncadence = \"daily\"\ncontrols = [\"A.8.31\"]\n";
     let (_work, _, _) = governed_repository_with(dir.path(), collectors);
     std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
@@ -2529,18 +2536,26 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
 
     let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
     // (Noon, so both starts fall in the same day.) The starter policy protects main and
-    // master: one read each.
-    let read = forge.wait_for(2);
+    // master: the classic protection and the ruleset rules of each.
+    let read = forge.wait_for(4);
     let mut paths: Vec<&str> = read.iter().map(|r| r.path.as_str()).collect();
     paths.sort();
-    assert_eq!(paths, ["/repos/acme/app/branches/main/protection", "/repos/acme/app/branches/master/protection"]);
+    assert_eq!(
+        paths,
+        [
+            "/repos/acme/app/branches/main/protection",
+            "/repos/acme/app/branches/master/protection",
+            "/repos/acme/app/rules/branches/main",
+            "/repos/acme/app/rules/branches/master"
+        ]
+    );
     wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
     assert!(server.stop().success());
     // Started again the same day: the window has run, nothing is read again.
     let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
     wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(forge.requests().len(), 2, "{:#?}", forge.requests());
+    assert_eq!(forge.requests().len(), 4, "{:#?}", forge.requests());
     assert!(server.stop().success());
     let runs = (0..verified_size(dir.path(), &database))
         .filter(|i| {
@@ -2554,6 +2569,270 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
         })
         .count();
     assert_eq!(runs, 2);
+}
+
+/// Run `countersign collect branch-protection --format json` with the configuration in `dir`:
+/// the exit code, the first run's finding ids, and the JSON.
+fn collect_protection(dir: &Path, database: &str) -> (Option<i32>, Vec<String>, serde_json::Value) {
+    let out = common::countersign(dir)
+        .env("TEST_GITHUB_SECRET", GITHUB_SECRET)
+        .env("TEST_GITEA_SECRET", GITEA_SECRET)
+        .args(["--format", "json", "collect", "branch-protection", "--config", "server.toml", "--branch", "main"])
+        .args(["--database", database, "--key-file", "log.key", "--checkpoint-ref", "none"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let ids = json["runs"][0]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json:#}"))
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    (out.status.code(), ids, json)
+}
+
+/// The predicate of log entry `entry`.
+fn logged_predicate(dir: &Path, database: &str, entry: u64) -> serde_json::Value {
+    let out = common::countersign(dir)
+        .args(["log", "show", "--entry", &entry.to_string(), "--database", database, "--key-file", "log.key"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    shown["statement"]["predicate"].clone()
+}
+
+fn sha256_of(value: &serde_json::Value) -> String {
+    let body = serde_json::to_vec(value).unwrap();
+    <sha2::Sha256 as sha2::Digest>::digest(&body).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// S001-06, S003-08, S003-09 with GitHub rulesets: classic protection is absent (the recorded
+/// 404 "Branch not protected"), but rulesets apply to the branch (GitHub's documented rule
+/// items, from rulesets 42 and 73), so the branch is protected by what the rulesets require.
+/// The rulesets are read for their bypass actors (the documented ruleset: `Team` 234, "always"),
+/// which are drift until the configuration's `bypass-allowed` names them. Every answer read is
+/// in the entry, by SHA-256.
+#[test]
+fn s001_06_s003_08_s003_09_github_rulesets_are_merged_and_their_bypass_actors_judged() {
+    let (dir, database) = sqlite_setup();
+    let recorded = shared_forge_api("github/recorded.branch-protection.json");
+    let rule_items = shared_forge_api("github/openapi.repository-rule-items.json");
+    let ruleset = shared_forge_api("github/openapi.repository-ruleset.json");
+    // Later, rulesets that require what the policy asks, in GitHub's rule shapes.
+    let strict = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let strict_answers = strict.clone();
+    let (items, set) = (rule_items.clone(), ruleset.clone());
+    let forge = FakeForge::start_with(move |request| {
+        let ok = |body: &serde_json::Value| Canned::new(200, "OK", &serde_json::Map::new(), body);
+        match request.path.as_str() {
+            "/repos/acme/app/branches/main/protection" => {
+                Canned::new(404, "Not Found", recorded[0]["headers"].as_object().unwrap(), &recorded[0]["response"])
+            }
+            "/repos/acme/app/rules/branches/main" => {
+                let mut items = items.clone();
+                if strict_answers.load(std::sync::atomic::Ordering::SeqCst) {
+                    let more = serde_json::json!([
+                        { "type": "pull_request", "ruleset_id": 42, "ruleset_source_type": "Repository",
+                          "ruleset_source": "monalisa/my-repo",
+                          "parameters": { "required_approving_review_count": 1, "dismiss_stale_reviews_on_push": true,
+                                          "require_code_owner_review": false, "require_last_push_approval": false,
+                                          "required_review_thread_resolution": false } },
+                        { "type": "required_status_checks", "ruleset_id": 42, "ruleset_source_type": "Repository",
+                          "ruleset_source": "monalisa/my-repo",
+                          "parameters": { "required_status_checks": [{ "context": "unit-tests" }],
+                                          "strict_required_status_checks_policy": false } },
+                        { "type": "non_fast_forward", "ruleset_id": 42, "ruleset_source_type": "Repository",
+                          "ruleset_source": "monalisa/my-repo" },
+                        { "type": "deletion", "ruleset_id": 42, "ruleset_source_type": "Repository",
+                          "ruleset_source": "monalisa/my-repo" }
+                    ]);
+                    items.as_array_mut().unwrap().extend(more.as_array().unwrap().iter().cloned());
+                }
+                ok(&items)
+            }
+            "/repos/acme/app/rulesets/42" => ok(&set),
+            "/repos/acme/app/rulesets/73" => {
+                // The organization's ruleset the rule items name, shown as GitHub shows one.
+                let mut org = set.clone();
+                org["id"] = 73.into();
+                org["source_type"] = "Organization".into();
+                org["source"] = "my-org".into();
+                ok(&org)
+            }
+            other => panic!("unexpected request {other}"),
+        }
+    });
+    let (_work, _, _) = governed_repository(dir.path());
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+
+    let (code, ids, _) = collect_protection(dir.path(), &database);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        ids,
+        [
+            "missing-check:unit-tests",
+            "approvals",
+            "force-pushes",
+            "deletions",
+            "direct-pushes",
+            "bypass-actor:Team:234"
+        ]
+    );
+    let paths: Vec<String> = forge.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/repos/acme/app/branches/main/protection",
+            "/repos/acme/app/rules/branches/main",
+            "/repos/acme/app/rulesets/42",
+            "/repos/acme/app/rulesets/73"
+        ]
+    );
+    let predicate = logged_predicate(dir.path(), &database, 0);
+    let responses = predicate["responses"].as_array().unwrap();
+    let statuses: Vec<u64> = responses.iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, [404, 200, 200, 200], "{predicate:#}");
+    assert_eq!(responses[1]["sha256"], sha256_of(&rule_items).as_str());
+    assert_eq!(responses[2]["sha256"], sha256_of(&ruleset).as_str());
+
+    // The rulesets now require what the policy asks, and the configuration names Team 234
+    // as the team of the policy's emergency authorizers: no drift, though classic
+    // protection is still absent.
+    strict.store(true, std::sync::atomic::Ordering::SeqCst);
+    let config = verdict_config(&forge, dir.path()) + "bypass-allowed = [\"Team:234\"]\n";
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    let (code, ids, json) = collect_protection(dir.path(), &database);
+    assert_eq!((code, ids), (Some(0), Vec::<String>::new()), "{json:#}");
+    let protection = &json["runs"][0]["protection"];
+    assert_eq!(protection["protected"], true);
+    assert_eq!(protection["required_checks"], serde_json::json!(["unit-tests"]));
+    assert_eq!(protection["bypass_actors"][0]["actor_type"], "Team");
+    assert_eq!(verified_size(dir.path(), &database), 2);
+}
+
+/// S001-06, S003-09 on GitLab and Gitea/Forgejo. GitLab: the documented protected branches
+/// (Premium: `main` pushable by Maintainers and by deploy key 1), the documented project
+/// approval rule (3 approvals on `main`) and the documented external status check
+/// ("Compliance Tool" on `main`) as the required checks. Gitea: a branch protection rule in
+/// Gitea's schema (see `tests/data/forge-api/README.md`): pushes limited to `alice` and the
+/// team `Owners`, one approval, an admin may override. Each forge's findings, and each run
+/// logged with every answer's SHA-256.
+#[test]
+fn s001_06_s003_09_gitlab_and_gitea_protection_is_read_and_judged() {
+    let (dir, database) = sqlite_setup();
+    let data = common::workspace_root().join("crates/countersign-cli/tests/data/forge-api");
+    let read_data =
+        |path: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(data.join(path)).unwrap()).unwrap() };
+    let protected = shared_forge_api("gitlab/protected_branches.list.premium.json");
+    let approval_rules = read_data("gitlab/approval_rules.list.json");
+    let status_checks = shared_forge_api("gitlab/status_checks.list-project-services.json");
+    let gitea_rules = read_data("gitea/branch_protections.list.json");
+    let answers = (protected.clone(), approval_rules.clone(), status_checks.clone(), gitea_rules.clone());
+    let forge = FakeForge::start_with(move |request| {
+        let body = match request.path.as_str() {
+            "/projects/acme%2Fapp/protected_branches?per_page=100" => &answers.0,
+            "/projects/acme%2Fapp/approval_rules?per_page=100" => &answers.1,
+            "/projects/acme%2Fapp/external_status_checks?per_page=100" => &answers.2,
+            "/api/v1/repos/acme/app/branch_protections" => &answers.3,
+            other => panic!("unexpected request {other}"),
+        };
+        Canned::new(200, "OK", &serde_json::Map::new(), body)
+    });
+    let (_work, _, _) = governed_repository(dir.path());
+
+    serve_gitlab(&forge, dir.path(), "acme/app", "");
+    let (code, ids, json) = collect_protection(dir.path(), &database);
+    assert_eq!(code, Some(1));
+    // CI is no external status check; Maintainers may push without a merge request; deploy
+    // key 1 may push too, and no `bypass-allowed` names it.
+    assert_eq!(ids, ["missing-check:unit-tests", "direct-pushes", "bypass-actor:DeployKey:1"], "{json:#}");
+    let protection = &json["runs"][0]["protection"];
+    assert_eq!(protection["required_approvals"], 3);
+    assert_eq!(protection["required_checks"], serde_json::json!(["Compliance Tool"]));
+    let seen = forge.requests();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|r| r.header("private-token") == Some("glpat-test")));
+    let predicate = logged_predicate(dir.path(), &database, 0);
+    let digests: Vec<&str> =
+        predicate["responses"].as_array().unwrap().iter().map(|r| r["sha256"].as_str().unwrap()).collect();
+    assert_eq!(digests, [sha256_of(&protected), sha256_of(&approval_rules), sha256_of(&status_checks)]);
+
+    std::fs::write(
+        dir.path().join("server.toml"),
+        format!(
+            "[[repositories]]\nname = \"acme/app\"\nforge = \"gitea\"\nwebhook-secret = {{ env = \"TEST_GITEA_SECRET\" }}\n\
+             token = {{ file = \"gitea-token\" }}\napi-url = \"{}/api/v1\"\ngit-dir = \"{}\"\n\
+             bypass-allowed = [\"User:alice\"]\n",
+            forge.url,
+            dir.path().join("mirror.git").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("gitea-token"), "gitea-api-token\n").unwrap();
+    let (code, ids, json) = collect_protection(dir.path(), &database);
+    assert_eq!(code, Some(1));
+    // Alice is allowed; the team Owners is not; admins may merge without the approvals.
+    assert_eq!(ids, ["missing-check:unit-tests", "admin-bypass", "bypass-actor:Team:Owners"], "{json:#}");
+    let seen = forge.requests();
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[3].header("authorization"), Some("token gitea-api-token"));
+    assert_eq!(logged_predicate(dir.path(), &database, 1)["responses"][0]["sha256"], sha256_of(&gitea_rules).as_str());
+    assert_eq!(verified_size(dir.path(), &database), 2);
+}
+
+/// S001-06: GitHub's deliveries saying the protection changed (`branch_protection_rule`,
+/// `repository_ruleset`, the recorded examples) make the server read the protection again at
+/// once, through its job table, whatever the cadence; nothing is recorded as evidence about a
+/// change: the log holds the deliveries and the collector runs only.
+#[test]
+fn s001_06_a_protection_change_delivered_by_github_runs_the_collector_at_once() {
+    let (dir, database) = sqlite_setup();
+    let documented = shared_forge_api("github/openapi.branch-protection.json");
+    let forge = FakeForge::start_with(move |request| {
+        let body = if request.path.contains("/rules/branches/") { serde_json::json!([]) } else { documented.clone() };
+        Canned::new(200, "OK", &serde_json::Map::new(), &body)
+    });
+    // No [[collectors]]: only the deliveries make the server read the protection.
+    let (_work, _, _) = governed_repository(dir.path());
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    assert!(forge.requests().is_empty(), "{:#?}", forge.requests());
+
+    let edited = github_payload("github/branch_protection_rule/edited.payload.json", |_| {});
+    assert_eq!(github_post(&server, "branch_protection_rule", "bpr-1", &edited).0, 200);
+    // main and master (the starter policy's protected branches): classic and rulesets each.
+    let seen = forge.wait_for(4);
+    let mut paths: Vec<&str> = seen.iter().map(|r| r.path.as_str()).collect();
+    paths.sort();
+    assert_eq!(paths[0], "/repos/acme/app/branches/main/protection");
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"collect\",outcome=\"done\"} 1");
+
+    let created = github_payload("github/repository_ruleset/created.payload.json", |_| {});
+    assert_eq!(github_post(&server, "repository_ruleset", "rs-1", &created).0, 200);
+    forge.wait_for(8);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"collect\",outcome=\"done\"} 2");
+    assert!(server.stop().success());
+
+    // Two deliveries and four collector runs (two per delivery), nothing else.
+    let size = verified_size(dir.path(), &database);
+    assert_eq!(size, 6);
+    let kinds: Vec<String> = (0..size)
+        .map(|i| {
+            let out = common::countersign(dir.path())
+                .args(["log", "show", "--entry", &i.to_string(), "--database", &database, "--key-file", "log.key"])
+                .output()
+                .unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let kind = shown["statement"]["predicateType"].as_str().unwrap().to_owned();
+            kind.rsplit('/').nth(1).unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "collector-run").count(), 4, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "webhook-delivery").count(), 2, "{kinds:?}");
 }
 
 /// S000-18 through the API: an exception requested by one person is approved by a second
@@ -2598,4 +2877,288 @@ fn s000_18_a_second_operator_approves_an_exception_through_the_api() {
     assert!(server.stop().success());
     // Two entries: the request and one approval, in a log that verifies.
     assert_eq!(verified_size(dir.path(), &database), 2);
+}
+
+// --- DORA's metrics, the dashboard --------------------------------------------------------
+
+/// What the DORA tests add to [`EMERGENCY_POLICY`]: two mapped controls, production, and
+/// S003-10's threshold.
+const DORA_POLICY: &str = r#"
+[[policy.controls]]
+framework = "SOC 2"
+id = "CC8.1"
+description = "Changes are authorized and reviewed"
+requirements = ["review"]
+
+[[policy.controls]]
+framework = "ISO 27001"
+id = "A.8.32"
+description = "Emergency changes are documented afterwards"
+requirements = ["obligation"]
+
+[deploy]
+environments = ["production"]
+
+[metrics]
+incidents-caused-by-change-max = "3%"
+"#;
+
+/// The time the DORA tests' servers run at.
+const DORA_NOW: &str = "2026-06-10T12:00:00Z";
+
+/// A served history for DORA (commits at the end of May 2026, see `common::Repo`): the
+/// first commit (#1), the policy's merge (#2) and an authorized emergency (#3). Recorded in
+/// the server's store: production deploys of #2 on 29 May and of #3 on 2 June, a failed
+/// deploy on 3 June, an incident #2 caused (1 June, three hours), another that no change
+/// caused (5 June), and the emergency's documentation on time, its review late and its
+/// post-mortem never. Returns the work repository and the commits, newest first.
+fn dora_history(dir: &Path, database: &str, more: &str) -> (common::Repo, Vec<String>) {
+    let (work, _, at) = repository_with_emergency(dir, &format!("{DORA_POLICY}{more}"));
+    let commits: Vec<String> = work.git(&["rev-list", "--first-parent", "main"]).lines().map(str::to_owned).collect();
+    assert_eq!(commits.len(), 3);
+    // CI records from a clone of the served repository: its records name `acme/app`.
+    work.git(&["remote", "add", "origin", "https://github.com/acme/app.git"]);
+    let key = dir.join("log.key");
+    let cli = |args: &[&str]| {
+        let out = common::countersign(work.path())
+            .args(args)
+            .args(["--database", database, "--key-file", key.to_str().unwrap(), "--checkpoint-ref", "none"])
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        assert!(
+            code == Some(0) || (args[0] == "deploy" && code == Some(1)),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (commit, status, at) in [
+        (&commits[1], "success", "2026-05-29T00:00:00Z"),
+        (&commits[0], "success", "2026-06-02T00:00:00Z"),
+        (&commits[0], "failure", "2026-06-03T00:00:00Z"),
+    ] {
+        cli(&[
+            "deploy",
+            "record",
+            "--environment",
+            "production",
+            "--commit",
+            commit,
+            "--status",
+            status,
+            "--completed-at",
+            at,
+            "--by",
+            "bob@example.com",
+        ]);
+    }
+    cli(&[
+        "record",
+        "incident",
+        "--caused-by",
+        &commits[1],
+        "--started",
+        "2026-06-01T00:00:00Z",
+        "--resolved",
+        "2026-06-01T03:00:00Z",
+        "--description",
+        "checkout errors after the policy's release",
+        "--by",
+        "bob@example.com",
+    ]);
+    cli(&[
+        "record",
+        "incident",
+        "--started",
+        "2026-06-05T00:00:00Z",
+        "--resolved",
+        "2026-06-05T01:00:00Z",
+        "--description",
+        "the hosting provider's outage",
+        "--by",
+        "bob@example.com",
+    ]);
+    for (obligation, after) in [("documented", 2), ("review", 72)] {
+        let when = (at + jiff::SignedDuration::from_hours(after)).to_string();
+        cli(&[
+            "record",
+            "obligation-fulfilled",
+            "--change",
+            &commits[0],
+            "--obligation",
+            obligation,
+            "--reference",
+            "https://wiki.example.com/INC-1",
+            "--at",
+            &when,
+            "--by",
+            "bob@example.com",
+        ]);
+    }
+    (work, commits)
+}
+
+/// The value of `name{repository="acme/app"}` in `/metrics`, once the sweep has put it
+/// there (`None`: the family is there without a sample for the repository).
+fn dora_gauge(text: &str, name: &str) -> Option<f64> {
+    let prefix = format!("{name}{{repository=\"acme/app\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.parse().unwrap())
+}
+
+/// S003-10 on the server: every DORA metric is a gauge in `/metrics`, labelled by
+/// repository, computed by the sweep from the served history and the log (never on the
+/// request path), over the 30 days before now and, for the incident share, this calendar
+/// month. Each value is worked out here from the scripted history.
+#[test]
+fn s003_10_metrics_has_each_dora_metric_as_a_gauge_per_repository() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    let (work, commits) = dora_history(dir.path(), &database, "");
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &["--now", DORA_NOW]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let (_, text) = get(&server.url("/metrics"));
+        if dora_gauge(&text, "countersign_dora_deployments_per_week").is_some() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no DORA gauge in /metrics:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    for family in [
+        "countersign_dora_deployments_per_week",
+        "countersign_dora_lead_time_median_seconds",
+        "countersign_dora_change_fail_rate",
+        "countersign_dora_recovery_time_median_seconds",
+        "countersign_dora_rework_rate",
+        "countersign_dora_incident_share",
+        "countersign_dora_incident_share_max",
+    ] {
+        assert!(text.contains(&format!("# TYPE {family} gauge\n")), "{family}:\n{text}");
+    }
+    let gauge = |name: &str| dora_gauge(&text, name).unwrap_or_else(|| panic!("{name} has no sample:\n{text}"));
+    // The window is 30 days before 10 June noon: both successful deploys are in it.
+    assert_eq!(gauge("countersign_dora_deployments_per_week"), 2.0 / (30.0 * 86_400.0 / (7.0 * 86_400.0)));
+    // Lead times from each change's first commit: #1 and #2 to 29 May, #3 to 2 June.
+    let committed = |rev: &str| -> jiff::Timestamp {
+        jiff::Timestamp::from_second(work.git(&["show", "-s", "--format=%ct", rev]).parse().unwrap()).unwrap()
+    };
+    let (may_29, june_2): (jiff::Timestamp, jiff::Timestamp) =
+        ("2026-05-29T00:00:00Z".parse().unwrap(), "2026-06-02T00:00:00Z".parse().unwrap());
+    let mut leads = [
+        may_29.duration_since(committed(&commits[2])).as_secs_f64(),
+        may_29.duration_since(committed(&format!("{}^2", commits[1]))).as_secs_f64(),
+        june_2.duration_since(committed(&format!("{}^2", commits[0]))).as_secs_f64(),
+    ];
+    leads.sort_by(f64::total_cmp);
+    let lead = gauge("countersign_dora_lead_time_median_seconds");
+    assert!((lead - leads[1]).abs() < 1e-6, "{lead} s, expected {} s", leads[1]);
+    // Three deploys: one failed, one shipped #2, which caused an incident.
+    assert_eq!(gauge("countersign_dora_change_fail_rate"), 2.0 / 3.0);
+    // Only incidents a change caused count: three hours.
+    assert!((gauge("countersign_dora_recovery_time_median_seconds") - 10_800.0).abs() < 1e-6);
+    // One of the two successful deploys shipped the emergency fix.
+    assert_eq!(gauge("countersign_dora_rework_rate"), 0.5);
+    // June's incidents: one of two caused by a change.
+    assert_eq!(gauge("countersign_dora_incident_share"), 0.5);
+    assert_eq!(gauge("countersign_dora_incident_share_max"), 0.03);
+    assert!(server.stop().success());
+}
+
+/// The dashboard (`/dashboard`) in a real browser: DORA's figures and each metric month by
+/// month, the controls' pass rates, the emergency's timeline (its obligations on time, late
+/// and open) and the drift history, the branch protection read by the server's collector
+/// on two days (drift, then fixed). Server-rendered SVG, no script: the marks each chart
+/// draws are counted in the HTML and in the browser, and the screenshot is kept under
+/// `target/screenshots/`.
+#[test]
+fn s003_10_s001_06_the_dashboard_draws_the_period_in_a_browser() {
+    let (dir, database) = sqlite_setup();
+    let collectors = "\n[[collectors]]\nname = \"branch-protection\"\ncadence = \"daily\"\ncontrols = [\"A.8.31\"]\n";
+    let (_work, _) = dora_history(dir.path(), &database, collectors);
+    let github = common::FakeGitHub::start(common::forge_api_fixture("github/openapi.branch-protection.json"));
+    let config = format!(
+        "public-url = \"http://countersign.test\"\n\n[[repositories]]\nname = \"acme/app\"\nforge = \"github\"\n\
+         webhook-secret = {{ env = \"TEST_GITHUB_SECRET\" }}\ntoken = {{ file = \"github-token\" }}\napi-url = \"{}\"\ngit-dir = \"{}\"\n",
+        github.url,
+        dir.path().join("mirror.git").display()
+    );
+    std::fs::write(dir.path().join("server.toml"), config).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let protection_reads = || github.paths.lock().unwrap().iter().filter(|p| p.ends_with("/protection")).count();
+    let wait_for_reads = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while protection_reads() < n {
+            assert!(Instant::now() < deadline, "the collector read the protection {} times", protection_reads());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // 9 June: GitHub's documented protection (force pushes and deletions allowed): drift.
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-09T12:00:00Z"]);
+    wait_for_reads(1);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    assert!(server.stop().success());
+    // 10 June: set as the policy asks.
+    github.answer(common::protection_as_asked(&[]));
+    let server = Server::start(dir.path(), &database, &["--now", DORA_NOW]);
+    wait_for_reads(2);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+
+    let dashboard = "/dashboard?from=2026-05-01&to=2026-06-11";
+    assert_eq!(page("GET", &server.url(dashboard), &[], &[]).status, 303, "viewers and above only");
+    create_account(dir.path(), &database, "viewer", "vera@example.com");
+    let cookie = sign_in(&server, "vera@example.com", PASSWORD).unwrap_or_else(|r| panic!("{}", r.body));
+    let shown = page("GET", &server.url(dashboard), &[("countersign_session", &cookie)], &[]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let html = &shown.body;
+    let marks = |class: &str| html.matches(&format!("class=\"mark {class}")).count();
+    // May and June: a bar each for deploys and incidents, and for each metric.
+    assert_eq!((marks("deploys"), marks("incidents")), (2, 2), "{html}");
+    assert_eq!(marks("trend deploys-per-week"), 2);
+    // Each month shipped changes (a lead time each); only June had an incident a change
+    // caused (a recovery time).
+    assert_eq!((marks("trend lead-time"), marks("trend recovery-time")), (2, 1));
+    assert_eq!(marks("pass-rate"), 2, "two mapped controls");
+    assert_eq!(marks("emergency"), 1);
+    let obligations = (marks("obligation on-time"), marks("obligation late"), marks("obligation open"));
+    assert_eq!(obligations, (1, 1, 1), "documented on time, review late, post-mortem open");
+    assert_eq!((marks("run drift"), marks("run clean")), (1, 1), "drift on 9 June, fixed on 10 June");
+    assert!(html.contains("force-pushes") && html.contains("deletions"), "the drift's findings are listed");
+    assert!(!html.contains("<script") && !html.contains(" style="), "no script, no inline style (CSP)");
+    for page_path in ["/changes", "/obligations", "/log"] {
+        let other = page("GET", &server.url(page_path), &[("countersign_session", &cookie)], &[]);
+        assert!(other.body.contains("href=\"/dashboard\""), "{page_path} links the dashboard");
+    }
+    let bad = page("GET", &server.url("/dashboard?from=May"), &[("countersign_session", &cookie)], &[]);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+
+    let mut browser = browser::Browser::start();
+    browser.goto(&server.url(dashboard));
+    assert!(browser.path().starts_with("/login?next="), "{}", browser.path());
+    browser.fill("input[name=person]", "vera@example.com");
+    browser.fill("input[name=password]", PASSWORD);
+    browser.click_and_wait("button[type=submit]");
+    assert_eq!(browser.path(), dashboard);
+    let text = browser.text();
+    for expected in
+        ["Dashboard", "acme/app", "deploys a week", "Control pass rates", "Emergencies and their obligations"]
+    {
+        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+    }
+    assert_eq!(browser.eval("document.querySelectorAll('svg.chart').length"), 5, "{text}");
+    assert_eq!(browser.eval("document.querySelectorAll('svg.chart .mark').length"), 2 + 2 + 11 + 2 + 1 + 3 + 2);
+    // Drawn, not collapsed: the timeline has its width on the page.
+    let width = browser.eval("Math.round(document.querySelector('svg.timeline').getBoundingClientRect().width)");
+    assert!(width.as_u64().is_some_and(|w| w >= 600), "{width}");
+    assert_eq!(browser.eval("document.querySelector('nav a[aria-current=page]').textContent"), "Dashboard");
+    let (path, (w, h)) = browser.screenshot("10-dashboard");
+    assert_eq!(w, browser::WIDTH);
+    assert!(h >= 1200, "the dashboard is {h} px high");
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    assert!(bytes > 30_000, "a {bytes}-byte screenshot is blank");
+    drop(browser);
+    assert!(server.stop().success());
+    eprintln!("screenshot: {}", path.display());
 }

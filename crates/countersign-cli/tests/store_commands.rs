@@ -182,7 +182,9 @@ fn x04_log_verify_says_which_signatures_it_checked() {
         let out = countersign(dir.path()).args(["--format", "json", "log", "verify"]).args(args).output().unwrap();
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    for (args, checked) in [(&[][..], "none"), (&["--signatures", "none"][..], "none"), (&["--signatures", "all"][..], "all")] {
+    for (args, checked) in
+        [(&[][..], "none"), (&["--signatures", "none"][..], "none"), (&["--signatures", "all"][..], "all")]
+    {
         let shown = json(args);
         assert_eq!((shown["ok"].as_bool(), shown["entries"].as_u64()), (Some(true), Some(3)), "{shown}");
         assert_eq!(shown["entry_signatures"], checked, "{args:?}");

@@ -115,14 +115,14 @@ fn expected_kind(relative: &str) -> &'static str {
         ("github", "deployment" | "deployment_status") => "deployment",
         ("github", "deployment_protection_rule") => "deployment_gate",
         ("github", "ping") => "ping",
+        ("github", "branch_protection_configuration" | "branch_protection_rule" | "repository_ruleset") => {
+            "protection_changed"
+        }
         (
             "github",
-            "branch_protection_configuration"
-            | "branch_protection_rule"
-            | "deployment_review"
+            "deployment_review"
             | "pull_request_review_comment"
             | "pull_request_review_thread"
-            | "repository_ruleset"
             | "workflow_job"
             | "workflow_run",
         ) => "ignored",
@@ -151,6 +151,7 @@ fn kind_name(event: &Event) -> &'static str {
         EventKind::DeploymentGate(_) => "deployment_gate",
         EventKind::Installation(_) => "installation",
         EventKind::Ping(_) => "ping",
+        EventKind::ProtectionChanged(_) => "protection_changed",
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 pub mod deploy;
 pub mod exceptions;
+pub mod period;
 
 use countersign_engine::change::{ApprovalKind, BaseFacts, Change, ChangeKind};
 use countersign_engine::{Engine, EvalOptions, Evaluation};

@@ -1,10 +1,14 @@
-//! Forge-settings collectors (S001-06, S003-09): `branch-protection` reads a branch's
-//! protection through the forge's API and compares it with the policy. `countersign collect`
-//! runs it on demand; the server's sweep runs it on the policy's cadence (`[[collectors]]`),
-//! once per cadence window across replicas (the window is in the entry's idempotency key).
+//! Forge-settings collectors (S001-06, S003-08, S003-09): `branch-protection` reads a
+//! branch's protection through the forge's API (GitHub classic protection and rulesets,
+//! GitLab protected branches, approval rules and external status checks, Gitea/Forgejo
+//! branch protection rules; see [`crate::protection`]) and compares it with the policy.
+//! `countersign collect` runs it on demand; the server's sweep runs it on the policy's
+//! cadence (`[[collectors]]`), once per cadence window across replicas (the window is in the
+//! entry's idempotency key), and a delivery saying the protection changed runs it at once
+//! ([`COLLECT`] jobs).
 
 use anyhow::Context as _;
-use countersign_engine::drift::{BranchProtection, Finding, judge_protection};
+use countersign_engine::drift::{Allowances, BranchProtection, Finding, judge_protection};
 use countersign_forge::webhook::Forge;
 use countersign_policy::model::Policy;
 use countersign_store::Evidence;
@@ -12,47 +16,195 @@ use countersign_store::evidence::{CollectedResponse, CollectorFinding, sha256_he
 use jiff::Timestamp;
 
 use crate::config::RepositoryConfig;
-use crate::forge_api;
+use crate::forge_api::{self, RawAnswer};
+use crate::protection;
 
 /// The collector's name in `[[collectors]]` and in its log entries.
 pub const BRANCH_PROTECTION: &str = "branch-protection";
 
+/// The job kind that runs the branch-protection collector of one repository at once (a
+/// delivery said its protection or rulesets changed).
+pub const COLLECT: &str = "collect";
+
+/// The payload of a [`COLLECT`] job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CollectJob {
+    pub repository: String,
+    /// The delivery that asked for it, named in the log.
+    pub delivery: String,
+}
+
+/// The [`COLLECT`] job for `repository`, `delay` from now: one row per repository, so a burst
+/// of protection changes coalesces into one run.
+pub fn collect_job(
+    state: &crate::AppState,
+    repository: &str,
+    delivery: &str,
+    delay: std::time::Duration,
+) -> anyhow::Result<countersign_store::NewJob> {
+    let payload =
+        serde_json::to_string(&CollectJob { repository: repository.to_owned(), delivery: delivery.to_owned() })?;
+    Ok(countersign_store::NewJob {
+        key: format!("{COLLECT}:{repository}"),
+        kind: COLLECT.to_owned(),
+        payload,
+        run_after: ((state.clock)() + delay).as_millisecond(),
+    })
+}
+
 /// Read `branch`'s protection and judge it. Blocking (the forge's API). Returns what was read,
-/// the findings, and the `collector-run` evidence to log.
+/// the findings, and the `collector-run` evidence to log: every answer read, by SHA-256.
 pub fn branch_protection(
     config: &RepositoryConfig,
     policy: &Policy,
     branch: &str,
     now: Timestamp,
 ) -> anyhow::Result<(BranchProtection, Vec<Finding>, Evidence)> {
-    anyhow::ensure!(
-        config.forge == Forge::GitHub,
-        "{}: the branch-protection collector reads GitHub only today ({} is not yet read)",
-        config.name,
-        config.forge.name()
-    );
     let token = config
         .token
         .as_ref()
         .with_context(|| format!("{} has no `token` to read its branch protection with", config.name))?;
-    let api_url = config
-        .api_url
-        .clone()
-        .or_else(|| forge_api::default_api_url(config.forge).map(str::to_owned))
-        .context("no api-url")?;
+    let api_url = config.api_url.clone().or_else(|| forge_api::default_api_url(config.forge).map(str::to_owned));
+    let api_url = api_url.with_context(|| {
+        format!("{} has no `api-url` ({} is self-hosted: name its API root)", config.name, config.forge.name())
+    })?;
     let client = forge_api::Client::new(config.forge, &api_url, &config.name, token.value(), now.as_second());
-    let (protection, raw) = client
-        .branch_protection(branch)
+    let mut answers = Vec::new();
+    let protection = read(&client, config.forge, branch, &mut answers)
         .with_context(|| format!("cannot read the protection of {}:{branch}", config.name))?;
-    let findings = judge_protection(policy, &protection);
+    let findings = judge_protection(policy, &protection, &Allowances { bypass_actors: &config.bypass_allowed });
     let evidence = Evidence::CollectorRun {
         collector: BRANCH_PROTECTION.into(),
         repository: config.name.clone(),
         branch: Some(branch.to_owned()),
-        responses: vec![CollectedResponse { path: raw.path, status: raw.status, sha256: sha256_hex(&raw.body) }],
+        responses: answers
+            .iter()
+            .map(|raw| CollectedResponse { path: raw.path.clone(), status: raw.status, sha256: sha256_hex(&raw.body) })
+            .collect(),
         findings: findings.iter().map(|f| CollectorFinding { id: f.id.clone(), message: f.message.clone() }).collect(),
     };
     Ok((protection, findings, evidence))
+}
+
+/// The requests each forge needs, every answer kept in `answers` in the order read.
+fn read(
+    client: &forge_api::Client,
+    forge: Forge,
+    branch: &str,
+    answers: &mut Vec<RawAnswer>,
+) -> anyhow::Result<BranchProtection> {
+    let repo = client.repository_path();
+    let encoded = branch.replace('%', "%25").replace('/', "%2F");
+    let mut get = |path: String| -> anyhow::Result<RawAnswer> {
+        let raw = client.get_raw(&path)?;
+        answers.push(raw.clone());
+        Ok(raw)
+    };
+    Ok(match forge {
+        Forge::GitHub => {
+            let raw = get(format!("{repo}/branches/{encoded}/protection"))?;
+            if raw.status == 404 && !String::from_utf8_lossy(&raw.body).contains("not protected") {
+                anyhow::bail!("GitHub answered 404 {}", String::from_utf8_lossy(&raw.body));
+            }
+            let classic = protection::github_classic(branch, &raw.path, raw.status, &raw.body)?;
+            let raw = get(format!("{repo}/rules/branches/{encoded}"))?;
+            // A 404: rulesets are not available to this repository (its plan): no rules.
+            let body: &[u8] = if raw.status == 404 { b"[]" } else { &raw.body };
+            let mut rules = protection::github_rules(branch, &raw.path, body)?;
+            for id in protection::github_ruleset_ids(&raw.path, body)? {
+                let raw = get(format!("{repo}/rulesets/{id}"))?;
+                anyhow::ensure!(raw.status != 404, "ruleset {id} applies to {branch} but GitHub does not show it");
+                for actor in protection::github_ruleset_bypass(&raw.path, &raw.body)? {
+                    if !rules.bypass_actors.iter().any(|known| known.name() == actor.name()) {
+                        rules.bypass_actors.push(actor);
+                    }
+                }
+            }
+            protection::layered(classic, rules)
+        }
+        Forge::GitLab => {
+            let raw = get(format!("{repo}/protected_branches?per_page=100"))?;
+            let (mut found, rules) = protection::gitlab_protected(branch, &raw.path, &raw.body)?;
+            if found.protected {
+                let raw = get(format!("{repo}/approval_rules?per_page=100"))?;
+                found.required_approvals =
+                    Some(protection::gitlab_approvals(&rules, &raw.path, raw.status, &raw.body)?);
+                let raw = get(format!("{repo}/external_status_checks?per_page=100"))?;
+                found.required_checks = protection::gitlab_status_checks(&rules, &raw.path, raw.status, &raw.body)?;
+            }
+            found
+        }
+        Forge::Gitea => {
+            let raw = get(format!("{repo}/branch_protections"))?;
+            protection::gitea(branch, &raw.path, &raw.body)?
+        }
+    })
+}
+
+/// Run the branch-protection collector on `branch` and log the run under `idempotency_key`
+/// (the cadence window's, or the triggering delivery's), so a window or a delivery is logged
+/// once. Shared by the sweep and [`COLLECT`] jobs. Returns the number of findings.
+pub async fn run_and_record(
+    state: &crate::AppState,
+    config: &RepositoryConfig,
+    policy: std::sync::Arc<Policy>,
+    branch: &str,
+    idempotency_key: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<usize> {
+    let (owned, on) = (config.clone(), branch.to_owned());
+    let ran = tokio::task::spawn_blocking(move || branch_protection(&owned, &policy, &on, now)).await??;
+    let (_, findings, evidence) = ran;
+    state
+        .store
+        .record(&countersign_store::RecordRequest {
+            change: None,
+            recorded_by: crate::reminders::COLLECTOR_RECORDER.into(),
+            recorded_at: countersign_store::whole_second(now),
+            idempotency_key,
+            evidence,
+        })
+        .await?;
+    tracing::info!(repository = %config.name, %branch, findings = findings.len(), "branch protection collected");
+    Ok(findings.len())
+}
+
+/// Run the branch-protection collector of one repository at once, on each protected branch
+/// of its policy (read from its `git-dir`'s default branch), because `job.delivery` said its
+/// protection or rulesets changed. Each run is logged once per delivery and branch.
+pub async fn collect_now(state: &crate::AppState, job: &CollectJob) -> anyhow::Result<usize> {
+    let now = (state.clock)();
+    let Some(config) = state.config.repositories.iter().find(|r| r.name.eq_ignore_ascii_case(&job.repository)) else {
+        tracing::warn!(repository = %job.repository, "a protection change for a repository no longer served");
+        return Ok(0);
+    };
+    let Some(git_dir) = config.git_dir.clone() else {
+        tracing::warn!(repository = %config.name, "no git-dir: the policy to judge the protection with is unknown");
+        return Ok(0);
+    };
+    let (core, handle, owned) = (state.store.clone(), tokio::runtime::Handle::current(), config.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        let store = countersign_store::Store::on_runtime(core, handle);
+        crate::governed::open(&store, &owned, &git_dir, now).map(|g| g.map(|g| g.policy))
+    })
+    .await??;
+    let policy = match opened {
+        Ok(policy) => std::sync::Arc::new(policy),
+        Err(why) => {
+            tracing::warn!(repository = %config.name, problem = %why, "cannot read the policy; protection not collected");
+            return Ok(0);
+        }
+    };
+    let mut runs = 0;
+    for branch in protected_branches(&policy) {
+        let key = format!("collector:{BRANCH_PROTECTION}:{}:{branch}:{}", config.name, job.delivery);
+        if state.store.idempotent_entry(&key).await?.is_some() {
+            continue;
+        }
+        run_and_record(state, config, policy.clone(), &branch, Some(key), now).await?;
+        runs += 1;
+    }
+    Ok(runs)
 }
 
 /// The branches a collector reads: the policy's protected ones, else `main`.

@@ -128,6 +128,12 @@ pub struct RepositoryConfig {
     pub policy: String,
     /// A local clone or mirror of the repository, for git evidence and the policy.
     pub git_dir: Option<PathBuf>,
+    /// Who may bypass the branch protection (`bypass-allowed`), as the forge names them:
+    /// `Type:id` (`Team:234`, `Integration:5`, GitLab `Group:12`, Gitea `User:alice`) or a
+    /// type alone (`OrganizationAdmin`). Forges report bypass actors by id, which the policy
+    /// cannot name, so the operator lists the ids that stand for the policy's emergency
+    /// authorizers; the branch-protection collector reports any other as drift.
+    pub bypass_allowed: Vec<String>,
 }
 
 /// A GitHub App installation: the app's id, the installation's id, and the app's private
@@ -252,6 +258,7 @@ const REPO_KEYS: &[&str] = &[
     "app-id",
     "installation-id",
     "private-key",
+    "bypass-allowed",
 ];
 
 /// Parse and validate a configuration: what could be read (`None` only when the text is
@@ -339,6 +346,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
         let github_app = github_app(ctx, &table, forge);
         let policy = table.str(ctx, "policy").map_or_else(|| "countersign.toml".to_owned(), |s| s.value);
         let git_dir = table.str(ctx, "git-dir").map(|s| PathBuf::from(s.value));
+        let bypass_allowed = table.str_list(ctx, "bypass-allowed").into_iter().map(|s| s.value).collect();
         if let (Some(forge), Some(webhook_secret)) = (forge, webhook_secret) {
             repositories.push(RepositoryConfig {
                 name: name.value,
@@ -350,6 +358,7 @@ fn build(ctx: &mut Ctx, root: &toml::de::DeTable<'_>, span: Span) -> ServerConfi
                 github_app,
                 policy,
                 git_dir,
+                bypass_allowed,
             });
         }
     }

@@ -204,6 +204,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::DeploymentGate(_) => "deployment protection rule",
         EventKind::Installation(_) => "installation",
         EventKind::Ping(_) => "ping",
+        EventKind::ProtectionChanged(_) => "protection change",
     }
 }
 

@@ -12,8 +12,13 @@
 //! - `reminders`: emergency obligations across the served repositories, for the pages and
 //!   the API, and reminders (signed JSON or Slack messages) before and after they fall due,
 //!   each sent once across replicas.
+//! - `collectors`: the branch-protection collector (S001-06, S003-09): the forge's settings
+//!   (`protection` reads GitHub, GitLab and Gitea/Forgejo answers) judged by the engine's
+//!   `drift`, on the policy's cadence and at once when the forge says the protection changed.
 //! - `api`: the JSON API under `/api/v1` (tokens with roles; OpenAPI document).
-//! - `pages`: server-rendered HTML for people (sign-in with local accounts, the same roles).
+//! - `pages`: server-rendered HTML for people (sign-in with local accounts, the same roles),
+//!   with the dashboard (`dashboard`: the period's figures; `charts`: the SVG charts the
+//!   period report draws too).
 //! - `/healthz`, `/readyz`, `/metrics`.
 //!
 //! What it must not do: decide policy (the engine does), read the wall clock (the binary
@@ -21,8 +26,10 @@
 //! interchangeable.
 
 pub mod api;
+pub mod charts;
 pub mod collectors;
 pub mod config;
+pub mod dashboard;
 pub mod deploy_gate;
 pub mod forge_api;
 pub mod governed;
@@ -30,6 +37,7 @@ mod hooks;
 pub mod intake;
 pub mod metrics;
 pub mod pages;
+pub mod protection;
 pub mod reminders;
 pub mod verdict;
 mod worker;

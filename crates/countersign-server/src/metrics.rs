@@ -60,6 +60,8 @@ struct Inner {
     rate_remaining: BTreeMap<String, u64>,
     /// Statuses someone else set under our context, overwritten.
     tampering: u64,
+    /// repository → DORA's metrics, as the last sweep computed them.
+    dora: BTreeMap<String, crate::dashboard::Gauges>,
 }
 
 /// The server's counters.
@@ -114,6 +116,13 @@ impl Metrics {
     pub fn tampering(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.tampering += 1;
+        }
+    }
+
+    /// A repository's DORA metrics, computed by the sweep (kept until the next one).
+    pub fn dora(&self, repository: &str, gauges: crate::dashboard::Gauges) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.dora.insert(repository.to_owned(), gauges);
         }
     }
 
@@ -184,7 +193,59 @@ impl Metrics {
         out.push_str("# HELP countersign_status_tampering_total Statuses set by someone else under countersign's context, overwritten.\n");
         out.push_str("# TYPE countersign_status_tampering_total counter\n");
         let _ = writeln!(out, "countersign_status_tampering_total {}", inner.tampering);
+        render_dora(&mut out, &inner.dora);
         out
+    }
+}
+
+/// DORA's gauges, one family per metric, a sample per repository. A metric with nothing to
+/// measure (no deploy in the window, no incident this month) has no sample.
+fn render_dora(out: &mut String, dora: &BTreeMap<String, crate::dashboard::Gauges>) {
+    use crate::dashboard::Gauges;
+    type Read = fn(&Gauges) -> Option<f64>;
+    let families: [(&str, &str, Read); 7] = [
+        (
+            "countersign_dora_deployments_per_week",
+            "Successful production deploys a week, over the last 30 days.",
+            |g| Some(g.deployments_per_week),
+        ),
+        (
+            "countersign_dora_lead_time_median_seconds",
+            "Median time from a change's first commit to the production deploy that shipped it, over the last 30 days.",
+            |g| g.lead_time_seconds,
+        ),
+        (
+            "countersign_dora_change_fail_rate",
+            "Production deploys that failed or shipped a change that caused an incident, over all, in the last 30 days.",
+            |g| g.change_fail_rate,
+        ),
+        (
+            "countersign_dora_recovery_time_median_seconds",
+            "Median time from the start to the resolution of incidents caused by a change, in the last 30 days.",
+            |g| g.recovery_seconds,
+        ),
+        (
+            "countersign_dora_rework_rate",
+            "Successful production deploys that shipped an emergency fix or a revert, in the last 30 days.",
+            |g| g.rework_rate,
+        ),
+        (
+            "countersign_dora_incident_share",
+            "Share of this calendar month's (UTC) production incidents caused by a change (S003-10).",
+            |g| g.incident_share,
+        ),
+        ("countersign_dora_incident_share_max", "The policy's [metrics] incidents-caused-by-change-max.", |g| {
+            g.incident_share_max
+        }),
+    ];
+    for (name, help, read) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (repository, gauges) in dora {
+            if let Some(value) = read(gauges) {
+                let _ = writeln!(out, "{name}{{repository=\"{}\"}} {value}", escape(repository));
+            }
+        }
     }
 }
 
@@ -219,5 +280,27 @@ mod tests {
         assert!(text.contains("countersign_webhook_ingest_seconds_count 1\n"));
         assert!(text.contains("countersign_job_queue_depth 2\n"));
         assert!(text.contains("countersign_job_queue_oldest_age_seconds 1.5\n"));
+    }
+
+    #[test]
+    fn s003_10_dora_gauges_are_labelled_by_repository_and_absent_when_unmeasured() {
+        let m = Metrics::default();
+        m.dora(
+            "acme/app",
+            crate::dashboard::Gauges {
+                deployments_per_week: 0.5,
+                lead_time_seconds: Some(7200.0),
+                incident_share: Some(0.25),
+                incident_share_max: Some(0.03),
+                ..Default::default()
+            },
+        );
+        let text = m.render(QueueGauge::default());
+        assert!(text.contains("# TYPE countersign_dora_rework_rate gauge\n"), "{text}");
+        assert!(text.contains("countersign_dora_deployments_per_week{repository=\"acme/app\"} 0.5\n"), "{text}");
+        assert!(text.contains("countersign_dora_lead_time_median_seconds{repository=\"acme/app\"} 7200\n"));
+        assert!(text.contains("countersign_dora_incident_share{repository=\"acme/app\"} 0.25\n"));
+        assert!(text.contains("countersign_dora_incident_share_max{repository=\"acme/app\"} 0.03\n"));
+        assert!(!text.contains("countersign_dora_change_fail_rate{"), "nothing measured, no sample: {text}");
     }
 }

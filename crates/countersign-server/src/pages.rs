@@ -4,6 +4,9 @@
 //! - `/changes/{id}`: a change's classification, every requirement with its status and
 //!   evidence, forge links, the log entries about it (each linking to its inclusion proof),
 //!   and, for approvers who did not write it, an approve button;
+//! - `/dashboard`: each served repository's period (DORA's metrics month by month, the
+//!   controls' pass rates, the emergencies' timeline, the forge settings' drift), as the
+//!   period report shows it, with the same charts (`crate::charts`);
 //! - `/deliveries` (admin): recent webhooks and their outcome;
 //! - `/log`: the log's size, its latest checkpoint and the last `log verify`;
 //! - `/login`, `/logout`: local accounts (`countersign account create`).
@@ -47,6 +50,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/changes/{id}", get(change))
         .route("/changes/{id}/approve", post(approve))
         .route("/obligations", get(obligations))
+        .route("/dashboard", get(dashboard))
         .route("/deliveries", get(deliveries))
         .route("/log", get(log))
         .route("/log/proof/{entry}", get(proof))
@@ -287,7 +291,7 @@ async fn logout(
 
 /// A whole page: the top bar (with the signed-in person and sign-out), then `body`.
 fn layout(title: &str, session: Option<&Session>, current: &str, body: Markup) -> Html<String> {
-    let nav = [("/changes", "Changes"), ("/obligations", "Obligations"), ("/log", "Log")];
+    let nav = [("/changes", "Changes"), ("/dashboard", "Dashboard"), ("/obligations", "Obligations"), ("/log", "Log")];
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -629,6 +633,129 @@ async fn obligations(State(state): State<Arc<AppState>>, headers: HeaderMap, uri
         }
     };
     Ok(page(layout("Obligations", Some(&session), "/obligations", body)))
+}
+
+// --- dashboard --------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// A date (`2026-05-01`, midnight UTC) or an RFC 3339 time.
+fn parse_time(text: &str) -> Option<jiff::Timestamp> {
+    let text = text.trim();
+    text.parse::<jiff::Timestamp>().ok().or_else(|| {
+        text.parse::<jiff::civil::Date>().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    })
+}
+
+/// The period a dashboard shows: `[from, to)` as asked, by default the current calendar
+/// month (UTC) and the two before it, up to now.
+fn dashboard_period(q: &PeriodQuery, now: jiff::Timestamp) -> Result<(jiff::Timestamp, jiff::Timestamp), PageError> {
+    let given = |v: &Option<String>, name: &str| -> Result<Option<jiff::Timestamp>, PageError> {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => parse_time(text).map(Some).ok_or_else(|| {
+                PageError::Status(StatusCode::BAD_REQUEST, format!("{name} {text:?} is not a date (YYYY-MM-DD)."))
+            }),
+        }
+    };
+    let to = given(&q.to, "to")?.unwrap_or(now);
+    let from = match given(&q.from, "from")? {
+        Some(from) => from,
+        None => to
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .first_of_month()
+            .checked_sub(jiff::Span::new().months(2))
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map_or(to, |z| z.timestamp()),
+    };
+    if from >= to {
+        return Err(PageError::Status(StatusCode::BAD_REQUEST, format!("from {from} is not before to {to}.")));
+    }
+    Ok((from, to))
+}
+
+/// Each served repository's period at a glance: DORA's metrics and their months, the
+/// controls' pass rates, the emergencies' timeline and the drift history, computed as
+/// `countersign report` computes them.
+async fn dashboard(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<PeriodQuery>,
+) -> PageResult {
+    let session = signed_in(&state, &headers, here(&uri), Role::Viewer).await?;
+    let now = (state.clock)();
+    let (from, to) = dashboard_period(&q, now)?;
+    let repositories = crate::dashboard::dashboards(&state, from, to, now).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the dashboard");
+        PageError::Status(StatusCode::INTERNAL_SERVER_ERROR, format!("The dashboard cannot be read: {e:#}"))
+    })?;
+    let date = |t: jiff::Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string();
+    let body = html! {
+        h1 { "Dashboard" }
+        p.sub { "From " (from) " to " (to) " (exclusive), judged as of " (now) ". The figures are the period report's (" code { "countersign report" } ")." }
+        form.filters method="get" action="/dashboard" {
+            label { "From" input type="date" name="from" value=(date(from)); }
+            label { "To (exclusive)" input type="date" name="to" value=(date(to)); }
+            button type="submit" { "Show" }
+        }
+        @if repositories.is_empty() {
+            p.empty { "No served repository has a git-dir, so there is no history to read." }
+        }
+        @for r in &repositories {
+            section.repository {
+                h2 { (r.repository) }
+                @if let Some(problem) = &r.problem {
+                    div.notice.bad role="alert" { "Cannot judge this repository: " (problem) }
+                }
+                @if let Some(dora) = &r.dora {
+                    div.figures {
+                        div.figure { b { (format!("{:.2}", dora.deployments_per_week)) } span { "deploys a week" } }
+                        div.figure { b { (crate::charts::hours(dora.lead_time_hours)) } span { "lead time (median)" } }
+                        div.figure { b { (crate::charts::percent(dora.change_fail_rate)) } span { "change fail rate" } }
+                        div.figure { b { (crate::charts::hours(dora.recovery_hours)) } span { "recovery (median)" } }
+                        div.figure { b { (crate::charts::percent(dora.rework_rate)) } span { "rework rate" } }
+                        div.figure { b { (r.changes) } span { "changes in the period" } }
+                    }
+                    h3 { "Delivery metrics (DORA), month by month" }
+                    div.card.chart-card {
+                        (crate::charts::monthly(dora))
+                        (crate::charts::trends(&r.by_month))
+                    }
+                    table.metrics {
+                        tbody { @for (label, value) in crate::charts::metric_rows(dora) { tr { td { (label) } td { (value) } } } }
+                    }
+                }
+                h3 { "Control pass rates" }
+                @if r.controls.is_empty() {
+                    p.empty { "The policy maps no control (add [[policy.controls]])." }
+                } @else {
+                    div.card.chart-card { (crate::charts::pass_rates(&r.controls)) }
+                }
+                h3 { "Emergencies and their obligations" }
+                @if r.emergencies.is_empty() {
+                    p.empty { "No emergency change in the period." }
+                } @else {
+                    div.card.chart-card { (crate::charts::emergency_timeline(&r.emergencies, from, to, now)) }
+                    (crate::charts::emergency_table(&r.emergencies))
+                }
+                h3 { "Forge settings drift" }
+                @if r.drift.is_empty() {
+                    p.empty { "No collector ran in the period (a policy's [[collectors]], or countersign collect branch-protection)." }
+                } @else {
+                    div.card.chart-card { (crate::charts::drift_history(&r.drift, from, to)) }
+                    (crate::charts::drift_table(&r.drift))
+                }
+            }
+        }
+    };
+    Ok(page(layout("Dashboard", Some(&session), "/dashboard", body)))
 }
 
 /// Links to the change and its head on the forge's web pages, when its address is known:

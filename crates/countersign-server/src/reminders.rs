@@ -47,27 +47,26 @@ pub struct RepositoryObligations {
     /// The policy it was judged with (its collectors run from the same read).
     #[serde(skip)]
     pub policy: Option<Arc<countersign_policy::model::Policy>>,
+    /// DORA's metrics for `/metrics`, when the sweep asked for them.
+    #[serde(skip)]
+    pub gauges: Option<crate::dashboard::Gauges>,
 }
 
 /// Every obligation of every served repository that has a git directory, as of `now`,
 /// most urgent first.
 pub async fn obligations(state: &AppState, now: Timestamp) -> anyhow::Result<Vec<RepositoryObligations>> {
-    let mut out = Vec::new();
-    for config in &state.config.repositories {
-        if config.git_dir.is_none() {
-            continue;
-        }
-        let core = state.store.clone();
-        let handle = tokio::runtime::Handle::current();
-        let (config, due_soon) = (config.clone(), state.config.due_soon);
-        let found = tokio::task::spawn_blocking(move || {
-            let store = Store::on_runtime(core, handle);
-            of_repository(&store, &config, now, due_soon)
-        })
-        .await??;
-        out.push(found);
-    }
-    Ok(out)
+    judge_repositories(state, now, false).await
+}
+
+/// [`obligations`], and with `gauges` each repository's DORA gauges too (for the sweep).
+async fn judge_repositories(
+    state: &AppState,
+    now: Timestamp,
+    gauges: bool,
+) -> anyhow::Result<Vec<RepositoryObligations>> {
+    let due_soon = state.config.due_soon;
+    crate::dashboard::per_repository(state, move |store, config| of_repository(store, config, now, due_soon, gauges))
+        .await
 }
 
 fn of_repository(
@@ -75,8 +74,8 @@ fn of_repository(
     config: &RepositoryConfig,
     now: Timestamp,
     due_soon: jiff::SignedDuration,
+    gauges: bool,
 ) -> anyhow::Result<RepositoryObligations> {
-    let git_dir = config.git_dir.as_deref().context("no git-dir")?;
     let mut found = RepositoryObligations {
         repository: config.name.clone(),
         counts: ObligationCounts::default(),
@@ -84,32 +83,23 @@ fn of_repository(
         problem: None,
         console: Vec::new(),
         policy: None,
+        gauges: None,
     };
-    let governed = match crate::governed::open(store, config, git_dir, now)? {
-        Ok(governed) => governed,
+    let judged = match crate::dashboard::judge_history(store, config, now)? {
+        Ok(judged) => judged,
         Err(why) => {
             found.problem = Some(why);
             return Ok(found);
         }
     };
-    let walk = countersign_git::WalkOptions {
-        branch: Some(governed.branch.to_owned()),
-        use_cache: true,
-        read: countersign_judge::read_options(&governed.policy),
-        ..Default::default()
-    };
-    let (_, evals) = countersign_judge::judge_walk(
-        &governed.repo,
-        &governed.policy,
-        &walk,
-        Some((store, Some(config.name.as_str()))),
-        &countersign_judge::HistoryOptions { now, console: true, policy_path: Some(&config.policy) },
-        &|_| {},
-    )?;
+    if gauges {
+        found.gauges = Some(crate::dashboard::gauges_of(store, &config.name, &judged, now)?);
+    }
+    let crate::dashboard::Judged { policy, evals, .. } = judged;
     found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
     found.counts = countersign_engine::obligations::count(&found.obligations);
     found.console = evals.into_iter().filter(|e| e.change.id.starts_with("console:")).collect();
-    found.policy = Some(Arc::new(governed.policy));
+    found.policy = Some(Arc::new(policy));
     Ok(found)
 }
 
@@ -156,9 +146,12 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
     // (a console change recorded meanwhile) then wins, and this job runs again at once.
     schedule_sweep(state, now + state.config.reminder_every).await?;
     let mut enqueued = 0;
-    for repository in obligations(state, now).await? {
+    for repository in judge_repositories(state, now, true).await? {
         if let Some(problem) = &repository.problem {
             tracing::warn!(repository = %repository.repository, %problem, "cannot read the repository's history");
+        }
+        if let Some(gauges) = &repository.gauges {
+            state.metrics.dora(&repository.repository, gauges.clone());
         }
         for eval in &repository.console {
             state
@@ -224,28 +217,10 @@ async fn run_due_collectors(state: &AppState, judged: &RepositoryObligations, no
             if state.store.idempotent_entry(&key).await?.is_some() {
                 continue;
             }
-            let (config, policy, on) = (config.clone(), policy.clone(), branch.clone());
-            let ran =
-                tokio::task::spawn_blocking(move || crate::collectors::branch_protection(&config, &policy, &on, now))
-                    .await?;
-            let (_, findings, evidence) = match ran {
-                Ok(ran) => ran,
-                Err(e) => {
-                    tracing::warn!(repository, %branch, error = %format!("{e:#}"), "the branch-protection collector failed");
-                    continue;
-                }
-            };
-            state
-                .store
-                .record(&RecordRequest {
-                    change: None,
-                    recorded_by: COLLECTOR_RECORDER.into(),
-                    recorded_at: countersign_store::whole_second(now),
-                    idempotency_key: Some(key),
-                    evidence,
-                })
-                .await?;
-            tracing::info!(repository, %branch, findings = findings.len(), "branch protection collected");
+            let ran = crate::collectors::run_and_record(state, &config, policy.clone(), &branch, Some(key), now).await;
+            if let Err(e) = ran {
+                tracing::warn!(repository, %branch, error = %format!("{e:#}"), "the branch-protection collector failed");
+            }
         }
     }
     Ok(())

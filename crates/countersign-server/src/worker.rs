@@ -110,6 +110,12 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
             tracing::debug!(enqueued, "histories swept");
             Ok(Settled::No)
         }
+        crate::collectors::COLLECT => {
+            let payload: crate::collectors::CollectJob = serde_json::from_str(&job.payload)?;
+            let runs = crate::collectors::collect_now(state, &payload).await?;
+            tracing::debug!(repository = %payload.repository, runs, "protection collected after a delivery");
+            Ok(Settled::No)
+        }
         crate::reminders::REMIND => {
             let reminder: crate::reminders::Reminder = serde_json::from_str(&job.payload)?;
             if let Some(entry) = crate::reminders::remind(state, &reminder).await? {
@@ -158,6 +164,17 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
             EventKind::DeploymentGate(gate) => {
                 crate::deploy_gate::answer(state, &event, gate, &format!("{}:{}", stored.forge, stored.delivery_id))
                     .await?
+            }
+            // The protection changed: read it again at once (not evidence about a change).
+            EventKind::ProtectionChanged(changed) if let Some(repository) = event.repository_name() => {
+                let delivery = format!("{}:{}", stored.forge, stored.delivery_id);
+                settlement.enqueue.push(crate::collectors::collect_job(
+                    state,
+                    repository,
+                    &delivery,
+                    options.debounce,
+                )?);
+                format!("processed: {} {} on {repository}; its protection is read again", changed.event, changed.action)
             }
             _ => {
                 let received_at = stored.received_at.parse().unwrap_or_else(|_| (state.clock)());

@@ -104,6 +104,11 @@ thread_local! {
     static DATABASE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+/// The backend this thread's commands use: `postgres` inside [`on_postgres`], else `sqlite`.
+pub fn backend() -> &'static str {
+    if DATABASE.with(|d| d.borrow().is_some()) { "postgres" } else { "sqlite" }
+}
+
 /// The real binary with a clean environment, judging as of [`NOW`], on this thread's store.
 pub fn countersign(dir: &Path) -> assert_cmd::Command {
     assert_cmd::Command::from_std(countersign_process(dir))
@@ -320,4 +325,217 @@ impl Run {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// A recorded or documented answer of a forge's API, from `../shared/fixtures/forge-api`.
+pub fn forge_api_fixture(path: &str) -> serde_json::Value {
+    let file = workspace_root().join("../shared/fixtures/forge-api").join(path);
+    serde_json::from_slice(&std::fs::read(&file).expect("the shared forge-api fixtures")).unwrap()
+}
+
+/// A local stand-in for GitHub's branch-protection API: `GET …/branches/B/protection`
+/// answers 200 with the protection it is set to (GitHub's documented example, edited by the
+/// test), every other request 404 (no rulesets). It keeps the paths it was asked.
+pub struct FakeGitHub {
+    pub url: String,
+    protection: std::sync::Arc<std::sync::Mutex<serde_json::Value>>,
+    pub paths: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeGitHub {
+    pub fn start(protection: serde_json::Value) -> FakeGitHub {
+        use std::io::{BufRead as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let protection = std::sync::Arc::new(std::sync::Mutex::new(protection));
+        let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (answer, seen) = (protection.clone(), paths.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = std::io::BufReader::new(&stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                // The headers; a GET has no body.
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).map_or(true, |n| n == 0) || header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                let (status, body) = if path.ends_with("/protection") {
+                    ("200 OK", serde_json::to_vec(&*answer.lock().unwrap()).unwrap())
+                } else {
+                    ("404 Not Found", br#"{"message":"Not Found"}"#.to_vec())
+                };
+                seen.lock().unwrap().push(path);
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        FakeGitHub { url, protection, paths }
+    }
+
+    /// Answer with `protection` from now on.
+    pub fn answer(&self, protection: serde_json::Value) {
+        *self.protection.lock().unwrap() = protection;
+    }
+}
+
+/// GitHub's documented branch protection set as a policy asks: every gate named in
+/// `checks` a required status check, six approving reviews, the code owners' review, no
+/// admin bypass, no force pushes or deletions, signed commits, and no one allowed around
+/// the pull request.
+pub fn protection_as_asked(checks: &[&str]) -> serde_json::Value {
+    let mut p = forge_api_fixture("github/openapi.branch-protection.json");
+    p["required_status_checks"]["contexts"] = serde_json::json!(checks);
+    p["required_status_checks"]["checks"] =
+        serde_json::Value::Array(checks.iter().map(|c| serde_json::json!({ "context": c, "app_id": null })).collect());
+    let reviews = &mut p["required_pull_request_reviews"];
+    reviews["required_approving_review_count"] = 6.into();
+    reviews["require_code_owner_reviews"] = true.into();
+    if let Some(reviews) = reviews.as_object_mut() {
+        reviews.remove("bypass_pull_request_allowances");
+    }
+    p["enforce_admins"]["enabled"] = true.into();
+    p["allow_force_pushes"]["enabled"] = false.into();
+    p["allow_deletions"]["enabled"] = false.into();
+    p["required_signatures"]["enabled"] = true.into();
+    if let Some(p) = p.as_object_mut() {
+        p.remove("restrictions");
+    }
+    p
+}
+
+/// Print `html` to PDF in headless Chromium (Debian's package) and render each page with
+/// pdftoppm (poppler-utils), keeping `report.pdf` and `page-N.png` in `kept` (emptied
+/// first). Panics unless there is at least one page, each A4 or Letter, and each one inked
+/// (more than 0.5% of its pixels, in a grey rendering, darker than light grey): not blank.
+/// Returns the pages' PNG files.
+pub fn print_to_pdf(html: &Path, kept: &Path) -> Vec<PathBuf> {
+    let _ = std::fs::remove_dir_all(kept);
+    std::fs::create_dir_all(kept).unwrap();
+    let pdf = kept.join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let chromium = Command::new("/usr/bin/chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--no-pdf-header-footer"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("install Debian's chromium package (`apt-get install chromium`; .ci/run does)");
+    assert!(chromium.status.success(), "{}", String::from_utf8_lossy(&chromium.stderr));
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "not a PDF");
+    let render = |args: &[&str], prefix: &Path| {
+        let out = Command::new("pdftoppm")
+            .args(args)
+            .arg(&pdf)
+            .arg(prefix)
+            .output()
+            .expect("install poppler-utils for pdftoppm (.ci/run does)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    render(&["-r", "60", "-png"], &kept.join("page"));
+    let grey = tempfile::tempdir().unwrap();
+    render(&["-r", "30", "-gray"], &grey.path().join("page"));
+    let mut pngs: Vec<PathBuf> = std::fs::read_dir(kept)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    pngs.sort();
+    assert!(!pngs.is_empty(), "no page was rendered from {}", pdf.display());
+    // A4 or Letter at 60 dpi: about 500 by 700 pixels.
+    for png in &pngs {
+        let data = std::fs::read(png).unwrap();
+        let (w, h) = (
+            u32::from_be_bytes(data[16..20].try_into().unwrap()),
+            u32::from_be_bytes(data[20..24].try_into().unwrap()),
+        );
+        assert!((450..=560).contains(&w) && (640..=760).contains(&h), "{}: page size {w}x{h}", png.display());
+    }
+    let mut greys: Vec<PathBuf> =
+        std::fs::read_dir(grey.path()).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+    greys.sort();
+    assert_eq!(greys.len(), pngs.len(), "{greys:?}");
+    for page in &greys {
+        let data = std::fs::read(page).unwrap();
+        let (width, height, pixels) = pgm(&data);
+        let inked = pixels.iter().filter(|&&p| p < 200).count();
+        assert!(
+            inked * 200 > width * height,
+            "{} is blank: {inked} of {} pixels inked",
+            page.display(),
+            width * height
+        );
+    }
+    pngs
+}
+
+/// A binary PGM (`P5`, 8-bit): width, height and the grey pixels.
+fn pgm(data: &[u8]) -> (usize, usize, &[u8]) {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while data[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        let start = at;
+        while !data[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(std::str::from_utf8(&data[start..at]).unwrap().to_owned());
+    }
+    assert_eq!((fields[0].as_str(), fields[3].as_str()), ("P5", "255"), "an 8-bit binary PGM");
+    let (width, height): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    let pixels = &data[at + 1..];
+    assert_eq!(pixels.len(), width * height);
+    (width, height, pixels)
+}
+
+/// `countersign --format json collect branch-protection --branch main` on the repository in
+/// `repo`, served as the GitHub repository `name` whose API is `github` (a configuration
+/// and token written beside it, outside the repository): the exit code and the JSON.
+pub fn collect_branch_protection(repo: &Path, name: &str, github: &FakeGitHub) -> (i32, serde_json::Value) {
+    let config = tempfile::tempdir().unwrap();
+    let token = config.path().join("github-token");
+    std::fs::write(&token, "test-token\n").unwrap();
+    let file = config.path().join("server.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[repositories]]\nname = \"{name}\"\nforge = \"github\"\nwebhook-secret = {{ env = \"COLLECT_TEST_SECRET\" }}\n\
+             token = {{ file = \"{}\" }}\napi-url = \"{}\"\ngit-dir = \"{}\"\n",
+            token.display(),
+            github.url,
+            repo.join(".git").display()
+        ),
+    )
+    .unwrap();
+    let r = Run::of(
+        countersign(repo)
+            .env("COLLECT_TEST_SECRET", "unused")
+            .args(["--format", "json", "collect", "branch-protection", "--branch", "main", "--config"])
+            .arg(&file),
+    );
+    let json = serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("collect: {}{}", r.stdout, r.stderr));
+    (r.code, json)
+}
+
+/// When log entry `entry` of the store `countersign` opens in `dir` was recorded.
+pub fn recorded_at(dir: &Path, entry: u64) -> jiff::Timestamp {
+    let r = Run::of(countersign(dir).args(["log", "show", "--entry", &entry.to_string()]));
+    let shown: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("log show: {}{}", r.stdout, r.stderr));
+    shown["statement"]["predicate"]["recordedAt"].as_str().and_then(|t| t.parse().ok()).expect("recordedAt")
 }

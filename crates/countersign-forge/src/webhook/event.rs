@@ -65,6 +65,20 @@ pub enum EventKind {
     DeploymentGate(DeploymentGate),
     Installation(Installation),
     Ping(Ping),
+    ProtectionChanged(ProtectionChanged),
+}
+
+/// A repository's branch protection or rulesets changed (GitHub `branch_protection_rule`,
+/// `repository_ruleset`, `branch_protection_configuration`). Not evidence about a change: a
+/// receiver reads the protection again from the forge's API, the record of what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectionChanged {
+    /// The event name (`branch_protection_rule`, `repository_ruleset`, …).
+    pub event: String,
+    /// `created`, `edited`, `deleted`; `enabled`, `disabled` for the configuration.
+    pub action: String,
+    /// The rule's branch pattern (`rule.name`) or the ruleset's name, where the payload says.
+    pub name: Option<String>,
 }
 
 /// A pull request (GitLab: merge request) changed; the fields after `action` are the pull
@@ -414,7 +428,11 @@ impl Event {
                 [one] => Some(*one),
                 _ => None,
             },
-            EventKind::Push(_) | EventKind::Deployment(_) | EventKind::Installation(_) | EventKind::Ping(_) => None,
+            EventKind::Push(_)
+            | EventKind::Deployment(_)
+            | EventKind::Installation(_)
+            | EventKind::Ping(_)
+            | EventKind::ProtectionChanged(_) => None,
         }
     }
 
@@ -429,7 +447,7 @@ impl Event {
             EventKind::MergeGroup(group) => Some(&group.head_sha),
             EventKind::Deployment(deployment) => deployment.sha.as_deref(),
             EventKind::DeploymentGate(gate) => gate.sha.as_deref(),
-            EventKind::Installation(_) | EventKind::Ping(_) => None,
+            EventKind::Installation(_) | EventKind::Ping(_) | EventKind::ProtectionChanged(_) => None,
         }
     }
 

@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use super::event::{
     Check, CheckAction, CheckKind, CheckOutcome, Deployment, DeploymentGate, DeploymentState, Event, EventKind,
-    Installation, MergeGroup, MergeGroupAction, Normalised, Ping, PullRequest, PullRequestAction, Repository, Review,
-    ReviewState,
+    Installation, MergeGroup, MergeGroupAction, Normalised, Ping, ProtectionChanged, PullRequest, PullRequestAction,
+    Repository, Review, ReviewState,
 };
 use super::time::lenient;
 use super::wire::{IdOnly, Label, PullRequestWire, PushWire, Repo, User, login};
@@ -25,6 +25,9 @@ pub(crate) fn normalise(event: &str, body: &[u8]) -> Result<Normalised, WebhookE
         "deployment_protection_rule" => deployment_gate(parse(Forge::GitHub, event, body)?),
         "installation" | "installation_repositories" => installation(parse(Forge::GitHub, event, body)?),
         "ping" => ping(parse(Forge::GitHub, event, body)?),
+        "branch_protection_rule" | "repository_ruleset" | "branch_protection_configuration" => {
+            protection_changed(event, parse(Forge::GitHub, event, body)?)
+        }
         _ => ignored(Forge::GitHub, event, body),
     }
 }
@@ -646,6 +649,37 @@ struct PingPayload {
 fn ping(p: PingPayload) -> Result<Normalised, WebhookError> {
     let kind = EventKind::Ping(Ping { hook_id: p.hook_id, zen: p.zen.clone() });
     envelope(p.repository.as_ref(), p.sender.as_ref(), p.installation.as_ref()).build(None, kind)
+}
+
+#[derive(Debug, Deserialize)]
+struct Named {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    updated_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProtectionPayload {
+    action: Option<String>,
+    /// `branch_protection_rule`'s rule.
+    rule: Option<Named>,
+    /// `repository_ruleset`'s ruleset.
+    repository_ruleset: Option<Named>,
+    repository: Option<Repo>,
+    sender: Option<User>,
+    installation: Option<IdOnly>,
+}
+
+fn protection_changed(event: &str, p: ProtectionPayload) -> Result<Normalised, WebhookError> {
+    let action = p.action.clone().ok_or_else(|| missing(event, "action"))?;
+    let named = p.rule.as_ref().or(p.repository_ruleset.as_ref());
+    let kind = EventKind::ProtectionChanged(ProtectionChanged {
+        event: event.to_owned(),
+        action,
+        name: named.and_then(|n| n.name.clone()),
+    });
+    let time = named.and_then(|n| n.updated_at);
+    envelope(p.repository.as_ref(), p.sender.as_ref(), p.installation.as_ref()).build(time, kind)
 }
 
 #[cfg(test)]

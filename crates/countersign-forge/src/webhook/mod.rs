@@ -29,8 +29,9 @@
 //! | `deployment_protection_rule` | requested | `environment, event, deployment_callback_url, deployment.{id, sha, ref}, pull_requests[].number` |
 //! | `installation`, `installation_repositories` | all | `installation.{id, account.login, app_id}`, `repositories`, `repositories_added`, `repositories_removed` |
 //! | `ping` | (none) | `hook_id`, `zen` |
+//! | `branch_protection_rule`, `repository_ruleset`, `branch_protection_configuration` | all | `action`, `rule.{name, updated_at}`, `repository_ruleset.{name, updated_at}` (the protection changed: read it again) |
 //!
-//! Other events (`pull_request_review_comment`, `workflow_run`, `repository_ruleset`, …)
+//! Other events (`pull_request_review_comment`, `workflow_run`, …)
 //! and other actions (`assigned`, `locked`, …) are [`Normalised::Ignored`].
 //!
 //! ## Gitea and Forgejo
