@@ -105,6 +105,9 @@ struct Report {
     drift: Vec<DriftState>,
     /// Every collector run in the period, with the drift it opened and fixed.
     drift_history: Vec<DriftRun>,
+    /// The activity collectors' signed snapshots (merge-activity, deployments) of windows
+    /// that start in the period.
+    activity_snapshots: Vec<countersign_judge::period::SnapshotRun>,
     /// DORA's metrics over the period, and S003-10's monthly share of incidents caused by
     /// a change against the policy's `[metrics]` threshold.
     metrics: Dora,
@@ -297,6 +300,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         console_changes: evals.iter().filter(|e| e.change.id.starts_with("console:")).count(),
         drift: drift.latest,
         drift_history: drift.history,
+        activity_snapshots: drift.snapshots,
         metrics: facts.over(args.from, args.to),
         metrics_by_month: facts.by_month(args.from, args.to),
         sample,
@@ -548,6 +552,15 @@ fn markdown_report(r: &Report) -> String {
             ));
         }
     }
+    if !r.activity_snapshots.is_empty() {
+        s.push_str("\nActivity snapshots (signed, one per window):\n\n");
+    }
+    for a in &r.activity_snapshots {
+        s.push_str(&format!(
+            "- {} {} {} to {}: {} merge(s), {} deploy(s) (entry #{})\n",
+            a.collector, a.repository, a.from, a.to, a.merges, a.deploys, a.entry
+        ));
+    }
     if !r.drift_history.is_empty() {
         s.push_str("\nRuns in the period:\n\n| Checked | Where | Findings | Opened | Fixed | Entry |\n|---|---|---|---|---|---|\n");
     }
@@ -706,6 +719,15 @@ fn html_report(r: &Report) -> String {
                         @if !d.findings.is_empty() { ul { @for f in &d.findings { li { strong { (f.id) } ": " (f.message) } } } }
                     }
                 } }
+                @if !r.activity_snapshots.is_empty() {
+                    h3 { "Activity snapshots" }
+                    p.sub { "Each a signed log entry: the window's merges or deploys as the collector saw them." }
+                    ul { @for a in &r.activity_snapshots {
+                        li { (a.collector) " " code { (a.repository) } " " (a.from) " to " (a.to) ": "
+                             (a.merges) " merge(s), " (a.deploys) " deploy(s)"
+                             span.sub { " (log entry #" (a.entry) ")" } }
+                    } }
+                }
                 h3 { "Drift history" }
                 @if r.drift_history.is_empty() { p.sub { "No collector ran in the period." } }
                 @else {

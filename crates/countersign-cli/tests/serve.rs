@@ -211,7 +211,8 @@ fn metric_value(server: &Server, sample: &str) -> u64 {
 
 /// Poll `/metrics` until `line` appears (the worker runs after the answer).
 fn wait_for_metric(server: &Server, line: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Generous: a sweep judges whole histories, and CI runs many servers at once.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, text) = get(&server.url("/metrics"));
         if text.lines().any(|l| l == line) {
@@ -2569,6 +2570,146 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
         })
         .count();
     assert_eq!(runs, 2);
+}
+
+/// The `collector-run` entries in the log: (entry, predicate).
+fn collector_runs(dir: &Path, database: &str) -> Vec<(u64, serde_json::Value)> {
+    (0..verified_size(dir, database))
+        .filter_map(|i| {
+            let out = common::countersign(dir)
+                .args(["log", "show", "--entry", &i.to_string(), "--database", database, "--key-file", "log.key"])
+                .output()
+                .unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let kind = shown["statement"]["predicateType"].as_str().unwrap_or_default();
+            kind.contains("/evidence/collector-run/").then(|| (i, shown["statement"]["predicate"].clone()))
+        })
+        .collect()
+}
+
+/// S001-06's activity collectors on demand: `collect merge-activity` signs the changes merged
+/// into the default branch in the last complete day, each with its verdict; `collect
+/// deployments` the deploys of the last complete week. One entry per repository and window:
+/// run again, the window is already logged. Snapshots are not drift.
+#[test]
+fn s001_06_merge_activity_and_deployments_are_signed_snapshots_of_their_window() {
+    let (dir, database) = sqlite_setup();
+    let (work, head) = deploying_repository(dir.path(), "");
+    let key_file = dir.path().join("log.key");
+    let (key, db) = (key_file.to_str().unwrap(), database.as_str());
+    let wd = work.path();
+    let collect = |collector: &str, now: &str| {
+        let out = common::countersign(wd)
+            .args(["--format", "json", "--now", now, "collect", collector, "--repository", "acme/app"])
+            .args(["--database", db, "--key-file", key, "--checkpoint-ref", "none"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["runs"][0].clone()
+    };
+
+    // The repository's two changes are on 2026-05-28 (the test clock): the snapshot taken on
+    // the 29th holds both, oldest first, with their verdicts.
+    let run = collect("merge-activity", "2026-05-29T08:00:00Z");
+    assert_eq!((run["window"].as_str(), run["new"].as_bool()), (Some("2026-05-28"), Some(true)), "{run:#}");
+    let snapshot = &run["snapshot"];
+    assert_eq!(
+        (snapshot["from"].as_str(), snapshot["to"].as_str()),
+        (Some("2026-05-28T00:00:00Z"), Some("2026-05-29T00:00:00Z"))
+    );
+    let merges = snapshot["merges"].as_array().unwrap();
+    assert_eq!(merges.len(), 2, "{snapshot:#}");
+    // The merge commit is the change; the pull request's head is what was reviewed.
+    let reviewed = work.git(&["rev-parse", &format!("{head}^2")]);
+    assert_eq!(
+        (merges[1]["change"].as_str(), merges[1]["headCommit"].as_str()),
+        (Some(head.as_str()), Some(reviewed.as_str())),
+        "{snapshot:#}"
+    );
+    assert_eq!(merges[1]["category"], "standard");
+    assert_eq!(merges[1]["verdict"], "compliant", "reviewed by Bob, who is not the author");
+    assert!(merges[0]["mergedAt"].as_str().unwrap() < merges[1]["mergedAt"].as_str().unwrap());
+    // The same window again: not taken twice.
+    let again = collect("merge-activity", "2026-05-29T23:00:00Z");
+    assert_eq!((again["entry"].clone(), again["new"].as_bool()), (run["entry"].clone(), Some(false)));
+    // A day with no merge is a snapshot too: an auditor sees the day was watched.
+    let quiet = collect("merge-activity", "2026-05-30T08:00:00Z");
+    assert_eq!(
+        (quiet["window"].as_str(), quiet["snapshot"]["merges"].as_array().map(Vec::len)),
+        (Some("2026-05-29"), None)
+    );
+
+    // A deploy, stamped with the real time: the week after it holds it.
+    common::countersign(wd)
+        .args(["record", "deploy", "--change", &head, "--environment", "production", "--commit", &head])
+        .args(["--by", "alice@example.com"])
+        .args(["--database", db, "--key-file", key, "--checkpoint-ref", "none"])
+        .assert()
+        .success();
+    let runs = collector_runs(dir.path(), &database);
+    assert_eq!(runs.len(), 2, "two merge-activity windows, and the deploy is no collector run");
+    let size = verified_size(dir.path(), &database);
+    let out = common::countersign(dir.path())
+        .args(["log", "show", "--entry", &(size - 1).to_string(), "--database", &database, "--key-file", "log.key"])
+        .output()
+        .unwrap();
+    let deploy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recorded: jiff::Timestamp = deploy["statement"]["predicate"]["recordedAt"].as_str().unwrap().parse().unwrap();
+    let next_week = (recorded + jiff::SignedDuration::from_hours(24 * 7)).to_string();
+    let run = collect("deployments", &next_week);
+    let deploys = run["snapshot"]["deploys"].as_array().unwrap();
+    assert_eq!(deploys.len(), 1, "{run:#}");
+    assert_eq!(deploys[0]["entry"], size - 1);
+    assert_eq!(
+        (deploys[0]["environment"].as_str(), deploys[0]["commit"].as_str()),
+        (Some("production"), Some(head.as_str()))
+    );
+    assert!(run["window"].as_str().unwrap().contains("-W"), "weekly by default: {run:#}");
+
+    // Each run is signed into the log with its snapshot, named by the snapshot's digest.
+    let runs = collector_runs(dir.path(), &database);
+    assert_eq!(runs.len(), 3);
+    let (_, predicate) = &runs[2];
+    assert_eq!(predicate["collector"], "deployments");
+    assert_eq!(predicate["snapshot"], run["snapshot"], "the log holds what was printed");
+    // Snapshots judge no forge setting: the report shows no drift for them.
+    let out = common::countersign(wd)
+        .args(["--format", "json", "report", "--from", "2000-01-01", "--to", "2100-01-01", "--no-record"])
+        .args(["--database", db, "--key-file", key])
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["drift"], serde_json::json!([]), "{:#}", report["drift"]);
+}
+
+/// S001-06 on the server: the policy's `merge-activity` (daily) and `deployments` (weekly)
+/// collectors run from the sweep over their last complete window, once per window across
+/// restarts, each a signed snapshot.
+#[test]
+fn s001_06_the_server_snapshots_merge_activity_and_deployments_on_their_cadence() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    let collectors = "\n[[collectors]]\nname = \"merge-activity\"\ncadence = \"daily\"\ncontrols = [\"A.8.32\"]\n\n[[collectors]]\nname = \"deployments\"\ncadence = \"weekly\"\ncontrols = [\"A.5.8\"]\n";
+    let (_work, base, _) = governed_repository_with(dir.path(), collectors);
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    for _ in 0..2 {
+        let server = Server::start(dir.path(), &database, &["--now", "2026-05-29T12:00:00Z"]);
+        wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+        assert!(server.stop().success());
+    }
+    let runs = collector_runs(dir.path(), &database);
+    assert_eq!(runs.len(), 2, "one per collector and window, though the server started twice: {runs:#?}");
+    let merges = runs.iter().find(|(_, p)| p["collector"] == "merge-activity").expect("merge-activity ran");
+    let snapshot = &merges.1["snapshot"];
+    assert_eq!(snapshot["from"], "2026-05-28T00:00:00Z");
+    assert_eq!(snapshot["merges"].as_array().map(Vec::len), Some(1), "{snapshot:#}");
+    assert_eq!(snapshot["merges"][0]["change"], base.as_str());
+    assert_eq!(merges.1["recordedBy"], "countersign-collector");
+    let deploys = runs.iter().find(|(_, p)| p["collector"] == "deployments").expect("deployments ran");
+    assert_eq!(deploys.1["snapshot"]["from"], "2026-05-18T00:00:00Z", "the last complete ISO week");
 }
 
 /// Run `countersign collect branch-protection --format json` with the configuration in `dir`:

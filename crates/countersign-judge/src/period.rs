@@ -179,6 +179,22 @@ pub struct DriftRun {
 pub struct Drift {
     pub latest: Vec<DriftState>,
     pub history: Vec<DriftRun>,
+    /// The activity collectors' snapshots whose window starts in the period.
+    pub snapshots: Vec<SnapshotRun>,
+}
+
+/// One activity collector's signed snapshot (`merge-activity`, `deployments`), summed up.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotRun {
+    pub collector: String,
+    pub repository: String,
+    pub entry: u64,
+    /// The window it covers, `[from, to)`.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub merges: usize,
+    pub deploys: usize,
+    pub taken_at: Timestamp,
 }
 
 /// The collector runs in the log: the latest before `to` for each collector, repository and
@@ -188,11 +204,31 @@ pub fn drift(store: &Store, repository: Option<&str>, from: Timestamp, to: Times
     type Key = (String, String, Option<String>);
     let mut latest: BTreeMap<Key, DriftState> = BTreeMap::new();
     let mut history = Vec::new();
+    let mut snapshots = Vec::new();
     for e in store.evidence_of_kinds(&["collector-run"])? {
-        let Evidence::CollectorRun { collector, repository: repo, branch, findings, .. } = &e.evidence else {
+        let Evidence::CollectorRun { collector, repository: repo, branch, findings, snapshot, .. } = &e.evidence else {
             continue;
         };
-        if e.recorded_at >= to || repository.is_some_and(|r| r != repo) {
+        if repository.is_some_and(|r| r != repo) {
+            continue;
+        }
+        // Activity snapshots (merge-activity, deployments) judge no setting: no drift.
+        if let Some(snapshot) = snapshot {
+            if snapshot.from >= from && snapshot.from < to {
+                snapshots.push(SnapshotRun {
+                    collector: collector.clone(),
+                    repository: repo.clone(),
+                    entry: e.index,
+                    from: snapshot.from,
+                    to: snapshot.to,
+                    merges: snapshot.merges.len(),
+                    deploys: snapshot.deploys.len(),
+                    taken_at: e.recorded_at,
+                });
+            }
+            continue;
+        }
+        if e.recorded_at >= to {
             continue;
         }
         let key = (collector.clone(), repo.clone(), branch.clone());
@@ -227,7 +263,7 @@ pub fn drift(store: &Store, repository: Option<&str>, from: Timestamp, to: Times
             },
         );
     }
-    Ok(Drift { latest: latest.into_values().collect(), history })
+    Ok(Drift { latest: latest.into_values().collect(), history, snapshots })
 }
 
 /// What DORA's metrics are computed from, for any period.

@@ -82,6 +82,7 @@ pub fn branch_protection(
             .map(|raw| CollectedResponse { path: raw.path.clone(), status: raw.status, sha256: sha256_hex(&raw.body) })
             .collect(),
         findings: findings.iter().map(|f| CollectorFinding { id: f.id.clone(), message: f.message.clone() }).collect(),
+        snapshot: None,
     };
     Ok((protection, findings, evidence))
 }
@@ -212,6 +213,119 @@ pub fn protected_branches(policy: &Policy) -> Vec<String> {
     if policy.branch.protected.is_empty() { vec!["main".to_owned()] } else { policy.branch.protected.clone() }
 }
 
+/// The activity collectors (S001-06): each run is a signed snapshot of one complete cadence
+/// window, the changes merged into the default branch (`merge-activity`) or the deploys
+/// recorded (`deployments`), so an auditor can sample a day or a week as it was seen then.
+pub const MERGE_ACTIVITY: &str = "merge-activity";
+pub const DEPLOYMENTS: &str = "deployments";
+
+/// The cadence a collector runs on when the policy names none for it.
+pub fn default_cadence(collector: &str) -> &'static str {
+    if collector == DEPLOYMENTS { "weekly" } else { "daily" }
+}
+
+/// Where the cadence window `now` falls in starts: midnight UTC of the day, of the ISO
+/// week's Monday (`weekly`) or of the month's first day (`monthly`).
+pub fn window_start(cadence: &str, now: Timestamp) -> Timestamp {
+    let date = now.to_zoned(jiff::tz::TimeZone::UTC).date();
+    let first = match cadence.trim().to_ascii_lowercase().as_str() {
+        "weekly" => {
+            date.checked_sub(jiff::Span::new().days(i64::from(date.weekday().to_monday_zero_offset()))).unwrap_or(date)
+        }
+        "monthly" => date.first_of_month(),
+        _ => date,
+    };
+    first.to_zoned(jiff::tz::TimeZone::UTC).map_or(now, |z| z.timestamp())
+}
+
+/// The last complete window before the one `now` falls in: its name (as [`window`] names
+/// it) and its span `[from, to)`. An activity collector snapshots this one, so that nothing
+/// can still happen in the window it signs.
+pub fn previous_window(cadence: &str, now: Timestamp) -> (String, Timestamp, Timestamp) {
+    let to = window_start(cadence, now);
+    let from = window_start(cadence, to - jiff::SignedDuration::from_secs(1));
+    (window(cadence, from), from, to)
+}
+
+/// The idempotency key of an activity collector's run over a window: one entry per
+/// repository and window, whoever runs it (the server's sweep on any replica, or
+/// `countersign collect`).
+pub fn activity_key(collector: &str, repository: &str, window: &str) -> String {
+    format!("collector:{collector}:{repository}:{window}")
+}
+
+/// An activity collector's snapshot over `[from, to)`: for `merge-activity` the changes among
+/// `evals` (the default branch judged, console changes left out) whose time falls in the
+/// window, with their category and verdict; for `deployments` the `deploys` recorded for
+/// `repository` (or for no repository in particular) completed in the window. `changes`
+/// give each merge its head commit.
+pub fn activity_snapshot(
+    collector: &str,
+    repository: &str,
+    (from, to): (Timestamp, Timestamp),
+    changes: &[countersign_engine::change::Change],
+    evals: &[countersign_engine::Evaluation],
+    deploys: &[countersign_store::RecordedEvidence],
+) -> countersign_store::evidence::ActivitySnapshot {
+    use countersign_store::evidence::{ActivitySnapshot, DeployStatus, SnapshotDeploy, SnapshotMerge};
+    let within = |t: Timestamp| t >= from && t < to;
+    let mut snapshot = ActivitySnapshot { from, to, merges: Vec::new(), deploys: Vec::new() };
+    if collector == MERGE_ACTIVITY {
+        let heads: std::collections::HashMap<&str, &str> =
+            changes.iter().filter_map(|c| Some((c.id.as_str(), c.head_commit.as_deref()?))).collect();
+        snapshot.merges = evals
+            .iter()
+            .filter(|e| !e.change.id.starts_with("console:"))
+            .filter_map(|e| Some((e, e.change.time.filter(|t| within(*t))?)))
+            .map(|(e, merged_at)| SnapshotMerge {
+                change: e.change.id.clone(),
+                head_commit: heads.get(e.change.id.as_str()).map(|c| (*c).to_owned()),
+                author: e.change.author.clone(),
+                merged_at,
+                category: e.category.id.clone(),
+                verdict: e.verdict.as_str().to_owned(),
+            })
+            .collect();
+        snapshot.merges.sort_by(|a, b| (a.merged_at, &a.change).cmp(&(b.merged_at, &b.change)));
+    } else {
+        snapshot.deploys = deploys
+            .iter()
+            .filter_map(|d| match &d.evidence {
+                Evidence::Deploy { environment, commit, deployed_at, status, repository: of, .. }
+                    if of.as_deref().is_none_or(|of| of == repository) =>
+                {
+                    let at = deployed_at.unwrap_or(d.recorded_at);
+                    within(at).then(|| SnapshotDeploy {
+                        entry: d.index,
+                        environment: environment.clone(),
+                        commit: commit.clone(),
+                        status: status.unwrap_or(DeployStatus::Success),
+                        deployed_at: at,
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+    }
+    snapshot
+}
+
+/// The `collector-run` entry of an activity snapshot.
+pub fn activity_run(
+    collector: &str,
+    repository: &str,
+    snapshot: countersign_store::evidence::ActivitySnapshot,
+) -> Evidence {
+    Evidence::CollectorRun {
+        collector: collector.to_owned(),
+        repository: repository.to_owned(),
+        branch: None,
+        responses: Vec::new(),
+        findings: Vec::new(),
+        snapshot: Some(snapshot),
+    }
+}
+
 /// The cadence window `now` falls in, for a `[[collectors]] cadence`: the day (`daily`, and
 /// anything not understood), the ISO week (`weekly`) or the month (`monthly`), in UTC.
 pub fn window(cadence: &str, now: Timestamp) -> String {
@@ -229,6 +343,26 @@ pub fn window(cadence: &str, now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s001_06_activity_collectors_snapshot_the_last_complete_window() {
+        let t: Timestamp = "2026-12-02T10:00:00Z".parse().unwrap(); // a Wednesday
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        assert_eq!(
+            previous_window("daily", t),
+            ("2026-12-01".to_owned(), at("2026-12-01T00:00:00Z"), at("2026-12-02T00:00:00Z"))
+        );
+        assert_eq!(
+            previous_window("weekly", t),
+            ("2026-W48".to_owned(), at("2026-11-23T00:00:00Z"), at("2026-11-30T00:00:00Z"))
+        );
+        assert_eq!(
+            previous_window("monthly", t),
+            ("2026-11".to_owned(), at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"))
+        );
+        // At the very start of a window, the one before is complete.
+        assert_eq!(previous_window("daily", at("2026-12-02T00:00:00Z")).0, "2026-12-01");
+    }
 
     #[test]
     fn windows_follow_the_cadence() {

@@ -50,6 +50,10 @@ pub struct RepositoryObligations {
     /// DORA's metrics for `/metrics`, when the sweep asked for them.
     #[serde(skip)]
     pub gauges: Option<crate::dashboard::Gauges>,
+    /// The activity collectors' runs over their last complete window, each with its
+    /// idempotency key, when the sweep asked for them (recorded unless already logged).
+    #[serde(skip)]
+    pub snapshots: Vec<(String, countersign_store::Evidence)>,
 }
 
 /// Every obligation of every served repository that has a git directory, as of `now`,
@@ -84,6 +88,7 @@ fn of_repository(
         console: Vec::new(),
         policy: None,
         gauges: None,
+        snapshots: Vec::new(),
     };
     let judged = match crate::dashboard::judge_history(store, config, now)? {
         Ok(judged) => judged,
@@ -94,6 +99,7 @@ fn of_repository(
     };
     if gauges {
         found.gauges = Some(crate::dashboard::gauges_of(store, &config.name, &judged, now)?);
+        found.snapshots = activity_snapshots(store, &config.name, &judged, now)?;
     }
     let crate::dashboard::Judged { policy, evals, .. } = judged;
     found.obligations = countersign_engine::obligations::instances(&evals, now, due_soon);
@@ -101,6 +107,39 @@ fn of_repository(
     found.console = evals.into_iter().filter(|e| e.change.id.starts_with("console:")).collect();
     found.policy = Some(Arc::new(policy));
     Ok(found)
+}
+
+/// Each activity collector of the policy (`merge-activity`, `deployments`) over its last
+/// complete window, from the history just judged and the deploys in the store.
+fn activity_snapshots(
+    store: &Store,
+    repository: &str,
+    judged: &crate::dashboard::Judged,
+    now: Timestamp,
+) -> anyhow::Result<Vec<(String, countersign_store::Evidence)>> {
+    use crate::collectors::{DEPLOYMENTS, MERGE_ACTIVITY};
+    let wanted: Vec<_> =
+        judged.policy.docs.collectors.iter().filter(|c| c.name == MERGE_ACTIVITY || c.name == DEPLOYMENTS).collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let deploys = store.evidence_of_kinds(&["deploy"])?;
+    Ok(wanted
+        .into_iter()
+        .map(|c| {
+            let (window, from, to) = crate::collectors::previous_window(&c.cadence, now);
+            let snapshot = crate::collectors::activity_snapshot(
+                &c.name,
+                repository,
+                (from, to),
+                &judged.changes,
+                &judged.evals,
+                &deploys,
+            );
+            let run = crate::collectors::activity_run(&c.name, repository, snapshot);
+            (crate::collectors::activity_key(&c.name, repository, &window), run)
+        })
+        .collect())
 }
 
 /// What one `remind` job sends.
@@ -169,6 +208,21 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
                 .await?;
         }
         run_due_collectors(state, &repository, now).await?;
+        for (key, evidence) in &repository.snapshots {
+            if state.store.idempotent_entry(key).await?.is_some() {
+                continue;
+            }
+            state
+                .store
+                .record(&RecordRequest {
+                    change: None,
+                    recorded_by: COLLECTOR_RECORDER.into(),
+                    recorded_at: countersign_store::whole_second(now),
+                    idempotency_key: Some(key.clone()),
+                    evidence: evidence.clone(),
+                })
+                .await?;
+        }
         if !state.config.notify.is_empty() {
             for instance in &repository.obligations {
                 let state_name = match instance.state {

@@ -321,6 +321,10 @@ pub enum Evidence {
         branch: Option<String>,
         responses: Vec<CollectedResponse>,
         findings: Vec<CollectorFinding>,
+        /// What an activity collector (`merge-activity`, `deployments`) saw in its window:
+        /// the signed snapshot itself. Absent for the forge-settings collectors.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<ActivitySnapshot>,
     },
     /// A reminder the server sent about an emergency's obligation, due soon or overdue, to
     /// one notification target, recorded once the target took it. Each is sent once: its
@@ -348,6 +352,48 @@ pub struct CollectedResponse {
     pub path: String,
     pub status: u16,
     pub sha256: String,
+}
+
+/// A window's activity as an activity collector saw it (S001-06): the changes merged into
+/// the default branch (`merge-activity`) or the deploys recorded (`deployments`) in
+/// `[from, to)`, each with what countersign knew of it then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivitySnapshot {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merges: Vec<SnapshotMerge>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deploys: Vec<SnapshotDeploy>,
+}
+
+/// One change merged in a snapshot's window, with its verdict at the time of the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotMerge {
+    /// The change's id (its commit on the default branch, or `#PR`).
+    pub change: String,
+    /// The commit that was reviewed: the pull request's head, or the change's own commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    pub merged_at: Timestamp,
+    pub category: String,
+    pub verdict: String,
+}
+
+/// One deploy recorded in a snapshot's window: the log entry that holds it, and its facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotDeploy {
+    pub entry: u64,
+    pub environment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    pub status: DeployStatus,
+    pub deployed_at: Timestamp,
 }
 
 /// What a collector found short of the policy.
@@ -534,11 +580,17 @@ pub fn statement_for(request: &RecordRequest, change: Option<&SubjectChange>) ->
             name: format!("exception:#{exception}"),
             digest: BTreeMap::from([("sha256".to_owned(), sha256_hex(exception.to_string().as_bytes()))]),
         },
-        (Evidence::CollectorRun { collector, repository, responses, .. }, _) => Subject {
+        (Evidence::CollectorRun { collector, repository, responses, snapshot, .. }, _) => Subject {
             name: format!("collector:{collector}:{repository}"),
             digest: BTreeMap::from([(
                 "sha256".to_owned(),
-                sha256_hex(responses.iter().map(|r| r.sha256.as_str()).collect::<Vec<_>>().join(",").as_bytes()),
+                match snapshot {
+                    // The snapshot is what was collected: its digest names it.
+                    Some(snapshot) => sha256_hex(&serde_json::to_vec(snapshot).unwrap_or_default()),
+                    None => {
+                        sha256_hex(responses.iter().map(|r| r.sha256.as_str()).collect::<Vec<_>>().join(",").as_bytes())
+                    }
+                },
             )]),
         },
         (Evidence::Report { from, to, sha256, .. }, _) => Subject {
