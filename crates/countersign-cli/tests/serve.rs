@@ -2227,16 +2227,23 @@ fn x05_the_server_lists_obligations_and_reminds_once_before_and_after_their_dead
 
 /// How many `reminder` entries the (verified) log holds.
 fn logged_reminders(dir: &Path, database: &str) -> usize {
+    logged(dir, database, "reminder").len()
+}
+
+/// The entries of one evidence kind in the (verified) log: (entry, predicate).
+fn logged(dir: &Path, database: &str, kind: &str) -> Vec<(u64, serde_json::Value)> {
+    let predicate_type = format!("/evidence/{kind}/");
     (0..verified_size(dir, database))
-        .filter(|i| {
+        .filter_map(|i| {
             let out = common::countersign(dir)
                 .args(["log", "show", "--entry", &i.to_string(), "--database", database, "--key-file", "log.key"])
                 .output()
                 .unwrap();
             let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            shown["statement"]["predicateType"].as_str().unwrap().contains("/evidence/reminder/")
+            let found = shown["statement"]["predicateType"].as_str().unwrap_or_default();
+            found.contains(&predicate_type).then(|| (i, shown["statement"]["predicate"].clone()))
         })
-        .count()
+        .collect()
 }
 
 /// X-05 across replicas: two servers on one PostgreSQL, both sweeping every second, send
@@ -2558,33 +2565,8 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(forge.requests().len(), 4, "{:#?}", forge.requests());
     assert!(server.stop().success());
-    let runs = (0..verified_size(dir.path(), &database))
-        .filter(|i| {
-            let out = common::countersign(dir.path())
-                .args(["log", "show", "--entry", &i.to_string(), "--database", &database, "--key-file", "log.key"])
-                .output()
-                .unwrap();
-            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            shown["statement"]["predicateType"].as_str().unwrap().contains("/evidence/collector-run/")
-                && shown["statement"]["predicate"]["recordedBy"] == "countersign-collector"
-        })
-        .count();
-    assert_eq!(runs, 2);
-}
-
-/// The `collector-run` entries in the log: (entry, predicate).
-fn collector_runs(dir: &Path, database: &str) -> Vec<(u64, serde_json::Value)> {
-    (0..verified_size(dir, database))
-        .filter_map(|i| {
-            let out = common::countersign(dir)
-                .args(["log", "show", "--entry", &i.to_string(), "--database", database, "--key-file", "log.key"])
-                .output()
-                .unwrap();
-            let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let kind = shown["statement"]["predicateType"].as_str().unwrap_or_default();
-            kind.contains("/evidence/collector-run/").then(|| (i, shown["statement"]["predicate"].clone()))
-        })
-        .collect()
+    let runs = logged(dir.path(), &database, "collector-run");
+    assert_eq!(runs.iter().filter(|(_, p)| p["recordedBy"] == "countersign-collector").count(), 2);
 }
 
 /// S001-06's activity collectors on demand: `collect merge-activity` signs the changes merged
@@ -2647,7 +2629,7 @@ fn s001_06_merge_activity_and_deployments_are_signed_snapshots_of_their_window()
         .args(["--database", db, "--key-file", key, "--checkpoint-ref", "none"])
         .assert()
         .success();
-    let runs = collector_runs(dir.path(), &database);
+    let runs = logged(dir.path(), &database, "collector-run");
     assert_eq!(runs.len(), 2, "two merge-activity windows, and the deploy is no collector run");
     let size = verified_size(dir.path(), &database);
     let out = common::countersign(dir.path())
@@ -2668,7 +2650,7 @@ fn s001_06_merge_activity_and_deployments_are_signed_snapshots_of_their_window()
     assert!(run["window"].as_str().unwrap().contains("-W"), "weekly by default: {run:#}");
 
     // Each run is signed into the log with its snapshot, named by the snapshot's digest.
-    let runs = collector_runs(dir.path(), &database);
+    let runs = logged(dir.path(), &database, "collector-run");
     assert_eq!(runs.len(), 3);
     let (_, predicate) = &runs[2];
     assert_eq!(predicate["collector"], "deployments");
@@ -2700,7 +2682,7 @@ fn s001_06_the_server_snapshots_merge_activity_and_deployments_on_their_cadence(
         wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
         assert!(server.stop().success());
     }
-    let runs = collector_runs(dir.path(), &database);
+    let runs = logged(dir.path(), &database, "collector-run");
     assert_eq!(runs.len(), 2, "one per collector and window, though the server started twice: {runs:#?}");
     let merges = runs.iter().find(|(_, p)| p["collector"] == "merge-activity").expect("merge-activity ran");
     let snapshot = &merges.1["snapshot"];
