@@ -164,13 +164,7 @@ pub const GAUGE_WINDOW: SignedDuration = SignedDuration::from_hours(30 * 24);
 
 pub fn gauges(facts: &DoraFacts, now: Timestamp) -> Gauges {
     let window = facts.over(now - GAUGE_WINDOW, now);
-    let month_start = now
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .first_of_month()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_or(now, |z| z.timestamp());
-    let month = facts.over(month_start, now);
+    let month = facts.over(crate::collectors::window_start("monthly", now), now);
     Gauges {
         deployments_per_week: window.deployments_per_week,
         lead_time_seconds: window.lead_time_hours.map(|h| h * 3600.0),

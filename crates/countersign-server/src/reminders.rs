@@ -109,8 +109,9 @@ fn of_repository(
     Ok(found)
 }
 
-/// Each activity collector of the policy (`merge-activity`, `deployments`) over its last
-/// complete window, from the history just judged and the deploys in the store.
+/// Each activity collector of the policy (`merge-activity`, `deployments`) whose last
+/// complete window is not logged yet, over that window, from the history just judged and
+/// the deploys in the store (read only when a `deployments` window is due).
 fn activity_snapshots(
     store: &Store,
     repository: &str,
@@ -118,26 +119,28 @@ fn activity_snapshots(
     now: Timestamp,
 ) -> anyhow::Result<Vec<(String, countersign_store::Evidence)>> {
     use crate::collectors::{DEPLOYMENTS, MERGE_ACTIVITY};
-    let wanted: Vec<_> =
-        judged.policy.docs.collectors.iter().filter(|c| c.name == MERGE_ACTIVITY || c.name == DEPLOYMENTS).collect();
-    if wanted.is_empty() {
-        return Ok(Vec::new());
+    let mut due = Vec::new();
+    for c in judged.policy.docs.collectors.iter().filter(|c| c.name == MERGE_ACTIVITY || c.name == DEPLOYMENTS) {
+        let (window, from, to) = crate::collectors::previous_window(&c.cadence, now);
+        let key = crate::collectors::activity_key(&c.name, repository, &window);
+        if store.idempotent_entry(&key)?.is_none() {
+            due.push((c.name.as_str(), key, from, to));
+        }
     }
-    let deploys = store.evidence_of_kinds(&["deploy"])?;
-    Ok(wanted
+    let deploys =
+        if due.iter().any(|d| d.0 == DEPLOYMENTS) { store.evidence_of_kinds(&["deploy"])? } else { Vec::new() };
+    Ok(due
         .into_iter()
-        .map(|c| {
-            let (window, from, to) = crate::collectors::previous_window(&c.cadence, now);
+        .map(|(name, key, from, to)| {
             let snapshot = crate::collectors::activity_snapshot(
-                &c.name,
+                name,
                 repository,
                 (from, to),
                 &judged.changes,
                 &judged.evals,
                 &deploys,
             );
-            let run = crate::collectors::activity_run(&c.name, repository, snapshot);
-            (crate::collectors::activity_key(&c.name, repository, &window), run)
+            (key, crate::collectors::activity_run(name, repository, snapshot))
         })
         .collect())
 }
@@ -208,10 +211,8 @@ pub async fn sweep(state: &Arc<AppState>) -> anyhow::Result<usize> {
                 .await?;
         }
         run_due_collectors(state, &repository, now).await?;
+        // Another replica may have logged a window meanwhile: its key makes this a no-op.
         for (key, evidence) in &repository.snapshots {
-            if state.store.idempotent_entry(key).await?.is_some() {
-                continue;
-            }
             state
                 .store
                 .record(&RecordRequest {

@@ -1328,6 +1328,8 @@ blocking! {
     fn record(&self, request: &RecordRequest) -> Result<AppendOutcome, StoreError>;
     /// See [`AsyncStore::record_many`].
     fn record_many(&self, requests: &[RecordRequest]) -> Result<Vec<AppendOutcome>, StoreError>;
+    /// See [`AsyncStore::idempotent_entry`].
+    fn idempotent_entry(&self, key: &str) -> Result<Option<u64>, StoreError>;
     /// See [`AsyncStore::publish_policy`].
     fn publish_policy(&self, version: &str, text: &str, by: &str, at: Timestamp) -> Result<AppendOutcome, StoreError>;
     /// See [`AsyncStore::tree_size`].
