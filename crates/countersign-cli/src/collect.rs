@@ -120,7 +120,7 @@ fn activity(name: &str, args: CollectArgs, g: &Global) -> anyhow::Result<u8> {
         change: None,
         recorded_by: ctx.default_recorder().unwrap_or_else(|| "countersign-collect".to_owned()),
         recorded_at: countersign_store::whole_second(now),
-        idempotency_key: Some(collectors::activity_key(name, &repository, &window)),
+        idempotency_key: Some(collectors::run_key(name, &repository, &window)),
         evidence: collectors::activity_run(name, &repository, snapshot.clone()),
     })?;
     store.close();

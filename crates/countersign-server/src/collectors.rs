@@ -198,7 +198,7 @@ pub async fn collect_now(state: &crate::AppState, job: &CollectJob) -> anyhow::R
     };
     let mut runs = 0;
     for branch in protected_branches(&policy) {
-        let key = format!("collector:{BRANCH_PROTECTION}:{}:{branch}:{}", config.name, job.delivery);
+        let key = run_key(BRANCH_PROTECTION, &config.name, &format!("{branch}:{}", job.delivery));
         if state.store.idempotent_entry(&key).await?.is_some() {
             continue;
         }
@@ -247,11 +247,12 @@ pub fn previous_window(cadence: &str, now: Timestamp) -> (String, Timestamp, Tim
     (window(cadence, from), from, to)
 }
 
-/// The idempotency key of an activity collector's run over a window: one entry per
-/// repository and window, whoever runs it (the server's sweep on any replica, or
-/// `countersign collect`).
-pub fn activity_key(collector: &str, repository: &str, window: &str) -> String {
-    format!("collector:{collector}:{repository}:{window}")
+/// The idempotency key of a collector's run: one entry per collector, repository and
+/// `scope` whoever runs it (the server's sweep on any replica, or `countersign collect`).
+/// The scope is the window for an activity snapshot, `branch:window` for a scheduled
+/// protection read, `branch:delivery` for one a webhook asked for.
+pub fn run_key(collector: &str, repository: &str, scope: &str) -> String {
+    format!("collector:{collector}:{repository}:{scope}")
 }
 
 /// An activity collector's snapshot over `[from, to)`: for `merge-activity` the changes among

@@ -122,7 +122,7 @@ fn activity_snapshots(
     let mut due = Vec::new();
     for c in judged.policy.docs.collectors.iter().filter(|c| c.name == MERGE_ACTIVITY || c.name == DEPLOYMENTS) {
         let (window, from, to) = crate::collectors::previous_window(&c.cadence, now);
-        let key = crate::collectors::activity_key(&c.name, repository, &window);
+        let key = crate::collectors::run_key(&c.name, repository, &window);
         if store.idempotent_entry(&key)?.is_none() {
             due.push((c.name.as_str(), key, from, to));
         }
@@ -268,7 +268,7 @@ async fn run_due_collectors(state: &AppState, judged: &RepositoryObligations, no
     for collector in policy.docs.collectors.iter().filter(|c| c.name == crate::collectors::BRANCH_PROTECTION) {
         for branch in crate::collectors::protected_branches(&policy) {
             let window = crate::collectors::window(&collector.cadence, now);
-            let key = format!("collector:{}:{}:{branch}:{window}", collector.name, config.name);
+            let key = crate::collectors::run_key(&collector.name, &config.name, &format!("{branch}:{window}"));
             if state.store.idempotent_entry(&key).await?.is_some() {
                 continue;
             }
