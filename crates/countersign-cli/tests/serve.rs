@@ -3285,3 +3285,91 @@ fn s003_10_s001_06_the_dashboard_draws_the_period_in_a_browser() {
     assert!(server.stop().success());
     eprintln!("screenshot: {}", path.display());
 }
+
+/// S003-08 and S003-09 through the server: a commit pushed straight onto a protected branch
+/// (a bypass of its protection shows up as exactly that) is judged when the push is
+/// delivered, not at the next audit. Under the optional-peer-review policy it is a branch
+/// protection override: an emergency change, whose named approval and trailers are missing
+/// here. Its verdict is logged (judged at `push`, with the policy as it stood before the
+/// push) and posted as a commit status on it. The server fetches the pushed commit from the
+/// forge's git. A push to a branch the policy does not protect is not judged.
+#[test]
+fn s003_08_s003_09_a_direct_push_to_a_protected_branch_is_judged_as_it_lands() {
+    let (dir, database) = sqlite_setup();
+    let forge = FakeForge::start();
+    let work = common::Repo::new();
+    let policy =
+        std::fs::read_to_string(common::workspace_root().join("examples/policies/optional-peer-review.toml")).unwrap();
+    let base = work.commit(
+        "Alice <alice@example.com>",
+        &[("countersign.toml", &policy), ("src/app.ts", "export {}\n")],
+        "ENG-1 start (#1)",
+    );
+    let origin = publish(dir.path(), &work);
+    // Pushed after the server's clone was taken: it must fetch it.
+    let bypass = work.commit(
+        "Alice <alice@example.com>",
+        &[("src/app.ts", "export const fix = 1\n")],
+        "ENG-9 fix the payment outage\n\nOverride-Justification: the ruleset blocked the fix\n",
+    );
+    work.git(&["push", "-q", origin.to_str().unwrap(), "main"]);
+    work.git(&["checkout", "-q", "-b", "topic"]);
+    let topic = work.commit("Alice <alice@example.com>", &[("notes.md", "x\n")], "notes");
+    work.git(&["push", "-q", origin.to_str().unwrap(), "topic"]);
+    std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
+    std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
+    let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
+
+    let pushed = |branch: &str, before: &str, after: &str| {
+        github_payload("github/push/payload.json", |p| {
+            p["ref"] = format!("refs/heads/{branch}").into();
+            p["before"] = before.into();
+            p["after"] = after.into();
+            p["deleted"] = false.into();
+            p["commits"] = serde_json::json!([{
+                "id": after, "message": "pushed", "timestamp": "2026-06-01T11:59:00Z",
+                "author": { "name": "Alice", "email": "alice@example.com", "username": "alice" },
+                "committer": { "name": "Alice", "email": "alice@example.com", "username": "alice" },
+                "added": [], "removed": [], "modified": ["src/app.ts"], "distinct": true,
+                "tree_id": after, "url": "https://github.com/acme/app/commit/x"
+            }]);
+        })
+    };
+    // The topic branch first: not protected, not judged.
+    assert_eq!(github_post(&server, "push", "push-topic", &pushed("topic", &bypass, &topic)).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"judge-push\",outcome=\"done\"} 1");
+    assert!(forge.requests().is_empty(), "{:#?}", forge.requests());
+
+    assert_eq!(github_post(&server, "push", "push-main", &pushed("main", &base, &bypass)).0, 200);
+    let seen = forge.wait_for(1);
+    assert_eq!(seen[0].path, format!("/repos/acme/app/statuses/{bypass}"));
+    assert_eq!(seen[0].body["context"], "countersign");
+    assert_eq!(seen[0].body["state"], "failure", "{:#?}", seen[0].body);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"judge-push\",outcome=\"done\"} 2");
+    // Delivered again (the same push, another delivery id): judged again, nothing new.
+    assert_eq!(github_post(&server, "push", "push-main-2", &pushed("main", &base, &bypass)).0, 200);
+    wait_for_metric(&server, "countersign_jobs_total{kind=\"judge-push\",outcome=\"done\"} 3");
+    assert!(server.stop().success());
+    assert_eq!(forge.requests().len(), 1, "an unchanged verdict is not posted again");
+
+    let verdicts = logged(dir.path(), &database, "verdict");
+    assert_eq!(verdicts.len(), 1, "{verdicts:#?}");
+    let (_, verdict) = &verdicts[0];
+    assert_eq!(verdict["judgedAt"], "push", "{verdict:#}");
+    assert_eq!(verdict["commits"][0], bypass.as_str());
+    let expected_policy: String =
+        <sha2::Sha256 as sha2::Digest>::digest(policy.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(verdict["policySha256"], expected_policy.as_str());
+    let eval = &verdict["evaluation"];
+    assert_eq!(eval["change"]["kind"], "direct-push", "{eval:#}");
+    assert_eq!(eval["category"]["id"], "override", "{eval:#}");
+    assert_eq!(eval["emergency"], true);
+    let status =
+        |id: &str| eval["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).map(|r| r["status"].clone());
+    assert_eq!(status("trailer:override-justification"), Some("met".into()), "{eval:#}");
+    assert_eq!(status("trailer:risk-assessment"), Some("missing".into()), "{eval:#}");
+    assert!(
+        eval["requirements"].as_array().unwrap().iter().any(|r| r["id"].as_str().unwrap().starts_with("obligation:")),
+        "the emergency's obligations start: {eval:#}"
+    );
+}

@@ -49,8 +49,21 @@ pub fn with_repo(
     else {
         return Ok(Err("the git-dir has no default branch (HEAD, main or master) to read the policy from".into()));
     };
-    let Some(text) = repo.read_blob_at(&tip, &config.policy)? else {
-        return Ok(Err(format!("{} is missing on the default branch", config.policy)));
+    Ok(policy_at(store, config, &repo, &tip, now)?.map(|(policy, text)| Governed { repo, policy, text, branch, tip }))
+}
+
+/// The repository's policy as the file read at `rev` (with CODEOWNERS there, and the
+/// exceptions recorded in the log) says it, as of `now`, and its text. `Err(why)` inside `Ok`:
+/// no policy at `rev`, or one with errors.
+pub fn policy_at(
+    store: &Store,
+    config: &RepositoryConfig,
+    repo: &countersign_git::Repository,
+    rev: &str,
+    now: Timestamp,
+) -> anyhow::Result<Result<(Policy, String), String>> {
+    let Some(text) = repo.read_blob_at(rev, &config.policy)? else {
+        return Ok(Err(format!("{} is missing at {}", config.policy, rev.get(..12).unwrap_or(rev))));
     };
     let text = String::from_utf8_lossy(&text).into_owned();
     let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
@@ -60,8 +73,8 @@ pub fn with_repo(
             Ok(checked) => checked.policy,
             Err(failed) => return Ok(Err(format!("the policy has {} error(s)", failed.errors.len()))),
         };
-    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(&tip, file).ok().flatten());
+    countersign_judge::import_codeowners(&mut policy, |file| repo.read_blob_at(rev, file).ok().flatten());
     let exceptions = countersign_judge::exceptions::recorded_exceptions(store, &policy)?;
     countersign_judge::exceptions::add_recorded_exceptions(&mut policy, &exceptions);
-    Ok(Ok(Governed { repo, policy, text, branch, tip }))
+    Ok(Ok((policy, text)))
 }

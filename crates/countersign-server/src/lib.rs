@@ -38,6 +38,7 @@ pub mod intake;
 pub mod metrics;
 pub mod pages;
 pub mod protection;
+pub mod pushes;
 pub mod reminders;
 pub mod verdict;
 mod worker;

@@ -235,11 +235,7 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
     };
     // GitLab asks external status check services for an answer on each new head.
     let asked = matches!(pr.action, PullRequestAction::StatusCheckRequested { .. });
-    if let Some(posted) = state.store.posted_status(&forge_name, &config.name, &post.sha, &context).await?
-        && posted.state == post.state.as_str()
-        && posted.description == post.description
-        && posted.target_url == target_url.clone().unwrap_or_default()
-    {
+    if already_posted(state, config, &post).await? {
         if asked {
             answer_status_checks(state, config, pr.number, &post).await?;
         }
@@ -249,24 +245,49 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
     if forge == Forge::GitLab && onto.is_none() {
         answer_status_checks(state, config, pr.number, &post).await?;
     }
-    state
-        .store
-        .set_posted_status(&PostedStatus {
-            forge: forge_name,
-            repository: config.name.clone(),
-            sha: post.sha.clone(),
-            context,
-            state: post.state.as_str().to_owned(),
-            description: post.description.clone(),
-            target_url: target_url.unwrap_or_default(),
-            change_id: change_id.to_owned(),
-            posted_at: String::new(),
-        })
-        .await?;
+    remember_posted(state, config, &post).await?;
     Ok(Outcome::Posted { state: post.state.as_str(), description: post.description })
 }
 
-async fn post_status(
+/// Whether the same state, description and link are already posted under our context on
+/// `post`'s commit: a verdict that did not change is not posted again.
+pub(crate) async fn already_posted(
+    state: &AppState,
+    config: &RepositoryConfig,
+    post: &StatusPost,
+) -> anyhow::Result<bool> {
+    let posted = state.store.posted_status(config.forge.name(), &config.name, &post.sha, &post.context).await?;
+    Ok(posted.is_some_and(|posted| {
+        posted.state == post.state.as_str()
+            && posted.description == post.description
+            && posted.target_url == post.target_url.clone().unwrap_or_default()
+    }))
+}
+
+/// Note what was posted on `post`'s commit, for [`already_posted`] and tampering checks.
+pub(crate) async fn remember_posted(
+    state: &AppState,
+    config: &RepositoryConfig,
+    post: &StatusPost,
+) -> anyhow::Result<()> {
+    state
+        .store
+        .set_posted_status(&PostedStatus {
+            forge: config.forge.name().to_owned(),
+            repository: config.name.clone(),
+            sha: post.sha.clone(),
+            context: post.context.clone(),
+            state: post.state.as_str().to_owned(),
+            description: post.description.clone(),
+            target_url: post.target_url.clone().unwrap_or_default(),
+            change_id: post.change_id.clone(),
+            posted_at: String::new(),
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn post_status(
     state: &AppState,
     config: &RepositoryConfig,
     forge: Forge,

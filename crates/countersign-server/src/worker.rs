@@ -105,6 +105,12 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
             Ok(Settled::No)
         }
+        crate::pushes::JUDGE_PUSH => {
+            let payload: crate::pushes::PushJob = serde_json::from_str(&job.payload)?;
+            let outcome = crate::pushes::judge(state, &payload).await?;
+            tracing::info!(repository = %payload.repository, after = %payload.after, %outcome, "push judged");
+            Ok(Settled::No)
+        }
         crate::reminders::SWEEP => {
             let enqueued = crate::reminders::sweep(state).await?;
             tracing::debug!(enqueued, "histories swept");
@@ -209,6 +215,17 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                     && let Some(found) = state.store.resolve_change(&check.head_sha).await.ok().flatten()
                 {
                     settlement.enqueue.push(verdict::evaluation_job(state, &found.id, None, options.debounce)?);
+                }
+                // A push to a protected branch: its direct pushes are judged as they land.
+                if let (EventKind::Push(push), Some(repository)) = (&event.kind, event.repository_name())
+                    && let Some(job) = crate::pushes::push_job(
+                        (state.clock)(),
+                        repository,
+                        push,
+                        &format!("{}:{}", stored.forge, stored.delivery_id),
+                    )?
+                {
+                    settlement.enqueue.push(job);
                 }
                 match written.len() {
                     0 => format!("processed: {}", intake.summary),

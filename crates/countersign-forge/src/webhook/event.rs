@@ -458,6 +458,6 @@ impl Event {
 }
 
 /// Git writes forty zeros for "no commit" (a created or deleted ref).
-pub(crate) fn is_zero_sha(sha: &str) -> bool {
+pub fn is_zero_sha(sha: &str) -> bool {
     !sha.is_empty() && sha.bytes().all(|b| b == b'0')
 }

@@ -93,7 +93,7 @@ pub use event::{
 pub use headers::{Delivery, delivery, detect_forge};
 pub use signature::{sign_hex, verify, verify_gitea, verify_github, verify_gitlab_token, verify_standard_webhook};
 
-use event::is_zero_sha;
+pub use event::is_zero_sha;
 
 /// A forge that sends webhooks. Forgejo is a Gitea fork and is [`Forge::Gitea`] here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
