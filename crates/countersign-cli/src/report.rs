@@ -2,8 +2,9 @@
 //! force, the population of changes by kind, category and risk, each control the policy maps
 //! with the requirements that implement it and their pass rate, exceptions, emergencies and
 //! their obligations (on a timeline: each deadline, and when it was met), the deploy gate's
-//! decisions, console changes, the forge settings' drift history, DORA's metrics month by
-//! month, and a reproducible sample whose every log entry comes with its inclusion proof.
+//! decisions, console changes, the forge settings' drift history, each `[[retention]]` line
+//! against what the evidence log holds of it, DORA's metrics month by month, and a
+//! reproducible sample whose every log entry comes with its inclusion proof.
 //! JSON, Markdown, or one self-contained HTML file (inline CSS and SVG charts, no external
 //! request) that prints cleanly. The figures are gathered by `countersign_judge::period`
 //! and drawn by `countersign_server::charts`, as the server's dashboard does.
@@ -24,7 +25,7 @@ use countersign_engine::metrics::Dora;
 use countersign_engine::obligations::{ObligationCounts, ObligationInstance};
 use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
-use countersign_judge::period::{ControlResult, DriftRun, DriftState, Emergency, MonthMetrics};
+use countersign_judge::period::{ControlResult, DriftRun, DriftState, Emergency, MonthMetrics, RetentionRow};
 use countersign_server::charts::{self, percent};
 use countersign_store::{Evidence, RecordRequest};
 
@@ -108,6 +109,9 @@ struct Report {
     /// The activity collectors' signed snapshots (merge-activity, deployments) of windows
     /// that start in the period.
     activity_snapshots: Vec<countersign_judge::period::SnapshotRun>,
+    /// Each of the policy's `[[retention]]` lines (S002-12) against what the evidence log
+    /// holds of that kind of record, in the period and overall.
+    retention: Vec<RetentionRow>,
     /// DORA's metrics over the period, and S003-10's monthly share of incidents caused by
     /// a change against the policy's `[metrics]` threshold.
     metrics: Dora,
@@ -256,6 +260,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         });
     }
     let drift = countersign_judge::period::drift(&store, None, args.from, args.to)?;
+    let retention = countersign_judge::period::retention(&policy, &store, args.from, args.to, now)?;
     let facts = countersign_judge::period::dora_facts(&policy, &store, None, &walk.changes, &evals)?;
     let exceptions = crate::exceptions::rows(&policy, &store, args.to.to_zoned(jiff::tz::TimeZone::UTC).date())?;
     let instances = countersign_engine::obligations::instances(&evals, now, jiff::SignedDuration::from_hours(24));
@@ -301,6 +306,7 @@ pub fn run(args: ReportArgs, g: &Global) -> anyhow::Result<u8> {
         drift: drift.latest,
         drift_history: drift.history,
         activity_snapshots: drift.snapshots,
+        retention,
         metrics: facts.over(args.from, args.to),
         metrics_by_month: facts.by_month(args.from, args.to),
         sample,
@@ -577,6 +583,7 @@ fn markdown_report(r: &Report) -> String {
             d.entry
         ));
     }
+    s.push_str(&retention_markdown(&r.retention));
     if let Some(sample) = &r.sample {
         s.push_str(&format!(
             "\n## Sample\n\n{} of {} changes, seed {}.\n\n",
@@ -734,6 +741,7 @@ fn html_report(r: &Report) -> String {
                     (charts::drift_history(&r.drift_history, r.period.from, r.period.to))
                     (charts::drift_table(&r.drift_history))
                 }
+                (retention_html(&r.retention))
                 @if let Some(sample) = &r.sample {
                     h2 { "Sample" }
                     p.sub { (sample.size) " of " (sample.population) " changes, drawn with seed " (sample.seed) "." }
@@ -757,4 +765,108 @@ fn html_report(r: &Report) -> String {
         }
     };
     page.into_string()
+}
+
+/// How long the policy keeps a record: "indefinitely", "90 days".
+fn keep_text(days: Option<u32>) -> String {
+    match days {
+        None => "indefinitely".to_owned(),
+        Some(1) => "1 day".to_owned(),
+        Some(d) => format!("{d} days"),
+    }
+}
+
+/// What the place of record may have dropped of the period, and who still holds it; `None`
+/// when nothing of the period is past the retention.
+fn retention_note(r: &RetentionRow) -> Option<String> {
+    if !r.period_before_cutoff {
+        return None;
+    }
+    let cutoff = time_text(r.cutoff);
+    let place = r.location.as_deref().unwrap_or("the place of record");
+    Some(if r.kinds.is_empty() {
+        format!("the period starts before {cutoff}: {place} may no longer hold its start, and countersign keeps none")
+    } else if r.entries_before_cutoff == 0 {
+        format!(
+            "the period starts before {cutoff}: {place} may no longer hold its start; countersign recorded none of it"
+        )
+    } else {
+        format!(
+            "the period starts before {cutoff}: {place} may no longer hold its start; countersign's log still holds \
+             its {} entr{} from before then",
+            r.entries_before_cutoff,
+            if r.entries_before_cutoff == 1 { "y" } else { "ies" }
+        )
+    })
+}
+
+/// The retention section: each `[[retention]]` line, what the policy keeps where, and what
+/// countersign's append-only log holds of it.
+fn retention_markdown(rows: &[RetentionRow]) -> String {
+    let mut s = String::from("\n## Retention\n\n");
+    if rows.is_empty() {
+        s.push_str("The policy states no retention (`[[retention]]`).\n");
+        return s;
+    }
+    s.push_str(
+        "What the policy keeps where, beside what countersign's evidence log (append-only: it deletes nothing) holds \
+         of it.\n\n| Record | Kept at | Kept for | Evidence kinds | In the period | Oldest entry | State |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let state = match retention_note(r) {
+            Some(note) if r.kinds.is_empty() => format!("{}; **{note}**", r.state),
+            Some(note) => format!("{}; {note}", r.state),
+            None => r.state.to_owned(),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.record,
+            r.location.as_deref().unwrap_or("not stated"),
+            match r.cutoff {
+                Some(c) => format!("{} (cut-off {c})", keep_text(r.keep_days)),
+                None => keep_text(r.keep_days),
+            },
+            if r.kinds.is_empty() { "none".to_owned() } else { r.kinds.join(", ") },
+            r.entries,
+            r.oldest.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            state
+        ));
+    }
+    s
+}
+
+fn retention_html(rows: &[RetentionRow]) -> Markup {
+    let state_class = |r: &RetentionRow| match r.state {
+        "held" => "ok",
+        "none in period" => "warn",
+        _ => "sub",
+    };
+    html! {
+        h2 { "Retention" }
+        @if rows.is_empty() { p.sub { "The policy states no retention ([[retention]])." } }
+        @else {
+            p.sub { "What the policy keeps where, beside what countersign's evidence log (append-only: it deletes nothing) holds of it." }
+            table {
+                thead { tr { th { "Record" } th { "Kept at" } th { "Kept for" } th { "Evidence kinds" }
+                             th { "In the period" } th { "Oldest entry" } th { "State" } } }
+                tbody { @for r in rows {
+                    tr {
+                        td { (r.record) }
+                        td { @if let Some(l) = &r.location { (l) } @else { span.sub { "not stated" } } }
+                        td { (keep_text(r.keep_days)) @if let Some(c) = r.cutoff { br; span.sub { "cut-off " (c) } } }
+                        td { @if r.kinds.is_empty() { span.sub { "none" } } @else { (r.kinds.join(", ")) } }
+                        td { (r.entries) }
+                        td { @if let Some(t) = r.oldest { (t) } @else { span.sub { "none" } } }
+                        td {
+                            span class=(state_class(r)) { (r.state) }
+                            @if let Some(note) = retention_note(r) {
+                                br; span class=(if r.kinds.is_empty() { "bad" } else { "warn" }) { (note) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
 }

@@ -50,9 +50,14 @@ fn run(repo: &Repo, args: &[&str]) -> Run {
 /// Four changes in May 2026: the policy and one change reviewed, one unreviewed, one
 /// authorized emergency; a published policy version; one deploy decision.
 fn quarter() -> (Repo, Vec<String>) {
+    quarter_with(POLICY)
+}
+
+/// [`quarter`] with another policy.
+fn quarter_with(policy: &str) -> (Repo, Vec<String>) {
     let repo = Repo::new();
     let mut ids =
-        vec![repo.commit(ALICE, &[("countersign.toml", POLICY)], "Adopt (#1)\n\nReviewed-by: Bob <bob@example.com>")];
+        vec![repo.commit(ALICE, &[("countersign.toml", policy)], "Adopt (#1)\n\nReviewed-by: Bob <bob@example.com>")];
     ids.push(repo.merge_pr(2, ALICE, ALICE, &[("src/a.rs", "fn a() {}\n")], "Reviewed-by: Bob <bob@example.com>"));
     ids.push(repo.merge_pr(3, ALICE, ALICE, &[("src/b.rs", "fn b() {}\n")], "Unreviewed"));
     ids.push(repo.merge_pr(
@@ -566,4 +571,162 @@ fn s001_06_s003_10_the_report_has_the_emergency_timeline_and_the_drift_history()
     let md = report("markdown");
     assert!(md.contains("  - documented: due ") && md.contains("late (fulfilled "), "{md}");
     assert!(md.contains("Runs in the period") && md.contains(&opened.join(", ")), "{md}");
+}
+
+/// [`POLICY`]'s retention lines (S002-12): a record countersign keeps as checks, one it
+/// keeps as review evidence, one as deploys, one it keeps a kind of but recorded none of,
+/// and one only the place of record keeps.
+const RETENTION: &str = r#"
+[[retention]]
+record = "CI build logs"
+location = "GitHub Actions"
+keep = "90 days"
+
+[[retention]]
+record = "Pull request records"
+location = "GitHub"
+keep = "indefinite"
+
+[[retention]]
+record = "Deploy logs"
+location = "Fly releases"
+keep = "1 year"
+
+[[retention]]
+record = "Incident postmortems"
+location = "Wiki"
+keep = "indefinite"
+
+[[retention]]
+record = "Chat transcripts"
+location = "Slack"
+keep = "90 days"
+"#;
+
+/// The period report shows each of the policy's `[[retention]]` lines beside what
+/// countersign's append-only log holds of that kind of record: the entries in the period,
+/// the oldest, and, when the policy keeps the record for a while only, the cut-off before
+/// which its place of record need keep nothing (the log still holds what it recorded).
+#[test]
+fn s002_12_the_report_shows_each_retention_rule_against_what_the_log_holds() {
+    let (repo, ids) = quarter_with(&format!("{POLICY}{RETENTION}"));
+    let r = run(
+        &repo,
+        &["record", "check", "--change", &ids[2], "--name", "ci", "--status", "success", "--by", "bob@example.com"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(
+        &repo,
+        &[
+            "deploy",
+            "record",
+            "--environment",
+            "production",
+            "--commit",
+            &ids[3],
+            "--status",
+            "success",
+            "--completed-at",
+            "2026-05-25T00:00:00Z",
+            "--by",
+            "bob@example.com",
+        ],
+    );
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    // Evidence is stamped with the real time it is recorded: the periods below hold it
+    // whatever the date, and are judged as of an explicit time, not the clock.
+    let now = "2100-01-01T00:00:00Z";
+    let report = |format: &str, from: &str| {
+        let r = run(&repo, &["--now", now, "--format", format, "report", "--from", from, "--to", now, "--no-record"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let json: serde_json::Value = serde_json::from_str(&report("json", "2000-01-01")).unwrap();
+    let rows = json["retention"].as_array().unwrap();
+    let records: Vec<&str> = rows.iter().map(|r| r["record"].as_str().unwrap()).collect();
+    assert_eq!(
+        records,
+        ["CI build logs", "Pull request records", "Deploy logs", "Incident postmortems", "Chat transcripts"],
+        "in the policy's order"
+    );
+    let row = |record: &str| rows.iter().find(|r| r["record"] == record).unwrap().clone();
+    let kinds = |row: &serde_json::Value| -> Vec<String> {
+        row["kinds"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect()
+    };
+    let time = |v: &serde_json::Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let (from, to): (jiff::Timestamp, jiff::Timestamp) =
+        ("2000-01-01T00:00:00Z".parse().unwrap(), now.parse().unwrap());
+
+    // CI build logs: the one recorded check; kept 90 days at GitHub Actions, so a period that
+    // starts in 2000 is long past what the place of record need still hold.
+    let ci = row("CI build logs");
+    assert_eq!(ci["location"], "GitHub Actions");
+    assert_eq!(ci["keep_days"], 90);
+    assert_eq!(kinds(&ci), ["check"]);
+    assert_eq!((ci["entries"].as_u64(), ci["state"].as_str()), (Some(1), Some("held")), "{ci:#}");
+    assert_eq!(time(&ci["cutoff"]), "2099-10-03T00:00:00Z".parse::<jiff::Timestamp>().unwrap());
+    assert_eq!(ci["period_before_cutoff"], true);
+    assert_eq!(ci["entries_before_cutoff"], 1, "recorded before 2099: only countersign still holds it");
+    assert!((from..to).contains(&time(&ci["oldest"])), "{ci:#}");
+
+    // Pull request records: kept indefinitely, no cut-off; the review evidence is the
+    // approval `quarter` recorded (no verdict or forge delivery was recorded).
+    let prs = row("Pull request records");
+    assert!(prs["keep_days"].is_null() && prs["cutoff"].is_null(), "{prs:#}");
+    assert_eq!(kinds(&prs), ["verdict", "approval", "approval-withdrawn", "webhook-delivery"]);
+    assert_eq!((prs["entries"].as_u64(), prs["state"].as_str()), (Some(1), Some("held")), "{prs:#}");
+    assert_eq!((prs["period_before_cutoff"].as_bool(), prs["entries_before_cutoff"].as_u64()), (Some(false), Some(0)));
+
+    // Deploy logs: the gate's decision and the recorded deploy.
+    let deploys = row("Deploy logs");
+    assert_eq!(deploys["keep_days"], 365);
+    assert_eq!(kinds(&deploys), ["deploy", "deploy-decision"]);
+    assert_eq!((deploys["entries"].as_u64(), deploys["state"].as_str()), (Some(2), Some("held")), "{deploys:#}");
+    assert_eq!(deploys["period_before_cutoff"], true);
+
+    // Incidents: countersign keeps them, none was recorded.
+    let incidents = row("Incident postmortems");
+    assert_eq!(kinds(&incidents), ["incident"]);
+    assert_eq!(
+        (incidents["entries"].as_u64(), incidents["state"].as_str(), incidents["oldest"].is_null()),
+        (Some(0), Some("none in period"), true),
+        "{incidents:#}"
+    );
+
+    // Chat transcripts: only Slack keeps them.
+    let chat = row("Chat transcripts");
+    assert_eq!(kinds(&chat), Vec::<String>::new());
+    assert_eq!(
+        (chat["entries"].as_u64(), chat["state"].as_str(), chat["period_before_cutoff"].as_bool()),
+        (Some(0), Some("not held by countersign"), Some(true)),
+        "{chat:#}"
+    );
+
+    // A period that starts after the cut-off: nothing is past the 90 days, and the check,
+    // recorded long before, is not in it (though still the oldest entry of its kind).
+    let late: serde_json::Value = serde_json::from_str(&report("json", "2099-12-01")).unwrap();
+    let late_ci = late["retention"].as_array().unwrap().iter().find(|r| r["record"] == "CI build logs").unwrap();
+    assert_eq!(
+        (late_ci["entries"].as_u64(), late_ci["state"].as_str(), late_ci["period_before_cutoff"].as_bool()),
+        (Some(0), Some("none in period"), Some(false)),
+        "{late_ci:#}"
+    );
+    assert_eq!(late_ci["oldest"], ci["oldest"]);
+
+    let md = report("markdown", "2000-01-01");
+    assert!(md.contains("\n## Retention\n"), "{md}");
+    assert!(
+        md.contains("| CI build logs | GitHub Actions | 90 days (cut-off 2099-10-03T00:00:00Z) | check | 1 | "),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Chat transcripts | Slack | 90 days (cut-off 2099-10-03T00:00:00Z) | none | 0 | none | not held by countersign; **"),
+        "{md}"
+    );
+    assert!(md.contains("| Pull request records | GitHub | indefinitely | "), "{md}");
+    let html = report("html", "2000-01-01");
+    assert!(html.contains("<h2>Retention</h2>") && html.contains("Incident postmortems"), "{html}");
+    assert!(html.contains("<span class=\"ok\">held</span>"), "{html}");
+    assert!(html.contains("<span class=\"sub\">not held by countersign</span>"), "{html}");
+    assert!(html.contains("Slack may no longer hold its start, and countersign keeps none"), "{html}");
 }

@@ -437,3 +437,189 @@ pub struct MonthMetrics {
     /// The share is over the policy's threshold.
     pub breach: bool,
 }
+
+/// One of the policy's `[[retention]]` lines (S002-12) against what countersign's own
+/// evidence log holds of that kind of record.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionRow {
+    /// The policy's `record` ("CI build logs").
+    pub record: String,
+    /// Where the policy says the record is kept ("GitHub Actions").
+    pub location: Option<String>,
+    /// How long the policy says it is kept there; absent: indefinitely.
+    pub keep_days: Option<u32>,
+    /// The evidence kinds countersign keeps for this record ([`retention_kinds`]); empty when
+    /// countersign keeps none.
+    pub kinds: Vec<&'static str>,
+    /// Entries of those kinds recorded in the period.
+    pub entries: usize,
+    /// When the oldest entry of those kinds was recorded, in or before the period.
+    pub oldest: Option<Timestamp>,
+    /// `now` less `keep_days`: the place of record need not hold anything older. Absent when
+    /// the retention is indefinite.
+    pub cutoff: Option<Timestamp>,
+    /// The period starts before the cut-off: the place of record may already have dropped
+    /// part of the period, while countersign's log (append-only) still holds its entries.
+    pub period_before_cutoff: bool,
+    /// Of [`RetentionRow::entries`], those recorded before the cut-off: countersign's log is
+    /// where they are still to be found.
+    pub entries_before_cutoff: usize,
+    /// `held` (entries of these kinds in the period), `none in period` (countersign keeps
+    /// this kind of record but recorded none in the period) or `not held by countersign`
+    /// (only the place of record keeps it).
+    pub state: &'static str,
+}
+
+/// Which evidence kinds hold which records: a word of the record (case-insensitive; a
+/// plural `s` is ignored) and the kinds it brings in. A record naming several words gets
+/// every kind they bring in; one naming none is not held by countersign. The record's
+/// words are what count, not its location: "Infrastructure change log" kept in "Git" is
+/// `console-change`.
+///
+/// | Words in the record | Evidence kinds |
+/// |---|---|
+/// | commit, git, pull request, PR, merge, ticket, review | `verdict`, `approval`, `approval-withdrawn`, `webhook-delivery` |
+/// | CI, build, check, pipeline, test, workflow | `check` |
+/// | deploy, deployment | `deploy`, `deploy-decision` |
+/// | incident | `incident` |
+/// | emergency, obligation | `emergency`, `obligation`, `obligation-fulfilled` |
+/// | infrastructure, console | `console-change` |
+/// | exception, waiver | `exception`, `exception-approval` |
+/// | policy | `policy-version`, `policy-approval` |
+/// | collector, setting | `collector-run` |
+/// | evidence | every kind |
+const RETENTION_KINDS: &[(&[&str], &[&str])] = &[
+    (
+        &["commit", "git", "pull request", "pr", "merge", "ticket", "review"],
+        &["verdict", "approval", "approval-withdrawn", "webhook-delivery"],
+    ),
+    (&["ci", "build", "check", "pipeline", "test", "workflow"], &["check"]),
+    (&["deploy", "deployment"], &["deploy", "deploy-decision"]),
+    (&["incident"], &["incident"]),
+    (&["emergency", "obligation"], &["emergency", "obligation", "obligation-fulfilled"]),
+    (&["infrastructure", "console"], &["console-change"]),
+    (&["exception", "waiver"], &["exception", "exception-approval"]),
+    (&["policy"], &["policy-version", "policy-approval"]),
+    (&["collector", "setting"], &["collector-run"]),
+];
+
+/// A word without its plural ending: "policies" → "policy", "PRs" → "pr" ("access" stays).
+fn singular(word: &str) -> std::borrow::Cow<'_, str> {
+    match word.strip_suffix("ies") {
+        Some(stem) if stem.len() > 1 => format!("{stem}y").into(),
+        _ if word.len() > 2 && word.ends_with('s') && !word.ends_with("ss") => word[..word.len() - 1].into(),
+        _ => word.into(),
+    }
+}
+
+/// The evidence kinds countersign keeps for a retention line's `record`, by the table of
+/// [`RETENTION_KINDS`]: "CI build logs" → `check`; "Pull request records" → `verdict`,
+/// `approval`, `approval-withdrawn`, `webhook-delivery`; "Deploy history" → `deploy`,
+/// `deploy-decision`; "Meeting minutes" → none.
+pub fn retention_kinds(record: &str) -> Vec<&'static str> {
+    let lower = record.to_lowercase();
+    let words: Vec<_> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(singular).collect();
+    if words.iter().any(|w| w == "evidence") {
+        return countersign_store::evidence::KINDS.to_vec();
+    }
+    let names = |key: &str| {
+        let key: Vec<&str> = key.split(' ').collect();
+        words.windows(key.len()).any(|w| w.iter().zip(&key).all(|(a, b)| a == b))
+    };
+    let mut kinds = Vec::new();
+    for (keys, brings) in RETENTION_KINDS {
+        if keys.iter().any(|k| names(k)) {
+            for k in *brings {
+                if !kinds.contains(k) {
+                    kinds.push(*k);
+                }
+            }
+        }
+    }
+    kinds
+}
+
+/// The policy's `[[retention]]` lines, each against what the log holds of its kinds of
+/// evidence ([`retention_kinds`]): the entries recorded in `[from, to)`, the oldest ever
+/// recorded, and the cut-off (`now` less the retention) before which the place of record
+/// need keep nothing. The log never deletes, so whatever it holds of the period is still
+/// there even when the place of record's retention has run out.
+pub fn retention(
+    policy: &Policy,
+    store: &Store,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<RetentionRow>, StoreError> {
+    let lines: Vec<_> = policy.docs.retention.iter().map(|r| (r, retention_kinds(&r.record))).collect();
+    let mut wanted: Vec<&str> = Vec::new();
+    for k in lines.iter().flat_map(|(_, kinds)| kinds) {
+        if !wanted.contains(k) {
+            wanted.push(k);
+        }
+    }
+    let held = if wanted.is_empty() { Vec::new() } else { store.evidence_of_kinds(&wanted)? };
+    Ok(lines
+        .into_iter()
+        .map(|(r, kinds)| {
+            let cutoff = r.days.map(|d| {
+                now.checked_sub(jiff::SignedDuration::from_hours(24 * i64::from(d))).unwrap_or(Timestamp::MIN)
+            });
+            let of_kind: Vec<_> = held.iter().filter(|e| kinds.contains(&e.evidence.kind())).collect();
+            let in_period: Vec<_> = of_kind.iter().filter(|e| e.recorded_at >= from && e.recorded_at < to).collect();
+            let entries_before_cutoff = cutoff.map_or(0, |c| in_period.iter().filter(|e| e.recorded_at < c).count());
+            let state = if kinds.is_empty() {
+                "not held by countersign"
+            } else if in_period.is_empty() {
+                "none in period"
+            } else {
+                "held"
+            };
+            RetentionRow {
+                record: r.record.clone(),
+                location: r.location.clone(),
+                keep_days: r.days,
+                entries: in_period.len(),
+                oldest: of_kind.iter().map(|e| e.recorded_at).min(),
+                cutoff,
+                period_before_cutoff: cutoff.is_some_and(|c| from < c),
+                entries_before_cutoff,
+                state,
+                kinds,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_records_map_to_the_evidence_kinds_that_hold_them() {
+        let git = ["verdict", "approval", "approval-withdrawn", "webhook-delivery"];
+        for record in ["Git commit history", "Pull request records", "Change tickets and PRs", "pull-requests"] {
+            assert_eq!(retention_kinds(record), git, "{record}");
+        }
+        assert_eq!(retention_kinds("CI build logs"), ["check"]);
+        assert_eq!(retention_kinds("CI runs"), ["check"]);
+        assert_eq!(retention_kinds("Deployment logs"), ["deploy", "deploy-decision"]);
+        // "history" alone is no git record.
+        assert_eq!(retention_kinds("DEPLOY HISTORY"), ["deploy", "deploy-decision"]);
+        assert_eq!(retention_kinds("Infrastructure change log"), ["console-change"]);
+        assert_eq!(retention_kinds("Incident reports"), ["incident"]);
+        assert_eq!(retention_kinds("Console changes"), ["console-change"]);
+        assert_eq!(retention_kinds("Emergencies"), ["emergency", "obligation", "obligation-fulfilled"]);
+        assert_eq!(retention_kinds("Policies"), ["policy-version", "policy-approval"]);
+        assert_eq!(retention_kinds("Exceptions"), ["exception", "exception-approval"]);
+        // Several words: every kind they bring in, once.
+        assert_eq!(retention_kinds("Git history and deploy logs"), [&git[..], &["deploy", "deploy-decision"]].concat());
+        let every = retention_kinds("Evidence objects");
+        assert!(every.contains(&"incident") && every.contains(&"collector-run") && every.len() >= 19, "{every:?}");
+        // Words that merely contain a key do not count ("prod" is no "pr", "logs" nothing).
+        assert!(retention_kinds("Production access logs").is_empty());
+        assert!(retention_kinds("Meeting minutes").is_empty());
+        assert!(retention_kinds("Access requests").is_empty());
+        assert!(retention_kinds("").is_empty());
+    }
+}

@@ -39,6 +39,7 @@ pub const KINDS: &[&str] = &[
     "verdict",
     "report",
     "collector-run",
+    "incident",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
