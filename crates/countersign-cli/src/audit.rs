@@ -145,13 +145,16 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let console = args.range.is_none();
     let policy_path = policy_path_in(&repo, &src);
     let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
-    let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
+    let (mut walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
     let summary = summarize(&evals);
     if let (true, Some((store, _))) = (args.record, store) {
         let by = crate::store::context(g).default_recorder().unwrap_or_else(|| "countersign-audit".to_owned());
         let sha256 = countersign_store::evidence::sha256_hex(src.text.as_bytes());
         record_verdicts(store, &walk.changes, &evals, &sha256, &by, g.as_of())?;
     }
+    // The evaluations carry what the report shows: the changes' paths and messages go before
+    // the output is written (on git/git, tens of megabytes of peak memory).
+    drop(std::mem::take(&mut walk.changes));
 
     let picked: Vec<&Evaluation> = match args.sample {
         Some(n) => sample(evals.len(), n, args.seed).into_iter().map(|i| &evals[i]).collect(),
@@ -161,29 +164,34 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         picked.into_iter().filter(|e| !args.only_problems || e.verdict != Verdict::Compliant).collect();
 
     let out = match g.format {
-        Format::Json => output::to_json(&AuditReport {
-            schema: "countersign.audit",
-            version: SCHEMA_VERSION,
-            as_of: g.as_of(),
-            policy: PolicyRef {
-                source: &src.name,
-                organization: &policy.meta.organization,
-                version: &policy.meta.version,
-                sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
-            },
-            repository: repo_path.display().to_string(),
-            branch: walk.branch.clone(),
-            range: args.range.as_deref(),
-            since: args.since,
-            until: args.until,
-            summary: &summary,
-            sample: args.sample.map(|size| SampleInfo {
-                size: size.min(evals.len()),
-                seed: args.seed,
-                population: evals.len(),
-            }),
-            changes: shown,
-        })?,
+        // Written as it is serialized: the report of a long history runs to tens of
+        // megabytes, and is never held whole.
+        Format::Json => {
+            output::write_json(&AuditReport {
+                schema: "countersign.audit",
+                version: SCHEMA_VERSION,
+                as_of: g.as_of(),
+                policy: PolicyRef {
+                    source: &src.name,
+                    organization: &policy.meta.organization,
+                    version: &policy.meta.version,
+                    sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
+                },
+                repository: repo_path.display().to_string(),
+                branch: walk.branch.clone(),
+                range: args.range.as_deref(),
+                since: args.since,
+                until: args.until,
+                summary: &summary,
+                sample: args.sample.map(|size| SampleInfo {
+                    size: size.min(evals.len()),
+                    seed: args.seed,
+                    population: evals.len(),
+                }),
+                changes: shown,
+            })?;
+            String::new()
+        }
         Format::Markdown => {
             let mut s = format!(
                 "# countersign audit — {}\n\nPolicy: {} version {} ({}), judged as of {}\n\n",
