@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Time countersign's full-history audit against `git log` on the same repository.
+# Time countersign's full-history audit against `git log` on the same repositories.
 #
-#   bench/audit-vs-git.sh [--walk-example] [--runs N] [--policy P] REPO [COUNTERSIGN_BIN]
+#   bench/audit-vs-git.sh [--walk-example] [--runs N] [--policy P] [--bin BIN] REPO...
+#   bench/audit-vs-git.sh [--walk-example] [--runs N] [--policy P] REPO BIN   (older form)
 #
-# Measures, in one run and on the same scratch clone of REPO:
+# For each REPO, in one run and on a scratch clone of it:
 #   1. git log --first-parent --name-only --format=%H%x00%ae%x00%B        (the baseline)
 #   2. countersign audit --repo R --no-cache --format json > /dev/null      (full audit)
 #   3. countersign audit --repo R --format json > /dev/null after one new commit
 #      (warm facts cache: only the new commit is read)
-# and prints the medians and the ratios 2/1 and 3/1.
+#   4. the full audit once more under /usr/bin/time, for its peak RSS
+# and prints the medians and the ratios 2/1 and 3/1; with several repositories, one table
+# of all of them at the end, with the machine's load average as each was measured.
 #
 # --policy is passed to `countersign audit` (default: the repository's own countersign.toml
 # when it has one, else `bundled`). The evidence database goes to the scratch directory.
@@ -19,38 +22,50 @@
 #
 # Uses hyperfine when it is installed; otherwise runs each command N times (default 5)
 # timing with `date +%s.%N` and reports the median. The scratch clone shares REPO's objects
-# (`git clone --local`), gets a commit-graph when REPO has one, and is deleted at the end;
-# REPO itself is never modified.
+# (`git clone --local`), gets a commit-graph only when REPO has one, and is deleted at the
+# end; REPO itself is never modified.
 set -euo pipefail
 
 mode=cli
 runs=5
 policy=
+bin=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --walk-example) mode=walk; shift ;;
         --runs) runs="$2"; shift 2 ;;
         --policy) policy="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --bin) bin="$2"; shift 2 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) break ;;
     esac
 done
 if [[ $# -lt 1 ]]; then
-    echo "usage: $0 [--walk-example] [--runs N] [--policy P] REPO [COUNTERSIGN_BIN]" >&2
+    echo "usage: $0 [--walk-example] [--runs N] [--policy P] [--bin BIN] REPO..." >&2
     exit 2
 fi
-repo=$(cd "$1" && pwd)
+# The older form: REPO BIN, the binary last.
+if [[ $# -eq 2 && -z $bin && -f $2 && -x $2 ]]; then
+    bin=$2
+    set -- "$1"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [[ $mode == walk ]]; then
-    bin=${2:-$root/target/release/examples/walk}
-else
-    bin=${2:-$root/target/release/countersign}
+if [[ -z $bin ]]; then
+    if [[ $mode == walk ]]; then bin=$root/target/release/examples/walk; else bin=$root/target/release/countersign; fi
 fi
 [[ -x $bin ]] || { echo "not executable: $bin" >&2; exit 2; }
+given_policy=$policy
 
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
+table=$(mktemp)
+trap 'rm -f "$table"' EXIT
+
+# measure REPO: everything above for one repository; appends its row to $table.
+measure() (
+repo=$(cd "$1" && pwd)
+policy=$given_policy
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 scratch=$work/repo.git
@@ -148,3 +163,19 @@ fi
 printf '%-44s %8.3f s\n' "git log --first-parent --name-only" "$git_s"
 printf '%-44s %8.3f s   ratio %.3f x git\n' "full audit, --no-cache" "$full_s" "$(echo "$full_s / $git_s" | bc -l)"
 printf '%-44s %8.3f s   ratio %.3f x git\n' "re-audit after one new commit (warm cache)" "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)"
+
+# Peak memory of one more full run (kilobytes, as GNU time reports it).
+rss_kb=$(/usr/bin/time -f %M -o "$work/rss" "${full_cmd[@]}" > /dev/null 2> /dev/null; cat "$work/rss" | tail -1)
+printf '%-44s %8d MiB\n' "peak RSS of the full audit" "$((rss_kb / 1024))"
+printf '| %s | %s | %s | %.3f s | %.3f s | %.2fx | %.3f s | %.3fx | %d MiB | %s |\n' \
+    "$(basename "$repo")" "$commits" "$graph" "$git_s" "$full_s" "$(echo "$full_s / $git_s" | bc -l)" \
+    "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)" "$((rss_kb / 1024))" "$(cut -d' ' -f1 /proc/loadavg)" >> "$table"
+)
+
+for r in "$@"; do
+    measure "$r" || exit 2
+    echo
+done
+echo "| repository | first-parent commits | commit-graph | git log | full audit | ratio | warm re-audit | ratio | peak RSS | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+cat "$table"

@@ -200,7 +200,7 @@ fn main() -> anyhow::Result<()> {
     let prs = env_or("STATUS_PRS", 100);
     let rate = env_or("STATUS_RATE", 200).max(1);
     let workers = env_or("STATUS_WORKERS", 1);
-    let evaluators = env_or("STATUS_EVALUATORS", 1);
+    let evaluators = env_or("STATUS_EVALUATORS", 2);
     let dir = tempfile::tempdir()?;
     eprintln!(
         "status bench: {prs} pull requests × {EVENTS_PER_PR} events at {rate}/s, {workers} worker(s), {evaluators} evaluator(s)"

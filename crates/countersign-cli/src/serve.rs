@@ -33,8 +33,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
     /// Workers that only judge changes and post verdicts, beside the other workers, so a
-    /// verdict never waits behind a queue of deliveries.
-    #[arg(long, default_value_t = 1)]
+    /// verdict never waits behind a queue of deliveries. Two judge different changes at
+    /// once (judging is mostly reading git); one change is never judged twice at a time.
+    #[arg(long, default_value_t = 2)]
     pub evaluators: usize,
     /// Validate the configuration file and its secrets, print every problem, and exit.
     #[arg(long)]

@@ -95,7 +95,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             workers: 1,
-            evaluators: 1,
+            evaluators: 2,
             poll: Duration::from_millis(200),
             lease: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
