@@ -100,6 +100,18 @@ pub struct PolicyRef<'a> {
     pub sha256: String,
 }
 
+impl<'a> PolicyRef<'a> {
+    /// The policy read from `src`, as a report names it.
+    pub fn of(src: &'a policy_source::PolicyText, policy: &'a countersign_policy::model::Policy) -> Self {
+        PolicyRef {
+            source: &src.name,
+            organization: &policy.meta.organization,
+            version: &policy.meta.version,
+            sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct SampleInfo {
     size: usize,
@@ -171,12 +183,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
                 schema: "countersign.audit",
                 version: SCHEMA_VERSION,
                 as_of: g.as_of(),
-                policy: PolicyRef {
-                    source: &src.name,
-                    organization: &policy.meta.organization,
-                    version: &policy.meta.version,
-                    sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
-                },
+                policy: PolicyRef::of(&src, &policy),
                 repository: repo_path.display().to_string(),
                 branch: walk.branch.clone(),
                 range: args.range.as_deref(),

@@ -137,12 +137,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
             schema: "countersign.check",
             version: SCHEMA_VERSION,
             as_of: g.as_of(),
-            policy: PolicyRef {
-                source: &src.name,
-                organization: &policy.meta.organization,
-                version: &policy.meta.version,
-                sha256: countersign_store::evidence::sha256_hex(src.text.as_bytes()),
-            },
+            policy: PolicyRef::of(&src, &policy),
             base: &args.base,
             head: &args.head,
             forge_evidence: forge,

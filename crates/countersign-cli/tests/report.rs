@@ -394,6 +394,17 @@ fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it
     assert!(said.contains("attachments/"), "names the file: {said}");
 }
 
+/// A successful production deploy of `commit` completed `at`, recorded by bob (`more`: further
+/// `deploy record` flags). The gate may judge the commit non-compliant (exit 1); it is still
+/// recorded.
+fn record_production_deploy(repo: &Repo, commit: &str, at: &str, more: &[&str]) {
+    let mut args = vec!["deploy", "record", "--environment", "production", "--commit", commit, "--status", "success"];
+    args.extend_from_slice(more);
+    args.extend_from_slice(&["--completed-at", at, "--by", "bob@example.com"]);
+    let r = run(repo, &args);
+    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+}
+
 /// DORA's metrics in the period report (deploys, lead time, change fail rate, recovery,
 /// rework) and S003-10's monthly share of production incidents caused by a change, over the
 /// policy's threshold: a recorded incident (`record incident --caused-by`) and deploys
@@ -402,26 +413,7 @@ fn x04_s004_14_the_evidence_package_holds_the_report_and_both_verifiers_check_it
 fn s003_10_the_report_computes_dora_metrics_and_the_monthly_incident_share() {
     let (repo, ids) = quarter();
     for (commit, at) in [(&ids[2], "2026-05-20T00:00:00Z"), (&ids[3], "2026-05-25T00:00:00Z")] {
-        let r = run(
-            &repo,
-            &[
-                "deploy",
-                "record",
-                "--environment",
-                "production",
-                "--commit",
-                commit,
-                "--status",
-                "success",
-                "--health-check",
-                "pass",
-                "--completed-at",
-                at,
-                "--by",
-                "bob@example.com",
-            ],
-        );
-        assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+        record_production_deploy(&repo, commit, at, &["--health-check", "pass"]);
     }
     let r = run(
         &repo,
@@ -615,24 +607,7 @@ fn s002_12_the_report_shows_each_retention_rule_against_what_the_log_holds() {
         &["record", "check", "--change", &ids[2], "--name", "ci", "--status", "success", "--by", "bob@example.com"],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        &repo,
-        &[
-            "deploy",
-            "record",
-            "--environment",
-            "production",
-            "--commit",
-            &ids[3],
-            "--status",
-            "success",
-            "--completed-at",
-            "2026-05-25T00:00:00Z",
-            "--by",
-            "bob@example.com",
-        ],
-    );
-    assert!(r.code == 0 || r.code == 1, "{}", r.stderr);
+    record_production_deploy(&repo, &ids[3], "2026-05-25T00:00:00Z", &[]);
     // Evidence is stamped with the real time it is recorded: the periods below hold it
     // whatever the date, and are judged as of an explicit time, not the clock.
     let now = "2100-01-01T00:00:00Z";

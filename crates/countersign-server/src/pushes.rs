@@ -155,7 +155,8 @@ fn judge_blocking(
     };
     let mut repo = open()?;
     if !repo.has_commit(&job.after) || !repo.has_commit(&job.before) {
-        fetch_branch(git_dir, &job.branch)?;
+        let refspec = format!("+refs/heads/{0}:refs/countersign/pushed/{0}", job.branch);
+        verdict::fetch_from_origin(git_dir, &[refspec], &job.branch)?;
         repo = open()?;
         anyhow::ensure!(
             repo.has_commit(&job.after),
@@ -200,23 +201,6 @@ fn judge_blocking(
         out.push(PushVerdict { commit: change.id.clone(), eval, entry });
     }
     Ok(Ok(out))
-}
-
-/// Bring `branch` from the forge's git (`origin`) into the git directory.
-fn fetch_branch(git_dir: &Path, branch: &str) -> anyhow::Result<()> {
-    let out = std::process::Command::new("git")
-        .arg("--git-dir")
-        .arg(git_dir)
-        .args(["fetch", "--quiet", "--no-tags", "origin"])
-        .arg(format!("+refs/heads/{branch}:refs/countersign/pushed/{branch}"))
-        .output()
-        .context("cannot run git fetch")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "git fetch of {branch} from origin failed: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
 }
 
 fn short(sha: &str) -> &str {

@@ -588,17 +588,21 @@ fn fetch(git_dir: &Path, forge: Forge, pr: &PullRequest) -> anyhow::Result<()> {
     if let Some(base) = &pr.base_ref {
         refspecs.push(format!("+refs/heads/{base}:refs/countersign/base/{base}"));
     }
+    fetch_from_origin(git_dir, &refspecs, &head_ref)
+}
+
+/// `git fetch origin REFSPECS` into the git directory; `what` names it in the error.
+pub(crate) fn fetch_from_origin(git_dir: &Path, refspecs: &[String], what: &str) -> anyhow::Result<()> {
     let out = std::process::Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
         .args(["fetch", "--quiet", "--no-tags", "origin"])
-        .args(&refspecs)
+        .args(refspecs)
         .output()
         .context("cannot run git fetch")?;
     anyhow::ensure!(
         out.status.success(),
-        "git fetch of {} from origin failed: {}",
-        head_ref,
+        "git fetch of {what} from origin failed: {}",
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(())
