@@ -18,6 +18,10 @@
 //! every acknowledged delivery must be there. Data (the results table) goes to stdout,
 //! progress to stderr. See bench/ingest/README.md.
 
+/// The binary's allocator (crates/countersign-cli/src/main.rs), so the server runs as `countersign serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod load;
 mod probe;
 mod targets;

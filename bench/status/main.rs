@@ -12,6 +12,10 @@
 //! can arrive sooner than one debounce after the last event, so the figure that matters is
 //! what the server adds to it.
 
+/// The binary's allocator (crates/countersign-cli/src/main.rs), so the server runs as `countersign serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::path::Path;

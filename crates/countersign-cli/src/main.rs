@@ -6,6 +6,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc rather than the system's allocator: measured on the audit (full and warm) and
+/// the server in BENCHMARKS.md ("Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
