@@ -6,29 +6,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc rather than the system's allocator: measured on the audit (full and warm) and
-/// the server in BENCHMARKS.md ("Allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's `mi_option_purge_delay`: its index in the C enum `mi_option_e` (15 in
-/// mimalloc 2 and 3 alike), which the Rust bindings do not name.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed memory goes back to the system at once instead of a second later (mimalloc 3's
-/// default purge delay is 1,000 ms): with the default,
-/// the audit of git/git peaked about 50 MB higher than with glibc; with 0 it peaks lower,
-/// still faster. `MIMALLOC_PURGE_DELAY` in the environment still wins.
-fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one of mimalloc's documented options to a documented value; mimalloc
-        // reads its options at each use and allows them to be set while it runs.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-    }
-}
-
 use clap::{Args, Parser, Subcommand};
 
+mod allocator;
 mod audit;
 mod changes;
 mod check;
@@ -198,7 +178,7 @@ pub fn wall_clock() -> jiff::Timestamp {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
+    allocator::tune();
     let cli = Cli::parse();
     let mut g = cli.global;
     // The only place the wall clock is read: everything below takes the time as an input.
@@ -234,26 +214,5 @@ fn main() -> ExitCode {
             }
             ExitCode::from(EXIT_FAILURE)
         }
-    }
-}
-
-#[cfg(test)]
-mod allocator_tests {
-    use super::MI_OPTION_PURGE_DELAY;
-
-    /// The option index set in `tune_allocator` is the purge delay: mimalloc's defaults
-    /// around it are 1 (the old eager-commit delay), 1,000 (the purge delay, in ms) and 0
-    /// (NUMA nodes). A shifted enum in a later mimalloc fails here, not silently.
-    #[test]
-    fn the_option_tuned_is_mimallocs_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
-        // SAFETY: reads options; no option is written here.
-        let get = |o| unsafe { libmimalloc_sys::mi_option_get(o) };
-        assert_eq!(
-            (get(MI_OPTION_PURGE_DELAY - 1), get(MI_OPTION_PURGE_DELAY), get(MI_OPTION_PURGE_DELAY + 1)),
-            (1, 1000, 0)
-        );
     }
 }
