@@ -18,10 +18,10 @@
 //! every acknowledged delivery must be there. Data (the results table) goes to stdout,
 //! progress to stderr. See bench/ingest/README.md.
 
-/// The binary's allocator, tuned as the binary tunes it, so the server runs as
-/// `countersign serve` runs it.
-#[path = "../../crates/countersign-cli/src/allocator.rs"]
-mod allocator;
+/// The binary's allocator as `countersign serve` has it (crates/countersign-cli/src/allocator.rs):
+/// mimalloc, with its own purge delay.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod load;
 mod probe;
@@ -175,7 +175,6 @@ impl Row {
 }
 
 fn main() -> anyhow::Result<()> {
-    allocator::tune();
     let options = Options::parse(std::env::args().skip(1))?;
     // The server runtime as the binary builds it (one worker per core); the load generator
     // on a runtime of its own with one worker, so it never queues behind the server's tasks.

@@ -12,10 +12,10 @@
 //! can arrive sooner than one debounce after the last event, so the figure that matters is
 //! what the server adds to it.
 
-/// The binary's allocator, tuned as the binary tunes it, so the server runs as
-/// `countersign serve` runs it.
-#[path = "../../crates/countersign-cli/src/allocator.rs"]
-mod allocator;
+/// The binary's allocator as `countersign serve` has it (crates/countersign-cli/src/allocator.rs):
+/// mimalloc, with its own purge delay.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -202,7 +202,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() -> anyhow::Result<()> {
-    allocator::tune();
     let prs = env_or("STATUS_PRS", 100);
     let rate = env_or("STATUS_RATE", 200).max(1);
     let workers = env_or("STATUS_WORKERS", 1);

@@ -1,6 +1,5 @@
-//! The process's allocator: mimalloc rather than the system's, for the binary and for the
-//! server benchmarks, which include this file (`#[path]`) so that they run the server as
-//! `countersign serve` runs it. Measured in BENCHMARKS.md ("Allocator").
+//! The process's allocator: mimalloc rather than the system's. Measured in BENCHMARKS.md
+//! ("Allocator"): the audit spends far less time allocating, and the server is no slower.
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -10,10 +9,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Freed memory goes back to the system at once instead of a second later (mimalloc 3's
-/// default purge delay is 1,000 ms). With the default, the audit of git/git peaked about
-/// 50 MB higher than with glibc; with 0 it peaks lower and is still faster.
-/// `MIMALLOC_PURGE_DELAY` in the environment still wins. Call it first thing in `main`.
-pub fn tune() {
+/// default purge delay is 1,000 ms), for the commands that run once and exit: with the
+/// default, the audit of git/git peaked about 50 MB higher than with glibc; with 0 it peaks
+/// lower and is still faster. Not for `serve`, which keeps memory to reuse: there, purging
+/// at once made each evaluation slower (BENCHMARKS.md). `MIMALLOC_PURGE_DELAY` in the
+/// environment still wins.
+pub fn give_back_at_once() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's documented options to a documented value; mimalloc
         // reads its options at each use and allows them to be set while it runs.
@@ -23,7 +24,7 @@ pub fn tune() {
 
 #[cfg(test)]
 mod tests {
-    /// The option index [`super::tune`] sets is the purge delay: mimalloc's defaults
+    /// The option index [`super::give_back_at_once`] sets is the purge delay: mimalloc's defaults
     /// around it are 1 (the old eager-commit delay), 1,000 (the purge delay, in ms) and 0
     /// (NUMA nodes). A shifted enum in a later mimalloc fails here, not silently.
     #[test]

@@ -178,8 +178,10 @@ pub fn wall_clock() -> jiff::Timestamp {
 }
 
 fn main() -> ExitCode {
-    allocator::tune();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        allocator::give_back_at_once();
+    }
     let mut g = cli.global;
     // The only place the wall clock is read: everything below takes the time as an input.
     g.clock = wall_clock();
