@@ -49,6 +49,7 @@ pub fn collect_job(
         kind: COLLECT.to_owned(),
         payload,
         run_after: ((state.clock)() + delay).as_millisecond(),
+        postpone_within: None,
     })
 }
 
