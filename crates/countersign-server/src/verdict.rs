@@ -58,23 +58,22 @@ pub async fn enqueue(
     onto: Option<&str>,
     delay: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let job = evaluation_job(change_id, onto, (state.clock)(), delay)?;
+    let job = evaluation_job(state, change_id, onto, delay)?;
     state.store.enqueue_new_job(&job).await?;
     Ok(())
 }
 
-/// The job that judges a change `delay` after `event` (when the event that asks for it was
-/// received: a delivery processed late is not judged later for it), to enqueue with other
-/// writes in one commit (see [`enqueue`]).
+/// The job that judges a change `delay` from now (see [`enqueue`]), to enqueue with other
+/// writes in one commit.
 pub fn evaluation_job(
+    state: &AppState,
     change_id: &str,
     onto: Option<&str>,
-    event: jiff::Timestamp,
     delay: std::time::Duration,
 ) -> anyhow::Result<countersign_store::NewJob> {
     let payload =
         serde_json::to_string(&EvaluateJob { change_id: change_id.to_owned(), onto: onto.map(str::to_owned) })?;
-    let at = event + delay;
+    let at = (state.clock)() + delay;
     Ok(countersign_store::NewJob {
         key: job_key(change_id, onto),
         kind: EVALUATE.to_owned(),

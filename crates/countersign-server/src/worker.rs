@@ -204,17 +204,17 @@ async fn process_delivery(state: &AppState, options: &ServeOptions, job: &JobRow
                 {
                     let id = pr_change_id(repository, number);
                     settlement.enqueue.push(verdict::evaluation_job(
+                        state,
                         &id,
                         Some(&group.head_sha),
-                        (state.clock)(),
                         Duration::ZERO,
                     )?);
                 } else if let Some(change) = intake.change.as_ref().filter(|c| c.pr_number.is_some()) {
-                    settlement.enqueue.push(verdict::evaluation_job(&change.id, None, received_at, options.debounce)?);
+                    settlement.enqueue.push(verdict::evaluation_job(state, &change.id, None, options.debounce)?);
                 } else if let EventKind::Check(check) = &event.kind
                     && let Some(found) = state.store.resolve_change(&check.head_sha).await.ok().flatten()
                 {
-                    settlement.enqueue.push(verdict::evaluation_job(&found.id, None, received_at, options.debounce)?);
+                    settlement.enqueue.push(verdict::evaluation_job(state, &found.id, None, options.debounce)?);
                 }
                 // A push to a protected branch: its direct pushes are judged as they land.
                 if let (EventKind::Push(push), Some(repository)) = (&event.kind, event.repository_name())
