@@ -49,7 +49,6 @@ pub fn collect_job(
         kind: COLLECT.to_owned(),
         payload,
         run_after: ((state.clock)() + delay).as_millisecond(),
-        postpone_within: None,
     })
 }
 

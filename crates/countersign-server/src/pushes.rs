@@ -73,7 +73,6 @@ pub fn push_job(
         kind: JUDGE_PUSH.to_owned(),
         payload: serde_json::to_string(&job)?,
         run_after: now.as_millisecond(),
-        postpone_within: None,
     }))
 }
 

@@ -59,7 +59,8 @@ pub async fn enqueue(
     delay: std::time::Duration,
 ) -> anyhow::Result<()> {
     let job = evaluation_job(state, change_id, onto, delay)?;
-    state.store.enqueue_new_job(&job).await?;
+    let at = jiff::Timestamp::from_millisecond(job.run_after)?;
+    state.store.enqueue_job(&job.key, &job.kind, &job.payload, at).await?;
     Ok(())
 }
 
@@ -79,16 +80,8 @@ pub fn evaluation_job(
         kind: EVALUATE.to_owned(),
         payload,
         run_after: at.as_millisecond(),
-        // Each event of a burst moves the evaluation to `delay` after it, so the verdict comes
-        // a debounce after the burst's last event, judged once; a change that never goes
-        // quiet is still judged within a few debounces.
-        postpone_within: Some(i64::try_from((delay * POSTPONE_DEBOUNCES).as_millis()).unwrap_or(i64::MAX)),
     })
 }
-
-/// A change's evaluation is postponed by each new event, but runs at most this many
-/// debounces after the first.
-const POSTPONE_DEBOUNCES: u32 = 5;
 
 /// The job kind that judges a change and posts its verdict.
 pub const EVALUATE: &str = "evaluate";

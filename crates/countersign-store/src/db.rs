@@ -185,10 +185,6 @@ pub struct NewJob {
     pub kind: String,
     pub payload: String,
     pub run_after: i64,
-    /// Enqueued again before it runs, the job is due at the new time (a trailing debounce),
-    /// but never later than this many milliseconds after it was first enqueued. `None`: the
-    /// earlier due time stays (a leading debounce; "at once" stays at once).
-    pub postpone_within: Option<i64>,
 }
 
 /// The last verdict the server posted to a forge for one commit and status context.
@@ -313,12 +309,6 @@ const JOB_INSERT: &str =
     "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
 const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
      run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END";
-/// [`JOB_UPSERT`] for a job that a new enqueue postpones ([`NewJob::postpone_within`], bound
-/// as `$6`): an unclaimed job is due at the new time, capped at `$6` ms after its first
-/// enqueue.
-const JOB_UPSERT_POSTPONE: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
-     run_after = CASE WHEN jobs.claimed_by IS NOT NULL THEN excluded.run_after \
-     WHEN excluded.run_after < jobs.created_at + $6 THEN excluded.run_after ELSE jobs.created_at + $6 END";
 
 macro_rules! bind_delivery {
     ($q:expr, $index:expr, $d:expr) => {
@@ -1261,32 +1251,9 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// Enqueue `job` as it asks: postponed by a new enqueue, or not.
-            async fn enqueue_new_on(conn: &mut <$db as sqlx::Database>::Connection, job: &NewJob, now: i64) -> Result<(), StoreError> {
-                let Some(within) = job.postpone_within else {
-                    return enqueue_on(conn, &job.key, &job.kind, &job.payload, job.run_after, now).await;
-                };
-                sqlx::query(sqlx::AssertSqlSafe(format!("{JOB_INSERT} ($1, $2, $3, $4, $5, 0, 0){JOB_UPSERT_POSTPONE}")))
-                    .bind(&job.key)
-                    .bind(&job.kind)
-                    .bind(&job.payload)
-                    .bind(job.run_after)
-                    .bind(now)
-                    .bind(within)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("enqueuing a job"))?;
-                Ok(())
-            }
-
             pub async fn enqueue_job(pool: &Pool, key: &str, kind: &str, payload: &str, run_after: i64, now: i64) -> Result<(), StoreError> {
                 let mut conn = pool.acquire().await.map_err(db("enqueuing a job"))?;
                 enqueue_on(&mut conn, key, kind, payload, run_after, now).await
-            }
-
-            pub async fn enqueue(pool: &Pool, job: &NewJob, now: i64) -> Result<(), StoreError> {
-                let mut conn = pool.acquire().await.map_err(db("enqueuing a job"))?;
-                enqueue_new_on(&mut conn, job, now).await
             }
 
             /// Claim up to `limit` due jobs for `worker` until `lease_until`. On PostgreSQL
@@ -1338,7 +1305,7 @@ macro_rules! backend {
                     note_pull_request_on(&mut tx, &pr.change_id, &s.forge, &pr.repository, &s.delivery_id, pr.received_ms).await?;
                 }
                 for job in &s.enqueue {
-                    enqueue_new_on(&mut tx, job, now).await?;
+                    enqueue_on(&mut tx, &job.key, &job.kind, &job.payload, job.run_after, now).await?;
                 }
                 set_delivery_outcome_on(&mut tx, &s.forge, &s.delivery_id, &s.outcome, at).await?;
                 let finished = finish_job_on(&mut tx, &s.job_key, &s.worker, s.generation).await?;

@@ -1105,14 +1105,6 @@ impl AsyncStore {
         on_pool!(pool, db::enqueue_job(key, kind, payload, run_after.as_millisecond(), now))
     }
 
-    /// Enqueue `job`, coalescing into the waiting one with the same key as the job asks
-    /// ([`NewJob::postpone_within`]).
-    pub async fn enqueue_new_job(&self, job: &NewJob) -> Result<(), StoreError> {
-        let pool = &self.pool;
-        let now = (self.clock)().as_millisecond();
-        on_pool!(pool, db::enqueue(job, now))
-    }
-
     /// Claim up to `limit` due jobs for `worker`, each for `lease` (after which another
     /// worker may take it).
     pub async fn claim_jobs(

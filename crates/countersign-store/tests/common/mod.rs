@@ -288,62 +288,6 @@ macro_rules! suite {
         use countersign_log::note::Checkpoint;
         use countersign_store::{AppendOutcome, ChangeRef, OpenOptions, Store, StoreError, package};
 
-        /// Issue 9 §3, the debounce: a job enqueued again before it runs is due at the new
-        /// time when it asks to be postponed (a change's evaluation: one verdict a debounce
-        /// after a burst's last event), never later than its cap after the first enqueue;
-        /// otherwise the earlier due time stays ("at once" stays at once).
-        #[test]
-        fn a_postponed_job_is_due_after_its_last_enqueue_within_its_cap() {
-            use std::sync::atomic::{AtomicI64, Ordering};
-            static NOW_MS: AtomicI64 = AtomicI64::new(1_800_000_000_000);
-            fn clock() -> jiff::Timestamp {
-                jiff::Timestamp::from_millisecond(NOW_MS.load(Ordering::SeqCst)).unwrap()
-            }
-            let db = test_db();
-            let t0 = NOW_MS.load(Ordering::SeqCst);
-            let job = |key: &str, run_after: i64, postpone_within: Option<i64>| countersign_store::NewJob {
-                key: key.into(),
-                kind: "evaluate".into(),
-                payload: "{}".into(),
-                run_after,
-                postpone_within,
-            };
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let core = runtime
-                .block_on(countersign_store::AsyncStore::open(&db.url, &OpenOptions { create: true, clock }))
-                .unwrap();
-            // Due (and claimable) at `at`: which keys?
-            let due_at = |at: i64| {
-                NOW_MS.store(at, Ordering::SeqCst);
-                let claimed = runtime
-                    .block_on(core.claim_jobs("w", std::time::Duration::from_secs(60), 16, countersign_store::JobKinds::Any))
-                    .unwrap();
-                let keys: Vec<String> = claimed.iter().map(|j| j.key.clone()).collect();
-                for j in &claimed {
-                    runtime.block_on(core.finish_job(j, "w")).unwrap();
-                }
-                keys
-            };
-            runtime.block_on(async {
-                // Enqueued at t0, t0+500 and t0+900, each due a second later.
-                for (at, _) in [(t0, ()), (t0 + 500, ()), (t0 + 900, ())] {
-                    NOW_MS.store(at, Ordering::SeqCst);
-                    core.enqueue_new_job(&job("trailing", at + 1000, Some(5000))).await.unwrap();
-                    core.enqueue_new_job(&job("leading", at + 1000, None)).await.unwrap();
-                }
-                // A stream that never goes quiet: one every 800 ms for 7 s.
-                for i in 0..9 {
-                    NOW_MS.store(t0 + i * 800, Ordering::SeqCst);
-                    core.enqueue_new_job(&job("stream", t0 + i * 800 + 1000, Some(5000))).await.unwrap();
-                }
-            });
-            assert_eq!(due_at(t0 + 999), Vec::<String>::new());
-            assert_eq!(due_at(t0 + 1000), ["leading"], "the earlier due time stays");
-            assert_eq!(due_at(t0 + 1899), Vec::<String>::new(), "postponed by the later enqueues");
-            assert_eq!(due_at(t0 + 1900), ["trailing"], "a second after the last enqueue");
-            assert_eq!(due_at(t0 + 5000), ["stream"], "never later than the cap after the first");
-        }
-
         #[test]
         fn records_evidence_and_reads_it_back_for_the_engine() {
             let db = test_db();
