@@ -204,7 +204,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn main() -> anyhow::Result<()> {
     let prs = env_or("STATUS_PRS", 100);
     let rate = env_or("STATUS_RATE", 200).max(1);
-    let workers = env_or("STATUS_WORKERS", 2);
+    let workers = env_or("STATUS_WORKERS", 1);
     let evaluators = env_or("STATUS_EVALUATORS", 2);
     let dir = tempfile::tempdir()?;
     eprintln!(

@@ -29,9 +29,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Background workers in this process. 0 makes an ingest-only replica: it accepts
-    /// and stores deliveries, and leaves their processing to the other replicas. Two process
-    /// deliveries side by side, so a burst does not queue behind one.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    /// and stores deliveries, and leaves their processing to the other replicas.
+    #[arg(long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
     /// Workers that only judge changes and post verdicts, beside the other workers, so a
     /// verdict never waits behind a queue of deliveries. Two judge different changes at

@@ -94,7 +94,7 @@ pub struct ServeOptions {
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            workers: 2,
+            workers: 1,
             evaluators: 2,
             poll: Duration::from_millis(200),
             lease: Duration::from_secs(60),
