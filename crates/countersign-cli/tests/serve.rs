@@ -223,6 +223,16 @@ fn wait_for_metric(server: &Server, line: &str) -> String {
     }
 }
 
+/// Wait until the server has finished a sweep (at least one: what each test counts is what
+/// the sweep did, never how often it ran).
+fn wait_for_sweep(server: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric_value(server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"}") < 1 {
+        assert!(Instant::now() < deadline, "no sweep finished within a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn x04_github_delivery_is_logged_and_redelivery_is_a_no_op() {
     let (dir, database) = sqlite_setup();
@@ -2216,7 +2226,7 @@ fn x05_the_server_lists_obligations_and_reminds_once_before_and_after_their_dead
 
     // A restart sweeps again at once: everything was sent, so nothing goes twice.
     let server = Server::start(dir.path(), &database, &["--now", &now]);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.requests().len(), 4, "no reminder is sent twice");
     server.stop();
@@ -2557,11 +2567,11 @@ fn s001_06_the_server_runs_the_branch_protection_collector_once_a_day() {
             "/repos/acme/app/rules/branches/master"
         ]
     );
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
     assert!(server.stop().success());
     // Started again the same day: the window has run, nothing is read again.
     let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(forge.requests().len(), 4, "{:#?}", forge.requests());
     assert!(server.stop().success());
@@ -2679,7 +2689,7 @@ fn s001_06_the_server_snapshots_merge_activity_and_deployments_on_their_cadence(
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     for _ in 0..2 {
         let server = Server::start(dir.path(), &database, &["--now", "2026-05-29T12:00:00Z"]);
-        wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+        wait_for_sweep(&server);
         assert!(server.stop().success());
     }
     let runs = logged(dir.path(), &database, "collector-run");
@@ -2922,7 +2932,7 @@ fn s001_06_a_protection_change_delivered_by_github_runs_the_collector_at_once() 
     std::fs::write(dir.path().join("server.toml"), verdict_config(&forge, dir.path())).unwrap();
     std::fs::write(dir.path().join("github-token"), "test-token\n").unwrap();
     let server = Server::start(dir.path(), &database, &["--now", "2026-06-01T12:00:00Z"]);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
     assert!(forge.requests().is_empty(), "{:#?}", forge.requests());
 
     let edited = github_payload("github/branch_protection_rule/edited.payload.json", |_| {});
@@ -3221,13 +3231,13 @@ fn s003_10_s001_06_the_dashboard_draws_the_period_in_a_browser() {
     // 9 June: GitHub's documented protection (force pushes and deletions allowed): drift.
     let server = Server::start(dir.path(), &database, &["--now", "2026-06-09T12:00:00Z"]);
     wait_for_reads(1);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
     assert!(server.stop().success());
     // 10 June: set as the policy asks.
     github.answer(common::protection_as_asked(&[]));
     let server = Server::start(dir.path(), &database, &["--now", DORA_NOW]);
     wait_for_reads(2);
-    wait_for_metric(&server, "countersign_jobs_total{kind=\"sweep\",outcome=\"done\"} 1");
+    wait_for_sweep(&server);
 
     let dashboard = "/dashboard?from=2026-05-01&to=2026-06-11";
     assert_eq!(page("GET", &server.url(dashboard), &[], &[]).status, 303, "viewers and above only");

@@ -149,13 +149,15 @@ pub async fn serve(
     let evaluators = if options.workers == 0 { 0 } else { options.evaluators };
     let lanes = std::iter::repeat_n(JobKinds::AllBut(verdict::EVALUATE), options.workers)
         .chain(std::iter::repeat_n(JobKinds::Only(verdict::EVALUATE), evaluators));
-    let workers: Vec<_> =
-        lanes.map(|lane| tokio::spawn(worker::run(state.clone(), options.clone(), lane, stop_rx.clone()))).collect();
+    // The first sweep is asked for before any worker runs: a sweep an earlier run left due
+    // then coalesces with it, rather than running and being asked for again.
     if options.workers > 0
         && (!state.config.notify.is_empty() || state.config.repositories.iter().any(|r| r.git_dir.is_some()))
     {
         reminders::schedule_sweep(&state, (state.clock)()).await?;
     }
+    let workers: Vec<_> =
+        lanes.map(|lane| tokio::spawn(worker::run(state.clone(), options.clone(), lane, stop_rx.clone()))).collect();
     let app = router(state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
