@@ -43,13 +43,16 @@ pub fn with_repo(
     repo: countersign_git::Repository,
     now: Timestamp,
 ) -> anyhow::Result<Result<Governed, String>> {
-    // The default branch: what HEAD names, else `main` or `master` (a bare mirror's HEAD
-    // may name a branch it does not have).
-    let Some((branch, tip)) = ["HEAD", "main", "master"].into_iter().find_map(|b| repo.branch_tip(b).map(|t| (b, t)))
-    else {
+    let Some((branch, tip)) = default_branch(&repo) else {
         return Ok(Err("the git-dir has no default branch (HEAD, main or master) to read the policy from".into()));
     };
     Ok(policy_at(store, config, &repo, &tip, now)?.map(|(policy, text)| Governed { repo, policy, text, branch, tip }))
+}
+
+/// The default branch and its tip: what HEAD names, else `main` or `master` (a bare
+/// mirror's HEAD may name a branch it does not have).
+pub fn default_branch(repo: &countersign_git::Repository) -> Option<(&'static str, String)> {
+    ["HEAD", "main", "master"].into_iter().find_map(|b| repo.branch_tip(b).map(|t| (b, t)))
 }
 
 /// The repository's policy as the file read at `rev` (with CODEOWNERS there, and the

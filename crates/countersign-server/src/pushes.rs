@@ -8,8 +8,9 @@
 //! a served repository enqueues a `judge-push` job, which:
 //!
 //! 1. skips a push to a branch the policy does not protect (`[branch] protected`; without
-//!    that list, `main` and `master`), a created or deleted branch, and a tag;
-//! 2. fetches the branch from the forge's git when the pushed commit is not in the git
+//!    that list, `main` and `master`), a created or deleted branch, and a tag, before
+//!    fetching anything;
+//! 2. fetches the branch from the forge's git when the pushed commits are not in the git
 //!    directory yet;
 //! 3. reads the policy **as it stood before the push** (at `before`), walks the pushed
 //!    first-parent commits (`before..after`) as `countersign audit` would, and judges them
@@ -31,7 +32,7 @@ use jiff::Timestamp;
 use crate::AppState;
 use crate::config::RepositoryConfig;
 use crate::forge_api::StatusPost;
-use crate::verdict::{self, VERDICT_RECORDER};
+use crate::verdict::{self, VERDICT_RECORDER, short};
 
 /// The job kind that judges a push.
 pub const JUDGE_PUSH: &str = "judge-push";
@@ -154,7 +155,29 @@ fn judge_blocking(
             .with_context(|| format!("cannot open the git directory {}", git_dir.display()))
     };
     let mut repo = open()?;
-    if !repo.has_commit(&job.after) || !repo.has_commit(&job.before) {
+    let policy_at = |repo: &countersign_git::Repository, rev: &str| {
+        crate::governed::policy_at(store, config, repo, rev, now)
+            .map(|found| found.map_err(|why| format!("not judged: {why}")))
+    };
+    // Whether the branch is protected is settled before anything is fetched (a push to a
+    // topic branch fetches nothing): by the policy at `before` when the git directory has
+    // it, else by the default branch's.
+    let has_before = repo.has_commit(&job.before);
+    let decided_at = match has_before {
+        true => job.before.clone(),
+        false => match crate::governed::default_branch(&repo) {
+            Some((_, tip)) => tip,
+            None => return Ok(Err("not judged: the git-dir has no default branch to read the policy from".into())),
+        },
+    };
+    let found = match policy_at(&repo, &decided_at)? {
+        Ok(found) => found,
+        Err(why) => return Ok(Err(why)),
+    };
+    if !protected(&found.0, &job.branch) {
+        return Ok(Err(format!("not judged: the policy does not protect {}", job.branch)));
+    }
+    if !repo.has_commit(&job.after) || !has_before {
         let refspec = format!("+refs/heads/{0}:refs/countersign/pushed/{0}", job.branch);
         verdict::fetch_from_origin(git_dir, &[refspec], &job.branch)?;
         repo = open()?;
@@ -166,13 +189,13 @@ fn judge_blocking(
         );
     }
     // The policy as it stood before the push: a push cannot loosen the rules it is judged by.
-    let (policy, text) = match crate::governed::policy_at(store, config, &repo, &job.before, now)? {
-        Ok(found) => found,
-        Err(why) => return Ok(Err(format!("not judged: {why}"))),
+    let (policy, text) = match has_before {
+        true => found,
+        false => match policy_at(&repo, &job.before)? {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(why)),
+        },
     };
-    if !protected(&policy, &job.branch) {
-        return Ok(Err(format!("not judged: the policy does not protect {}", job.branch)));
-    }
     let walk = countersign_git::WalkOptions {
         range: Some(format!("{}..{}", job.before, job.after)),
         use_cache: true,
@@ -201,10 +224,6 @@ fn judge_blocking(
         out.push(PushVerdict { commit: change.id.clone(), eval, entry });
     }
     Ok(Ok(out))
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 #[cfg(test)]

@@ -625,6 +625,6 @@ fn merge_base(git_dir: &Path, target: &str, head: &str) -> anyhow::Result<String
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn short(sha: &str) -> &str {
+pub(crate) fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
 }
