@@ -1059,6 +1059,35 @@ macro_rules! backend {
                 row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose().map_err(db("reading an entry"))
             }
 
+            /// These entries' bytes and index columns, by index, in index order (at most 500
+            /// indices a query). An index the table does not hold is absent from the answer.
+            pub async fn entries_at(pool: &Pool, indices: &[u64]) -> Result<Vec<(u64, Vec<u8>, IndexColumns)>, StoreError> {
+                let mut out = Vec::with_capacity(indices.len());
+                for chunk in indices.chunks(500) {
+                    let mut sql = String::from("SELECT idx, envelope, kind, change_id, recorded_at, recorded_by FROM log_entries WHERE idx IN (");
+                    for n in 1..=chunk.len() {
+                        if n > 1 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    }
+                    sql.push_str(") ORDER BY idx");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for index in chunk {
+                        q = q.bind((*index).min(i64::MAX as u64) as i64);
+                    }
+                    for r in q.fetch_all(pool).await.map_err(db("reading entries"))? {
+                        let row = (|| {
+                            let columns = IndexColumns { kind: r.try_get(2)?, change_id: r.try_get(3)?, recorded_at: r.try_get(4)?, recorded_by: r.try_get(5)? };
+                            Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get(1)?, columns))
+                        })();
+                        out.push(row.map_err(db("reading entries"))?);
+                    }
+                }
+                Ok(out)
+            }
+
             /// The hashes of these complete subtrees, in one query (one round trip): level 0
             /// from `log_entries.leaf_hash`, the others from `tree_nodes`.
             pub async fn nodes(pool: &Pool, ids: &[NodeId]) -> Result<std::collections::HashMap<NodeId, Hash>, StoreError> {

@@ -180,6 +180,8 @@ macro_rules! on_pool {
     };
 }
 
+mod proven;
+
 /// Which jobs a worker claims: any, one kind only (a lane of its own), or all but one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKinds<'a> {
@@ -262,6 +264,9 @@ pub struct AsyncStore {
     anchors: Vec<TrustedCheckpoint>,
     publishers: Arc<Vec<Box<dyn publish::CheckpointPublisher>>>,
     publish_errors: Arc<Mutex<Vec<String>>>,
+    /// What the last proof of the log established, so the next read proves only what was
+    /// appended since ([`proven`]).
+    proven: Mutex<Option<proven::ProvenPrefix>>,
 }
 
 /// The blocking face of the store, for the CLI: each call runs the async core on a
@@ -354,6 +359,7 @@ impl AsyncStore {
             anchors: Vec::new(),
             publishers: Default::default(),
             publish_errors: Default::default(),
+            proven: Mutex::new(None),
         })
     }
 
@@ -1371,15 +1377,8 @@ impl Store {
                 ids.insert(row.id);
             }
         }
-        let (mut out, mut of_kinds) = (Vec::new(), Vec::new());
-        self.proven_scan(&mut |e, _| {
-            if kinds.contains(&e.evidence.kind()) {
-                of_kinds.push(e);
-            } else if e.change_id.as_ref().is_some_and(|c| ids.contains(c)) {
-                out.push(e);
-            }
-        })?;
-        Ok((out, of_kinds))
+        let picked = self.proven_select(&proven::Selection { changes: ids, any_change: false, kinds })?;
+        Ok(picked.into_iter().partition(|e| !kinds.contains(&e.evidence.kind())))
     }
 
     /// All recorded evidence that concerns a change, in log order, for `audit`: only
@@ -1395,27 +1394,14 @@ impl Store {
         &self,
         kinds: &[&str],
     ) -> Result<(Vec<RecordedEvidence>, Vec<RecordedEvidence>), StoreError> {
-        let (mut out, mut of_kinds) = (Vec::new(), Vec::new());
-        self.proven_scan(&mut |e, _| {
-            if e.change_id.is_some() {
-                out.push(e);
-            } else if kinds.contains(&e.evidence.kind()) {
-                of_kinds.push(e);
-            }
-        })?;
-        Ok((out, of_kinds))
+        let picked = self.proven_select(&proven::Selection { changes: Default::default(), any_change: true, kinds })?;
+        Ok(picked.into_iter().partition(|e| e.change_id.is_some()))
     }
 
     /// Recorded evidence of these kinds (`deploy`, `deploy-decision`, …), in log order:
     /// only entries proven by [`Store::proven_scan`], for the deploy gate and the reports.
     pub fn evidence_of_kinds(&self, kinds: &[&str]) -> Result<Vec<RecordedEvidence>, StoreError> {
-        let mut out = Vec::new();
-        self.proven_scan(&mut |e, _| {
-            if kinds.contains(&e.evidence.kind()) {
-                out.push(e);
-            }
-        })?;
-        Ok(out)
+        self.proven_select(&proven::Selection { changes: Default::default(), any_change: false, kinds })
     }
 
     /// Read every entry that a verdict or an export may use, proven first: the tree of all
@@ -1426,7 +1412,22 @@ impl Store {
     /// equal its signed payload. Entry signatures are not re-checked one by one: inclusion
     /// under a signed checkpoint proves the same bytes were logged. Any failure is
     /// [`StoreError::Tampered`], and nothing read is handed on as evidence.
+    ///
+    /// What it proves is kept: the reads above then prove only what was appended since
+    /// ([`proven`]).
     pub fn proven_scan(&self, visit: &mut dyn FnMut(RecordedEvidence, &[u8])) -> Result<u64, StoreError> {
+        let mut prefix = self.core.proven.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entries = self.prove_all(&mut prefix)?;
+        drop(prefix);
+        let size = entries.len() as u64;
+        for (e, bytes) in entries {
+            visit(e, &bytes);
+        }
+        Ok(size)
+    }
+
+    /// The whole proof of [`Store::proven_scan`]: every entry, decoded, with its bytes.
+    fn prove_log(&self) -> Result<Vec<(RecordedEvidence, Vec<u8>)>, StoreError> {
         let verifier = match self.handle.block_on(self.core.trusted_verifier()) {
             Ok(v) => v,
             Err(StoreError::NotInitialized) => {
@@ -1434,7 +1435,7 @@ impl Store {
                 let pool = &self.core.pool;
                 let entries = self.handle.block_on(async { on_pool!(pool, db::count_from(0)) })?;
                 if entries == 0 && self.latest_checkpoint()?.is_none() {
-                    return Ok(0);
+                    return Ok(Vec::new());
                 }
                 return Err(StoreError::Tampered(format!(
                     "the store holds {entries} entries but no log key is recorded for it"
@@ -1450,12 +1451,12 @@ impl Store {
             Some(&mut |e: RecordedEvidence, bytes: &[u8]| seen.push((e, bytes.to_vec()))),
         )?;
         match result {
-            Ok(summary) => {
-                for (e, bytes) in seen {
-                    visit(e, &bytes);
-                }
-                Ok(summary.entries)
-            }
+            Ok(summary) if summary.entries == seen.len() as u64 => Ok(seen),
+            Ok(summary) => Err(StoreError::Tampered(format!(
+                "the proof covered {} entries but read {}",
+                summary.entries,
+                seen.len()
+            ))),
             Err(failure) => Err(StoreError::Tampered(failure.to_string())),
         }
     }
@@ -1555,14 +1556,7 @@ impl Store {
                 if latest > upto {
                     // Entries [upto, latest), with the checkpoints up to `latest`.
                     let (tx, mut rx) = mpsc::channel(2);
-                    let reader = match pool {
-                        Pool::Sqlite(p) => {
-                            self.handle.spawn(db::sqlite::stream_entries(p.clone(), upto, latest, CHUNK, tx))
-                        }
-                        Pool::Postgres(p) => {
-                            self.handle.spawn(db::postgres::stream_entries(p.clone(), upto, latest, CHUNK, tx))
-                        }
-                    };
+                    let reader = self.stream_entries(upto, latest, tx);
                     let mut load_until =
                         |audit: &mut LogAudit<'_>, needed: u64| -> Result<Result<(), VerifyFailure>, StoreError> {
                             while loaded < latest && loaded < needed {

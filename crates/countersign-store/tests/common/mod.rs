@@ -534,6 +534,95 @@ macro_rules! suite {
             assert!(failure.problem.contains("no signature by key"), "{failure}");
         }
 
+        /// What a kept proof gives equals what a full proof by a fresh store gives, read after
+        /// read as the log grows (selections by change, by kind, and every change's).
+        #[test]
+        fn x04_a_kept_proof_reads_what_a_full_proof_reads_as_the_log_grows() {
+            let db = test_db();
+            let store = open(&db);
+            let other = |i: usize| {
+                let mut r = check(i);
+                r.change = None;
+                r.evidence = countersign_store::evidence::Evidence::Exception {
+                    rule: format!("rule-{i}"),
+                    justification: "vendor outage".into(),
+                    approved_by: None,
+                    review_by: "2026-02-01".into(),
+                    people: Vec::new(),
+                    categories: Vec::new(),
+                };
+                r
+            };
+            let summary = |found: &[countersign_store::evidence::RecordedEvidence]| -> Vec<(u64, Option<String>, String)> {
+                found.iter().map(|e| (e.index, e.change_id.clone(), e.evidence.kind().to_owned())).collect()
+            };
+            let mut sizes = Vec::new();
+            for round in 0..4 {
+                for i in 0..3 {
+                    store.record(&check(round * 10 + i)).unwrap();
+                }
+                store.record(&other(round)).unwrap();
+                if round == 1 {
+                    store.record(&approval()).unwrap();
+                }
+                let fresh = open(&db);
+                let kept = store.evidence_for_and_kinds(&[CHANGE], &["exception"]).unwrap();
+                let full = fresh.evidence_for_and_kinds(&[CHANGE], &["exception"]).unwrap();
+                assert_eq!((summary(&kept.0), summary(&kept.1)), (summary(&full.0), summary(&full.1)), "round {round}");
+                assert_eq!(summary(&store.all_change_evidence().unwrap()), summary(&fresh.all_change_evidence().unwrap()));
+                assert_eq!(summary(&store.evidence_of_kinds(&["exception"]).unwrap()).len(), round + 1);
+                sizes.push(kept.0.len() + kept.1.len());
+            }
+            // The reads saw the log grow: 3 + 1 entries a round, and the approval once.
+            assert_eq!(sizes, vec![4, 9, 13, 17]);
+        }
+
+        #[test]
+        fn x04_an_entry_altered_after_a_kept_proof_is_caught_when_read_again() {
+            let db = test_db();
+            let store = open(&db);
+            store.record(&approval()).unwrap();
+            fill(&store, 3);
+            assert_eq!(store.evidence_for(&[CHANGE]).unwrap().len(), 4);
+            // Another signed entry's bytes, with a leaf hash to match, in place of the approval.
+            store
+                .execute_raw_for_tests(
+                    "UPDATE log_entries SET envelope = (SELECT envelope FROM log_entries WHERE idx = 1), \
+                     leaf_hash = (SELECT leaf_hash FROM log_entries WHERE idx = 1), kind = 'check' WHERE idx = 0",
+                )
+                .unwrap();
+            let problem = tampered(store.evidence_for(&[CHANGE]).unwrap_err());
+            assert!(problem.contains("entry 0") && problem.contains("altered"), "{problem}");
+            // The kept proof was forgotten: the next read proves everything and names the fault.
+            let problem = tampered(store.evidence_for(&[CHANGE]).unwrap_err());
+            assert!(problem.contains("entry 0"), "{problem}");
+
+            // An index column edited under a kept proof is caught as the row is read.
+            let db = test_db();
+            let store = open(&db);
+            store.record(&approval()).unwrap();
+            assert_eq!(store.evidence_for(&[CHANGE]).unwrap().len(), 1);
+            store.execute_raw_for_tests("UPDATE log_entries SET recorded_by = 'mallory' WHERE idx = 0").unwrap();
+            let problem = tampered(store.evidence_for(&[CHANGE]).unwrap_err());
+            assert!(problem.contains("recorded_by"), "{problem}");
+        }
+
+        #[test]
+        fn x04_a_log_rolled_back_under_a_kept_proof_is_caught_without_a_published_checkpoint() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 5);
+            assert_eq!(store.evidence_for(&[CHANGE]).unwrap().len(), 5);
+            // Remove the last two entries with their checkpoints and tree state: what is left
+            // is a log the key signed, and only the kept proof knows it was longer.
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx >= 3").unwrap();
+            store.execute_raw_for_tests("DELETE FROM checkpoints WHERE tree_size > 3").unwrap();
+            rebuild_tree_state(&store, &db);
+            assert_eq!(open(&db).evidence_for(&[CHANGE]).unwrap().len(), 3, "a fresh store cannot tell");
+            let problem = tampered(store.evidence_for(&[CHANGE]).unwrap_err());
+            assert!(problem.contains("rolled back") && problem.contains("proved 5"), "{problem}");
+        }
+
         #[test]
         fn x04_a_row_inserted_without_a_signature_is_tampered_evidence_never_an_approval() {
             let db = test_db();
