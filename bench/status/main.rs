@@ -339,6 +339,14 @@ fn main() -> anyhow::Result<()> {
         sample("countersign_jobs_total{kind=\"evaluate\",outcome=\"done\"}"),
         if count > 0.0 { sum / count * 1000.0 } else { 0.0 }
     );
+    // How long the slowest judgements took: a stall inside judging shows here.
+    let buckets: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("countersign_evaluation_seconds_bucket{le=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(le, n)| format!("≤{le} s: {n}"))
+        .collect();
+    println!("  judging times (cumulative): {}", buckets.join(", "));
     let missing = latencies.iter().filter(|l| l.is_none()).count();
     let mut got: Vec<Duration> = latencies.into_iter().flatten().collect();
     got.sort();

@@ -119,7 +119,30 @@ pub enum Outcome {
 
 /// Run one `evaluate` job: judge the pull request, post the verdict on its head, or on the
 /// merge queue's commit `onto`.
-pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>) -> anyhow::Result<Outcome> {
+/// What an evaluation leaves in the store, written with its job finished in one commit
+/// ([`countersign_store::AsyncStore::settle_evaluation`]): one durable write per judgement.
+#[derive(Debug, Default)]
+pub struct Settlement {
+    pub evaluation: Option<EvaluationRow>,
+    pub posted: Option<PostedStatus>,
+}
+
+pub async fn evaluate(
+    state: &Arc<AppState>,
+    change_id: &str,
+    onto: Option<&str>,
+) -> anyhow::Result<(Outcome, Settlement)> {
+    let mut settlement = Settlement::default();
+    let outcome = evaluate_into(state, change_id, onto, &mut settlement).await?;
+    Ok((outcome, settlement))
+}
+
+async fn evaluate_into(
+    state: &Arc<AppState>,
+    change_id: &str,
+    onto: Option<&str>,
+    settlement: &mut Settlement,
+) -> anyhow::Result<Outcome> {
     let Some((forge_name, delivery_id)) = state.store.pull_request(change_id).await? else {
         return Ok(Outcome::Skipped("no pull-request event has described it yet".into()));
     };
@@ -202,19 +225,16 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         // The evaluation names the policy version it used: the text at the base commit.
         let mut evaluation = serde_json::to_value(eval)?;
         evaluation["policy"] = serde_json::json!({ "path": config.policy, "commit": base, "sha256": policy_sha256 });
-        state
-            .store
-            .save_evaluation(&EvaluationRow {
-                change_id: change_id.to_owned(),
-                repository: config.name.clone(),
-                verdict: eval.verdict.as_str().to_owned(),
-                category: eval.category.id.clone(),
-                head_sha: head.clone(),
-                authors: serde_json::to_string(authors)?,
-                evaluated_at: String::new(),
-                evaluation: evaluation.to_string(),
-            })
-            .await?;
+        settlement.evaluation = Some(EvaluationRow {
+            change_id: change_id.to_owned(),
+            repository: config.name.clone(),
+            verdict: eval.verdict.as_str().to_owned(),
+            category: eval.category.id.clone(),
+            head_sha: head.clone(),
+            authors: serde_json::to_string(authors)?,
+            evaluated_at: String::new(),
+            evaluation: evaluation.to_string(),
+        });
     }
 
     let context = state.config.status_context.clone();
@@ -241,11 +261,22 @@ pub async fn evaluate(state: &Arc<AppState>, change_id: &str, onto: Option<&str>
         }
         return Ok(Outcome::Unchanged);
     }
-    post_status(state, config, forge, &post).await?;
-    if forge == Forge::GitLab && onto.is_none() {
-        answer_status_checks(state, config, pr.number, &post).await?;
+    let posted = async {
+        post_status(state, config, forge, &post).await?;
+        if forge == Forge::GitLab && onto.is_none() {
+            answer_status_checks(state, config, pr.number, &post).await?;
+        }
+        anyhow::Ok(())
     }
-    remember_posted(state, config, &post).await?;
+    .await;
+    if let Err(e) = posted {
+        // The job runs again; the change's page shows this judgement meanwhile.
+        if let Some(evaluation) = &settlement.evaluation {
+            state.store.save_evaluation(evaluation).await?;
+        }
+        return Err(e);
+    }
+    settlement.posted = Some(posted_row(config, &post));
     Ok(Outcome::Posted { state: post.state.as_str(), description: post.description })
 }
 
@@ -270,21 +301,23 @@ pub(crate) async fn remember_posted(
     config: &RepositoryConfig,
     post: &StatusPost,
 ) -> anyhow::Result<()> {
-    state
-        .store
-        .set_posted_status(&PostedStatus {
-            forge: config.forge.name().to_owned(),
-            repository: config.name.clone(),
-            sha: post.sha.clone(),
-            context: post.context.clone(),
-            state: post.state.as_str().to_owned(),
-            description: post.description.clone(),
-            target_url: post.target_url.clone().unwrap_or_default(),
-            change_id: post.change_id.clone(),
-            posted_at: String::new(),
-        })
-        .await?;
+    state.store.set_posted_status(&posted_row(config, post)).await?;
     Ok(())
+}
+
+/// The row that remembers `post` (its time is set when it is stored).
+fn posted_row(config: &RepositoryConfig, post: &StatusPost) -> PostedStatus {
+    PostedStatus {
+        forge: config.forge.name().to_owned(),
+        repository: config.name.clone(),
+        sha: post.sha.clone(),
+        context: post.context.clone(),
+        state: post.state.as_str().to_owned(),
+        description: post.description.clone(),
+        target_url: post.target_url.clone().unwrap_or_default(),
+        change_id: post.change_id.clone(),
+        posted_at: String::new(),
+    }
 }
 
 pub(crate) async fn post_status(

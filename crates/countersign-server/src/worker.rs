@@ -19,6 +19,9 @@ use crate::{AppState, ServeOptions};
 /// How many jobs one claim takes.
 const BATCH: u32 = 16;
 
+/// The shortest sleep of a worker with nothing to claim.
+const MIN_WAIT: Duration = Duration::from_millis(5);
+
 /// Claim and run the jobs of `lane` until `stop`.
 pub async fn run(
     state: Arc<AppState>,
@@ -38,8 +41,18 @@ pub async fn run(
             }
         };
         if jobs.is_empty() {
+            // Sleep until the next job of this lane falls due, at most one poll interval
+            // (another replica, or this one's web handlers, may enqueue sooner), and at least
+            // a little, so that a job held elsewhere cannot make this loop spin.
+            let wait = match state.store.next_job_due(lane).await {
+                Ok(Some(due)) => {
+                    let ms = (due.as_millisecond() - (state.clock)().as_millisecond()).max(0) as u64;
+                    Duration::from_millis(ms).clamp(MIN_WAIT, options.poll.max(MIN_WAIT))
+                }
+                _ => options.poll,
+            };
             tokio::select! {
-                _ = tokio::time::sleep(options.poll) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -101,9 +114,13 @@ async fn run_job(state: &Arc<AppState>, options: &ServeOptions, job: &JobRow) ->
         "process-delivery" => process_delivery(state, options, job).await.map(|()| Settled::Yes),
         verdict::EVALUATE => {
             let payload: EvaluateJob = serde_json::from_str(&job.payload)?;
-            let outcome = verdict::evaluate(state, &payload.change_id, payload.onto.as_deref()).await?;
+            let (outcome, settlement) = verdict::evaluate(state, &payload.change_id, payload.onto.as_deref()).await?;
             tracing::info!(change = %payload.change_id, ?outcome, "evaluated");
-            Ok(Settled::No)
+            state
+                .store
+                .settle_evaluation(job, &state.worker_id, settlement.evaluation.as_ref(), settlement.posted.as_ref())
+                .await?;
+            Ok(Settled::Yes)
         }
         crate::pushes::JUDGE_PUSH => {
             let payload: crate::pushes::PushJob = serde_json::from_str(&job.payload)?;

@@ -438,6 +438,51 @@ macro_rules! backend {
                 Ok(None)
             }
 
+            /// Whether registering `c` would change nothing: its own record exists with every
+            /// reference it names (see `upsert_changes`) and every one of its commits.
+            pub async fn registered_as_is(pool: &Pool, c: &crate::ChangeRef) -> Result<bool, StoreError> {
+                let err = db("looking up a change");
+                let Some(row) = sqlx::query("SELECT repository, pr_number, head_commit, merge_commit FROM changes WHERE id = $1")
+                    .bind(&c.id).fetch_optional(pool).await.map_err(err)? else {
+                    return Ok(false);
+                };
+                let err = db("looking up a change");
+                let repository: Option<String> = row.try_get(0).map_err(err)?;
+                let pr_number: Option<i64> = row.try_get(1).map_err(db("looking up a change"))?;
+                let head: Option<String> = row.try_get(2).map_err(db("looking up a change"))?;
+                let merge: Option<String> = row.try_get(3).map_err(db("looking up a change"))?;
+                let same = (repository.is_some() || c.repository.is_none())
+                    && (pr_number.is_some() || c.pr_number.is_none())
+                    && (head.is_some() || c.head_commit.is_none())
+                    && (c.merge_commit.is_none() || merge == c.merge_commit);
+                if !same {
+                    return Ok(false);
+                }
+                let mut commits: Vec<&String> = c.commits.iter().chain(c.head_commit.iter()).chain(c.merge_commit.iter()).collect();
+                commits.sort();
+                commits.dedup();
+                for chunk in commits.chunks(500) {
+                    let mut sql = String::from("SELECT COUNT(*) FROM change_commits WHERE change_id = $1 AND commit_id IN (");
+                    for n in 0..chunk.len() {
+                        if n > 0 {
+                            sql.push_str(", ");
+                        }
+                        sql.push('$');
+                        sql.push_str(&(n + 2).to_string());
+                    }
+                    sql.push(')');
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&c.id);
+                    for commit in chunk {
+                        q = q.bind(*commit);
+                    }
+                    let found: i64 = q.fetch_one(pool).await.map_err(db("looking up a change's commits"))?.try_get(0).map_err(db("looking up a change's commits"))?;
+                    if found as usize != chunk.len() {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+
             /// Register changes. A change already known under another id (see
             /// `existing_record`) is merged into that record: its id becomes an alias and its
             /// references (PR number, merge commit, commits) are added.
@@ -461,7 +506,11 @@ macro_rules! backend {
                            repository = COALESCE(changes.repository, excluded.repository), \
                            pr_number = COALESCE(changes.pr_number, excluded.pr_number), \
                            head_commit = COALESCE(changes.head_commit, excluded.head_commit), \
-                           merge_commit = COALESCE(excluded.merge_commit, changes.merge_commit)",
+                           merge_commit = COALESCE(excluded.merge_commit, changes.merge_commit) \
+                         WHERE (changes.repository IS NULL AND excluded.repository IS NOT NULL) \
+                            OR (changes.pr_number IS NULL AND excluded.pr_number IS NOT NULL) \
+                            OR (changes.head_commit IS NULL AND excluded.head_commit IS NOT NULL) \
+                            OR (excluded.merge_commit IS NOT NULL AND (changes.merge_commit IS NULL OR changes.merge_commit <> excluded.merge_commit))",
                     )
                     .bind(&record)
                     .bind(&c.repository)
@@ -1306,6 +1355,14 @@ macro_rules! backend {
                     .map_err(db("claiming jobs"))
             }
 
+            /// When the next job of these kinds that no one holds falls due (Unix ms).
+            pub async fn next_due(pool: &Pool, now: i64, kind: &str, only: bool) -> Result<Option<i64>, StoreError> {
+                let row = sqlx::query("SELECT MIN(run_after) FROM jobs WHERE (claimed_until IS NULL OR claimed_until < $1) AND ($2 = '' OR (kind = $2) = $3)")
+                    .bind(now).bind(kind).bind(only)
+                    .fetch_one(pool).await.map_err(db("reading the job queue"))?;
+                row.try_get(0).map_err(db("reading the job queue"))
+            }
+
             /// A job ran: delete it, unless it was enqueued again meanwhile (then release it
             /// to run again). Returns whether it was deleted.
             pub async fn finish_job(pool: &Pool, key: &str, worker: &str, generation: i64) -> Result<bool, StoreError> {
@@ -1462,6 +1519,11 @@ macro_rules! backend {
             }
 
             pub async fn set_posted_status(pool: &Pool, s: &PostedStatus) -> Result<(), StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("recording a posted status"))?;
+                set_posted_status_on(&mut conn, s).await
+            }
+
+            async fn set_posted_status_on(conn: &mut <$db as sqlx::Database>::Connection, s: &PostedStatus) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO posted_statuses (forge, repository, sha, context, state, description, target_url, change_id, posted_at) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                              ON CONFLICT (forge, repository, sha, context) DO UPDATE SET state = excluded.state, \
@@ -1469,7 +1531,7 @@ macro_rules! backend {
                              change_id = excluded.change_id, posted_at = excluded.posted_at")
                     .bind(&s.forge).bind(&s.repository).bind(&s.sha).bind(&s.context).bind(&s.state)
                     .bind(&s.description).bind(&s.target_url).bind(&s.change_id).bind(&s.posted_at)
-                    .execute(pool).await.map_err(db("recording a posted status"))?;
+                    .execute(&mut *conn).await.map_err(db("recording a posted status"))?;
                 Ok(())
             }
 
@@ -1627,6 +1689,28 @@ macro_rules! backend {
             }
 
             pub async fn save_evaluation(pool: &Pool, e: &EvaluationRow) -> Result<(), StoreError> {
+                let mut conn = pool.acquire().await.map_err(db("saving an evaluation"))?;
+                save_evaluation_on(&mut conn, e).await
+            }
+
+            /// What judging a change leaves, in one transaction: its evaluation, the status
+            /// posted for it, and its job finished. Returns whether the job was removed
+            /// (see `finish_job`).
+            pub async fn settle_evaluation(pool: &Pool, job: (&str, &str, i64), evaluation: Option<&EvaluationRow>, posted: Option<&PostedStatus>) -> Result<bool, StoreError> {
+                let (key, worker, generation) = job;
+                let mut tx = pool.begin_with($begin).await.map_err(db("settling an evaluation"))?;
+                if let Some(e) = evaluation {
+                    save_evaluation_on(&mut tx, e).await?;
+                }
+                if let Some(s) = posted {
+                    set_posted_status_on(&mut tx, s).await?;
+                }
+                let finished = finish_job_on(&mut tx, key, worker, generation).await?;
+                tx.commit().await.map_err(db("settling an evaluation"))?;
+                Ok(finished)
+            }
+
+            async fn save_evaluation_on(conn: &mut <$db as sqlx::Database>::Connection, e: &EvaluationRow) -> Result<(), StoreError> {
                 sqlx::query("INSERT INTO evaluations (change_id, repository, verdict, category, head_sha, authors, evaluated_at, evaluation) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                              ON CONFLICT (change_id) DO UPDATE SET repository = excluded.repository, verdict = excluded.verdict, \
@@ -1634,7 +1718,7 @@ macro_rules! backend {
                              evaluated_at = excluded.evaluated_at, evaluation = excluded.evaluation")
                     .bind(&e.change_id).bind(&e.repository).bind(&e.verdict).bind(&e.category)
                     .bind(&e.head_sha).bind(&e.authors).bind(&e.evaluated_at).bind(&e.evaluation)
-                    .execute(pool).await.map_err(db("saving an evaluation"))?;
+                    .execute(&mut *conn).await.map_err(db("saving an evaluation"))?;
                 Ok(())
             }
 

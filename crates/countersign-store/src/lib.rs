@@ -172,12 +172,20 @@ enum Pool {
 
 /// Run the same code against whichever backend is open.
 macro_rules! on_pool {
-    ($pool:expr, $module:ident :: $f:ident ( $($arg:expr),* )) => {
+    ($pool:expr, $module:ident :: $f:ident ( $($arg:expr),* $(,)? )) => {
         match $pool {
             Pool::Sqlite(p) => db::sqlite::$f(p $(, $arg)*).await,
             Pool::Postgres(p) => db::postgres::$f(p $(, $arg)*).await,
         }
     };
+}
+
+/// [`on_pool!`] for a write: taken in this store's turn ([`AsyncStore::write_turn`]).
+macro_rules! on_pool_write {
+    ($store:expr, $pool:expr, $module:ident :: $f:ident ( $($arg:expr),* $(,)? )) => {{
+        let _turn = $store.write_turn().await;
+        on_pool!($pool, $module::$f($($arg),*))
+    }};
 }
 
 mod proven;
@@ -188,6 +196,17 @@ pub enum JobKinds<'a> {
     Any,
     Only(&'a str),
     AllBut(&'a str),
+}
+
+impl<'a> JobKinds<'a> {
+    /// The SQL filter's parameters: a kind ('' for any) and whether it is the only one.
+    fn filter(self) -> (&'a str, bool) {
+        match self {
+            JobKinds::Any => ("", true),
+            JobKinds::Only(kind) => (kind, true),
+            JobKinds::AllBut(kind) => (kind, false),
+        }
+    }
 }
 
 /// Which backend a database URL names.
@@ -267,6 +286,9 @@ pub struct AsyncStore {
     /// What the last proof of the log established, so the next read proves only what was
     /// appended since ([`proven`]).
     proven: Mutex<Option<proven::ProvenPrefix>>,
+    /// SQLite's one write lock, taken in turn by this process's writers (see
+    /// [`AsyncStore::write_turn`]).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The blocking face of the store, for the CLI: each call runs the async core on a
@@ -360,7 +382,19 @@ impl AsyncStore {
             publishers: Default::default(),
             publish_errors: Default::default(),
             proven: Mutex::new(None),
+            writer: Default::default(),
         })
+    }
+
+    /// A turn at writing, on SQLite: this process's writers queue here, first come first
+    /// served, instead of meeting at SQLite's lock, whose busy handler sleeps (1, 2, 5, 10 …
+    /// ms) and lets a writer starve while others keep taking it. PostgreSQL takes row locks
+    /// and needs no turn. Held for one transaction; never while asking for another turn.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.pool {
+            Pool::Sqlite(_) => Some(self.writer.clone().lock_owned().await),
+            Pool::Postgres(_) => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -387,7 +421,7 @@ impl AsyncStore {
     pub async fn set_signer(&mut self, signer: LogSigner) -> Result<(), StoreError> {
         let vkey = signer.verifier().vkey();
         let pool = &self.pool;
-        on_pool!(pool, db::set_meta_if_absent("vkey", &vkey))?;
+        on_pool_write!(self, pool, db::set_meta_if_absent("vkey", &vkey))?;
         let stored = on_pool!(pool, db::get_meta("vkey"))?;
         match stored {
             Some(stored) if stored != vkey => Err(StoreError::KeyMismatch { store: stored, key: vkey }),
@@ -475,10 +509,22 @@ impl AsyncStore {
     }
 
     /// Register (or update) changes so evidence can be recorded about them.
+    /// A change registered already, with nothing new to add, is not written again (the
+    /// server registers a pull request on each of its events): that costs a read, not a
+    /// turn at the write lock.
     pub async fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError> {
         let pool = &self.pool;
+        let mut new = Vec::new();
+        for change in changes {
+            if !on_pool!(pool, db::registered_as_is(change))? {
+                new.push(change.clone());
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
         let now = now_rfc3339(self.clock);
-        on_pool!(pool, db::upsert_changes(changes, &now))
+        on_pool_write!(self, pool, db::upsert_changes(&new, &now))
     }
 
     /// Register only the changes not registered yet: a re-audit of a long history then
@@ -588,6 +634,7 @@ impl AsyncStore {
         let publishing = Publishing { publishers: self.publishers.clone(), errors: self.publish_errors.clone() };
         let task = tokio::spawn(group_committer(
             self.pool.clone(),
+            self.writer.clone(),
             signer,
             self.anchors.iter().map(|t| t.checkpoint.clone()).collect(),
             publishing,
@@ -675,7 +722,7 @@ impl AsyncStore {
         let now = now_rfc3339(self.clock);
         let anchors: Vec<Checkpoint> = self.anchors.iter().map(|t| t.checkpoint.clone()).collect();
         let anchors = &anchors;
-        let outcomes = on_pool!(pool, db::append_batch(signer, anchors, &refs, &now))?;
+        let outcomes = on_pool_write!(self, pool, db::append_batch(signer, anchors, &refs, &now))?;
         self.publish_latest().await?;
         Ok(outcomes)
     }
@@ -792,7 +839,7 @@ impl AsyncStore {
     #[doc(hidden)]
     pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64, StoreError> {
         let pool = &self.pool;
-        on_pool!(pool, db::execute_raw(sql))
+        on_pool_write!(self, pool, db::execute_raw(sql))
     }
 
     /// Accept a webhook delivery: once this returns `Accepted`, its raw bytes, its
@@ -911,7 +958,7 @@ impl AsyncStore {
     pub async fn set_posted_status(&self, status: &PostedStatus) -> Result<(), StoreError> {
         let pool = &self.pool;
         let status = PostedStatus { posted_at: now_rfc3339(self.clock), ..status.clone() };
-        on_pool!(pool, db::set_posted_status(&status))
+        on_pool_write!(self, pool, db::set_posted_status(&status))
     }
 
     /// Forget a posted verdict, so that the next evaluation posts it again.
@@ -923,7 +970,7 @@ impl AsyncStore {
         context: &str,
     ) -> Result<(), StoreError> {
         let pool = &self.pool;
-        on_pool!(pool, db::forget_posted_status(forge, repository, sha, context))
+        on_pool_write!(self, pool, db::forget_posted_status(forge, repository, sha, context))
     }
 
     /// Create an API token for `person` with `role`. The token is returned once; only its
@@ -933,7 +980,7 @@ impl AsyncStore {
             tokens::generate().map_err(|e| StoreError::Append(format!("no randomness for a token: {e}")))?;
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
-        on_pool!(pool, db::insert_token(&new.token_id, &hash, role.as_str(), person, note, &at))?;
+        on_pool_write!(self, pool, db::insert_token(&new.token_id, &hash, role.as_str(), person, note, &at))?;
         Ok(new)
     }
 
@@ -959,7 +1006,7 @@ impl AsyncStore {
     pub async fn revoke_token(&self, token_id: &str) -> Result<bool, StoreError> {
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
-        on_pool!(pool, db::revoke_token(token_id, &at))
+        on_pool_write!(self, pool, db::revoke_token(token_id, &at))
     }
 
     /// Create a sign-in account for `person` with `role`; `false` when they already have one.
@@ -968,7 +1015,7 @@ impl AsyncStore {
         let hash = hash_off_runtime(password.to_owned()).await?;
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
-        on_pool!(pool, db::insert_account(person, role.as_str(), &hash, &at))
+        on_pool_write!(self, pool, db::insert_account(person, role.as_str(), &hash, &at))
     }
 
     /// Give an account a new password (enabling it again, ending its sessions); `false` when
@@ -976,14 +1023,14 @@ impl AsyncStore {
     pub async fn set_password(&self, person: &str, password: &str) -> Result<bool, StoreError> {
         let hash = hash_off_runtime(password.to_owned()).await?;
         let pool = &self.pool;
-        on_pool!(pool, db::set_account_password(person, &hash))
+        on_pool_write!(self, pool, db::set_account_password(person, &hash))
     }
 
     /// Disable an account and end its sessions; `false` when there is no such enabled account.
     pub async fn disable_account(&self, person: &str) -> Result<bool, StoreError> {
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
-        on_pool!(pool, db::disable_account(person, &at))
+        on_pool_write!(self, pool, db::disable_account(person, &at))
     }
 
     pub async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
@@ -1019,7 +1066,11 @@ impl AsyncStore {
                 let lock_until = whole_second((self.clock)())
                     .saturating_add(jiff::SignedDuration::from_mins(accounts::LOCK_MINUTES))
                     .map_err(|e| StoreError::Append(e.to_string()))?;
-                on_pool!(pool, db::login_failed(person, accounts::MAX_FAILED_LOGINS, &lock_until.to_string()))?;
+                on_pool_write!(
+                    self,
+                    pool,
+                    db::login_failed(person, accounts::MAX_FAILED_LOGINS, &lock_until.to_string())
+                )?;
             }
             return Ok(None);
         }
@@ -1028,7 +1079,8 @@ impl AsyncStore {
         let csrf = accounts::random_hex().map_err(no_randomness)?;
         let now = whole_second((self.clock)());
         let expires_at = now.saturating_add(ttl).map_err(|e| StoreError::Append(e.to_string()))?;
-        on_pool!(
+        on_pool_write!(
+            self,
             pool,
             db::insert_session(
                 &accounts::session_digest(&cookie),
@@ -1058,14 +1110,14 @@ impl AsyncStore {
     /// End a session (signing out).
     pub async fn end_session(&self, cookie: &str) -> Result<(), StoreError> {
         let pool = &self.pool;
-        on_pool!(pool, db::delete_session(&accounts::session_digest(cookie)))
+        on_pool_write!(self, pool, db::delete_session(&accounts::session_digest(cookie)))
     }
 
     /// Remember one `log verify` run (`verified_at` is set from the clock).
     pub async fn record_verification(&self, entries: u64, ok: bool, summary: &str) -> Result<(), StoreError> {
         let pool = &self.pool;
         let row = VerificationRow { verified_at: now_rfc3339(self.clock), entries, ok, summary: summary.to_owned() };
-        on_pool!(pool, db::insert_verification(&row))
+        on_pool_write!(self, pool, db::insert_verification(&row))
     }
 
     /// The latest `log verify` run, if any.
@@ -1078,7 +1130,7 @@ impl AsyncStore {
     pub async fn save_evaluation(&self, row: &EvaluationRow) -> Result<(), StoreError> {
         let pool = &self.pool;
         let row = EvaluationRow { evaluated_at: now_rfc3339(self.clock), ..row.clone() };
-        on_pool!(pool, db::save_evaluation(&row))
+        on_pool_write!(self, pool, db::save_evaluation(&row))
     }
 
     pub async fn evaluation(&self, change_id: &str) -> Result<Option<EvaluationRow>, StoreError> {
@@ -1108,7 +1160,7 @@ impl AsyncStore {
     ) -> Result<(), StoreError> {
         let pool = &self.pool;
         let now = (self.clock)().as_millisecond();
-        on_pool!(pool, db::enqueue_job(key, kind, payload, run_after.as_millisecond(), now))
+        on_pool_write!(self, pool, db::enqueue_job(key, kind, payload, run_after.as_millisecond(), now))
     }
 
     /// Claim up to `limit` due jobs for `worker`, each for `lease` (after which another
@@ -1123,19 +1175,26 @@ impl AsyncStore {
         let pool = &self.pool;
         let now = (self.clock)().as_millisecond();
         let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
-        let (kind, only) = match kinds {
-            JobKinds::Any => ("", true),
-            JobKinds::Only(kind) => (kind, true),
-            JobKinds::AllBut(kind) => (kind, false),
-        };
-        on_pool!(pool, db::claim_jobs(worker, now, until, i64::from(limit), kind, only))
+        let (kind, only) = kinds.filter();
+        on_pool_write!(self, pool, db::claim_jobs(worker, now, until, i64::from(limit), kind, only))
+    }
+
+    /// When the next job of these kinds that no worker holds falls due: a worker with
+    /// nothing to do sleeps until then (or its poll interval, if sooner) instead of a whole
+    /// interval. `None` when there is none.
+    pub async fn next_job_due(&self, kinds: JobKinds<'_>) -> Result<Option<Timestamp>, StoreError> {
+        let pool = &self.pool;
+        let now = (self.clock)().as_millisecond();
+        let (kind, only) = kinds.filter();
+        let due = on_pool!(pool, db::next_due(now, kind, only))?;
+        Ok(due.and_then(|ms| Timestamp::from_millisecond(ms).ok()))
     }
 
     /// A claimed job ran: removed, unless it was enqueued again meanwhile (then it runs
     /// again). Returns whether it was removed.
     pub async fn finish_job(&self, job: &JobRow, worker: &str) -> Result<bool, StoreError> {
         let pool = &self.pool;
-        on_pool!(pool, db::finish_job(&job.key, worker, job.generation))
+        on_pool_write!(self, pool, db::finish_job(&job.key, worker, job.generation))
     }
 
     /// Settle a processed delivery in one commit: its pull-request note, the jobs it
@@ -1144,20 +1203,41 @@ impl AsyncStore {
         let pool = &self.pool;
         let at = now_rfc3339(self.clock);
         let now = (self.clock)().as_millisecond();
-        on_pool!(pool, db::settle_delivery(settlement, &at, now))
+        on_pool_write!(self, pool, db::settle_delivery(settlement, &at, now))
+    }
+
+    /// Settle a judged change in one commit: its evaluation and the status posted for it
+    /// (each when there is one; their times are set from the clock), and its job finished.
+    /// Returns whether the job was removed (see [`AsyncStore::finish_job`]).
+    pub async fn settle_evaluation(
+        &self,
+        job: &JobRow,
+        worker: &str,
+        evaluation: Option<&EvaluationRow>,
+        posted: Option<&PostedStatus>,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let at = now_rfc3339(self.clock);
+        let evaluation = evaluation.map(|e| EvaluationRow { evaluated_at: at.clone(), ..e.clone() });
+        let posted = posted.map(|p| PostedStatus { posted_at: at.clone(), ..p.clone() });
+        on_pool_write!(
+            self,
+            pool,
+            db::settle_evaluation((&job.key, worker, job.generation), evaluation.as_ref(), posted.as_ref())
+        )
     }
 
     /// A claimed job failed: it runs again after `delay`, and keeps the error.
     pub async fn retry_job(&self, job: &JobRow, worker: &str, error: &str, delay: Duration) -> Result<(), StoreError> {
         let pool = &self.pool;
         let at = (self.clock)().as_millisecond().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
-        on_pool!(pool, db::retry_job(&job.key, worker, error, at))
+        on_pool_write!(self, pool, db::retry_job(&job.key, worker, error, at))
     }
 
     /// Give back every job `worker` holds (graceful shutdown).
     pub async fn release_jobs(&self, worker: &str) -> Result<u64, StoreError> {
         let pool = &self.pool;
-        on_pool!(pool, db::release_jobs(worker))
+        on_pool_write!(self, pool, db::release_jobs(worker))
     }
 
     /// The job queue: how many wait, and since when the oldest was due.
@@ -1952,6 +2032,7 @@ fn publish_to(publishers: &[Box<dyn publish::CheckpointPublisher>], errors: &Mut
 
 async fn group_committer(
     pool: Pool,
+    writer: Arc<tokio::sync::Mutex<()>>,
     signer: LogSigner,
     anchors: Vec<Checkpoint>,
     publishing: Publishing,
@@ -1991,12 +2072,16 @@ async fn group_committer(
     async fn append(
         appender: &mut Appender,
         pool: &Pool,
+        writer: &tokio::sync::Mutex<()>,
         signer: &LogSigner,
         entries: &[&db::PreparedEntry],
         now: &str,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         match (appender, pool) {
-            (Appender::Sqlite(a), Pool::Sqlite(p)) => a.append(p, signer, entries, now).await,
+            (Appender::Sqlite(a), Pool::Sqlite(p)) => {
+                let _turn = writer.lock().await;
+                a.append(p, signer, entries, now).await
+            }
             (Appender::Postgres(a), Pool::Postgres(p)) => a.append(p, signer, entries, now).await,
             _ => Err(StoreError::Append("backend mismatch".into())),
         }
@@ -2011,7 +2096,7 @@ async fn group_committer(
         }
         let entries: Vec<&db::PreparedEntry> = jobs.iter().map(|(e, _)| e).collect();
         let now = now_rfc3339(clock);
-        match append(&mut appender, &pool, &signer, &entries, &now).await {
+        match append(&mut appender, &pool, &writer, &signer, &entries, &now).await {
             Ok(outcomes) => {
                 publish(&pool, &publishing).await;
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {
@@ -2026,7 +2111,8 @@ async fn group_committer(
             Err(_) => {
                 // One bad entry must not fail the others: retry them one by one.
                 for (entry, done) in jobs {
-                    let result = append(&mut appender, &pool, &signer, &[&entry], &now).await.map(|mut o| o.remove(0));
+                    let result =
+                        append(&mut appender, &pool, &writer, &signer, &[&entry], &now).await.map(|mut o| o.remove(0));
                     if result.is_ok() {
                         publish(&pool, &publishing).await;
                     }

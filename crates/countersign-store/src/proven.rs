@@ -17,11 +17,13 @@
 //! is caught, and one deleted or re-indexed cannot go unnoticed, because the selection
 //! comes from memory. A newest checkpoint smaller than `n` is a rollback.
 //!
-//! A full proof runs instead of an extension when there is no prefix yet, when an
-//! extension does not reach the checkpoint's root (the full proof names the fault), and
-//! once the log has doubled since the last full proof (at least 10,000 entries later):
-//! that re-checks every checkpoint, the stored tree nodes and the log state, which
-//! verdicts do not read, at a constant cost per appended entry.
+//! A full proof runs instead of an extension when there is no prefix yet, and when an
+//! extension does not reach the checkpoint's root (the full proof names the fault). Once
+//! the log has doubled since the last full proof (at least 10,000 entries later), one read
+//! proves the whole log again while the others go on extending the prefix, and the two
+//! must agree: that re-checks every checkpoint, the stored tree nodes and the log state,
+//! which verdicts do not read, at a constant cost per appended entry, without stalling
+//! the reads beside it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -45,6 +47,8 @@ pub(crate) struct ProvenPrefix {
     by_kind: HashMap<&'static str, Vec<u64>>,
     /// The size the last full proof reached.
     fully_proven: u64,
+    /// A read is proving the whole log again, beside the others.
+    reproving: bool,
 }
 
 impl ProvenPrefix {
@@ -111,7 +115,18 @@ impl Store {
     pub(crate) fn proven_select(&self, selection: &Selection<'_>) -> Result<Vec<RecordedEvidence>, StoreError> {
         let mut guard = self.core.proven.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut picked = Vec::new();
-        let Some(mut prefix) = guard.take().filter(|p| !p.due_for_full_proof()) else {
+        if let Some(prefix) = guard.as_mut().filter(|p| p.due_for_full_proof() && !p.reproving) {
+            // Prove everything again, beside the others: they go on extending the prefix.
+            prefix.reproving = true;
+            drop(guard);
+            for (e, _) in self.reprove()? {
+                if selection.matches(&e) {
+                    picked.push(e);
+                }
+            }
+            return Ok(picked);
+        }
+        let Some(mut prefix) = guard.take() else {
             for (e, _) in self.prove_all(&mut guard)? {
                 if selection.matches(&e) {
                     picked.push(e);
@@ -165,6 +180,37 @@ impl Store {
             check_extends(&old, &proven)?;
         }
         *prefix = Some(proven);
+        Ok(entries)
+    }
+
+    /// Prove the whole log without holding the prefix's lock, then keep the longer of what
+    /// it proved and the prefix (extended meanwhile by other reads): the two must hold the
+    /// same leaves where both reach. On a failure the prefix is forgotten.
+    fn reprove(&self) -> Result<Vec<(RecordedEvidence, Vec<u8>)>, StoreError> {
+        let proof = self.prove_log();
+        let mut guard = self.core.proven.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = guard.take();
+        let entries = proof?;
+        let mut proven = ProvenPrefix::default();
+        for (e, bytes) in &entries {
+            proven.push(e, merkle::leaf_hash(bytes));
+        }
+        proven.fully_proven = proven.size();
+        *guard = Some(match current {
+            Some(mut current) => {
+                let (short, long) =
+                    if current.size() <= proven.size() { (&current, &proven) } else { (&proven, &current) };
+                check_extends(short, long)?;
+                if current.size() > proven.size() {
+                    current.fully_proven = proven.size();
+                    current.reproving = false;
+                    current
+                } else {
+                    proven
+                }
+            }
+            None => proven,
+        });
         Ok(entries)
     }
 
