@@ -343,6 +343,19 @@ macro_rules! change_columns {
     };
 }
 
+/// Append `$first, $first+1, …` (`count` placeholders) and a closing parenthesis: the rest of
+/// an `IN (` list.
+fn placeholders(sql: &mut String, first: usize, count: usize) {
+    for n in first..first + count {
+        if n > first {
+            sql.push_str(", ");
+        }
+        sql.push('$');
+        sql.push_str(&n.to_string());
+    }
+    sql.push(')');
+}
+
 macro_rules! backend {
     ($module:ident, $db:ty, begin = $begin:expr, lock_state = $lock_state:expr, multi = $multi:expr, claim = $claim:expr) => {
         pub(crate) mod $module {
@@ -463,14 +476,7 @@ macro_rules! backend {
                 commits.dedup();
                 for chunk in commits.chunks(500) {
                     let mut sql = String::from("SELECT COUNT(*) FROM change_commits WHERE change_id = $1 AND commit_id IN (");
-                    for n in 0..chunk.len() {
-                        if n > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('$');
-                        sql.push_str(&(n + 2).to_string());
-                    }
-                    sql.push(')');
+                    placeholders(&mut sql, 2, chunk.len());
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&c.id);
                     for commit in chunk {
                         q = q.bind(*commit);
@@ -727,14 +733,7 @@ macro_rules! backend {
                 let mut found = std::collections::HashMap::new();
                 for chunk in keys.chunks(500) {
                     let mut sql = String::from("SELECT idempotency_key, idx FROM log_entries WHERE idempotency_key IN (");
-                    for i in 0..chunk.len() {
-                        if i > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('$');
-                        sql.push_str(&(i + 1).to_string());
-                    }
-                    sql.push(')');
+                    placeholders(&mut sql, 1, chunk.len());
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for key in chunk {
                         q = q.bind(*key);
@@ -1114,14 +1113,8 @@ macro_rules! backend {
                 let mut out = Vec::with_capacity(indices.len());
                 for chunk in indices.chunks(500) {
                     let mut sql = String::from("SELECT idx, envelope, kind, change_id, recorded_at, recorded_by FROM log_entries WHERE idx IN (");
-                    for n in 1..=chunk.len() {
-                        if n > 1 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('$');
-                        sql.push_str(&n.to_string());
-                    }
-                    sql.push_str(") ORDER BY idx");
+                    placeholders(&mut sql, 1, chunk.len());
+                    sql.push_str(" ORDER BY idx");
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for index in chunk {
                         q = q.bind((*index).min(i64::MAX as u64) as i64);

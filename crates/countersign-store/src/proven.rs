@@ -67,6 +67,16 @@ impl ProvenPrefix {
         self.by_kind.entry(e.evidence.kind()).or_default().push(e.index);
     }
 
+    /// What a full proof that read `entries` established.
+    fn of_full_proof(entries: &[(RecordedEvidence, Vec<u8>)]) -> Self {
+        let mut proven = Self::default();
+        for (e, bytes) in entries {
+            proven.push(e, merkle::leaf_hash(bytes));
+        }
+        proven.fully_proven = proven.size();
+        proven
+    }
+
     fn due_for_full_proof(&self) -> bool {
         self.size() - self.fully_proven >= self.fully_proven.max(REPROVE_AFTER_AT_LEAST)
     }
@@ -106,6 +116,11 @@ impl Selection<'_> {
         self.kinds.contains(&e.evidence.kind())
             || e.change_id.as_ref().is_some_and(|c| self.any_change || self.changes.contains(c))
     }
+
+    /// The entries of a full proof this selection picks.
+    fn pick(&self, entries: Vec<(RecordedEvidence, Vec<u8>)>) -> Vec<RecordedEvidence> {
+        entries.into_iter().map(|(e, _)| e).filter(|e| self.matches(e)).collect()
+    }
 }
 
 impl Store {
@@ -114,25 +129,14 @@ impl Store {
     /// [`StoreError::Tampered`] and forgets the prefix, so the next read proves everything.
     pub(crate) fn proven_select(&self, selection: &Selection<'_>) -> Result<Vec<RecordedEvidence>, StoreError> {
         let mut guard = self.core.proven.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut picked = Vec::new();
         if let Some(prefix) = guard.as_mut().filter(|p| p.due_for_full_proof() && !p.reproving) {
             // Prove everything again, beside the others: they go on extending the prefix.
             prefix.reproving = true;
             drop(guard);
-            for (e, _) in self.reprove()? {
-                if selection.matches(&e) {
-                    picked.push(e);
-                }
-            }
-            return Ok(picked);
+            return Ok(selection.pick(self.reprove()?));
         }
         let Some(mut prefix) = guard.take() else {
-            for (e, _) in self.prove_all(&mut guard)? {
-                if selection.matches(&e) {
-                    picked.push(e);
-                }
-            }
-            return Ok(picked);
+            return Ok(selection.pick(self.prove_all(&mut guard)?));
         };
         let before = prefix.size();
         let mut fresh = Vec::new();
@@ -140,18 +144,13 @@ impl Store {
             // The extension did not reach the signed root: prove everything, which names
             // the fault (or, should a concurrent append explain it, succeeds).
             *guard = Some(prefix);
-            for (e, _) in self.prove_all(&mut guard)? {
-                if selection.matches(&e) {
-                    picked.push(e);
-                }
-            }
-            return Ok(picked);
+            return Ok(selection.pick(self.prove_all(&mut guard)?));
         }
         let old: Vec<(u64, Hash)> =
             prefix.select(selection, before).into_iter().map(|i| (i, prefix.leaves[i as usize])).collect();
         *guard = Some(prefix);
         drop(guard);
-        picked = self.read_proven(&old).inspect_err(|_| self.forget_proven())?;
+        let mut picked = self.read_proven(&old).inspect_err(|_| self.forget_proven())?;
         picked.append(&mut fresh);
         Ok(picked)
     }
@@ -171,11 +170,7 @@ impl Store {
     ) -> Result<Vec<(RecordedEvidence, Vec<u8>)>, StoreError> {
         let old = prefix.take();
         let entries = self.prove_log()?;
-        let mut proven = ProvenPrefix::default();
-        for (e, bytes) in &entries {
-            proven.push(e, merkle::leaf_hash(bytes));
-        }
-        proven.fully_proven = proven.size();
+        let proven = ProvenPrefix::of_full_proof(&entries);
         if let Some(old) = old {
             check_extends(&old, &proven)?;
         }
@@ -191,11 +186,7 @@ impl Store {
         let mut guard = self.core.proven.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let current = guard.take();
         let entries = proof?;
-        let mut proven = ProvenPrefix::default();
-        for (e, bytes) in &entries {
-            proven.push(e, merkle::leaf_hash(bytes));
-        }
-        proven.fully_proven = proven.size();
+        let proven = ProvenPrefix::of_full_proof(&entries);
         *guard = Some(match current {
             Some(mut current) => {
                 let (short, long) =
@@ -224,8 +215,18 @@ impl Store {
         fresh: &mut Vec<RecordedEvidence>,
     ) -> Result<bool, StoreError> {
         let pool = &self.core.pool;
-        let verifier = self.handle.block_on(self.core.trusted_verifier())?;
+        let verifier = match self.handle.block_on(self.core.trusted_verifier()) {
+            Ok(verifier) => verifier,
+            // No key: the full proof says whether a store without one is acceptable (empty).
+            Err(StoreError::NotInitialized) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         let Some((size, note)) = self.handle.block_on(async { on_pool!(pool, db::latest_checkpoint()) })? else {
+            if prefix.size() == 0 {
+                // Nothing proven and nothing signed: the full proof says whether the log is
+                // empty, as it must be.
+                return Ok(false);
+            }
             return Err(StoreError::Tampered(format!(
                 "this store proved {} entries of its log, and now it has no signed checkpoint: the checkpoints were deleted",
                 prefix.size()

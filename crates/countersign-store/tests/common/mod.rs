@@ -309,6 +309,34 @@ macro_rules! suite {
             }
         }
 
+        /// The server registers a pull request on each of its events. Registering it again
+        /// as it is writes nothing; registering it with something new (a new commit, its
+        /// merge commit) still adds it.
+        #[test]
+        fn s000_03_registering_a_change_again_adds_only_what_is_new() {
+            let db = test_db();
+            let store = open(&db);
+            let again = ChangeRef {
+                id: CHANGE.into(),
+                repository: Some("acme/app".into()),
+                pr_number: Some(7),
+                head_commit: Some(COMMIT.into()),
+                merge_commit: None,
+                commits: vec![COMMIT.into()],
+            };
+            store.upsert_changes(std::slice::from_ref(&again)).unwrap();
+            assert_eq!(store.change_records().unwrap().len(), 1);
+            let (pushed, merged) = ("3333333333333333333333333333333333333333", "4444444444444444444444444444444444444444");
+            for name in [pushed, merged] {
+                assert!(store.resolve_change(name).unwrap().is_none(), "{name} is not registered yet");
+            }
+            let grown = ChangeRef { commits: vec![COMMIT.into(), pushed.into()], merge_commit: Some(merged.into()), ..again };
+            store.upsert_changes(&[grown]).unwrap();
+            for name in [pushed, merged, COMMIT] {
+                assert_eq!(store.resolve_change(name).unwrap().map(|c| c.id).as_deref(), Some(CHANGE), "{name}");
+            }
+        }
+
         /// Issue 6 §2: `pr#7` registered while open, then the squash commit `audit` sees
         /// ("… (#7)", same repository and PR number) is the same change: its id becomes an
         /// alias, and evidence recorded under either name belongs to the one record.
@@ -575,6 +603,20 @@ macro_rules! suite {
             }
             // The reads saw the log grow: 3 + 1 entries a round, and the approval once.
             assert_eq!(sizes, vec![4, 9, 13, 17]);
+        }
+
+        /// A store with its key and nothing recorded yet has no checkpoint: read after read,
+        /// that is an empty log, not a deleted checkpoint (CLI commands read several times).
+        #[test]
+        fn x04_an_empty_log_reads_as_empty_read_after_read() {
+            let db = test_db();
+            let store = open(&db);
+            for _ in 0..3 {
+                assert!(store.evidence_for(&[CHANGE]).unwrap().is_empty());
+                assert!(store.evidence_of_kinds(&["deploy"]).unwrap().is_empty());
+            }
+            store.record(&check(1)).unwrap();
+            assert_eq!(store.evidence_for(&[CHANGE]).unwrap().len(), 1);
         }
 
         #[test]
