@@ -117,8 +117,6 @@ pub enum Outcome {
     Skipped(String),
 }
 
-/// Run one `evaluate` job: judge the pull request, post the verdict on its head, or on the
-/// merge queue's commit `onto`.
 /// What an evaluation leaves in the store, written with its job finished in one commit
 /// ([`countersign_store::AsyncStore::settle_evaluation`]): one durable write per judgement.
 #[derive(Debug, Default)]
@@ -127,6 +125,9 @@ pub struct Settlement {
     pub posted: Option<PostedStatus>,
 }
 
+/// Run one `evaluate` job: judge the pull request, post the verdict on its head, or on the
+/// merge queue's commit `onto`. What it leaves in the store is returned, for the caller to
+/// settle with the job.
 pub async fn evaluate(
     state: &Arc<AppState>,
     change_id: &str,
