@@ -70,20 +70,23 @@ pub fn signer(seed: u8) -> LogSigner {
 pub const CHANGE: &str = "pr#7";
 pub const COMMIT: &str = "1111111111111111111111111111111111111111";
 
+/// The one change [`open`] registers: `pr#7`, open, with one commit.
+pub fn change_ref() -> ChangeRef {
+    ChangeRef {
+        id: CHANGE.into(),
+        repository: Some("acme/app".into()),
+        pr_number: Some(7),
+        head_commit: Some(COMMIT.into()),
+        merge_commit: None,
+        commits: vec![COMMIT.into()],
+    }
+}
+
 /// Open a store with the test key and one registered change.
 pub fn open(db: &TestDb) -> Store {
     let mut store = Store::open(&db.url, &OpenOptions { create: true, clock: jiff::Timestamp::now }).unwrap();
     store.set_signer(signer(1)).unwrap();
-    store
-        .upsert_changes(&[ChangeRef {
-            id: CHANGE.into(),
-            repository: Some("acme/app".into()),
-            pr_number: Some(7),
-            head_commit: Some(COMMIT.into()),
-            merge_commit: None,
-            commits: vec![COMMIT.into()],
-        }])
-        .unwrap();
+    store.upsert_changes(&[change_ref()]).unwrap();
     store
 }
 
@@ -316,14 +319,7 @@ macro_rules! suite {
         fn s000_03_registering_a_change_again_adds_only_what_is_new() {
             let db = test_db();
             let store = open(&db);
-            let again = ChangeRef {
-                id: CHANGE.into(),
-                repository: Some("acme/app".into()),
-                pr_number: Some(7),
-                head_commit: Some(COMMIT.into()),
-                merge_commit: None,
-                commits: vec![COMMIT.into()],
-            };
+            let again = change_ref();
             store.upsert_changes(std::slice::from_ref(&again)).unwrap();
             assert_eq!(store.change_records().unwrap().len(), 1);
             let (pushed, merged) = ("3333333333333333333333333333333333333333", "4444444444444444444444444444444444444444");
