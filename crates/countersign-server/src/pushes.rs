@@ -163,12 +163,13 @@ fn judge_blocking(
     // topic branch fetches nothing): by the policy at `before` when the git directory has
     // it, else by the default branch's.
     let has_before = repo.has_commit(&job.before);
-    let decided_at = match has_before {
-        true => job.before.clone(),
-        false => match crate::governed::default_branch(&repo) {
+    let decided_at = if has_before {
+        job.before.clone()
+    } else {
+        match crate::governed::default_branch(&repo) {
             Some((_, tip)) => tip,
             None => return Ok(Err("not judged: the git-dir has no default branch to read the policy from".into())),
-        },
+        }
     };
     let found = match policy_at(&repo, &decided_at)? {
         Ok(found) => found,
@@ -189,12 +190,13 @@ fn judge_blocking(
         );
     }
     // The policy as it stood before the push: a push cannot loosen the rules it is judged by.
-    let (policy, text) = match has_before {
-        true => found,
-        false => match policy_at(&repo, &job.before)? {
+    let (policy, text) = if has_before {
+        found
+    } else {
+        match policy_at(&repo, &job.before)? {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
-        },
+        }
     };
     let walk = countersign_git::WalkOptions {
         range: Some(format!("{}..{}", job.before, job.after)),

@@ -454,16 +454,14 @@ macro_rules! backend {
             /// Whether registering `c` would change nothing: its own record exists with every
             /// reference it names (see `upsert_changes`) and every one of its commits.
             pub async fn registered_as_is(pool: &Pool, c: &crate::ChangeRef) -> Result<bool, StoreError> {
-                let err = db("looking up a change");
                 let Some(row) = sqlx::query("SELECT repository, pr_number, head_commit, merge_commit FROM changes WHERE id = $1")
-                    .bind(&c.id).fetch_optional(pool).await.map_err(err)? else {
+                    .bind(&c.id).fetch_optional(pool).await.map_err(db("looking up a change"))? else {
                     return Ok(false);
                 };
-                let err = db("looking up a change");
-                let repository: Option<String> = row.try_get(0).map_err(err)?;
-                let pr_number: Option<i64> = row.try_get(1).map_err(db("looking up a change"))?;
-                let head: Option<String> = row.try_get(2).map_err(db("looking up a change"))?;
-                let merge: Option<String> = row.try_get(3).map_err(db("looking up a change"))?;
+                let (repository, pr_number, head, merge) = (|| {
+                    Ok::<_, sqlx::Error>((row.try_get::<Option<String>, _>(0)?, row.try_get::<Option<i64>, _>(1)?, row.try_get::<Option<String>, _>(2)?, row.try_get::<Option<String>, _>(3)?))
+                })()
+                .map_err(db("looking up a change"))?;
                 let same = (repository.is_some() || c.repository.is_none())
                     && (pr_number.is_some() || c.pr_number.is_none())
                     && (head.is_some() || c.head_commit.is_none())
@@ -512,11 +510,7 @@ macro_rules! backend {
                            repository = COALESCE(changes.repository, excluded.repository), \
                            pr_number = COALESCE(changes.pr_number, excluded.pr_number), \
                            head_commit = COALESCE(changes.head_commit, excluded.head_commit), \
-                           merge_commit = COALESCE(excluded.merge_commit, changes.merge_commit) \
-                         WHERE (changes.repository IS NULL AND excluded.repository IS NOT NULL) \
-                            OR (changes.pr_number IS NULL AND excluded.pr_number IS NOT NULL) \
-                            OR (changes.head_commit IS NULL AND excluded.head_commit IS NOT NULL) \
-                            OR (excluded.merge_commit IS NOT NULL AND (changes.merge_commit IS NULL OR changes.merge_commit <> excluded.merge_commit))",
+                           merge_commit = COALESCE(excluded.merge_commit, changes.merge_commit)",
                     )
                     .bind(&record)
                     .bind(&c.repository)

@@ -190,6 +190,9 @@ macro_rules! on_pool_write {
 
 mod proven;
 
+/// Rows a streamed read of entries or tree nodes hands over at a time.
+const STREAM_CHUNK: usize = 8_192;
+
 /// Which jobs a worker claims: any, one kind only (a lane of its own), or all but one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKinds<'a> {
@@ -1579,7 +1582,6 @@ impl Store {
     ) -> Result<Result<AuditSummary, VerifyFailure>, StoreError> {
         use rayon::prelude::*;
         use std::collections::BTreeMap;
-        const CHUNK: usize = 8_192;
         const CHECKPOINT_PAGE: u64 = 10_000;
         const ROUNDS: usize = 8;
         let failure =
@@ -1632,7 +1634,7 @@ impl Store {
                     n.stop();
                     n.cursor
                 });
-                let nodes = nodes.insert(NodeStream::start(&self.handle, pool, after, CHUNK));
+                let nodes = nodes.insert(NodeStream::start(&self.handle, pool, after, STREAM_CHUNK));
                 if latest > upto {
                     // Entries [upto, latest), with the checkpoints up to `latest`.
                     let (tx, mut rx) = mpsc::channel(2);
@@ -1868,6 +1870,21 @@ impl Store {
             )));
         }
         Ok(audit.finish())
+    }
+
+    /// Stream entries `[from, to)` in chunks into `out`, on the store's runtime.
+    fn stream_entries(
+        &self,
+        from: u64,
+        to: u64,
+        out: mpsc::Sender<Result<db::EntryChunk, StoreError>>,
+    ) -> tokio::task::JoinHandle<()> {
+        match &self.core.pool {
+            Pool::Sqlite(p) => self.handle.spawn(db::sqlite::stream_entries(p.clone(), from, to, STREAM_CHUNK, out)),
+            Pool::Postgres(p) => {
+                self.handle.spawn(db::postgres::stream_entries(p.clone(), from, to, STREAM_CHUNK, out))
+            }
+        }
     }
 
     /// A trusted checkpoint whose root the log does not reach: a fork when the store holds

@@ -58,8 +58,13 @@ impl ProvenPrefix {
 
     /// Add the next proven entry.
     fn push(&mut self, e: &RecordedEvidence, leaf: Hash) {
-        debug_assert_eq!(e.index, self.size());
         self.frontier.push_leaf(leaf);
+        self.record(e, leaf);
+    }
+
+    /// Keep the next proven entry's leaf and index it (the frontier already holds it).
+    fn record(&mut self, e: &RecordedEvidence, leaf: Hash) {
+        debug_assert_eq!(e.index, self.leaves.len() as u64);
         self.leaves.push(leaf);
         if let Some(change) = &e.change_id {
             self.by_change.entry(change.clone()).or_default().push(e.index);
@@ -258,7 +263,7 @@ impl Store {
         if checkpoint.size == from {
             return Ok(checkpoint.root == prefix.frontier.root());
         }
-        let mut grown = ProvenPrefix { frontier: prefix.frontier.clone(), ..Default::default() };
+        let mut frontier = prefix.frontier.clone();
         let mut added = Vec::new();
         let (tx, mut rx) = mpsc::channel(2);
         let reader = self.stream_entries(from, checkpoint.size, tx);
@@ -276,20 +281,21 @@ impl Store {
                     let Ok(e) = checked_entry(*index, bytes, columns) else {
                         return Ok(false);
                     };
-                    grown.frontier.push_leaf(leaf);
+                    frontier.push_leaf(leaf);
                     added.push((e, leaf));
                     next += 1;
                 }
             }
-            Ok(next == checkpoint.size && grown.frontier.root() == checkpoint.root)
+            Ok(next == checkpoint.size && frontier.root() == checkpoint.root)
         })();
         drop(rx);
         reader.abort();
         if !read? {
             return Ok(false);
         }
+        prefix.frontier = frontier;
         for (e, leaf) in added {
-            prefix.push(&e, leaf);
+            prefix.record(&e, leaf);
             if selection.matches(&e) {
                 fresh.push(e);
             }
@@ -323,20 +329,6 @@ impl Store {
             })?);
         }
         Ok(out)
-    }
-
-    /// Stream entries `[from, to)` in chunks into `out`, on the store's runtime.
-    pub(crate) fn stream_entries(
-        &self,
-        from: u64,
-        to: u64,
-        out: mpsc::Sender<Result<db::EntryChunk, StoreError>>,
-    ) -> tokio::task::JoinHandle<()> {
-        const CHUNK: usize = 8_192;
-        match &self.core.pool {
-            Pool::Sqlite(p) => self.handle.spawn(db::sqlite::stream_entries(p.clone(), from, to, CHUNK, out)),
-            Pool::Postgres(p) => self.handle.spawn(db::postgres::stream_entries(p.clone(), from, to, CHUNK, out)),
-        }
     }
 }
 
