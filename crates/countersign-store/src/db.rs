@@ -116,7 +116,7 @@ pub(crate) struct IndexColumns {
 }
 
 impl EntryChunk {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Self {
             indices: Vec::with_capacity(n),
             hashes: Vec::with_capacity(n),
@@ -1188,6 +1188,7 @@ macro_rules! backend {
 
             /// Stream every entry in index order, in chunks of `chunk` rows, into `out`
             /// (one query, read as a cursor; stops when the receiver goes away).
+            #[allow(dead_code)] // SQLite scans with crate::sqlite_scan instead
             pub async fn stream_entries(pool: Pool, from: u64, to: u64, chunk: usize, out: tokio::sync::mpsc::Sender<Result<EntryChunk, StoreError>>) {
                 use futures_util::TryStreamExt as _;
                 let mut rows = sqlx::query("SELECT idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
@@ -1240,6 +1241,7 @@ macro_rules! backend {
             /// Stored tree nodes in the order a growing tree completes them (by the leaf count
             /// at which each completes, `(idx + 1) << level`, then level), after `after` in that
             /// order (`(0, -1)` for all). One statement, so one snapshot of the table.
+            #[allow(dead_code)] // SQLite scans with crate::sqlite_scan instead
             pub async fn stream_nodes(pool: Pool, after: (i64, i32), chunk: usize, out: tokio::sync::mpsc::Sender<Result<NodeChunk, StoreError>>) {
                 use futures_util::TryStreamExt as _;
                 let mut rows = sqlx::query("SELECT level, idx, hash FROM tree_nodes \

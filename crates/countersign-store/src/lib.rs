@@ -188,7 +188,9 @@ macro_rules! on_pool_write {
     }};
 }
 
+mod index_fields;
 mod proven;
+mod sqlite_scan;
 
 /// Rows a streamed read of entries or tree nodes hands over at a time.
 const STREAM_CHUNK: usize = 8_192;
@@ -1664,13 +1666,21 @@ impl Store {
                             if let Err(f) = load_until(&mut audit, next)? {
                                 return Ok(Err(f));
                             }
-                            // Decode every entry and check its index columns (in parallel).
-                            let decoded: Vec<Result<RecordedEvidence, String>> = chunk
+                            // Check every entry's index columns (in parallel): decoded whole for
+                            // a visitor, else only the four fields they repeat, and whole only
+                            // when those do not match (the full decode names the problem).
+                            let visiting = visit.is_some();
+                            let decoded: Vec<Result<Option<RecordedEvidence>, String>> = chunk
                                 .indices
                                 .par_iter()
                                 .zip(&chunk.bytes)
                                 .zip(&chunk.columns)
-                                .map(|((index, bytes), columns)| checked_entry(*index, bytes, columns))
+                                .map_init(Vec::new, |scratch, ((index, bytes), columns)| {
+                                    if !visiting && index_fields::columns_match(bytes, columns, scratch) {
+                                        return Ok(None);
+                                    }
+                                    checked_entry(*index, bytes, columns).map(Some)
+                                })
                                 .collect();
                             let refs: Vec<EntryRef<'_>> = chunk
                                 .indices
@@ -1741,7 +1751,7 @@ impl Store {
                                         }
                                     }
                                 }
-                                if let Some(visit) = visit.as_mut() {
+                                if let (Some(visit), Some(evidence)) = (visit.as_mut(), evidence) {
                                     visit(evidence, &chunk.bytes[i]);
                                 }
                             }
@@ -1880,7 +1890,11 @@ impl Store {
         out: mpsc::Sender<Result<db::EntryChunk, StoreError>>,
     ) -> tokio::task::JoinHandle<()> {
         match &self.core.pool {
-            Pool::Sqlite(p) => self.handle.spawn(db::sqlite::stream_entries(p.clone(), from, to, STREAM_CHUNK, out)),
+            Pool::Sqlite(p) => {
+                let (runtime, pool) = (self.handle.clone(), p.clone());
+                self.handle
+                    .spawn_blocking(move || sqlite_scan::stream_entries(&runtime, &pool, from, to, STREAM_CHUNK, &out))
+            }
             Pool::Postgres(p) => {
                 self.handle.spawn(db::postgres::stream_entries(p.clone(), from, to, STREAM_CHUNK, out))
             }
@@ -2156,7 +2170,10 @@ impl NodeStream {
     fn start(handle: &tokio::runtime::Handle, pool: &Pool, after: (i64, i32), chunk: usize) -> NodeStream {
         let (tx, rx) = mpsc::channel(2);
         let reader = match pool {
-            Pool::Sqlite(p) => handle.spawn(db::sqlite::stream_nodes(p.clone(), after, chunk, tx)),
+            Pool::Sqlite(p) => {
+                let (runtime, pool) = (handle.clone(), p.clone());
+                handle.spawn_blocking(move || sqlite_scan::stream_nodes(&runtime, &pool, after, chunk, &tx))
+            }
             Pool::Postgres(p) => handle.spawn(db::postgres::stream_nodes(p.clone(), after, chunk, tx)),
         };
         NodeStream { rx, reader, buffered: Default::default(), cursor: after }
@@ -2178,6 +2195,8 @@ impl NodeStream {
     }
 
     fn stop(&mut self) {
+        // A reader on a blocking thread stops at its next send.
+        self.rx.close();
         self.reader.abort();
     }
 }

@@ -897,6 +897,59 @@ macro_rules! suite {
         }
 
         #[test]
+        fn x04_a_log_of_many_chunks_verifies_and_its_tampering_is_caught_with_or_without_entry_signatures() {
+            // More entries than one streamed chunk (8,192) holds, so the whole-log read
+            // hands over several chunks of entries and of tree nodes.
+            let db = test_db();
+            let store = open(&db);
+            let n = 20_000;
+            for first in (0..n).step_by(2_000) {
+                let batch: Vec<_> = (first..first + 2_000).map(check).collect();
+                store.record_many(&batch).unwrap();
+            }
+            let verifier = signer(1).verifier();
+            let modes = [true, false].map(|s| countersign_log::AuditOptions { entry_signatures: s });
+            let summaries: Vec<_> = modes.iter().map(|o| store.verify(&verifier, *o).unwrap().unwrap()).collect();
+            assert_eq!(summaries[0], summaries[1]);
+            assert_eq!(summaries[0].entries, n as u64);
+            assert_eq!(store.all_change_evidence().unwrap().len(), n);
+            let fails = |store: &Store| -> Vec<countersign_log::VerifyFailure> {
+                modes.iter().map(|o| store.verify(&verifier, *o).unwrap().expect_err("tampering must be detected")).collect()
+            };
+            // An index column edited in a later chunk: the same failure in both modes.
+            store.execute_raw_for_tests("UPDATE log_entries SET recorded_by = 'mallory' WHERE idx = 17001").unwrap();
+            let failures = fails(&store);
+            assert_eq!(failures[0], failures[1]);
+            assert_eq!(failures[0].entry, Some(17001), "{}", failures[0]);
+            assert!(failures[0].problem.contains("recorded_by"), "{}", failures[0]);
+            store.execute_raw_for_tests("UPDATE log_entries SET recorded_by = 'tester' WHERE idx = 17001").unwrap();
+            store.execute_raw_for_tests("UPDATE log_entries SET kind = 'approval' WHERE idx = 9000").unwrap();
+            let failures = fails(&store);
+            assert_eq!((failures[0].entry, failures[1].entry), (Some(9000), Some(9000)));
+            assert!(failures[1].problem.contains("kind"), "{}", failures[1]);
+            store.execute_raw_for_tests("UPDATE log_entries SET kind = 'check' WHERE idx = 9000").unwrap();
+            store.verify(&verifier, modes[1]).unwrap().unwrap();
+            // A stored tree node in a later chunk of nodes.
+            store.execute_raw_for_tests(&format!("UPDATE tree_nodes SET hash = {} WHERE level = 1 AND idx = 9000", blob(&db, &[0u8; 32]))).unwrap();
+            let failures = fails(&store);
+            assert_eq!(failures[0], failures[1]);
+            assert!(failures[0].problem.contains("tree node at level 1 index 9000"), "{}", failures[0]);
+            // A deleted row, then a row moved into its place, far into the log (caught at
+            // the row, before the leaves the altered node covers).
+            store.execute_raw_for_tests("DELETE FROM log_entries WHERE idx = 12345").unwrap();
+            let failures = fails(&store);
+            assert_eq!(failures[0], failures[1]);
+            assert_eq!(failures[0].entry, Some(12345), "{}", failures[0]);
+            assert!(failures[0].problem.contains("missing"), "{}", failures[0]);
+            // Its leaf hash matches its bytes, so the root of the checkpoint over it catches it.
+            store.execute_raw_for_tests("UPDATE log_entries SET idx = 12345 WHERE idx = 19999").unwrap();
+            let failures = fails(&store);
+            assert_eq!(failures[0], failures[1]);
+            assert!(failures[0].entry.is_some_and(|e| e <= 12345), "{}", failures[0]);
+            assert!(failures[0].problem.contains("reordered or removed"), "{}", failures[0]);
+        }
+
+        #[test]
         fn two_stores_appending_in_turn_see_each_others_entries() {
             // Each store's committer remembers the state it last wrote; the other store's
             // appends make it stale every time, so every append takes the locked path.
