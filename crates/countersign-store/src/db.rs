@@ -96,13 +96,25 @@ impl AppendOutcome {
 }
 
 /// A chunk of entries read in index order: index, stored leaf hash (if 32 bytes), bytes,
-/// and the unsigned index columns, which readers check against the signed payload.
+/// and the unsigned index columns, which readers check against the signed payload. The
+/// bytes and columns of all its entries are kept in one buffer (no allocation per entry).
 #[derive(Debug, Default)]
 pub(crate) struct EntryChunk {
     pub indices: Vec<u64>,
     pub hashes: Vec<Option<Hash>>,
-    pub bytes: Vec<Vec<u8>>,
-    pub columns: Vec<IndexColumns>,
+    /// Each entry's bytes, then its kind, change id, recorded_at and recorded_by.
+    data: Vec<u8>,
+    rows: Vec<EntrySpans>,
+}
+
+/// Where an entry's parts end in [`EntryChunk::data`] (each starts where the last ended).
+#[derive(Debug, Clone, Copy)]
+struct EntrySpans {
+    bytes: usize,
+    kind: usize,
+    change_id: Option<usize>,
+    recorded_at: usize,
+    recorded_by: usize,
 }
 
 /// The columns `log_entries` keeps beside an entry's bytes so it can be found by change,
@@ -115,13 +127,77 @@ pub(crate) struct IndexColumns {
     pub recorded_by: String,
 }
 
+/// [`IndexColumns`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ColumnsRef<'a> {
+    pub kind: &'a str,
+    pub change_id: Option<&'a str>,
+    pub recorded_at: &'a str,
+    pub recorded_by: &'a str,
+}
+
+impl IndexColumns {
+    pub(crate) fn as_ref(&self) -> ColumnsRef<'_> {
+        ColumnsRef {
+            kind: &self.kind,
+            change_id: self.change_id.as_deref(),
+            recorded_at: &self.recorded_at,
+            recorded_by: &self.recorded_by,
+        }
+    }
+}
+
 impl EntryChunk {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Self {
             indices: Vec::with_capacity(n),
             hashes: Vec::with_capacity(n),
-            bytes: Vec::with_capacity(n),
-            columns: Vec::with_capacity(n),
+            data: Vec::with_capacity(n * 1024),
+            rows: Vec::with_capacity(n),
+        }
+    }
+
+    pub(crate) fn push(&mut self, index: u64, hash: Option<Hash>, bytes: &[u8], columns: ColumnsRef<'_>) {
+        let mut end = |part: &[u8]| {
+            self.data.extend_from_slice(part);
+            self.data.len()
+        };
+        let spans = EntrySpans {
+            bytes: end(bytes),
+            kind: end(columns.kind.as_bytes()),
+            change_id: columns.change_id.map(|c| end(c.as_bytes())),
+            recorded_at: end(columns.recorded_at.as_bytes()),
+            recorded_by: end(columns.recorded_by.as_bytes()),
+        };
+        self.indices.push(index);
+        self.hashes.push(hash);
+        self.rows.push(spans);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.rows[i - 1].recorded_by }
+    }
+
+    /// Entry `i`'s bytes.
+    pub(crate) fn bytes(&self, i: usize) -> &[u8] {
+        &self.data[self.start(i)..self.rows[i].bytes]
+    }
+
+    /// Entry `i`'s index columns.
+    pub(crate) fn columns(&self, i: usize) -> ColumnsRef<'_> {
+        let r = self.rows[i];
+        // Pushed as `&str`s, so each part is UTF-8.
+        let text = |from: usize, to: usize| std::str::from_utf8(&self.data[from..to]).unwrap_or_default();
+        let after_kind = r.change_id.unwrap_or(r.kind);
+        ColumnsRef {
+            kind: text(r.bytes, r.kind),
+            change_id: r.change_id.map(|end| text(r.kind, end)),
+            recorded_at: text(after_kind, r.recorded_at),
+            recorded_by: text(r.recorded_at, r.recorded_by),
         }
     }
 }
@@ -1200,22 +1276,17 @@ macro_rules! backend {
                     match rows.try_next().await {
                         Ok(Some(r)) => {
                             let decoded = (|| {
-                                let columns = IndexColumns { kind: r.try_get(3)?, change_id: r.try_get(4)?, recorded_at: r.try_get(5)?, recorded_by: r.try_get(6)? };
-                                Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get::<&[u8], _>(1)?.try_into().ok(), r.try_get::<Vec<u8>, _>(2)?, columns))
+                                let columns = ColumnsRef { kind: r.try_get(3)?, change_id: r.try_get(4)?, recorded_at: r.try_get(5)?, recorded_by: r.try_get(6)? };
+                                Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)? as u64, r.try_get::<&[u8], _>(1)?.try_into().ok(), r.try_get::<&[u8], _>(2)?, columns))
                             })();
                             match decoded {
-                                Ok((index, hash, bytes, columns)) => {
-                                    current.indices.push(index);
-                                    current.hashes.push(hash);
-                                    current.bytes.push(bytes);
-                                    current.columns.push(columns);
-                                }
+                                Ok((index, hash, bytes, columns)) => current.push(index, hash, bytes, columns),
                                 Err(e) => {
                                     let _ = out.send(Err(db("reading entries")(e))).await;
                                     return;
                                 }
                             }
-                            if current.indices.len() == chunk {
+                            if current.len() == chunk {
                                 let full = std::mem::replace(&mut current, EntryChunk::with_capacity(chunk));
                                 if out.send(Ok(full)).await.is_err() {
                                     return;
@@ -1223,7 +1294,7 @@ macro_rules! backend {
                             }
                         }
                         Ok(None) => {
-                            if !current.indices.is_empty() {
+                            if current.len() > 0 {
                                 let _ = out.send(Ok(current)).await;
                             }
                             return;

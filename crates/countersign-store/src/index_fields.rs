@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::db::IndexColumns;
+use crate::db::ColumnsRef;
 
 /// Every evidence kind (`Evidence::kind`), as a predicate type names it.
 pub(crate) const KINDS: &[&str] = &[
@@ -54,7 +54,7 @@ pub(crate) const KINDS: &[&str] = &[
 /// Whether the signed payload of `entry` has exactly the values of `columns`, read as
 /// [`crate::checked_entry`] reads them. `scratch` is reused for the decoded payload.
 /// `false` means "decode it fully to find out", not "tampered".
-pub(crate) fn columns_match(entry: &[u8], columns: &IndexColumns, scratch: &mut Vec<u8>) -> bool {
+pub(crate) fn columns_match(entry: &[u8], columns: ColumnsRef<'_>, scratch: &mut Vec<u8>) -> bool {
     let Some(payload) = canonical_payload(entry) else { return false };
     scratch.clear();
     if B64.decode_vec(payload, scratch).is_err() {
@@ -73,31 +73,32 @@ pub(crate) fn columns_match(entry: &[u8], columns: &IndexColumns, scratch: &mut 
     let recorded_by = p.recorded_by.as_ref().and_then(Value::as_str).unwrap_or("");
     kind == columns.kind
         && KINDS.contains(&kind)
-        && p.change.as_ref().and_then(Value::as_str) == columns.change_id.as_deref()
+        && p.change.as_ref().and_then(Value::as_str) == columns.change_id
         && recorded_by == columns.recorded_by
-        && p.recorded_at.as_ref().and_then(Value::as_str) == Some(columns.recorded_at.as_str())
+        && p.recorded_at.as_ref().and_then(Value::as_str) == Some(columns.recorded_at)
         && columns.recorded_at.parse::<Timestamp>().is_ok()
 }
 
 /// The base64 payload of an envelope in the layout this log writes
 /// (`{"payload":"…","payloadType":"application/vnd.in-toto+json","signatures":[{"keyid":"…","sig":"…"}]}`),
 /// where every string is plain (no escapes) and serde_json would read the same values.
+/// Read from both ends, so the payload itself is not scanned here: the caller decodes it
+/// as base64, which fails on any byte that is not base64 (a quote, a backslash), so a
+/// payload that decodes is one plain JSON string.
 fn canonical_payload(entry: &[u8]) -> Option<&[u8]> {
     let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
     let plain = |b: &u8| *b != b'"' && *b != b'\\' && *b >= 0x20;
-    let rest = entry.strip_prefix(b"{\"payload\":\"")?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    let (payload, rest) = rest.split_at(end);
-    let rest =
-        rest.strip_prefix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    let (keyid, rest) = rest.split_at(end);
-    let rest = rest.strip_prefix(b"\",\"sig\":\"")?;
-    let end = rest.iter().position(|&b| b == b'"')?;
-    let (sig, rest) = rest.split_at(end);
+    let rest = entry.strip_prefix(b"{\"payload\":\"")?.strip_suffix(b"\"}]}")?;
+    let quote = rest.iter().rposition(|&b| b == b'"')?;
+    let (rest, sig) = (&rest[..=quote], &rest[quote + 1..]);
+    let rest = rest.strip_suffix(b"\",\"sig\":\"")?;
+    let quote = rest.iter().rposition(|&b| b == b'"')?;
+    let (rest, keyid) = (&rest[..=quote], &rest[quote + 1..]);
+    let payload = rest
+        .strip_suffix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
     // The key id is any plain string; it must be UTF-8 for serde_json to read it.
     let keyid_ok = keyid.iter().all(plain) && std::str::from_utf8(keyid).is_ok();
-    (rest == b"\"}]}" && keyid_ok && payload.iter().all(is_b64) && sig.iter().all(is_b64)).then_some(payload)
+    (keyid_ok && sig.iter().all(is_b64)).then_some(payload)
 }
 
 /// The statement, with only what the index columns repeat.
@@ -232,13 +233,8 @@ mod tests {
         }
     }
 
-    fn columns(kind: &str, change: Option<&str>, at: &str, by: &str) -> IndexColumns {
-        IndexColumns {
-            kind: kind.into(),
-            change_id: change.map(Into::into),
-            recorded_at: at.into(),
-            recorded_by: by.into(),
-        }
+    fn columns<'a>(kind: &'a str, change: Option<&'a str>, at: &'a str, by: &'a str) -> ColumnsRef<'a> {
+        ColumnsRef { kind, change_id: change, recorded_at: at, recorded_by: by }
     }
 
     fn envelope(statement: serde_json::Value) -> Vec<u8> {
@@ -265,7 +261,7 @@ mod tests {
         let entry = envelope(statement(serde_json::json!({
             "name": "ci", "status": "success", "change": "pr#7", "recordedBy": "t\u{e9}ster \"q\"", "recordedAt": at,
         })));
-        assert!(columns_match(&entry, &columns("check", Some("pr#7"), at, "t\u{e9}ster \"q\""), &mut scratch));
+        assert!(columns_match(&entry, columns("check", Some("pr#7"), at, "t\u{e9}ster \"q\""), &mut scratch));
         for wrong in [
             columns("approval", Some("pr#7"), at, "t\u{e9}ster \"q\""),
             columns("check", None, at, "t\u{e9}ster \"q\""),
@@ -273,25 +269,25 @@ mod tests {
             columns("check", Some("pr#7"), "2026-01-02T03:04:06Z", "t\u{e9}ster \"q\""),
             columns("check", Some("pr#7"), at, "mallory"),
         ] {
-            assert!(!columns_match(&entry, &wrong, &mut scratch));
+            assert!(!columns_match(&entry, wrong, &mut scratch));
         }
         // Defaults as the full decode has them: a change that is not a string is none, a
         // missing recordedBy is empty; an unparseable recordedAt goes to the full decode.
         let entry = envelope(statement(serde_json::json!({ "change": 7, "recordedAt": at })));
-        assert!(columns_match(&entry, &columns("check", None, at, ""), &mut scratch));
+        assert!(columns_match(&entry, columns("check", None, at, ""), &mut scratch));
         let entry = envelope(statement(serde_json::json!({ "change": "a", "change": null, "recordedAt": "x" })));
-        assert!(!columns_match(&entry, &columns("check", None, "x", ""), &mut scratch));
+        assert!(!columns_match(&entry, columns("check", None, "x", ""), &mut scratch));
         // Not a predicate object, another _type, an unknown kind, another layout: no.
         let entry = envelope(statement(serde_json::json!(["pr#7", "tester", at])));
-        assert!(!columns_match(&entry, &columns("check", Some("pr#7"), at, "tester"), &mut scratch));
+        assert!(!columns_match(&entry, columns("check", Some("pr#7"), at, "tester"), &mut scratch));
         let mut other = statement(serde_json::json!({ "recordedAt": at }));
         other["_type"] = "x".into();
-        assert!(!columns_match(&envelope(other), &columns("check", None, at, ""), &mut scratch));
+        assert!(!columns_match(&envelope(other), columns("check", None, at, ""), &mut scratch));
         let mut other = statement(serde_json::json!({ "recordedAt": at }));
         other["predicateType"] = "https://countersign.dev/evidence/nope/v1".into();
-        assert!(!columns_match(&envelope(other), &columns("nope", None, at, ""), &mut scratch));
+        assert!(!columns_match(&envelope(other), columns("nope", None, at, ""), &mut scratch));
         let entry = envelope(statement(serde_json::json!({ "recordedAt": at })));
         let spaced = String::from_utf8(entry).unwrap().replacen(":", ": ", 1).into_bytes();
-        assert!(!columns_match(&spaced, &columns("check", None, at, ""), &mut scratch));
+        assert!(!columns_match(&spaced, columns("check", None, at, ""), &mut scratch));
     }
 }

@@ -1670,27 +1670,22 @@ impl Store {
                             // a visitor, else only the four fields they repeat, and whole only
                             // when those do not match (the full decode names the problem).
                             let visiting = visit.is_some();
-                            let decoded: Vec<Result<Option<RecordedEvidence>, String>> = chunk
-                                .indices
-                                .par_iter()
-                                .zip(&chunk.bytes)
-                                .zip(&chunk.columns)
-                                .map_init(Vec::new, |scratch, ((index, bytes), columns)| {
+                            let decoded: Vec<Result<Option<RecordedEvidence>, String>> = (0..chunk.len())
+                                .into_par_iter()
+                                .with_min_len(256)
+                                .map_init(Vec::new, |scratch, i| {
+                                    let (bytes, columns) = (chunk.bytes(i), chunk.columns(i));
                                     if !visiting && index_fields::columns_match(bytes, columns, scratch) {
                                         return Ok(None);
                                     }
-                                    checked_entry(*index, bytes, columns).map(Some)
+                                    checked_entry(chunk.indices[i], bytes, columns).map(Some)
                                 })
                                 .collect();
-                            let refs: Vec<EntryRef<'_>> = chunk
-                                .indices
-                                .iter()
-                                .zip(&chunk.hashes)
-                                .zip(&chunk.bytes)
-                                .map(|((index, hash), bytes)| EntryRef {
-                                    index: *index,
-                                    stored_leaf_hash: Some(hash.as_ref().unwrap_or(&[0u8; 32])),
-                                    bytes,
+                            let refs: Vec<EntryRef<'_>> = (0..chunk.len())
+                                .map(|i| EntryRef {
+                                    index: chunk.indices[i],
+                                    stored_leaf_hash: Some(chunk.hashes[i].as_ref().unwrap_or(&[0u8; 32])),
+                                    bytes: chunk.bytes(i),
                                 })
                                 .collect();
                             // Push in segments that end at trusted sizes, to check their roots.
@@ -1752,7 +1747,7 @@ impl Store {
                                     }
                                 }
                                 if let (Some(visit), Some(evidence)) = (visit.as_mut(), evidence) {
-                                    visit(evidence, &chunk.bytes[i]);
+                                    visit(evidence, chunk.bytes(i));
                                 }
                             }
                         }
@@ -2008,7 +2003,7 @@ pub(crate) struct ExportRows {
 
 /// Decode an entry and check the unsigned index columns stored beside it against its
 /// signed payload. The error names the entry and the column.
-fn checked_entry(index: u64, bytes: &[u8], columns: &db::IndexColumns) -> Result<RecordedEvidence, String> {
+fn checked_entry(index: u64, bytes: &[u8], columns: db::ColumnsRef<'_>) -> Result<RecordedEvidence, String> {
     let e = recorded_from_entry(index, bytes).map_err(|e| e.to_string())?;
     let column = |name: &str, stored: &str, signed: &str| {
         format!(
@@ -2016,20 +2011,20 @@ fn checked_entry(index: u64, bytes: &[u8], columns: &db::IndexColumns) -> Result
         )
     };
     if columns.kind != e.evidence.kind() {
-        return Err(column("kind", &columns.kind, e.evidence.kind()));
+        return Err(column("kind", columns.kind, e.evidence.kind()));
     }
-    if columns.change_id != e.change_id {
+    if columns.change_id != e.change_id.as_deref() {
         return Err(column(
             "change_id",
-            columns.change_id.as_deref().unwrap_or("NULL"),
+            columns.change_id.unwrap_or("NULL"),
             e.change_id.as_deref().unwrap_or("NULL"),
         ));
     }
     if columns.recorded_at.parse::<Timestamp>().ok() != Some(e.recorded_at) {
-        return Err(column("recorded_at", &columns.recorded_at, &e.recorded_at.to_string()));
+        return Err(column("recorded_at", columns.recorded_at, &e.recorded_at.to_string()));
     }
     if columns.recorded_by != e.recorded_by {
-        return Err(column("recorded_by", &columns.recorded_by, &e.recorded_by));
+        return Err(column("recorded_by", columns.recorded_by, &e.recorded_by));
     }
     Ok(e)
 }

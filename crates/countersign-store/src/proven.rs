@@ -271,9 +271,8 @@ impl Store {
             let mut next = from;
             while let Some(chunk) = rx.blocking_recv() {
                 let chunk = chunk?;
-                for (((index, stored), bytes), columns) in
-                    chunk.indices.iter().zip(&chunk.hashes).zip(&chunk.bytes).zip(&chunk.columns)
-                {
+                for i in 0..chunk.len() {
+                    let (index, stored, bytes, columns) = (&chunk.indices[i], &chunk.hashes[i], chunk.bytes(i), chunk.columns(i));
                     let leaf = merkle::leaf_hash(bytes);
                     if *index != next || stored.as_ref() != Some(&leaf) {
                         return Ok(false);
@@ -324,7 +323,7 @@ impl Store {
                     "entry {index} was altered after it was proven: its bytes no longer hash to the leaf under the signed checkpoint"
                 )));
             }
-            out.push(checked_entry(*index, &bytes, &columns).map_err(|problem| {
+            out.push(checked_entry(*index, &bytes, columns.as_ref()).map_err(|problem| {
                 StoreError::Tampered(format!("entry {index} was altered after it was proven: {problem}"))
             })?);
         }

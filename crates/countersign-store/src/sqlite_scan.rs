@@ -15,7 +15,7 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::mpsc;
 
 use crate::StoreError;
-use crate::db::{EntryChunk, IndexColumns, NodeChunk};
+use crate::db::{ColumnsRef, EntryChunk, NodeChunk};
 use countersign_log::merkle::NodeId;
 
 mod ffi {
@@ -211,28 +211,25 @@ pub(crate) fn stream_entries(
             let read = (|| {
                 let index = integer(&row, 0, "idx")? as u64;
                 let hash = bytes(&row, 1, "leaf_hash")?.try_into().ok();
-                let envelope = bytes(&row, 2, "envelope")?.to_vec();
-                let columns = IndexColumns {
-                    kind: required(&row, 3, "kind")?.to_owned(),
-                    change_id: text(&row, 4, "change_id")?.map(str::to_owned),
-                    recorded_at: required(&row, 5, "recorded_at")?.to_owned(),
-                    recorded_by: required(&row, 6, "recorded_by")?.to_owned(),
+                let envelope = bytes(&row, 2, "envelope")?;
+                let columns = ColumnsRef {
+                    kind: required(&row, 3, "kind")?,
+                    change_id: text(&row, 4, "change_id")?,
+                    recorded_at: required(&row, 5, "recorded_at")?,
+                    recorded_by: required(&row, 6, "recorded_by")?,
                 };
                 Ok::<_, String>((index, hash, envelope, columns))
             })();
             let (index, hash, envelope, columns) = read.map_err(|e| failed(CONTEXT, e))?;
-            current.indices.push(index);
-            current.hashes.push(hash);
-            current.bytes.push(envelope);
-            current.columns.push(columns);
-            if current.indices.len() == chunk {
+            current.push(index, hash, envelope, columns);
+            if current.len() == chunk {
                 let full = std::mem::replace(&mut current, EntryChunk::with_capacity(chunk));
                 if out.blocking_send(Ok(full)).is_err() {
                     return Ok(());
                 }
             }
         }
-        if !current.indices.is_empty() {
+        if current.len() > 0 {
             let _ = out.blocking_send(Ok(current));
         }
         Ok(())
