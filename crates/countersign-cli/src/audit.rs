@@ -10,7 +10,7 @@ use countersign_engine::report::{Evaluation, Verdict};
 use countersign_engine::summary::{Summary, sample, summarize};
 
 use crate::output::{self, Format, SCHEMA_VERSION};
-use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, policy_source, recorded};
+use crate::{EXIT_OK, EXIT_VIOLATIONS, PolicyArgs, audit_cache, policy_source, recorded};
 
 #[derive(Args, Debug)]
 #[command(
@@ -157,6 +157,31 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let console = args.range.is_none();
     let policy_path = policy_path_in(&repo, &src);
     let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
+    // A JSON report of a whole branch keeps its judgements for the next audit.
+    let snapshot = (!args.no_cache && !args.record && args.range.is_none() && matches!(g.format, Format::Json))
+        .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, g))
+        .transpose()?;
+    if let Some((path, cx)) = &snapshot {
+        let earlier = audit_cache::load(path, cx);
+        let newer = match &earlier {
+            Some(earlier) => with_progress(|progress| {
+                countersign_judge::judge_walk_after(&repo, &policy, &walk_opts, store, &options, &earlier.tip, progress)
+            })
+            .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?,
+            None => None,
+        };
+        let (walk, evals, earlier) = match newer {
+            Some((walk, evals)) => (walk, evals, earlier),
+            None => {
+                let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
+                (walk, evals, None)
+            }
+        };
+        // Registering the new changes may have linked them to their records: the snapshot
+        // is kept under the inputs as they are now.
+        let rekey = || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, g).map(|(_, cx)| cx);
+        return write_kept(&args, g, &src, &policy, &repo_path, walk, evals, earlier, path, &rekey);
+    }
     let (mut walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
     let summary = summarize(&evals);
     if let (true, Some((store, _))) = (args.record, store) {
@@ -238,7 +263,111 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         }
     };
     print!("{out}");
-    Ok(exit_code(&evals, args.strict))
+    Ok(exit_code(evals.iter().map(|e| e.verdict), args.strict))
+}
+
+/// Where the audit's snapshot is and what its judgements rest on (see [`audit_cache`]).
+fn snapshot_context(
+    repo: &countersign_git::Repository,
+    policy: &countersign_policy::model::Policy,
+    args: &AuditArgs,
+    policy_path: Option<&str>,
+    store: Option<(&countersign_store::Store, Option<&str>)>,
+    g: &crate::Global,
+) -> anyhow::Result<(std::path::PathBuf, audit_cache::Context)> {
+    let walk = format!("branch {:?} since {:?} until {:?}", args.branch, args.since, args.until);
+    let people = format!("mailmap {:x}", repo.mailmap_fingerprint());
+    let (evidence, links, log) = match store {
+        Some((store, repository)) => {
+            let url = crate::store::context(g).database_url()?;
+            let mut links: Vec<(String, String)> = store.change_records()?.into_iter().collect();
+            links.sort_unstable();
+            let log = (store.tree_size()?, store.latest_checkpoint()?);
+            (format!("store {url} repository {repository:?}"), format!("{links:?}"), Some(log))
+        }
+        None => ("no store".to_owned(), String::new(), None),
+    };
+    let policy = format!("{policy:?} at {policy_path:?}");
+    let cx = audit_cache::Context::new(&[&policy, &walk, &people, &evidence, &links], log, g.as_of());
+    Ok((audit_cache::path(repo), cx))
+}
+
+/// The JSON report, from the changes judged now and those an earlier audit kept; then keep
+/// them all for the next one.
+#[allow(clippy::too_many_arguments)]
+fn write_kept(
+    args: &AuditArgs,
+    g: &crate::Global,
+    src: &policy_source::PolicyText,
+    policy: &countersign_policy::model::Policy,
+    repo_path: &std::path::Path,
+    mut walk: countersign_git::Walk,
+    evals: Vec<Evaluation>,
+    earlier: Option<audit_cache::Snapshot>,
+    path: &std::path::Path,
+    rekey: &dyn Fn() -> anyhow::Result<audit_cache::Context>,
+) -> anyhow::Result<u8> {
+    // Judged now: the branch's new changes (then, when judged afresh, the console changes).
+    let new_git = walk.stats.in_window;
+    drop(std::mem::take(&mut walk.changes));
+    let keep = evals.iter().all(|e| !e.time_sensitive && !e.emergency);
+    let mut records = Vec::with_capacity(evals.len() + earlier.as_ref().map_or(0, |e| e.len()));
+    // Obligations are counted from the emergencies' evaluations (never kept).
+    let mut emergencies = Vec::new();
+    for e in evals {
+        records.push(audit_cache::Record::of(&e)?);
+        if e.emergency {
+            emergencies.push(e);
+        }
+    }
+    let git_changes = match &earlier {
+        Some(earlier) => {
+            records.extend(earlier.records());
+            new_git + earlier.git_changes
+        }
+        None => new_git,
+    };
+    let summary =
+        countersign_engine::summary::summarize_tallies(records.iter().map(|r| r.tally.as_ref()), &emergencies);
+    let picked: Vec<usize> = match args.sample {
+        Some(n) => sample(records.len(), n, args.seed),
+        None => (0..records.len()).collect(),
+    };
+    let shown: Vec<&audit_cache::Record> = picked
+        .into_iter()
+        .map(|i| &records[i])
+        .filter(|r| !args.only_problems || r.tally.verdict != Verdict::Compliant)
+        .collect();
+    audit_cache::write_report(
+        &AuditReport {
+            schema: "countersign.audit",
+            version: SCHEMA_VERSION,
+            as_of: g.as_of(),
+            policy: PolicyRef::of(src, policy),
+            repository: repo_path.display().to_string(),
+            branch: walk.branch.clone(),
+            range: None,
+            since: args.since,
+            until: args.until,
+            summary: &summary,
+            sample: args.sample.map(|size| SampleInfo {
+                size: size.min(records.len()),
+                seed: args.seed,
+                population: records.len(),
+            }),
+            changes: Vec::new(),
+        },
+        &shown,
+    )?;
+    match (&walk.tip, keep) {
+        (Some(tip), true) => {
+            if let Err(e) = rekey().and_then(|cx| Ok(audit_cache::store(path, &cx, tip, git_changes, &records)?)) {
+                eprintln!("note: the audit's judgements could not be kept for the next run ({}: {e})", path.display());
+            }
+        }
+        _ => audit_cache::remove(path),
+    }
+    Ok(exit_code(records.iter().map(|r| r.tally.verdict), args.strict))
 }
 
 /// `audit --record`: a `verdict` entry for each judged change (console changes are not
@@ -331,20 +460,9 @@ pub fn judge_history(
     store: Option<(&countersign_store::Store, Option<&str>)>,
     options: &countersign_judge::HistoryOptions<'_>,
 ) -> anyhow::Result<(countersign_git::Walk, Vec<Evaluation>)> {
-    let bar = progress_bar();
     let judged =
-        countersign_judge::judge_walk(repo, policy, walk_opts, store, options, &|p: countersign_git::Progress| {
-            if let Some(bar) = &bar {
-                if p.total > 0 {
-                    bar.set_length(p.total as u64);
-                }
-                bar.set_position(p.done as u64);
-            }
-        })
-        .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+        with_progress(|progress| countersign_judge::judge_walk(repo, policy, walk_opts, store, options, progress))
+            .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
     if judged.0.changes.is_empty() {
         eprintln!(
             "note: no changes in the requested range{}",
@@ -354,8 +472,28 @@ pub fn judge_history(
     Ok(judged)
 }
 
-pub fn exit_code(evals: &[Evaluation], strict: bool) -> u8 {
-    let worst = evals.iter().map(|e| e.verdict).max().unwrap_or(Verdict::Compliant);
+/// Run `judge` with a progress bar on a terminal.
+fn with_progress<T>(
+    judge: impl FnOnce(&dyn Fn(countersign_git::Progress)) -> Result<T, countersign_judge::JudgeError>,
+) -> Result<T, countersign_judge::JudgeError> {
+    let bar = progress_bar();
+    let judged = judge(&|p: countersign_git::Progress| {
+        if let Some(bar) = &bar {
+            if p.total > 0 {
+                bar.set_length(p.total as u64);
+            }
+            bar.set_position(p.done as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    judged
+}
+
+/// The exit code for changes with these verdicts.
+pub fn exit_code(verdicts: impl Iterator<Item = Verdict>, strict: bool) -> u8 {
+    let worst = verdicts.max().unwrap_or(Verdict::Compliant);
     match worst {
         Verdict::Violation => EXIT_VIOLATIONS,
         Verdict::EvidenceMissing if strict => EXIT_VIOLATIONS,

@@ -167,7 +167,7 @@ pub fn run(args: CheckArgs, g: &crate::Global) -> anyhow::Result<u8> {
         }
     };
     print!("{out}");
-    Ok(exit_code(std::slice::from_ref(&eval), args.strict))
+    Ok(exit_code(std::iter::once(eval.verdict), args.strict))
 }
 
 /// A lint on the forge's own words: warn about each gate that names no check this PR

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod allocator;
 mod audit;
+mod audit_cache;
 mod changes;
 mod check;
 mod collect;

@@ -158,6 +158,7 @@ impl<'p> Engine<'p> {
             ci_evidence: change.checks.iter().any(|c| c.status == CheckStatus::Success),
             emergency_authorizations,
             state: None,
+            time_sensitive: cx.time_sensitive.get(),
         }
     }
 
@@ -948,7 +949,11 @@ impl<'p> Engine<'p> {
                         if ob.follow_up { "(no compliant follow-up change names this emergency)" } else { "recorded" }
                     )),
                 ),
-                (None, _, _) => (Status::Pending, vec![], due.map(|d| format!("due by {d}"))),
+                (None, _, _) => {
+                    // Pending now; overdue once the deadline passes.
+                    cx.time_sensitive.set(true);
+                    (Status::Pending, vec![], due.map(|d| format!("due by {d}")))
+                }
             };
             let mut r = req(&format!("obligation:{}", ob.id), &ob.description, "emergency", status, evidence, detail);
             r.due = due;
@@ -1412,7 +1417,14 @@ impl<'p> Engine<'p> {
             let ended = exception_end(self.policy, ex, today, cx.base.group_sizes.as_ref());
             for r in reqs.iter_mut().filter(|r| open(r) && ex.waives.iter().any(|w| waiver_matches(w, &r.id))) {
                 match &ended {
-                    None => waive(r, format!("exception {}: {}", ex.id, ex.justification)),
+                    None => {
+                        // Waived until its re-evaluation date passes (once passed, it
+                        // stays passed: an ended exception needs no such mark).
+                        if ex.review_by.is_some() {
+                            cx.time_sensitive.set(true);
+                        }
+                        waive(r, format!("exception {}: {}", ex.id, ex.justification))
+                    }
                     Some(why) => {
                         let note = format!("exception {} no longer applies: {why}", ex.id);
                         r.detail = Some(match r.detail.take() {
@@ -1516,6 +1528,9 @@ pub struct ChangeContext<'c> {
     /// Parsed on first use: most policies never look at checkboxes.
     checkboxes: std::cell::OnceCell<Vec<text::Checkbox>>,
     trailers_complete: bool,
+    /// Set where the judgement read the clock in a way a later clock could judge
+    /// otherwise (see [`Evaluation::time_sensitive`]).
+    time_sensitive: std::cell::Cell<bool>,
 }
 
 impl<'c> ChangeContext<'c> {
@@ -1547,6 +1562,7 @@ impl<'c> ChangeContext<'c> {
             merged_by: change.merged_by.as_ref().map(|a| dir.actor(a)),
             checkboxes: std::cell::OnceCell::new(),
             trailers_complete: engine.policy.evidence.trailers_complete,
+            time_sensitive: std::cell::Cell::new(false),
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use countersign_policy::model::ChangeKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Compliant,
@@ -61,6 +61,13 @@ pub struct Evaluation {
     /// (`audit` with a store). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<crate::lifecycle::ChangeState>,
+    /// A later `now` could judge the change otherwise: an obligation still pending, or a
+    /// waiver by an exception that has a re-evaluation date. Everything else the engine
+    /// measures against the clock only changes once (a deadline passes and stays passed),
+    /// so an evaluation without this mark holds for every later `now` with the same
+    /// evidence. Not part of the report; what caches evaluations reads it.
+    #[serde(skip)]
+    pub time_sensitive: bool,
 }
 
 /// One emergency authorization and what the policy made of it.

@@ -31,31 +31,74 @@ pub struct Summary {
 /// The population figures. Obligations count as their requirements say (the evaluation
 /// measured their deadlines against its `now`).
 pub fn summarize(evals: &[Evaluation]) -> Summary {
-    let n = evals.len();
-    let share = |count: usize| if n == 0 { 0.0 } else { count as f64 / n as f64 };
-    let mut s = Summary { population: n, ..Summary::default() };
+    let tallies: Vec<Tally> = evals.iter().map(Tally::of).collect();
+    summarize_tallies(&tallies, evals)
+}
+
+/// What one evaluation adds to the [`Summary`]. Whoever keeps evaluations from an earlier
+/// run keeps these beside them, so that a population's summary comes out the same whether
+/// its evaluations were judged now or then.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+pub struct Tally {
+    pub verdict: Verdict,
+    pub reviewed_by_other: bool,
+    pub ci_evidence: bool,
+    pub direct_push: bool,
+    pub self_merge: bool,
+    pub emergency: bool,
+    pub category: String,
+    /// The missing requirements, as `missing_by_requirement` counts them.
+    pub missing: Vec<String>,
+}
+
+impl Tally {
+    pub fn of(e: &Evaluation) -> Self {
+        Tally {
+            verdict: e.verdict,
+            reviewed_by_other: e.reviewed_by_other,
+            ci_evidence: e.ci_evidence,
+            direct_push: e.change.kind == ChangeKind::DirectPush,
+            self_merge: e.self_merge,
+            emergency: e.emergency,
+            category: e.category.id.clone(),
+            missing: e
+                .requirements
+                .iter()
+                .filter(|r| r.status == crate::report::Status::Missing)
+                .map(|r| r.id.split(':').take(2).collect::<Vec<_>>().join(":"))
+                .collect(),
+        }
+    }
+}
+
+/// The summary of a population from each change's [`Tally`]; the emergency obligations
+/// are counted from `with_obligations`, which must hold every emergency's evaluation.
+pub fn summarize_tallies<'t>(tallies: impl IntoIterator<Item = &'t Tally>, with_obligations: &[Evaluation]) -> Summary {
+    let mut s = Summary::default();
     let mut reviewed = 0;
     let mut ci = 0;
-    for e in evals {
-        match e.verdict {
+    for t in tallies {
+        s.population += 1;
+        match t.verdict {
             Verdict::Compliant => s.compliant += 1,
             Verdict::Violation => s.violations += 1,
             Verdict::EvidenceMissing => s.evidence_missing += 1,
         }
-        reviewed += usize::from(e.reviewed_by_other);
-        ci += usize::from(e.ci_evidence);
-        s.direct_pushes += usize::from(e.change.kind == ChangeKind::DirectPush);
-        s.self_merges += usize::from(e.self_merge);
-        s.emergencies += usize::from(e.emergency);
-        *s.by_category.entry(e.category.id.clone()).or_default() += 1;
-        for r in e.requirements.iter().filter(|r| r.status == crate::report::Status::Missing) {
-            let key = r.id.split(':').take(2).collect::<Vec<_>>().join(":");
-            *s.missing_by_requirement.entry(key).or_default() += 1;
+        reviewed += usize::from(t.reviewed_by_other);
+        ci += usize::from(t.ci_evidence);
+        s.direct_pushes += usize::from(t.direct_push);
+        s.self_merges += usize::from(t.self_merge);
+        s.emergencies += usize::from(t.emergency);
+        *s.by_category.entry(t.category.clone()).or_default() += 1;
+        for key in &t.missing {
+            *s.missing_by_requirement.entry(key.clone()).or_default() += 1;
         }
     }
+    let n = s.population;
+    let share = |count: usize| if n == 0 { 0.0 } else { count as f64 / n as f64 };
     s.reviewed_by_other_share = share(reviewed);
     s.ci_evidence_share = share(ci);
-    let instances = crate::obligations::instances(evals, jiff::Timestamp::MIN, jiff::SignedDuration::ZERO);
+    let instances = crate::obligations::instances(with_obligations, jiff::Timestamp::MIN, jiff::SignedDuration::ZERO);
     s.obligations = crate::obligations::count(&instances);
     s
 }

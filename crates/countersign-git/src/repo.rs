@@ -36,6 +36,11 @@ pub struct WalkOptions {
     pub threads: Option<usize>,
     /// What to read of each change: added lines, review trailers.
     pub read: ReadOptions,
+    /// Stop the first-parent walk before this commit (a full id): only the changes made
+    /// on the branch since a previous walk ended there. [`Walk::reached_after`] says
+    /// whether the walk met it; when it did not (the branch was rewritten), the walk went
+    /// on to the root. Ignored with `range`.
+    pub after: Option<String>,
 }
 
 impl Default for WalkOptions {
@@ -48,6 +53,7 @@ impl Default for WalkOptions {
             use_cache: true,
             threads: None,
             read: ReadOptions::default(),
+            after: None,
         }
     }
 }
@@ -117,6 +123,10 @@ pub struct WalkStats {
     pub used_commit_graph: bool,
 }
 
+/// How many first-parent commits a walk with [`WalkOptions::after`] reads without the facts
+/// cache before it loads the cache after all.
+const SHORT_AFTER: usize = 256;
+
 /// The result of [`Repository::changes`].
 #[derive(Debug, Clone)]
 pub struct Walk {
@@ -129,6 +139,9 @@ pub struct Walk {
     /// Set when there are no changes, saying why (for the CLI to print).
     pub empty_reason: Option<String>,
     pub stats: WalkStats,
+    /// With [`WalkOptions::after`]: the walk stopped there (the commit is on the branch's
+    /// first-parent chain). Always false without it.
+    pub reached_after: bool,
 }
 
 impl Walk {
@@ -229,6 +242,13 @@ impl Repository {
         facts::cache_path(self.repo.common_dir())
     }
 
+    /// What the walk's `.mailmap` maps (the file, a blob or a config path, as git finds
+    /// them), as a fingerprint: two walks with the same one name people alike.
+    pub fn mailmap_fingerprint(&self) -> u64 {
+        let entries = format!("{:?}", self.repo.open_mailmap().entries());
+        facts::checksum(entries.as_bytes())
+    }
+
     fn git(&self, context: impl Into<String>, e: impl std::fmt::Display) -> GitError {
         GitError::Git { path: self.path.clone(), context: context.into(), message: e.to_string() }
     }
@@ -287,15 +307,18 @@ impl Repository {
         Ok((self.resolve_commit(a)?, self.resolve_commit(b)?))
     }
 
-    /// Follow first parents from `tip`, stopping before any of `stop`.
+    /// Follow first parents from `tip`, stopping before any of `stop` or after `limit`
+    /// commits: the chain, whether the commit-graph was used, and whether the walk stopped
+    /// at one of `stop`.
     fn first_parent_chain(
         &self,
         tip: ObjectId,
         stop: &[ObjectId],
+        limit: usize,
         cache: &facts::Cache,
         index: &CommitIndex,
         progress: &dyn Fn(crate::Progress),
-    ) -> Result<(Vec<ChainCommit>, bool), GitError> {
+    ) -> Result<(Vec<ChainCommit>, bool, bool), GitError> {
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
         let mut chain = Vec::new();
@@ -303,8 +326,13 @@ impl Repository {
         let mut parents = Vec::new();
         let mut next = Some(tip);
         let mut used_graph = false;
+        let mut stopped = false;
         while let Some(id) = next.take() {
             if stop.contains(&id) {
+                stopped = true;
+                break;
+            }
+            if chain.len() >= limit {
                 break;
             }
             let is_boundary = shallow.as_ref().is_some_and(|s| s.binary_search(&id).is_ok());
@@ -364,7 +392,7 @@ impl Repository {
                 next = parent;
             }
         }
-        Ok((chain, used_graph))
+        Ok((chain, used_graph, stopped))
     }
 
     /// Every first-parent commit of the branch (or range) in the date window, as a [`Change`].
@@ -382,17 +410,35 @@ impl Repository {
             }
             None => {
                 let (tip, branch) = self.tip(opts)?;
-                (tip, Vec::new(), branch, None)
+                let after = match &opts.after {
+                    Some(id) => vec![ObjectId::from_hex(id.as_bytes()).map_err(|e| self.git("reading --after", e))?],
+                    None => Vec::new(),
+                };
+                (tip, after, branch, None)
             }
         };
         let rules = TrailerRules::new(opts.read.review_trailers.as_deref());
         let binding_keys = rules.binding_keys();
         let fingerprint = facts::fingerprint(&opts.read.added_lines_for, &binding_keys);
         let cache_path = self.cache_file();
-        let cache =
-            if opts.use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
         let index = std::sync::Arc::new(CommitIndex::default());
-        let (chain, used_commit_graph) = self.first_parent_chain(tip, &stop, &cache, &index, progress)?;
+        // A walk that stops at `after` within a few commits reads them from the object
+        // database: loading the facts cache of a long history would cost more than the
+        // walk. Their facts are not added to the cache (the caller keeps its judgements).
+        let short = match opts.after.is_some() && opts.range.is_none() {
+            true => {
+                Some(self.first_parent_chain(tip, &stop, SHORT_AFTER, &facts::Cache::disabled(), &index, progress)?)
+                    .filter(|(_, _, stopped)| *stopped)
+            }
+            false => None,
+        };
+        let use_cache = opts.use_cache && short.is_none();
+        let cache = if use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
+        let (chain, used_commit_graph, stopped) = match short {
+            Some(walked) => walked,
+            None => self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, progress)?,
+        };
+        let reached_after = opts.range.is_none() && opts.after.is_some() && stopped;
         let since = opts.since.map(|t| t.as_second());
         let until = opts.until.map(|t| t.as_second());
         let selected: Vec<&ChainCommit> =
@@ -412,7 +458,7 @@ impl Repository {
 
         let mut cache_write_error = None;
         let computed: Vec<(ObjectId, ChangeFacts)> = todo.into_iter().zip(computed).collect();
-        if opts.use_cache && read > 0 {
+        if use_cache && read > 0 {
             progress(Progress { phase: ProgressPhase::WritingCache, done: 0, total: cache.len() + read });
             if let Err(e) = cache.store(&cache_path, fingerprint, &computed) {
                 cache_write_error = Some(format!("{}: {e}", cache_path.display()));
@@ -459,6 +505,7 @@ impl Repository {
                 cache_write_error,
                 used_commit_graph,
             },
+            reached_after,
         })
     }
 

@@ -65,7 +65,7 @@ pub fn judge_walk(
     options: &HistoryOptions<'_>,
     progress: &dyn Fn(countersign_git::Progress),
 ) -> Result<(countersign_git::Walk, Vec<Evaluation>), JudgeError> {
-    let (now, console) = (options.now, options.console);
+    let console = options.console;
     let mut walk = repo.changes(walk_opts, progress)?;
     let mut changes = std::mem::take(&mut walk.changes);
     let git_changes = changes.len();
@@ -80,32 +80,15 @@ pub fn judge_walk(
         let in_window =
             |c: &Change| c.time.is_none_or(|t| since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u));
         for e in others {
-            match &e.evidence {
-                Evidence::ConsoleChange { .. } => changes.extend(console_change(&e).filter(|c| in_window(c))),
-                Evidence::Deploy { repository: r, .. }
-                    if r.is_none() || repository.is_none() || r.as_deref() == repository =>
-                {
-                    deploys.push(e)
-                }
-                _ => {}
+            if let Evidence::ConsoleChange { .. } = &e.evidence {
+                changes.extend(console_change(&e).filter(|c| in_window(c)));
+            } else if is_deploy_of(&e, repository) {
+                deploys.push(e)
             }
         }
         merge_into(store, repository, &mut changes, evidence)?;
     }
-    let engine = Engine::new(policy);
-    let opts = EvalOptions { now: Some(now) };
-    let mut bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
-    let groups = engine.groups_sized_at_base();
-    if let (false, Some(path)) = (groups.is_empty(), options.policy_path) {
-        let mut sized = HashMap::new();
-        for (change, base) in changes[..git_changes].iter().zip(bases.iter_mut()) {
-            base.group_sizes = group_sizes_at(repo, path, &format!("{}^", change.id), &groups, &mut sized);
-        }
-    }
-    let mut evals = evaluate_all(&engine, &changes, &bases, &opts);
-    for target in add_follow_ups(policy, &mut changes, &evals) {
-        evals[target] = engine.evaluate_with_base(&changes[target], &bases[target], &opts);
-    }
+    let mut evals = judge_changes(repo, policy, &mut changes, git_changes, options);
     if store.is_some() {
         let shipped = shipped_by(policy, &changes[..git_changes], &deploys);
         for (i, (change, eval)) in changes.iter().zip(evals.iter_mut()).enumerate() {
@@ -115,6 +98,93 @@ pub fn judge_walk(
     }
     walk.changes = changes;
     Ok((walk, evals))
+}
+
+/// A deploy recorded for this repository (or for none in particular).
+fn is_deploy_of(e: &RecordedEvidence, repository: Option<&str>) -> bool {
+    matches!(&e.evidence, Evidence::Deploy { repository: r, .. }
+        if r.is_none() || repository.is_none() || r.as_deref() == repository)
+}
+
+/// Judge `changes` (the first `git_changes` of them from git) as of `options.now`: each
+/// with the facts of its base, then again where a later change fulfils an emergency's
+/// follow-up obligation.
+fn judge_changes(
+    repo: &countersign_git::Repository,
+    policy: &Policy,
+    changes: &mut [Change],
+    git_changes: usize,
+    options: &HistoryOptions<'_>,
+) -> Vec<Evaluation> {
+    let engine = Engine::new(policy);
+    let opts = EvalOptions { now: Some(options.now) };
+    let mut bases = changes.iter().map(|c| base_facts(&engine, repo, c, &format!("{}^", c.id))).collect::<Vec<_>>();
+    let groups = engine.groups_sized_at_base();
+    if let (false, Some(path)) = (groups.is_empty(), options.policy_path) {
+        let mut sized = HashMap::new();
+        for (change, base) in changes[..git_changes].iter().zip(bases.iter_mut()) {
+            base.group_sizes = group_sizes_at(repo, path, &format!("{}^", change.id), &groups, &mut sized);
+        }
+    }
+    let mut evals = evaluate_all(&engine, changes, &bases, &opts);
+    for target in add_follow_ups(policy, changes, &evals) {
+        evals[target] = engine.evaluate_with_base(&changes[target], &bases[target], &opts);
+    }
+    evals
+}
+
+/// Judge only the changes made on the branch `walk_opts` names since an earlier judgement
+/// ended at commit `earlier_tip`, as [`judge_walk`] would judge them (without console
+/// changes: those belong to the earlier judgement).
+///
+/// The caller vouches that nothing else the earlier judgements rest on has moved: the
+/// policy, the options, the evidence log, the clock only forward. `Ok(None)` means they
+/// cannot stand beside the new ones, and the whole history must be judged again: the
+/// branch no longer holds `earlier_tip` on its first-parent chain, a new change names an
+/// earlier one as its follow-up, or a recorded deploy ships a new change (and with it
+/// every earlier one).
+pub fn judge_walk_after(
+    repo: &countersign_git::Repository,
+    policy: &Policy,
+    walk_opts: &countersign_git::WalkOptions,
+    store: Option<(&Store, Option<&str>)>,
+    options: &HistoryOptions<'_>,
+    earlier_tip: &str,
+    progress: &dyn Fn(countersign_git::Progress),
+) -> Result<Option<(countersign_git::Walk, Vec<Evaluation>)>, JudgeError> {
+    if walk_opts.range.is_some() {
+        return Ok(None);
+    }
+    let opts = countersign_git::WalkOptions { after: Some(earlier_tip.to_owned()), ..walk_opts.clone() };
+    let mut walk = repo.changes(&opts, progress)?;
+    if !walk.reached_after {
+        return Ok(None);
+    }
+    let mut changes = std::mem::take(&mut walk.changes);
+    let follow_up = |c: &Change| {
+        c.trailers.iter().any(|t| t.key.eq_ignore_ascii_case(countersign_policy::model::FOLLOW_UP_TRAILER))
+    };
+    if changes.iter().any(follow_up) {
+        return Ok(None);
+    }
+    let git_changes = changes.len();
+    let mut deploys = Vec::new();
+    if let (Some((store, repository)), false) = (store, changes.is_empty()) {
+        let (evidence, others) = store.all_change_evidence_and_kinds(&["deploy"])?;
+        deploys.extend(others.into_iter().filter(|e| is_deploy_of(e, repository)));
+        merge_into(store, repository, &mut changes, evidence)?;
+    }
+    let mut evals = judge_changes(repo, policy, &mut changes, git_changes, options);
+    if store.is_some() {
+        if shipped_by(policy, &changes, &deploys).iter().any(|s| !s.is_empty()) {
+            return Ok(None);
+        }
+        for (change, eval) in changes.iter().zip(evals.iter_mut()) {
+            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, &[]));
+        }
+    }
+    walk.changes = changes;
+    Ok(Some((walk, evals)))
 }
 
 /// The sizes of `groups` as the policy file at `path` defined them at commit `at`: `None`

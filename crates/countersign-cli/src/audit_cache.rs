@@ -1,0 +1,249 @@
+//! The audit's snapshot: the judged changes of the last `audit --format json`, kept so that
+//! the next audit of the same branch judges only what is new (issue 8's warm re-audit).
+//!
+//! It lives next to the facts cache (`<git dir>/countersign/audit-v1.bin`) and holds, for
+//! each change of the last report in report order, what the change adds to the summary
+//! ([`Tally`]) and its evaluation exactly as the report printed it (pretty JSON, indented
+//! for its place in the `changes` array). A later audit uses it only when every input of
+//! those evaluations is unchanged, which [`Context`] gathers into one key:
+//!
+//! - the policy in force (after CODEOWNERS and recorded exceptions are added), compared as
+//!   the whole validated model, and the policy file's path;
+//! - the walk's options (branch, date window) and the `.mailmap`;
+//! - the evidence store (its URL and the repository's name) and its log: the same number of
+//!   entries and the same latest checkpoint, and the same links between changes and their
+//!   records;
+//! - the binary itself (its size and modification time), so that a new build judges again;
+//! - the clock only moves forward, and no kept evaluation can change with it
+//!   ([`Evaluation::time_sensitive`]; emergencies are never kept).
+//!
+//! The branch must still hold the snapshot's tip on its first-parent chain, and what is new
+//! must not reach back (see [`countersign_judge::judge_walk_after`]). Otherwise the whole
+//! history is judged again and the snapshot replaced. Anything unexpected in the file
+//! (magic, lengths, framing) makes it count as absent. It is written to a temporary file
+//! and renamed into place. `--no-cache` neither reads nor writes it.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use countersign_engine::report::Evaluation;
+use countersign_engine::summary::Tally;
+
+const MAGIC: &[u8; 8] = b"CSAUDIT1";
+/// Bump whenever the layout or the meaning of a kept record changes.
+const FORMAT_VERSION: u32 = 1;
+/// Where a change's JSON starts inside the report's `changes` array.
+const INDENT: &[u8] = b"    ";
+
+/// Everything the kept evaluations were judged from, apart from the git history itself.
+pub struct Context {
+    /// SHA-256 of the inputs that have no natural order (policy, options, store, binary).
+    pub key: String,
+    /// The evidence log as the judgement saw it: its size and latest checkpoint.
+    pub log: Option<(u64, Option<String>)>,
+    pub as_of: jiff::Timestamp,
+}
+
+impl Context {
+    /// The key of a judgement: `parts` are its inputs, each written out in full.
+    pub fn new(parts: &[&str], log: Option<(u64, Option<String>)>, as_of: jiff::Timestamp) -> Self {
+        let mut text = format!("countersign audit snapshot {FORMAT_VERSION} {}\n", env!("CARGO_PKG_VERSION"));
+        // A rebuilt binary may judge otherwise: its size and time are part of the key.
+        if let Some(meta) = std::env::current_exe().ok().and_then(|exe| std::fs::metadata(exe).ok()) {
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            text.push_str(&format!("binary {} {:?}\n", meta.len(), modified));
+        }
+        for part in parts {
+            text.push_str(&format!("{}\n{part}\n", part.len()));
+        }
+        Context { key: countersign_store::evidence::sha256_hex(text.as_bytes()), log, as_of }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    key: String,
+    /// The branch's tip when it was judged.
+    tip: String,
+    as_of: jiff::Timestamp,
+    log: Option<(u64, Option<String>)>,
+    /// The first `git_changes` records are the branch's changes, newest first; the rest are
+    /// console changes.
+    git_changes: usize,
+    /// The distinct tallies (a long history has few).
+    tallies: Vec<Tally>,
+    /// Each record: its tally's index, the length of its JSON.
+    records: Vec<(u32, u32)>,
+}
+
+/// One judged change, as the report prints it.
+pub struct Record<'a> {
+    pub tally: Cow<'a, Tally>,
+    /// The evaluation's pretty JSON, indented for the `changes` array.
+    pub json: Cow<'a, [u8]>,
+}
+
+impl Record<'static> {
+    pub fn of(e: &Evaluation) -> anyhow::Result<Self> {
+        let mut plain = Vec::with_capacity(2048);
+        serde_json::to_writer_pretty(&mut plain, e)?;
+        let mut json = Vec::with_capacity(plain.len() + plain.len() / 8);
+        json.extend_from_slice(INDENT);
+        // Pretty JSON has a raw newline only between tokens (strings escape theirs).
+        for line in plain.split_inclusive(|&b| b == b'\n') {
+            json.extend_from_slice(line);
+            if line.ends_with(b"\n") {
+                json.extend_from_slice(INDENT);
+            }
+        }
+        Ok(Record { tally: Cow::Owned(Tally::of(e)), json: Cow::Owned(json) })
+    }
+}
+
+/// A usable snapshot: the tip it ends at and its records.
+pub struct Snapshot {
+    pub tip: String,
+    pub git_changes: usize,
+    tallies: Vec<Tally>,
+    data: Vec<u8>,
+    /// Each record's tally (an index into `tallies`) and where its JSON is in `data`.
+    records: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Snapshot {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.records.iter().map(|(tally, json)| Record {
+            tally: Cow::Borrowed(&self.tallies[*tally]),
+            json: Cow::Borrowed(&self.data[json.clone()]),
+        })
+    }
+}
+
+pub fn path(repo: &countersign_git::Repository) -> PathBuf {
+    repo.cache_file().with_file_name("audit-v1.bin")
+}
+
+/// The snapshot at `path` when it was taken in `cx` (same key and log, no later clock);
+/// `None` when there is none or it does not fit.
+pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
+    let mut data = std::fs::read(path).ok()?;
+    let rest = data.strip_prefix(MAGIC.as_slice())?;
+    let (len, rest) = rest.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    let header: Header = serde_json::from_slice(rest.get(..len)?).ok()?;
+    if header.key != cx.key || header.log != cx.log || header.as_of > cx.as_of {
+        return None;
+    }
+    if header.git_changes > header.records.len() {
+        return None;
+    }
+    // The records follow the header.
+    let mut at = MAGIC.len() + 8 + len;
+    let mut records = Vec::with_capacity(header.records.len());
+    for (tally, len) in header.records {
+        let json = at..at + len as usize;
+        let bytes = data.get(json.clone())?;
+        if (tally as usize) >= header.tallies.len()
+            || !bytes.starts_with(INDENT)
+            || bytes.get(INDENT.len()) != Some(&b'{')
+            || bytes.last() != Some(&b'}')
+        {
+            return None;
+        }
+        at = json.end;
+        records.push((tally as usize, json));
+    }
+    if at != data.len() {
+        return None;
+    }
+    data.shrink_to_fit();
+    Some(Snapshot { tip: header.tip, git_changes: header.git_changes, tallies: header.tallies, data, records })
+}
+
+/// Keep `records` (the first `git_changes` from the branch, ending at `tip`) for the next
+/// audit in `cx`, replacing the snapshot at `path`.
+pub fn store(path: &Path, cx: &Context, tip: &str, git_changes: usize, records: &[Record<'_>]) -> std::io::Result<()> {
+    let mut tallies: Vec<Tally> = Vec::new();
+    let mut seen: HashMap<&Tally, u32> = HashMap::new();
+    let mut entries = Vec::with_capacity(records.len());
+    for r in records {
+        let tally = *seen.entry(&r.tally).or_insert_with(|| {
+            tallies.push(r.tally.as_ref().clone());
+            (tallies.len() - 1) as u32
+        });
+        let len = u32::try_from(r.json.len()).map_err(std::io::Error::other)?;
+        entries.push((tally, len));
+    }
+    let header = Header {
+        key: cx.key.clone(),
+        tip: tip.to_owned(),
+        as_of: cx.as_of,
+        log: cx.log.clone(),
+        git_changes,
+        tallies,
+        records: entries,
+    };
+    let header = serde_json::to_vec(&header)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        out.write_all(MAGIC)?;
+        out.write_all(&(header.len() as u64).to_le_bytes())?;
+        out.write_all(&header)?;
+        for r in records {
+            out.write_all(&r.json)?;
+        }
+        // No fsync: after a crash the file is whole, empty or absent, and the last two
+        // only cost the next audit a full judgement.
+        out.into_inner().map_err(|e| e.into_error())?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Remove the snapshot (a judgement that cannot be kept makes the old one stale).
+pub fn remove(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// Write `report` (serialized with an empty `changes` array, its last field) to standard
+/// output with `shown` as that array: the bytes `output::write_json` gives for the same
+/// report with those evaluations.
+pub fn write_report<T: Serialize>(report: &T, shown: &[&Record<'_>]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let head = serde_json::to_vec_pretty(report)?;
+    let head = head
+        .strip_suffix(b"[]\n}")
+        .ok_or_else(|| anyhow::anyhow!("internal error: the report does not end with its changes"))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    out.write_all(head)?;
+    if shown.is_empty() {
+        out.write_all(b"[]")?;
+    } else {
+        out.write_all(b"[\n")?;
+        for (i, r) in shown.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",\n")?;
+            }
+            out.write_all(&r.json)?;
+        }
+        out.write_all(b"\n  ]")?;
+    }
+    out.write_all(b"\n}\n")?;
+    out.flush()?;
+    Ok(())
+}

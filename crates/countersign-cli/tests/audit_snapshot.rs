@@ -1,0 +1,172 @@
+//! The audit's snapshot (issue 8, warm re-audit): an audit of a branch keeps its judgements
+//! in `.git/countersign/audit-v1.bin`, and the next one judges only the new changes. The
+//! report must be byte for byte the report of a fresh judgement (`--no-cache`), and every
+//! input the kept judgements rest on must make the next audit judge afresh when it moves.
+//!
+//! To see which path ran, the tests mark one kept change in the snapshot (its title,
+//! rewritten in place to the same length). A report that shows the mark used the snapshot;
+//! one that equals the fresh report judged afresh.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Repo, countersign};
+
+const MARK_FROM: &[u8] = b"Change number 1\"";
+const MARK_TO: &[u8] = b"Change NUMBER 1\"";
+
+fn snapshot(repo: &Repo) -> PathBuf {
+    repo.path().join(".git/countersign/audit-v1.bin")
+}
+
+/// A repository of a few direct pushes and two PR merges, audited once (snapshot taken).
+fn history() -> Repo {
+    let repo = Repo::new();
+    repo.commit("Ada <ada@example.com>", &[("README", "one\n")], "Change number 1");
+    repo.commit("Ada <ada@example.com>", &[("src/a.rs", "fn a() {}\n")], "Change number 2");
+    repo.merge_pr(3, "Bob <bob@example.com>", "Ada <ada@example.com>", &[("src/b.rs", "fn b() {}\n")], "Adds b");
+    repo.commit("Bob <bob@example.com>", &[("src/c.rs", "fn c() {}\n")], "Change number 4");
+    repo.merge_pr(5, "Ada <ada@example.com>", "Bob <bob@example.com>", &[("docs/x.md", "x\n")], "Docs");
+    repo
+}
+
+fn audit(repo: &Repo, extra: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let policy = if extra.contains(&"--policy") { &[][..] } else { &["--policy", "bundled"][..] };
+    let out = countersign(repo.path())
+        .args(["audit", "--format", "json"])
+        .args(policy)
+        .args(extra)
+        .output()
+        .expect("run countersign");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "audit failed: {}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), out.stdout)
+}
+
+/// Rewrite the kept JSON of "Change number 1" to "Change NUMBER 1" (same length, so the
+/// snapshot's framing still holds).
+fn mark(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("the audit kept a snapshot");
+    let at = bytes.windows(MARK_FROM.len()).rposition(|w| w == MARK_FROM).expect("change 1 is kept");
+    bytes[at..at + MARK_TO.len()].copy_from_slice(MARK_TO);
+    std::fs::write(path, bytes).expect("write snapshot");
+}
+
+fn marked(report: &[u8]) -> bool {
+    report.windows(MARK_TO.len()).any(|w| w == MARK_TO)
+}
+
+/// Audit with the snapshot, then afresh: same exit code; the reports equal once the mark is
+/// undone. Returns whether the snapshot was used.
+fn warm_equals_fresh(repo: &Repo, extra: &[&str]) -> bool {
+    let (code, warm) = audit(repo, extra);
+    let used = marked(&warm);
+    let mut fresh_args = extra.to_vec();
+    fresh_args.push("--no-cache");
+    let (fresh_code, fresh) = audit(repo, &fresh_args);
+    let unmarked = String::from_utf8_lossy(&warm).replace("Change NUMBER 1\"", "Change number 1\"");
+    assert_eq!(code, fresh_code, "the same exit code");
+    assert_eq!(unmarked, String::from_utf8_lossy(&fresh), "the report is the fresh judgement's, byte for byte");
+    used
+}
+
+#[test]
+fn x03_a_re_audit_judges_only_new_changes_and_prints_what_a_fresh_audit_prints() {
+    let repo = history();
+    for (store, pr) in [(&["--no-store"][..], 7), (&[][..], 8)] {
+        if store.is_empty() {
+            countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+        }
+        audit(&repo, store);
+        mark(&snapshot(&repo));
+        repo.commit("Ada <ada@example.com>", &[("src/d.rs", "fn d() {}\n")], "A new change");
+        assert!(warm_equals_fresh(&repo, store), "one new commit: the kept judgements are used ({store:?})");
+        repo.merge_pr(pr, "Bob <bob@example.com>", "Ada <ada@example.com>", &[("src/e.rs", "e\n")], "E");
+        assert!(warm_equals_fresh(&repo, store), "a new merge: still used");
+        assert!(warm_equals_fresh(&repo, store), "no new change at all: still used");
+        assert!(warm_equals_fresh(&repo, &[store, &["--only-problems"]].concat()), "--only-problems reads it");
+        // A sample may leave the marked change out: the report must still be the fresh one.
+        warm_equals_fresh(&repo, &[store, &["--sample", "2", "--seed", "3"]].concat());
+    }
+}
+
+#[test]
+fn x03_what_the_kept_judgements_rest_on_moving_makes_the_audit_judge_afresh() {
+    let repo = history();
+    countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+    let path = snapshot(&repo);
+    // Each step moves one input, with the snapshot marked just before; a fresh judgement
+    // replaces the mark.
+    let step = |what: &str, extra: &[&str], change: &dyn Fn()| {
+        audit(&repo, &[]);
+        mark(&path);
+        change();
+        assert!(!warm_equals_fresh(&repo, extra), "{what}: judged afresh");
+    };
+    let merge = repo.git(&["rev-parse", "HEAD"]);
+    step("evidence recorded in the log", &[], &|| {
+        countersign(repo.path())
+            .args(["record", "check", "--change", &merge, "--name", "ci", "--status", "success"])
+            .args(["--by", "bob@example.com", "--policy", "bundled"])
+            .assert()
+            .success();
+    });
+    step("another policy", &["--policy", "bundled:two-person-saas"], &|| {});
+    step("the clock set back", &["--now", "2026-01-01T00:00:00Z"], &|| {});
+    step("a .mailmap", &[], &|| {
+        repo.commit("Ada <ada@example.com>", &[(".mailmap", "Ada L <ada@example.com>\n")], "Mailmap");
+    });
+    step("the branch rewritten", &[], &|| {
+        repo.git(&["reset", "-q", "--hard", "HEAD~2"]);
+        repo.commit("Bob <bob@example.com>", &[("src/z.rs", "z\n")], "Rewritten");
+    });
+    step("another branch", &["--branch", "side"], &|| {
+        repo.git(&["branch", "-q", "side", "HEAD~1"]);
+    });
+    // The same inputs once more: used again.
+    audit(&repo, &[]);
+    mark(&path);
+    assert!(warm_equals_fresh(&repo, &[]), "nothing moved: used");
+}
+
+#[test]
+fn x05_an_emergency_with_open_obligations_is_never_kept() {
+    let repo = history();
+    let policy = ["--policy", "bundled:healthcare-cab"];
+    let (_, _) = audit(&repo, &policy);
+    assert!(snapshot(&repo).exists(), "a history without deadlines is kept");
+    repo.commit(
+        "Ada <ada@example.com>",
+        &[("src/fix.rs", "fix\n")],
+        "Hotfix\n\nChange-Type: emergency\nEmergency-Approved-By: Bob <bob@example.com>",
+    );
+    let (_, first) = audit(&repo, &policy);
+    assert!(!snapshot(&repo).exists(), "judgements that a later clock could change are not kept");
+    let (_, again) = audit(&repo, &policy);
+    assert_eq!(first, again);
+}
+
+#[test]
+fn x03_a_damaged_snapshot_counts_as_absent() {
+    let repo = history();
+    let path = snapshot(&repo);
+    let (_, fresh) = audit(&repo, &["--no-cache", "--no-store"]);
+    for damage in [
+        &(|b: &mut Vec<u8>| b.truncate(b.len() - 3)) as &dyn Fn(&mut Vec<u8>),
+        &|b: &mut Vec<u8>| b[0] ^= 1,
+        &|b: &mut Vec<u8>| b.truncate(20),
+        &|b: &mut Vec<u8>| b.clear(),
+        &|b: &mut Vec<u8>| b.extend_from_slice(b"trailing"),
+        &|b: &mut Vec<u8>| {
+            let len = b.len();
+            b[len - 1] = b'x'
+        },
+    ] {
+        audit(&repo, &["--no-store"]);
+        let mut bytes = std::fs::read(&path).expect("snapshot");
+        damage(&mut bytes);
+        std::fs::write(&path, bytes).expect("write");
+        let (_, report) = audit(&repo, &["--no-store"]);
+        assert_eq!(String::from_utf8_lossy(&report), String::from_utf8_lossy(&fresh));
+    }
+}
