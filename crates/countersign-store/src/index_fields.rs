@@ -86,19 +86,20 @@ pub(crate) fn columns_match(entry: &[u8], columns: ColumnsRef<'_>, scratch: &mut
 /// as base64, which fails on any byte that is not base64 (a quote, a backslash), so a
 /// payload that decodes is one plain JSON string.
 fn canonical_payload(entry: &[u8]) -> Option<&[u8]> {
-    let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
-    let plain = |b: &u8| *b != b'"' && *b != b'\\' && *b >= 0x20;
+    // A plain ASCII JSON string's bytes: no quote, backslash or control character. Folded
+    // without an early exit, so it compiles to vector code.
+    let plain = |s: &[u8]| s.is_ascii() && !s.iter().fold(false, |bad, &b| bad | (b == b'"') | (b == b'\\') | (b < 0x20));
     let rest = entry.strip_prefix(b"{\"payload\":\"")?.strip_suffix(b"\"}]}")?;
     let quote = rest.iter().rposition(|&b| b == b'"')?;
     let (rest, sig) = (&rest[..=quote], &rest[quote + 1..]);
     let rest = rest.strip_suffix(b"\",\"sig\":\"")?;
     let quote = rest.iter().rposition(|&b| b == b'"')?;
     let (rest, keyid) = (&rest[..=quote], &rest[quote + 1..]);
-    let payload = rest
-        .strip_suffix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
-    // The key id is any plain string; it must be UTF-8 for serde_json to read it.
-    let keyid_ok = keyid.iter().all(plain) && std::str::from_utf8(keyid).is_ok();
-    (keyid_ok && sig.iter().all(is_b64)).then_some(payload)
+    let payload =
+        rest.strip_suffix(b"\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":\"")?;
+    // The key id and signature are not checked here (`log verify --signatures all` does),
+    // but they must be strings serde_json reads, as the full decode reads the envelope.
+    (plain(keyid) && plain(sig)).then_some(payload)
 }
 
 /// The statement, with only what the index columns repeat.

@@ -1666,21 +1666,12 @@ impl Store {
                             if let Err(f) = load_until(&mut audit, next)? {
                                 return Ok(Err(f));
                             }
-                            // Check every entry's index columns (in parallel): decoded whole for
-                            // a visitor, else only the four fields they repeat, and whole only
-                            // when those do not match (the full decode names the problem).
-                            let visiting = visit.is_some();
-                            let decoded: Vec<Result<Option<RecordedEvidence>, String>> = (0..chunk.len())
-                                .into_par_iter()
-                                .with_min_len(256)
-                                .map_init(Vec::new, |scratch, i| {
-                                    let (bytes, columns) = (chunk.bytes(i), chunk.columns(i));
-                                    if !visiting && index_fields::columns_match(bytes, columns, scratch) {
-                                        return Ok(None);
-                                    }
-                                    checked_entry(chunk.indices[i], bytes, columns).map(Some)
-                                })
-                                .collect();
+                            // Three parts at once, on rayon's threads: the index columns of
+                            // every entry, the leaves into the audit (hashes, checkpoints and
+                            // trusted roots), and the stored tree nodes the leaves complete.
+                            // Their failures are then reported in the order one pass would
+                            // meet them: the audit's first, then by entry, an entry's columns
+                            // before the nodes it completes.
                             let refs: Vec<EntryRef<'_>> = (0..chunk.len())
                                 .map(|i| EntryRef {
                                     index: chunk.indices[i],
@@ -1688,63 +1679,99 @@ impl Store {
                                     bytes: chunk.bytes(i),
                                 })
                                 .collect();
-                            // Push in segments that end at trusted sizes, to check their roots.
-                            let mut start = 0;
-                            while start < refs.len() {
-                                let base = audit.entries();
-                                let room = (refs.len() - start) as u64;
-                                let end = match checks.range(base + 1..=base + room).next() {
-                                    Some((&size, _)) => start + (size - base) as usize,
-                                    None => refs.len(),
-                                };
-                                if let Err(f) = audit.push(&refs[start..end]) {
-                                    return Ok(Err(f));
+                            let visiting = visit.is_some();
+                            let columns = || -> Vec<Result<Option<RecordedEvidence>, String>> {
+                                // Decoded whole for a visitor, else only the four fields the
+                                // columns repeat, and whole only when those do not match (the
+                                // full decode names the problem).
+                                (0..chunk.len())
+                                    .into_par_iter()
+                                    .with_min_len(256)
+                                    .map_init(Vec::new, |scratch, i| {
+                                        let (bytes, columns) = (chunk.bytes(i), chunk.columns(i));
+                                        if !visiting && index_fields::columns_match(bytes, columns, scratch) {
+                                            return Ok(None);
+                                        }
+                                        checked_entry(chunk.indices[i], bytes, columns).map(Some)
+                                    })
+                                    .collect()
+                            };
+                            let leaves = || -> Result<Result<(), VerifyFailure>, StoreError> {
+                                // Push in segments that end at trusted sizes, to check their roots.
+                                let mut start = 0;
+                                while start < refs.len() {
+                                    let base = audit.entries();
+                                    let room = (refs.len() - start) as u64;
+                                    let end = match checks.range(base + 1..=base + room).next() {
+                                        Some((&size, _)) => start + (size - base) as usize,
+                                        None => refs.len(),
+                                    };
+                                    if let Err(f) = audit.push(&refs[start..end]) {
+                                        return Ok(Err(f));
+                                    }
+                                    if let Some(t) = checks.get(&audit.entries())
+                                        && t.checkpoint.root != audit.root()
+                                    {
+                                        return Ok(Err(self.trusted_mismatch(verifier, t, audit.root())?));
+                                    }
+                                    start = end;
                                 }
-                                if let Some(t) = checks.get(&audit.entries())
-                                    && t.checkpoint.root != audit.root()
-                                {
-                                    return Ok(Err(self.trusted_mismatch(verifier, t, audit.root())?));
-                                }
-                                start = end;
-                            }
-                            for (i, e) in decoded.into_iter().enumerate() {
-                                let index = chunk.indices[i];
-                                let evidence = match e {
-                                    Ok(evidence) => evidence,
-                                    Err(problem) => return Ok(Err(failure(Some(index), None, problem))),
-                                };
-                                // The stored tree nodes this leaf completes.
-                                for (id, hash) in node_frontier.push(*refs[i].stored_leaf_hash.unwrap_or(&[0u8; 32])) {
-                                    match nodes.next()? {
-                                        Some((stored_id, stored_hash)) if stored_id == id => {
-                                            if stored_hash.as_slice() != hash.as_slice() {
-                                                return Ok(Err(failure(
+                                Ok(Ok(()))
+                            };
+                            // The first entry whose completed nodes are not the stored ones.
+                            let stored_nodes = || -> Option<(usize, Result<VerifyFailure, StoreError>)> {
+                                for (i, entry) in refs.iter().enumerate() {
+                                    for (id, hash) in node_frontier.push(*entry.stored_leaf_hash.unwrap_or(&[0u8; 32])) {
+                                        match nodes.next() {
+                                            Err(e) => return Some((i, Err(e))),
+                                            Ok(Some((stored_id, stored_hash))) if stored_id == id => {
+                                                if stored_hash.as_slice() != hash.as_slice() {
+                                                    return Some((i, Ok(failure(
+                                                        Some(id.index << id.level),
+                                                        None,
+                                                        format!(
+                                                            "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
+                                                            id.level, id.index
+                                                        ),
+                                                    ))));
+                                                }
+                                            }
+                                            Ok(found) => {
+                                                let what = match found {
+                                                    Some((other, _)) => {
+                                                        format!("found level {} index {} instead", other.level, other.index)
+                                                    }
+                                                    None => "it is missing".into(),
+                                                };
+                                                return Some((i, Ok(failure(
                                                     Some(id.index << id.level),
                                                     None,
                                                     format!(
-                                                        "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
+                                                        "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
                                                         id.level, id.index
                                                     ),
-                                                )));
+                                                ))));
                                             }
                                         }
-                                        found => {
-                                            let what = match found {
-                                                Some((other, _)) => {
-                                                    format!("found level {} index {} instead", other.level, other.index)
-                                                }
-                                                None => "it is missing".into(),
-                                            };
-                                            return Ok(Err(failure(
-                                                Some(id.index << id.level),
-                                                None,
-                                                format!(
-                                                    "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
-                                                    id.level, id.index
-                                                ),
-                                            )));
-                                        }
                                     }
+                                }
+                                None
+                            };
+                            let (decoded, (pushed, bad_node)) =
+                                rayon::join(columns, || rayon::join(leaves, stored_nodes));
+                            if let Err(f) = pushed? {
+                                return Ok(Err(f));
+                            }
+                            let bad_node_at = bad_node.as_ref().map(|(at, _)| *at);
+                            for (i, e) in decoded.into_iter().enumerate() {
+                                let evidence = match e {
+                                    Ok(evidence) => evidence,
+                                    Err(problem) => return Ok(Err(failure(Some(chunk.indices[i]), None, problem))),
+                                };
+                                if bad_node_at == Some(i)
+                                    && let Some((_, bad)) = bad_node
+                                {
+                                    return bad.map(Err);
                                 }
                                 if let (Some(visit), Some(evidence)) = (visit.as_mut(), evidence) {
                                     visit(evidence, chunk.bytes(i));
@@ -2014,11 +2041,7 @@ fn checked_entry(index: u64, bytes: &[u8], columns: db::ColumnsRef<'_>) -> Resul
         return Err(column("kind", columns.kind, e.evidence.kind()));
     }
     if columns.change_id != e.change_id.as_deref() {
-        return Err(column(
-            "change_id",
-            columns.change_id.unwrap_or("NULL"),
-            e.change_id.as_deref().unwrap_or("NULL"),
-        ));
+        return Err(column("change_id", columns.change_id.unwrap_or("NULL"), e.change_id.as_deref().unwrap_or("NULL")));
     }
     if columns.recorded_at.parse::<Timestamp>().ok() != Some(e.recorded_at) {
         return Err(column("recorded_at", columns.recorded_at, &e.recorded_at.to_string()));
