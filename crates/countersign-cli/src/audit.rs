@@ -280,10 +280,18 @@ fn snapshot_context(
     let (evidence, links, log) = match store {
         Some((store, repository)) => {
             let url = crate::store::context(g).database_url()?;
-            let mut links: Vec<(String, String)> = store.change_records()?.into_iter().collect();
-            links.sort_unstable();
             let log = (store.tree_size()?, store.latest_checkpoint()?);
-            (format!("store {url} repository {repository:?}"), format!("{links:?}"), Some(log))
+            // Which record each change's evidence is filed under; with an empty log there
+            // is no evidence, and the links cannot matter.
+            let links = match log.0 {
+                0 => "empty log".to_owned(),
+                _ => {
+                    let mut links: Vec<(String, String)> = store.change_records()?.into_iter().collect();
+                    links.sort_unstable();
+                    format!("{links:?}")
+                }
+            };
+            (format!("store {url} repository {repository:?}"), links, Some(log))
         }
         None => ("no store".to_owned(), String::new(), None),
     };
