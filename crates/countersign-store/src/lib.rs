@@ -1569,8 +1569,10 @@ impl Store {
     /// `Ok(Err(failure))` names the first bad entry. `visit` receives every entry,
     /// decoded, as it is read; it must keep nothing if the result is a failure.
     ///
-    /// Entries are read with one streaming query, in chunks, on the store's runtime while
-    /// the previous chunk is verified (rayon) on this thread; checkpoints are read in
+    /// Entries are read with one streaming query, in chunks (on SQLite on the connection's
+    /// raw handle, `sqlite_scan`), while the previous chunk is verified: its index columns
+    /// (`index_fields` unless `visit` wants every entry decoded), its leaves and the tree
+    /// nodes they complete, at once on rayon's threads; checkpoints are read in
     /// pages just ahead of the entries they cover; tree nodes are read in the order a
     /// growing tree completes them, alongside. Entries appended while this runs (each
     /// commits together with its checkpoint) are verified in further rounds, up to a
