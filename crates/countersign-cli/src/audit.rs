@@ -158,8 +158,15 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let policy_path = policy_path_in(&repo, &src);
     let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
     // A JSON report of a whole branch keeps its judgements for the next audit.
-    let snapshot = (!args.no_cache && !args.record && args.range.is_none() && matches!(g.format, Format::Json))
-        .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, g))
+    let kept = !args.no_cache && !args.record && args.range.is_none() && matches!(g.format, Format::Json);
+    let store_id = match store {
+        Some((_, repository)) if kept => {
+            format!("store {} repository {repository:?}", crate::store::context(g).database_url()?)
+        }
+        _ => "no store".to_owned(),
+    };
+    let snapshot = kept
+        .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g))
         .transpose()?;
     if let Some((path, cx)) = &snapshot {
         let earlier = audit_cache::load(path, cx);
@@ -179,7 +186,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         };
         // Registering the new changes may have linked them to their records: the snapshot
         // is kept under the inputs as they are now.
-        let rekey = || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, g).map(|(_, cx)| cx);
+        let rekey =
+            || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g).map(|(_, cx)| cx);
         return write_kept(&args, g, &src, &policy, &repo_path, walk, evals, earlier, path, &rekey);
     }
     let (mut walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
@@ -273,13 +281,13 @@ fn snapshot_context(
     args: &AuditArgs,
     policy_path: Option<&str>,
     store: Option<(&countersign_store::Store, Option<&str>)>,
+    store_id: &str,
     g: &crate::Global,
 ) -> anyhow::Result<(std::path::PathBuf, audit_cache::Context)> {
     let walk = format!("branch {:?} since {:?} until {:?}", args.branch, args.since, args.until);
     let people = format!("mailmap {:x}", repo.mailmap_fingerprint());
-    let (evidence, links, log) = match store {
-        Some((store, repository)) => {
-            let url = crate::store::context(g).database_url()?;
+    let (links, log) = match store {
+        Some((store, _)) => {
             let log = (store.tree_size()?, store.latest_checkpoint()?);
             // Which record each change's evidence is filed under; with an empty log there
             // is no evidence, and the links cannot matter.
@@ -291,12 +299,12 @@ fn snapshot_context(
                     format!("{links:?}")
                 }
             };
-            (format!("store {url} repository {repository:?}"), links, Some(log))
+            (links, Some(log))
         }
-        None => ("no store".to_owned(), String::new(), None),
+        None => (String::new(), None),
     };
     let policy = format!("{policy:?} at {policy_path:?}");
-    let cx = audit_cache::Context::new(&[&policy, &walk, &people, &evidence, &links], log, g.as_of());
+    let cx = audit_cache::Context::new(&[&policy, &walk, &people, store_id, &links], log, g.as_of());
     Ok((audit_cache::path(repo), cx))
 }
 
@@ -369,7 +377,9 @@ fn write_kept(
     )?;
     match (&walk.tip, keep) {
         (Some(tip), true) => {
-            if let Err(e) = rekey().and_then(|cx| Ok(audit_cache::store(path, &cx, tip, git_changes, &records)?)) {
+            let stored =
+                rekey().and_then(|cx| Ok(audit_cache::store(path, &cx, tip, git_changes, &records, earlier.as_ref())?));
+            if let Err(e) = stored {
                 eprintln!("note: the audit's judgements could not be kept for the next run ({}: {e})", path.display());
             }
         }

@@ -1,7 +1,7 @@
 //! The audit's snapshot: the judged changes of the last `audit --format json`, kept so that
 //! the next audit of the same branch judges only what is new (issue 8's warm re-audit).
 //!
-//! It lives next to the facts cache (`<git dir>/countersign/audit-v1.bin`) and holds, for
+//! It lives next to the facts cache (`<git dir>/countersign/audit-v1.idx` and `.data`) and holds, for
 //! each change of the last report in report order, what the change adds to the summary
 //! ([`Tally`]) and its evaluation exactly as the report printed it (pretty JSON, indented
 //! for its place in the `changes` array). A later audit uses it only when every input of
@@ -19,9 +19,11 @@
 //!
 //! The branch must still hold the snapshot's tip on its first-parent chain, and what is new
 //! must not reach back (see [`countersign_judge::judge_walk_after`]). Otherwise the whole
-//! history is judged again and the snapshot replaced. Anything unexpected in the file
-//! (magic, lengths, framing) makes it count as absent. It is written to a temporary file
-//! and renamed into place. `--no-cache` neither reads nor writes it.
+//! history is judged again and the snapshot replaced. Anything unexpected in the files
+//! (magic, generation, offsets, framing) makes it count as absent. A re-audit appends its
+//! new records to the data file and rewrites the small index (temporary file, renamed into
+//! place); a fresh judgement writes a new data file with a new generation first. Writers
+//! take a lock on the data file. `--no-cache` neither reads nor writes either.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -32,11 +34,15 @@ use serde::{Deserialize, Serialize};
 use countersign_engine::report::Evaluation;
 use countersign_engine::summary::Tally;
 
-const MAGIC: &[u8; 8] = b"CSAUDIT1";
+const MAGIC_INDEX: &[u8; 8] = b"CSAUDITI";
+const MAGIC_DATA: &[u8; 8] = b"CSAUDITD";
 /// Bump whenever the layout or the meaning of a kept record changes.
 const FORMAT_VERSION: u32 = 1;
 /// Where a change's JSON starts inside the report's `changes` array.
 const INDENT: &[u8] = b"    ";
+/// The data file's header: its magic, then its generation.
+const DATA_HEADER: usize = MAGIC_DATA.len() + GENERATION_LEN;
+const GENERATION_LEN: usize = 16;
 
 /// Everything the kept evaluations were judged from, apart from the git history itself.
 pub struct Context {
@@ -65,6 +71,9 @@ impl Context {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    /// Names the data file these records are in (a data file rewritten since does not
+    /// match).
+    generation: String,
     key: String,
     /// The branch's tip when it was judged.
     tip: String,
@@ -75,8 +84,9 @@ struct Header {
     git_changes: usize,
     /// The distinct tallies (a long history has few).
     tallies: Vec<Tally>,
-    /// Each record: its tally's index, the length of its JSON.
-    records: Vec<(u32, u32)>,
+    /// Each record, in report order: its tally's index, where its JSON starts in the data
+    /// file and its length.
+    records: Vec<(u32, u64, u32)>,
 }
 
 /// One judged change, as the report prints it.
@@ -84,6 +94,8 @@ pub struct Record<'a> {
     pub tally: Cow<'a, Tally>,
     /// The evaluation's pretty JSON, indented for the `changes` array.
     pub json: Cow<'a, [u8]>,
+    /// Where the JSON is in the snapshot's data file, for a kept record.
+    at: Option<u64>,
 }
 
 impl Record<'static> {
@@ -99,7 +111,7 @@ impl Record<'static> {
                 json.extend_from_slice(INDENT);
             }
         }
-        Ok(Record { tally: Cow::Owned(Tally::of(e)), json: Cow::Owned(json) })
+        Ok(Record { tally: Cow::Owned(Tally::of(e)), json: Cow::Owned(json), at: None })
     }
 }
 
@@ -107,6 +119,7 @@ impl Record<'static> {
 pub struct Snapshot {
     pub tip: String,
     pub git_changes: usize,
+    generation: String,
     tallies: Vec<Tally>,
     data: Vec<u8>,
     /// Each record's tally (an index into `tallies`) and where its JSON is in `data`.
@@ -122,33 +135,42 @@ impl Snapshot {
         self.records.iter().map(|(tally, json)| Record {
             tally: Cow::Borrowed(&self.tallies[*tally]),
             json: Cow::Borrowed(&self.data[json.clone()]),
+            at: Some(json.start as u64),
         })
     }
 }
 
+/// Where an audit of `repo` keeps its snapshot: the index, rewritten whole each time; the
+/// data file beside it (`.data`), to which a re-audit only appends.
 pub fn path(repo: &countersign_git::Repository) -> PathBuf {
-    repo.cache_file().with_file_name("audit-v1.bin")
+    repo.cache_file().with_file_name("audit-v1.idx")
+}
+
+fn data_path(path: &Path) -> PathBuf {
+    path.with_extension("data")
 }
 
 /// The snapshot at `path` when it was taken in `cx` (same key and log, no later clock);
 /// `None` when there is none or it does not fit.
 pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
-    let mut data = std::fs::read(path).ok()?;
-    let rest = data.strip_prefix(MAGIC.as_slice())?;
-    let (len, rest) = rest.split_first_chunk::<8>()?;
-    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
-    let header: Header = serde_json::from_slice(rest.get(..len)?).ok()?;
+    let index = std::fs::read(path).ok()?;
+    let header: Header = serde_json::from_slice(index.strip_prefix(MAGIC_INDEX.as_slice())?).ok()?;
     if header.key != cx.key || header.log != cx.log || header.as_of > cx.as_of {
         return None;
     }
-    if header.git_changes > header.records.len() {
+    if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {
         return None;
     }
-    // The records follow the header.
-    let mut at = MAGIC.len() + 8 + len;
+    let data = std::fs::read(data_path(path)).ok()?;
+    if data.get(..MAGIC_DATA.len())? != MAGIC_DATA
+        || data.get(MAGIC_DATA.len()..DATA_HEADER)? != header.generation.as_bytes()
+    {
+        return None;
+    }
     let mut records = Vec::with_capacity(header.records.len());
-    for (tally, len) in header.records {
-        let json = at..at + len as usize;
+    for (tally, at, len) in header.records {
+        let start = usize::try_from(at).ok().filter(|&at| at >= DATA_HEADER)?;
+        let json = start..start.checked_add(len as usize)?;
         let bytes = data.get(json.clone())?;
         if (tally as usize) >= header.tallies.len()
             || !bytes.starts_with(INDENT)
@@ -157,31 +179,103 @@ pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
         {
             return None;
         }
-        at = json.end;
         records.push((tally as usize, json));
     }
-    if at != data.len() {
-        return None;
-    }
-    data.shrink_to_fit();
-    Some(Snapshot { tip: header.tip, git_changes: header.git_changes, tallies: header.tallies, data, records })
+    Some(Snapshot {
+        tip: header.tip,
+        git_changes: header.git_changes,
+        generation: header.generation,
+        tallies: header.tallies,
+        data,
+        records,
+    })
 }
 
 /// Keep `records` (the first `git_changes` from the branch, ending at `tip`) for the next
-/// audit in `cx`, replacing the snapshot at `path`.
-pub fn store(path: &Path, cx: &Context, tip: &str, git_changes: usize, records: &[Record<'_>]) -> std::io::Result<()> {
+/// audit in `cx`. When `earlier` is the snapshot the kept records came from, only the new
+/// records are appended to its data file; otherwise both files are replaced.
+pub fn store(
+    path: &Path,
+    cx: &Context,
+    tip: &str,
+    git_changes: usize,
+    records: &[Record<'_>],
+    earlier: Option<&Snapshot>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let data = data_path(path);
+    // One writer at a time: the lock is on the data file (created if need be).
+    let lock = std::fs::OpenOptions::new().create(true).read(true).append(true).open(&data)?;
+    lock.lock()?;
+    let mut header = [0u8; DATA_HEADER];
+    let appendable = earlier.is_some_and(|earlier| {
+        use std::io::Read as _;
+        let mut file = &lock;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).is_ok()
+            && file.read_exact(&mut header).is_ok()
+            && header[..MAGIC_DATA.len()] == *MAGIC_DATA
+            && header[MAGIC_DATA.len()..] == *earlier.generation.as_bytes()
+    });
+    let (generation, offsets) = match (appendable, earlier) {
+        (true, Some(earlier)) => {
+            let mut end = lock.metadata()?.len();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &lock);
+            let mut offsets = Vec::with_capacity(records.len());
+            for r in records {
+                offsets.push(match r.at {
+                    Some(at) => at,
+                    None => {
+                        out.write_all(&r.json)?;
+                        end += r.json.len() as u64;
+                        end - r.json.len() as u64
+                    }
+                });
+            }
+            out.flush()?;
+            (earlier.generation.clone(), offsets)
+        }
+        _ => {
+            let generation = new_generation(tip);
+            let tmp = data.with_extension(format!("data.tmp{}", std::process::id()));
+            let written = (|| -> std::io::Result<Vec<u64>> {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+                out.write_all(MAGIC_DATA)?;
+                out.write_all(generation.as_bytes())?;
+                let mut end = DATA_HEADER as u64;
+                let mut offsets = Vec::with_capacity(records.len());
+                for r in records {
+                    out.write_all(&r.json)?;
+                    offsets.push(end);
+                    end += r.json.len() as u64;
+                }
+                // No fsync: after a crash a file is whole, empty or absent, and the last two
+                // only cost the next audit a full judgement.
+                out.into_inner().map_err(|e| e.into_error())?;
+                std::fs::rename(&tmp, &data)?;
+                Ok(offsets)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            (generation, written?)
+        }
+    };
     let mut tallies: Vec<Tally> = Vec::new();
     let mut seen: HashMap<&Tally, u32> = HashMap::new();
     let mut entries = Vec::with_capacity(records.len());
-    for r in records {
+    for (r, at) in records.iter().zip(offsets) {
         let tally = *seen.entry(&r.tally).or_insert_with(|| {
             tallies.push(r.tally.as_ref().clone());
             (tallies.len() - 1) as u32
         });
         let len = u32::try_from(r.json.len()).map_err(std::io::Error::other)?;
-        entries.push((tally, len));
+        entries.push((tally, at, len));
     }
     let header = Header {
+        generation,
         key: cx.key.clone(),
         tip: tip.to_owned(),
         as_of: cx.as_of,
@@ -190,34 +284,30 @@ pub fn store(path: &Path, cx: &Context, tip: &str, git_changes: usize, records: 
         tallies,
         records: entries,
     };
-    let header = serde_json::to_vec(&header)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let written = (|| {
-        use std::io::Write as _;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        out.write_all(MAGIC)?;
-        out.write_all(&(header.len() as u64).to_le_bytes())?;
-        out.write_all(&header)?;
-        for r in records {
-            out.write_all(&r.json)?;
-        }
-        // No fsync: after a crash the file is whole, empty or absent, and the last two
-        // only cost the next audit a full judgement.
-        out.into_inner().map_err(|e| e.into_error())?;
-        std::fs::rename(&tmp, path)
-    })();
+    let mut index = MAGIC_INDEX.to_vec();
+    serde_json::to_writer(&mut index, &header)?;
+    let tmp = path.with_extension(format!("idx.tmp{}", std::process::id()));
+    let written = std::fs::write(&tmp, &index).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     written
 }
 
+/// A name for a newly written data file, unique enough that an index never pairs with a data
+/// file written after it (16 hex digits; from the process's random hash keys, no clock).
+fn new_generation(tip: &str) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write(tip.as_bytes());
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}
+
 /// Remove the snapshot (a judgement that cannot be kept makes the old one stale).
 pub fn remove(path: &Path) {
     let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(data_path(path));
 }
 
 /// Write `report` (serialized with an empty `changes` array, its last field) to standard

@@ -1,5 +1,5 @@
 //! The audit's snapshot (issue 8, warm re-audit): an audit of a branch keeps its judgements
-//! in `.git/countersign/audit-v1.bin`, and the next one judges only the new changes. The
+//! in `.git/countersign/audit-v1.idx` and `.data`, and the next one judges only the new changes. The
 //! report must be byte for byte the report of a fresh judgement (`--no-cache`), and every
 //! input the kept judgements rest on must make the next audit judge afresh when it moves.
 //!
@@ -17,7 +17,11 @@ const MARK_FROM: &[u8] = b"Change number 1\"";
 const MARK_TO: &[u8] = b"Change NUMBER 1\"";
 
 fn snapshot(repo: &Repo) -> PathBuf {
-    repo.path().join(".git/countersign/audit-v1.bin")
+    repo.path().join(".git/countersign/audit-v1.idx")
+}
+
+fn data(repo: &Repo) -> PathBuf {
+    repo.path().join(".git/countersign/audit-v1.data")
 }
 
 /// A repository of a few direct pushes and two PR merges, audited once (snapshot taken).
@@ -78,7 +82,7 @@ fn x03_a_re_audit_judges_only_new_changes_and_prints_what_a_fresh_audit_prints()
             countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
         }
         audit(&repo, store);
-        mark(&snapshot(&repo));
+        mark(&data(&repo));
         repo.commit("Ada <ada@example.com>", &[("src/d.rs", "fn d() {}\n")], "A new change");
         assert!(warm_equals_fresh(&repo, store), "one new commit: the kept judgements are used ({store:?})");
         repo.merge_pr(pr, "Bob <bob@example.com>", "Ada <ada@example.com>", &[("src/e.rs", "e\n")], "E");
@@ -94,7 +98,7 @@ fn x03_a_re_audit_judges_only_new_changes_and_prints_what_a_fresh_audit_prints()
 fn x03_what_the_kept_judgements_rest_on_moving_makes_the_audit_judge_afresh() {
     let repo = history();
     countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
-    let path = snapshot(&repo);
+    let path = data(&repo);
     // Each step moves one input, with the snapshot marked just before; a fresh judgement
     // replaces the mark.
     let step = |what: &str, extra: &[&str], change: &dyn Fn()| {
@@ -142,6 +146,7 @@ fn x05_an_emergency_with_open_obligations_is_never_kept() {
     );
     let (_, first) = audit(&repo, &policy);
     assert!(!snapshot(&repo).exists(), "judgements that a later clock could change are not kept");
+    assert!(!data(&repo).exists());
     let (_, again) = audit(&repo, &policy);
     assert_eq!(first, again);
 }
@@ -149,24 +154,52 @@ fn x05_an_emergency_with_open_obligations_is_never_kept() {
 #[test]
 fn x03_a_damaged_snapshot_counts_as_absent() {
     let repo = history();
-    let path = snapshot(&repo);
     let (_, fresh) = audit(&repo, &["--no-cache", "--no-store"]);
-    for damage in [
-        &(|b: &mut Vec<u8>| b.truncate(b.len() - 3)) as &dyn Fn(&mut Vec<u8>),
-        &|b: &mut Vec<u8>| b[0] ^= 1,
-        &|b: &mut Vec<u8>| b.truncate(20),
-        &|b: &mut Vec<u8>| b.clear(),
-        &|b: &mut Vec<u8>| b.extend_from_slice(b"trailing"),
-        &|b: &mut Vec<u8>| {
+    type Damage<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
+    let damages: [Damage; 6] = [
+        ("truncated", &|b| b.truncate(b.len() - 3)),
+        ("another magic", &|b| b[0] ^= 1),
+        ("cut short", &|b| b.truncate(20)),
+        ("empty", &|b| b.clear()),
+        ("a byte of the generation", &|b| b[9] ^= 1),
+        ("the last byte", &|b| {
             let len = b.len();
             b[len - 1] = b'x'
-        },
-    ] {
-        audit(&repo, &["--no-store"]);
-        let mut bytes = std::fs::read(&path).expect("snapshot");
-        damage(&mut bytes);
-        std::fs::write(&path, bytes).expect("write");
-        let (_, report) = audit(&repo, &["--no-store"]);
-        assert_eq!(String::from_utf8_lossy(&report), String::from_utf8_lossy(&fresh));
+        }),
+    ];
+    for file in [snapshot(&repo), data(&repo)] {
+        for (what, damage) in &damages {
+            audit(&repo, &["--no-store"]);
+            let mut bytes = std::fs::read(&file).expect("snapshot");
+            damage(&mut bytes);
+            std::fs::write(&file, bytes).expect("write");
+            let (_, report) = audit(&repo, &["--no-store"]);
+            assert_eq!(
+                String::from_utf8_lossy(&report),
+                String::from_utf8_lossy(&fresh),
+                "{} {what}: judged afresh",
+                file.display()
+            );
+        }
     }
+}
+
+#[test]
+fn x03_re_audits_append_to_the_data_file_and_a_fresh_judgement_replaces_it() {
+    let repo = history();
+    audit(&repo, &["--no-store"]);
+    let first = std::fs::metadata(data(&repo)).expect("data").len();
+    repo.commit("Ada <ada@example.com>", &[("src/d.rs", "d\n")], "Another change");
+    audit(&repo, &["--no-store"]);
+    let second = std::fs::read(data(&repo)).expect("data");
+    assert!(second.len() as u64 > first, "the new change's JSON is appended");
+    assert!(String::from_utf8_lossy(&second[first as usize..]).contains("Another change"));
+    assert!(!String::from_utf8_lossy(&second[first as usize..]).contains("Change number 1"), "only the new one");
+    // A fresh judgement (another policy) writes a new data file with a new generation.
+    audit(&repo, &["--no-store", "--policy", "bundled:two-person-saas"]);
+    let third = std::fs::read(data(&repo)).expect("data");
+    assert_ne!(third[8..24], second[8..24], "a new generation");
+    assert!(!warm_equals_fresh(&repo, &["--no-store", "--policy", "bundled:two-person-saas"]), "judged afresh");
+    mark(&data(&repo));
+    assert!(warm_equals_fresh(&repo, &["--no-store", "--policy", "bundled:two-person-saas"]), "then used");
 }
