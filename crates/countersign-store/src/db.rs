@@ -102,12 +102,15 @@ impl AppendOutcome {
 pub(crate) struct EntryChunk {
     pub indices: Vec<u64>,
     pub hashes: Vec<Option<Hash>>,
-    /// Each entry's bytes, then its kind, change id, recorded_at and recorded_by.
+    /// Each entry's bytes, one after another.
     data: Vec<u8>,
+    /// Each entry's kind, change id, recorded_at and recorded_by, one after another.
+    text: String,
     rows: Vec<EntrySpans>,
 }
 
-/// Where an entry's parts end in [`EntryChunk::data`] (each starts where the last ended).
+/// Where an entry's parts end in [`EntryChunk::data`] and [`EntryChunk::text`] (each
+/// starts where the last one there ended).
 #[derive(Debug, Clone, Copy)]
 struct EntrySpans {
     bytes: usize,
@@ -153,21 +156,23 @@ impl EntryChunk {
             indices: Vec::with_capacity(n),
             hashes: Vec::with_capacity(n),
             data: Vec::with_capacity(n * 1024),
+            text: String::with_capacity(n * 64),
             rows: Vec::with_capacity(n),
         }
     }
 
     pub(crate) fn push(&mut self, index: u64, hash: Option<Hash>, bytes: &[u8], columns: ColumnsRef<'_>) {
-        let mut end = |part: &[u8]| {
-            self.data.extend_from_slice(part);
-            self.data.len()
+        self.data.extend_from_slice(bytes);
+        let mut end = |part: &str| {
+            self.text.push_str(part);
+            self.text.len()
         };
         let spans = EntrySpans {
-            bytes: end(bytes),
-            kind: end(columns.kind.as_bytes()),
-            change_id: columns.change_id.map(|c| end(c.as_bytes())),
-            recorded_at: end(columns.recorded_at.as_bytes()),
-            recorded_by: end(columns.recorded_by.as_bytes()),
+            bytes: self.data.len(),
+            kind: end(columns.kind),
+            change_id: columns.change_id.map(&mut end),
+            recorded_at: end(columns.recorded_at),
+            recorded_by: end(columns.recorded_by),
         };
         self.indices.push(index);
         self.hashes.push(hash);
@@ -178,32 +183,29 @@ impl EntryChunk {
         self.indices.len()
     }
 
-    fn start(&self, i: usize) -> usize {
-        if i == 0 { 0 } else { self.rows[i - 1].recorded_by }
-    }
-
     /// Entry `i`'s bytes.
     pub(crate) fn bytes(&self, i: usize) -> &[u8] {
-        &self.data[self.start(i)..self.rows[i].bytes]
+        let start = if i == 0 { 0 } else { self.rows[i - 1].bytes };
+        &self.data[start..self.rows[i].bytes]
     }
 
     /// Entry `i`'s index columns.
     pub(crate) fn columns(&self, i: usize) -> ColumnsRef<'_> {
         let r = self.rows[i];
-        // Pushed as `&str`s, so each part is UTF-8.
-        let text = |from: usize, to: usize| std::str::from_utf8(&self.data[from..to]).unwrap_or_default();
+        let start = if i == 0 { 0 } else { self.rows[i - 1].recorded_by };
         let after_kind = r.change_id.unwrap_or(r.kind);
         ColumnsRef {
-            kind: text(r.bytes, r.kind),
-            change_id: r.change_id.map(|end| text(r.kind, end)),
-            recorded_at: text(after_kind, r.recorded_at),
-            recorded_by: text(r.recorded_at, r.recorded_by),
+            kind: &self.text[start..r.kind],
+            change_id: r.change_id.map(|end| &self.text[r.kind..end]),
+            recorded_at: &self.text[after_kind..r.recorded_at],
+            recorded_by: &self.text[r.recorded_at..r.recorded_by],
         }
     }
 }
 
 /// A chunk of stored tree nodes, in the order a growing tree completes them.
-pub(crate) type NodeChunk = Vec<(NodeId, Vec<u8>)>;
+/// A stored hash that is not 32 bytes long is `None` (it matches no node).
+pub(crate) type NodeChunk = Vec<(NodeId, Option<Hash>)>;
 
 /// A claimed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1325,7 +1327,7 @@ macro_rules! backend {
                 loop {
                     match rows.try_next().await {
                         Ok(Some(r)) => {
-                            let decoded = (|| Ok::<_, sqlx::Error>((r.try_get::<i32, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<Vec<u8>, _>(2)?)))();
+                            let decoded = (|| Ok::<_, sqlx::Error>((r.try_get::<i32, _>(0)?, r.try_get::<i64, _>(1)?, r.try_get::<&[u8], _>(2)?.try_into().ok())))();
                             match decoded {
                                 Ok((level, index, hash)) => current.push((NodeId { level: level.clamp(0, 255) as u8, index: index as u64 }, hash)),
                                 Err(e) => {

@@ -1727,7 +1727,7 @@ impl Store {
                                         match nodes.next() {
                                             Err(e) => return Some((i, Err(e))),
                                             Ok(Some((stored_id, stored_hash))) if stored_id == id => {
-                                                if stored_hash.as_slice() != hash.as_slice() {
+                                                if stored_hash != Some(hash) {
                                                     return Some((i, Ok(failure(
                                                         Some(id.index << id.level),
                                                         None,
@@ -2181,7 +2181,7 @@ pub use countersign_log::note::Checkpoint as LogCheckpoint;
 struct NodeStream {
     rx: mpsc::Receiver<Result<db::NodeChunk, StoreError>>,
     reader: tokio::task::JoinHandle<()>,
-    buffered: std::collections::VecDeque<(NodeId, Vec<u8>)>,
+    buffered: std::collections::VecDeque<(NodeId, Option<merkle::Hash>)>,
     /// The order key of the last node handed out: (leaf count at completion, level).
     cursor: (i64, i32),
 }
@@ -2199,7 +2199,7 @@ impl NodeStream {
         NodeStream { rx, reader, buffered: Default::default(), cursor: after }
     }
 
-    fn next(&mut self) -> Result<Option<(NodeId, Vec<u8>)>, StoreError> {
+    fn next(&mut self) -> Result<Option<(NodeId, Option<merkle::Hash>)>, StoreError> {
         if self.buffered.is_empty() {
             match self.rx.blocking_recv() {
                 Some(chunk) => self.buffered.extend(chunk?),

@@ -55,7 +55,9 @@ mod ffi {
             let mut stmt = std::ptr::null_mut();
             // SAFETY: `db` is the open connection this thread holds the lock of; the SQL is
             // passed with its length, so it needs no NUL terminator.
-            let rc = unsafe { sys::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut stmt, std::ptr::null_mut()) };
+            let rc = unsafe {
+                sys::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut stmt, std::ptr::null_mut())
+            };
             match NonNull::new(stmt) {
                 Some(stmt) if rc == sys::SQLITE_OK => Ok(Statement { db, stmt, _lock: PhantomData }),
                 Some(stmt) => {
@@ -130,11 +132,7 @@ mod ffi {
             unsafe {
                 let ptr = sys::sqlite3_column_blob(self.stmt.as_ptr(), col);
                 let len = sys::sqlite3_column_bytes(self.stmt.as_ptr(), col);
-                if ptr.is_null() || len <= 0 {
-                    &[]
-                } else {
-                    std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize)
-                }
+                if ptr.is_null() || len <= 0 { &[] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) }
             }
         }
     }
@@ -162,9 +160,9 @@ fn bytes<'s>(row: &Row<'s>, col: i32, name: &str) -> Result<&'s [u8], String> {
 
 fn text<'s>(row: &Row<'s>, col: i32, name: &str) -> Result<Option<&'s str>, String> {
     match row.kind(col) {
-        Type::Text => std::str::from_utf8(row.bytes(col))
-            .map(Some)
-            .map_err(|e| format!("column {name} is not UTF-8: {e}")),
+        Type::Text => {
+            std::str::from_utf8(row.bytes(col)).map(Some).map_err(|e| format!("column {name} is not UTF-8: {e}"))
+        }
         Type::Null => Ok(None),
         other => Err(format!("column {name} holds {other:?}, not text")),
     }
@@ -262,9 +260,10 @@ pub(crate) fn stream_nodes(
         let mut current = Vec::with_capacity(chunk);
         while let Some(row) = stmt.step().map_err(|e| failed(CONTEXT, e))? {
             let read = (|| {
-                let level = i32::try_from(integer(&row, 0, "level")?).map_err(|_| "column level out of range".to_owned())?;
+                let level =
+                    i32::try_from(integer(&row, 0, "level")?).map_err(|_| "column level out of range".to_owned())?;
                 let index = integer(&row, 1, "idx")?;
-                Ok::<_, String>((level, index, bytes(&row, 2, "hash")?.to_vec()))
+                Ok::<_, String>((level, index, bytes(&row, 2, "hash")?.try_into().ok()))
             })();
             let (level, index, hash) = read.map_err(|e| failed(CONTEXT, e))?;
             current.push((NodeId { level: level.clamp(0, 255) as u8, index: index as u64 }, hash));
