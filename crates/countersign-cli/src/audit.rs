@@ -168,30 +168,22 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let snapshot = kept
         .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g))
         .transpose()?;
-    if let Some((path, cx)) = &snapshot {
-        let earlier = audit_cache::load(path, cx);
-        let newer = match &earlier {
-            Some(earlier) => with_progress(|progress| {
-                countersign_judge::judge_walk_after(&repo, &policy, &walk_opts, store, &options, &earlier.tip, progress)
-            })
-            .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?,
-            None => None,
-        };
-        let (walk, evals, earlier) = match newer {
-            Some((walk, evals)) => (walk, evals, earlier),
-            None => {
-                let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
-                (walk, evals, None)
-            }
-        };
-        // Registering the new changes may have linked them to their records: the snapshot
-        // is kept under the inputs as they are now.
-        let rekey =
-            || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g).map(|(_, cx)| cx);
-        return write_kept(&args, g, &src, &policy, &repo_path, walk, evals, earlier, path, &rekey);
-    }
-    let (mut walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
-    let summary = summarize(&evals);
+    let earlier = snapshot.as_ref().and_then(|(path, cx)| audit_cache::load(path, cx));
+    let newer = match &earlier {
+        Some(earlier) => with_progress(|progress| {
+            countersign_judge::judge_walk_after(&repo, &policy, &walk_opts, store, &options, &earlier.tip, progress)
+        })
+        .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?,
+        None => None,
+    };
+    // Judged now: every change, or (with the snapshot) only the branch's new ones.
+    let (mut walk, evals, earlier) = match newer {
+        Some((walk, evals)) => (walk, evals, earlier),
+        None => {
+            let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
+            (walk, evals, None)
+        }
+    };
     if let (true, Some((store, _))) = (args.record, store) {
         let by = crate::store::context(g).default_recorder().unwrap_or_else(|| "countersign-audit".to_owned());
         let sha256 = countersign_store::evidence::sha256_hex(src.text.as_bytes());
@@ -201,6 +193,15 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     // the output is written (on git/git, tens of megabytes of peak memory).
     drop(std::mem::take(&mut walk.changes));
 
+    if let Format::Json = g.format {
+        // Registering the new changes may have linked them to their records: the snapshot
+        // is kept under the inputs as they are after the judgement.
+        let rekey =
+            || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g).map(|(_, cx)| cx);
+        let keep = snapshot.as_ref().map(|(path, _)| (path.as_path(), &rekey as &dyn Fn() -> _));
+        return write_json(&args, g, &src, &policy, &repo_path, walk, evals, earlier, keep);
+    }
+    let summary = summarize(&evals);
     let picked: Vec<&Evaluation> = match args.sample {
         Some(n) => sample(evals.len(), n, args.seed).into_iter().map(|i| &evals[i]).collect(),
         None => evals.iter().collect(),
@@ -209,29 +210,6 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         picked.into_iter().filter(|e| !args.only_problems || e.verdict != Verdict::Compliant).collect();
 
     let out = match g.format {
-        // Written as it is serialized: the report of a long history runs to tens of
-        // megabytes, and is never held whole.
-        Format::Json => {
-            output::write_json(&AuditReport {
-                schema: "countersign.audit",
-                version: SCHEMA_VERSION,
-                as_of: g.as_of(),
-                policy: PolicyRef::of(&src, &policy),
-                repository: repo_path.display().to_string(),
-                branch: walk.branch.clone(),
-                range: args.range.as_deref(),
-                since: args.since,
-                until: args.until,
-                summary: &summary,
-                sample: args.sample.map(|size| SampleInfo {
-                    size: size.min(evals.len()),
-                    seed: args.seed,
-                    population: evals.len(),
-                }),
-                changes: shown,
-            })?;
-            String::new()
-        }
         Format::Markdown => {
             let mut s = format!(
                 "# countersign audit — {}\n\nPolicy: {} version {} ({}), judged as of {}\n\n",
@@ -251,7 +229,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
             }
             s
         }
-        Format::Text | Format::Github | Format::Html | Format::Oscal => {
+        // (JSON was written above.)
+        Format::Json | Format::Text | Format::Github | Format::Html | Format::Oscal => {
             let mut s = String::new();
             for e in &shown {
                 s.push_str(&output::evaluation_text(e));
@@ -308,25 +287,25 @@ fn snapshot_context(
     Ok((audit_cache::path(repo), cx))
 }
 
-/// The JSON report, from the changes judged now and those an earlier audit kept; then keep
-/// them all for the next one.
+/// The JSON report, from the changes judged now and those an earlier audit kept; with
+/// `keep` (the snapshot's path, and its key after the judgement), keep them all for the
+/// next one. Each change's JSON is rendered once, for the report and the snapshot alike;
+/// the evaluations are dropped as they are rendered.
 #[allow(clippy::too_many_arguments)]
-fn write_kept(
+fn write_json(
     args: &AuditArgs,
     g: &crate::Global,
     src: &policy_source::PolicyText,
     policy: &countersign_policy::model::Policy,
     repo_path: &std::path::Path,
-    mut walk: countersign_git::Walk,
+    walk: countersign_git::Walk,
     evals: Vec<Evaluation>,
     earlier: Option<audit_cache::Snapshot>,
-    path: &std::path::Path,
-    rekey: &dyn Fn() -> anyhow::Result<audit_cache::Context>,
+    keep: Option<(&std::path::Path, &dyn Fn() -> anyhow::Result<audit_cache::Context>)>,
 ) -> anyhow::Result<u8> {
     // Judged now: the branch's new changes (then, when judged afresh, the console changes).
     let new_git = walk.stats.in_window;
-    drop(std::mem::take(&mut walk.changes));
-    let keep = evals.iter().all(|e| !e.time_sensitive && !e.emergency);
+    let keepable = evals.iter().all(|e| !e.time_sensitive && !e.emergency);
     let mut records = Vec::with_capacity(evals.len() + earlier.as_ref().map_or(0, |e| e.len()));
     // Obligations are counted from the emergencies' evaluations (never kept).
     let mut emergencies = Vec::new();
@@ -362,7 +341,7 @@ fn write_kept(
             policy: PolicyRef::of(src, policy),
             repository: repo_path.display().to_string(),
             branch: walk.branch.clone(),
-            range: None,
+            range: args.range.as_deref(),
             since: args.since,
             until: args.until,
             summary: &summary,
@@ -375,15 +354,16 @@ fn write_kept(
         },
         &shown,
     )?;
-    match (&walk.tip, keep) {
-        (Some(tip), true) => {
+    match (keep, &walk.tip, keepable) {
+        (None, _, _) => {}
+        (Some((path, rekey)), Some(tip), true) => {
             let stored =
                 rekey().and_then(|cx| Ok(audit_cache::store(path, &cx, tip, git_changes, &records, earlier.as_ref())?));
             if let Err(e) = stored {
                 eprintln!("note: the audit's judgements could not be kept for the next run ({}: {e})", path.display());
             }
         }
-        _ => audit_cache::remove(path),
+        (Some((path, _)), _, _) => audit_cache::remove(path),
     }
     Ok(exit_code(records.iter().map(|r| r.tally.verdict), args.strict))
 }

@@ -311,8 +311,9 @@ pub fn remove(path: &Path) {
 }
 
 /// Write `report` (serialized with an empty `changes` array, its last field) to standard
-/// output with `shown` as that array: the bytes `output::write_json` gives for the same
-/// report with those evaluations.
+/// output with `shown` as that array: the bytes `serde_json::to_writer_pretty` gives for the
+/// same report with those evaluations, and a newline. The report of a long history runs to
+/// tens of megabytes and is never held whole.
 pub fn write_report<T: Serialize>(report: &T, shown: &[&Record<'_>]) -> anyhow::Result<()> {
     use std::io::Write as _;
     let head = serde_json::to_vec_pretty(report)?;

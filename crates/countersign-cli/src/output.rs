@@ -38,16 +38,6 @@ pub fn to_json<T: Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }
 
-/// [`to_json`] written to standard output as it is serialized, never held whole.
-pub fn write_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.write_all(b"\n")?;
-    out.flush()?;
-    Ok(())
-}
-
 fn marker(status: Status) -> &'static str {
     match status {
         Status::Met => "[met]    ",
