@@ -34,7 +34,9 @@ pub struct AuditArgs {
     /// Seed for --sample; the same seed and history give the same sample.
     #[arg(long, default_value_t = 0, requires = "sample")]
     pub seed: u64,
-    /// Do not read or write the per-commit facts cache.
+    /// Do not read or write the caches: the per-commit facts, and the judgements a JSON
+    /// audit keeps so that the next audit of the branch judges only new changes (the
+    /// report is the same either way).
     #[arg(long)]
     pub no_cache: bool,
     /// Treat "evidence missing" as a failure (exit 1).
