@@ -88,7 +88,8 @@ pub(crate) fn columns_match(entry: &[u8], columns: ColumnsRef<'_>, scratch: &mut
 fn canonical_payload(entry: &[u8]) -> Option<&[u8]> {
     // A plain ASCII JSON string's bytes: no quote, backslash or control character. Folded
     // without an early exit, so it compiles to vector code.
-    let plain = |s: &[u8]| s.is_ascii() && !s.iter().fold(false, |bad, &b| bad | (b == b'"') | (b == b'\\') | (b < 0x20));
+    let plain =
+        |s: &[u8]| s.is_ascii() && !s.iter().fold(false, |bad, &b| bad | (b == b'"') | (b == b'\\') | (b < 0x20));
     let rest = entry.strip_prefix(b"{\"payload\":\"")?.strip_suffix(b"\"}]}")?;
     let quote = rest.iter().rposition(|&b| b == b'"')?;
     let (rest, sig) = (&rest[..=quote], &rest[quote + 1..]);

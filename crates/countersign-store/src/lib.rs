@@ -1723,36 +1723,46 @@ impl Store {
                             // The first entry whose completed nodes are not the stored ones.
                             let stored_nodes = || -> Option<(usize, Result<VerifyFailure, StoreError>)> {
                                 for (i, entry) in refs.iter().enumerate() {
-                                    for (id, hash) in node_frontier.push(*entry.stored_leaf_hash.unwrap_or(&[0u8; 32])) {
+                                    for (id, hash) in node_frontier.push(*entry.stored_leaf_hash.unwrap_or(&[0u8; 32]))
+                                    {
                                         match nodes.next() {
                                             Err(e) => return Some((i, Err(e))),
                                             Ok(Some((stored_id, stored_hash))) if stored_id == id => {
                                                 if stored_hash != Some(hash) {
-                                                    return Some((i, Ok(failure(
-                                                        Some(id.index << id.level),
-                                                        None,
-                                                        format!(
-                                                            "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
-                                                            id.level, id.index
-                                                        ),
-                                                    ))));
+                                                    return Some((
+                                                        i,
+                                                        Ok(failure(
+                                                            Some(id.index << id.level),
+                                                            None,
+                                                            format!(
+                                                                "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
+                                                                id.level, id.index
+                                                            ),
+                                                        )),
+                                                    ));
                                                 }
                                             }
                                             Ok(found) => {
                                                 let what = match found {
                                                     Some((other, _)) => {
-                                                        format!("found level {} index {} instead", other.level, other.index)
+                                                        format!(
+                                                            "found level {} index {} instead",
+                                                            other.level, other.index
+                                                        )
                                                     }
                                                     None => "it is missing".into(),
                                                 };
-                                                return Some((i, Ok(failure(
-                                                    Some(id.index << id.level),
-                                                    None,
-                                                    format!(
-                                                        "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
-                                                        id.level, id.index
-                                                    ),
-                                                ))));
+                                                return Some((
+                                                    i,
+                                                    Ok(failure(
+                                                        Some(id.index << id.level),
+                                                        None,
+                                                        format!(
+                                                            "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
+                                                            id.level, id.index
+                                                        ),
+                                                    )),
+                                                ));
                                             }
                                         }
                                     }

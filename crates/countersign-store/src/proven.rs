@@ -272,7 +272,8 @@ impl Store {
             while let Some(chunk) = rx.blocking_recv() {
                 let chunk = chunk?;
                 for i in 0..chunk.len() {
-                    let (index, stored, bytes, columns) = (&chunk.indices[i], &chunk.hashes[i], chunk.bytes(i), chunk.columns(i));
+                    let (index, stored, bytes, columns) =
+                        (&chunk.indices[i], &chunk.hashes[i], chunk.bytes(i), chunk.columns(i));
                     let leaf = merkle::leaf_hash(bytes);
                     if *index != next || stored.as_ref() != Some(&leaf) {
                         return Ok(false);
