@@ -477,6 +477,25 @@ macro_rules! backend {
                 Ok(())
             }
 
+            /// Which of `ids` a change is known by (its own id or an alias).
+            pub async fn known_change_ids(pool: &Pool, ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
+                let mut known = std::collections::HashSet::new();
+                for chunk in ids.chunks(400) {
+                    let mut sql = String::from("SELECT id FROM changes WHERE id IN (");
+                    placeholders(&mut sql, 1, chunk.len());
+                    sql.push_str(" UNION SELECT alias FROM change_aliases WHERE alias IN (");
+                    placeholders(&mut sql, 1 + chunk.len(), chunk.len());
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for id in chunk.iter().chain(chunk) {
+                        q = q.bind(*id);
+                    }
+                    for row in q.fetch_all(pool).await.map_err(db("reading changes"))? {
+                        known.insert(row.try_get::<String, _>(0).map_err(db("reading changes"))?);
+                    }
+                }
+                Ok(known)
+            }
+
             /// Every id a change is known by (its own and its aliases), mapped to the id of
             /// its one record.
             pub async fn change_ids(pool: &Pool) -> Result<std::collections::HashMap<String, String>, StoreError> {

@@ -536,8 +536,16 @@ impl AsyncStore {
     /// writes nothing but its new changes.
     pub async fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
         let pool = &self.pool;
-        let known = on_pool!(pool, db::change_ids())?;
-        let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect();
+        // A few changes (a re-audit's new ones) are looked up by id; a long history reads
+        // every id once.
+        let new: Vec<ChangeRef> = if changes.len() <= 1_000 {
+            let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+            let known = on_pool!(pool, db::known_change_ids(&ids))?;
+            changes.iter().filter(|c| !known.contains(&c.id)).cloned().collect()
+        } else {
+            let known = on_pool!(pool, db::change_ids())?;
+            changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect()
+        };
         if !new.is_empty() {
             self.upsert_changes(&new).await?;
         }

@@ -333,6 +333,36 @@ macro_rules! suite {
             }
         }
 
+        /// An audit registers the changes it meets that the store does not know, by id or
+        /// alias: a re-audit's few new changes are looked up one list at a time, a long
+        /// history's against every id, with the same answer.
+        #[test]
+        fn s000_03_an_audit_registers_only_the_changes_not_known_by_id_or_alias() {
+            let db = test_db();
+            let store = open(&db);
+            let commit = |n: usize| format!("{n:040x}");
+            let change = |id: String| ChangeRef {
+                commits: vec![id.clone()],
+                head_commit: Some(id.clone()),
+                id,
+                repository: Some("acme/app".into()),
+                pr_number: None,
+                merge_commit: None,
+            };
+            let squash = ChangeRef { pr_number: Some(7), merge_commit: Some(commit(2)), ..change(commit(2)) };
+            assert_eq!(store.register_new_changes(std::slice::from_ref(&squash)).unwrap(), 1);
+            assert_eq!(store.change_records().unwrap().get(&commit(2)).map(String::as_str), Some(CHANGE), "an alias");
+            // Known by id (pr#7), known as an alias (the squash commit), and one new change.
+            let few = [change_ref(), squash.clone(), change(commit(3))];
+            assert_eq!(store.register_new_changes(&few).unwrap(), 1);
+            assert_eq!(store.register_new_changes(&few).unwrap(), 0, "registered once");
+            let many: Vec<ChangeRef> = few.iter().cloned().chain((10..1_210).map(|n| change(commit(n)))).collect();
+            assert_eq!(store.register_new_changes(&many).unwrap(), 1_200);
+            assert_eq!(store.register_new_changes(&many).unwrap(), 0);
+            assert_eq!(store.register_new_changes(&many[..500]).unwrap(), 0, "the short path knows them too");
+            assert_eq!(store.change_records().unwrap().len(), 1 + 1 + 1 + 1_200);
+        }
+
         /// Issue 6 §2: `pr#7` registered while open, then the squash commit `audit` sees
         /// ("… (#7)", same repository and PR number) is the same change: its id becomes an
         /// alias, and evidence recorded under either name belongs to the one record.
