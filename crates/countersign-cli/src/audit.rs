@@ -140,15 +140,16 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         read: countersign_judge::read_options(&policy),
         ..Default::default()
     };
-    let store = match (args.no_store, args.record) {
-        (true, _) => None,
-        (false, false) => Some(recorded::open(g)?),
-        (false, true) => {
-            let ctx = crate::store::context(g);
+    // The store's context once: it asks git for the repository's name.
+    let ctx = (!args.no_store).then(|| crate::store::context(g));
+    let store = match (&ctx, args.record) {
+        (None, _) => None,
+        (Some(ctx), false) => Some((recorded::open_in(ctx)?, ctx.repository.clone())),
+        (Some(ctx), true) => {
             let store = ctx
                 .open_for_writing()
                 .context("audit --record writes to the evidence log\nhint: create it once with `countersign init`")?;
-            Some((store, ctx.repository))
+            Some((store, ctx.repository.clone()))
         }
     };
     if let Some((store, _)) = &store {
@@ -161,9 +162,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let options = countersign_judge::HistoryOptions { now: g.as_of(), console, policy_path: policy_path.as_deref() };
     // A JSON report of a whole branch keeps its judgements for the next audit.
     let kept = !args.no_cache && !args.record && args.range.is_none() && matches!(g.format, Format::Json);
-    let store_id = match store {
-        Some((_, repository)) if kept => {
-            format!("store {} repository {repository:?}", crate::store::context(g).database_url()?)
+    let store_id = match (store, &ctx) {
+        (Some((_, repository)), Some(ctx)) if kept => {
+            format!("store {} repository {repository:?}", ctx.database_url()?)
         }
         _ => "no store".to_owned(),
     };
@@ -186,8 +187,8 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
             (walk, evals, None)
         }
     };
-    if let (true, Some((store, _))) = (args.record, store) {
-        let by = crate::store::context(g).default_recorder().unwrap_or_else(|| "countersign-audit".to_owned());
+    if let (true, Some((store, _)), Some(ctx)) = (args.record, store, &ctx) {
+        let by = ctx.default_recorder().unwrap_or_else(|| "countersign-audit".to_owned());
         let sha256 = countersign_store::evidence::sha256_hex(src.text.as_bytes());
         record_verdicts(store, &walk.changes, &evals, &sha256, &by, g.as_of())?;
     }

@@ -121,7 +121,7 @@ pub struct Snapshot {
     pub git_changes: usize,
     generation: String,
     tallies: Vec<Tally>,
-    data: Vec<u8>,
+    data: memmap2::Mmap,
     /// Each record's tally (an index into `tallies`) and where its JSON is in `data`.
     records: Vec<(usize, std::ops::Range<usize>)>,
 }
@@ -161,7 +161,7 @@ pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
     if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {
         return None;
     }
-    let data = std::fs::read(data_path(path)).ok()?;
+    let data = map(&data_path(path))?;
     if data.get(..MAGIC_DATA.len())? != MAGIC_DATA
         || data.get(MAGIC_DATA.len()..DATA_HEADER)? != header.generation.as_bytes()
     {
@@ -189,6 +189,17 @@ pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
         data,
         records,
     })
+}
+
+/// The data file, mapped. Writers never change its bytes in place: they append, or write a
+/// new file and rename it over this one (a mapping keeps the old file), so what the index
+/// names stays as it was read.
+fn map(path: &Path) -> Option<memmap2::Mmap> {
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: the mapping is read-only and the file is only ever appended to or replaced by
+    // a rename (see `store`); only a process outside countersign truncating it could pull
+    // pages from under the mapping.
+    unsafe { memmap2::Mmap::map(&file) }.ok()
 }
 
 /// Keep `records` (the first `git_changes` from the branch, ending at `tip`) for the next

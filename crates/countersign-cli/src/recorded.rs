@@ -13,11 +13,14 @@ use crate::Global;
 /// repository's identity that changes are registered under.
 pub fn open(g: &Global) -> anyhow::Result<(Store, Option<String>)> {
     let ctx = crate::store::context(g);
+    Ok((open_in(&ctx)?, ctx.repository))
+}
+
+/// [`open`] with the store's context at hand.
+pub fn open_in(ctx: &countersign_store::cli::CliContext) -> anyhow::Result<Store> {
     let url = ctx.database_url()?;
-    let store = ctx.open_for_reading(true).with_context(|| {
-        format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone")
-    })?;
-    Ok((store, ctx.repository))
+    ctx.open_for_reading(true)
+        .with_context(|| format!("cannot open the evidence store {url}\nhint: pass --no-store to judge from git alone"))
 }
 
 /// The repository's identity as changes are registered under it: `owner/repo` from the
