@@ -26,15 +26,7 @@ pub fn open_in(ctx: &countersign_store::cli::CliContext) -> anyhow::Result<Store
 /// The repository's identity as changes are registered under it: `owner/repo` from the
 /// `origin` remote's URL (so `owner/repo#13` names a change), else its absolute path.
 pub fn repository_key(repo: &countersign_git::Repository) -> String {
-    let url = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo.path())
-        .args(["config", "--get", "remote.origin.url"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let url = repo.config_value("remote.origin.url").map(|u| u.trim().to_owned()).unwrap_or_default();
     owner_repo(&url).unwrap_or_else(|| {
         std::fs::canonicalize(repo.path()).unwrap_or_else(|_| repo.path().to_path_buf()).display().to_string()
     })

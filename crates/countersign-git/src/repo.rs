@@ -242,6 +242,12 @@ impl Repository {
         facts::cache_path(self.repo.common_dir())
     }
 
+    /// A configuration value as git's configuration files give it (`git config --get
+    /// KEY`), without running git.
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|v| v.to_string())
+    }
+
     /// What the walk's `.mailmap` maps (the file, a blob or a config path, as git finds
     /// them), as a fingerprint: two walks with the same one name people alike.
     pub fn mailmap_fingerprint(&self) -> u64 {
