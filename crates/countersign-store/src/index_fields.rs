@@ -27,29 +27,7 @@ use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::db::ColumnsRef;
-
-/// Every evidence kind (`Evidence::kind`), as a predicate type names it.
-pub(crate) const KINDS: &[&str] = &[
-    "approval",
-    "check",
-    "deploy",
-    "deploy-decision",
-    "emergency",
-    "console-change",
-    "exception",
-    "exception-approval",
-    "obligation",
-    "obligation-fulfilled",
-    "policy-version",
-    "policy-approval",
-    "webhook-delivery",
-    "approval-withdrawn",
-    "reminder",
-    "verdict",
-    "report",
-    "collector-run",
-    "incident",
-];
+use crate::evidence::KINDS;
 
 /// Whether the signed payload of `entry` has exactly the values of `columns`, read as
 /// [`crate::checked_entry`] reads them. `scratch` is reused for the decoded payload.
