@@ -417,7 +417,10 @@ impl Repository {
             None => {
                 let (tip, branch) = self.tip(opts)?;
                 let after = match &opts.after {
-                    Some(id) => vec![ObjectId::from_hex(id.as_bytes()).map_err(|e| self.git("reading --after", e))?],
+                    Some(id) => vec![
+                        ObjectId::from_hex(id.as_bytes())
+                            .map_err(|e| self.git("reading the commit a walk stops after", e))?,
+                    ],
                     None => Vec::new(),
                 };
                 (tip, after, branch, None)
