@@ -171,7 +171,12 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     let snapshot = kept
         .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g))
         .transpose()?;
-    let earlier = snapshot.as_ref().and_then(|(path, cx)| audit_cache::load(path, cx));
+    let earlier = snapshot.as_ref().and_then(|(path, cx)| {
+        audit_cache::load(path, cx, |kept| match (store, kept, &cx.log) {
+            (Some((store, _)), Some(kept), Some(now)) => grew_by_nothing_judged(store, kept, now).unwrap_or(false),
+            _ => false,
+        })
+    });
     let newer = match &earlier {
         Some(earlier) => with_progress(|progress| {
             countersign_judge::judge_walk_after(&repo, &policy, &walk_opts, store, &options, &earlier.tip, progress)
@@ -288,6 +293,41 @@ fn snapshot_context(
     let policy = format!("{policy:?} at {policy_path:?}");
     let cx = audit_cache::Context::new(&[&policy, &walk, &people, store_id, &links], log, g.as_of());
     Ok((audit_cache::path(repo), cx))
+}
+
+/// Evidence kinds that judging a change never reads (the verdicts `audit --record` logs,
+/// reports, collector runs, reminders, deploy decisions, incidents, policy versions and
+/// their approvals): appending them leaves every judgement as it was.
+const NOT_JUDGED: &[&str] = &[
+    "verdict",
+    "report",
+    "collector-run",
+    "reminder",
+    "deploy-decision",
+    "incident",
+    "policy-version",
+    "policy-approval",
+];
+
+/// Whether the log, which was `kept` (size, latest checkpoint) when an earlier audit judged
+/// and is `now` today, still holds what it held then and grew only by entries of kinds
+/// judging never reads ([`NOT_JUDGED`]). Reads through the store's proof.
+fn grew_by_nothing_judged(
+    store: &countersign_store::Store,
+    kept: &(u64, Option<String>),
+    now: &(u64, Option<String>),
+) -> anyhow::Result<bool> {
+    let (kept_size, Some(kept_checkpoint)) = kept else { return Ok(false) };
+    if now.0 <= *kept_size {
+        return Ok(false);
+    }
+    // The checkpoint the earlier audit saw is still the log's at its size.
+    let Some(size) = kept_checkpoint.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) else { return Ok(false) };
+    if store.checkpoint(size)? != *kept_checkpoint {
+        return Ok(false);
+    }
+    let unjudged = store.evidence_of_kinds(NOT_JUDGED)?.iter().filter(|e| e.index >= *kept_size).count() as u64;
+    Ok(unjudged == now.0 - kept_size)
 }
 
 /// The JSON report, from the changes judged now and those an earlier audit kept; with

@@ -11,7 +11,8 @@
 //!   the whole validated model, and the policy file's path;
 //! - the walk's options (branch, date window) and the `.mailmap`;
 //! - the evidence store (its URL and the repository's name) and its log: the same number of
-//!   entries and the same latest checkpoint, and the same links between changes and their
+//!   entries and the same latest checkpoint, or only entries since that judging never reads
+//!   (see `audit::grew_by_nothing_judged`), and the same links between changes and their
 //!   records;
 //! - the binary itself (its size and modification time), so that a new build judges again;
 //! - the clock only moves forward, and no kept evaluation can change with it
@@ -49,13 +50,13 @@ pub struct Context {
     /// SHA-256 of the inputs that have no natural order (policy, options, store, binary).
     pub key: String,
     /// The evidence log as the judgement saw it: its size and latest checkpoint.
-    pub log: Option<(u64, Option<String>)>,
+    pub log: LogHead,
     pub as_of: jiff::Timestamp,
 }
 
 impl Context {
     /// The key of a judgement: `parts` are its inputs, each written out in full.
-    pub fn new(parts: &[&str], log: Option<(u64, Option<String>)>, as_of: jiff::Timestamp) -> Self {
+    pub fn new(parts: &[&str], log: LogHead, as_of: jiff::Timestamp) -> Self {
         let mut text = format!("countersign audit snapshot {FORMAT_VERSION} {}\n", env!("CARGO_PKG_VERSION"));
         // A rebuilt binary may judge otherwise: its size and time are part of the key.
         if let Some(meta) = std::env::current_exe().ok().and_then(|exe| std::fs::metadata(exe).ok()) {
@@ -78,7 +79,7 @@ struct Header {
     /// The branch's tip when it was judged.
     tip: String,
     as_of: jiff::Timestamp,
-    log: Option<(u64, Option<String>)>,
+    log: LogHead,
     /// The first `git_changes` records are the branch's changes, newest first; the rest are
     /// console changes.
     git_changes: usize,
@@ -150,12 +151,19 @@ fn data_path(path: &Path) -> PathBuf {
     path.with_extension("data")
 }
 
-/// The snapshot at `path` when it was taken in `cx` (same key and log, no later clock);
-/// `None` when there is none or it does not fit.
-pub fn load(path: &Path, cx: &Context) -> Option<Snapshot> {
+/// The evidence log as a snapshot saw it: its size and latest checkpoint.
+pub type LogHead = Option<(u64, Option<String>)>;
+
+/// The snapshot at `path` when it was taken in `cx` (same key, no later clock) and its log
+/// is the log now or one that `log_grew_by_nothing_judged` accepts; `None` when there is
+/// none or it does not fit.
+pub fn load(path: &Path, cx: &Context, log_grew_by_nothing_judged: impl Fn(&LogHead) -> bool) -> Option<Snapshot> {
     let index = std::fs::read(path).ok()?;
     let header: Header = serde_json::from_slice(index.strip_prefix(MAGIC_INDEX.as_slice())?).ok()?;
-    if header.key != cx.key || header.log != cx.log || header.as_of > cx.as_of {
+    if header.key != cx.key || header.as_of > cx.as_of {
+        return None;
+    }
+    if header.log != cx.log && !log_grew_by_nothing_judged(&header.log) {
         return None;
     }
     if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {

@@ -203,3 +203,27 @@ fn x03_re_audits_append_to_the_data_file_and_a_fresh_judgement_replaces_it() {
     mark(&data(&repo));
     assert!(warm_equals_fresh(&repo, &["--no-store", "--policy", "bundled:two-person-saas"]), "then used");
 }
+
+/// The log growing by what judging never reads (here the verdicts `audit --record` logs)
+/// leaves the kept judgements standing; evidence about a change logged since does not.
+#[test]
+fn x04_verdicts_logged_since_leave_the_kept_judgements_standing() {
+    let repo = history();
+    countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+    let record_check = |change: &str| {
+        countersign(repo.path())
+            .args(["record", "check", "--change", change, "--name", "ci", "--status", "success"])
+            .args(["--by", "bob@example.com", "--policy", "bundled"])
+            .assert()
+            .success();
+    };
+    record_check(&repo.git(&["rev-parse", "HEAD"]));
+    audit(&repo, &[]);
+    let out = countersign(repo.path()).args(["audit", "--record", "--policy", "bundled"]).output().expect("run");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("recorded"), "verdicts were logged");
+    mark(&data(&repo));
+    assert!(warm_equals_fresh(&repo, &[]), "verdicts logged since: the kept judgements are used");
+    record_check(&repo.git(&["rev-parse", "HEAD~1"]));
+    assert!(!warm_equals_fresh(&repo, &[]), "a check logged since: judged afresh");
+}

@@ -177,3 +177,45 @@ fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
     check(&r, &with_graph, "commit-graph");
     assert_eq!(json(&with_graph), json(&warm));
 }
+
+/// `WalkOptions::after` (the audit's re-audit): the walk stops before the earlier tip and
+/// says so; changes made since are exactly the ones a full walk lists first, from the facts
+/// cache or not; a tip that left the first-parent chain (merged in from a side branch,
+/// rewritten away) is never "reached", so the caller judges afresh.
+#[test]
+fn s000_03_a_walk_after_an_earlier_tip_lists_only_what_came_since() {
+    let r = merge_history();
+    let earlier = r.head();
+    r.commit(&[("later1.txt", "1\n")], "later1");
+    r.git(&["checkout", "-q", "-b", "late-topic"]);
+    let side = r.commit(&[("side.txt", "s\n")], "side");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("late-topic", "Merge late-topic");
+    let full = walk(&r, &no_cache());
+    for use_cache in [false, true] {
+        let after = WalkOptions { after: Some(earlier.clone()), use_cache, ..WalkOptions::default() };
+        let since = walk(&r, &after);
+        assert!(since.reached_after, "the earlier tip is on the first-parent chain");
+        assert_eq!(since.changes.len(), 2, "the later commit and the merge");
+        assert_eq!(
+            serde_json::to_value(&since.changes).unwrap(),
+            serde_json::to_value(&full.changes[..2]).unwrap(),
+            "the same changes a full walk lists first (cache {use_cache})"
+        );
+    }
+    let at_tip = walk(&r, &WalkOptions { after: Some(r.head()), ..WalkOptions::default() });
+    assert!(at_tip.reached_after && at_tip.changes.is_empty(), "nothing new");
+    // A commit brought in by a merge is an ancestor, but not on the first-parent chain.
+    let merged_in = walk(&r, &WalkOptions { after: Some(side), ..WalkOptions::default() });
+    assert!(!merged_in.reached_after);
+    assert_eq!(merged_in.changes.len(), full.changes.len(), "the walk went on to the root");
+    // A rewritten branch: the earlier tip is gone from it.
+    r.git(&["reset", "-q", "--hard", "HEAD~3"]);
+    r.commit(&[("rewritten.txt", "r\n")], "rewritten");
+    assert!(!walk(&r, &WalkOptions { after: Some(earlier), ..no_cache() }).reached_after);
+    assert!(!walk(&r, &no_cache()).reached_after, "always false without `after`");
+    let bad = Repository::open(r.path())
+        .expect("open")
+        .changes(&WalkOptions { after: Some("not a commit id".into()), ..WalkOptions::default() }, &|_| {});
+    assert!(bad.is_err(), "a malformed stop commit is an error, not a full walk");
+}
