@@ -360,6 +360,14 @@ fn write_json(
     }
     let git_changes = match &earlier {
         Some(earlier) => {
+            // On a terminal, say why this was quick and how to judge everything again.
+            if std::io::stderr().is_terminal() {
+                eprintln!(
+                    "note: judged {new_git} new change(s); {} judged earlier at {} were kept (--no-cache judges all again)",
+                    earlier.len(),
+                    earlier.tip.get(..12).unwrap_or(&earlier.tip)
+                );
+            }
             records.extend(earlier.records());
             new_git + earlier.git_changes
         }
