@@ -173,18 +173,37 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         .transpose()?;
     let earlier = snapshot.as_ref().and_then(|(path, cx)| {
         audit_cache::load(path, cx, |kept| match (store, kept, &cx.log) {
-            (Some((store, _)), Some(kept), Some(now)) => grew_by_nothing_judged(store, kept, now).unwrap_or(false),
-            _ => false,
+            (Some((store, _)), Some(kept), Some(now)) => log_growth(store, kept, now).ok().flatten(),
+            _ => None,
         })
     });
+    // The kept changes that evidence logged since is about: judged again.
+    let again = match (&earlier, store) {
+        (Some(earlier), Some((store, _))) if !earlier.named_since.is_empty() => {
+            let records = store.change_records()?;
+            let named = |id: &str| earlier.named_since.contains(records.get(id).map_or(id, String::as_str));
+            earlier.ids().filter(|id| named(id)).map(str::to_owned).collect()
+        }
+        _ => std::collections::BTreeSet::new(),
+    };
     let newer = match &earlier {
         Some(earlier) => with_progress(|progress| {
-            countersign_judge::judge_walk_after(&repo, &policy, &walk_opts, store, &options, &earlier.tip, progress)
+            countersign_judge::judge_walk_after(
+                &repo,
+                &policy,
+                &walk_opts,
+                store,
+                &options,
+                &earlier.tip,
+                &again,
+                progress,
+            )
         })
         .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?,
         None => None,
     };
-    // Judged now: every change, or (with the snapshot) only the branch's new ones.
+    // Judged now: every change, or (with the snapshot) the branch's new ones and the kept
+    // ones judged again.
     let (mut walk, evals, earlier) = match newer {
         Some((walk, evals)) => (walk, evals, earlier),
         None => {
@@ -207,7 +226,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         let rekey =
             || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g).map(|(_, cx)| cx);
         let keep = snapshot.as_ref().map(|(path, _)| (path.as_path(), &rekey as &dyn Fn() -> _));
-        return write_json(&args, g, &src, &policy, &repo_path, walk, evals, earlier, keep);
+        return write_json(&args, g, &src, &policy, &repo_path, walk, evals, earlier, &again, keep);
     }
     let summary = summarize(&evals);
     let picked: Vec<&Evaluation> = match args.sample {
@@ -280,11 +299,7 @@ fn snapshot_context(
             // is no evidence, and the links cannot matter.
             let links = match log.0 {
                 0 => "empty log".to_owned(),
-                _ => {
-                    let mut links: Vec<(String, String)> = store.change_records()?.into_iter().collect();
-                    links.sort_unstable();
-                    format!("{links:?}")
-                }
+                _ => store.change_links_digest()?,
             };
             (links, Some(log))
         }
@@ -297,7 +312,7 @@ fn snapshot_context(
 
 /// Evidence kinds that judging a change never reads (the verdicts `audit --record` logs,
 /// reports, collector runs, reminders, deploy decisions, incidents, policy versions and
-/// their approvals): appending them leaves every judgement as it was.
+/// their approvals, webhook deliveries): appending them leaves every judgement as it was.
 const NOT_JUDGED: &[&str] = &[
     "verdict",
     "report",
@@ -307,27 +322,44 @@ const NOT_JUDGED: &[&str] = &[
     "incident",
     "policy-version",
     "policy-approval",
+    "webhook-delivery",
 ];
 
-/// Whether the log, which was `kept` (size, latest checkpoint) when an earlier audit judged
-/// and is `now` today, still holds what it held then and grew only by entries of kinds
-/// judging never reads ([`NOT_JUDGED`]). Reads through the store's proof.
-fn grew_by_nothing_judged(
+/// Evidence kinds that change only the judgement of the change they name: what
+/// `countersign_judge::add_recorded` adds to a change.
+const ABOUT_ONE_CHANGE: &[&str] = &["approval", "approval-withdrawn", "check", "obligation-fulfilled", "emergency"];
+
+/// How the log, which was `kept` (size, latest checkpoint) when an earlier audit judged and
+/// is `now` today, grew since: the record ids that the entries logged since name, when it
+/// still holds what it held then and grew only by entries of kinds judging never reads
+/// ([`NOT_JUDGED`]) or that are about one change ([`ABOUT_ONE_CHANGE`]). `None` when the
+/// earlier judgements cannot stand (a deploy, a console change, an exception logged since;
+/// the log rewritten). Reads through the store's proof.
+fn log_growth(
     store: &countersign_store::Store,
     kept: &(u64, Option<String>),
     now: &(u64, Option<String>),
-) -> anyhow::Result<bool> {
-    let (kept_size, Some(kept_checkpoint)) = kept else { return Ok(false) };
+) -> anyhow::Result<Option<std::collections::BTreeSet<String>>> {
+    let (kept_size, Some(kept_checkpoint)) = kept else { return Ok(None) };
     if now.0 <= *kept_size {
-        return Ok(false);
+        return Ok(None);
     }
     // The checkpoint the earlier audit saw is still the log's at its size.
-    let Some(size) = kept_checkpoint.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) else { return Ok(false) };
+    let Some(size) = kept_checkpoint.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) else { return Ok(None) };
     if store.checkpoint(size)? != *kept_checkpoint {
-        return Ok(false);
+        return Ok(None);
     }
-    let unjudged = store.evidence_of_kinds(NOT_JUDGED)?.iter().filter(|e| e.index >= *kept_size).count() as u64;
-    Ok(unjudged == now.0 - kept_size)
+    let kinds = [NOT_JUDGED, ABOUT_ONE_CHANGE].concat();
+    let since: Vec<_> = store.evidence_of_kinds(&kinds)?.into_iter().filter(|e| e.index >= *kept_size).collect();
+    if since.len() as u64 != now.0 - kept_size {
+        return Ok(None);
+    }
+    let mut named = std::collections::BTreeSet::new();
+    for e in since.iter().filter(|e| ABOUT_ONE_CHANGE.contains(&e.evidence.kind())) {
+        let Some(id) = &e.change_id else { return Ok(None) };
+        named.insert(id.clone());
+    }
+    Ok(Some(named))
 }
 
 /// The JSON report, from the changes judged now and those an earlier audit kept; with
@@ -344,16 +376,27 @@ fn write_json(
     walk: countersign_git::Walk,
     evals: Vec<Evaluation>,
     earlier: Option<audit_cache::Snapshot>,
+    again: &std::collections::BTreeSet<String>,
     keep: Option<(&std::path::Path, &dyn Fn() -> anyhow::Result<audit_cache::Context>)>,
 ) -> anyhow::Result<u8> {
-    // Judged now: the branch's new changes (then, when judged afresh, the console changes).
-    let new_git = walk.stats.in_window;
+    // Judged now: the branch's new changes (then, when judged afresh, the console changes;
+    // with a snapshot, the kept changes of `again`).
+    let new_git = match &earlier {
+        Some(_) => evals.iter().filter(|e| !again.contains(&e.change.id)).count(),
+        None => walk.stats.in_window,
+    };
     let keepable = evals.iter().all(|e| !e.time_sensitive && !e.emergency);
     let mut records = Vec::with_capacity(evals.len() + earlier.as_ref().map_or(0, |e| e.len()));
+    let mut judged_again = std::collections::HashMap::new();
     // Obligations are counted from the emergencies' evaluations (never kept).
     let mut emergencies = Vec::new();
     for e in evals {
-        records.push(audit_cache::Record::of(&e)?);
+        let record = audit_cache::Record::of(&e)?;
+        if again.contains(&e.change.id) {
+            judged_again.insert(e.change.id.clone(), record);
+        } else {
+            records.push(record);
+        }
         if e.emergency {
             emergencies.push(e);
         }
@@ -363,12 +406,13 @@ fn write_json(
             // On a terminal, say why this was quick and how to judge everything again.
             if std::io::stderr().is_terminal() {
                 eprintln!(
-                    "note: judged {new_git} new change(s); {} judged earlier at {} were kept (--no-cache judges all again)",
-                    earlier.len(),
+                    "note: judged {new_git} new change(s) and {} with evidence logged since; {} judged earlier at {} were kept (--no-cache judges all again)",
+                    again.len(),
+                    earlier.len() - again.len(),
                     earlier.tip.get(..12).unwrap_or(&earlier.tip)
                 );
             }
-            records.extend(earlier.records());
+            records.extend(earlier.records().map(|r| judged_again.remove(r.id.as_ref()).unwrap_or(r)));
             new_git + earlier.git_changes
         }
         None => new_git,

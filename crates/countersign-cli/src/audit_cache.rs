@@ -85,13 +85,15 @@ struct Header {
     git_changes: usize,
     /// The distinct tallies (a long history has few).
     tallies: Vec<Tally>,
-    /// Each record, in report order: its tally's index, where its JSON starts in the data
-    /// file and its length.
-    records: Vec<(u32, u64, u32)>,
+    /// Each record, in report order: its change's id, its tally's index, where its JSON
+    /// starts in the data file and its length.
+    records: Vec<(String, u32, u64, u32)>,
 }
 
 /// One judged change, as the report prints it.
 pub struct Record<'a> {
+    /// The change's id.
+    pub id: Cow<'a, str>,
     pub tally: Cow<'a, Tally>,
     /// The evaluation's pretty JSON, indented for the `changes` array.
     pub json: Cow<'a, [u8]>,
@@ -112,7 +114,12 @@ impl Record<'static> {
                 json.extend_from_slice(INDENT);
             }
         }
-        Ok(Record { tally: Cow::Owned(Tally::of(e)), json: Cow::Owned(json), at: None })
+        Ok(Record {
+            id: Cow::Owned(e.change.id.clone()),
+            tally: Cow::Owned(Tally::of(e)),
+            json: Cow::Owned(json),
+            at: None,
+        })
     }
 }
 
@@ -123,8 +130,12 @@ pub struct Snapshot {
     generation: String,
     tallies: Vec<Tally>,
     data: memmap2::Mmap,
-    /// Each record's tally (an index into `tallies`) and where its JSON is in `data`.
-    records: Vec<(usize, std::ops::Range<usize>)>,
+    /// Each record's change id, tally (an index into `tallies`) and where its JSON is in
+    /// `data`.
+    records: Vec<(String, usize, std::ops::Range<usize>)>,
+    /// The record ids that evidence logged since names: the caller judges their changes
+    /// again.
+    pub named_since: std::collections::BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -132,8 +143,14 @@ impl Snapshot {
         self.records.len()
     }
 
+    /// The kept changes' ids, in report order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.records.iter().map(|(id, _, _)| id.as_str())
+    }
+
     pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
-        self.records.iter().map(|(tally, json)| Record {
+        self.records.iter().map(|(id, tally, json)| Record {
+            id: Cow::Borrowed(id),
             tally: Cow::Borrowed(&self.tallies[*tally]),
             json: Cow::Borrowed(&self.data[json.clone()]),
             at: Some(json.start as u64),
@@ -155,17 +172,20 @@ fn data_path(path: &Path) -> PathBuf {
 pub type LogHead = Option<(u64, Option<String>)>;
 
 /// The snapshot at `path` when it was taken in `cx` (same key, no later clock) and its log
-/// is the log now or one that `log_grew_by_nothing_judged` accepts; `None` when there is
-/// none or it does not fit.
-pub fn load(path: &Path, cx: &Context, log_grew_by_nothing_judged: impl Fn(&LogHead) -> bool) -> Option<Snapshot> {
+/// is the log now, or one that `grown` accepts: it gives the record ids that the entries
+/// logged since name (`Snapshot::named_since`). `None` when there is none or it does not
+/// fit.
+pub fn load(
+    path: &Path,
+    cx: &Context,
+    grown: impl Fn(&LogHead) -> Option<std::collections::BTreeSet<String>>,
+) -> Option<Snapshot> {
     let index = std::fs::read(path).ok()?;
     let header: Header = serde_json::from_slice(index.strip_prefix(MAGIC_INDEX.as_slice())?).ok()?;
     if header.key != cx.key || header.as_of > cx.as_of {
         return None;
     }
-    if header.log != cx.log && !log_grew_by_nothing_judged(&header.log) {
-        return None;
-    }
+    let named_since = if header.log == cx.log { Default::default() } else { grown(&header.log)? };
     if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {
         return None;
     }
@@ -176,7 +196,7 @@ pub fn load(path: &Path, cx: &Context, log_grew_by_nothing_judged: impl Fn(&LogH
         return None;
     }
     let mut records = Vec::with_capacity(header.records.len());
-    for (tally, at, len) in header.records {
+    for (id, tally, at, len) in header.records {
         let start = usize::try_from(at).ok().filter(|&at| at >= DATA_HEADER)?;
         let json = start..start.checked_add(len as usize)?;
         let bytes = data.get(json.clone())?;
@@ -187,7 +207,7 @@ pub fn load(path: &Path, cx: &Context, log_grew_by_nothing_judged: impl Fn(&LogH
         {
             return None;
         }
-        records.push((tally as usize, json));
+        records.push((id, tally as usize, json));
     }
     Some(Snapshot {
         tip: header.tip,
@@ -196,6 +216,7 @@ pub fn load(path: &Path, cx: &Context, log_grew_by_nothing_judged: impl Fn(&LogH
         tallies: header.tallies,
         data,
         records,
+        named_since,
     })
 }
 
@@ -291,7 +312,7 @@ pub fn store(
             (tallies.len() - 1) as u32
         });
         let len = u32::try_from(r.json.len()).map_err(std::io::Error::other)?;
-        entries.push((tally, at, len));
+        entries.push((r.id.to_string(), tally, at, len));
     }
     let header = Header {
         generation,

@@ -107,10 +107,10 @@ fn x03_what_the_kept_judgements_rest_on_moving_makes_the_audit_judge_afresh() {
         change();
         assert!(!warm_equals_fresh(&repo, extra), "{what}: judged afresh");
     };
-    let merge = repo.git(&["rev-parse", "HEAD"]);
-    step("evidence recorded in the log", &[], &|| {
+    let first = repo.git(&["rev-list", "--max-parents=0", "HEAD"]);
+    step("evidence about the marked change logged", &[], &|| {
         countersign(repo.path())
-            .args(["record", "check", "--change", &merge, "--name", "ci", "--status", "success"])
+            .args(["record", "check", "--change", &first, "--name", "ci", "--status", "success"])
             .args(["--by", "bob@example.com", "--policy", "bundled"])
             .assert()
             .success();
@@ -205,9 +205,10 @@ fn x03_re_audits_append_to_the_data_file_and_a_fresh_judgement_replaces_it() {
 }
 
 /// The log growing by what judging never reads (here the verdicts `audit --record` logs)
-/// leaves the kept judgements standing; evidence about a change logged since does not.
+/// leaves the kept judgements standing; evidence about a change logged since has that one
+/// change judged again, and only that one.
 #[test]
-fn x04_verdicts_logged_since_leave_the_kept_judgements_standing() {
+fn x04_evidence_logged_since_is_judged_for_the_changes_it_names() {
     let repo = history();
     countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
     let record_check = |change: &str| {
@@ -224,6 +225,17 @@ fn x04_verdicts_logged_since_leave_the_kept_judgements_standing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("recorded"), "verdicts were logged");
     mark(&data(&repo));
     assert!(warm_equals_fresh(&repo, &[]), "verdicts logged since: the kept judgements are used");
+    // A check about another change: that change is judged again, the marked one is kept.
+    let (_, before) = audit(&repo, &[]);
     record_check(&repo.git(&["rev-parse", "HEAD~1"]));
-    assert!(!warm_equals_fresh(&repo, &[]), "a check logged since: judged afresh");
+    assert!(warm_equals_fresh(&repo, &[]), "a check about another change: the marked one is still kept");
+    let (_, after) = audit(&repo, &["--no-cache"]);
+    assert_ne!(before, after, "the check changed that change's judgement");
+    // A check about the marked change: it is judged again (the mark is gone), with a new
+    // commit beside it.
+    repo.commit("Ada <ada@example.com>", &[("src/n.rs", "n\n")], "Newer");
+    record_check(&repo.git(&["rev-list", "--max-parents=0", "HEAD"]));
+    assert!(!warm_equals_fresh(&repo, &[]), "the change the check names is judged again");
+    mark(&data(&repo));
+    assert!(warm_equals_fresh(&repo, &[]), "and kept again afterwards");
 }

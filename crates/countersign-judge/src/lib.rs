@@ -135,14 +135,18 @@ fn judge_changes(
 
 /// Judge only the changes made on the branch `walk_opts` names since an earlier judgement
 /// ended at commit `earlier_tip`, as [`judge_walk`] would judge them (without console
-/// changes: those belong to the earlier judgement).
+/// changes: those belong to the earlier judgement), and again the earlier changes named in
+/// `again` (evidence about them was logged since). The evaluations come newest first: the
+/// new changes, then those of `again`.
 ///
 /// The caller vouches that nothing else the earlier judgements rest on has moved: the
-/// policy, the options, the evidence log, the clock only forward. `Ok(None)` means they
-/// cannot stand beside the new ones, and the whole history must be judged again: the
-/// branch no longer holds `earlier_tip` on its first-parent chain, a new change names an
-/// earlier one as its follow-up, or a recorded deploy ships a new change (and with it
-/// every earlier one).
+/// policy, the options, the evidence log (but for entries about the changes of `again`),
+/// the clock only forward. `Ok(None)` means they cannot stand beside the new ones, and the
+/// whole history must be judged again: the branch no longer holds `earlier_tip` on its
+/// first-parent chain, a change of `again` is not on it, a new change names an earlier one
+/// as its follow-up, or a recorded deploy ships a new change (and with it every earlier
+/// one).
+#[allow(clippy::too_many_arguments)]
 pub fn judge_walk_after(
     repo: &countersign_git::Repository,
     policy: &Policy,
@@ -150,37 +154,61 @@ pub fn judge_walk_after(
     store: Option<(&Store, Option<&str>)>,
     options: &HistoryOptions<'_>,
     earlier_tip: &str,
+    again: &std::collections::BTreeSet<String>,
     progress: &dyn Fn(countersign_git::Progress),
 ) -> Result<Option<(countersign_git::Walk, Vec<Evaluation>)>, JudgeError> {
     if walk_opts.range.is_some() {
         return Ok(None);
     }
-    let opts = countersign_git::WalkOptions { after: Some(earlier_tip.to_owned()), ..walk_opts.clone() };
-    let mut walk = repo.changes(&opts, progress)?;
-    if !walk.reached_after {
-        return Ok(None);
-    }
+    // Only new changes: the walk stops at the earlier tip. Earlier ones to judge again: the
+    // whole walk (from the facts cache), of which the new ones and those are kept.
+    let (mut walk, new) = if again.is_empty() {
+        let opts = countersign_git::WalkOptions { after: Some(earlier_tip.to_owned()), ..walk_opts.clone() };
+        let walk = repo.changes(&opts, progress)?;
+        if !walk.reached_after {
+            return Ok(None);
+        }
+        let new = walk.changes.len();
+        (walk, new)
+    } else {
+        let walk = repo.changes(walk_opts, progress)?;
+        let Some(new) = walk.changes.iter().position(|c| c.id == earlier_tip) else { return Ok(None) };
+        (walk, new)
+    };
     let mut changes = std::mem::take(&mut walk.changes);
     let follow_up = |c: &Change| {
         c.trailers.iter().any(|t| t.key.eq_ignore_ascii_case(countersign_policy::model::FOLLOW_UP_TRAILER))
     };
-    if changes.iter().any(follow_up) {
+    if changes[..new].iter().any(follow_up) {
         return Ok(None);
     }
-    let git_changes = changes.len();
-    let mut deploys = Vec::new();
+    let (mut evidence, mut deploys) = (Vec::new(), Vec::new());
     if let (Some((store, repository)), false) = (store, changes.is_empty()) {
-        let (evidence, others) = store.all_change_evidence_and_kinds(&["deploy"])?;
+        let (about_changes, others) = store.all_change_evidence_and_kinds(&["deploy"])?;
         deploys.extend(others.into_iter().filter(|e| is_deploy_of(e, repository)));
+        evidence = about_changes;
+    }
+    // What each change's deploys are, from the whole walk: none may ship a new change.
+    let mut shipped = shipped_by(policy, &changes, &deploys);
+    if shipped[..new].iter().any(|s| !s.is_empty()) {
+        return Ok(None);
+    }
+    let picked: Vec<bool> = changes.iter().enumerate().map(|(i, c)| i < new || again.contains(&c.id)).collect();
+    if picked.iter().filter(|&&p| p).count() != new + again.len() {
+        return Ok(None);
+    }
+    let mut keep = picked.iter().copied();
+    changes.retain(|_| keep.next().unwrap_or(false));
+    let mut keep = picked.iter().copied();
+    shipped.retain(|_| keep.next().unwrap_or(false));
+    if let (Some((store, repository)), false) = (store, changes.is_empty()) {
         merge_into(store, repository, &mut changes, evidence)?;
     }
+    let git_changes = changes.len();
     let mut evals = judge_changes(repo, policy, &mut changes, git_changes, options);
     if store.is_some() {
-        if shipped_by(policy, &changes, &deploys).iter().any(|s| !s.is_empty()) {
-            return Ok(None);
-        }
-        for (change, eval) in changes.iter().zip(evals.iter_mut()) {
-            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, &[]));
+        for ((change, eval), mine) in changes.iter().zip(evals.iter_mut()).zip(&shipped) {
+            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
         }
     }
     walk.changes = changes;
@@ -593,7 +621,12 @@ fn merge_into(
     }
     // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
     // the squash or merge commit that `audit` sees later, and the other way round.
-    let records = store.change_records()?;
+    // A re-audit's few changes: their own links; a long history: every link at once.
+    let records = if changes.len() <= 1_000 {
+        store.change_records_of(&changes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())?
+    } else {
+        store.change_records()?
+    };
     let mut merged = 0;
     for change in changes.iter_mut() {
         let record = records.get(&change.id).unwrap_or(&change.id);

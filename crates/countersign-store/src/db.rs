@@ -477,23 +477,39 @@ macro_rules! backend {
                 Ok(())
             }
 
-            /// Which of `ids` a change is known by (its own id or an alias).
-            pub async fn known_change_ids(pool: &Pool, ids: &[&str]) -> Result<std::collections::HashSet<String>, StoreError> {
-                let mut known = std::collections::HashSet::new();
+            /// The record of each of `ids` that a change is known by (as its own id or an
+            /// alias); ids no change is known by are absent.
+            pub async fn change_records_of(pool: &Pool, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, StoreError> {
+                let mut records = std::collections::HashMap::new();
                 for chunk in ids.chunks(400) {
-                    let mut sql = String::from("SELECT id FROM changes WHERE id IN (");
+                    let mut sql = String::from("SELECT id, id FROM changes WHERE id IN (");
                     placeholders(&mut sql, 1, chunk.len());
-                    sql.push_str(" UNION SELECT alias FROM change_aliases WHERE alias IN (");
+                    sql.push_str(" UNION ALL SELECT alias, change_id FROM change_aliases WHERE alias IN (");
                     placeholders(&mut sql, 1 + chunk.len(), chunk.len());
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for id in chunk.iter().chain(chunk) {
                         q = q.bind(*id);
                     }
                     for row in q.fetch_all(pool).await.map_err(db("reading changes"))? {
-                        known.insert(row.try_get::<String, _>(0).map_err(db("reading changes"))?);
+                        let pair = (|| Ok::<_, sqlx::Error>((row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?)))();
+                        let (id, record) = pair.map_err(db("reading changes"))?;
+                        records.insert(id, record);
                     }
                 }
-                Ok(known)
+                Ok(records)
+            }
+
+            /// Every link from an id to its change's record, as one text (`id=record`,
+            /// sorted, comma-separated), read in one row.
+            pub async fn change_links_text(pool: &Pool) -> Result<String, StoreError> {
+                let row = sqlx::query(
+                    "SELECT string_agg(link, ',' ORDER BY link) FROM \
+                     (SELECT id || '=' || id AS link FROM changes UNION ALL SELECT alias || '=' || change_id AS link FROM change_aliases) AS links",
+                )
+                .fetch_one(pool)
+                .await
+                .map_err(db("reading changes"))?;
+                Ok(row.try_get::<Option<String>, _>(0).map_err(db("reading changes"))?.unwrap_or_default())
             }
 
             /// Every id a change is known by (its own and its aliases), mapped to the id of

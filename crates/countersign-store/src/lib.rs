@@ -540,8 +540,8 @@ impl AsyncStore {
         // every id once.
         let new: Vec<ChangeRef> = if changes.len() <= 1_000 {
             let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            let known = on_pool!(pool, db::known_change_ids(&ids))?;
-            changes.iter().filter(|c| !known.contains(&c.id)).cloned().collect()
+            let known = on_pool!(pool, db::change_records_of(&ids))?;
+            changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect()
         } else {
             let known = on_pool!(pool, db::change_ids())?;
             changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect()
@@ -557,6 +557,23 @@ impl AsyncStore {
     pub async fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let pool = &self.pool;
         on_pool!(pool, db::change_ids())
+    }
+
+    /// [`AsyncStore::change_records`] for the changes known by `ids` only.
+    pub async fn change_records_of(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let pool = &self.pool;
+        on_pool!(pool, db::change_records_of(ids))
+    }
+
+    /// The SHA-256 (hex) of every link [`AsyncStore::change_records`] gives, read in one
+    /// row: equal digests, equal links.
+    pub async fn change_links_digest(&self) -> Result<String, StoreError> {
+        let pool = &self.pool;
+        let text = on_pool!(pool, db::change_links_text())?;
+        Ok(evidence::sha256_hex(text.as_bytes()))
     }
 
     /// The registered change a reference names: a change id or alias, `pr#N`,
@@ -1421,6 +1438,10 @@ blocking! {
     fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError>;
     /// See [`AsyncStore::change_records`].
     fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError>;
+    /// See [`AsyncStore::change_records_of`].
+    fn change_records_of(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, StoreError>;
+    /// See [`AsyncStore::change_links_digest`].
+    fn change_links_digest(&self) -> Result<String, StoreError>;
     /// See [`AsyncStore::resolve_change`].
     fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError>;
     /// See [`AsyncStore::record`].

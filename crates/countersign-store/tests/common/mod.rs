@@ -350,7 +350,10 @@ macro_rules! suite {
                 merge_commit: None,
             };
             let squash = ChangeRef { pr_number: Some(7), merge_commit: Some(commit(2)), ..change(commit(2)) };
+            let digest = store.change_links_digest().unwrap();
             assert_eq!(store.register_new_changes(std::slice::from_ref(&squash)).unwrap(), 1);
+            let linked = store.change_links_digest().unwrap();
+            assert_ne!(digest, linked, "a new link changes the digest");
             assert_eq!(store.change_records().unwrap().get(&commit(2)).map(String::as_str), Some(CHANGE), "an alias");
             // Known by id (pr#7), known as an alias (the squash commit), and one new change.
             let few = [change_ref(), squash.clone(), change(commit(3))];
@@ -361,6 +364,18 @@ macro_rules! suite {
             assert_eq!(store.register_new_changes(&many).unwrap(), 0);
             assert_eq!(store.register_new_changes(&many[..500]).unwrap(), 0, "the short path knows them too");
             assert_eq!(store.change_records().unwrap().len(), 1 + 1 + 1 + 1_200);
+            // The links of a few ids are the ones every link gives for them.
+            let all = store.change_records().unwrap();
+            let ids = [CHANGE.to_owned(), commit(2), commit(3), commit(999_999)];
+            let some = store.change_records_of(&ids.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+            assert_eq!(some.len(), 3, "an unknown id is absent");
+            for id in &ids[..3] {
+                assert_eq!(some.get(id), all.get(id), "{id}");
+            }
+            assert_eq!(some.get(&commit(2)).map(String::as_str), Some(CHANGE), "an alias maps to its record");
+            let digest = store.change_links_digest().unwrap();
+            assert_eq!(store.register_new_changes(&many).unwrap(), 0);
+            assert_eq!(store.change_links_digest().unwrap(), digest, "nothing new, the same digest");
         }
 
         /// Issue 6 §2: `pr#7` registered while open, then the squash commit `audit` sees
