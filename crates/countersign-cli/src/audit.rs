@@ -204,11 +204,11 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     };
     // Judged now: every change, or (with the snapshot) the branch's new ones and the kept
     // ones judged again.
-    let (mut walk, evals, earlier) = match newer {
-        Some((walk, evals)) => (walk, evals, earlier),
+    let (mut walk, evals, earlier, again) = match newer {
+        Some((walk, evals)) => (walk, evals, earlier, again),
         None => {
             let (walk, evals) = judge_history(&repo, &policy, &walk_opts, store, &options)?;
-            (walk, evals, None)
+            (walk, evals, None, std::collections::BTreeSet::new())
         }
     };
     if let (true, Some((store, _)), Some(ctx)) = (args.record, store, &ctx) {

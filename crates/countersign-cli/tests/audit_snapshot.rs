@@ -239,3 +239,30 @@ fn x04_evidence_logged_since_is_judged_for_the_changes_it_names() {
     mark(&data(&repo));
     assert!(warm_equals_fresh(&repo, &[]), "and kept again afterwards");
 }
+
+/// An emergency declared since about a kept change: its follow-up may be among the changes
+/// not judged again, so the whole history is judged afresh (and, with its obligations
+/// open, nothing is kept).
+#[test]
+fn x05_an_emergency_declared_since_about_a_kept_change_judges_afresh() {
+    let repo = history();
+    let policy = ["--policy", "bundled:healthcare-cab"];
+    countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+    countersign(repo.path())
+        .args(["record", "check", "--change", &repo.git(&["rev-parse", "HEAD"]), "--name", "ci"])
+        .args(["--status", "success", "--by", "bob@example.com"])
+        .args(policy)
+        .assert()
+        .success();
+    audit(&repo, &policy);
+    mark(&data(&repo));
+    let declared = countersign(repo.path())
+        .args(["record", "emergency", "--change", &repo.git(&["rev-parse", "HEAD~1"])])
+        .args(["--declared-by", "marcus.webb@eonpro.io", "--reason", "outage", "--by", "marcus.webb@eonpro.io"])
+        .args(policy)
+        .output()
+        .expect("run");
+    assert!(declared.status.success(), "{}", String::from_utf8_lossy(&declared.stderr));
+    assert!(!warm_equals_fresh(&repo, &policy), "judged afresh");
+    assert!(!snapshot(&repo).exists(), "an emergency with open obligations is not kept");
+}

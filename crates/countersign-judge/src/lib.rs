@@ -143,9 +143,9 @@ fn judge_changes(
 /// policy, the options, the evidence log (but for entries about the changes of `again`),
 /// the clock only forward. `Ok(None)` means they cannot stand beside the new ones, and the
 /// whole history must be judged again: the branch no longer holds `earlier_tip` on its
-/// first-parent chain, a change of `again` is not on it, a new change names an earlier one
-/// as its follow-up, or a recorded deploy ships a new change (and with it every earlier
-/// one).
+/// first-parent chain, a change of `again` is not on it or is now an emergency, a new
+/// change names an earlier one as its follow-up, or a recorded deploy ships a new change
+/// (and with it every earlier one).
 #[allow(clippy::too_many_arguments)]
 pub fn judge_walk_after(
     repo: &countersign_git::Repository,
@@ -206,6 +206,11 @@ pub fn judge_walk_after(
     }
     let git_changes = changes.len();
     let mut evals = judge_changes(repo, policy, &mut changes, git_changes, options);
+    // An earlier change that became an emergency (declared since) may have its follow-up
+    // among the changes not judged again: only the whole history says.
+    if evals[new..].iter().any(|e| e.emergency) {
+        return Ok(None);
+    }
     if store.is_some() {
         for ((change, eval), mine) in changes.iter().zip(evals.iter_mut()).zip(&shipped) {
             eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
