@@ -168,8 +168,17 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         }
         _ => "no store".to_owned(),
     };
-    let snapshot = kept
-        .then(|| snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g))
+    let inputs = kept.then(|| {
+        audit_cache::Inputs::new(&[
+            &format!("{policy:?} at {:?}", policy_path.as_deref()),
+            &format!("branch {:?} since {:?} until {:?}", args.branch, args.since, args.until),
+            &format!("mailmap {:x}", repo.mailmap_fingerprint()),
+            &store_id,
+        ])
+    });
+    let snapshot = inputs
+        .as_ref()
+        .map(|inputs| Ok::<_, anyhow::Error>((audit_cache::path(&repo), snapshot_context(inputs, store, g)?)))
         .transpose()?;
     let earlier = snapshot.as_ref().and_then(|(path, cx)| {
         audit_cache::load(path, cx, |kept| match (store, kept, &cx.log) {
@@ -223,9 +232,9 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     if let Format::Json = g.format {
         // Registering the new changes may have linked them to their records: the snapshot
         // is kept under the inputs as they are after the judgement.
-        let rekey =
-            || snapshot_context(&repo, &policy, &args, policy_path.as_deref(), store, &store_id, g).map(|(_, cx)| cx);
-        let keep = snapshot.as_ref().map(|(path, _)| (path.as_path(), &rekey as &dyn Fn() -> _));
+        let rekey = inputs.as_ref().map(|inputs| move || snapshot_context(inputs, store, g));
+        let keep =
+            snapshot.as_ref().zip(rekey.as_ref()).map(|((path, _), rekey)| (path.as_path(), rekey as &dyn Fn() -> _));
         return write_json(&args, g, &src, &policy, &repo_path, walk, evals, earlier, &again, keep);
     }
     let summary = summarize(&evals);
@@ -280,18 +289,13 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
     Ok(exit_code(evals.iter().map(|e| e.verdict), args.strict))
 }
 
-/// Where the audit's snapshot is and what its judgements rest on (see [`audit_cache`]).
+/// What the audit's judgements rest on (see [`audit_cache`]): the fixed `inputs`, and the
+/// store's log and links as they are now.
 fn snapshot_context(
-    repo: &countersign_git::Repository,
-    policy: &countersign_policy::model::Policy,
-    args: &AuditArgs,
-    policy_path: Option<&str>,
+    inputs: &audit_cache::Inputs,
     store: Option<(&countersign_store::Store, Option<&str>)>,
-    store_id: &str,
     g: &crate::Global,
-) -> anyhow::Result<(std::path::PathBuf, audit_cache::Context)> {
-    let walk = format!("branch {:?} since {:?} until {:?}", args.branch, args.since, args.until);
-    let people = format!("mailmap {:x}", repo.mailmap_fingerprint());
+) -> anyhow::Result<audit_cache::Context> {
     let (links, log) = match store {
         Some((store, _)) => {
             let log = (store.tree_size()?, store.latest_checkpoint()?);
@@ -305,9 +309,7 @@ fn snapshot_context(
         }
         None => (String::new(), None),
     };
-    let policy = format!("{policy:?} at {policy_path:?}");
-    let cx = audit_cache::Context::new(&[&policy, &walk, &people, store_id, &links], log, g.as_of());
-    Ok((audit_cache::path(repo), cx))
+    Ok(audit_cache::Context::new(inputs, &links, log, g.as_of()))
 }
 
 /// Evidence kinds that judging a change never reads (the verdicts `audit --record` logs,

@@ -11,9 +11,9 @@
 //!   the whole validated model, and the policy file's path;
 //! - the walk's options (branch, date window) and the `.mailmap`;
 //! - the evidence store (its URL and the repository's name) and its log: the same number of
-//!   entries and the same latest checkpoint, or only entries since that judging never reads
-//!   (see `audit::grew_by_nothing_judged`), and the same links between changes and their
-//!   records;
+//!   entries and the same latest checkpoint, or entries since that judging never reads or
+//!   that name the changes to judge again (see `audit::log_growth`), and the same links
+//!   between changes and their records;
 //! - the binary itself (its size and modification time), so that a new build judges again;
 //! - the clock only moves forward, and no kept evaluation can change with it
 //!   ([`Evaluation::time_sensitive`]; emergencies are never kept).
@@ -54,9 +54,13 @@ pub struct Context {
     pub as_of: jiff::Timestamp,
 }
 
-impl Context {
-    /// The key of a judgement: `parts` are its inputs, each written out in full.
-    pub fn new(parts: &[&str], log: LogHead, as_of: jiff::Timestamp) -> Self {
+/// The inputs of a judgement that the judgement itself does not move (the binary, the
+/// policy, the options), written out once: [`Context::new`] adds the store's state.
+pub struct Inputs(String);
+
+impl Inputs {
+    /// `parts` are the inputs, each written out in full.
+    pub fn new(parts: &[&str]) -> Self {
         let mut text = format!("countersign audit snapshot {FORMAT_VERSION} {}\n", env!("CARGO_PKG_VERSION"));
         // A rebuilt binary may judge otherwise: its size and time are part of the key.
         if let Some(meta) = std::env::current_exe().ok().and_then(|exe| std::fs::metadata(exe).ok()) {
@@ -66,6 +70,15 @@ impl Context {
         for part in parts {
             text.push_str(&format!("{}\n{part}\n", part.len()));
         }
+        Inputs(text)
+    }
+}
+
+impl Context {
+    /// The key of a judgement from its fixed `inputs` and the store's `links` (written out
+    /// in full), with its log and clock beside.
+    pub fn new(inputs: &Inputs, links: &str, log: LogHead, as_of: jiff::Timestamp) -> Self {
+        let text = format!("{}{}\n{links}\n", inputs.0, links.len());
         Context { key: countersign_store::evidence::sha256_hex(text.as_bytes()), log, as_of }
     }
 }
@@ -185,7 +198,6 @@ pub fn load(
     if header.key != cx.key || header.as_of > cx.as_of {
         return None;
     }
-    let named_since = if header.log == cx.log { Default::default() } else { grown(&header.log)? };
     if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {
         return None;
     }
@@ -209,6 +221,8 @@ pub fn load(
         }
         records.push((id, tally as usize, json));
     }
+    // Last: reading a grown log proves it.
+    let named_since = if header.log == cx.log { Default::default() } else { grown(&header.log)? };
     Some(Snapshot {
         tip: header.tip,
         git_changes: header.git_changes,

@@ -90,14 +90,19 @@ pub fn judge_walk(
     }
     let mut evals = judge_changes(repo, policy, &mut changes, git_changes, options);
     if store.is_some() {
-        let shipped = shipped_by(policy, &changes[..git_changes], &deploys);
-        for (i, (change, eval)) in changes.iter().zip(evals.iter_mut()).enumerate() {
-            let mine = shipped.get(i).map_or(&[][..], Vec::as_slice);
-            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
-        }
+        set_states(&changes, &mut evals, &shipped_by(policy, &changes[..git_changes], &deploys));
     }
     walk.changes = changes;
     Ok((walk, evals))
+}
+
+/// Each change's state from its evaluation and the deploys that shipped it (`shipped`, one
+/// list per change; changes beyond it, console changes, shipped with none).
+fn set_states(changes: &[Change], evals: &mut [Evaluation], shipped: &[Vec<countersign_engine::lifecycle::Shipped>]) {
+    for (i, (change, eval)) in changes.iter().zip(evals.iter_mut()).enumerate() {
+        let mine = shipped.get(i).map_or(&[][..], Vec::as_slice);
+        eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
+    }
 }
 
 /// A deploy recorded for this repository (or for none in particular).
@@ -212,9 +217,7 @@ pub fn judge_walk_after(
         return Ok(None);
     }
     if store.is_some() {
-        for ((change, eval), mine) in changes.iter().zip(evals.iter_mut()).zip(&shipped) {
-            eval.state = Some(countersign_engine::lifecycle::state_of(change, eval, mine));
-        }
+        set_states(&changes, &mut evals, &shipped);
     }
     walk.changes = changes;
     Ok(Some((walk, evals)))
@@ -626,12 +629,7 @@ fn merge_into(
     }
     // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
     // the squash or merge commit that `audit` sees later, and the other way round.
-    // A re-audit's few changes: their own links; a long history: every link at once.
-    let records = if changes.len() <= 1_000 {
-        store.change_records_of(&changes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())?
-    } else {
-        store.change_records()?
-    };
+    let records = store.change_records_of(&changes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())?;
     let mut merged = 0;
     for change in changes.iter_mut() {
         let record = records.get(&change.id).unwrap_or(&change.id);

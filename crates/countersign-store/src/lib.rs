@@ -535,17 +535,9 @@ impl AsyncStore {
     /// Register only the changes not registered yet: a re-audit of a long history then
     /// writes nothing but its new changes.
     pub async fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError> {
-        let pool = &self.pool;
-        // A few changes (a re-audit's new ones) are looked up by id; a long history reads
-        // every id once.
-        let new: Vec<ChangeRef> = if changes.len() <= 1_000 {
-            let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
-            let known = on_pool!(pool, db::change_records_of(&ids))?;
-            changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect()
-        } else {
-            let known = on_pool!(pool, db::change_ids())?;
-            changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect()
-        };
+        let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+        let known = self.change_records_of(&ids).await?;
+        let new: Vec<ChangeRef> = changes.iter().filter(|c| !known.contains_key(&c.id)).cloned().collect();
         if !new.is_empty() {
             self.upsert_changes(&new).await?;
         }
@@ -559,12 +551,17 @@ impl AsyncStore {
         on_pool!(pool, db::change_ids())
     }
 
-    /// [`AsyncStore::change_records`] for the changes known by `ids` only.
+    /// [`AsyncStore::change_records`] for the changes known by `ids` (it may hold others):
+    /// a few ids (a re-audit's new changes) are looked up one list at a time, many (a long
+    /// history) read every link once.
     pub async fn change_records_of(
         &self,
         ids: &[&str],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let pool = &self.pool;
+        if ids.len() > 1_000 {
+            return on_pool!(pool, db::change_ids());
+        }
         on_pool!(pool, db::change_records_of(ids))
     }
 
