@@ -34,6 +34,9 @@ pub(crate) struct Topic {
     pub stale_reviews: Vec<String>,
 }
 
+/// One commit of a topic: its id, facts, parents and tree.
+type Member = (ObjectId, CommitFacts, Vec<ObjectId>, ObjectId);
+
 /// Tree loading for [`TreeDiff`], with this crate's errors.
 ///
 /// There is deliberately no object cache in front of it: a tree diff along a first-parent
@@ -123,6 +126,9 @@ pub(crate) struct Reader<'a> {
     fresh: gix::hashtable::HashMap<ObjectId, Vec<u8>>,
     /// Spent buffers of `fresh`, for reuse.
     spare: Vec<Vec<u8>>,
+    /// Merges' topics are found elsewhere ([`Reader::topics_in_one_pass`], on another
+    /// thread): `change_facts` leaves them empty.
+    topics_elsewhere: bool,
 }
 
 /// Is a commit's header signed? (`gpgsig` covers OpenPGP, SSH and X.509 signatures.)
@@ -157,7 +163,14 @@ impl<'a> Reader<'a> {
             merge_walk: MergeWalk::default(),
             fresh: Default::default(),
             spare: Vec::new(),
+            topics_elsewhere: false,
         }
+    }
+
+    /// Whether merges' topics are left to [`Reader::topics_in_one_pass`].
+    pub fn topics_elsewhere(mut self, elsewhere: bool) -> Self {
+        self.topics_elsewhere = elsewhere;
+        self
     }
 
     /// Share `index` (the walk's commit index) instead of a reader-local one.
@@ -283,7 +296,7 @@ impl<'a> Reader<'a> {
         let (changed_paths, candidates) = self.diff_trees(old_tree, tree)?;
 
         let added_lines = self.added_lines(&candidates)?;
-        let topic = if parents.len() > 1 {
+        let topic = if parents.len() > 1 && !self.topics_elsewhere {
             self.topic(parents[0], &parents[1..], false)?
         } else {
             Topic { commits: Vec::new(), topic_line: Vec::new(), stale_reviews: Vec::new() }
@@ -304,16 +317,33 @@ impl<'a> Reader<'a> {
     /// followed from `tips[0]` and the stale review commits. `with_body` keeps the bodies.
     pub fn topic(&mut self, base: ObjectId, tips: &[ObjectId], with_body: bool) -> Result<Topic, GitError> {
         let ids = self.merged_ids(base, tips)?;
-        let mut commits = Vec::with_capacity(ids.len());
-        let mut first_parents = Vec::with_capacity(ids.len());
-        let mut trees = Vec::with_capacity(ids.len());
+        let mut members = Vec::with_capacity(ids.len());
         for id in ids.iter().rev() {
             let (facts, parents, tree) = self.commit_facts(id, with_body)?;
+            members.push((*id, facts, parents, tree));
+        }
+        let topic = self.assemble_topic(members, tips);
+        self.forget_fresh();
+        topic
+    }
+
+    /// A topic from its commits, oldest first, each as [`Reader::commit_facts`] gives it:
+    /// the topic line followed from `tips[0]`, and the stale review commits.
+    fn assemble_topic(
+        &mut self,
+        members: Vec<Member>,
+        tips: &[ObjectId],
+    ) -> Result<Topic, GitError> {
+        let mut commits = Vec::with_capacity(members.len());
+        let mut first_parents = Vec::with_capacity(members.len());
+        let mut trees = Vec::with_capacity(members.len());
+        let mut index: HashMap<ObjectId, usize> = HashMap::with_capacity(members.len());
+        for (i, (id, facts, parents, tree)) in members.into_iter().enumerate() {
+            index.insert(id, i);
             commits.push(facts);
             first_parents.push(parents.first().copied());
             trees.push(tree);
         }
-        let index: HashMap<ObjectId, usize> = ids.iter().rev().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut topic_line = Vec::new();
         let mut next = tips.first().copied();
         while let Some(id) = next {
@@ -328,7 +358,6 @@ impl<'a> Reader<'a> {
             Some(&tip) => self.stale_reviews(tip, &commits, &first_parents, &trees)?,
             None => Vec::new(),
         };
-        self.forget_fresh();
         Ok(Topic { commits, topic_line, stale_reviews })
     }
 
@@ -455,6 +484,118 @@ impl<'a> Reader<'a> {
         let result = walk.run(self, first, others);
         self.merge_walk = walk;
         result
+    }
+
+    /// What each merge of a first-parent chain brings in, for all merges together in one
+    /// pass over the commit graph, instead of one `limit_list` walk per merge
+    /// ([`Reader::topic`]). `chain` is the first-parent chain, newest first, ending at a root
+    /// commit. Walking it oldest first, the pass keeps the set of commits reachable from the
+    /// current mainline commit; what a merge brings in is then exactly the ancestors of its
+    /// other parents not yet in the set, which is what `git rev-list P1..M` is defined to
+    /// list. Each commit is visited once in the whole pass, and each topic commit decoded
+    /// once. A topic is ordered as git's date walk lists it (newest committer date first,
+    /// equal dates in the order they were queued), then oldest first as [`Topic`] keeps it.
+    ///
+    /// Topics are returned for the merges in `wanted`; the commits other merges bring in
+    /// are only walked (parents and dates, from the commit-graph or the commit index).
+    ///
+    /// Under clock skew git's walk can stop before its hidden mark reaches an old commit the
+    /// first parent already had, and list that commit as brought in; this pass never does.
+    /// On rust-lang/cargo and git/git every merge's set and order agree with `limit_list`
+    /// (BENCHMARKS.md, "Merge walk").
+    pub fn topics_in_one_pass(
+        &mut self,
+        chain: &[ObjectId],
+        wanted: &gix::hashtable::HashSet<ObjectId>,
+    ) -> Result<gix::hashtable::HashMap<ObjectId, Topic>, GitError> {
+        struct Node {
+            id: ObjectId,
+            time: i64,
+            parents: Vec<ObjectId>,
+            facts: Option<(CommitFacts, ObjectId)>,
+        }
+        let mut reach: gix::hashtable::HashSet<ObjectId> = Default::default();
+        let mut out: gix::hashtable::HashMap<ObjectId, Topic> = Default::default();
+        let mut parents = Vec::new();
+        let mut slots: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut stack: Vec<ObjectId> = Vec::new();
+        let mut queued: Vec<bool> = Vec::new();
+        let mut queue = std::collections::BinaryHeap::new();
+        for (i, &commit) in chain.iter().rev().enumerate() {
+            self.time_and_parents(&commit, &mut parents)?;
+            self.forget_fresh();
+            if i == 0 && !parents.is_empty() {
+                return Err(self.git(
+                    format!("finding what the merges down to {commit} bring in"),
+                    "the first-parent chain does not end at a root commit",
+                ));
+            }
+            if parents.len() > 1 {
+                let want = wanted.contains(&commit);
+                slots.clear();
+                nodes.clear();
+                stack.clear();
+                stack.extend(parents[1..].iter().rev().filter(|p| !reach.contains(*p)));
+                while let Some(id) = stack.pop() {
+                    if reach.contains(&id) || slots.contains_key(&id) {
+                        continue;
+                    }
+                    let node = if want {
+                        let (facts, parents, tree) = self.commit_facts(&id, false)?;
+                        Node { id, time: facts.commit_time, parents, facts: Some((facts, tree)) }
+                    } else {
+                        let mut parents = Vec::new();
+                        let time = self.time_and_parents(&id, &mut parents)?;
+                        self.forget_fresh();
+                        Node { id, time, parents, facts: None }
+                    };
+                    stack.extend(node.parents.iter().rev().filter(|p| !reach.contains(*p)));
+                    slots.insert(id, nodes.len());
+                    nodes.push(node);
+                }
+                reach.extend(nodes.iter().map(|n| n.id));
+                if want {
+                    // git's date walk, restricted to the topic: every topic commit is reached
+                    // from a tip through topic commits only.
+                    queued.clear();
+                    queued.resize(nodes.len(), false);
+                    let mut seq = 0u64;
+                    let mut order = Vec::with_capacity(nodes.len());
+                    let mut push = |n: usize, queue: &mut std::collections::BinaryHeap<_>, queued: &mut Vec<bool>| {
+                        if !queued[n] {
+                            queued[n] = true;
+                            queue.push((nodes[n].time, std::cmp::Reverse(seq), n));
+                            seq += 1;
+                        }
+                    };
+                    for tip in &parents[1..] {
+                        if let Some(&n) = slots.get(tip) {
+                            push(n, &mut queue, &mut queued);
+                        }
+                    }
+                    while let Some((_, _, n)) = queue.pop() {
+                        order.push(n);
+                        for p in &nodes[n].parents {
+                            if let Some(&m) = slots.get(p) {
+                                push(m, &mut queue, &mut queued);
+                            }
+                        }
+                    }
+                    let mut members = Vec::with_capacity(order.len());
+                    for &n in order.iter().rev() {
+                        let node = &mut nodes[n];
+                        if let Some((facts, tree)) = node.facts.take() {
+                            members.push((node.id, facts, std::mem::take(&mut node.parents), tree));
+                        }
+                    }
+                    let topic = self.assemble_topic(members, &parents[1..])?;
+                    out.insert(commit, topic);
+                }
+            }
+            reach.insert(commit);
+        }
+        Ok(out)
     }
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.

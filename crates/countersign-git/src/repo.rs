@@ -441,7 +441,8 @@ impl Repository {
             }
             false => None,
         };
-        let use_cache = opts.use_cache && short.is_none();
+        let short_walk = short.is_some();
+        let use_cache = opts.use_cache && !short_walk;
         let cache = if use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
         let (chain, used_commit_graph, stopped) = match short {
             Some(walked) => walked,
@@ -461,7 +462,17 @@ impl Repository {
         // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
-        let computed = self.read_facts(&todo, wanted, &binding_keys, &index, opts.threads, progress)?;
+        // Reading (nearly) the whole history from the root: what the merges bring in comes
+        // from one pass over the commit graph, not one walk per merge.
+        let whole_history = opts.range.is_none()
+            && !short_walk
+            && !stopped
+            && !self.is_shallow()
+            && chain.last().is_some_and(|c| !c.shallow_boundary);
+        let one_pass: Option<Vec<ObjectId>> =
+            (whole_history && todo.len() * 2 >= chain.len()).then(|| chain.iter().map(|c| c.id).collect());
+        let computed =
+            self.read_facts(&todo, wanted, &binding_keys, &index, opts.threads, one_pass.as_deref(), progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -557,11 +568,16 @@ impl Repository {
         binding_keys: &[String],
         index: &std::sync::Arc<CommitIndex>,
         threads: Option<usize>,
+        one_pass: Option<&[ObjectId]>,
         progress: &dyn Fn(Progress),
     ) -> Result<Vec<ChangeFacts>, GitError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let wanted: gix::hashtable::HashSet<ObjectId> = match one_pass {
+            Some(_) => ids.iter().copied().collect(),
+            None => Default::default(),
+        };
         // Long runs keep each worker's delta-base cache warm (a run starts by resolving delta
         // chains from scratch); four runs per thread still balance the load.
         const MIN_RUN: usize = 256;
@@ -571,7 +587,13 @@ impl Repository {
         let run_len = (ids.len() / (threads * 4)).clamp(MIN_RUN, 8192);
         let shallow = self.is_shallow();
         if threads == 1 {
-            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys).with_index(index.clone());
+            let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys)
+                .with_index(index.clone())
+                .topics_elsewhere(one_pass.is_some());
+            let topics = match one_pass {
+                Some(chain) => Some(reader.topics_in_one_pass(chain, &wanted)?),
+                None => None,
+            };
             let mut out = Vec::with_capacity(ids.len());
             for (i, id) in ids.iter().enumerate() {
                 out.push(reader.change_facts(id)?);
@@ -580,6 +602,9 @@ impl Repository {
                 }
             }
             progress(Progress { phase: ProgressPhase::Reading, done: ids.len(), total: ids.len() });
+            if let Some(topics) = topics {
+                self.attach_topics(&mut out, ids, topics)?;
+            }
             return Ok(out);
         }
 
@@ -589,7 +614,21 @@ impl Repository {
         let runs = ids.len().div_ceil(run_len);
         let mut slots: Vec<Option<ChangeFacts>> = vec![None; ids.len()];
         let mut first_error: Option<(usize, GitError)> = None;
+        let mut topics = None;
         std::thread::scope(|scope| {
+            // The merges' topics, on a thread of their own beside the workers.
+            let pass = one_pass.map(|chain| {
+                let sync = &sync;
+                let wanted = &wanted;
+                let path = &self.path;
+                scope.spawn(move || {
+                    let mut repo = sync.to_thread_local();
+                    tune_caches(&mut repo);
+                    Reader::new(&repo, path, shallow, glob, binding_keys)
+                        .with_index(index.clone())
+                        .topics_in_one_pass(chain, wanted)
+                })
+            });
             let (tx, rx) = mpsc::channel::<(usize, Result<Vec<ChangeFacts>, GitError>)>();
             for _ in 0..threads {
                 let tx = tx.clone();
@@ -600,7 +639,9 @@ impl Repository {
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
-                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys).with_index(index.clone());
+                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
+                        .with_index(index.clone())
+                        .topics_elsewhere(one_pass.is_some());
                     loop {
                         let run = next_run.fetch_add(1, Ordering::Relaxed);
                         if run >= runs || failed.load(Ordering::Relaxed) {
@@ -640,11 +681,40 @@ impl Repository {
                     }
                 }
             }
+            topics = pass.map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
         });
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        slots.into_iter().map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early"))).collect()
+        let mut out: Vec<ChangeFacts> = slots
+            .into_iter()
+            .map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early")))
+            .collect::<Result<_, _>>()?;
+        if let Some(topics) = topics {
+            self.attach_topics(&mut out, ids, topics?)?;
+        }
+        Ok(out)
+    }
+
+    /// Give each merge among `facts` (read without topics) its topic from the one pass.
+    fn attach_topics(
+        &self,
+        facts: &mut [ChangeFacts],
+        ids: &[ObjectId],
+        mut topics: gix::hashtable::HashMap<ObjectId, crate::read::Topic>,
+    ) -> Result<(), GitError> {
+        for (f, id) in facts.iter_mut().zip(ids) {
+            if f.parents.len() < 2 {
+                continue;
+            }
+            let topic = topics
+                .remove(id)
+                .ok_or_else(|| self.git("finding what the merges bring in", format!("no topic for merge {id}")))?;
+            f.brought_in = topic.commits;
+            f.topic_line = topic.topic_line;
+            f.stale_reviews = topic.stale_reviews;
+        }
+        Ok(())
     }
 
     /// Whether `ancestor` is `descendant` or one of its ancestors (any parent, not only
