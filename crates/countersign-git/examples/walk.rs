@@ -75,13 +75,14 @@ fn main() -> std::process::ExitCode {
         eprintln!("empty: {reason}");
     }
     eprintln!(
-        "walked {} first-parent commits, {} changes ({} from cache, {} read), cache {:?}, commit-graph {}, {:.3}s",
+        "walked {} first-parent commits, {} changes ({} from cache, {} read), cache {:?}, commit-graph {}, merges in one pass {}, {:.3}s",
         walk.stats.first_parent_commits,
         walk.stats.in_window,
         walk.stats.from_cache,
         walk.stats.read,
         walk.stats.cache,
         walk.stats.used_commit_graph,
+        walk.stats.merges_in_one_pass,
         elapsed.as_secs_f64()
     );
     std::process::ExitCode::SUCCESS

@@ -14,10 +14,13 @@
 //! of it; see `BENCHMARKS.md`):
 //! - the first-parent chain comes from the facts cache, else the commit-graph, else commit
 //!   objects;
-//! - what each merge brings in (git's `limit_list`, once per merge) reads parents and dates
-//!   from the commit-graph, else from one commit index shared by the worker threads (the
-//!   `index` module): each commit object is decoded for it at most once per walk, and the
-//!   mainline is already there from the first-parent walk;
+//! - what the merges bring in, on a walk of the whole history, comes from one pass over the
+//!   commit graph oldest first, on a thread of its own beside the workers: each topic commit
+//!   is visited and decoded once (`Reader::topics_in_one_pass`);
+//! - otherwise (a few new merges) each merge gets git's `limit_list` walk, which reads
+//!   parents and dates from the commit-graph, else from one commit index shared by the
+//!   worker threads (the `index` module): each commit object is decoded for it at most once
+//!   per walk, and the mainline is already there from the first-parent walk;
 //! - commits not in the cache are read on worker threads (one gix handle and one delta-base
 //!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
 //! - the tree diff is our own path-only diff that skips runs of identical entries with one

@@ -121,6 +121,9 @@ pub struct WalkStats {
     pub cache_write_error: Option<String>,
     /// The commit-graph file was used to follow parents.
     pub used_commit_graph: bool,
+    /// What the merges read in this walk bring in came from one pass over the commit graph
+    /// (a walk of the whole history), not from one walk per merge.
+    pub merges_in_one_pass: bool,
 }
 
 /// How many first-parent commits a walk with [`WalkOptions::after`] reads without the facts
@@ -524,6 +527,7 @@ impl Repository {
                 cache: cache_state,
                 cache_write_error,
                 used_commit_graph,
+                merges_in_one_pass: one_pass.is_some(),
             },
             reached_after,
         })

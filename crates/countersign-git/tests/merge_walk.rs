@@ -138,6 +138,7 @@ fn check(r: &TestRepo, w: &Walk, what: &str) {
 fn s000_03_merge_walk_equals_git_rev_list_set_and_order() {
     let r = merge_history();
     let w = walk(&r, &no_cache());
+    assert!(w.stats.merges_in_one_pass, "a walk of the whole history finds the merges' commits in one pass");
     check(&r, &w, "no commit-graph");
 
     // Spot checks of what the history is about.
@@ -169,11 +170,12 @@ fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
     r.merge("late", "Merge branch 'late'");
     let warm = walk(&r, &WalkOptions::default());
     assert_eq!(warm.stats.read, 1);
+    assert!(!warm.stats.merges_in_one_pass, "one new merge is walked on its own");
     check(&r, &warm, "warm cache");
 
     r.git(&["commit-graph", "write", "--reachable"]);
     let with_graph = walk(&r, &no_cache());
-    assert!(with_graph.stats.used_commit_graph);
+    assert!(with_graph.stats.used_commit_graph && with_graph.stats.merges_in_one_pass);
     check(&r, &with_graph, "commit-graph");
     assert_eq!(json(&with_graph), json(&warm));
 }
