@@ -50,6 +50,7 @@ mod error;
 mod facts;
 mod index;
 pub mod message;
+mod packs;
 mod read;
 mod repo;
 mod treediff;

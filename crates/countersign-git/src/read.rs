@@ -13,6 +13,8 @@ use gix::bstr::ByteSlice;
 use gix::objs::{CommitRef, Find};
 
 use crate::GitError;
+use crate::packs::{PackReader, Packs};
+use std::cell::RefCell;
 
 /// Which files' added lines to collect (by `/`-separated path).
 pub(crate) type PathMatch = dyn Fn(&str) -> bool + Sync;
@@ -47,18 +49,32 @@ struct RepoSource<'r> {
     repo: &'r gix::Repository,
     path: &'r Path,
     shallow: bool,
+    packs: &'r Packs,
+    pack_reader: &'r RefCell<PackReader>,
+}
+
+impl<'r> RepoSource<'r> {
+    /// Object `id`, decoded into `buf`: from the packs with every delta base kept
+    /// ([`PackReader`]), else through gix (loose objects, alternates).
+    fn find<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>) -> Result<Option<gix::objs::Data<'b>>, String> {
+        let from_pack = self.pack_reader.borrow_mut().find(self.packs, id, buf)?;
+        match from_pack {
+            Some(kind) => Ok(Some(gix::objs::Data { kind, object_hash: id.kind(), data: buf })),
+            None => self.repo.try_find(id, buf).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 impl TreeSource for RepoSource<'_> {
     fn load_tree(&self, id: &gix::oid, buf: &mut Vec<u8>) -> Result<(), GitError> {
-        let found = match self.repo.try_find(id, buf) {
+        let found = match self.find(id, buf) {
             Ok(Some(data)) => Some((data.kind, data.data.as_ptr() as usize, data.data.len())),
             Ok(None) => None,
             Err(e) => {
                 return Err(GitError::Git {
                     path: self.path.to_owned(),
                     context: format!("reading tree {id}"),
-                    message: e.to_string(),
+                    message: e,
                 });
             }
         };
@@ -129,6 +145,10 @@ pub(crate) struct Reader<'a> {
     /// Merges' topics are found elsewhere ([`Reader::topics_in_one_pass`], on another
     /// thread): `change_facts` leaves them empty.
     topics_elsewhere: bool,
+    /// The repository's packs (shared by the walk's readers) and this reader's own
+    /// delta-base cache over them.
+    packs: Arc<Packs>,
+    pack_reader: RefCell<PackReader>,
 }
 
 /// Is a commit's header signed? (`gpgsig` covers OpenPGP, SSH and X.509 signatures.)
@@ -164,6 +184,25 @@ impl<'a> Reader<'a> {
             fresh: Default::default(),
             spare: Vec::new(),
             topics_elsewhere: false,
+            packs: Arc::new(Packs::none()),
+            pack_reader: RefCell::new(PackReader::new(0)),
+        }
+    }
+
+    /// Read objects from `packs` directly, keeping up to `cache_bytes` of delta bases.
+    pub fn with_packs(mut self, packs: Arc<Packs>, cache_bytes: usize) -> Self {
+        self.packs = packs;
+        self.pack_reader = RefCell::new(PackReader::new(cache_bytes));
+        self
+    }
+
+    fn source(&self) -> RepoSource<'_> {
+        RepoSource {
+            repo: self.repo,
+            path: self.path,
+            shallow: self.shallow,
+            packs: &self.packs,
+            pack_reader: &self.pack_reader,
         }
     }
 
@@ -193,7 +232,8 @@ impl<'a> Reader<'a> {
 
     /// Load an object's raw data into `buf`.
     fn load<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>, needed_for: &str) -> Result<gix::objs::Data<'b>, GitError> {
-        match self.repo.try_find(id, buf) {
+        let source = self.source();
+        match source.find(id, buf) {
             Ok(Some(data)) => Ok(data),
             Ok(None) => Err(self.missing(id, needed_for)),
             Err(e) => Err(self.git(format!("reading object {id}"), e)),
@@ -390,7 +430,7 @@ impl<'a> Reader<'a> {
                 None => None,
             };
             let touched = self.diff_raw(old, trees[i])?;
-            let source = RepoSource { repo: self.repo, path: self.path, shallow: self.shallow };
+            let source = self.source();
             for changed in &touched {
                 let here = crate::treediff::lookup(&source, &trees[i], &changed.path, &mut buf)?;
                 let at_tip = crate::treediff::lookup(&source, &trees[tip], &changed.path, &mut buf)?;
@@ -596,9 +636,9 @@ impl<'a> Reader<'a> {
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.
     fn diff_raw(&mut self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Changed>, GitError> {
-        let source = RepoSource { repo: self.repo, path: self.path, shallow: self.shallow };
         let mut old_buf = std::mem::take(&mut self.buf);
         let mut new_buf = std::mem::take(&mut self.buf2);
+        let source = self.source();
         let mut diff = TreeDiff::new(&source, new.kind());
         let result = (|| {
             match old {
@@ -608,10 +648,11 @@ impl<'a> Reader<'a> {
             source.load_tree(&new, &mut new_buf)?;
             diff.diff(&old_buf, &new_buf)
         })();
+        let out = diff.out;
         self.buf = old_buf;
         self.buf2 = new_buf;
         result?;
-        Ok(diff.out)
+        Ok(out)
     }
 
     /// Tree diff `old` → `new`. Returns the changed paths (sorted by path) and the

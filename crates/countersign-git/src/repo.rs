@@ -12,6 +12,7 @@ use crate::GitError;
 use crate::build::{People, TrailerRules, change_from_facts, evidence_from_commit, topic_author};
 use crate::facts::{self, CacheState, ChangeFacts};
 use crate::index::CommitIndex;
+use crate::packs::Packs;
 use crate::read::{PathMatch, Reader};
 
 /// Decides whether a path's added lines are collected.
@@ -174,6 +175,18 @@ const DELTA_BASE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// wins when set. 16 MiB per reading thread: measured against 256 MiB, the full audit was as
 /// fast or faster on all four benchmark repositories and its peak memory on git/git fell
 /// from about 1,030 MB to about 530 MB (BENCHMARKS.md, "Peak memory").
+/// The budget of one reading thread's cache of delta bases read from the packs
+/// (`packs::PackReader`, which keeps every base of a chain as git does):
+/// `core.deltaBaseCacheLimit`, else 8 MiB. Measured on git/git with 4, 8, 16 and 48 MiB:
+/// no clear difference in time, and peak memory 468, 474–479, 504–508 and 623–627 MB
+/// (BENCHMARKS.md, "Delta bases").
+fn delta_cache_bytes(repo: &gix::Repository) -> usize {
+    repo.config_snapshot()
+        .integer("core.deltaBaseCacheLimit")
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(8 * 1024 * 1024)
+}
+
 fn tune_caches(repo: &mut gix::Repository) {
     let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
     if !configured {
@@ -578,6 +591,8 @@ impl Repository {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let packs = std::sync::Arc::new(Packs::open(&self.repo.common_dir().join("objects"), self.repo.object_hash()));
+        let cache_bytes = delta_cache_bytes(&self.repo);
         let wanted: gix::hashtable::HashSet<ObjectId> = match one_pass {
             Some(_) => ids.iter().copied().collect(),
             None => Default::default(),
@@ -593,6 +608,7 @@ impl Repository {
         if threads == 1 {
             let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys)
                 .with_index(index.clone())
+                .with_packs(packs.clone(), cache_bytes)
                 .topics_elsewhere(one_pass.is_some());
             let topics = match one_pass {
                 Some(chain) => Some(reader.topics_in_one_pass(chain, &wanted)?),
@@ -624,12 +640,14 @@ impl Repository {
             let pass = one_pass.map(|chain| {
                 let sync = &sync;
                 let wanted = &wanted;
+                let packs = packs.clone();
                 let path = &self.path;
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
                     Reader::new(&repo, path, shallow, glob, binding_keys)
                         .with_index(index.clone())
+                        .with_packs(packs.clone(), cache_bytes)
                         .topics_in_one_pass(chain, wanted)
                 })
             });
@@ -640,11 +658,13 @@ impl Repository {
                 let next_run = &next_run;
                 let failed = &failed;
                 let path = &self.path;
+                let packs = packs.clone();
                 scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
                     let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
                         .with_index(index.clone())
+                        .with_packs(packs.clone(), cache_bytes)
                         .topics_elsewhere(one_pass.is_some());
                     loop {
                         let run = next_run.fetch_add(1, Ordering::Relaxed);
