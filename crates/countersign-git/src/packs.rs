@@ -6,9 +6,10 @@
 //! on the way. Trees in a real pack sit in long chains (git/git as fetched: depth 12 on
 //! average), and the chains of successive versions of a directory share their lower links,
 //! so reading a history of trees inflated the same bases again and again (profile in
-//! BENCHMARKS.md, "Delta bases"). Here the chain is followed link by link with gix's own
-//! pack reader, from the deepest link not yet cached upwards, and each link is cached as
-//! it is built: the next object on the same chain costs one delta.
+//! BENCHMARKS.md, "Delta bases"). Here gix's pack index and entry parser find the chain,
+//! the links are inflated from the deepest one not yet cached upwards, each delta is applied
+//! straight to the cached base below it (no copy of the base), and each result is kept: the
+//! next object on the same chain costs one delta.
 //!
 //! Objects not in a pack (loose objects, alternates, a pack written during the walk) are
 //! left to the caller, which asks gix.
@@ -16,7 +17,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use gix::odb::pack::{self, cache::DecodeEntry, data::entry::Header};
+use gix::odb::pack::{self, data::entry::Header};
 
 /// The pack files of one repository, opened once per walk and shared by its threads.
 pub(crate) struct Packs {
@@ -51,12 +52,19 @@ pub(crate) struct PackReader {
     cache: BaseCache,
     inflate: gix::zlib::Inflate,
     chain: Vec<pack::data::Entry>,
+    /// One delta's instructions, inflated.
+    delta: Vec<u8>,
 }
 
 impl PackReader {
     /// A reader whose delta-base cache holds at most `cache_bytes` of objects.
     pub fn new(cache_bytes: usize) -> PackReader {
-        PackReader { cache: BaseCache::new(cache_bytes), inflate: Default::default(), chain: Vec::new() }
+        PackReader {
+            cache: BaseCache::new(cache_bytes),
+            inflate: Default::default(),
+            chain: Vec::new(),
+            delta: Vec::new(),
+        }
     }
 
     /// Decode object `id` into `out` when a pack has it: its kind, or `None` when no pack
@@ -84,17 +92,15 @@ impl PackReader {
         out: &mut Vec<u8>,
     ) -> Result<Option<gix::object::Kind>, String> {
         let entry = bundle.pack.entry(offset).map_err(|e| e.to_string())?;
-        let asked = entry.data_offset;
-        if !entry.header.is_delta() {
-            let outcome = bundle
-                .pack
-                .decode_entry(entry, out, &mut self.inflate, &|_, _| Ok(None), &mut pack::cache::Never)
-                .map_err(|e| e.to_string())?;
-            return Ok(Some(outcome.kind));
+        if let Some(kind) = entry.header.as_kind() {
+            inflate_entry(bundle, &entry, &mut self.inflate, out)?;
+            return Ok(Some(kind));
         }
-        // The links down to the first one cached or not a delta.
+        let asked = entry.data_offset;
+        // The links down to the first one cached, or to the chain's base object.
         self.chain.clear();
         let mut cursor = entry;
+        let mut local: Option<(Vec<u8>, gix::object::Kind)> = None;
         loop {
             if self.cache.contains(pack_id, cursor.data_offset) {
                 break;
@@ -108,13 +114,11 @@ impl PackReader {
                     Some(i) => bundle.index.pack_offset_at_index(i),
                     None => return Ok(None),
                 },
-                _ => {
-                    // The chain's base object: decoded once, kept for the links above it.
-                    let outcome = bundle
-                        .pack
-                        .decode_entry(cursor.clone(), out, &mut self.inflate, &|_, _| Ok(None), &mut pack::cache::Never)
-                        .map_err(|e| e.to_string())?;
-                    self.cache.put(pack_id, cursor.data_offset, out, outcome.kind, outcome.compressed_size);
+                header => {
+                    let kind = header.as_kind().expect("not a delta");
+                    let mut data = Vec::new();
+                    inflate_entry(bundle, &cursor, &mut self.inflate, &mut data)?;
+                    local = Some((data, kind));
                     break;
                 }
             };
@@ -125,36 +129,121 @@ impl PackReader {
             let base = bundle.pack.entry(base_offset).map_err(|e| e.to_string())?;
             self.chain.push(std::mem::replace(&mut cursor, base));
         }
-        // Each link from the deepest up: its base is cached, so gix applies one delta, and it
-        // caches the result (the base of the next link).
-        let resolve = |base: &gix::oid, _: &mut Vec<u8>| {
-            Ok(bundle
-                .index
-                .lookup(base)
-                .and_then(|i| bundle.pack.entry(bundle.index.pack_offset_at_index(i)).ok())
-                .map(pack::data::decode::entry::ResolvedBase::InPack))
+        // The base object of the chain is kept too: other chains share it.
+        let mut below = match local {
+            Some((data, kind)) => self.cache.keep(pack_id, cursor.data_offset, data, kind),
+            None => Below::Cached(pack_id, cursor.data_offset),
         };
-        let mut kind = None;
+        // Each link from the deepest up: one delta applied to the one below, kept in turn.
         let mut chain = std::mem::take(&mut self.chain);
         for link in chain.drain(..).rev() {
-            let outcome = bundle
-                .pack
-                .decode_entry(link, out, &mut self.inflate, &resolve, &mut self.cache)
-                .map_err(|e| e.to_string())?;
-            kind = Some(outcome.kind);
+            inflate_entry(bundle, &link, &mut self.inflate, &mut self.delta)?;
+            let (base, kind) = match &below {
+                Below::Cached(p, o) => self.cache.get_ref(*p, *o).ok_or("a delta base left the cache")?,
+                Below::Local(data, kind) => (data.as_slice(), *kind),
+            };
+            let target = apply_delta(base, &self.delta).map_err(|e| {
+                format!("the delta at offset {} of {}: {e}", link.data_offset, bundle.pack.path().display())
+            })?;
+            below = self.cache.keep(pack_id, link.data_offset, target, kind);
         }
         self.chain = chain;
-        match kind {
-            Some(kind) => Ok(Some(kind)),
-            // The object asked for was itself in the cache.
-            None => Ok(self.cache.get(pack_id, asked, out).map(|(kind, _)| kind)),
+        let (data, kind) = match &below {
+            Below::Cached(p, o) => self.cache.get_ref(*p, *o).ok_or("an object left the cache")?,
+            Below::Local(data, kind) => (data.as_slice(), *kind),
+        };
+        debug_assert!(self.cache.contains(pack_id, asked) || matches!(below, Below::Local(..)));
+        out.clear();
+        out.extend_from_slice(data);
+        Ok(Some(kind))
+    }
+}
+
+/// Where the object just built lives: in the cache, or (too big for it) here.
+enum Below {
+    Cached(u32, u64),
+    Local(Vec<u8>, gix::object::Kind),
+}
+
+/// Inflate one pack entry's data (an object, or a delta) into `out`.
+fn inflate_entry(
+    bundle: &pack::Bundle,
+    entry: &pack::data::Entry,
+    inflate: &mut gix::zlib::Inflate,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let size = usize::try_from(entry.decompressed_size).map_err(|_| "an entry too large for memory".to_string())?;
+    out.clear();
+    out.resize(size, 0);
+    bundle.pack.decompress_entry(entry, inflate, out).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Apply a git delta (the format of `Documentation/gitformat-pack.txt`: the base's size and
+/// the result's size as little-endian base-128 numbers, then instructions that either copy
+/// a range of the base or insert literal bytes) to `base`.
+fn apply_delta(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, &'static str> {
+    fn size(delta: &[u8], at: &mut usize) -> Result<usize, &'static str> {
+        let mut value = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = *delta.get(*at).ok_or("truncated size")?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f).checked_shl(shift).ok_or("size too large")?;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err("size too large");
+            }
         }
     }
+    let mut at = 0;
+    if size(delta, &mut at)? != base.len() {
+        return Err("the base's size does not match");
+    }
+    let target_size = size(delta, &mut at)?;
+    let mut target = Vec::with_capacity(target_size);
+    while let Some(&op) = delta.get(at) {
+        at += 1;
+        if op & 0x80 != 0 {
+            let mut field = |bits: u8, first: u32| -> Result<usize, &'static str> {
+                let mut value = 0usize;
+                for i in 0..bits {
+                    if op & (1 << (first + u32::from(i))) != 0 {
+                        value |= usize::from(*delta.get(at).ok_or("truncated copy")?) << (8 * i);
+                        at += 1;
+                    }
+                }
+                Ok(value)
+            };
+            let offset = field(4, 0)?;
+            let len = match field(3, 4)? {
+                0 => 0x10000,
+                n => n,
+            };
+            let end = offset.checked_add(len).filter(|&e| e <= base.len()).ok_or("a copy beyond the base")?;
+            target.extend_from_slice(&base[offset..end]);
+        } else if op != 0 {
+            let end = at + usize::from(op);
+            target.extend_from_slice(delta.get(at..end).ok_or("truncated insert")?);
+            at = end;
+        } else {
+            return Err("a reserved instruction");
+        }
+        if target.len() > target_size {
+            return Err("the result is larger than announced");
+        }
+    }
+    if target.len() != target_size {
+        return Err("the result's size does not match");
+    }
+    Ok(target)
 }
 
 /// Decoded objects by (pack, data offset), evicted oldest first beyond a byte budget.
 struct BaseCache {
-    map: std::collections::HashMap<u64, (Vec<u8>, gix::object::Kind, usize)>,
+    map: std::collections::HashMap<u64, (Vec<u8>, gix::object::Kind)>,
     order: VecDeque<u64>,
     bytes: usize,
     limit: usize,
@@ -173,33 +262,30 @@ impl BaseCache {
     fn contains(&self, pack_id: u32, offset: u64) -> bool {
         self.map.contains_key(&Self::key(pack_id, offset))
     }
-}
 
-impl DecodeEntry for BaseCache {
-    fn put(&mut self, pack_id: u32, offset: u64, data: &[u8], kind: gix::object::Kind, compressed_size: usize) {
+    fn get_ref(&self, pack_id: u32, offset: u64) -> Option<(&[u8], gix::object::Kind)> {
+        self.map.get(&Self::key(pack_id, offset)).map(|(data, kind)| (data.as_slice(), *kind))
+    }
+
+    /// Keep `data` (no copy) when it fits the budget, evicting the oldest entries.
+    fn keep(&mut self, pack_id: u32, offset: u64, data: Vec<u8>, kind: gix::object::Kind) -> Below {
         if data.len() > self.limit / 4 {
-            return;
+            return Below::Local(data, kind);
         }
         let key = Self::key(pack_id, offset);
         if self.map.contains_key(&key) {
-            return;
+            return Below::Cached(pack_id, offset);
         }
         while self.bytes + data.len() > self.limit {
             let Some(old) = self.order.pop_front() else { break };
-            if let Some((bytes, _, _)) = self.map.remove(&old) {
+            if let Some((bytes, _)) = self.map.remove(&old) {
                 self.bytes -= bytes.len();
             }
         }
         self.bytes += data.len();
-        self.map.insert(key, (data.to_vec(), kind, compressed_size));
+        self.map.insert(key, (data, kind));
         self.order.push_back(key);
-    }
-
-    fn get(&mut self, pack_id: u32, offset: u64, out: &mut Vec<u8>) -> Option<(gix::object::Kind, usize)> {
-        let (bytes, kind, compressed_size) = self.map.get(&Self::key(pack_id, offset))?;
-        out.clear();
-        out.extend_from_slice(bytes);
-        Some((*kind, *compressed_size))
+        Below::Cached(pack_id, offset)
     }
 }
 
@@ -221,6 +307,32 @@ mod tests {
             .expect("run git");
         assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Deltas in git's format, good and bad: a bad one is an error, never a panic.
+    #[test]
+    fn deltas_apply_or_fail_cleanly() {
+        let base = b"hello, world";
+        // Base size 12, result 10: copy 7 bytes from offset 0, insert "you"; the offset
+        // byte may be given (0x01) or left out.
+        assert_eq!(apply_delta(base, &[12, 10, 0x80 | 0x10 | 0x01, 0, 7, 3, b'y', b'o', b'u']).unwrap(), b"hello, you");
+        assert_eq!(apply_delta(base, &[12, 10, 0x80 | 0x10, 7, 3, b'y', b'o', b'u']).unwrap(), b"hello, you");
+        // Copy "world" (offset 7, 5 bytes).
+        assert_eq!(apply_delta(base, &[12, 5, 0x80 | 0x10 | 0x01, 7, 5]).unwrap(), b"world");
+        for (delta, why) in [
+            (&[11u8, 10][..], "wrong base size"),
+            (&[12, 3, 0x80 | 0x10, 20], "copy beyond the base"),
+            (&[12, 3, 0x80 | 0x01 | 0x10, 10, 5], "copy beyond the base at an offset"),
+            (&[12, 3, 0], "reserved instruction"),
+            (&[12, 3, 5, b'a'], "truncated insert"),
+            (&[12, 3, 0x80 | 0x10], "truncated copy"),
+            (&[12, 2, 3, b'a', b'b', b'c'], "longer than announced"),
+            (&[12, 4, 3, b'a', b'b', b'c'], "shorter than announced"),
+            (&[12], "no result size"),
+            (&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], "a size too large"),
+        ] {
+            assert!(apply_delta(base, delta).is_err(), "{why}");
+        }
     }
 
     /// Every object of a pack with deep delta chains decodes to the bytes gix gives, with
