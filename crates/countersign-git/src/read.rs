@@ -36,6 +36,14 @@ pub(crate) struct Topic {
     pub stale_reviews: Vec<String>,
 }
 
+/// What one merge brings in, found by [`Reader::merge_sets_in_one_pass`]: its commits,
+/// oldest first, each as its raw commit object.
+pub(crate) struct MergeSet {
+    pub merge: ObjectId,
+    tips: Vec<ObjectId>,
+    members: Vec<(ObjectId, Vec<u8>)>,
+}
+
 /// One commit of a topic: its id, facts, parents and tree.
 type Member = (ObjectId, CommitFacts, Vec<ObjectId>, ObjectId);
 
@@ -230,6 +238,11 @@ impl<'a> Reader<'a> {
         GitError::Git { path: self.path.to_owned(), context, message: e.to_string() }
     }
 
+    /// The other half of a two-thread job stopped (its own error is the one to report).
+    pub fn stopped(&self, what: &str) -> GitError {
+        self.git(what.to_string(), "the thread doing it stopped")
+    }
+
     /// Load an object's raw data into `buf`.
     fn load<'b>(&self, id: &gix::oid, buf: &'b mut Vec<u8>, needed_for: &str) -> Result<gix::objs::Data<'b>, GitError> {
         let source = self.source();
@@ -269,38 +282,48 @@ impl<'a> Reader<'a> {
             } else {
                 self.load(id, &mut buf, "a commit")?
             };
-            let corrupt = |e: &dyn std::fmt::Display| GitError::Corrupt {
-                path: self.path.to_owned(),
-                id: id.to_string(),
-                kind: "commit",
-                message: e.to_string(),
-            };
             if data.kind != gix::object::Kind::Commit {
-                return Err(corrupt(&format!("it is a {}", data.kind)));
+                return Err(self.corrupt_commit(id, &format!("it is a {}", data.kind)));
             }
-            let commit = CommitRef::from_bytes(data.data, id.kind()).map_err(|e| corrupt(&e))?;
-            let author = commit.author().map_err(|e| corrupt(&e))?;
-            let committer = commit.committer().map_err(|e| corrupt(&e))?;
-            let text = decode_message(commit.message, commit.encoding.map(|e| e.as_bytes()));
-            let parsed = message::parse_message(&text);
-            let parents: Vec<ObjectId> = commit.parents().collect();
-            self.index.insert(id.to_owned(), committer.seconds(), &parents);
-            let facts = CommitFacts {
-                id: id.to_string(),
-                author: raw_ident(&author),
-                committer: raw_ident(&committer),
-                commit_time: committer.seconds(),
-                signed: is_signed(&commit),
-                merge: parents.len() > 1,
-                subject: parsed.subject,
-                body: if with_body { parsed.body } else { String::new() },
-                trailers: parsed.trailers.into_iter().map(|t| (t.key, t.value)).collect(),
-                review: parsed.review.map(|r| (r.number, r.source, r.reviewers)),
-            };
-            Ok((facts, parents, commit.tree()))
+            let (facts, parents, tree) = self.parse_commit(id, data.data, with_body)?;
+            self.index.insert(id.to_owned(), facts.commit_time, &parents);
+            Ok((facts, parents, tree))
         })();
         self.buf = buf;
         result
+    }
+
+    fn corrupt_commit(&self, id: &gix::oid, e: &dyn std::fmt::Display) -> GitError {
+        GitError::Corrupt { path: self.path.to_owned(), id: id.to_string(), kind: "commit", message: e.to_string() }
+    }
+
+    /// A commit object's facts, parents and tree.
+    fn parse_commit(
+        &self,
+        id: &gix::oid,
+        data: &[u8],
+        with_body: bool,
+    ) -> Result<(CommitFacts, Vec<ObjectId>, ObjectId), GitError> {
+        let corrupt = |e: &dyn std::fmt::Display| self.corrupt_commit(id, e);
+        let commit = CommitRef::from_bytes(data, id.kind()).map_err(|e| corrupt(&e))?;
+        let author = commit.author().map_err(|e| corrupt(&e))?;
+        let committer = commit.committer().map_err(|e| corrupt(&e))?;
+        let text = decode_message(commit.message, commit.encoding.map(|e| e.as_bytes()));
+        let parsed = message::parse_message(&text);
+        let parents: Vec<ObjectId> = commit.parents().collect();
+        let facts = CommitFacts {
+            id: id.to_string(),
+            author: raw_ident(&author),
+            committer: raw_ident(&committer),
+            commit_time: committer.seconds(),
+            signed: is_signed(&commit),
+            merge: parents.len() > 1,
+            subject: parsed.subject,
+            body: if with_body { parsed.body } else { String::new() },
+            trailers: parsed.trailers.into_iter().map(|t| (t.key, t.value)).collect(),
+            review: parsed.review.map(|r| (r.number, r.source, r.reviewers)),
+        };
+        Ok((facts, parents, commit.tree()))
     }
 
     /// The tree of a commit.
@@ -544,20 +567,38 @@ impl<'a> Reader<'a> {
         chain: &[ObjectId],
         wanted: &gix::hashtable::HashSet<ObjectId>,
     ) -> Result<gix::hashtable::HashMap<ObjectId, Topic>, GitError> {
+        let mut out: gix::hashtable::HashMap<ObjectId, Topic> = Default::default();
+        self.merge_sets_in_one_pass(chain, wanted, |reader, set| {
+            let merge = set.merge;
+            out.insert(merge, reader.topic_of(set)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The graph half of [`Reader::topics_in_one_pass`]: hands each wanted merge's commits
+    /// (oldest first, as raw commit objects) to `sink`, in chain order, oldest merge first.
+    /// [`Reader::topic_of`] makes the topic; the two halves can run on two threads.
+    pub fn merge_sets_in_one_pass(
+        &mut self,
+        chain: &[ObjectId],
+        wanted: &gix::hashtable::HashSet<ObjectId>,
+        mut sink: impl FnMut(&mut Self, MergeSet) -> Result<(), GitError>,
+    ) -> Result<(), GitError> {
         struct Node {
             id: ObjectId,
             time: i64,
             parents: Vec<ObjectId>,
-            facts: Option<(CommitFacts, ObjectId)>,
+            raw: Vec<u8>,
         }
         let mut reach: gix::hashtable::HashSet<ObjectId> = Default::default();
-        let mut out: gix::hashtable::HashMap<ObjectId, Topic> = Default::default();
         let mut parents = Vec::new();
         let mut slots: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
         let mut nodes: Vec<Node> = Vec::new();
         let mut stack: Vec<ObjectId> = Vec::new();
         let mut queued: Vec<bool> = Vec::new();
         let mut queue = std::collections::BinaryHeap::new();
+        let mut buf = Vec::new();
         for (i, &commit) in chain.iter().rev().enumerate() {
             self.time_and_parents(&commit, &mut parents)?;
             self.forget_fresh();
@@ -578,13 +619,25 @@ impl<'a> Reader<'a> {
                         continue;
                     }
                     let node = if want {
-                        let (facts, parents, tree) = self.commit_facts(&id, false)?;
-                        Node { id, time: facts.commit_time, parents, facts: Some((facts, tree)) }
+                        // The whole object, for `topic_of`; parents and date read here.
+                        let data = self.load(&id, &mut buf, "a merged commit")?;
+                        if data.kind != gix::object::Kind::Commit {
+                            return Err(self.corrupt_commit(&id, &format!("it is a {}", data.kind)));
+                        }
+                        let raw = data.data.to_vec();
+                        let commit = gix::objs::CommitRefIter::from_bytes(&raw, id.kind());
+                        let mut node_parents: Vec<ObjectId> = commit.parent_ids().collect();
+                        let time = match commit.committer() {
+                            Ok(c) => c.seconds(),
+                            Err(e) => return Err(self.corrupt_commit(&id, &e)),
+                        };
+                        node_parents.shrink_to_fit();
+                        Node { id, time, parents: node_parents, raw }
                     } else {
                         let mut parents = Vec::new();
                         let time = self.time_and_parents(&id, &mut parents)?;
                         self.forget_fresh();
-                        Node { id, time, parents, facts: None }
+                        Node { id, time, parents, raw: Vec::new() }
                     };
                     stack.extend(node.parents.iter().rev().filter(|p| !reach.contains(*p)));
                     slots.insert(id, nodes.len());
@@ -618,20 +671,24 @@ impl<'a> Reader<'a> {
                             }
                         }
                     }
-                    let mut members = Vec::with_capacity(order.len());
-                    for &n in order.iter().rev() {
-                        let node = &mut nodes[n];
-                        if let Some((facts, tree)) = node.facts.take() {
-                            members.push((node.id, facts, std::mem::take(&mut node.parents), tree));
-                        }
-                    }
-                    let topic = self.assemble_topic(members, &parents[1..])?;
-                    out.insert(commit, topic);
+                    let members =
+                        order.iter().rev().map(|&n| (nodes[n].id, std::mem::take(&mut nodes[n].raw))).collect();
+                    sink(self, MergeSet { merge: commit, tips: parents[1..].to_vec(), members })?;
                 }
             }
             reach.insert(commit);
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The topic of one merge from its commits ([`Reader::merge_sets_in_one_pass`]).
+    pub fn topic_of(&mut self, set: MergeSet) -> Result<Topic, GitError> {
+        let mut members = Vec::with_capacity(set.members.len());
+        for (id, raw) in set.members {
+            let (facts, parents, tree) = self.parse_commit(&id, &raw, false)?;
+            members.push((id, facts, parents, tree));
+        }
+        self.assemble_topic(members, &set.tips)
     }
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.

@@ -636,20 +636,39 @@ impl Repository {
         let mut first_error: Option<(usize, GitError)> = None;
         let mut topics = None;
         std::thread::scope(|scope| {
-            // The merges' topics, on a thread of their own beside the workers.
+            // The merges' topics, beside the workers: one thread walks the commit graph and
+            // hands on each merge's commits, another makes them into topics.
             let pass = one_pass.map(|chain| {
                 let sync = &sync;
                 let wanted = &wanted;
-                let packs = packs.clone();
                 let path = &self.path;
-                scope.spawn(move || {
+                let (sets_tx, sets_rx) = mpsc::sync_channel(256);
+                let graph_packs = packs.clone();
+                let graph = scope.spawn(move || {
                     let mut repo = sync.to_thread_local();
                     tune_caches(&mut repo);
                     Reader::new(&repo, path, shallow, glob, binding_keys)
                         .with_index(index.clone())
-                        .with_packs(packs.clone(), cache_bytes)
-                        .topics_in_one_pass(chain, wanted)
-                })
+                        .with_packs(graph_packs, cache_bytes)
+                        .merge_sets_in_one_pass(chain, wanted, |reader, set| {
+                            sets_tx.send(set).map_err(|_| reader.stopped("making topics"))
+                        })
+                });
+                let topics_packs = packs.clone();
+                let topics = scope.spawn(move || {
+                    let mut repo = sync.to_thread_local();
+                    tune_caches(&mut repo);
+                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
+                        .with_index(index.clone())
+                        .with_packs(topics_packs, cache_bytes);
+                    let mut out: gix::hashtable::HashMap<ObjectId, crate::read::Topic> = Default::default();
+                    for set in sets_rx {
+                        let merge = set.merge;
+                        out.insert(merge, reader.topic_of(set)?);
+                    }
+                    Ok::<_, GitError>(out)
+                });
+                (graph, topics)
             });
             let (tx, rx) = mpsc::channel::<(usize, Result<Vec<ChangeFacts>, GitError>)>();
             for _ in 0..threads {
@@ -705,7 +724,15 @@ impl Repository {
                     }
                 }
             }
-            topics = pass.map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+            topics = pass.map(|(graph, topics)| {
+                let walked = graph.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                let made = topics.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                // A topic that failed stops the graph walk too: report the topic's error.
+                match (walked, made) {
+                    (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
+                    (Ok(()), Ok(made)) => Ok(made),
+                }
+            });
         });
         if let Some((_, e)) = first_error {
             return Err(e);
