@@ -339,8 +339,10 @@ impl Repository {
         limit: usize,
         cache: &facts::Cache,
         index: &CommitIndex,
+        packs: &Packs,
         progress: &dyn Fn(crate::Progress),
     ) -> Result<(Vec<ChainCommit>, bool, bool), GitError> {
+        let mut pack_reader = crate::packs::PackReader::new(1 << 20);
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
         let mut chain = Vec::new();
@@ -377,7 +379,14 @@ impl Repository {
                     found
                 }
                 None => {
-                    let data = match gix::objs::Find::try_find(&self.repo, &id, &mut buf) {
+                    let from_pack = pack_reader
+                        .find(packs, &id, &mut buf)
+                        .map_err(|e| self.git(format!("reading commit {id}"), e))?;
+                    let data = match from_pack {
+                        Some(kind) => Ok(Some(gix::objs::Data { kind, object_hash: id.kind(), data: &buf })),
+                        None => gix::objs::Find::try_find(&self.repo, &id, &mut buf),
+                    };
+                    let data = match data {
                         Ok(Some(d)) => d,
                         Ok(None) if self.is_shallow() => {
                             return Err(GitError::Shallow { path: self.path.clone(), commit: id.to_string() });
@@ -447,14 +456,21 @@ impl Repository {
         let fingerprint = facts::fingerprint(&opts.read.added_lines_for, &binding_keys);
         let cache_path = self.cache_file();
         let index = std::sync::Arc::new(CommitIndex::default());
+        let packs = std::sync::Arc::new(Packs::open(&self.repo.common_dir().join("objects"), self.repo.object_hash()));
         // A walk that stops at `after` within a few commits reads them from the object
         // database: loading the facts cache of a long history would cost more than the
         // walk. Their facts are not added to the cache (the caller keeps its judgements).
         let short = match opts.after.is_some() && opts.range.is_none() {
-            true => {
-                Some(self.first_parent_chain(tip, &stop, SHORT_AFTER, &facts::Cache::disabled(), &index, progress)?)
-                    .filter(|(_, _, stopped)| *stopped)
-            }
+            true => Some(self.first_parent_chain(
+                tip,
+                &stop,
+                SHORT_AFTER,
+                &facts::Cache::disabled(),
+                &index,
+                &packs,
+                progress,
+            )?)
+            .filter(|(_, _, stopped)| *stopped),
             false => None,
         };
         let short_walk = short.is_some();
@@ -462,7 +478,7 @@ impl Repository {
         let cache = if use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
         let (chain, used_commit_graph, stopped) = match short {
             Some(walked) => walked,
-            None => self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, progress)?,
+            None => self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, &packs, progress)?,
         };
         let reached_after = opts.range.is_none() && opts.after.is_some() && stopped;
         let since = opts.since.map(|t| t.as_second());
@@ -488,7 +504,7 @@ impl Repository {
         let one_pass: Option<Vec<ObjectId>> =
             (whole_history && todo.len() * 2 >= chain.len()).then(|| chain.iter().map(|c| c.id).collect());
         let computed =
-            self.read_facts(&todo, wanted, &binding_keys, &index, opts.threads, one_pass.as_deref(), progress)?;
+            self.read_facts(&todo, wanted, &binding_keys, &index, &packs, opts.threads, one_pass.as_deref(), progress)?;
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -584,6 +600,7 @@ impl Repository {
         glob: Option<&PathMatch>,
         binding_keys: &[String],
         index: &std::sync::Arc<CommitIndex>,
+        packs: &std::sync::Arc<Packs>,
         threads: Option<usize>,
         one_pass: Option<&[ObjectId]>,
         progress: &dyn Fn(Progress),
@@ -591,7 +608,6 @@ impl Repository {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let packs = std::sync::Arc::new(Packs::open(&self.repo.common_dir().join("objects"), self.repo.object_hash()));
         let cache_bytes = delta_cache_bytes(&self.repo);
         let wanted: gix::hashtable::HashSet<ObjectId> = match one_pass {
             Some(_) => ids.iter().copied().collect(),
