@@ -15,14 +15,18 @@
 //! - the first-parent chain comes from the facts cache, else the commit-graph, else commit
 //!   objects;
 //! - what the merges bring in, on a walk of the whole history, comes from one pass over the
-//!   commit graph oldest first, on a thread of its own beside the workers: each topic commit
-//!   is visited and decoded once (`Reader::topics_in_one_pass`);
+//!   commit graph oldest first, beside the workers (one thread walks the graph, another
+//!   makes the topics): each topic commit is visited and decoded once
+//!   (`Reader::topics_in_one_pass`);
 //! - otherwise (a few new merges) each merge gets git's `limit_list` walk, which reads
 //!   parents and dates from the commit-graph, else from one commit index shared by the
 //!   worker threads (the `index` module): each commit object is decoded for it at most once
 //!   per walk, and the mainline is already there from the first-parent walk;
 //! - commits not in the cache are read on worker threads (one gix handle and one delta-base
 //!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
+//! - objects come straight from the pack files with every delta base of a chain kept, as
+//!   git's delta-base cache keeps them (the `packs` module; gix keeps only the object asked
+//!   for), each delta applied in place to the cached base below it;
 //! - the tree diff is our own path-only diff that skips runs of identical entries with one
 //!   `memcmp` (the `treediff` module);
 //! - every commit's facts are cached by commit id, so a re-audit reads only new commits,
@@ -33,6 +37,7 @@
 //! - `read`: object-database access (commits, tree diffs, added lines), one handle per thread.
 //! - `facts`: the per-commit facts and their versioned on-disk cache.
 //! - `index`: parents and committer dates of the commits the merge walk meets, shared by threads.
+//! - `packs`: objects read from the pack files, with a delta-base cache per thread.
 //! - `build`: facts → [`countersign_engine::change::Change`] (`.mailmap`, approvals, checks).
 //! - `treediff`: a path-only tree diff (one `memcmp` per unchanged entry, like git).
 //! - `repo`: [`Repository`], the first-parent walk and the pull-request view.

@@ -6,10 +6,10 @@
 //! on the way. Trees in a real pack sit in long chains (git/git as fetched: depth 12 on
 //! average), and the chains of successive versions of a directory share their lower links,
 //! so reading a history of trees inflated the same bases again and again (profile in
-//! BENCHMARKS.md, "Delta bases"). Here gix's pack index and entry parser find the chain,
-//! the links are inflated from the deepest one not yet cached upwards, each delta is applied
-//! straight to the cached base below it (no copy of the base), and each result is kept: the
-//! next object on the same chain costs one delta.
+//! BENCHMARKS.md, "One pass over the graph, and delta bases"). Here gix's pack index and
+//! entry parser find the chain, the links are inflated from the deepest one not yet cached
+//! upwards, each delta is applied straight to the cached base below it (no copy of the
+//! base), and each result is kept: the next object on the same chain costs one delta.
 //!
 //! Objects not in a pack (loose objects, alternates, a pack written during the walk) are
 //! left to the caller, which asks gix.

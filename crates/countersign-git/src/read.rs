@@ -52,7 +52,8 @@ type Member = (ObjectId, CommitFacts, Vec<ObjectId>, ObjectId);
 /// There is deliberately no object cache in front of it: a tree diff along a first-parent
 /// chain rarely loads the same subtree twice (each commit touches other directories), and
 /// gix's object cache copies every object in and out; measured, it made the walk slower. The
-/// delta-base (pack) cache is what pays off; see `repo::tune_caches`.
+/// delta-base cache is what pays off: pack objects are read by [`PackReader`], which keeps
+/// every base of a delta chain, the rest by gix.
 struct RepoSource<'r> {
     repo: &'r gix::Repository,
     path: &'r Path,

@@ -169,17 +169,11 @@ impl std::fmt::Debug for Repository {
 /// The delta-base cache's cap per reading thread (see [`tune_caches`]).
 const DELTA_BASE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// A delta-base cache for tree diffs along a first-parent chain, walked newest first: pack
-/// deltas are stored against newer versions, so recent bases keep hitting. No general
-/// object cache (see `read::RepoSource`). `core.deltaBaseCacheLimit` from git config still
-/// wins when set. 16 MiB per reading thread: measured against 256 MiB, the full audit was as
-/// fast or faster on all four benchmark repositories and its peak memory on git/git fell
-/// from about 1,030 MB to about 530 MB (BENCHMARKS.md, "Peak memory").
 /// The budget of one reading thread's cache of delta bases read from the packs
 /// (`packs::PackReader`, which keeps every base of a chain as git does):
 /// `core.deltaBaseCacheLimit`, else 8 MiB. Measured on git/git with 4, 8, 16 and 48 MiB:
 /// no clear difference in time, and peak memory 468, 474–479, 504–508 and 623–627 MB
-/// (BENCHMARKS.md, "Delta bases").
+/// (BENCHMARKS.md, "One pass over the graph, and delta bases").
 fn delta_cache_bytes(repo: &gix::Repository) -> usize {
     repo.config_snapshot()
         .integer("core.deltaBaseCacheLimit")
@@ -187,6 +181,12 @@ fn delta_cache_bytes(repo: &gix::Repository) -> usize {
         .unwrap_or(8 * 1024 * 1024)
 }
 
+/// gix's own delta-base cache, for the objects the walk reads through gix (loose objects,
+/// alternates; pack objects go through `packs::PackReader`). No general object cache (see
+/// `read::RepoSource`). `core.deltaBaseCacheLimit` from git config still wins when set.
+/// 16 MiB per reading thread: measured against 256 MiB when gix read every object, the full
+/// audit was as fast or faster on all four benchmark repositories and its peak memory on
+/// git/git fell from about 1,030 MB to about 530 MB (BENCHMARKS.md, "Peak memory").
 fn tune_caches(repo: &mut gix::Repository) {
     let configured = repo.config_snapshot().integer("core.deltaBaseCacheLimit").is_some();
     if !configured {
