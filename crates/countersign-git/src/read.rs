@@ -938,10 +938,12 @@ impl MergeWalk {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn git(dir: &Path, args: &[&str], t: u64) -> String {
+    /// Run `git` in `dir` with a fixed identity, and author and committer dates `t` minutes
+    /// after a fixed instant.
+    pub(crate) fn git(dir: &Path, args: &[&str], t: u64) -> String {
         let date = format!("{} +0000", 1_700_000_000 + t * 60);
         let out = std::process::Command::new("git")
             .args(args)
