@@ -96,7 +96,6 @@ impl PackReader {
             inflate_entry(bundle, &entry, &mut self.inflate, out)?;
             return Ok(Some(kind));
         }
-        let asked = entry.data_offset;
         // The links down to the first one cached, or to the chain's base object.
         self.chain.clear();
         let mut cursor = entry;
@@ -138,21 +137,14 @@ impl PackReader {
         let mut chain = std::mem::take(&mut self.chain);
         for link in chain.drain(..).rev() {
             inflate_entry(bundle, &link, &mut self.inflate, &mut self.delta)?;
-            let (base, kind) = match &below {
-                Below::Cached(p, o) => self.cache.get_ref(*p, *o).ok_or("a delta base left the cache")?,
-                Below::Local(data, kind) => (data.as_slice(), *kind),
-            };
+            let (base, kind) = self.cache.bytes(&below)?;
             let target = apply_delta(base, &self.delta).map_err(|e| {
                 format!("the delta at offset {} of {}: {e}", link.data_offset, bundle.pack.path().display())
             })?;
             below = self.cache.keep(pack_id, link.data_offset, target, kind);
         }
         self.chain = chain;
-        let (data, kind) = match &below {
-            Below::Cached(p, o) => self.cache.get_ref(*p, *o).ok_or("an object left the cache")?,
-            Below::Local(data, kind) => (data.as_slice(), *kind),
-        };
-        debug_assert!(self.cache.contains(pack_id, asked) || matches!(below, Below::Local(..)));
+        let (data, kind) = self.cache.bytes(&below)?;
         out.clear();
         out.extend_from_slice(data);
         Ok(Some(kind))
@@ -263,8 +255,15 @@ impl BaseCache {
         self.map.contains_key(&Self::key(pack_id, offset))
     }
 
-    fn get_ref(&self, pack_id: u32, offset: u64) -> Option<(&[u8], gix::object::Kind)> {
-        self.map.get(&Self::key(pack_id, offset)).map(|(data, kind)| (data.as_slice(), *kind))
+    /// The object `below` names, wherever it lives.
+    fn bytes<'a>(&'a self, below: &'a Below) -> Result<(&'a [u8], gix::object::Kind), String> {
+        match below {
+            Below::Cached(pack_id, offset) => match self.map.get(&Self::key(*pack_id, *offset)) {
+                Some((data, kind)) => Ok((data.as_slice(), *kind)),
+                None => Err(format!("the object at offset {offset} left the delta-base cache")),
+            },
+            Below::Local(data, kind) => Ok((data.as_slice(), *kind)),
+        }
     }
 
     /// Keep `data` (no copy) when it fits the budget, evicting the oldest entries.

@@ -627,12 +627,11 @@ impl<'a> Reader<'a> {
                         }
                         let raw = data.data.to_vec();
                         let commit = gix::objs::CommitRefIter::from_bytes(&raw, id.kind());
-                        let mut node_parents: Vec<ObjectId> = commit.parent_ids().collect();
+                        let node_parents: Vec<ObjectId> = commit.parent_ids().collect();
                         let time = match commit.committer() {
                             Ok(c) => c.seconds(),
                             Err(e) => return Err(self.corrupt_commit(&id, &e)),
                         };
-                        node_parents.shrink_to_fit();
                         Node { id, time, parents: node_parents, raw }
                     } else {
                         let mut parents = Vec::new();

@@ -1746,6 +1746,17 @@ impl Store {
                                 }
                                 Ok(Ok(()))
                             };
+                            // A stored tree node that is not what the entries make it.
+                            let altered = |id: NodeId, problem: String, consequence: &str| {
+                                failure(
+                                    Some(id.index << id.level),
+                                    None,
+                                    format!(
+                                        "the stored tree node at level {} index {} {problem}: the stored tree state was altered{consequence}",
+                                        id.level, id.index
+                                    ),
+                                )
+                            };
                             // The first entry whose completed nodes are not the stored ones.
                             let stored_nodes = || -> Option<(usize, Result<VerifyFailure, StoreError>)> {
                                 for (i, entry) in refs.iter().enumerate() {
@@ -1755,17 +1766,9 @@ impl Store {
                                             Err(e) => return Some((i, Err(e))),
                                             Ok(Some((stored_id, stored_hash))) if stored_id == id => {
                                                 if stored_hash != Some(hash) {
-                                                    return Some((
-                                                        i,
-                                                        Ok(failure(
-                                                            Some(id.index << id.level),
-                                                            None,
-                                                            format!(
-                                                                "the stored tree node at level {} index {} does not match the entries it covers: the stored tree state was altered (proofs built from it would not verify)",
-                                                                id.level, id.index
-                                                            ),
-                                                        )),
-                                                    ));
+                                                    let problem = "does not match the entries it covers".to_string();
+                                                    let consequence = " (proofs built from it would not verify)";
+                                                    return Some((i, Ok(altered(id, problem, consequence))));
                                                 }
                                             }
                                             Ok(found) => {
@@ -1778,17 +1781,8 @@ impl Store {
                                                     }
                                                     None => "it is missing".into(),
                                                 };
-                                                return Some((
-                                                    i,
-                                                    Ok(failure(
-                                                        Some(id.index << id.level),
-                                                        None,
-                                                        format!(
-                                                            "the stored tree node at level {} index {} is not where the entries put it ({what}): the stored tree state was altered",
-                                                            id.level, id.index
-                                                        ),
-                                                    )),
-                                                ));
+                                                let problem = format!("is not where the entries put it ({what})");
+                                                return Some((i, Ok(altered(id, problem, ""))));
                                             }
                                         }
                                     }
