@@ -181,7 +181,7 @@ pub fn wall_clock() -> jiff::Timestamp {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
-        allocator::give_back_at_once();
+        allocator::tune_for_one_run();
     }
     let mut g = cli.global;
     // The only place the wall clock is read: everything below takes the time as an input.
