@@ -53,6 +53,7 @@
 mod build;
 mod error;
 mod facts;
+mod feed;
 mod index;
 pub mod message;
 mod packs;

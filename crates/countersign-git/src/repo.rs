@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use crate::GitError;
 use crate::build::{People, TrailerRules, change_from_facts, evidence_from_commit, topic_author};
 use crate::facts::{self, CacheState, ChangeFacts};
+use crate::feed::Feed;
 use crate::index::CommitIndex;
 use crate::packs::Packs;
 use crate::read::{PathMatch, Reader};
@@ -165,6 +166,13 @@ impl std::fmt::Debug for Repository {
         f.debug_struct("Repository").field("path", &self.path).finish()
     }
 }
+
+/// How many commits the first-parent walk finds before it hands them to the readers.
+const FEED_EVERY: usize = 256;
+
+/// The run length of readers that start before the first-parent walk ends (the chain's
+/// length is not known yet): long enough to keep a delta-base cache warm.
+const STREAMED_RUN: usize = 2048;
 
 /// The delta-base cache's cap per reading thread (see [`tune_caches`]).
 const DELTA_BASE_CACHE_BYTES: usize = 16 * 1024 * 1024;
@@ -331,7 +339,8 @@ impl Repository {
 
     /// Follow first parents from `tip`, stopping before any of `stop` or after `limit`
     /// commits: the chain, whether the commit-graph was used, and whether the walk stopped
-    /// at one of `stop`.
+    /// at one of `stop`. The chain's ids also go to `feed`, as they are found.
+    #[allow(clippy::too_many_arguments)]
     fn first_parent_chain(
         &self,
         tip: ObjectId,
@@ -340,8 +349,10 @@ impl Repository {
         cache: &facts::Cache,
         index: &CommitIndex,
         packs: &Packs,
+        feed: Option<&Feed>,
         progress: &dyn Fn(crate::Progress),
     ) -> Result<(Vec<ChainCommit>, bool, bool), GitError> {
+        let mut fed = 0;
         let mut pack_reader = crate::packs::PackReader::new(1 << 20);
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
@@ -416,12 +427,21 @@ impl Repository {
                 }
             };
             chain.push(ChainCommit { id, time, shallow_boundary: is_boundary });
+            if let Some(feed) = feed
+                && chain.len() - fed >= FEED_EVERY
+            {
+                feed.extend(chain[fed..].iter().map(|c| c.id));
+                fed = chain.len();
+            }
             if chain.len() % 4096 == 0 {
                 progress(crate::Progress { phase: ProgressPhase::Walking, done: chain.len(), total: 0 });
             }
             if !is_boundary {
                 next = parent;
             }
+        }
+        if let Some(feed) = feed {
+            feed.extend(chain[fed..].iter().map(|c| c.id));
         }
         Ok((chain, used_graph, stopped))
     }
@@ -468,6 +488,7 @@ impl Repository {
                 &facts::Cache::disabled(),
                 &index,
                 &packs,
+                None,
                 progress,
             )?)
             .filter(|(_, _, stopped)| *stopped),
@@ -476,9 +497,37 @@ impl Repository {
         let short_walk = short.is_some();
         let use_cache = opts.use_cache && !short_walk;
         let cache = if use_cache { facts::Cache::load(&cache_path, fingerprint) } else { facts::Cache::disabled() };
+        let threads =
+            opts.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+        // The whole history with nothing cached (the first audit, `--no-cache`): every
+        // commit of the chain is read, so the readers start on it while the walk goes on,
+        // and the merges' topics come from one pass over the graph.
+        let streamed = short.is_none()
+            && stop.is_empty()
+            && opts.since.is_none()
+            && opts.until.is_none()
+            && cache.len() == 0
+            && threads > 1
+            && !self.is_shallow();
+        let mut read_while_walking = None;
         let (chain, used_commit_graph, stopped) = match short {
             Some(walked) => walked,
-            None => self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, &packs, progress)?,
+            None if streamed => {
+                let feed = Feed::new();
+                let mut walked = None;
+                let walk = || {
+                    let (chain, used_graph, stopped) =
+                        self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, &packs, Some(&feed), progress)?;
+                    let ids = chain.iter().map(|c| c.id).collect();
+                    walked = Some((chain, used_graph, stopped));
+                    Ok(ids)
+                };
+                let read =
+                    self.read_facts(&feed, true, walk, wanted, &binding_keys, &index, &packs, threads, progress)?;
+                read_while_walking = Some(read);
+                walked.ok_or_else(|| self.git("walking the first-parent chain", "the walk did not run"))?
+            }
+            None => self.first_parent_chain(tip, &stop, usize::MAX, &cache, &index, &packs, None, progress)?,
         };
         let reached_after = opts.range.is_none() && opts.after.is_some() && stopped;
         let since = opts.since.map(|t| t.as_second());
@@ -501,10 +550,15 @@ impl Repository {
             && !stopped
             && !self.is_shallow()
             && chain.last().is_some_and(|c| !c.shallow_boundary);
-        let one_pass: Option<Vec<ObjectId>> =
-            (whole_history && todo.len() * 2 >= chain.len()).then(|| chain.iter().map(|c| c.id).collect());
-        let computed =
-            self.read_facts(&todo, wanted, &binding_keys, &index, &packs, opts.threads, one_pass.as_deref(), progress)?;
+        let one_pass = whole_history && todo.len() * 2 >= chain.len();
+        let computed = match read_while_walking {
+            Some(read) => read,
+            None => {
+                let feed = Feed::complete(todo.clone());
+                let chain_ids = || Ok(if one_pass { chain.iter().map(|c| c.id).collect() } else { Vec::new() });
+                self.read_facts(&feed, one_pass, chain_ids, wanted, &binding_keys, &index, &packs, threads, progress)?
+            }
+        };
         let read = computed.len();
         let from_cache = selected.len() - read;
 
@@ -556,7 +610,7 @@ impl Repository {
                 cache: cache_state,
                 cache_write_error,
                 used_commit_graph,
-                merges_in_one_pass: one_pass.is_some(),
+                merges_in_one_pass: one_pass,
             },
             reached_after,
         })
@@ -591,44 +645,60 @@ impl Repository {
         })
     }
 
-    /// Read the facts of `ids` on worker threads, each with its own object handle and cache.
-    /// Work is handed out in contiguous runs of the first-parent chain, so that a parent's
-    /// trees are still in the worker's object cache when the next commit needs them.
+    /// Read the facts of the commits `feed` gives, on worker threads, each with its own
+    /// object handle and cache. Work is handed out in contiguous runs of the first-parent
+    /// chain, so that a parent's trees are still in the worker's object cache when the next
+    /// commit needs them. `walk` runs on this thread once the workers have started: it
+    /// finishes the feed if the feed is still growing, and gives the whole chain when
+    /// `one_pass` says the merges' topics come from one pass over it. Returns the facts in
+    /// the feed's order.
+    #[allow(clippy::too_many_arguments)]
     fn read_facts(
         &self,
-        ids: &[ObjectId],
+        feed: &Feed,
+        one_pass: bool,
+        walk: impl FnOnce() -> Result<Vec<ObjectId>, GitError>,
         glob: Option<&PathMatch>,
         binding_keys: &[String],
         index: &std::sync::Arc<CommitIndex>,
         packs: &std::sync::Arc<Packs>,
-        threads: Option<usize>,
-        one_pass: Option<&[ObjectId]>,
+        threads: usize,
         progress: &dyn Fn(Progress),
     ) -> Result<Vec<ChangeFacts>, GitError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let cache_bytes = delta_cache_bytes(&self.repo);
-        let wanted: gix::hashtable::HashSet<ObjectId> = match one_pass {
-            Some(_) => ids.iter().copied().collect(),
-            None => Default::default(),
-        };
         // Long runs keep each worker's delta-base cache warm (a run starts by resolving delta
         // chains from scratch); four runs per thread still balance the load.
         const MIN_RUN: usize = 256;
-        let threads = threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .clamp(1, ids.len().div_ceil(MIN_RUN).max(1));
-        let run_len = (ids.len() / (threads * 4)).clamp(MIN_RUN, 8192);
+        let (threads, run_len) = match feed.is_done() {
+            true => {
+                let n = feed.len();
+                let threads = threads.clamp(1, n.div_ceil(MIN_RUN).max(1));
+                (threads, (n / (threads * 4)).clamp(MIN_RUN, 8192))
+            }
+            false => (threads.max(1), STREAMED_RUN),
+        };
         let shallow = self.is_shallow();
+        let wanted = |ids: &[ObjectId]| -> gix::hashtable::HashSet<ObjectId> {
+            match one_pass {
+                true => ids.iter().copied().collect(),
+                false => Default::default(),
+            }
+        };
         if threads == 1 {
+            let chain = walk();
+            feed.finish();
+            let chain = chain?;
+            let ids = feed.ids();
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut reader = Reader::new(&self.repo, &self.path, shallow, glob, binding_keys)
                 .with_index(index.clone())
                 .with_packs(packs.clone(), cache_bytes)
-                .topics_elsewhere(one_pass.is_some());
+                .topics_elsewhere(one_pass);
             let topics = match one_pass {
-                Some(chain) => Some(reader.topics_in_one_pass(chain, &wanted)?),
-                None => None,
+                true => Some(reader.topics_in_one_pass(&chain, &wanted(&ids))?),
+                false => None,
             };
             let mut out = Vec::with_capacity(ids.len());
             for (i, id) in ids.iter().enumerate() {
@@ -639,7 +709,7 @@ impl Repository {
             }
             progress(Progress { phase: ProgressPhase::Reading, done: ids.len(), total: ids.len() });
             if let Some(topics) = topics {
-                self.attach_topics(&mut out, ids, topics)?;
+                self.attach_topics(&mut out, &ids, topics)?;
             }
             return Ok(out);
         }
@@ -647,45 +717,11 @@ impl Repository {
         let sync = self.repo.clone().into_sync();
         let next_run = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let runs = ids.len().div_ceil(run_len);
-        let mut slots: Vec<Option<ChangeFacts>> = vec![None; ids.len()];
+        let mut parts: Vec<(usize, Vec<ChangeFacts>)> = Vec::new();
         let mut first_error: Option<(usize, GitError)> = None;
+        let mut walk_error = None;
         let mut topics = None;
         std::thread::scope(|scope| {
-            // The merges' topics, beside the workers: one thread walks the commit graph and
-            // hands on each merge's commits, another makes them into topics.
-            let pass = one_pass.map(|chain| {
-                let sync = &sync;
-                let wanted = &wanted;
-                let path = &self.path;
-                let (sets_tx, sets_rx) = mpsc::sync_channel(256);
-                let graph_packs = packs.clone();
-                let graph = scope.spawn(move || {
-                    let mut repo = sync.to_thread_local();
-                    tune_caches(&mut repo);
-                    Reader::new(&repo, path, shallow, glob, binding_keys)
-                        .with_index(index.clone())
-                        .with_packs(graph_packs, cache_bytes)
-                        .merge_sets_in_one_pass(chain, wanted, |reader, set| {
-                            sets_tx.send(set).map_err(|_| reader.stopped("making topics"))
-                        })
-                });
-                let topics_packs = packs.clone();
-                let topics = scope.spawn(move || {
-                    let mut repo = sync.to_thread_local();
-                    tune_caches(&mut repo);
-                    let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
-                        .with_index(index.clone())
-                        .with_packs(topics_packs, cache_bytes);
-                    let mut out: gix::hashtable::HashMap<ObjectId, crate::read::Topic> = Default::default();
-                    for set in sets_rx {
-                        let merge = set.merge;
-                        out.insert(merge, reader.topic_of(set)?);
-                    }
-                    Ok::<_, GitError>(out)
-                });
-                (graph, topics)
-            });
             let (tx, rx) = mpsc::channel::<(usize, Result<Vec<ChangeFacts>, GitError>)>();
             for _ in 0..threads {
                 let tx = tx.clone();
@@ -700,18 +736,15 @@ impl Repository {
                     let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
                         .with_index(index.clone())
                         .with_packs(packs.clone(), cache_bytes)
-                        .topics_elsewhere(one_pass.is_some());
-                    loop {
-                        let run = next_run.fetch_add(1, Ordering::Relaxed);
-                        if run >= runs || failed.load(Ordering::Relaxed) {
+                        .topics_elsewhere(one_pass);
+                    while !failed.load(Ordering::Relaxed) {
+                        // Waits while the walk has not found the whole run yet.
+                        let Some((start, ids)) = feed.run(next_run.fetch_add(1, Ordering::Relaxed), run_len) else {
                             break;
-                        }
-                        let start = run * run_len;
-                        let end = (start + run_len).min(ids.len());
+                        };
                         // Newest first within the run, like git: pack deltas are stored against
                         // newer versions, so the delta-base cache keeps hitting.
-                        let result: Result<Vec<_>, _> =
-                            ids[start..end].iter().map(|id| reader.change_facts(id)).collect();
+                        let result: Result<Vec<_>, _> = ids.iter().map(|id| reader.change_facts(id)).collect();
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -722,15 +755,59 @@ impl Repository {
                 });
             }
             drop(tx);
+            // The walk, on this thread beside the readers; then the merges' topics, beside
+            // them too: one thread walks the commit graph and hands on each merge's commits,
+            // another makes them into topics.
+            let walked = walk();
+            feed.finish();
+            let pass = match walked {
+                Ok(chain) if one_pass => {
+                    let wanted = wanted(&feed.ids());
+                    let sync = &sync;
+                    let path = &self.path;
+                    let (sets_tx, sets_rx) = mpsc::sync_channel(256);
+                    let graph_packs = packs.clone();
+                    let graph = scope.spawn(move || {
+                        let mut repo = sync.to_thread_local();
+                        tune_caches(&mut repo);
+                        Reader::new(&repo, path, shallow, glob, binding_keys)
+                            .with_index(index.clone())
+                            .with_packs(graph_packs, cache_bytes)
+                            .merge_sets_in_one_pass(&chain, &wanted, |reader, set| {
+                                sets_tx.send(set).map_err(|_| reader.stopped("making topics"))
+                            })
+                    });
+                    let topics_packs = packs.clone();
+                    let topics = scope.spawn(move || {
+                        let mut repo = sync.to_thread_local();
+                        tune_caches(&mut repo);
+                        let mut reader = Reader::new(&repo, path, shallow, glob, binding_keys)
+                            .with_index(index.clone())
+                            .with_packs(topics_packs, cache_bytes);
+                        let mut out: gix::hashtable::HashMap<ObjectId, crate::read::Topic> = Default::default();
+                        for set in sets_rx {
+                            let merge = set.merge;
+                            out.insert(merge, reader.topic_of(set)?);
+                        }
+                        Ok::<_, GitError>(out)
+                    });
+                    Some((graph, topics))
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    walk_error = Some(e);
+                    None
+                }
+            };
+            let total = feed.len();
             let mut done = 0;
             for (start, result) in rx {
                 match result {
                     Ok(facts) => {
                         done += facts.len();
-                        for (i, f) in facts.into_iter().enumerate() {
-                            slots[start + i] = Some(f);
-                        }
-                        progress(Progress { phase: ProgressPhase::Reading, done, total: ids.len() });
+                        parts.push((start, facts));
+                        progress(Progress { phase: ProgressPhase::Reading, done, total });
                     }
                     // Report the error nearest the tip, so the message is deterministic.
                     Err(e) => {
@@ -750,15 +827,26 @@ impl Repository {
                 }
             });
         });
+        if let Some(e) = walk_error {
+            return Err(e);
+        }
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        let mut out: Vec<ChangeFacts> = slots
-            .into_iter()
-            .map(|s| s.ok_or_else(|| self.git("reading commits", "a worker stopped early")))
-            .collect::<Result<_, _>>()?;
+        let ids = feed.ids();
+        parts.sort_unstable_by_key(|(start, _)| *start);
+        let mut out: Vec<ChangeFacts> = Vec::with_capacity(ids.len());
+        for (start, facts) in parts {
+            if start != out.len() {
+                break;
+            }
+            out.extend(facts);
+        }
+        if out.len() != ids.len() {
+            return Err(self.git("reading commits", "a worker stopped early"));
+        }
         if let Some(topics) = topics {
-            self.attach_topics(&mut out, ids, topics?)?;
+            self.attach_topics(&mut out, &ids, topics?)?;
         }
         Ok(out)
     }

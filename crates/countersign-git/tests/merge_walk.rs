@@ -221,3 +221,65 @@ fn s000_03_a_walk_after_an_earlier_tip_lists_only_what_came_since() {
         .changes(&WalkOptions { after: Some("not a commit id".into()), ..WalkOptions::default() }, &|_| {});
     assert!(bad.is_err(), "a malformed stop commit is an error, not a full walk");
 }
+
+/// A history longer than the runs the readers take while the first-parent walk is still
+/// going (5,000 first-parent commits, a merge of a two-commit topic every 50th), built with
+/// `git fast-import`.
+fn long_history() -> TestRepo {
+    let r = TestRepo::new();
+    let mut stream = String::new();
+    let mut mark = 0;
+    let mut main = None;
+    let mut time = 1_700_000_000u64;
+    let mut commit = |branch: &str, from: Option<usize>, merge: Option<usize>, path: &str, message: &str| {
+        mark += 1;
+        time += 60;
+        stream.push_str(&format!(
+            "commit refs/heads/{branch}\nmark :{mark}\nauthor A <a@example.com> {time} +0000\ncommitter A <a@example.com> {time} +0000\ndata {}\n{message}\n",
+            message.len() + 1
+        ));
+        if let Some(from) = from {
+            stream.push_str(&format!("from :{from}\n"));
+        }
+        if let Some(merge) = merge {
+            stream.push_str(&format!("merge :{merge}\n"));
+        }
+        stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{mark}\n\n", mark.to_string().len() + 1));
+        mark
+    };
+    for i in 0..5_000 {
+        main = Some(if i % 50 == 49 {
+            let topic = format!("topic{i}");
+            let one = commit(&topic, main, None, &format!("t{i}/a.txt"), &format!("{topic} one"));
+            let two = commit(&topic, Some(one), None, &format!("t{i}/b.txt"), &format!("{topic} two"));
+            commit("main", main, Some(two), &format!("m/{i}.txt"), &format!("Merge branch '{topic}'"))
+        } else {
+            commit("main", main, None, &format!("d{}/f{i}.txt", i % 13), &format!("change {i}"))
+        });
+    }
+    r.git_stdin(&["fast-import", "--quiet"], stream.as_bytes());
+    r.git(&["reset", "-q", "--hard", "main"]);
+    r
+}
+
+#[test]
+fn s000_03_a_history_read_while_it_is_walked_equals_one_thread_and_git() {
+    let r = long_history();
+    let one = walk(&r, &WalkOptions { threads: Some(1), ..no_cache() });
+    let fp: Vec<String> = r.git(&["rev-list", "--first-parent", "HEAD"]).lines().map(str::to_string).collect();
+    assert_eq!(fp.len(), 5_000);
+    assert_eq!(one.changes.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), fp, "git's first-parent chain");
+    for threads in [2, 3] {
+        let w = walk(&r, &WalkOptions { threads: Some(threads), ..no_cache() });
+        assert!(w.stats.merges_in_one_pass, "{threads} threads: the merges' commits in one pass");
+        assert_eq!(w.stats.read, 5_000);
+        assert_eq!(json(&w), json(&one), "{threads} threads read while walking, against one thread");
+    }
+    let want = want_per_merge(&r);
+    assert_eq!(want.len(), 100);
+    for (merge, _, commits) in &want {
+        let change = one.changes.iter().find(|c| &c.id == merge).expect("a change for each merge");
+        let got: Vec<String> = change.commits.iter().map(|c| c.id.clone()).collect();
+        assert_eq!(&got, commits, "the commits of {:?}, as git rev-list gives them", change.title);
+    }
+}
