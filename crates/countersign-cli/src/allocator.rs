@@ -10,9 +10,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc 2 and 3 alike), which the Rust bindings do not name.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// mimalloc 3's `mi_option_allow_thp`: its index in `mi_option_e`, unnamed in the bindings.
-const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
-
 /// How long freed memory stays with the process before it goes back to the system, in ms.
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
@@ -20,40 +17,32 @@ const PURGE_DELAY_MS: std::ffi::c_long = 100;
 ///
 /// Freed memory goes back to the system after 100 ms instead of mimalloc 3's 1,000 ms: the
 /// default raised the audit of git/git's peak by about 50 MB. Purging at once (0 ms, the
-/// earlier setting) cost that audit a second of system time, each big buffer faulted in and
-/// zeroed again right after it was given back. And no transparent huge pages: each fault of
-/// one zeroes 2 MiB. Both measured in BENCHMARKS.md ("The allocator's purge delay"). Not for
-/// `serve`, which keeps memory to reuse. `MIMALLOC_PURGE_DELAY` and `MIMALLOC_ALLOW_THP` in
-/// the environment still win.
+/// earlier setting) cost that audit up to a second of system time, each big buffer faulted
+/// in and zeroed again right after it was given back (BENCHMARKS.md, "The allocator's purge
+/// delay"). Not for `serve`, which keeps memory to reuse. `MIMALLOC_PURGE_DELAY` in the
+/// environment still wins. (Transparent huge pages are off at build time: the crate's
+/// `no_thp` feature.)
 pub fn tune_for_one_run() {
-    let set = |variable: &str, option, value| {
-        if std::env::var_os(variable).is_none() {
-            // SAFETY: sets one of mimalloc's documented options to a documented value;
-            // mimalloc reads its options at each use and allows them to be set while it runs.
-            unsafe { libmimalloc_sys::mi_option_set(option, value) };
-        }
-    };
-    set("MIMALLOC_PURGE_DELAY", MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
-    set("MIMALLOC_ALLOW_THP", MI_OPTION_ALLOW_THP, 0);
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one of mimalloc's documented options to a documented value; mimalloc
+        // reads its options at each use and allows them to be set while it runs.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    /// The option indices [`super::tune_for_one_run`] sets are the purge delay and the THP
-    /// switch: mimalloc's defaults around them are 1 (the old eager-commit delay), 1,000 (the
-    /// purge delay, in ms) and 0 (NUMA nodes); and 32 (cross-thread reclaim), 1 (THP allowed)
-    /// and 0 (minimal purge size). A shifted enum in a later mimalloc fails here, not silently.
+    /// The option index [`super::tune_for_one_run`] sets is the purge delay: mimalloc's
+    /// defaults around it are 1 (the old eager-commit delay), 1,000 (the purge delay, in ms)
+    /// and 0 (NUMA nodes). A shifted enum in a later mimalloc fails here, not silently.
     #[test]
-    fn the_options_tuned_are_mimallocs_purge_delay_and_thp_switch() {
+    fn the_option_tuned_is_mimallocs_purge_delay() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
         // SAFETY: reads options; no option is written here.
         let get = |o| unsafe { libmimalloc_sys::mi_option_get(o) };
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            let purge = super::MI_OPTION_PURGE_DELAY;
-            assert_eq!((get(purge - 1), get(purge), get(purge + 1)), (1, 1000, 0));
-        }
-        if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
-            let thp = super::MI_OPTION_ALLOW_THP;
-            assert_eq!((get(thp - 1), get(thp), get(thp + 1)), (32, 1, 0));
-        }
+        let purge = super::MI_OPTION_PURGE_DELAY;
+        assert_eq!((get(purge - 1), get(purge), get(purge + 1)), (1, 1000, 0));
     }
 }
