@@ -392,8 +392,9 @@ fn write_json(
     let mut judged_again = std::collections::HashMap::new();
     // Obligations are counted from the emergencies' evaluations (never kept).
     let mut emergencies = Vec::new();
+    let mut scratch = Vec::new();
     for e in evals {
-        let record = audit_cache::Record::of(&e)?;
+        let record = audit_cache::Record::of(&e, &mut scratch)?;
         if again.contains(&e.change.id) {
             judged_again.insert(e.change.id.clone(), record);
         } else {

@@ -115,24 +115,39 @@ pub struct Record<'a> {
 }
 
 impl Record<'static> {
-    pub fn of(e: &Evaluation) -> anyhow::Result<Self> {
-        let mut plain = Vec::with_capacity(2048);
-        serde_json::to_writer_pretty(&mut plain, e)?;
-        let mut json = Vec::with_capacity(plain.len() + plain.len() / 8);
-        json.extend_from_slice(INDENT);
-        // Pretty JSON has a raw newline only between tokens (strings escape theirs).
-        for line in plain.split_inclusive(|&b| b == b'\n') {
-            json.extend_from_slice(line);
-            if line.ends_with(b"\n") {
-                json.extend_from_slice(INDENT);
-            }
-        }
+    /// The record of `e`, its JSON written through `scratch` (kept between calls, so that
+    /// it grows once rather than for every record; the record holds an exact-size copy).
+    pub fn of(e: &Evaluation, scratch: &mut Vec<u8>) -> anyhow::Result<Self> {
+        scratch.clear();
+        scratch.extend_from_slice(INDENT);
+        serde_json::to_writer_pretty(Indented(scratch), e)?;
         Ok(Record {
             id: Cow::Owned(e.change.id.clone()),
             tally: Cow::Owned(Tally::of(e)),
-            json: Cow::Owned(json),
+            json: Cow::Owned(scratch.as_slice().to_vec()),
             at: None,
         })
+    }
+}
+
+/// Pretty JSON with every line after the first indented by [`INDENT`], for the `changes`
+/// array. Pretty JSON has a raw newline only between tokens (strings escape theirs).
+struct Indented<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Indented<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(at) = memchr::memchr(b'\n', rest) {
+            self.0.extend_from_slice(&rest[..=at]);
+            self.0.extend_from_slice(INDENT);
+            rest = &rest[at + 1..];
+        }
+        self.0.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

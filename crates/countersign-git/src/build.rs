@@ -24,11 +24,28 @@ use crate::message::{ReviewSource, parse_identity};
 
 /// Applies `.mailmap` to raw identities.
 pub(crate) struct People {
-    pub mailmap: gix::mailmap::Snapshot,
+    mailmap: gix::mailmap::Snapshot,
+    /// Each identity met so far, as mapped: a history names the same people again and again
+    /// (the authors and committers of git/git's 81,966 commits are 2,791 distinct names and
+    /// addresses), and a lookup in the mailmap costs more than one in this table.
+    known: std::cell::RefCell<std::collections::HashMap<RawIdent, Identity>>,
 }
 
 impl People {
+    pub fn new(mailmap: gix::mailmap::Snapshot) -> People {
+        People { mailmap, known: Default::default() }
+    }
+
     pub fn identity(&self, raw: &RawIdent) -> Identity {
+        if let Some(known) = self.known.borrow().get(raw) {
+            return known.clone();
+        }
+        let identity = self.map(raw);
+        self.known.borrow_mut().insert(raw.clone(), identity.clone());
+        identity
+    }
+
+    fn map(&self, raw: &RawIdent) -> Identity {
         let sig =
             gix::actor::SignatureRef { name: raw.name.as_str().into(), email: raw.email.as_str().into(), time: "" };
         let (name, email) = match self.mailmap.try_resolve_ref(sig) {

@@ -23,7 +23,7 @@ use countersign_engine::change::{Identity, PathStatus};
 use crate::message::ReviewSource;
 
 /// A person as recorded in a commit header, before `.mailmap`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub(crate) struct RawIdent {
     pub name: String,
     pub email: String,

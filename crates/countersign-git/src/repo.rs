@@ -580,7 +580,7 @@ impl Repository {
         if let Some(missing) = selected.iter().zip(&facts).find(|(_, f)| f.is_none()) {
             return Err(self.git("collecting facts", format!("no facts for {}", missing.0.id)));
         }
-        let people = People { mailmap: self.repo.open_mailmap() };
+        let people = People::new(self.repo.open_mailmap());
         let changes: Vec<Change> =
             facts.into_iter().flatten().map(|f| change_from_facts(&people, &rules, f, branch.as_deref())).collect();
 
@@ -992,7 +992,7 @@ impl Repository {
         let (changed_paths, candidates) = reader.diff_trees(Some(old_tree), new_tree)?;
         let added_lines = reader.added_lines(&candidates)?;
 
-        let people = People { mailmap: self.repo.open_mailmap() };
+        let people = People::new(self.repo.open_mailmap());
         let head_commit = head_id.to_string();
         let mut change = Change {
             id: head_commit.clone(),
