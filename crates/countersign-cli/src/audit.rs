@@ -226,8 +226,10 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         record_verdicts(store, &walk.changes, &evals, &sha256, &by, g.as_of())?;
     }
     // The evaluations carry what the report shows: the changes' paths and messages go before
-    // the output is written (on git/git, tens of megabytes of peak memory).
-    drop(std::mem::take(&mut walk.changes));
+    // the output is written (on git/git, tens of megabytes of peak memory), freed on another
+    // thread while this one writes (if no thread can start, the changes go here and now).
+    let changes = std::mem::take(&mut walk.changes);
+    let _ = std::thread::Builder::new().name("free".into()).spawn(move || drop(changes));
 
     if let Format::Json = g.format {
         // Registering the new changes may have linked them to their records: the snapshot

@@ -118,36 +118,27 @@ impl Record<'static> {
     /// The record of `e`, its JSON written through `scratch` (kept between calls, so that
     /// it grows once rather than for every record; the record holds an exact-size copy).
     pub fn of(e: &Evaluation, scratch: &mut Vec<u8>) -> anyhow::Result<Self> {
+        /// The evaluation two levels down, where the report's `changes` array holds it:
+        /// serde_json indents it as the report needs ([`INDENT`] before every line), and
+        /// the lines of the wrapper around it are cut off.
+        #[derive(Serialize)]
+        struct Nested<'e> {
+            x: [&'e Evaluation; 1],
+        }
+        const HEAD: &[u8] = b"{\n  \"x\": [\n";
+        const TAIL: &[u8] = b"\n  ]\n}";
         scratch.clear();
-        scratch.extend_from_slice(INDENT);
-        serde_json::to_writer_pretty(Indented(scratch), e)?;
+        serde_json::to_writer_pretty(&mut *scratch, &Nested { x: [e] })?;
+        let json = scratch
+            .strip_prefix(HEAD)
+            .and_then(|j| j.strip_suffix(TAIL))
+            .ok_or_else(|| anyhow::anyhow!("internal error: an evaluation's JSON is not where it was put"))?;
         Ok(Record {
             id: Cow::Owned(e.change.id.clone()),
             tally: Cow::Owned(Tally::of(e)),
-            json: Cow::Owned(scratch.as_slice().to_vec()),
+            json: Cow::Owned(json.to_vec()),
             at: None,
         })
-    }
-}
-
-/// Pretty JSON with every line after the first indented by [`INDENT`], for the `changes`
-/// array. Pretty JSON has a raw newline only between tokens (strings escape theirs).
-struct Indented<'a>(&'a mut Vec<u8>);
-
-impl std::io::Write for Indented<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut rest = buf;
-        while let Some(at) = memchr::memchr(b'\n', rest) {
-            self.0.extend_from_slice(&rest[..=at]);
-            self.0.extend_from_slice(INDENT);
-            rest = &rest[at + 1..];
-        }
-        self.0.extend_from_slice(rest);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

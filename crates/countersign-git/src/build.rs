@@ -28,7 +28,7 @@ pub(crate) struct People {
     /// Each identity met so far, as mapped: a history names the same people again and again
     /// (the authors and committers of git/git's 81,966 commits are 2,791 distinct names and
     /// addresses), and a lookup in the mailmap costs more than one in this table.
-    known: std::cell::RefCell<std::collections::HashMap<RawIdent, Identity>>,
+    known: std::cell::RefCell<foldhash::HashMap<RawIdent, Identity>>,
 }
 
 impl People {
