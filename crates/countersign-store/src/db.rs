@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "verdicts", include_str!("../migrations/0004_verdicts.sql")),
     (5, "api", include_str!("../migrations/0005_api.sql")),
     (6, "accounts", include_str!("../migrations/0006_accounts.sql")),
+    (7, "append pages", include_str!("../migrations/0007_append_pages.sql")),
 ];
 
 pub(crate) static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> = std::sync::LazyLock::new(|| {
@@ -63,6 +64,33 @@ pub(crate) struct PreparedEntry {
     /// For `webhook-delivery` entries: the raw delivery stored alongside, and the job
     /// that will process it, in the same transaction.
     pub delivery: Option<DeliveryRow>,
+    /// When the entry's change was resolved from the store's cache: what the append
+    /// transaction checks before it commits the entry.
+    pub change_check: Option<ChangeCheck>,
+}
+
+/// A change resolution taken from the store's cache (`AsyncStore::subject`). The entry is
+/// committed only if, inside its append transaction (SQLite: under the write lock, on the
+/// newest snapshot), `reference` still names exactly one change by its id or an alias,
+/// with this id and this head: then the resolver would answer the same at that moment
+/// (an id or alias match is its first tier, and decides alone). Otherwise the append
+/// fails with [`StoreError::StaleChange`] and nothing is written.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangeCheck {
+    pub reference: String,
+    pub id: String,
+    pub head: Option<String>,
+}
+
+/// One row, `-1`, when a [`ChangeCheck`] fails; its reference, id and head are bound as
+/// `$first`, `$first+1`, `$first+2`. The same id-or-alias match as `find_changes`.
+fn stale_change_sql(first: usize) -> String {
+    let (reference, id, head) = (first, first + 1, first + 2);
+    format!(
+        "SELECT -1 FROM (SELECT count(*) AS n, max(id) AS id, max(COALESCE(merge_commit, head_commit)) AS head FROM changes \
+         WHERE id = ${reference} OR id IN (SELECT change_id FROM change_aliases WHERE alias = ${reference})) AS found \
+         WHERE NOT (n = 1 AND id = ${id} AND head IS NOT DISTINCT FROM ${head})"
+    )
 }
 
 /// A webhook delivery's row, written with its log entry.
@@ -371,9 +399,14 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// and the number of distinct statements each connection prepares).
 const FAST_GROUP: usize = 64;
 
-/// Appended entries between two background WAL checkpoints on SQLite (a 19 KB webhook
-/// body is about five WAL pages, so about 1,300 pages: near SQLite's own default of 1,000).
-const WAL_CHECKPOINT_EVERY: usize = 256;
+/// WAL pages after which the SQLite appender's own COMMIT checkpoints the WAL (SQLite's
+/// default, as for any other connection): the checkpoint runs inside the writer's turn, so
+/// it copies every frame and the next append starts the WAL again from its beginning. A
+/// checkpoint on another connection while appends go on never catches up with the last
+/// frame, so the WAL is never restarted: it grew by every append (tens of MB in the bench)
+/// and each commit's fsync had to extend the file, which made a lone writer ~15% slower
+/// (docs/evidence-log.md, "SQLite appends").
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// The head of the INSERT that stores a webhook delivery; its rows bind with
 /// [`bind_delivery!`].
@@ -662,14 +695,25 @@ macro_rules! backend {
             /// or `owner/repo#N`; else changes containing that commit (a full id or a prefix
             /// of at least 7 characters).
             pub async fn find_changes(pool: &Pool, reference: &str) -> Result<Vec<ChangeRow>, StoreError> {
+                Ok(find_changes_tiered(pool, reference).await?.0)
+            }
+
+            /// [`find_changes`], and whether they matched by id or alias (the first tier).
+            pub async fn find_changes_tiered(pool: &Pool, reference: &str) -> Result<(Vec<ChangeRow>, bool), StoreError> {
                 let rows = sqlx::query(concat!(change_columns!(), " WHERE id = $1 OR id IN (SELECT change_id FROM change_aliases WHERE alias = $1)"))
                     .bind(reference)
                     .fetch_all(pool)
                     .await
                     .map_err(db("looking up a change"))?;
                 if !rows.is_empty() {
-                    return rows.iter().map(change_row).collect();
+                    return Ok((rows.iter().map(change_row).collect::<Result<_, _>>()?, true));
                 }
+                let rows = find_changes_after_ids(pool, reference).await?;
+                Ok((rows, false))
+            }
+
+            /// The second and third tiers of [`find_changes`]: by PR, else by commit.
+            async fn find_changes_after_ids(pool: &Pool, reference: &str) -> Result<Vec<ChangeRow>, StoreError> {
                 if let Some((repository, number)) = crate::parse_pr_reference(reference) {
                     let rows = match repository {
                         Some(repository) => sqlx::query(concat!(change_columns!(), " WHERE pr_number = $1 AND repository = $2 ORDER BY id"))
@@ -727,8 +771,6 @@ macro_rules! backend {
                 conn: Option<sqlx::pool::PoolConnection<$db>>,
                 state: Option<Frontier>,
                 pub anchors: Vec<Checkpoint>,
-                since_checkpoint: usize,
-                checkpointing: Option<tokio::task::JoinHandle<()>>,
             }
 
             /// Refuse to sign over a tree someone rewrote without the key: the stored state
@@ -881,10 +923,11 @@ macro_rules! backend {
                         None => {
                             let mut conn = pool.acquire().await.map_err(db("connecting for an append"))?;
                             if $multi {
-                                // SQLite: this connection never checkpoints the WAL inside its
-                                // COMMIT (which would hold every waiting append); a background
-                                // PASSIVE checkpoint on another connection does it instead.
-                                sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await.map_err(db("configuring the appender"))?;
+                                // SQLite: see WAL_AUTOCHECKPOINT_PAGES.
+                                sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")))
+                                    .execute(&mut *conn)
+                                    .await
+                                    .map_err(db("configuring the appender"))?;
                             }
                             conn
                         }
@@ -897,10 +940,15 @@ macro_rules! backend {
                             Ok(Some((outcomes, state))) => {
                                 self.conn = Some(conn);
                                 self.state = Some(state);
-                                self.checkpoint_wal(pool, entries.len());
                                 return Ok(outcomes);
                             }
                             Ok(None) => {}
+                            // Rolled back: the connection and the state stay good.
+                            Err(StoreError::StaleChange) => {
+                                self.conn = Some(conn);
+                                self.state = Some(base.clone());
+                                return Err(StoreError::StaleChange);
+                            }
                             // Never hand a connection back inside a raw transaction.
                             Err(e) => return Err(rollback(&mut conn, e).await),
                         }
@@ -911,31 +959,11 @@ macro_rules! backend {
                         Ok((outcomes, state)) => {
                             self.conn = Some(conn);
                             self.state = state;
-                            self.checkpoint_wal(pool, entries.len());
                             Ok(outcomes)
                         }
                         // Give the connection back; the next append starts afresh.
                         Err(e) => Err(e),
                     }
-                }
-
-                /// SQLite: after every [`WAL_CHECKPOINT_EVERY`] appended entries, start a
-                /// PASSIVE checkpoint of the WAL on another pooled connection unless one is
-                /// still running. PASSIVE waits for no reader or writer, so appends go on.
-                fn checkpoint_wal(&mut self, pool: &Pool, appended: usize) {
-                    if !$multi {
-                        return;
-                    }
-                    self.since_checkpoint += appended;
-                    if self.since_checkpoint < WAL_CHECKPOINT_EVERY || self.checkpointing.as_ref().is_some_and(|t| !t.is_finished()) {
-                        return;
-                    }
-                    self.since_checkpoint = 0;
-                    let pool = pool.clone();
-                    self.checkpointing = Some(tokio::spawn(async move {
-                        // A failed checkpoint leaves the WAL longer; the next one retries.
-                        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await;
-                    }));
                 }
 
                 /// SQLite only: the whole append in two round trips to sqlx's worker thread,
@@ -1022,6 +1050,14 @@ macro_rules! backend {
                         values(DELIVERY_INSERT, 8, deliveries.len(), "", &mut sql);
                         values(JOB_INSERT, 7, deliveries.len(), JOB_UPSERT, &mut sql);
                     }
+                    // Cached change resolutions, checked under the write lock (a row -1 each
+                    // that fails).
+                    let checks: Vec<&ChangeCheck> = plan.rows.iter().filter_map(|(_, e)| e.change_check.as_ref()).collect();
+                    for _ in &checks {
+                        sql.push_str(&stale_change_sql(n + 1));
+                        sql.push_str("; ");
+                        n += 3;
+                    }
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(plan.frontier.size() as i64)
                         .bind(plan.frontier.to_bytes())
@@ -1040,10 +1076,17 @@ macro_rules! backend {
                         let (key, kind, payload, run_after) = &d.job;
                         q = q.bind(key).bind(kind).bind(payload).bind(*run_after).bind(*run_after).bind(0i64).bind(0i64);
                     }
+                    for c in &checks {
+                        q = q.bind(&c.reference).bind(&c.id).bind(&c.head);
+                    }
                     let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
                     // Sign the checkpoint while the worker thread runs the statements.
                     let (rows, note) = tokio::join!(q.fetch_all(&mut *conn), async { checkpoint.sign(signer) });
                     match rows {
+                        Ok(rows) if rows.iter().any(|r| r.try_get::<i64, _>(0).is_ok_and(|v| v == -1)) => {
+                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                            return Err(StoreError::StaleChange);
+                        }
                         Ok(rows) if rows.len() == 1 => {}
                         // The state moved (matched nothing) or an index is taken: not our state.
                         Ok(_) | Err(sqlx::Error::Database(_)) => {
@@ -1078,6 +1121,20 @@ macro_rules! backend {
                     now: &str,
                 ) -> Result<(Vec<AppendOutcome>, Option<Frontier>), StoreError> {
                     let mut tx = sqlx::Connection::begin_with(&mut *conn, $begin).await.map_err(db("starting an append"))?;
+                    // Cached change resolutions, checked inside the transaction (SQLite's
+                    // BEGIN IMMEDIATE holds the write lock; PostgreSQL appends carry none).
+                    for c in entries.iter().filter_map(|e| e.change_check.as_ref()) {
+                        let stale = sqlx::query(sqlx::AssertSqlSafe(stale_change_sql(1)))
+                            .bind(&c.reference)
+                            .bind(&c.id)
+                            .bind(&c.head)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db("checking a change"))?;
+                        if stale.is_some() {
+                            return Err(StoreError::StaleChange);
+                        }
+                    }
                     let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
                     let mut existing = if keys.is_empty() { Default::default() } else { existing_keys(&mut *tx, &keys).await? };
                     let mut optimistic = cached;

@@ -61,6 +61,11 @@ pub enum StoreError {
     UnknownChange(String),
     #[error("{reference:?} matches several changes: {candidates}\nhint: name one of them")]
     AmbiguousChange { reference: String, candidates: String },
+    /// A recording's change, resolved from the store's cache, no longer resolves the same
+    /// inside the append transaction; nothing was written. `record` resolves it afresh and
+    /// records again, so callers do not see this.
+    #[error("the change this record names was registered again while it was recorded; record it again")]
+    StaleChange,
     #[error("evidence of kind {0} must name a change (--change)")]
     MissingChange(&'static str),
     #[error("no signing key loaded: appending needs the log key (--key-file or COUNTERSIGN_KEY_FILE)")]
@@ -294,7 +299,14 @@ pub struct AsyncStore {
     /// SQLite's one write lock, taken in turn by this process's writers (see
     /// [`AsyncStore::write_turn`]).
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// References `record` resolved by a change's id or alias, on SQLite: a recording that
+    /// takes its change from here skips the resolver's query, and its append transaction
+    /// checks the resolution still holds before it commits (`db::ChangeCheck`).
+    resolved: Mutex<std::collections::HashMap<String, evidence::SubjectChange>>,
 }
+
+/// The most references [`AsyncStore::resolved`] keeps (it starts again when full).
+const RESOLVED_CACHE: usize = 4096;
 
 /// The blocking face of the store, for the CLI: each call runs the async core on a
 /// runtime, its own private one ([`Store::open`]) or the caller's ([`Store::on_runtime`],
@@ -388,6 +400,7 @@ impl AsyncStore {
             publish_errors: Default::default(),
             proven: Mutex::new(None),
             writer: Default::default(),
+            resolved: Default::default(),
         })
     }
 
@@ -529,7 +542,13 @@ impl AsyncStore {
             return Ok(());
         }
         let now = now_rfc3339(self.clock);
-        on_pool_write!(self, pool, db::upsert_changes(&new, &now))
+        let done = on_pool_write!(self, pool, db::upsert_changes(&new, &now));
+        // Not needed for correctness (every cached resolution is checked when its entry is
+        // appended), but a registration here makes the next recordings resolve afresh.
+        if let Ok(mut resolved) = self.resolved.lock() {
+            resolved.clear();
+        }
+        done
     }
 
     /// Register only the changes not registered yet: a re-audit of a long history then
@@ -576,9 +595,15 @@ impl AsyncStore {
     /// The registered change a reference names: a change id or alias, `pr#N`,
     /// `owner/repo#N`, or a commit (or commit prefix) of a change.
     pub async fn resolve_change(&self, reference: &str) -> Result<Option<evidence::SubjectChange>, StoreError> {
+        Ok(self.resolve_tiered(reference).await?.0)
+    }
+
+    /// [`AsyncStore::resolve_change`], and whether the reference matched a change's id or
+    /// alias (the resolver's first tier, which decides alone when it matches).
+    async fn resolve_tiered(&self, reference: &str) -> Result<(Option<evidence::SubjectChange>, bool), StoreError> {
         let pool = &self.pool;
-        let rows = on_pool!(pool, db::find_changes(reference))?;
-        match rows.as_slice() {
+        let (rows, by_id) = on_pool!(pool, db::find_changes_tiered(reference))?;
+        let found = match rows.as_slice() {
             [] => Ok(None),
             [row] => Ok(Some(evidence::SubjectChange {
                 id: row.id.clone(),
@@ -595,27 +620,53 @@ impl AsyncStore {
                     .collect::<Vec<_>>()
                     .join(", "),
             }),
-        }
+        }?;
+        Ok((found, by_id))
     }
 
-    /// The registered change a request names, if it names one.
-    async fn subject(&self, request: &RecordRequest) -> Result<Option<evidence::SubjectChange>, StoreError> {
-        match &request.change {
-            Some(reference) => Ok(Some(
-                self.resolve_change(reference).await?.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?,
-            )),
-            None if request.evidence.needs_change() => Err(StoreError::MissingChange(request.evidence.kind())),
-            None => Ok(None),
+    /// The registered change a request names, if it names one. With `cached` (SQLite
+    /// only), a reference `record` resolved before by a change's id or alias is taken from
+    /// [`AsyncStore::resolved`], with the check its append transaction makes.
+    async fn subject(
+        &self,
+        request: &RecordRequest,
+        cached: bool,
+    ) -> Result<(Option<evidence::SubjectChange>, Option<db::ChangeCheck>), StoreError> {
+        let reference = match &request.change {
+            Some(reference) => reference,
+            None if request.evidence.needs_change() => return Err(StoreError::MissingChange(request.evidence.kind())),
+            None => return Ok((None, None)),
+        };
+        let cache = cached && matches!(self.pool, Pool::Sqlite(_));
+        if cache && let Some(hit) = self.resolved.lock().ok().and_then(|r| r.get(reference).cloned()) {
+            let check =
+                db::ChangeCheck { reference: reference.clone(), id: hit.id.clone(), head: hit.head_commit.clone() };
+            return Ok((Some(hit), Some(check)));
         }
+        let (found, by_id) = self.resolve_tiered(reference).await?;
+        let found = found.ok_or_else(|| StoreError::UnknownChange(reference.clone()))?;
+        if cache
+            && by_id
+            && let Ok(mut resolved) = self.resolved.lock()
+        {
+            if resolved.len() >= RESOLVED_CACHE {
+                resolved.clear();
+            }
+            resolved.insert(reference.clone(), found.clone());
+        }
+        Ok((Some(found), None))
     }
 
     async fn prepare(
         &self,
         request: &RecordRequest,
         policy_text: Option<&str>,
+        cached: bool,
     ) -> Result<db::PreparedEntry, StoreError> {
-        let change = self.subject(request).await?;
-        self.sign_entry(request, change, policy_text)
+        let (change, check) = self.subject(request, cached).await?;
+        let mut entry = self.sign_entry(request, change, policy_text)?;
+        entry.change_check = check;
+        Ok(entry)
     }
 
     /// Sign a request about a resolved change into an entry ready to append (CPU only).
@@ -647,6 +698,7 @@ impl AsyncStore {
             envelope,
             policy,
             delivery: None,
+            change_check: None,
         })
     }
 
@@ -695,7 +747,17 @@ impl AsyncStore {
                 request.recorded_at
             )));
         }
-        self.queue(request, None).await?.outcome().await
+        match self.queue(request, None, true).await?.outcome().await {
+            // The change its cached resolution named was registered again since: resolve
+            // it afresh and sign again (nothing was written).
+            Err(StoreError::StaleChange) => {
+                if let (Some(reference), Ok(mut resolved)) = (&request.change, self.resolved.lock()) {
+                    resolved.remove(reference);
+                }
+                self.queue(request, None, false).await?.outcome().await
+            }
+            other => other,
+        }
     }
 
     /// The entry an idempotency key became, if a record with that key was written.
@@ -706,14 +768,19 @@ impl AsyncStore {
 
     /// Queue a request for the group committer, unless its idempotency key was used
     /// before: then the entry that key became is its outcome, and nothing is written.
-    async fn queue(&self, request: &RecordRequest, policy_text: Option<&str>) -> Result<Queued, StoreError> {
+    async fn queue(
+        &self,
+        request: &RecordRequest,
+        policy_text: Option<&str>,
+        cached: bool,
+    ) -> Result<Queued, StoreError> {
         if let Some(key) = &request.idempotency_key {
             let pool = &self.pool;
             if let Some(index) = on_pool!(pool, db::find_idempotent(key))? {
                 return Ok(Queued::Done(AppendOutcome::AlreadyRecorded(index)));
             }
         }
-        Ok(Queued::Waiting(self.enqueue(self.prepare(request, policy_text).await?)?))
+        Ok(Queued::Waiting(self.enqueue(self.prepare(request, policy_text, cached).await?)?))
     }
 
     /// Hand an entry to the group committer; the receiver gets its outcome once durable.
@@ -736,7 +803,7 @@ impl AsyncStore {
         let signer = self.signer.as_ref().ok_or(StoreError::NoSigner)?;
         let mut subjects = Vec::with_capacity(requests.len());
         for request in requests {
-            subjects.push(self.subject(request).await?);
+            subjects.push(self.subject(request, false).await?.0);
         }
         // Signing is CPU work: spread it over rayon's threads.
         let entries: Vec<db::PreparedEntry> = requests
@@ -770,7 +837,7 @@ impl AsyncStore {
             idempotency_key: Some(format!("policy-version:{version}:{sha256}")),
             evidence: Evidence::PolicyVersion { version: version.to_owned(), sha256 },
         };
-        self.queue(&request, Some(text)).await?.outcome().await
+        self.queue(&request, Some(text), false).await?.outcome().await
     }
 
     pub async fn tree_size(&self) -> Result<u64, StoreError> {
@@ -942,7 +1009,7 @@ impl AsyncStore {
             if on_pool!(pool, db::delivery(forge, id))?.is_none() {
                 return Err(StoreError::Append(format!("no stored delivery {forge}:{id}")));
             }
-            pending.push(self.queue(request, None).await?);
+            pending.push(self.queue(request, None, false).await?);
         }
         let mut outcomes = Vec::with_capacity(pending.len());
         for queued in pending {

@@ -603,6 +603,71 @@ macro_rules! suite {
             assert!(failure.problem.contains("no signature by key"), "{failure}");
         }
 
+        /// `record` takes a change it resolved before by its id from its own cache, and the
+        /// append transaction checks that resolution before it commits. Another process that
+        /// registers the change again meanwhile (its merge commit now names it) or makes the
+        /// reference ambiguous is seen: the entry names the change as it is now, or the
+        /// record fails as ambiguous and writes nothing.
+        #[test]
+        fn a_change_registered_again_by_another_process_is_recorded_as_it_now_resolves() {
+            let db = test_db();
+            let store = open(&db);
+            store.record(&check(0)).unwrap();
+            store.record(&check(1)).unwrap();
+            let statement = |index: u64| {
+                let entry = store.entry(index).unwrap();
+                format!("{:?}", countersign_log::dsse::statement_unverified(&entry).unwrap())
+            };
+            assert!(statement(1).contains(COMMIT), "{}", statement(1));
+            let merge = "5555555555555555555555555555555555555555";
+            let other = open(&db);
+            other.upsert_changes(&[ChangeRef { merge_commit: Some(merge.into()), ..change_ref() }]).unwrap();
+            assert_eq!(store.record(&check(2)).unwrap(), AppendOutcome::Appended(2));
+            assert!(statement(2).contains(merge), "entry 2 names the merge commit now: {}", statement(2));
+            // The other process appends too, then makes `pr#7` name two changes.
+            other.record(&check(3)).unwrap();
+            store.record(&check(4)).unwrap();
+            other
+                .execute_raw_for_tests(
+                    "INSERT INTO changes (id, registered_at) VALUES ('pr#8', '2026-01-01T00:00:00Z'); \
+                     INSERT INTO change_aliases (alias, change_id) VALUES ('pr#7', 'pr#8')",
+                )
+                .unwrap();
+            let err = store.record(&check(5)).unwrap_err();
+            assert!(matches!(err, StoreError::AmbiguousChange { .. }), "{err}");
+            assert_eq!(store.tree_size().unwrap(), 5);
+            store.verify(&signer(1).verifier(), Default::default()).unwrap().unwrap();
+        }
+
+        /// Migration 7 drops two indexes no query uses. A store written before it, with
+        /// entries, migrates when opened: it still verifies, proves its old entries and
+        /// appends.
+        #[test]
+        fn s004_12_a_store_with_entries_migrates_to_schema_7_and_still_verifies_and_proves() {
+            let db = test_db();
+            let store = open(&db);
+            fill(&store, 6);
+            // The store as schema 6 left it.
+            store
+                .execute_raw_for_tests(
+                    "CREATE INDEX log_entries_change ON log_entries (change_id); \
+                     CREATE INDEX log_entries_recorded_at ON log_entries (recorded_at); \
+                     DELETE FROM _sqlx_migrations WHERE version = 7",
+                )
+                .unwrap();
+            store.close();
+            let store = open(&db);
+            assert!(store.execute_raw_for_tests("DROP INDEX log_entries_change").is_err(), "migration 7 dropped it");
+            assert!(store.execute_raw_for_tests("DROP INDEX log_entries_recorded_at").is_err(), "migration 7 dropped it");
+            store.record(&check(6)).unwrap();
+            let summary = store.verify(&signer(1).verifier(), Default::default()).unwrap().unwrap();
+            assert_eq!(summary.entries, 7);
+            for index in 0..7 {
+                store.inclusion_proof(index, None).unwrap();
+            }
+            store.consistency_proof(3, None).unwrap();
+        }
+
         /// What a kept proof gives equals what a full proof by a fresh store gives, read after
         /// read as the log grows (selections by change, by kind, and every change's).
         #[test]
