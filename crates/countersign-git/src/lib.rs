@@ -24,6 +24,8 @@
 //!   per walk, and the mainline is already there from the first-parent walk;
 //! - commits not in the cache are read on worker threads (one gix handle and one delta-base
 //!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
+//!   with nothing cached, the runs go to the workers as the first-parent walk finds them
+//!   (the `feed` module), so the walk and the reading overlap;
 //! - objects come straight from the pack files with every delta base of a chain kept, as
 //!   git's delta-base cache keeps them (the `packs` module; gix keeps only the object asked
 //!   for), each delta applied in place to the cached base below it;
@@ -37,6 +39,7 @@
 //! - `read`: object-database access (commits, tree diffs, added lines), one handle per thread.
 //! - `facts`: the per-commit facts and their versioned on-disk cache.
 //! - `index`: parents and committer dates of the commits the merge walk meets, shared by threads.
+//! - `feed`: the first-parent chain handed to the reading threads while it is walked.
 //! - `packs`: objects read from the pack files, with a delta-base cache per thread.
 //! - `build`: facts → [`countersign_engine::change::Change`] (`.mailmap`, approvals, checks).
 //! - `treediff`: a path-only tree diff (one `memcmp` per unchanged entry, like git).
