@@ -81,10 +81,7 @@ impl Feed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn id(n: u8) -> ObjectId {
-        ObjectId::from_bytes_or_panic(&[n; 20])
-    }
+    use crate::test_id as id;
 
     #[test]
     fn a_run_waits_for_the_walk_and_the_last_run_may_be_short() {

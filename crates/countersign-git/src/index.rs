@@ -107,10 +107,7 @@ impl CommitIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn id(n: u8) -> ObjectId {
-        ObjectId::from_bytes_or_panic(&[n; 20])
-    }
+    use crate::test_id as id;
 
     #[test]
     fn a_commit_is_decoded_once() {
