@@ -643,7 +643,7 @@ macro_rules! suite {
         /// entries, migrates when opened: it still verifies, proves its old entries and
         /// appends.
         #[test]
-        fn s004_12_a_store_with_entries_migrates_to_schema_7_and_still_verifies_and_proves() {
+        fn a_store_with_entries_migrates_to_schema_7_and_still_verifies_and_proves() {
             let db = test_db();
             let store = open(&db);
             fill(&store, 6);
