@@ -18,8 +18,8 @@ const PURGE_DELAY_MS: std::ffi::c_long = 100;
 /// Freed memory goes back to the system after 100 ms instead of mimalloc 3's 1,000 ms: the
 /// default raised the audit of git/git's peak by about 50 MB. Purging at once (0 ms, the
 /// earlier setting) cost that audit up to a second of system time, each big buffer faulted
-/// in and zeroed again right after it was given back (BENCHMARKS.md, "The allocator's purge
-/// delay"). Not for `serve`, which keeps memory to reuse. `MIMALLOC_PURGE_DELAY` in the
+/// in and zeroed again right after it was given back (BENCHMARKS.md, "Under git's time",
+/// step 1). Not for `serve`, which keeps memory to reuse. `MIMALLOC_PURGE_DELAY` in the
 /// environment still wins. (Transparent huge pages are off at build time: the crate's
 /// `no_thp` feature.)
 pub fn tune_for_one_run() {

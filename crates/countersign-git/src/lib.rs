@@ -65,11 +65,11 @@ mod repo;
 mod treediff;
 
 pub use error::GitError;
+pub use facts::CacheState;
+pub use repo::{PathMatcher, Progress, ProgressPhase, ReadOptions, Repository, Walk, WalkOptions, WalkStats};
 
 /// An object id of one repeated byte, for the unit tests.
 #[cfg(test)]
 pub(crate) fn test_id(n: u8) -> gix::ObjectId {
     gix::ObjectId::from_bytes_or_panic(&[n; 20])
 }
-pub use facts::CacheState;
-pub use repo::{PathMatcher, Progress, ProgressPhase, ReadOptions, Repository, Walk, WalkOptions, WalkStats};

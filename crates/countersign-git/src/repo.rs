@@ -678,12 +678,6 @@ impl Repository {
             false => (threads.max(1), STREAMED_RUN),
         };
         let shallow = self.is_shallow();
-        let wanted = |ids: &[ObjectId]| -> gix::hashtable::HashSet<ObjectId> {
-            match one_pass {
-                true => ids.iter().copied().collect(),
-                false => Default::default(),
-            }
-        };
         if threads == 1 {
             let chain = walk();
             feed.finish();
@@ -697,7 +691,7 @@ impl Repository {
                 .with_packs(packs.clone(), cache_bytes)
                 .topics_elsewhere(one_pass);
             let topics = match one_pass {
-                true => Some(reader.topics_in_one_pass(&chain, &wanted(&ids))?),
+                true => Some(reader.topics_in_one_pass(&chain, &ids.iter().copied().collect())?),
                 false => None,
             };
             let mut out = Vec::with_capacity(ids.len());
@@ -721,6 +715,8 @@ impl Repository {
         let mut first_error: Option<(usize, GitError)> = None;
         let mut walk_error = None;
         let mut topics = None;
+        // Every id the feed gave, once the walk has ended.
+        let mut ids = Vec::new();
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::channel::<(usize, Result<Vec<ChangeFacts>, GitError>)>();
             for _ in 0..threads {
@@ -760,9 +756,11 @@ impl Repository {
             // another makes them into topics.
             let walked = walk();
             feed.finish();
+            ids = feed.ids();
             let pass = match walked {
                 Ok(chain) if one_pass => {
-                    let wanted = wanted(&feed.ids());
+                    // The merges whose topics are wanted: those read here.
+                    let wanted: gix::hashtable::HashSet<ObjectId> = ids.iter().copied().collect();
                     let sync = &sync;
                     let path = &self.path;
                     let (sets_tx, sets_rx) = mpsc::sync_channel(256);
@@ -800,7 +798,7 @@ impl Repository {
                     None
                 }
             };
-            let total = feed.len();
+            let total = ids.len();
             let mut done = 0;
             for (start, result) in rx {
                 match result {
@@ -833,7 +831,6 @@ impl Repository {
         if let Some((_, e)) = first_error {
             return Err(e);
         }
-        let ids = feed.ids();
         parts.sort_unstable_by_key(|(start, _)| *start);
         let mut out: Vec<ChangeFacts> = Vec::with_capacity(ids.len());
         for (start, facts) in parts {
