@@ -213,7 +213,7 @@ impl Cache {
     pub fn get(&self, id: &gix::oid) -> Option<ChangeFacts> {
         let Slot { in_recent, range, .. } = self.index.get(id)?.clone();
         let bytes = if in_recent { &self.recent } else { &self.base };
-        let mut r = Reader { buf: bytes.get(range.clone())?, pos: 0 };
+        let mut r = ByteReader { buf: bytes.get(range.clone())?, pos: 0 };
         let facts = r.change()?;
         (r.pos == range.len() && facts.head.id.as_bytes() == id.to_string().as_bytes()).then_some(facts)
     }
@@ -227,7 +227,7 @@ impl Cache {
             self.state == CacheState::Loaded && self.recent_entries + new.len() <= (base_entries / 8).max(1024);
         let kept: Vec<_> =
             self.index.iter().filter(|(id, slot)| !fresh.contains(id) && (slot.in_recent || !journal_only)).collect();
-        let mut w = Writer(Vec::with_capacity(
+        let mut w = ByteWriter(Vec::with_capacity(
             if journal_only { self.recent.len() } else { self.base.len() + self.recent.len() } + new.len() * 1024,
         ));
         w.0.extend_from_slice(MAGIC);
@@ -239,7 +239,7 @@ impl Cache {
             w.entry_header(id, slot.link, slot.range.len());
             w.0.extend_from_slice(&bytes[slot.range.clone()]);
         }
-        let mut entry = Writer(Vec::new());
+        let mut entry = ByteWriter(Vec::new());
         for (id, facts) in new {
             entry.0.clear();
             entry.change(facts);
@@ -268,7 +268,7 @@ impl Cache {
 /// Write to a temporary file next to `path` and rename it into place, so that a reader sees
 /// the old file or the new one, never half of one. No fsync: after a crash the worst case is
 /// a damaged file, which the checksum catches and the next walk rebuilds.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -289,7 +289,7 @@ fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, S
     if checksum(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;
     }
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = ByteReader { buf: payload, pos: 0 };
     if r.take(MAGIC.len())? != MAGIC || r.u32()? != FORMAT_VERSION || r.u64()? != fingerprint {
         return None;
     }
@@ -311,9 +311,9 @@ fn index_file(bytes: &[u8], fingerprint: u64) -> Option<HashMap<gix::ObjectId, S
     (r.pos == payload.len()).then_some(index)
 }
 
-struct Writer(Vec<u8>);
+pub(crate) struct ByteWriter(pub(crate) Vec<u8>);
 
-impl Writer {
+impl ByteWriter {
     /// Entry header: id, first parent (flag + id), committer time, payload length.
     fn entry_header(&mut self, id: &gix::ObjectId, link: ChainLink, len: usize) {
         self.0.extend_from_slice(id.as_bytes());
@@ -328,10 +328,10 @@ impl Writer {
         self.len(len);
     }
 
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn len(&mut self, n: usize) {
@@ -426,28 +426,34 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
+pub(crate) struct ByteReader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+impl<'a> ByteReader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        ByteReader { buf, pos: 0 }
+    }
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.buf.get(self.pos..end)?;
         self.pos = end;
         Some(s)
     }
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
-    fn u32(&mut self) -> Option<u32> {
+    pub(crate) fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
-    fn len(&mut self) -> Option<usize> {
+    pub(crate) fn len(&mut self) -> Option<usize> {
         let n = self.u32()? as usize;
         // Every element takes at least one byte: reject absurd counts before allocating.
         (n <= self.buf.len() - self.pos).then_some(n)

@@ -11,12 +11,16 @@
 //! in full, and on a miss from the object database, once.
 //!
 //! When the repository has a commit-graph file, the reader looks there first (it is already
-//! an index on disk); this one only holds what the file does not.
+//! an index on disk); this one only holds what the file does not. Without one, the index
+//! looks first in the graph kept by earlier audits (the `graph` module), and what this walk
+//! adds is written there at the end.
 
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gix::ObjectId;
+
+use crate::graph::StoredGraph;
 
 /// Parents and committer time of one commit.
 struct Entry {
@@ -34,11 +38,21 @@ pub(crate) struct CommitIndex {
     /// Commit objects decoded to fill the index on a miss (not counting commits inserted by
     /// readers that decoded them for other reasons).
     decoded: AtomicU64,
+    /// The graph kept by earlier audits (empty when none is kept), looked up before the
+    /// shards, which then only hold commits it does not have.
+    stored: StoredGraph,
+    /// This walk's commits are to be added to the kept graph.
+    keep: bool,
 }
 
 impl Default for CommitIndex {
     fn default() -> Self {
-        CommitIndex { shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(), decoded: AtomicU64::new(0) }
+        CommitIndex {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            decoded: AtomicU64::new(0),
+            stored: StoredGraph::default(),
+            keep: false,
+        }
     }
 }
 
@@ -49,6 +63,32 @@ impl std::fmt::Debug for CommitIndex {
 }
 
 impl CommitIndex {
+    /// An index over `stored`, whose new commits are to be added to it
+    /// ([`CommitIndex::new_commits`]).
+    pub fn keeping(stored: StoredGraph) -> Self {
+        CommitIndex { stored, keep: true, ..CommitIndex::default() }
+    }
+
+    /// Whether this walk's commits go to the kept graph (then commits read for other reasons
+    /// should be inserted too, so that the graph gets every commit the walk met).
+    pub fn keeps_graph(&self) -> bool {
+        self.keep
+    }
+
+    pub fn stored(&self) -> &StoredGraph {
+        &self.stored
+    }
+
+    /// Every commit in the index that the kept graph does not have: id, time, parents.
+    pub fn new_commits(&self) -> Vec<(ObjectId, i64, Vec<ObjectId>)> {
+        let mut out = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            out.extend(shard.iter().map(|(id, e)| (*id, e.time, e.parents.to_vec())));
+        }
+        out
+    }
+
     fn shard(&self, id: &gix::oid) -> &RwLock<Shard> {
         &self.shards[id.as_bytes()[0] as usize % SHARDS]
     }
@@ -56,6 +96,9 @@ impl CommitIndex {
     /// The committer time of `id`, with its parents written to `parents` (cleared first),
     /// when the index has it.
     pub fn get(&self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Option<i64> {
+        if let Some((time, _)) = self.stored.get(id, parents) {
+            return Some(time);
+        }
         let shard = self.shard(id).read().unwrap_or_else(|e| e.into_inner());
         let entry = shard.get(id)?;
         parents.clear();
@@ -65,6 +108,9 @@ impl CommitIndex {
 
     /// Record a commit read elsewhere (no-op when it is already there).
     pub fn insert(&self, id: ObjectId, time: i64, parents: &[ObjectId]) {
+        if self.stored.contains(&id) {
+            return;
+        }
         let mut shard = self.shard(&id).write().unwrap_or_else(|e| e.into_inner());
         shard.entry(id).or_insert_with(|| Entry { time, parents: parents.into() });
     }
@@ -93,7 +139,7 @@ impl CommitIndex {
         Ok(time)
     }
 
-    /// Commits in the index.
+    /// Commits in the index, not counting the kept graph's.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum()
     }

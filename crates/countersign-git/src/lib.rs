@@ -6,8 +6,9 @@
 //! first parent. Knows nothing about policies beyond the path patterns it is asked to read.
 //!
 //! What this crate must not do: evaluate policy, touch the network, or write anywhere but its
-//! own facts cache under the repository's git directory (`countersign/facts-v1.bin` and the
-//! journal `countersign/facts-v1.recent.bin`).
+//! own caches under the repository's git directory: the facts cache (`countersign/facts-v1.bin`
+//! and its journal `countersign/facts-v1.recent.bin`) and the kept commit graph
+//! (`countersign/graph-v1.bin` and `countersign/graph-v1.recent.bin`).
 //!
 //! Performance design (a product requirement: a full audit within git's own
 //! `git log --first-parent --name-only` time, a re-audit after one commit in a few percent
@@ -22,6 +23,10 @@
 //!   parents and dates from the commit-graph, else from one commit index shared by the
 //!   worker threads (the `index` module): each commit object is decoded for it at most once
 //!   per walk, and the mainline is already there from the first-parent walk;
+//! - without a commit-graph, the equivalent is kept beside the facts cache (the `graph`
+//!   module: ids, parents, dates, generation numbers of every commit an audit met), so a
+//!   re-audit after a new merge decodes only the new commits, and `is_ancestor` stops at the
+//!   ancestor's generation;
 //! - commits not in the cache are read on worker threads (one gix handle and one delta-base
 //!   cache each) in contiguous runs of the chain, newest first like git, so delta bases hit;
 //!   with nothing cached, the runs go to the workers as the first-parent walk finds them
@@ -39,6 +44,7 @@
 //! - `read`: object-database access (commits, tree diffs, added lines), one handle per thread.
 //! - `facts`: the per-commit facts and their versioned on-disk cache.
 //! - `index`: parents and committer dates of the commits the merge walk meets, shared by threads.
+//! - `graph`: the commit graph kept from audit to audit (parents, dates, generation numbers).
 //! - `feed`: the first-parent chain handed to the reading threads while it is walked.
 //! - `packs`: objects read from the pack files, with a delta-base cache per thread.
 //! - `build`: facts → [`countersign_engine::change::Change`] (`.mailmap`, approvals, checks).
@@ -57,6 +63,7 @@ mod build;
 mod error;
 mod facts;
 mod feed;
+mod graph;
 mod index;
 pub mod message;
 mod packs;

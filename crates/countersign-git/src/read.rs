@@ -684,8 +684,12 @@ impl<'a> Reader<'a> {
     /// The topic of one merge from its commits ([`Reader::merge_sets_in_one_pass`]).
     pub fn topic_of(&mut self, set: MergeSet) -> Result<Topic, GitError> {
         let mut members = Vec::with_capacity(set.members.len());
+        let record = self.index.keeps_graph();
         for (id, raw) in set.members {
             let (facts, parents, tree) = self.parse_commit(&id, &raw, false)?;
+            if record {
+                self.index.insert(id, facts.commit_time, &parents);
+            }
             members.push((id, facts, parents, tree));
         }
         self.assemble_topic(members, &set.tips)

@@ -12,6 +12,7 @@ use crate::GitError;
 use crate::build::{People, TrailerRules, change_from_facts, evidence_from_commit, topic_author};
 use crate::facts::{self, CacheState, ChangeFacts};
 use crate::feed::Feed;
+use crate::graph::{self, StoredGraph};
 use crate::index::CommitIndex;
 use crate::packs::Packs;
 use crate::read::{PathMatch, Reader};
@@ -126,6 +127,12 @@ pub struct WalkStats {
     /// What the merges read in this walk bring in came from one pass over the commit graph
     /// (a walk of the whole history), not from one walk per merge.
     pub merges_in_one_pass: bool,
+    /// Commit objects decoded only for their parents and date (the merges' walks), because
+    /// neither git's commit-graph nor the graph kept by earlier audits had them.
+    pub decoded_for_parents: u64,
+    /// Commits added to the graph kept beside the facts cache (repositories without a
+    /// commit-graph, when the cache is on).
+    pub graph_added: usize,
 }
 
 /// How many first-parent commits a walk with [`WalkOptions::after`] reads without the facts
@@ -166,6 +173,10 @@ impl std::fmt::Debug for Repository {
         f.debug_struct("Repository").field("path", &self.path).finish()
     }
 }
+
+/// How many commits newer than the kept graph [`Repository::is_ancestor`] reads from the
+/// object database before it leaves the question to gix.
+const REACH_DECODE_LIMIT: usize = 4096;
 
 /// How many commits the first-parent walk finds before it hands them to the readers.
 const FEED_EVERY: usize = 256;
@@ -475,7 +486,17 @@ impl Repository {
         let binding_keys = rules.binding_keys();
         let fingerprint = facts::fingerprint(&opts.read.added_lines_for, &binding_keys);
         let cache_path = self.cache_file();
-        let index = std::sync::Arc::new(CommitIndex::default());
+        // Without git's commit-graph, the graph kept by earlier audits gives parents and
+        // dates, and this walk adds what it meets (the first walk: every commit).
+        let graph_path = graph::graph_path(self.repo.common_dir());
+        let keep_graph = opts.use_cache
+            && !self.is_shallow()
+            && self.repo.object_hash() == gix::hash::Kind::Sha1
+            && self.repo.commit_graph_if_enabled().ok().flatten().is_none();
+        let index = std::sync::Arc::new(match keep_graph {
+            true => CommitIndex::keeping(StoredGraph::load(&graph_path)),
+            false => CommitIndex::default(),
+        });
         let packs = std::sync::Arc::new(Packs::open(&self.repo.common_dir().join("objects"), self.repo.object_hash()));
         // A walk that stops at `after` within a few commits reads them from the object
         // database: loading the facts cache of a long history would cost more than the
@@ -572,6 +593,19 @@ impl Repository {
         }
         let cache_state = cache.state;
         drop(cache);
+        let mut graph_added = 0;
+        if index.keeps_graph() {
+            match index.stored().store(&graph_path, index.new_commits()) {
+                Ok(added) => graph_added = added,
+                Err(e) => {
+                    let e = format!("{}: {e}", graph_path.display());
+                    cache_write_error = Some(match cache_write_error.take() {
+                        Some(facts) => format!("{facts}; {e}"),
+                        None => e,
+                    });
+                }
+            }
+        }
         let mut computed = computed.into_iter();
         for slot in facts.iter_mut().filter(|f| f.is_none()) {
             *slot = computed.next().map(|(_, f)| f);
@@ -611,6 +645,8 @@ impl Repository {
                 cache_write_error,
                 used_commit_graph,
                 merges_in_one_pass: one_pass,
+                decoded_for_parents: index.decoded(),
+                graph_added,
             },
             reached_after,
         })
@@ -876,11 +912,62 @@ impl Repository {
         if a == d {
             return Ok(true);
         }
+        if let Some(reached) = self.reaches_by_generation(a, d)? {
+            return Ok(reached);
+        }
         let bases = self
             .repo
             .merge_bases_many(a, &[d])
             .map_err(|e| self.git(format!("merge base of {ancestor} and {descendant}"), e))?;
         Ok(bases.iter().any(|b| b.detach() == a))
+    }
+
+    /// [`Repository::is_ancestor`] over the graph kept by earlier audits: a walk from
+    /// `descendant` that never goes below the generation of `ancestor` (a commit of that
+    /// generation or lower, other than `ancestor` itself, cannot reach it). Commits newer than
+    /// the graph are read from the object database. `None` (ask gix, which uses git's
+    /// commit-graph) when the repository has a commit-graph or is shallow, when no graph is
+    /// kept or it lacks `ancestor`, or when more than [`REACH_DECODE_LIMIT`] commits are not
+    /// in it.
+    fn reaches_by_generation(&self, a: ObjectId, d: ObjectId) -> Result<Option<bool>, GitError> {
+        if self.is_shallow() || self.repo.commit_graph_if_enabled().ok().flatten().is_some() {
+            return Ok(None);
+        }
+        let graph = StoredGraph::load(&graph::graph_path(self.repo.common_dir()));
+        let Some(floor) = graph.generation(&a) else {
+            return Ok(None);
+        };
+        let mut seen: gix::hashtable::HashSet<ObjectId> = Default::default();
+        let mut stack = vec![d];
+        let mut parents = Vec::new();
+        let mut buf = Vec::new();
+        let mut decoded = 0;
+        while let Some(c) = stack.pop() {
+            if c == a {
+                return Ok(Some(true));
+            }
+            if !seen.insert(c) {
+                continue;
+            }
+            match graph.get(&c, &mut parents) {
+                Some((_, generation)) if generation <= floor => continue,
+                Some(_) => {}
+                None => {
+                    decoded += 1;
+                    if decoded > REACH_DECODE_LIMIT {
+                        return Ok(None);
+                    }
+                    let data = match gix::objs::Find::try_find(&self.repo, &c, &mut buf) {
+                        Ok(Some(data)) => data,
+                        Ok(None) => return Ok(None),
+                        Err(e) => return Err(self.git(format!("reading commit {c}"), e)),
+                    };
+                    parents.extend(gix::objs::CommitRefIter::from_bytes(data.data, c.kind()).parent_ids());
+                }
+            }
+            stack.append(&mut parents);
+        }
+        Ok(Some(false))
     }
 
     /// The ref a branch name resolves to, trying the local branch, then `origin`'s.

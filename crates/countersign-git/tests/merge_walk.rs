@@ -180,6 +180,87 @@ fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
     assert_eq!(json(&with_graph), json(&warm));
 }
 
+/// Add a merge of a topic forked twenty first-parent commits back.
+fn merge_late_topic(r: &TestRepo) {
+    r.git(&["checkout", "-q", "-b", "late", "main~20"]);
+    r.commit(&[("late.txt", "1\n")], "late");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("late", "Merge branch 'late'");
+}
+
+/// Without a commit-graph, the first audit keeps the commit graph beside the facts cache
+/// (every commit, with parents, date and generation); a re-audit after a merge of a topic
+/// forked long ago then decodes only the new topic commit for the merge's walk, where
+/// without the kept graph it decodes the mainline down to the fork and the topics merged
+/// on the way. The answer is git's either way.
+#[test]
+fn s000_03_a_new_merge_after_the_first_audit_reads_parents_from_the_kept_graph() {
+    let kept = merge_history();
+    let lost = merge_history();
+    let all = kept.rev_list(&["--all"]).len();
+    let first = walk(&kept, &WalkOptions::default());
+    assert_eq!(first.stats.graph_added, all, "the first audit keeps every commit");
+    walk(&lost, &WalkOptions::default());
+    for name in ["graph-v1.bin", "graph-v1.recent.bin"] {
+        let _ = std::fs::remove_file(lost.git_dir().join("countersign").join(name));
+    }
+
+    merge_late_topic(&kept);
+    merge_late_topic(&lost);
+    let with_graph = walk(&kept, &WalkOptions::default());
+    let without = walk(&lost, &WalkOptions::default());
+    for (w, r, what) in [(&with_graph, &kept, "kept graph"), (&without, &lost, "graph lost")] {
+        assert_eq!(w.stats.read, 1, "{what}: only the new merge is read");
+        check(r, w, what);
+    }
+    assert_eq!(with_graph.stats.decoded_for_parents, 1, "only the new topic commit is decoded");
+    assert!(
+        without.stats.decoded_for_parents >= 20,
+        "without the kept graph the walk decodes the mainline: {}",
+        without.stats.decoded_for_parents
+    );
+    assert_eq!(with_graph.stats.graph_added, 2, "the merge and its topic commit are kept");
+    assert_eq!(without.stats.graph_added, 0, "nothing is kept without the ancestry");
+
+    // A damaged graph file is ignored (and the answer is still git's).
+    let base = kept.git_dir().join("countersign").join("graph-v1.bin");
+    let mut bytes = std::fs::read(&base).expect("graph file");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&base, bytes).expect("write");
+    kept.commit(&[("after.txt", "1\n")], "after damage");
+    let damaged = walk(&kept, &WalkOptions::default());
+    check(&kept, &damaged, "damaged graph");
+}
+
+/// `Repository::is_ancestor` (the deploy gate's "is this commit on the branch") agrees with
+/// `git rev-list` for every pair of commits: through gix, through the kept graph's
+/// generation numbers, and with commits newer than the kept graph.
+#[test]
+fn s000_03_is_ancestor_agrees_with_git_with_and_without_the_kept_graph() {
+    let r = merge_history();
+    let check_all = |what: &str| {
+        let repo = Repository::open(r.path()).expect("open");
+        let all = r.rev_list(&["--all"]);
+        let mut yes = 0;
+        for d in &all {
+            let ancestors: std::collections::HashSet<String> = r.rev_list(&[d]).into_iter().collect();
+            for a in &all {
+                let got = repo.is_ancestor(a, d).expect("is_ancestor");
+                assert_eq!(got, ancestors.contains(a), "{what}: is {a} an ancestor of {d}?");
+                yes += usize::from(got);
+            }
+        }
+        assert!(yes > all.len() && yes < all.len() * all.len(), "{what}: both answers occur ({yes})");
+    };
+    check_all("no kept graph");
+    walk(&r, &WalkOptions::default());
+    assert!(r.git_dir().join("countersign/graph-v1.bin").exists());
+    check_all("kept graph");
+    merge_late_topic(&r);
+    check_all("commits newer than the kept graph");
+}
+
 /// `WalkOptions::after` (the audit's re-audit): the walk stops before the earlier tip and
 /// says so; changes made since are exactly the ones a full walk lists first, from the facts
 /// cache or not; a tip that left the first-parent chain (merged in from a side branch,
