@@ -9,9 +9,14 @@
 #   2. countersign audit --repo R --no-cache --format json > /dev/null      (full audit)
 #   3. countersign audit --repo R --format json > /dev/null after one new commit
 #      (warm facts cache: only the new commit is read)
-#   4. the full audit once more under /usr/bin/time, for its peak RSS
-# and prints the medians and the ratios 2/1 and 3/1; with several repositories, one table
-# of all of them at the end, with the machine's load average as each was measured.
+#   4. the same after one new merge of a one-commit topic forked from the first-parent
+#      commit 90 days (by committer date) before the tip, 7 days further back on each run,
+#      as topics are in merge-heavy histories: the merge's walk goes down the mainline to
+#      the fork point (from the commit graph kept by the first audit, when the repository
+#      has no commit-graph)
+#   5. the full audit once more under /usr/bin/time, for its peak RSS
+# and prints the medians and the ratios 2/1, 3/1 and 4/1; with several repositories, one
+# table of all of them at the end, with the machine's load average as each was measured.
 #
 # --policy is passed to `countersign audit` (default: the repository's own countersign.toml
 # when it has one, else `bundled`). The evidence database goes to the scratch directory.
@@ -36,7 +41,7 @@ while [[ $# -gt 0 ]]; do
         --runs) runs="$2"; shift 2 ;;
         --policy) policy="$2"; shift 2 ;;
         --bin) bin="$2"; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
         *) break ;;
     esac
 done
@@ -116,6 +121,20 @@ new_commit() {
     git -C "$scratch" update-ref HEAD "$id"
 }
 
+# One new merge: a topic commit on a first-parent commit from before the tip's date less
+# (90 + 7 k) days, merged into HEAD (k counts the merges made).
+merges_made=0
+new_merge() {
+    local tip_time base topic merge
+    tip_time=$(git -C "$scratch" log -1 --format=%ct HEAD)
+    base=$(git -C "$scratch" rev-list --first-parent -1 --before=$((tip_time - (90 + 7 * merges_made) * 86400)) HEAD)
+    base=${base:-$(git -C "$scratch" rev-list --first-parent --max-parents=0 HEAD | tail -1)}
+    merges_made=$((merges_made + 1))
+    topic=$(git -C "$scratch" commit-tree "$base^{tree}" -p "$base" -m "bench: topic $merges_made $RANDOM")
+    merge=$(git -C "$scratch" commit-tree "HEAD^{tree}" -p HEAD -p "$topic" -m "bench: merge topic $merges_made")
+    git -C "$scratch" update-ref HEAD "$merge"
+}
+
 now() { date +%s.%N; }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -159,23 +178,26 @@ else
     full_s=$(time_runs noop "${full_cmd[@]}")
     warm_s=$(time_runs new_commit "${warm_cmd[@]}")
 fi
+merge_s=$(time_runs new_merge "${warm_cmd[@]}")
 
 printf '%-44s %8.3f s\n' "git log --first-parent --name-only" "$git_s"
 printf '%-44s %8.3f s   ratio %.3f x git\n' "full audit, --no-cache" "$full_s" "$(echo "$full_s / $git_s" | bc -l)"
 printf '%-44s %8.3f s   ratio %.3f x git\n' "re-audit after one new commit (warm cache)" "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)"
+printf '%-44s %8.3f s   ratio %.3f x git\n' "re-audit after one new merge (warm cache)" "$merge_s" "$(echo "$merge_s / $git_s" | bc -l)"
 
 # Peak memory of one more full run (kilobytes, as GNU time reports it).
 rss_kb=$(/usr/bin/time -f %M -o "$work/rss" "${full_cmd[@]}" > /dev/null 2> /dev/null; cat "$work/rss" | tail -1)
 printf '%-44s %8d MiB\n' "peak RSS of the full audit" "$((rss_kb / 1024))"
-printf '| %s | %s | %s | %.3f s | %.3f s | %.2fx | %.3f s | %.3fx | %d MiB | %s |\n' \
+printf '| %s | %s | %s | %.3f s | %.3f s | %.2fx | %.3f s | %.3fx | %.3f s | %.3fx | %d MiB | %s |\n' \
     "$(basename "$repo")" "$commits" "$graph" "$git_s" "$full_s" "$(echo "$full_s / $git_s" | bc -l)" \
-    "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)" "$((rss_kb / 1024))" "$(cut -d' ' -f1 /proc/loadavg)" >> "$table"
+    "$warm_s" "$(echo "$warm_s / $git_s" | bc -l)" "$merge_s" "$(echo "$merge_s / $git_s" | bc -l)" \
+    "$((rss_kb / 1024))" "$(cut -d' ' -f1 /proc/loadavg)" >> "$table"
 )
 
 for r in "$@"; do
     measure "$r" || exit 2
     echo
 done
-echo "| repository | first-parent commits | commit-graph | git log | full audit | ratio | warm re-audit | ratio | peak RSS | load |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| repository | first-parent commits | commit-graph | git log | full audit | ratio | warm re-audit | ratio | after a merge | ratio | peak RSS | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 cat "$table"
