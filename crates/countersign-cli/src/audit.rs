@@ -561,6 +561,10 @@ pub fn judge_history(
     let judged =
         with_progress(|progress| countersign_judge::judge_walk(repo, policy, walk_opts, store, options, progress))
             .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
+    if let Some(e) = &judged.0.stats.cache_write_error {
+        // The audit stands; only the next one is slower.
+        eprintln!("warning: the cache for the next audit could not be written ({e}); check the directory's permissions and free space");
+    }
     if judged.0.changes.is_empty() {
         eprintln!(
             "note: no changes in the requested range{}",

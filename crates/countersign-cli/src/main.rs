@@ -180,7 +180,8 @@ pub fn wall_clock() -> jiff::Timestamp {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    let one_run = !matches!(cli.command, Command::Serve(_));
+    if one_run {
         allocator::tune_for_one_run();
     }
     let mut g = cli.global;
@@ -208,6 +209,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args, &g),
         Command::Store(cmd) => store::run(cmd, &g),
     };
+    if one_run {
+        allocator::before_exit();
+    }
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -75,7 +75,7 @@ fn main() -> std::process::ExitCode {
         eprintln!("empty: {reason}");
     }
     eprintln!(
-        "walked {} first-parent commits, {} changes ({} from cache, {} read), cache {:?}, commit-graph {}, merges in one pass {}, {:.3}s",
+        "walked {} first-parent commits, {} changes ({} from cache, {} read), cache {:?}, commit-graph {}, merges in one pass {}, {} commits decoded for parents, {} added to the kept graph, {:.3}s",
         walk.stats.first_parent_commits,
         walk.stats.in_window,
         walk.stats.from_cache,
@@ -83,6 +83,8 @@ fn main() -> std::process::ExitCode {
         walk.stats.cache,
         walk.stats.used_commit_graph,
         walk.stats.merges_in_one_pass,
+        walk.stats.decoded_for_parents,
+        walk.stats.graph_added,
         elapsed.as_secs_f64()
     );
     std::process::ExitCode::SUCCESS

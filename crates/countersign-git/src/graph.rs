@@ -61,79 +61,31 @@ struct Node {
     parents: Box<[ObjectId]>,
 }
 
-/// The stored graph, loaded (empty when there is none, or it is damaged).
+/// The base file, checked (empty when there is none, or it is damaged).
 #[derive(Default)]
-pub(crate) struct StoredGraph {
-    /// The base file, checked; empty when there is none.
-    base: Vec<u8>,
+struct Base {
+    bytes: Vec<u8>,
     n: usize,
-    journal: HashMap<ObjectId, Node>,
 }
 
-impl std::fmt::Debug for StoredGraph {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredGraph").field("base", &self.n).field("journal", &self.journal.len()).finish()
-    }
-}
-
-impl StoredGraph {
-    pub fn load(path: &Path) -> StoredGraph {
-        let mut graph = StoredGraph::default();
-        if let Ok(base) = std::fs::read(path)
-            && let Some(n) = check_base(&base)
-        {
-            graph.base = base;
-            graph.n = n;
-        }
-        if let Ok(journal) = std::fs::read(journal_path(path))
-            && let Some(nodes) = read_journal(&journal)
-        {
-            // A journal entry whose parents are gone (the base was lost) would break the
-            // rule that a commit is stored with its ancestors.
-            if nodes.iter().all(|(_, node)| node.parents.iter().all(|p| graph.contains(p) || nodes.contains_key(p))) {
-                graph.journal = nodes;
-            }
-        }
-        graph
-    }
-
-    /// Commits stored.
-    pub fn len(&self) -> usize {
-        self.n + self.journal.len()
-    }
-
-    pub fn contains(&self, id: &gix::oid) -> bool {
-        self.position(id).is_some() || self.journal.contains_key(id)
-    }
-
-    /// Committer time and generation number of `id`, with its parents written to `parents`
-    /// (cleared first), when it is stored.
-    pub fn get(&self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Option<(i64, u32)> {
-        parents.clear();
-        if let Some(pos) = self.position(id) {
-            let (time, generation) = self.record(pos, parents);
-            return Some((time, generation));
-        }
-        let node = self.journal.get(id)?;
-        parents.extend_from_slice(&node.parents);
-        Some((node.time, node.generation))
-    }
-
-    /// The generation number of `id`, when it is stored.
-    pub fn generation(&self, id: &gix::oid) -> Option<u32> {
-        match self.position(id) {
-            Some(pos) => Some(self.u32_at(HEADER + FANOUT + self.n * ID + pos * RECORD + 8)),
-            None => self.journal.get(id).map(|n| n.generation),
+impl Base {
+    fn read(path: &Path) -> Base {
+        match std::fs::read(path) {
+            Ok(bytes) => match check_base(&bytes) {
+                Some(n) => Base { bytes, n },
+                None => Base::default(),
+            },
+            Err(_) => Base::default(),
         }
     }
 
     fn u32_at(&self, at: usize) -> u32 {
-        u32::from_le_bytes(self.base[at..at + 4].try_into().expect("four bytes"))
+        u32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("four bytes"))
     }
 
     fn id_at(&self, pos: usize) -> &gix::oid {
         let at = HEADER + FANOUT + pos * ID;
-        gix::oid::try_from_bytes(&self.base[at..at + ID]).expect("a SHA-1 id")
+        gix::oid::try_from_bytes(&self.bytes[at..at + ID]).expect("a SHA-1 id")
     }
 
     fn position(&self, id: &gix::oid) -> Option<usize> {
@@ -141,10 +93,9 @@ impl StoredGraph {
             return None;
         }
         let first = id.as_bytes()[0] as usize;
-        let lo = if first == 0 { 0 } else { self.u32_at(HEADER + (first - 1) * 4) as usize };
-        let hi = self.u32_at(HEADER + first * 4) as usize;
-        let ids = &self.base[HEADER + FANOUT..HEADER + FANOUT + self.n * ID];
-        let (mut lo, mut hi) = (lo, hi);
+        let mut lo = if first == 0 { 0 } else { self.u32_at(HEADER + (first - 1) * 4) as usize };
+        let mut hi = self.u32_at(HEADER + first * 4) as usize;
+        let ids = &self.bytes[HEADER + FANOUT..HEADER + FANOUT + self.n * ID];
         while lo < hi {
             let mid = (lo + hi) / 2;
             match ids[mid * ID..(mid + 1) * ID].cmp(id.as_bytes()) {
@@ -156,10 +107,14 @@ impl StoredGraph {
         None
     }
 
+    fn generation(&self, pos: usize) -> u32 {
+        self.u32_at(HEADER + FANOUT + self.n * ID + pos * RECORD + 8)
+    }
+
     /// Time and generation of the commit at `pos`, its parents appended to `parents`.
     fn record(&self, pos: usize, parents: &mut Vec<ObjectId>) -> (i64, u32) {
         let at = HEADER + FANOUT + self.n * ID + pos * RECORD;
-        let time = i64::from_le_bytes(self.base[at..at + 8].try_into().expect("eight bytes"));
+        let time = i64::from_le_bytes(self.bytes[at..at + 8].try_into().expect("eight bytes"));
         let generation = self.u32_at(at + 8);
         let (p1, p2) = (self.u32_at(at + 12), self.u32_at(at + 16));
         if p1 != NONE {
@@ -181,6 +136,100 @@ impl StoredGraph {
         }
         (time, generation)
     }
+}
+
+/// The stored graph. The journal is read at once; the base, which holds nearly every commit
+/// (3 MB for git/git), only when a lookup needs it: a re-audit after plain commits never
+/// does (the new commits' parents are in the journal), one after a merge does.
+#[derive(Default)]
+pub(crate) struct StoredGraph {
+    path: PathBuf,
+    base: std::sync::OnceLock<Base>,
+    /// The base's commit count and checksum, from its header and its last eight bytes.
+    base_head: Option<(usize, u64)>,
+    journal: HashMap<ObjectId, Node>,
+}
+
+impl std::fmt::Debug for StoredGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredGraph")
+            .field("base", &self.base_head.map(|(n, _)| n))
+            .field("journal", &self.journal.len())
+            .finish()
+    }
+}
+
+/// A base file's commit count and checksum, read from its ends without reading it all.
+fn base_head(path: &Path) -> Option<(usize, u64)> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; HEADER];
+    file.read_exact(&mut head).ok()?;
+    file.seek(std::io::SeekFrom::End(-8)).ok()?;
+    let mut sum = [0u8; 8];
+    file.read_exact(&mut sum).ok()?;
+    let mut r = ByteReader::new(&head);
+    if r.take(8)? != MAGIC || r.u32()? != VERSION {
+        return None;
+    }
+    Some((r.u32()? as usize, u64::from_le_bytes(sum)))
+}
+
+impl StoredGraph {
+    pub fn load(path: &Path) -> StoredGraph {
+        let mut graph = StoredGraph { path: path.to_owned(), ..StoredGraph::default() };
+        graph.base_head = base_head(path);
+        // The journal names the base it extends by its checksum: with another base, or none,
+        // its commits' ancestors may be missing, and it is dropped.
+        if let Some((_, sum)) = graph.base_head
+            && let Ok(journal) = std::fs::read(journal_path(path))
+            && let Some((of, nodes)) = read_journal(&journal)
+            && of == sum
+        {
+            graph.journal = nodes;
+        }
+        graph
+    }
+
+    fn base(&self) -> &Base {
+        self.base.get_or_init(|| match self.base_head {
+            Some(_) => Base::read(&self.path),
+            None => Base::default(),
+        })
+    }
+
+    /// Commits stored (a commit in both the base and the journal counts twice).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.base_head.map_or(0, |(n, _)| n) + self.journal.len()
+    }
+
+    /// Whether `id` is stored, without reading the base when it is not read yet (`false`
+    /// then, for a commit it may have).
+    pub fn contains_cheaply(&self, id: &gix::oid) -> bool {
+        self.journal.contains_key(id) || self.base.get().is_some_and(|b| b.position(id).is_some())
+    }
+
+    /// Committer time and generation number of `id`, with its parents written to `parents`
+    /// (cleared first), when it is stored.
+    pub fn get(&self, id: &gix::oid, parents: &mut Vec<ObjectId>) -> Option<(i64, u32)> {
+        parents.clear();
+        if let Some(node) = self.journal.get(id) {
+            parents.extend_from_slice(&node.parents);
+            return Some((node.time, node.generation));
+        }
+        let base = self.base();
+        base.position(id).map(|pos| base.record(pos, parents))
+    }
+
+    /// The generation number of `id`, when it is stored.
+    pub fn generation(&self, id: &gix::oid) -> Option<u32> {
+        if let Some(node) = self.journal.get(id) {
+            return Some(node.generation);
+        }
+        let base = self.base();
+        base.position(id).map(|pos| base.generation(pos))
+    }
 
     /// Add the commits of `new` (id, committer time, all parents) that are not stored yet
     /// and whose every ancestor is known (stored, or in `new`): the others are left out, so
@@ -193,22 +242,25 @@ impl StoredGraph {
             return Ok(0);
         }
         let count = added.len();
-        let journal_only = self.n > 0 && self.journal.len() + count <= (self.n / 8).max(1024);
-        if journal_only {
+        let journal_only = match self.base_head {
+            Some((n, sum)) if n > 0 && self.journal.len() + count <= (n / 8).max(1024) => Some(sum),
+            _ => None,
+        };
+        if let Some(sum) = journal_only {
             let mut all: Vec<(&ObjectId, &Node)> = self.journal.iter().chain(added.iter().map(|(i, n)| (i, n))).collect();
             all.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            write_atomically(&journal_path(path), &journal_bytes(&all))?;
+            write_atomically(&journal_path(path), &journal_bytes(sum, &all))?;
         } else {
-            let mut all: Vec<(ObjectId, Node)> = Vec::with_capacity(self.len() + count);
+            let base = self.base();
+            let mut all: Vec<(ObjectId, Node)> = Vec::with_capacity(base.n + self.journal.len() + count);
             let mut parents = Vec::new();
-            for pos in 0..self.n {
-                let (time, generation) = self.record(pos, &mut parents);
-                all.push((self.id_at(pos).to_owned(), Node { time, generation, parents: parents.drain(..).collect() }));
+            for pos in 0..base.n {
+                let (time, generation) = base.record(pos, &mut parents);
+                all.push((base.id_at(pos).to_owned(), Node { time, generation, parents: parents.drain(..).collect() }));
             }
             all.extend(self.journal.iter().map(|(id, node)| (*id, node.clone())));
             all.extend(added);
-            all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            write_atomically(path, &base_bytes(&all))?;
+            write_atomically(path, &base_bytes(all))?;
             match std::fs::remove_file(journal_path(path)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -219,7 +271,10 @@ impl StoredGraph {
 
     /// The commits of `new` that can be added, with their generation numbers.
     fn close(&self, new: Vec<(ObjectId, i64, Vec<ObjectId>)>) -> Vec<(ObjectId, Node)> {
-        let new: Vec<_> = new.into_iter().filter(|(id, _, _)| id.as_bytes().len() == ID && !self.contains(id)).collect();
+        // A commit the base may already have is added again when the base is not read: the
+        // copy in the journal is the same, and folding keeps one.
+        let new: Vec<_> =
+            new.into_iter().filter(|(id, _, _)| id.as_bytes().len() == ID && !self.contains_cheaply(id)).collect();
         let slot: HashMap<ObjectId, usize> = new.iter().enumerate().map(|(i, (id, _, _))| (*id, i)).collect();
         // Per new commit: not yet seen, being visited, or done with its generation (None:
         // an ancestor is unknown).
@@ -269,7 +324,10 @@ impl StoredGraph {
         new.into_iter()
             .zip(marks)
             .filter_map(|((id, time, parents), mark)| match mark {
-                Mark::Done(Some(generation)) => Some((id, Node { time, generation, parents: parents.into() })),
+                // (The lookups above may have read the base: then it is asked again.)
+                Mark::Done(Some(generation)) if !self.contains_cheaply(&id) => {
+                    Some((id, Node { time, generation, parents: parents.into() }))
+                }
                 _ => None,
             })
             .collect()
@@ -331,7 +389,23 @@ fn check_base(bytes: &[u8]) -> Option<usize> {
     Some(n)
 }
 
-fn base_bytes(all: &[(ObjectId, Node)]) -> Vec<u8> {
+/// A base file of `all`: sorted by id, one copy of each commit, and only commits whose
+/// parents are in it (a journal whose base turned out damaged loses its links to it).
+fn base_bytes(mut all: Vec<(ObjectId, Node)>) -> Vec<u8> {
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    // Parents have lower generations: in generation order, a commit is kept when its
+    // parents were.
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_unstable_by_key(|&i| all[i].1.generation);
+    let mut keep = vec![false; all.len()];
+    for i in order {
+        let known = all[i].1.parents.iter().all(|p| all.binary_search_by(|(x, _)| x.cmp(p)).is_ok_and(|j| keep[j]));
+        keep[i] = known;
+    }
+    let mut kept = keep.iter();
+    all.retain(|_| *kept.next().expect("one flag per commit"));
+    let all = &all[..];
     let position = |id: &ObjectId| -> u32 {
         all.binary_search_by(|(x, _)| x.cmp(id)).map(|p| p as u32).expect("a stored commit's parents are stored")
     };
@@ -379,10 +453,12 @@ fn base_bytes(all: &[(ObjectId, Node)]) -> Vec<u8> {
     w.0
 }
 
-fn journal_bytes(all: &[(&ObjectId, &Node)]) -> Vec<u8> {
-    let mut w = ByteWriter(Vec::with_capacity(16 + all.len() * 64));
+/// The journal: the commits added since the base whose checksum is `base_sum`.
+fn journal_bytes(base_sum: u64, all: &[(&ObjectId, &Node)]) -> Vec<u8> {
+    let mut w = ByteWriter(Vec::with_capacity(24 + all.len() * 64));
     w.0.extend_from_slice(JOURNAL_MAGIC);
     w.u32(VERSION);
+    w.u64(base_sum);
     w.u32(all.len() as u32);
     for (id, node) in all {
         w.0.extend_from_slice(id.as_bytes());
@@ -398,8 +474,9 @@ fn journal_bytes(all: &[(&ObjectId, &Node)]) -> Vec<u8> {
     w.0
 }
 
-fn read_journal(bytes: &[u8]) -> Option<HashMap<ObjectId, Node>> {
-    if bytes.len() < 16 + 8 {
+/// The journal's base checksum and commits.
+fn read_journal(bytes: &[u8]) -> Option<(u64, HashMap<ObjectId, Node>)> {
+    if bytes.len() < 24 + 8 {
         return None;
     }
     let (payload, sum) = bytes.split_at(bytes.len() - 8);
@@ -410,6 +487,7 @@ fn read_journal(bytes: &[u8]) -> Option<HashMap<ObjectId, Node>> {
     if r.take(8)? != JOURNAL_MAGIC || r.u32()? != VERSION {
         return None;
     }
+    let base_sum = r.u64()?;
     let n = r.len()?;
     let mut nodes = HashMap::with_capacity(n);
     for _ in 0..n {
@@ -420,7 +498,7 @@ fn read_journal(bytes: &[u8]) -> Option<HashMap<ObjectId, Node>> {
         let parents = (0..count).map(|_| ObjectId::try_from(r.take(ID)?).ok()).collect::<Option<Box<[_]>>>()?;
         nodes.insert(id, Node { time, generation, parents });
     }
-    (r.at_end()).then_some(nodes)
+    r.at_end().then_some((base_sum, nodes))
 }
 
 #[cfg(test)]
@@ -453,7 +531,7 @@ mod tests {
         assert_eq!(empty.len(), 0);
         assert_eq!(empty.store(&path, history()).unwrap(), 5, "the commit with an unknown parent is left out");
         let g = StoredGraph::load(&path);
-        assert_eq!((g.n, g.journal.len()), (5, 0), "the first store writes a base");
+        assert_eq!((g.base_head.map(|h| h.0), g.journal.len()), (Some(5), 0), "the first store writes a base");
         assert_eq!(get(&g, 1), Some((100, 1, vec![])));
         assert_eq!(get(&g, 4), Some((400, 3, vec![id(2), id(3)])));
         assert_eq!(get(&g, 5), Some((500, 4, vec![id(4), id(2), id(3)])));
@@ -463,7 +541,8 @@ mod tests {
         let later = vec![(id(6), 600, vec![id(5)]), (id(7), 700, vec![id(6), id(3)]), (id(4), 400, vec![id(2), id(3)])];
         assert_eq!(g.store(&path, later).unwrap(), 2);
         let g = StoredGraph::load(&path);
-        assert_eq!((g.n, g.journal.len()), (5, 2));
+        assert_eq!((g.base_head.map(|h| h.0), g.journal.len()), (Some(5), 2));
+        assert!(g.base.get().is_none(), "the journal is read without the base");
         assert_eq!(get(&g, 7), Some((700, 6, vec![id(6), id(3)])));
         assert_eq!(g.generation(&id(5)), Some(4));
 
@@ -536,18 +615,29 @@ mod tests {
         let path = graph_path(dir.path());
         StoredGraph::default().store(&path, history()).unwrap();
         let good = std::fs::read(&path).unwrap();
+        let known = |g: &StoredGraph| [1, 4, 5, 6].into_iter().filter(|&n| g.generation(&id(n)).is_some()).count();
+        assert_eq!(known(&StoredGraph::load(&path)), 3);
         for cut in [0, 8, good.len() / 2, good.len() - 1] {
             std::fs::write(&path, &good[..cut]).unwrap();
-            assert_eq!(StoredGraph::load(&path).len(), 0, "cut at {cut}");
+            assert_eq!(known(&StoredGraph::load(&path)), 0, "cut at {cut}");
         }
         let mut flipped = good.clone();
         flipped[HEADER + FANOUT + 3] ^= 1;
         std::fs::write(&path, &flipped).unwrap();
-        assert_eq!(StoredGraph::load(&path).len(), 0);
-        // A journal whose base is gone is dropped too.
+        assert_eq!(known(&StoredGraph::load(&path)), 0);
+        // A journal is dropped when its base is gone, or another base took its place.
         std::fs::write(&path, &good).unwrap();
-        StoredGraph::load(&path).store(&path, vec![(id(6), 600, vec![id(5)])]).unwrap();
+        assert_eq!(StoredGraph::load(&path).store(&path, vec![(id(6), 600, vec![id(5)])]).unwrap(), 1);
+        assert_eq!(known(&StoredGraph::load(&path)), 4);
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(StoredGraph::load(&path).len(), 0);
+        assert_eq!(known(&StoredGraph::load(&path)), 0);
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(known(&StoredGraph::load(&path)), 4, "the journal is back with its base");
+        let other = tempfile::tempdir().unwrap();
+        let other_path = graph_path(other.path());
+        StoredGraph::default().store(&other_path, history()[..4].to_vec()).unwrap();
+        std::fs::copy(&other_path, &path).unwrap();
+        assert!(journal_path(&path).exists());
+        assert_eq!(known(&StoredGraph::load(&path)), 2, "the journal of the earlier base is not read");
     }
 }

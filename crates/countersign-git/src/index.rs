@@ -108,7 +108,7 @@ impl CommitIndex {
 
     /// Record a commit read elsewhere (no-op when it is already there).
     pub fn insert(&self, id: ObjectId, time: i64, parents: &[ObjectId]) {
-        if self.stored.contains(&id) {
+        if self.stored.contains_cheaply(&id) {
             return;
         }
         let mut shard = self.shard(&id).write().unwrap_or_else(|e| e.into_inner());
