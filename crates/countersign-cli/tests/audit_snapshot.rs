@@ -266,3 +266,25 @@ fn x05_an_emergency_declared_since_about_a_kept_change_judges_afresh() {
     assert!(!warm_equals_fresh(&repo, &policy), "judged afresh");
     assert!(!snapshot(&repo).exists(), "an emergency with open obligations is not kept");
 }
+
+/// A cache that cannot be written (here the facts cache's path is taken by a directory)
+/// never fails the audit: the report is the fresh judgement's, and a warning says what was
+/// not written and what to check.
+#[test]
+fn x03_a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
+    let repo = history();
+    let blocked = repo.path().join(".git/countersign/facts-v1.bin");
+    std::fs::create_dir_all(blocked.join("in-the-way")).expect("block the cache's path");
+    let out = countersign(repo.path())
+        .args(["audit", "--format", "json", "--policy", "bundled", "--no-store"])
+        .output()
+        .expect("run countersign");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: the cache for the next audit could not be written") && stderr.contains("facts-v1.bin"),
+        "{stderr}"
+    );
+    let (_, fresh) = audit(&repo, &["--no-store", "--no-cache"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&fresh));
+}
