@@ -37,12 +37,18 @@ pub(crate) struct Topic {
 }
 
 /// What one merge brings in, found by [`Reader::merge_sets_in_one_pass`]: its commits,
-/// oldest first, each as its raw commit object.
+/// oldest first, each as its raw commit object (a range of `bytes`: one buffer per merge,
+/// which the thread making the topic can hand back for reuse, instead of one allocation per
+/// commit freed on another thread).
 pub(crate) struct MergeSet {
     pub merge: ObjectId,
     tips: Vec<ObjectId>,
-    members: Vec<(ObjectId, Vec<u8>)>,
+    members: Vec<(ObjectId, std::ops::Range<usize>)>,
+    bytes: Vec<u8>,
 }
+
+/// A buffer of [`MergeSet::bytes`] larger than this is not kept for reuse.
+const KEEP_SET_BYTES: usize = 4 << 20;
 
 /// One commit of a topic: its id, facts, parents and tree.
 type Member = (ObjectId, CommitFacts, Vec<ObjectId>, ObjectId);
@@ -569,33 +575,46 @@ impl<'a> Reader<'a> {
         wanted: &gix::hashtable::HashSet<ObjectId>,
     ) -> Result<gix::hashtable::HashMap<ObjectId, Topic>, GitError> {
         let mut out: gix::hashtable::HashMap<ObjectId, Topic> = Default::default();
-        self.merge_sets_in_one_pass(chain, wanted, |reader, set| {
-            let merge = set.merge;
-            out.insert(merge, reader.topic_of(set)?);
-            Ok(())
-        })?;
+        let spare = std::cell::RefCell::new(Vec::new());
+        self.merge_sets_in_one_pass(
+            chain,
+            wanted,
+            || spare.borrow_mut().pop(),
+            |reader, set| {
+                let merge = set.merge;
+                let (topic, bytes) = reader.topic_of(set)?;
+                out.insert(merge, topic);
+                spare.borrow_mut().extend(bytes);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
     /// The graph half of [`Reader::topics_in_one_pass`]: hands each wanted merge's commits
     /// (oldest first, as raw commit objects) to `sink`, in chain order, oldest merge first.
-    /// [`Reader::topic_of`] makes the topic; the two halves can run on two threads.
+    /// [`Reader::topic_of`] makes the topic; the two halves can run on two threads. `spare`
+    /// gives back a buffer a finished [`MergeSet`] had, when there is one.
     pub fn merge_sets_in_one_pass(
         &mut self,
         chain: &[ObjectId],
         wanted: &gix::hashtable::HashSet<ObjectId>,
+        mut spare: impl FnMut() -> Option<Vec<u8>>,
         mut sink: impl FnMut(&mut Self, MergeSet) -> Result<(), GitError>,
     ) -> Result<(), GitError> {
+        /// A commit one merge brings in: its parents are a range of `all_parents`, its raw
+        /// object (for a wanted merge) a range of the set's buffer.
         struct Node {
             id: ObjectId,
             time: i64,
-            parents: Vec<ObjectId>,
-            raw: Vec<u8>,
+            parents: std::ops::Range<usize>,
+            raw: std::ops::Range<usize>,
         }
         let mut reach: gix::hashtable::HashSet<ObjectId> = Default::default();
         let mut parents = Vec::new();
         let mut slots: gix::hashtable::HashMap<ObjectId, usize> = Default::default();
         let mut nodes: Vec<Node> = Vec::new();
+        let mut all_parents: Vec<ObjectId> = Vec::new();
         let mut stack: Vec<ObjectId> = Vec::new();
         let mut queued: Vec<bool> = Vec::new();
         let mut queue = std::collections::BinaryHeap::new();
@@ -613,33 +632,42 @@ impl<'a> Reader<'a> {
                 let want = wanted.contains(&commit);
                 slots.clear();
                 nodes.clear();
+                all_parents.clear();
                 stack.clear();
+                let mut bytes = match want {
+                    true => spare().unwrap_or_default(),
+                    false => Vec::new(),
+                };
+                bytes.clear();
                 stack.extend(parents[1..].iter().rev().filter(|p| !reach.contains(*p)));
+                let mut node_parents = Vec::new();
                 while let Some(id) = stack.pop() {
                     if reach.contains(&id) || slots.contains_key(&id) {
                         continue;
                     }
+                    let start = all_parents.len();
                     let node = if want {
                         // The whole object, for `topic_of`; parents and date read here.
                         let data = self.load(&id, &mut buf, "a merged commit")?;
                         if data.kind != gix::object::Kind::Commit {
                             return Err(self.corrupt_commit(&id, &format!("it is a {}", data.kind)));
                         }
-                        let raw = data.data.to_vec();
-                        let commit = gix::objs::CommitRefIter::from_bytes(&raw, id.kind());
-                        let node_parents: Vec<ObjectId> = commit.parent_ids().collect();
+                        let at = bytes.len();
+                        bytes.extend_from_slice(data.data);
+                        let commit = gix::objs::CommitRefIter::from_bytes(&bytes[at..], id.kind());
+                        all_parents.extend(commit.parent_ids());
                         let time = match commit.committer() {
                             Ok(c) => c.seconds(),
                             Err(e) => return Err(self.corrupt_commit(&id, &e)),
                         };
-                        Node { id, time, parents: node_parents, raw }
+                        Node { id, time, parents: start..all_parents.len(), raw: at..bytes.len() }
                     } else {
-                        let mut parents = Vec::new();
-                        let time = self.time_and_parents(&id, &mut parents)?;
+                        let time = self.time_and_parents(&id, &mut node_parents)?;
                         self.forget_fresh();
-                        Node { id, time, parents, raw: Vec::new() }
+                        all_parents.extend_from_slice(&node_parents);
+                        Node { id, time, parents: start..all_parents.len(), raw: 0..0 }
                     };
-                    stack.extend(node.parents.iter().rev().filter(|p| !reach.contains(*p)));
+                    stack.extend(all_parents[node.parents.clone()].iter().rev().filter(|p| !reach.contains(*p)));
                     slots.insert(id, nodes.len());
                     nodes.push(node);
                 }
@@ -665,15 +693,14 @@ impl<'a> Reader<'a> {
                     }
                     while let Some((_, _, n)) = queue.pop() {
                         order.push(n);
-                        for p in &nodes[n].parents {
+                        for p in &all_parents[nodes[n].parents.clone()] {
                             if let Some(&m) = slots.get(p) {
                                 push(m, &mut queue, &mut queued);
                             }
                         }
                     }
-                    let members =
-                        order.iter().rev().map(|&n| (nodes[n].id, std::mem::take(&mut nodes[n].raw))).collect();
-                    sink(self, MergeSet { merge: commit, tips: parents[1..].to_vec(), members })?;
+                    let members = order.iter().rev().map(|&n| (nodes[n].id, nodes[n].raw.clone())).collect();
+                    sink(self, MergeSet { merge: commit, tips: parents[1..].to_vec(), members, bytes })?;
                 }
             }
             reach.insert(commit);
@@ -681,18 +708,20 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// The topic of one merge from its commits ([`Reader::merge_sets_in_one_pass`]).
-    pub fn topic_of(&mut self, set: MergeSet) -> Result<Topic, GitError> {
+    /// The topic of one merge from its commits ([`Reader::merge_sets_in_one_pass`]), and
+    /// the set's buffer to reuse (unless it grew large).
+    pub fn topic_of(&mut self, set: MergeSet) -> Result<(Topic, Option<Vec<u8>>), GitError> {
         let mut members = Vec::with_capacity(set.members.len());
         let record = self.index.keeps_graph();
         for (id, raw) in set.members {
-            let (facts, parents, tree) = self.parse_commit(&id, &raw, false)?;
+            let (facts, parents, tree) = self.parse_commit(&id, &set.bytes[raw], false)?;
             if record {
                 self.index.insert(id, facts.commit_time, &parents);
             }
             members.push((id, facts, parents, tree));
         }
-        self.assemble_topic(members, &set.tips)
+        let topic = self.assemble_topic(members, &set.tips)?;
+        Ok((topic, (set.bytes.capacity() <= KEEP_SET_BYTES).then_some(set.bytes)))
     }
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.

@@ -800,6 +800,8 @@ impl Repository {
                     let sync = &sync;
                     let path = &self.path;
                     let (sets_tx, sets_rx) = mpsc::sync_channel(256);
+                    // The sets' buffers go back to the graph thread to be filled again.
+                    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
                     let graph_packs = packs.clone();
                     let graph = scope.spawn(move || {
                         let mut repo = sync.to_thread_local();
@@ -807,9 +809,12 @@ impl Repository {
                         Reader::new(&repo, path, shallow, glob, binding_keys)
                             .with_index(index.clone())
                             .with_packs(graph_packs, cache_bytes)
-                            .merge_sets_in_one_pass(&chain, &wanted, |reader, set| {
-                                sets_tx.send(set).map_err(|_| reader.stopped("making topics"))
-                            })
+                            .merge_sets_in_one_pass(
+                                &chain,
+                                &wanted,
+                                || spare_rx.try_recv().ok(),
+                                |reader, set| sets_tx.send(set).map_err(|_| reader.stopped("making topics")),
+                            )
                     });
                     let topics_packs = packs.clone();
                     let topics = scope.spawn(move || {
@@ -821,7 +826,12 @@ impl Repository {
                         let mut out: gix::hashtable::HashMap<ObjectId, crate::read::Topic> = Default::default();
                         for set in sets_rx {
                             let merge = set.merge;
-                            out.insert(merge, reader.topic_of(set)?);
+                            let (topic, bytes) = reader.topic_of(set)?;
+                            out.insert(merge, topic);
+                            if let Some(bytes) = bytes {
+                                // The graph thread may be done: then the buffer is dropped here.
+                                let _ = spare_tx.send(bytes);
+                            }
                         }
                         Ok::<_, GitError>(out)
                     });
