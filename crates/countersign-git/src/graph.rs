@@ -17,9 +17,13 @@
 //!   and one fixed record per commit (time, generation, two parent positions; a third or
 //!   later parent goes to an extra list), so that a lookup is a binary search with nothing
 //!   built at load time;
-//! - `graph-v1.recent.bin`, a journal of the commits added since, with parents as ids. When
-//!   it grows past an eighth of the base (at least 1024 commits) both are folded into a new
+//! - `graph-v1.recent.bin`, a journal of the commits added since, with parents as ids, which
+//!   names its base by the base's checksum (a journal of another base is ignored). When it
+//!   grows past an eighth of the base (at least 1024 commits) both are folded into a new
 //!   base.
+//!
+//! The journal is read at load; the base only when a lookup needs it, so a re-audit after
+//! plain commits (whose parents are in the journal) never reads it.
 //!
 //! A commit is only ever stored with all of its ancestors, so every generation number is
 //! exact. Only SHA-1 repositories get a graph (as the facts cache).

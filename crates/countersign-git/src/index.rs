@@ -79,7 +79,8 @@ impl CommitIndex {
         &self.stored
     }
 
-    /// Every commit in the index that the kept graph does not have: id, time, parents.
+    /// The commits of the index's own tables (id, time, parents): those the kept graph did
+    /// not give. A few may be in its base when the base was not read; storing skips them.
     pub fn new_commits(&self) -> Vec<(ObjectId, i64, Vec<ObjectId>)> {
         let mut out = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
