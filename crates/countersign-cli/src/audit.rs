@@ -563,7 +563,9 @@ pub fn judge_history(
             .with_context(|| format!("cannot judge the history of {}", repo.path().display()))?;
     if let Some(e) = &judged.0.stats.cache_write_error {
         // The audit stands; only the next one is slower.
-        eprintln!("warning: the cache for the next audit could not be written ({e}); check the directory's permissions and free space");
+        eprintln!(
+            "warning: the cache for the next audit could not be written ({e}); check the directory's permissions and free space"
+        );
     }
     if judged.0.changes.is_empty() {
         eprintln!(

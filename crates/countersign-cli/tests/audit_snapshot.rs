@@ -282,7 +282,8 @@ fn x03_a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("warning: the cache for the next audit could not be written") && stderr.contains("facts-v1.bin"),
+        stderr.contains("warning: the cache for the next audit could not be written")
+            && stderr.contains("facts-v1.bin"),
         "{stderr}"
     );
     let (_, fresh) = audit(&repo, &["--no-store", "--no-cache"]);

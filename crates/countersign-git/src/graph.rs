@@ -251,7 +251,8 @@ impl StoredGraph {
             _ => None,
         };
         if let Some(sum) = journal_only {
-            let mut all: Vec<(&ObjectId, &Node)> = self.journal.iter().chain(added.iter().map(|(i, n)| (i, n))).collect();
+            let mut all: Vec<(&ObjectId, &Node)> =
+                self.journal.iter().chain(added.iter().map(|(i, n)| (i, n))).collect();
             all.sort_unstable_by(|a, b| a.0.cmp(b.0));
             write_atomically(&journal_path(path), &journal_bytes(sum, &all))?;
         } else {
@@ -338,19 +339,20 @@ impl StoredGraph {
     }
 }
 
-/// Check a base file: its commit count, or `None` when anything is off.
-fn check_base(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() < HEADER + FANOUT + 8 {
-        return None;
-    }
-    let (payload, sum) = bytes.split_at(bytes.len() - 8);
-    if checksum(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
+/// A file of this module checked: at least `min` bytes before its checksum, the checksum
+/// right, and `magic` and the version first. The payload, and a reader after the version.
+fn checked<'a>(bytes: &'a [u8], magic: &[u8; 8], min: usize) -> Option<(&'a [u8], ByteReader<'a>)> {
+    let (payload, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+    if payload.len() < min || checksum(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
         return None;
     }
     let mut r = ByteReader::new(payload);
-    if r.take(8)? != MAGIC || r.u32()? != VERSION {
-        return None;
-    }
+    (r.take(8)? == magic && r.u32()? == VERSION).then_some((payload, r))
+}
+
+/// Check a base file: its commit count, or `None` when anything is off.
+fn check_base(bytes: &[u8]) -> Option<usize> {
+    let (payload, mut r) = checked(bytes, MAGIC, HEADER + FANOUT)?;
     let n = r.u32()? as usize;
     let extra = r.u32()? as usize;
     if payload.len() != HEADER + FANOUT + n.checked_mul(ID + RECORD)? + extra.checked_mul(4)? {
@@ -396,7 +398,7 @@ fn check_base(bytes: &[u8]) -> Option<usize> {
 /// A base file of `all`: sorted by id, one copy of each commit, and only commits whose
 /// parents are in it (a journal whose base turned out damaged loses its links to it).
 fn base_bytes(mut all: Vec<(ObjectId, Node)>) -> Vec<u8> {
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.sort_by_key(|a| a.0);
     all.dedup_by(|a, b| a.0 == b.0);
     // Parents have lower generations: in generation order, a commit is kept when its
     // parents were.
@@ -480,17 +482,7 @@ fn journal_bytes(base_sum: u64, all: &[(&ObjectId, &Node)]) -> Vec<u8> {
 
 /// The journal's base checksum and commits.
 fn read_journal(bytes: &[u8]) -> Option<(u64, HashMap<ObjectId, Node>)> {
-    if bytes.len() < 24 + 8 {
-        return None;
-    }
-    let (payload, sum) = bytes.split_at(bytes.len() - 8);
-    if checksum(payload) != u64::from_le_bytes(sum.try_into().ok()?) {
-        return None;
-    }
-    let mut r = ByteReader::new(payload);
-    if r.take(8)? != JOURNAL_MAGIC || r.u32()? != VERSION {
-        return None;
-    }
+    let (_, mut r) = checked(bytes, JOURNAL_MAGIC, 24)?;
     let base_sum = r.u64()?;
     let n = r.len()?;
     let mut nodes = HashMap::with_capacity(n);
@@ -600,7 +592,8 @@ mod tests {
         let kept = StoredGraph::load(&graph_path(&d.join(".git")));
 
         git(d, &["commit-graph", "write", "--reachable"], 0);
-        let theirs = gix::commitgraph::Graph::from_info_dir(&d.join(".git/objects/info"), gix::hash::Kind::Sha1).unwrap();
+        let theirs =
+            gix::commitgraph::Graph::from_info_dir(&d.join(".git/objects/info"), gix::hash::Kind::Sha1).unwrap();
         assert_eq!(theirs.num_commits() as usize, all.len());
         let mut parents = Vec::new();
         for id in &all {

@@ -1119,7 +1119,7 @@ pub(crate) mod tests {
             let got: Vec<String> = topic.commits.iter().map(|c| c.id.clone()).collect();
             let mut exact: Vec<String> = git(d, &["rev-list", &format!("^{p1}"), &m.to_string()], 0)
                 .lines()
-                .filter(|id| *id != m.to_string())
+                .filter(|id| m.to_string().as_str() != *id)
                 .map(str::to_string)
                 .collect();
             let mut got_set = got.clone();
