@@ -195,6 +195,20 @@ impl StoredGraph {
         graph
     }
 
+    /// The base's commit count and checksum: from its ends until it is read, then only when
+    /// it was whole.
+    fn usable_base(&self) -> Option<(usize, u64)> {
+        match self.base.get() {
+            Some(base) if base.n == 0 => None,
+            _ => self.base_head.filter(|(n, _)| *n > 0),
+        }
+    }
+
+    /// Whether there is a base file (as far as is known: a damaged one counts once it was read).
+    pub fn has_base(&self) -> bool {
+        self.usable_base().is_some()
+    }
+
     fn base(&self) -> &Base {
         self.base.get_or_init(|| match self.base_head {
             Some(_) => Base::read(&self.path),
@@ -246,8 +260,8 @@ impl StoredGraph {
             return Ok(0);
         }
         let count = added.len();
-        let journal_only = match self.base_head {
-            Some((n, sum)) if n > 0 && self.journal.len() + count <= (n / 8).max(1024) => Some(sum),
+        let journal_only = match self.usable_base() {
+            Some((n, sum)) if self.journal.len() + count <= (n / 8).max(1024) => Some(sum),
             _ => None,
         };
         if let Some(sum) = journal_only {

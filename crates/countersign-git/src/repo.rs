@@ -401,37 +401,14 @@ impl Repository {
                     found
                 }
                 None => {
-                    let from_pack = pack_reader
-                        .find(packs, &id, &mut buf)
-                        .map_err(|e| self.git(format!("reading commit {id}"), e))?;
-                    let data = match from_pack {
-                        Some(kind) => Ok(Some(gix::objs::Data { kind, object_hash: id.kind(), data: &buf })),
-                        None => gix::objs::Find::try_find(&self.repo, &id, &mut buf),
-                    };
-                    let data = match data {
-                        Ok(Some(d)) => d,
-                        Ok(None) if self.is_shallow() => {
-                            return Err(GitError::Shallow { path: self.path.clone(), commit: id.to_string() });
-                        }
-                        Ok(None) => {
-                            return Err(GitError::MissingObject {
-                                path: self.path.clone(),
-                                id: id.to_string(),
-                                needed_for: "the first-parent history".into(),
-                            });
-                        }
-                        Err(e) => return Err(self.git(format!("reading commit {id}"), e)),
-                    };
-                    let corrupt = |e: &dyn std::fmt::Display| GitError::Corrupt {
-                        path: self.path.clone(),
-                        id: id.to_string(),
-                        kind: "commit",
-                        message: e.to_string(),
-                    };
-                    let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
-                    parents.clear();
-                    parents.extend(commit.parent_ids());
-                    let time = commit.committer().map_err(|e| corrupt(&e))?.seconds();
+                    let time = self.commit_links(
+                        &mut pack_reader,
+                        packs,
+                        &id,
+                        &mut buf,
+                        &mut parents,
+                        "the first-parent history",
+                    )?;
                     // The merges' walks visit the mainline too: remember it for them.
                     index.insert(id, time, &parents);
                     (time, parents.first().copied())
@@ -455,6 +432,72 @@ impl Repository {
             feed.extend(chain[fed..].iter().map(|c| c.id));
         }
         Ok((chain, used_graph, stopped))
+    }
+
+    /// The committer time of commit `id`, with its parents in `parents` (cleared first), read
+    /// from the packs, else through gix.
+    fn commit_links(
+        &self,
+        pack_reader: &mut crate::packs::PackReader,
+        packs: &Packs,
+        id: &gix::oid,
+        buf: &mut Vec<u8>,
+        parents: &mut Vec<ObjectId>,
+        needed_for: &str,
+    ) -> Result<i64, GitError> {
+        let from_pack = pack_reader.find(packs, id, buf).map_err(|e| self.git(format!("reading commit {id}"), e))?;
+        let data = match from_pack {
+            Some(kind) => Ok(Some(gix::objs::Data { kind, object_hash: id.kind(), data: buf })),
+            None => gix::objs::Find::try_find(&self.repo, id, buf),
+        };
+        let data = match data {
+            Ok(Some(d)) => d,
+            Ok(None) if self.is_shallow() => {
+                return Err(GitError::Shallow { path: self.path.clone(), commit: id.to_string() });
+            }
+            Ok(None) => {
+                return Err(GitError::MissingObject {
+                    path: self.path.clone(),
+                    id: id.to_string(),
+                    needed_for: needed_for.into(),
+                });
+            }
+            Err(e) => return Err(self.git(format!("reading commit {id}"), e)),
+        };
+        let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
+        parents.clear();
+        parents.extend(commit.parent_ids());
+        let committer = commit.committer().map_err(|e| GitError::Corrupt {
+            path: self.path.clone(),
+            id: id.to_string(),
+            kind: "commit",
+            message: e.to_string(),
+        })?;
+        Ok(committer.seconds())
+    }
+
+    /// Put every commit reachable from `tip` into `index` (reading those it lacks), so that
+    /// the graph the walk keeps is whole. For a kept graph that is missing while the facts
+    /// cache is not (a cache from before the graph existed, a deleted graph file): once, as
+    /// the first audit's one pass would have. On git/git (82,000 commits) that re-audit took
+    /// 1.0 s instead of 0.05 s, once.
+    fn fill_graph(&self, tip: ObjectId, index: &CommitIndex, packs: &Packs) -> Result<(), GitError> {
+        let mut pack_reader = crate::packs::PackReader::new(1 << 20);
+        let mut seen: gix::hashtable::HashSet<ObjectId> = Default::default();
+        let mut stack = vec![tip];
+        let (mut parents, mut buf) = (Vec::new(), Vec::new());
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            if index.get(&id, &mut parents).is_none() {
+                let time =
+                    self.commit_links(&mut pack_reader, packs, &id, &mut buf, &mut parents, "the commit graph")?;
+                index.insert(id, time, &parents);
+            }
+            stack.extend(parents.iter().filter(|p| !seen.contains(*p)));
+        }
+        Ok(())
     }
 
     /// Every first-parent commit of the branch (or range) in the date window, as a [`Change`].
@@ -595,7 +638,15 @@ impl Repository {
         drop(cache);
         let mut graph_added = 0;
         if index.keeps_graph() {
-            match index.stored().store(&graph_path, index.new_commits()) {
+            // The one pass met every commit; otherwise, with no graph kept yet, read them now.
+            let filled = match one_pass || index.stored().has_base() {
+                true => Ok(()),
+                false => self.fill_graph(tip, &index, &packs),
+            };
+            match filled
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|()| index.stored().store(&graph_path, index.new_commits()))
+            {
                 Ok(added) => graph_added = added,
                 Err(e) => {
                     let e = format!("{}: {e}", graph_path.display());
