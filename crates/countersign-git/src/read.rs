@@ -166,6 +166,26 @@ pub(crate) struct Reader<'a> {
     pack_reader: RefCell<PackReader>,
 }
 
+/// The committer time of the commit whose raw object is `data`, with its parents in
+/// `parents` (cleared first).
+pub(crate) fn commit_links(
+    path: &Path,
+    id: &gix::oid,
+    data: &[u8],
+    parents: &mut Vec<ObjectId>,
+) -> Result<i64, GitError> {
+    let commit = gix::objs::CommitRefIter::from_bytes(data, id.kind());
+    parents.clear();
+    parents.extend(commit.parent_ids());
+    let committer = commit.committer().map_err(|e| GitError::Corrupt {
+        path: path.to_owned(),
+        id: id.to_string(),
+        kind: "commit",
+        message: e.to_string(),
+    })?;
+    Ok(committer.seconds())
+}
+
 /// Is a commit's header signed? (`gpgsig` covers OpenPGP, SSH and X.509 signatures.)
 fn is_signed(commit: &CommitRef<'_>) -> bool {
     commit.extra_headers.iter().any(|(k, _)| *k == "gpgsig" || *k == "gpgsig-sha256")
@@ -502,15 +522,7 @@ impl<'a> Reader<'a> {
             if data.kind == gix::object::Kind::Commit {
                 keep = Some(data.data.as_ptr_range());
             }
-            let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
-            parents.extend(commit.parent_ids());
-            let time = commit.committer().map_err(|e| GitError::Corrupt {
-                path: this.path.to_owned(),
-                id: id.to_string(),
-                kind: "commit",
-                message: e.to_string(),
-            })?;
-            Ok(time.seconds())
+            commit_links(this.path, id, data.data, parents)
         });
         if let (Ok(_), Some(range)) = (&result, keep) {
             // The object database decodes into `buf`; keep the bytes only when they are there.

@@ -464,16 +464,7 @@ impl Repository {
             }
             Err(e) => return Err(self.git(format!("reading commit {id}"), e)),
         };
-        let commit = gix::objs::CommitRefIter::from_bytes(data.data, id.kind());
-        parents.clear();
-        parents.extend(commit.parent_ids());
-        let committer = commit.committer().map_err(|e| GitError::Corrupt {
-            path: self.path.clone(),
-            id: id.to_string(),
-            kind: "commit",
-            message: e.to_string(),
-        })?;
-        Ok(committer.seconds())
+        crate::read::commit_links(&self.path, id, data.data, parents)
     }
 
     /// Put every commit reachable from `tip` into `index` (reading those it lacks), so that
