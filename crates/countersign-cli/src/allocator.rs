@@ -23,10 +23,16 @@ const PURGE_DELAY_MS: std::ffi::c_long = 100;
 /// environment still wins. (Transparent huge pages are off at build time: the crate's
 /// `no_thp` feature.)
 pub fn tune_for_one_run() {
+    set_purge_delay(PURGE_DELAY_MS);
+}
+
+/// Set mimalloc's purge delay (ms; negative: never), unless `MIMALLOC_PURGE_DELAY` in the
+/// environment set it.
+fn set_purge_delay(ms: std::ffi::c_long) {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's documented options to a documented value; mimalloc
         // reads its options at each use and allows them to be set while it runs.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms) };
     }
 }
 
@@ -35,10 +41,7 @@ pub fn tune_for_one_run() {
 /// `madvise` at a time, which the process's exit does anyway (a tenth of a warm re-audit's
 /// main thread in `perf`; BENCHMARKS.md, "The kept commit graph").
 pub fn before_exit() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: as in `tune_for_one_run`; a negative delay is mimalloc's documented "never".
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    }
+    set_purge_delay(-1);
 }
 
 #[cfg(test)]

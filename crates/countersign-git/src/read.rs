@@ -657,8 +657,7 @@ impl<'a> Reader<'a> {
                     if reach.contains(&id) || slots.contains_key(&id) {
                         continue;
                     }
-                    let start = all_parents.len();
-                    let node = if want {
+                    let (time, raw) = if want {
                         // The whole object, for `topic_of`; parents and date read here.
                         let data = self.load(&id, &mut buf, "a merged commit")?;
                         if data.kind != gix::object::Kind::Commit {
@@ -666,19 +665,15 @@ impl<'a> Reader<'a> {
                         }
                         let at = bytes.len();
                         bytes.extend_from_slice(data.data);
-                        let commit = gix::objs::CommitRefIter::from_bytes(&bytes[at..], id.kind());
-                        all_parents.extend(commit.parent_ids());
-                        let time = match commit.committer() {
-                            Ok(c) => c.seconds(),
-                            Err(e) => return Err(self.corrupt_commit(&id, &e)),
-                        };
-                        Node { id, time, parents: start..all_parents.len(), raw: at..bytes.len() }
+                        (commit_links(self.path, &id, &bytes[at..], &mut node_parents)?, at..bytes.len())
                     } else {
                         let time = self.time_and_parents(&id, &mut node_parents)?;
                         self.forget_fresh();
-                        all_parents.extend_from_slice(&node_parents);
-                        Node { id, time, parents: start..all_parents.len(), raw: 0..0 }
+                        (time, 0..0)
                     };
+                    let start = all_parents.len();
+                    all_parents.extend_from_slice(&node_parents);
+                    let node = Node { id, time, parents: start..all_parents.len(), raw };
                     stack.extend(all_parents[node.parents.clone()].iter().rev().filter(|p| !reach.contains(*p)));
                     slots.insert(id, nodes.len());
                     nodes.push(node);
@@ -1129,9 +1124,10 @@ pub(crate) mod tests {
             merges += 1;
             let topic = topics.get(&m).unwrap_or_else(|| panic!("no topic for {m}"));
             let got: Vec<String> = topic.commits.iter().map(|c| c.id.clone()).collect();
-            let mut exact: Vec<String> = git(d, &["rev-list", &format!("^{p1}"), &m.to_string()], 0)
+            let merge = m.to_string();
+            let mut exact: Vec<String> = git(d, &["rev-list", &format!("^{p1}"), &merge], 0)
                 .lines()
-                .filter(|id| m.to_string().as_str() != *id)
+                .filter(|id| *id != merge)
                 .map(str::to_string)
                 .collect();
             let mut got_set = got.clone();

@@ -523,11 +523,7 @@ impl Repository {
         // Without git's commit-graph, the graph kept by earlier audits gives parents and
         // dates, and this walk adds what it meets (the first walk: every commit).
         let graph_path = graph::graph_path(self.repo.common_dir());
-        let keep_graph = opts.use_cache
-            && !self.is_shallow()
-            && self.repo.object_hash() == gix::hash::Kind::Sha1
-            && self.repo.commit_graph_if_enabled().ok().flatten().is_none();
-        let index = std::sync::Arc::new(match keep_graph {
+        let index = std::sync::Arc::new(match opts.use_cache && self.keeps_own_graph() {
             true => CommitIndex::keeping(StoredGraph::load(&graph_path)),
             false => CommitIndex::default(),
         });
@@ -636,7 +632,7 @@ impl Repository {
             };
             match filled
                 .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|()| index.stored().store(&graph_path, index.new_commits()))
+                .and_then(|()| index.stored().store(index.new_commits()))
             {
                 Ok(added) => graph_added = added,
                 Err(e) => {
@@ -974,6 +970,15 @@ impl Repository {
         Ok(bases.iter().any(|b| b.detach() == a))
     }
 
+    /// Whether this repository gets the commit graph kept beside the facts cache: SHA-1 (as
+    /// the facts cache), not shallow (parents would be missing), and without git's own
+    /// commit-graph (which serves instead).
+    fn keeps_own_graph(&self) -> bool {
+        !self.is_shallow()
+            && self.repo.object_hash() == gix::hash::Kind::Sha1
+            && self.repo.commit_graph_if_enabled().ok().flatten().is_none()
+    }
+
     /// [`Repository::is_ancestor`] over the graph kept by earlier audits: a walk from
     /// `descendant` that never goes below the generation of `ancestor` (a commit of that
     /// generation or lower, other than `ancestor` itself, cannot reach it). Commits newer than
@@ -982,7 +987,7 @@ impl Repository {
     /// kept or it lacks `ancestor`, or when more than [`REACH_DECODE_LIMIT`] commits are not
     /// in it.
     fn reaches_by_generation(&self, a: ObjectId, d: ObjectId) -> Result<Option<bool>, GitError> {
-        if self.is_shallow() || self.repo.commit_graph_if_enabled().ok().flatten().is_some() {
+        if !self.keeps_own_graph() {
             return Ok(None);
         }
         let graph = StoredGraph::load(&graph::graph_path(self.repo.common_dir()));

@@ -164,10 +164,7 @@ fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
     // its walk meets the mainline from the object database, not from the first-parent walk.
     let cached = walk(&r, &WalkOptions::default());
     assert_eq!(json(&cached), json(&plain));
-    r.git(&["checkout", "-q", "-b", "late", "main~20"]);
-    r.commit(&[("late.txt", "1\n")], "late");
-    r.git(&["checkout", "-q", "main"]);
-    r.merge("late", "Merge branch 'late'");
+    merge_late_topic(&r);
     let warm = walk(&r, &WalkOptions::default());
     assert_eq!(warm.stats.read, 1);
     assert!(!warm.stats.merges_in_one_pass, "one new merge is walked on its own");
