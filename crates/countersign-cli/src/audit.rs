@@ -141,7 +141,7 @@ pub fn run(args: AuditArgs, g: &crate::Global) -> anyhow::Result<u8> {
         ..Default::default()
     };
     // The store's context once: it asks git for the repository's name.
-    let ctx = (!args.no_store).then(|| crate::store::context(g));
+    let ctx = (!args.no_store).then(|| crate::store::context_of(g, Some(&repo)));
     let store = match (&ctx, args.record) {
         (None, _) => None,
         (Some(ctx), false) => Some((recorded::open_in(ctx)?, ctx.repository.clone())),

@@ -38,7 +38,7 @@ use countersign_engine::summary::Tally;
 const MAGIC_INDEX: &[u8; 8] = b"CSAUDITI";
 const MAGIC_DATA: &[u8; 8] = b"CSAUDITD";
 /// Bump whenever the layout or the meaning of a kept record changes.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 /// Where a change's JSON starts inside the report's `changes` array.
 const INDENT: &[u8] = b"    ";
 /// The data file's header: its magic, then its generation.
@@ -98,10 +98,17 @@ struct Header {
     git_changes: usize,
     /// The distinct tallies (a long history has few).
     tallies: Vec<Tally>,
-    /// Each record, in report order: its change's id, its tally's index, where its JSON
-    /// starts in the data file and its length.
-    records: Vec<(String, u32, u64, u32)>,
+    /// How many records follow the header.
+    records: usize,
 }
+
+/// The index file: [`MAGIC_INDEX`], the [`Header`]'s JSON and its length (u32, little
+/// endian) before it, then each record in report order, binary, and [`INDEX_END`]. A record
+/// is its tally's index (u32), where its JSON starts in the data file (u64) and its length
+/// (u32), then its change id's length (u16) and the id. Binary because a long history has
+/// tens of thousands of records, and this file is read and written on every re-audit.
+const INDEX_END: &[u8; 8] = b"CSAUDEND";
+const RECORD_FIXED: usize = 4 + 8 + 4 + 2;
 
 /// One judged change, as the report prints it.
 pub struct Record<'a> {
@@ -149,9 +156,11 @@ pub struct Snapshot {
     generation: String,
     tallies: Vec<Tally>,
     data: memmap2::Mmap,
-    /// Each record's change id, tally (an index into `tallies`) and where its JSON is in
-    /// `data`.
-    records: Vec<(String, usize, std::ops::Range<usize>)>,
+    /// The index file, which holds the records' change ids.
+    index: Vec<u8>,
+    /// Each record's change id (where it is in `index`, checked to be UTF-8), tally (an
+    /// index into `tallies`) and where its JSON is in `data`.
+    records: Vec<(std::ops::Range<usize>, usize, std::ops::Range<usize>)>,
     /// The record ids that evidence logged since names: the caller judges their changes
     /// again.
     pub named_since: std::collections::BTreeSet<String>,
@@ -164,12 +173,17 @@ impl Snapshot {
 
     /// The kept changes' ids, in report order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.records.iter().map(|(id, _, _)| id.as_str())
+        self.records.iter().map(|(id, _, _)| self.id(id))
+    }
+
+    /// A record's change id (checked to be UTF-8 when the index was loaded).
+    fn id(&self, at: &std::ops::Range<usize>) -> &str {
+        std::str::from_utf8(&self.index[at.clone()]).unwrap_or_default()
     }
 
     pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
         self.records.iter().map(|(id, tally, json)| Record {
-            id: Cow::Borrowed(id),
+            id: Cow::Borrowed(self.id(id)),
             tally: Cow::Borrowed(&self.tallies[*tally]),
             json: Cow::Borrowed(&self.data[json.clone()]),
             at: Some(json.start as u64),
@@ -200,11 +214,13 @@ pub fn load(
     grown: impl Fn(&LogHead) -> Option<std::collections::BTreeSet<String>>,
 ) -> Option<Snapshot> {
     let index = std::fs::read(path).ok()?;
-    let header: Header = serde_json::from_slice(index.strip_prefix(MAGIC_INDEX.as_slice())?).ok()?;
+    let rest = index.strip_prefix(MAGIC_INDEX.as_slice())?;
+    let header_len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let header: Header = serde_json::from_slice(rest.get(4..4 + header_len)?).ok()?;
     if header.key != cx.key || header.as_of > cx.as_of {
         return None;
     }
-    if header.git_changes > header.records.len() || header.generation.len() != GENERATION_LEN {
+    if header.git_changes > header.records || header.generation.len() != GENERATION_LEN {
         return None;
     }
     let data = map(&data_path(path))?;
@@ -213,19 +229,38 @@ pub fn load(
     {
         return None;
     }
-    let mut records = Vec::with_capacity(header.records.len());
-    for (id, tally, at, len) in header.records {
-        let start = usize::try_from(at).ok().filter(|&at| at >= DATA_HEADER)?;
-        let json = start..start.checked_add(len as usize)?;
-        let bytes = data.get(json.clone())?;
-        if (tally as usize) >= header.tallies.len()
-            || !bytes.starts_with(INDENT)
-            || bytes.get(INDENT.len()) != Some(&b'{')
-            || bytes.last() != Some(&b'}')
-        {
+    let mut at = MAGIC_INDEX.len() + 4 + header_len;
+    let mut records = Vec::with_capacity(header.records.min(index.len() / RECORD_FIXED));
+    for _ in 0..header.records {
+        let fixed = index.get(at..at + RECORD_FIXED)?;
+        let tally = u32::from_le_bytes(fixed[..4].try_into().ok()?) as usize;
+        let start = u64::from_le_bytes(fixed[4..12].try_into().ok()?);
+        let len = u32::from_le_bytes(fixed[12..16].try_into().ok()?) as usize;
+        let id_len = u16::from_le_bytes(fixed[16..18].try_into().ok()?) as usize;
+        let id = at + RECORD_FIXED..at + RECORD_FIXED + id_len;
+        std::str::from_utf8(index.get(id.clone())?).ok()?;
+        at = id.end;
+        let start = usize::try_from(start).ok().filter(|&start| start >= DATA_HEADER)?;
+        let json = start..start.checked_add(len)?;
+        if tally >= header.tallies.len() || len <= INDENT.len() || json.end > data.len() {
             return None;
         }
-        records.push((id, tally as usize, json));
+        records.push((id, tally, json));
+    }
+    if index.get(at..)? != INDEX_END {
+        return None;
+    }
+    // The JSON itself is not read here (the report is written from the mapping, so that
+    // its pages need not be touched): the framing of the first and the last record in the
+    // file stands for the rest, which only this module writes, in between.
+    let framed = |json: &std::ops::Range<usize>| {
+        let bytes = &data[json.clone()];
+        bytes.starts_with(INDENT) && bytes.get(INDENT.len()) == Some(&b'{') && bytes.last() == Some(&b'}')
+    };
+    let first = records.iter().min_by_key(|(_, _, json)| json.start);
+    let last = records.iter().max_by_key(|(_, _, json)| json.end);
+    if !first.into_iter().chain(last).all(|(_, _, json)| framed(json)) {
+        return None;
     }
     // Last: reading a grown log proves it.
     let named_since = if header.log == cx.log { Default::default() } else { grown(&header.log)? };
@@ -235,6 +270,7 @@ pub fn load(
         generation: header.generation,
         tallies: header.tallies,
         data,
+        index,
         records,
         named_since,
     })
@@ -325,16 +361,22 @@ pub fn store(
     };
     let mut tallies: Vec<Tally> = Vec::new();
     let mut seen: HashMap<&Tally, u32> = HashMap::new();
-    let mut entries = Vec::with_capacity(records.len());
+    let mut body = Vec::with_capacity(records.len() * (RECORD_FIXED + 48) + INDEX_END.len());
     for (r, at) in records.iter().zip(offsets) {
         let tally = *seen.entry(&r.tally).or_insert_with(|| {
             tallies.push(r.tally.as_ref().clone());
             (tallies.len() - 1) as u32
         });
         let len = u32::try_from(r.json.len()).map_err(std::io::Error::other)?;
-        entries.push((r.id.to_string(), tally, at, len));
+        let id_len = u16::try_from(r.id.len()).map_err(std::io::Error::other)?;
+        body.extend_from_slice(&tally.to_le_bytes());
+        body.extend_from_slice(&at.to_le_bytes());
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(&id_len.to_le_bytes());
+        body.extend_from_slice(r.id.as_bytes());
     }
-    let header = Header {
+    body.extend_from_slice(INDEX_END);
+    let header = serde_json::to_vec(&Header {
         generation,
         key: cx.key.clone(),
         tip: tip.to_owned(),
@@ -342,12 +384,19 @@ pub fn store(
         log: cx.log.clone(),
         git_changes,
         tallies,
-        records: entries,
-    };
-    let mut index = MAGIC_INDEX.to_vec();
-    serde_json::to_writer(&mut index, &header)?;
+        records: records.len(),
+    })?;
+    let header_len = u32::try_from(header.len()).map_err(std::io::Error::other)?;
     let tmp = path.with_extension(format!("idx.tmp{}", std::process::id()));
-    let written = std::fs::write(&tmp, &index).and_then(|()| std::fs::rename(&tmp, path));
+    let written = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        out.write_all(MAGIC_INDEX)?;
+        out.write_all(&header_len.to_le_bytes())?;
+        out.write_all(&header)?;
+        out.write_all(&body)?;
+        out.into_inner().map_err(|e| e.into_error())?;
+        std::fs::rename(&tmp, path)
+    })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -373,28 +422,84 @@ pub fn remove(path: &Path) {
 /// Write `report` (serialized with an empty `changes` array, its last field) to standard
 /// output with `shown` as that array: the bytes `serde_json::to_writer_pretty` gives for the
 /// same report with those evaluations, and a newline. The report of a long history runs to
-/// tens of megabytes and is never held whole.
+/// tens of megabytes and is never held whole: each change's JSON goes out from where it is
+/// (the snapshot's mapping, for a kept one) in vectored writes, so it is not copied here.
 pub fn write_report<T: Serialize>(report: &T, shown: &[&Record<'_>]) -> anyhow::Result<()> {
-    use std::io::Write as _;
+    use std::io::{IoSlice, Write as _};
     let head = serde_json::to_vec_pretty(report)?;
     let head = head
         .strip_suffix(b"[]\n}")
         .ok_or_else(|| anyhow::anyhow!("internal error: the report does not end with its changes"))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    out.write_all(head)?;
+    let mut slices = Vec::with_capacity(2 * shown.len() + 3);
+    slices.push(IoSlice::new(head));
     if shown.is_empty() {
-        out.write_all(b"[]")?;
+        slices.push(IoSlice::new(b"[]"));
     } else {
-        out.write_all(b"[\n")?;
+        slices.push(IoSlice::new(b"[\n"));
         for (i, r) in shown.iter().enumerate() {
             if i > 0 {
-                out.write_all(b",\n")?;
+                slices.push(IoSlice::new(b",\n"));
             }
-            out.write_all(&r.json)?;
+            slices.push(IoSlice::new(&r.json));
         }
-        out.write_all(b"\n  ]")?;
+        slices.push(IoSlice::new(b"\n  ]"));
     }
-    out.write_all(b"\n}\n")?;
-    out.flush()?;
+    slices.push(IoSlice::new(b"\n}\n"));
+    // Straight to the descriptor: stdout's own buffer would copy every byte.
+    let mut stdout = std::io::stdout().lock();
+    stdout.flush()?;
+    let mut out = std::fs::File::from(std::os::fd::AsFd::as_fd(&stdout).try_clone_to_owned()?);
+    write_all_vectored(&mut out, &mut slices)?;
     Ok(())
+}
+
+/// Write every byte of `slices`, as many at a time as the platform takes in one call.
+fn write_all_vectored(out: &mut impl std::io::Write, mut slices: &mut [std::io::IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match out.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::IoSlice;
+
+    /// A writer that takes at most `max` bytes of its first non-empty slice per call, as
+    /// a pipe under pressure does.
+    struct Trickle {
+        got: Vec<u8>,
+        max: usize,
+    }
+
+    impl std::io::Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.max);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn x03_vectored_writes_resume_where_a_short_write_stopped() {
+        let parts: [&[u8]; 5] = [b"{\n", b"", b"    {\"a\": 1}", b",\n", b"    {\"b\": 2}\n}\n"];
+        for max in [1, 3, 7, 64] {
+            let mut out = Trickle { got: Vec::new(), max };
+            let mut slices: Vec<IoSlice> = parts.iter().map(|p| IoSlice::new(p)).collect();
+            super::write_all_vectored(&mut out, &mut slices).expect("written");
+            assert_eq!(out.got, parts.concat(), "in pieces of {max}");
+        }
+        let mut full = Trickle { got: Vec::new(), max: 0 };
+        let mut slices = [IoSlice::new(b"x")];
+        let err = super::write_all_vectored(&mut full, &mut slices).expect_err("a writer that takes nothing");
+        assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
+    }
 }

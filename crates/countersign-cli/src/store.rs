@@ -10,7 +10,12 @@ use crate::Global;
 use crate::output::Format;
 
 pub fn context(g: &Global) -> CliContext {
-    let repo = countersign_git::Repository::open(g.repo()).ok();
+    context_of(g, countersign_git::Repository::open(g.repo()).ok().as_ref())
+}
+
+/// [`context`] for a command that has opened `g.repo()` already (`None`: it is not a
+/// repository).
+pub fn context_of(g: &Global, repo: Option<&countersign_git::Repository>) -> CliContext {
     CliContext {
         format: match g.format {
             Format::Json => StoreFormat::Json,
@@ -20,8 +25,8 @@ pub fn context(g: &Global) -> CliContext {
         database_url: g.database.clone(),
         key_file: g.key_file.clone(),
         repo: g.repo.clone(),
-        repository: repo.as_ref().map(crate::recorded::repository_key),
-        state_dir: repo.as_ref().map(|r| r.git_dir().join("countersign")),
+        repository: repo.map(crate::recorded::repository_key),
+        state_dir: repo.map(|r| r.git_dir().join("countersign")),
         clock: crate::wall_clock,
         check_record: Some(crate::recorded::record_check(g)),
         log_vkey: g.log_vkey.clone(),
