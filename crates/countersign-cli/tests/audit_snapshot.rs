@@ -289,3 +289,22 @@ fn x03_a_cache_that_cannot_be_written_is_a_warning_not_a_failure() {
     let (_, fresh) = audit(&repo, &["--no-store", "--no-cache"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&fresh));
 }
+
+/// Every audit closes its store: SQLite's write-ahead log is folded into the database and
+/// removed by the process that wrote it, not left for the next one to recover (a store only
+/// dropped at exit left it behind whenever the process ended before its connections).
+#[test]
+fn x03_an_audit_leaves_no_write_ahead_log_behind() {
+    let repo = history();
+    countersign(repo.path()).args(["init", "--origin", "example.test/log"]).assert().success();
+    let db = repo.path().join(".git/countersign/countersign.db");
+    let wal = db.with_extension("db-wal");
+    for round in 0..5 {
+        repo.commit("Ada <ada@example.com>", &[("src/w.rs", &format!("{round}\n"))], &format!("Round {round}"));
+        for extra in [&[][..], &["--no-cache"][..]] {
+            audit(&repo, extra);
+            assert!(db.exists(), "the audit registered its changes in {}", db.display());
+            assert!(!wal.exists(), "round {round} {extra:?}: {} was left behind", wal.display());
+        }
+    }
+}

@@ -1347,6 +1347,14 @@ impl AsyncStore {
         on_pool!(pool, db::ready())
     }
 
+    /// Whether [`AsyncStore::close`] has closed the pool.
+    pub fn is_closed(&self) -> bool {
+        match &self.pool {
+            Pool::Sqlite(p) => p.is_closed(),
+            Pool::Postgres(p) => p.is_closed(),
+        }
+    }
+
     /// Stop the committer and close the pool (flushes SQLite's WAL state cleanly). Appends
     /// still queued are finished first.
     pub async fn close(&self) {
@@ -1441,7 +1449,23 @@ impl Store {
     /// Close the store: finish queued appends, close the pool, stop the runtime.
     pub fn close(self) {
         self.block_on(self.core.close());
-        drop(self.runtime);
+        // Dropped here: the runtime stops.
+    }
+}
+
+impl Drop for Store {
+    /// A store on its own runtime is closed when dropped, as by [`Store::close`]: queued
+    /// appends are finished, and SQLite's last connection folds the write-ahead log into the
+    /// database and removes it. Only dropped, its connections would end with the process,
+    /// leaving the log for the next process to recover and fold (measured: a re-audit of
+    /// git/git 32 ms with the log left behind, 23 ms without; once after a first audit, 91
+    /// ms). A face on a shared core ([`Store::on_runtime`]) leaves the core to its owner,
+    /// and inside async code nothing can block, so nothing is done there.
+    fn drop(&mut self) {
+        let owned = self.runtime.is_some() && Arc::strong_count(&self.core) == 1;
+        if owned && !self.core.is_closed() && tokio::runtime::Handle::try_current().is_err() {
+            self.handle.block_on(self.core.close());
+        }
     }
 }
 
