@@ -616,8 +616,13 @@ fn merge_into(
     changes: &mut [Change],
     evidence: Vec<RecordedEvidence>,
 ) -> Result<usize, StoreError> {
-    let refs: Vec<ChangeRef> = changes.iter().map(|c| change_ref(c, repository)).collect();
-    store.register_new_changes(&refs)?;
+    let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+    let known = store.change_records_of(&ids)?;
+    // Only the changes not registered yet are made into references (a re-audit of a long
+    // history makes none).
+    let new: Vec<ChangeRef> =
+        changes.iter().filter(|c| !known.contains_key(&c.id)).map(|c| change_ref(c, repository)).collect();
+    store.register_new_changes(&new)?;
     let mut by_change: HashMap<String, Vec<RecordedEvidence>> = HashMap::new();
     for e in evidence {
         if let Some(id) = e.change_id.clone() {
@@ -628,8 +633,10 @@ fn merge_into(
         return Ok(0);
     }
     // One change, one record: evidence recorded while the PR was open (`pr#13`) counts for
-    // the squash or merge commit that `audit` sees later, and the other way round.
-    let records = store.change_records_of(&changes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>())?;
+    // the squash or merge commit that `audit` sees later, and the other way round. (A change
+    // registered just now may have been linked to such a record: then the links are read
+    // again.)
+    let records = if new.is_empty() { known } else { store.change_records_of(&ids)? };
     let mut merged = 0;
     for change in changes.iter_mut() {
         let record = records.get(&change.id).unwrap_or(&change.id);
