@@ -11,6 +11,10 @@ use sqlx::Row as _;
 
 use crate::StoreError;
 
+/// Every id a registered change is known by (its own, and its aliases), with its record's
+/// id; read whole by `change_ids`, and on SQLite by `sqlite_scan::change_ids`.
+pub(crate) const CHANGE_IDS: &str = "SELECT id, id FROM changes UNION ALL SELECT alias, change_id FROM change_aliases";
+
 /// The schema's migrations, embedded: (version, description, SQL). Versions and
 /// descriptions follow the files' names (`0003_server.sql` is version 3, "server"), as
 /// sqlx's own directory reader names them, and each checksum is sqlx's (SHA-384 of the
@@ -548,7 +552,7 @@ macro_rules! backend {
             /// Every id a change is known by (its own and its aliases), mapped to the id of
             /// its one record.
             pub async fn change_ids(pool: &Pool) -> Result<std::collections::HashMap<String, String>, StoreError> {
-                let rows = sqlx::query("SELECT id, id FROM changes UNION ALL SELECT alias, change_id FROM change_aliases")
+                let rows = sqlx::query(crate::db::CHANGE_IDS)
                     .fetch_all(pool)
                     .await
                     .map_err(db("reading changes"))?;

@@ -197,6 +197,9 @@ mod index_fields;
 mod proven;
 mod sqlite_scan;
 
+/// More ids than this are looked up by reading every change's links at once.
+const MANY_IDS: usize = 1_000;
+
 /// Rows a streamed read of entries or tree nodes hands over at a time.
 const STREAM_CHUNK: usize = 8_192;
 
@@ -578,7 +581,7 @@ impl AsyncStore {
         ids: &[&str],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let pool = &self.pool;
-        if ids.len() > 1_000 {
+        if ids.len() > MANY_IDS {
             return on_pool!(pool, db::change_ids());
         }
         on_pool!(pool, db::change_records_of(ids))
@@ -1453,6 +1456,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// See [`AsyncStore::change_records`]; on SQLite read on the connection's own handle
+    /// (`sqlite_scan`), not row by row through sqlx's worker.
+    pub fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        match &self.core.pool {
+            Pool::Sqlite(pool) => {
+                // In the runtime's context: the connection goes back to the pool on it.
+                let _context = self.handle.enter();
+                sqlite_scan::change_ids(&self.handle, pool)
+            }
+            Pool::Postgres(_) => self.block_on(self.core.change_records()),
+        }
+    }
+
+    /// See [`AsyncStore::change_records_of`] (many ids: [`Store::change_records`]).
+    pub fn change_records_of(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        if ids.len() > MANY_IDS {
+            return self.change_records();
+        }
+        self.block_on(self.core.change_records_of(ids))
+    }
+}
+
 impl Drop for Store {
     /// A store on its own runtime is closed when dropped, as by [`Store::close`]: queued
     /// appends are finished, and SQLite's last connection folds the write-ahead log into the
@@ -1524,10 +1550,6 @@ blocking! {
     fn upsert_changes(&self, changes: &[ChangeRef]) -> Result<(), StoreError>;
     /// See [`AsyncStore::register_new_changes`].
     fn register_new_changes(&self, changes: &[ChangeRef]) -> Result<usize, StoreError>;
-    /// See [`AsyncStore::change_records`].
-    fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError>;
-    /// See [`AsyncStore::change_records_of`].
-    fn change_records_of(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, StoreError>;
     /// See [`AsyncStore::change_links_digest`].
     fn change_links_digest(&self) -> Result<String, StoreError>;
     /// See [`AsyncStore::resolve_change`].

@@ -1,5 +1,5 @@
-//! Whole-table scans of SQLite for `log verify` and the proofs of the log, read without
-//! sqlx's row delivery.
+//! Whole-table scans of SQLite for `log verify`, the proofs of the log and the links of every
+//! registered change, read without sqlx's row delivery.
 //!
 //! sqlx runs each SQLite connection on a worker thread that copies every value of every
 //! row and hands each row over a channel: on a 1,000,000-entry log that cost about as much
@@ -282,4 +282,24 @@ pub(crate) fn stream_nodes(
     if let Err(e) = result {
         let _ = out.blocking_send(Err(e));
     }
+}
+
+/// Every id a registered change is known by, mapped to its record's id: `db::CHANGE_IDS`
+/// (as `db::sqlite::change_ids`), on this thread. An audit of a long history reads them
+/// all: git/git's 24,000 rows took 20 ms through sqlx's worker.
+pub(crate) fn change_ids(
+    runtime: &tokio::runtime::Handle,
+    pool: &SqlitePool,
+) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    const CONTEXT: &str = "reading changes";
+    with_handle(runtime, pool, CONTEXT, |locked| {
+        let mut stmt = ffi::Statement::prepare(locked, crate::db::CHANGE_IDS).map_err(|e| failed(CONTEXT, e))?;
+        let mut out = std::collections::HashMap::new();
+        while let Some(row) = stmt.step().map_err(|e| failed(CONTEXT, e))? {
+            let id = required(&row, 0, "id").map_err(|e| failed(CONTEXT, e))?;
+            let record = required(&row, 1, "record").map_err(|e| failed(CONTEXT, e))?;
+            out.insert(id.to_owned(), record.to_owned());
+        }
+        Ok(out)
+    })
 }
