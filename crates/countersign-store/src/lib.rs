@@ -1454,9 +1454,7 @@ impl Store {
         self.block_on(self.core.close());
         // Dropped here: the runtime stops.
     }
-}
 
-impl Store {
     /// See [`AsyncStore::change_records`]; on SQLite read on the connection's own handle
     /// (`sqlite_scan`), not row by row through sqlx's worker.
     pub fn change_records(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
