@@ -179,10 +179,15 @@ fn s000_03_merge_walk_is_the_same_with_a_commit_graph_threads_and_the_cache() {
 
 /// Add a merge of a topic forked twenty first-parent commits back.
 fn merge_late_topic(r: &TestRepo) {
-    r.git(&["checkout", "-q", "-b", "late", "main~20"]);
-    r.commit(&[("late.txt", "1\n")], "late");
+    merge_topic(r, "late", 20);
+}
+
+/// Add a merge of a one-commit topic `name`, forked `back` first-parent commits back.
+fn merge_topic(r: &TestRepo, name: &str, back: usize) {
+    r.git(&["checkout", "-q", "-b", name, &format!("main~{back}")]);
+    r.commit(&[(&format!("{name}.txt"), "1\n")], name);
     r.git(&["checkout", "-q", "main"]);
-    r.merge("late", "Merge branch 'late'");
+    r.merge(name, &format!("Merge branch '{name}'"));
 }
 
 /// Without a commit-graph, the first audit keeps the commit graph beside the facts cache
@@ -220,10 +225,7 @@ fn s000_03_a_new_merge_after_the_first_audit_reads_parents_from_the_kept_graph()
     // Without a kept graph (a facts cache from before the graph, or a deleted graph file),
     // the walk reads the whole graph once and keeps it; the next merge is cheap again.
     assert_eq!(without.stats.graph_added, lost.rev_list(&["--all"]).len(), "the graph is rebuilt whole");
-    lost.git(&["checkout", "-q", "-b", "later", "main~25"]);
-    lost.commit(&[("later.txt", "1\n")], "later");
-    lost.git(&["checkout", "-q", "main"]);
-    lost.merge("later", "Merge branch 'later'");
+    merge_topic(&lost, "later", 25);
     let rebuilt = walk(&lost, &WalkOptions::default());
     check(&lost, &rebuilt, "graph rebuilt");
     assert_eq!(rebuilt.stats.decoded_for_parents, 1, "with the rebuilt graph, only the new topic commit");
