@@ -590,8 +590,6 @@ impl Repository {
         }
 
         // Cached facts first; whatever is missing (or does not decode) is read afresh.
-        // (Decoding and building below stay on one thread: they are allocation-bound, and
-        // measured slower on two threads, where each thread's fresh malloc arena page-faults.)
         let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
         let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
         // Reading (nearly) the whole history from the root: what the merges bring in comes
@@ -644,6 +642,11 @@ impl Repository {
                 }
             }
         }
+        // Nothing more is read from git: unmap the packs (the mapped pages count in the
+        // process's memory, a few hundred MB for a large history) before building changes.
+        let decoded_for_parents = index.decoded();
+        drop(index);
+        drop(packs);
         let mut computed = computed.into_iter();
         for slot in facts.iter_mut().filter(|f| f.is_none()) {
             *slot = computed.next().map(|(_, f)| f);
@@ -652,9 +655,13 @@ impl Repository {
         if let Some(missing) = selected.iter().zip(&facts).find(|(_, f)| f.is_none()) {
             return Err(self.git("collecting facts", format!("no facts for {}", missing.0.id)));
         }
-        let people = People::new(self.repo.open_mailmap());
-        let changes: Vec<Change> =
-            facts.into_iter().flatten().map(|f| change_from_facts(&people, &rules, f, branch.as_deref())).collect();
+        let changes = build_changes(
+            self.repo.open_mailmap(),
+            &rules,
+            facts.into_iter().flatten().collect(),
+            branch.as_deref(),
+            threads,
+        );
 
         let empty_reason = changes.is_empty().then(|| {
             if let Some(spec) = &range_text {
@@ -683,7 +690,7 @@ impl Repository {
                 cache_write_error,
                 used_commit_graph,
                 merges_in_one_pass: one_pass,
-                decoded_for_parents: index.decoded(),
+                decoded_for_parents,
                 graph_added,
             },
             reached_after,
@@ -1174,4 +1181,45 @@ impl Repository {
             .collect();
         Ok(change)
     }
+}
+
+/// Each first-parent commit's facts as a [`Change`], in order. A long history is built on
+/// `threads` threads, each over a contiguous part with its own table of mapped identities.
+fn build_changes(
+    mailmap: gix::mailmap::Snapshot,
+    rules: &TrailerRules,
+    facts: Vec<ChangeFacts>,
+    branch: Option<&str>,
+    threads: usize,
+) -> Vec<Change> {
+    /// Below this many changes one thread is quicker than starting another.
+    const MIN_PART: usize = 2048;
+    let parts = threads.min(facts.len() / MIN_PART).max(1);
+    if parts == 1 {
+        let people = People::new(mailmap);
+        return facts.into_iter().map(|f| change_from_facts(&people, rules, f, branch)).collect();
+    }
+    let per_part = facts.len().div_ceil(parts);
+    let mut chunks = Vec::with_capacity(parts);
+    let mut facts = facts.into_iter();
+    for _ in 0..parts {
+        chunks.push(facts.by_ref().take(per_part).collect::<Vec<_>>());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                let mailmap = mailmap.clone();
+                scope.spawn(move || {
+                    let people = People::new(mailmap);
+                    chunk.into_iter().map(|f| change_from_facts(&people, rules, f, branch)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in handles {
+            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        out
+    })
 }
