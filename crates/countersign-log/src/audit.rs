@@ -127,13 +127,18 @@ impl<'k> LogAudit<'k> {
     /// they cover are pushed.
     pub fn add_checkpoints(&mut self, signed_checkpoints: &[String]) -> Result<(), VerifyFailure> {
         let verifier = self.verifier;
+        // In batches (one batch verification each), the batches on rayon's threads.
+        const BATCH: usize = 256;
         let opened: Vec<Result<Checkpoint, VerifyFailure>> = signed_checkpoints
-            .par_iter()
-            .map(|note| {
-                Checkpoint::open(note, verifier).map_err(|e| VerifyFailure {
-                    entry: None,
-                    checkpoint: Checkpoint::parse_text(note).ok().map(|c| c.size),
-                    problem: e.to_string(),
+            .par_chunks(BATCH)
+            .flat_map_iter(|notes| {
+                let texts: Vec<&str> = notes.iter().map(String::as_str).collect();
+                Checkpoint::open_many(&texts, verifier).into_iter().zip(notes).map(|(opened, note)| {
+                    opened.map_err(|e| VerifyFailure {
+                        entry: None,
+                        checkpoint: Checkpoint::parse_text(note).ok().map(|c| c.size),
+                        problem: e.to_string(),
+                    })
                 })
             })
             .collect();
