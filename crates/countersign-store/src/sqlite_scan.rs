@@ -315,7 +315,7 @@ fn sqlite_shl(a: i64, b: i64) -> i64 {
 /// A node's place in completion order, as SQLite computes `((idx + 1) << level), level`
 /// (an `idx + 1` that overflows becomes a real, which shifts as the largest integer).
 fn completion_key(level: i64, idx: i64) -> (i64, i64) {
-    (sqlite_shl(idx.checked_add(1).unwrap_or(i64::MAX), level), level)
+    (sqlite_shl(idx.saturating_add(1), level), level)
 }
 
 /// The levels whose nodes are merged as streams; rows at other levels (none in a log this
