@@ -1192,7 +1192,7 @@ fn build_changes(
     branch: Option<&str>,
     threads: usize,
 ) -> Vec<Change> {
-    /// Below this many changes one thread is quicker than starting another.
+    /// A part has at least this many changes: a short history is built on one thread.
     const MIN_PART: usize = 2048;
     let parts = threads.min(facts.len() / MIN_PART).max(1);
     if parts == 1 {
@@ -1216,7 +1216,7 @@ fn build_changes(
                 })
             })
             .collect();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(per_part * parts);
         for h in handles {
             out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         }
