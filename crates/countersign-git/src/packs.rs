@@ -172,22 +172,17 @@ fn inflate_entry(
     let size = usize::try_from(entry.decompressed_size).map_err(|_| "an entry too large for memory".to_string())?;
     out.clear();
     out.resize(size, 0);
+    let entry_at = || format!("the entry at offset {} of {}", entry.data_offset, bundle.pack.path().display());
     // The stream ends where its last block says so; what follows it in the pack is ignored.
     let input = bundle
         .pack
         .entry_slice(entry.data_offset..bundle.pack.data_len() as u64)
         .filter(|input| !input.is_empty())
-        .ok_or_else(|| {
-            format!("an entry at offset {} beyond the end of {}", entry.data_offset, bundle.pack.path().display())
-        })?;
+        .ok_or_else(|| format!("{} lies beyond the pack's end", entry_at()))?;
     match inflate.zlib_decompress(input, out) {
         Ok(n) if n == size => Ok(()),
-        Ok(n) => Err(format!(
-            "the entry at offset {} of {} inflates to {n} bytes, its header says {size}",
-            entry.data_offset,
-            bundle.pack.path().display()
-        )),
-        Err(e) => Err(format!("the entry at offset {} of {}: {e}", entry.data_offset, bundle.pack.path().display())),
+        Ok(n) => Err(format!("{} inflates to {n} bytes, its header says {size}", entry_at())),
+        Err(e) => Err(format!("{}: {e}", entry_at())),
     }
 }
 

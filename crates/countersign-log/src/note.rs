@@ -248,8 +248,8 @@ impl LogVerifier {
     /// well formed, or in a batch that fails) is opened on its own, so every error is the
     /// one `open_note` reports.
     pub fn open_notes<'a>(&self, notes: &[&'a str]) -> Vec<Result<&'a str, NoteError>> {
-        // Per note: its text and our signature, when it is plainly well formed and not
-        // remembered already; else `None`, to be opened on its own.
+        // Per note: its text and our signature, when it is plainly well formed; else
+        // `None`, to be opened on its own. Signatures remembered as good skip the batch.
         let plain: Vec<Option<(&str, [u8; 64])>> = notes.iter().map(|note| self.plain_signature(note)).collect();
         let mut messages = Vec::with_capacity(notes.len());
         let mut signatures = Vec::with_capacity(notes.len());
@@ -283,9 +283,7 @@ impl LogVerifier {
         let my_id = self.key_id();
         let mut mine = None;
         for line in sigs.lines() {
-            let (name, b64) = line.strip_prefix("\u{2014} ")?.rsplit_once(' ')?;
-            let blob = B64.decode(b64).ok()?;
-            let id = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?);
+            let (name, id, blob) = signature_line(line).ok()?;
             if name == self.name && id == my_id {
                 if mine.is_some() {
                     return None;
@@ -304,16 +302,7 @@ impl LogVerifier {
         let mut found = Vec::new();
         let mut verified = false;
         for line in sigs.lines() {
-            let rest = line
-                .strip_prefix("\u{2014} ")
-                .ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
-            let (name, b64) =
-                rest.rsplit_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
-            let blob = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
-            if blob.len() < 4 {
-                return Err(NoteError::Malformed("signature too short"));
-            }
-            let id = u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]);
+            let (name, id, blob) = signature_line(line)?;
             found.push(format!("{name}+{id:08x}"));
             if name == self.name && id == my_id {
                 if !self.verify_raw(text.as_bytes(), &blob[4..]) {
@@ -328,6 +317,21 @@ impl LogVerifier {
             Err(NoteError::NoSignatureByKey { name: self.name.clone(), key_id: my_id, found: found.join(", ") })
         }
     }
+}
+
+/// One signature line of a note, `— <name> <base64(key id ‖ signature)>`: the name, the
+/// key id and the decoded blob (key id first).
+fn signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
+    let rest =
+        line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
+    let (name, b64) =
+        rest.rsplit_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
+    let blob = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
+    if blob.len() < 4 {
+        return Err(NoteError::Malformed("signature too short"));
+    }
+    let id = u32::from_be_bytes([blob[0], blob[1], blob[2], blob[3]]);
+    Ok((name, id, blob))
 }
 
 /// What the memo of good signatures keeps for a message and its signature.

@@ -365,6 +365,7 @@ fn merge_levels(
     outside.bind_i64(2, *STREAMED_LEVELS.end())?;
     while let Some(row) = outside.step()? {
         let level = integer(&row, 0, "level")?;
+        i32::try_from(level).map_err(|_| "column level out of range".to_owned())?;
         let (idx, hash) = node(&row, 1)?;
         odd.push((completion_key(level, idx), idx, hash));
     }
