@@ -88,7 +88,7 @@ pub(crate) struct ChangeCheck {
 
 /// One row, `-1`, when a [`ChangeCheck`] fails; its reference, id and head are bound as
 /// `$first`, `$first+1`, `$first+2`. The same id-or-alias match as `find_changes`.
-fn stale_change_sql(first: usize) -> String {
+pub(crate) fn stale_change_sql(first: usize) -> String {
     let (reference, id, head) = (first, first + 1, first + 2);
     format!(
         "SELECT -1 FROM (SELECT count(*) AS n, max(id) AS id, max(COALESCE(merge_commit, head_commit)) AS head FROM changes \
@@ -401,7 +401,7 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// envelope, kind, change_id, recorded_at, recorded_by, idempotency_key)`, on either backend.
 /// Most entries in one SQLite fast-path transaction (bounds the statement's parameters
 /// and the number of distinct statements each connection prepares).
-const FAST_GROUP: usize = 64;
+pub(crate) const FAST_GROUP: usize = 64;
 
 /// WAL pages after which the SQLite appender's own COMMIT checkpoints the WAL (SQLite's
 /// default, as for any other connection): the checkpoint runs inside the writer's turn, so
@@ -410,20 +410,40 @@ const FAST_GROUP: usize = 64;
 /// frame, so the WAL is never restarted: it grew by every append (tens of MB in the bench)
 /// and each commit's fsync had to extend the file, which made a lone writer ~15% slower
 /// (docs/evidence-log.md, "SQLite appends").
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// The head of the INSERT that stores a webhook delivery; its rows bind with
 /// [`bind_delivery!`].
-const DELIVERY_INSERT: &str =
+pub(crate) const DELIVERY_INSERT: &str =
     "INSERT INTO deliveries (forge, delivery_id, event, sha256, body, headers, received_at, entry_idx) VALUES";
 
 /// The head of the INSERT that enqueues a job (each row: key, kind, payload, run_after,
 /// now, generation 0, attempts 0), and its upsert: enqueuing a key again replaces the
 /// payload, bumps the generation and keeps the earlier due time of an unclaimed job.
-const JOB_INSERT: &str =
+pub(crate) const JOB_INSERT: &str =
     "INSERT INTO jobs (job_key, kind, payload, run_after, created_at, generation, attempts) VALUES";
-const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
+pub(crate) const JOB_UPSERT: &str = " ON CONFLICT (job_key) DO UPDATE SET payload = excluded.payload, generation = jobs.generation + 1, \
      run_after = CASE WHEN jobs.claimed_by IS NULL AND jobs.run_after < excluded.run_after THEN jobs.run_after ELSE excluded.run_after END";
+
+/// How long a SQLite connection waits for another writer's lock before it gives up.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The entry an idempotency key became.
+pub(crate) const IDEMPOTENT_LOOKUP: &str = "SELECT idx FROM log_entries WHERE idempotency_key = $1";
+
+/// The append's state update: new size and frontier, only if the state is still the one
+/// the appender read or last wrote (size and frontier).
+pub(crate) const STATE_UPDATE: &str =
+    "UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4";
+
+/// The heads of the INSERTs of log entries (rows bound with [`bind_entry!`]) and of tree
+/// nodes (level, index, hash).
+pub(crate) const ENTRY_INSERT: &str = "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES";
+pub(crate) const NODE_INSERT: &str = "INSERT INTO tree_nodes (level, idx, hash) VALUES";
+
+/// The append's checkpoint: size, root, signed note, time.
+pub(crate) const CHECKPOINT_INSERT: &str =
+    "INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)";
 
 macro_rules! bind_delivery {
     ($q:expr, $index:expr, $d:expr) => {
@@ -469,6 +489,76 @@ fn placeholders(sql: &mut String, first: usize, count: usize) {
         sql.push_str(&n.to_string());
     }
     sql.push(')');
+}
+
+/// What one append writes on top of `frontier`'s state: each entry's outcome (appended
+/// at an index, or the index its idempotency key was given before), the rows and the
+/// subtrees they complete, and the state after.
+pub(crate) struct Plan<'e> {
+    pub outcomes: Vec<AppendOutcome>,
+    pub rows: Vec<(u64, &'e PreparedEntry)>,
+    pub nodes: Vec<(NodeId, Hash)>,
+    pub frontier: Frontier,
+}
+
+pub(crate) fn plan<'e>(
+    mut frontier: Frontier,
+    entries: &[&'e PreparedEntry],
+    existing: &std::collections::HashMap<String, u64>,
+) -> Plan<'e> {
+    let mut outcomes = Vec::with_capacity(entries.len());
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut nodes = Vec::new();
+    let mut seen_keys: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for entry in entries {
+        if let Some(key) = entry.idempotency_key.as_deref() {
+            if let Some(index) = seen_keys.get(key).or_else(|| existing.get(key)) {
+                outcomes.push(AppendOutcome::AlreadyRecorded(*index));
+                continue;
+            }
+        }
+        let index = frontier.size();
+        nodes.extend(frontier.push(entry.leaf));
+        rows.push((index, *entry));
+        if let Some(key) = entry.idempotency_key.as_deref() {
+            seen_keys.insert(key, index);
+        }
+        outcomes.push(AppendOutcome::Appended(index));
+    }
+    Plan { outcomes, rows, nodes, frontier }
+}
+
+/// Multi-row INSERT chunk sizes: powers of two, so a handful of distinct
+/// statements (each prepared once per connection) cover any group size.
+fn chunks<T>(items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let n = 1usize << (usize::BITS - 1 - rest.len().min(256).leading_zeros());
+        let (a, b) = rest.split_at(n);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
+pub(crate) fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * columns * 5);
+    sql.push_str(head);
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { " (" } else { ", (" });
+        for c in 0..columns {
+            n += 1;
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 macro_rules! backend {
@@ -746,7 +836,7 @@ macro_rules! backend {
             }
 
             pub async fn find_idempotent(pool: &Pool, key: &str) -> Result<Option<u64>, StoreError> {
-                let row = sqlx::query("SELECT idx FROM log_entries WHERE idempotency_key = $1").bind(key).fetch_optional(pool).await.map_err(db("checking the idempotency key"))?;
+                let row = sqlx::query(IDEMPOTENT_LOOKUP).bind(key).fetch_optional(pool).await.map_err(db("checking the idempotency key"))?;
                 Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose().map_err(db("checking the idempotency key"))?.map(|i| i as u64))
             }
 
@@ -775,6 +865,10 @@ macro_rules! backend {
                 conn: Option<sqlx::pool::PoolConnection<$db>>,
                 state: Option<Frontier>,
                 pub anchors: Vec<Checkpoint>,
+                /// SQLite, for the group committer's thread: the connection of its own the
+                /// fast path runs on (`sqlite_append`). Never on an async task's thread: its
+                /// calls block.
+                raw: Option<crate::sqlite_append::RawAppender>,
             }
 
             /// Refuse to sign over a tree someone rewrote without the key: the stored state
@@ -813,75 +907,6 @@ macro_rules! backend {
                 Ok(())
             }
 
-            struct Plan<'e> {
-                outcomes: Vec<AppendOutcome>,
-                rows: Vec<(u64, &'e PreparedEntry)>,
-                nodes: Vec<(NodeId, Hash)>,
-                frontier: Frontier,
-            }
-
-            fn plan<'e>(mut frontier: Frontier, entries: &[&'e PreparedEntry], existing: &std::collections::HashMap<String, u64>) -> Plan<'e> {
-                let mut outcomes = Vec::with_capacity(entries.len());
-                let mut rows = Vec::with_capacity(entries.len());
-                let mut nodes = Vec::new();
-                let mut seen_keys: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-                for entry in entries {
-                    if let Some(key) = entry.idempotency_key.as_deref() {
-                        if let Some(index) = seen_keys.get(key).or_else(|| existing.get(key)) {
-                            outcomes.push(AppendOutcome::AlreadyRecorded(*index));
-                            continue;
-                        }
-                    }
-                    let index = frontier.size();
-                    nodes.extend(frontier.push(entry.leaf));
-                    rows.push((index, *entry));
-                    if let Some(key) = entry.idempotency_key.as_deref() {
-                        seen_keys.insert(key, index);
-                    }
-                    outcomes.push(AppendOutcome::Appended(index));
-                }
-                Plan { outcomes, rows, nodes, frontier }
-            }
-
-            /// Multi-row INSERT chunk sizes: powers of two, so a handful of distinct
-            /// statements (each prepared once per connection) cover any group size.
-            fn chunks<T>(items: &[T]) -> Vec<&[T]> {
-                let mut out = Vec::new();
-                let mut rest = items;
-                while !rest.is_empty() {
-                    let n = 1usize << (usize::BITS - 1 - rest.len().min(256).leading_zeros());
-                    let (a, b) = rest.split_at(n);
-                    out.push(a);
-                    rest = b;
-                }
-                out
-            }
-
-            fn values_sql(head: &str, columns: usize, rows: usize) -> String {
-                let mut sql = String::with_capacity(head.len() + rows * columns * 5);
-                sql.push_str(head);
-                let mut n = 0;
-                for r in 0..rows {
-                    sql.push_str(if r == 0 { " (" } else { ", (" });
-                    for c in 0..columns {
-                        n += 1;
-                        if c > 0 {
-                            sql.push_str(", ");
-                        }
-                        sql.push('$');
-                        sql.push_str(&n.to_string());
-                    }
-                    sql.push(')');
-                }
-                sql
-            }
-
-            /// Roll back a transaction begun with a raw `BEGIN`, keeping the first error.
-            async fn rollback(conn: &mut <$db as sqlx::Database>::Connection, error: StoreError) -> StoreError {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                error
-            }
-
             async fn existing_keys(conn: &mut <$db as sqlx::Database>::Connection, keys: &[&str]) -> Result<std::collections::HashMap<String, u64>, StoreError> {
                 let mut found = std::collections::HashMap::new();
                 for chunk in keys.chunks(500) {
@@ -906,10 +931,19 @@ macro_rules! backend {
                     Self { anchors, ..Self::default() }
                 }
 
+                /// Run the fast path on `raw` (a blocking connection: only for an appender
+                /// that lives on a thread of its own). SQLite's appender only.
+                #[allow(dead_code)]
+                pub fn with_raw(mut self, raw: crate::sqlite_append::RawAppender) -> Self {
+                    self.raw = Some(raw);
+                    self
+                }
+
                 /// Appends `entries`. On SQLite a large group goes in transactions of at most
-                /// [`FAST_GROUP`] entries, each on the fast path, rather than in one
-                /// transaction on the locked path (which reads and proves the state again):
-                /// the entries of a group are independent, so each may commit on its own.
+                /// [`FAST_GROUP`] entries, each after the first appended on the state the one
+                /// before wrote (not read and proved again), rather than in one long
+                /// transaction: the entries of a group are independent, so each may commit on
+                /// its own.
                 pub async fn append(&mut self, pool: &Pool, signer: &LogSigner, entries: &[&PreparedEntry], now: &str) -> Result<Vec<AppendOutcome>, StoreError> {
                     if !$multi || entries.len() <= FAST_GROUP {
                         return self.append_group(pool, signer, entries, now).await;
@@ -937,27 +971,28 @@ macro_rules! backend {
                         }
                     };
                     let cached = self.state.take();
-                    if $multi
-                        && let Some(base) = &cached
-                    {
-                        match Self::fast_sqlite(&mut conn, base, signer, entries, now).await {
+                    // SQLite: the fast path on the appender's own connection (`sqlite_append`),
+                    // when this appender has one and knows the state it last wrote.
+                    let mut tried_raw = false;
+                    if let (Some(raw), Some(base)) = (self.raw.as_mut(), &cached) {
+                        tried_raw = true;
+                        match raw.append(base, signer, entries, now) {
                             Ok(Some((outcomes, state))) => {
                                 self.conn = Some(conn);
                                 self.state = Some(state);
                                 return Ok(outcomes);
                             }
                             Ok(None) => {}
-                            // Rolled back: the connection and the state stay good.
-                            Err(StoreError::StaleChange) => {
+                            // Rolled back: the state stays good.
+                            Err(e) => {
                                 self.conn = Some(conn);
                                 self.state = Some(base.clone());
-                                return Err(StoreError::StaleChange);
+                                return Err(e);
                             }
-                            // Never hand a connection back inside a raw transaction.
-                            Err(e) => return Err(rollback(&mut conn, e).await),
                         }
                     }
-                    let cached = if $multi { None } else { cached };
+                    // After the fast path found the state moved, read it under the lock.
+                    let cached = if tried_raw { None } else { cached };
                     let result = Self::append_on(&mut conn, cached, signer, &self.anchors, entries, now).await;
                     match result {
                         Ok((outcomes, state)) => {
@@ -968,152 +1003,6 @@ macro_rules! backend {
                         // Give the connection back; the next append starts afresh.
                         Err(e) => Err(e),
                     }
-                }
-
-                /// SQLite only: the whole append in two round trips to sqlx's worker thread,
-                /// using multi-statement queries (`$N` parameters are numbered across the
-                /// statements of one query): `BEGIN IMMEDIATE; UPDATE log_state … RETURNING;
-                /// INSERT entries; INSERT nodes` while the checkpoint is signed, then `INSERT
-                /// checkpoint; COMMIT`. The UPDATE is conditional on the remembered state; if
-                /// it matched nothing, or an entry index is already taken (another writer
-                /// appended), everything is rolled back and `Ok(None)` sends the caller to the
-                /// locked path. Returns `Ok(None)` too for batches it does not handle.
-                async fn fast_sqlite(
-                    conn: &mut <$db as sqlx::Database>::Connection,
-                    base: &Frontier,
-                    signer: &LogSigner,
-                    entries: &[&PreparedEntry],
-                    now: &str,
-                ) -> Result<Option<(Vec<AppendOutcome>, Frontier)>, StoreError> {
-                    if entries.len() > FAST_GROUP || entries.iter().any(|e| e.policy.is_some()) {
-                        return Ok(None);
-                    }
-                    let keys: Vec<&str> = entries.iter().filter_map(|e| e.idempotency_key.as_deref()).collect();
-                    let existing = if keys.is_empty() {
-                        Default::default()
-                    } else {
-                        let mut sql = String::from("BEGIN IMMEDIATE; SELECT idempotency_key, idx FROM log_entries WHERE idempotency_key IN (");
-                        for i in 0..keys.len() {
-                            sql.push_str(if i > 0 { ", $" } else { "$" });
-                            sql.push_str(&(i + 1).to_string());
-                        }
-                        sql.push(')');
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for key in &keys {
-                            q = q.bind(*key);
-                        }
-                        let rows = q.fetch_all(&mut *conn).await;
-                        let rows = match rows {
-                            Ok(rows) => rows,
-                            Err(e) => return Err(rollback(conn, db("checking the idempotency key")(e)).await),
-                        };
-                        let mut found = std::collections::HashMap::new();
-                        for row in rows {
-                            let key: String = row.try_get(0).map_err(db("checking the idempotency key"))?;
-                            let index: i64 = row.try_get(1).map_err(db("checking the idempotency key"))?;
-                            found.insert(key, index as u64);
-                        }
-                        found
-                    };
-                    let plan = plan(base.clone(), entries, &existing);
-                    if plan.rows.is_empty() {
-                        if !keys.is_empty() {
-                            sqlx::query("COMMIT").execute(&mut *conn).await.map_err(db("committing an append"))?;
-                        }
-                        return Ok(Some((plan.outcomes, base.clone())));
-                    }
-                    let mut sql = String::new();
-                    if keys.is_empty() {
-                        sql.push_str("BEGIN IMMEDIATE; ");
-                    }
-                    sql.push_str("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4 RETURNING tree_size; ");
-                    let mut n = 4;
-                    let mut values = |head: &str, columns: usize, rows: usize, tail: &str, sql: &mut String| {
-                        sql.push_str(head);
-                        for r in 0..rows {
-                            sql.push_str(if r == 0 { " (" } else { ", (" });
-                            for c in 0..columns {
-                                n += 1;
-                                sql.push_str(if c > 0 { ", $" } else { "$" });
-                                sql.push_str(&n.to_string());
-                            }
-                            sql.push(')');
-                        }
-                        sql.push_str(tail);
-                        sql.push_str("; ");
-                    };
-                    values("INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES", 8, plan.rows.len(), "", &mut sql);
-                    if !plan.nodes.is_empty() {
-                        values("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, plan.nodes.len(), "", &mut sql);
-                    }
-                    // Webhook deliveries and the jobs that process them, in the same two
-                    // round trips (a delivery id already stored fails the INSERT, and the
-                    // caller's locked path reports it).
-                    let deliveries: Vec<(u64, &DeliveryRow)> = plan.rows.iter().filter_map(|(index, e)| e.delivery.as_ref().map(|d| (*index, d))).collect();
-                    if !deliveries.is_empty() {
-                        values(DELIVERY_INSERT, 8, deliveries.len(), "", &mut sql);
-                        values(JOB_INSERT, 7, deliveries.len(), JOB_UPSERT, &mut sql);
-                    }
-                    // Cached change resolutions, checked under the write lock (a row -1 each
-                    // that fails).
-                    let checks: Vec<&ChangeCheck> = plan.rows.iter().filter_map(|(_, e)| e.change_check.as_ref()).collect();
-                    for _ in &checks {
-                        sql.push_str(&stale_change_sql(n + 1));
-                        sql.push_str("; ");
-                        n += 3;
-                    }
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(plan.frontier.size() as i64)
-                        .bind(plan.frontier.to_bytes())
-                        .bind(base.size() as i64)
-                        .bind(base.to_bytes());
-                    for (index, entry) in &plan.rows {
-                        q = bind_entry!(q, index, entry);
-                    }
-                    for (node, hash) in &plan.nodes {
-                        q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
-                    }
-                    for (index, d) in &deliveries {
-                        q = bind_delivery!(q, index, d);
-                    }
-                    for (_, d) in &deliveries {
-                        let (key, kind, payload, run_after) = &d.job;
-                        q = q.bind(key).bind(kind).bind(payload).bind(*run_after).bind(*run_after).bind(0i64).bind(0i64);
-                    }
-                    for c in &checks {
-                        q = q.bind(&c.reference).bind(&c.id).bind(&c.head);
-                    }
-                    let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
-                    // Sign the checkpoint while the worker thread runs the statements.
-                    let (rows, note) = tokio::join!(q.fetch_all(&mut *conn), async { checkpoint.sign(signer) });
-                    match rows {
-                        Ok(rows) if rows.iter().any(|r| r.try_get::<i64, _>(0).is_ok_and(|v| v == -1)) => {
-                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                            return Err(StoreError::StaleChange);
-                        }
-                        Ok(rows) if rows.len() == 1 => {}
-                        // The state moved (matched nothing) or an index is taken: not our state.
-                        Ok(_) | Err(sqlx::Error::Database(_)) => {
-                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                            return Ok(None);
-                        }
-                        Err(e) => return Err(rollback(conn, db("appending an entry")(e)).await),
-                    }
-                    let note = match note {
-                        Ok(note) => note,
-                        Err(e) => return Err(rollback(conn, StoreError::Note(e)).await),
-                    };
-                    let done = sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4); COMMIT")
-                        .bind(plan.frontier.size() as i64)
-                        .bind(plan.frontier.root().to_vec())
-                        .bind(note)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await;
-                    if let Err(e) = done {
-                        return Err(rollback(conn, db("committing an append")(e)).await);
-                    }
-                    Ok(Some((plan.outcomes, plan.frontier)))
                 }
 
                 async fn append_on(
@@ -1168,7 +1057,7 @@ macro_rules! backend {
                         }
                         let checkpoint = Checkpoint { origin: signer.name().to_owned(), size: plan.frontier.size(), root: plan.frontier.root() };
                         // Sign the checkpoint while the database runs the state update.
-                        let update = sqlx::query("UPDATE log_state SET tree_size = $1, frontier = $2 WHERE id = 1 AND tree_size = $3 AND frontier = $4")
+                        let update = sqlx::query(STATE_UPDATE)
                             .bind(plan.frontier.size() as i64)
                             .bind(plan.frontier.to_bytes())
                             .bind(base.size() as i64)
@@ -1189,11 +1078,7 @@ macro_rules! backend {
                         }
                     };
                     for chunk in chunks(&plan.rows) {
-                        let sql = values_sql(
-                            "INSERT INTO log_entries (idx, leaf_hash, envelope, kind, change_id, recorded_at, recorded_by, idempotency_key) VALUES",
-                            8,
-                            chunk.len(),
-                        );
+                        let sql = values_sql(ENTRY_INSERT, 8, chunk.len());
                         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                         for (index, entry) in chunk {
                             q = bind_entry!(q, index, entry);
@@ -1201,7 +1086,7 @@ macro_rules! backend {
                         q.execute(&mut *tx).await.map_err(db("appending an entry"))?;
                     }
                     for chunk in chunks(&plan.nodes) {
-                        let sql = values_sql("INSERT INTO tree_nodes (level, idx, hash) VALUES", 3, chunk.len());
+                        let sql = values_sql(NODE_INSERT, 3, chunk.len());
                         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                         for (node, hash) in chunk {
                             q = q.bind(node.level as i32).bind(node.index as i64).bind(hash.to_vec());
@@ -1232,7 +1117,7 @@ macro_rules! backend {
                             enqueue_on(&mut *tx, key, kind, payload, *run_after, *run_after).await?;
                         }
                     }
-                    sqlx::query("INSERT INTO checkpoints (tree_size, root_hash, note, created_at) VALUES ($1, $2, $3, $4)")
+                    sqlx::query(CHECKPOINT_INSERT)
                         .bind(plan.frontier.size() as i64)
                         .bind(plan.frontier.root().to_vec())
                         .bind(note)

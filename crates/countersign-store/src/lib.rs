@@ -195,6 +195,8 @@ macro_rules! on_pool_write {
 
 mod index_fields;
 mod proven;
+mod sqlite_append;
+mod sqlite_ffi;
 mod sqlite_scan;
 
 /// More ids than this are looked up by reading every change's links at once.
@@ -283,9 +285,9 @@ pub struct AsyncStore {
     signer: Option<LogSigner>,
     /// The group committer's queue, started on first append.
     committer: Mutex<Option<mpsc::UnboundedSender<Job>>>,
-    /// The committer task, joined on `close` after its channel is dropped, so that the
-    /// connection it holds is returned before the pool closes.
-    committer_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Told when the committer's thread has ended (after its channel is dropped, on
+    /// `close`), so that the connection it holds is returned before the pool closes.
+    committer_task: Mutex<Option<oneshot::Receiver<()>>>,
     clock: Clock,
     /// The key entries and checkpoints are proven with before a verdict uses them: set by
     /// [`AsyncStore::set_signer`] or [`AsyncStore::trust_key`].
@@ -372,7 +374,7 @@ impl AsyncStore {
                         .create_if_missing(options.create)
                         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-                        .busy_timeout(Duration::from_secs(120))
+                        .busy_timeout(db::BUSY_TIMEOUT)
                         .foreign_keys(true)
                         // Statement journals (multi-row INSERTs) in memory, not in /var/tmp.
                         .pragma("temp_store", "memory");
@@ -714,17 +716,20 @@ impl AsyncStore {
         let signer = self.signer.clone().ok_or(StoreError::NoSigner)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let publishing = Publishing { publishers: self.publishers.clone(), errors: self.publish_errors.clone() };
-        let task = tokio::spawn(group_committer(
-            self.pool.clone(),
-            self.writer.clone(),
-            signer,
-            self.anchors.iter().map(|t| t.checkpoint.clone()).collect(),
-            publishing,
-            self.clock,
-            rx,
-        ));
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::Append(format!("appending needs a tokio runtime: {e}")))?;
+        let (pool, writer, clock) = (self.pool.clone(), self.writer.clone(), self.clock);
+        let anchors = self.anchors.iter().map(|t| t.checkpoint.clone()).collect();
+        let (exited, stopped) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("countersign-committer".into())
+            .spawn(move || {
+                group_committer(handle, pool, writer, signer, anchors, publishing, clock, rx);
+                let _ = exited.send(());
+            })
+            .map_err(|e| StoreError::Append(format!("cannot start the committer thread: {e}")))?;
         if let Ok(mut held) = self.committer_task.lock() {
-            *held = Some(task);
+            *held = Some(stopped);
         }
         *slot = Some(tx.clone());
         Ok(tx)
@@ -1364,9 +1369,10 @@ impl AsyncStore {
         // Stop the committer first: dropping its channel ends its loop, and it returns the
         // connection it holds; the pool's close waits for every connection.
         drop(self.committer.lock().ok().and_then(|mut c| c.take()));
-        let task = self.committer_task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
+        let stopped = self.committer_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(stopped) = stopped {
+            // An error means the thread ended without saying so (it panicked): ended too.
+            let _ = stopped.await;
         }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
@@ -2222,7 +2228,14 @@ fn publish_to(publishers: &[Box<dyn publish::CheckpointPublisher>], errors: &Mut
     }
 }
 
-async fn group_committer(
+/// The group committer: one thread of its own, which takes every append waiting (up to
+/// [`MAX_GROUP`]) into one transaction. On SQLite it runs the append's statements itself,
+/// on a connection of its own (`sqlite_append`), so an append costs one hand-off to this
+/// thread and one back; the rest (the locked path, PostgreSQL, publishing) runs on the
+/// store's runtime through `handle`.
+#[allow(clippy::too_many_arguments)]
+fn group_committer(
+    handle: tokio::runtime::Handle,
     pool: Pool,
     writer: Arc<tokio::sync::Mutex<()>>,
     signer: LogSigner,
@@ -2231,28 +2244,40 @@ async fn group_committer(
     clock: Clock,
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
+    // sqlx returns a pooled connection by spawning a task: whatever this thread drops, it
+    // drops inside the runtime's context.
+    let _context = handle.enter();
     // One held connection and the log state it last wrote (see `db::sqlite::Appender`).
     enum Appender {
         Sqlite(db::sqlite::Appender),
         Postgres(db::postgres::Appender),
     }
     let mut appender = match &pool {
-        Pool::Sqlite(_) => Appender::Sqlite(db::sqlite::Appender::with_anchors(anchors)),
+        Pool::Sqlite(p) => {
+            let appender = db::sqlite::Appender::with_anchors(anchors);
+            match sqlite_append::RawAppender::open(p.connect_options().get_filename()) {
+                Ok(raw) => Appender::Sqlite(appender.with_raw(raw)),
+                // Nothing can be appended: answer every append with why.
+                Err(e) => {
+                    let reason = e.to_string();
+                    while let Some((_, done)) = rx.blocking_recv() {
+                        let _ = done.send(Err(StoreError::Append(reason.clone())));
+                    }
+                    return;
+                }
+            }
+        }
         Pool::Postgres(_) => Appender::Postgres(db::postgres::Appender::with_anchors(anchors)),
     };
     // Publish the latest checkpoint before acknowledging, so that an acknowledged entry is
     // covered by a checkpoint kept outside the database too.
-    async fn publish(pool: &Pool, publishing: &Publishing) {
+    let publish = |handle: &tokio::runtime::Handle| {
         if publishing.publishers.is_empty() {
             return;
         }
-        let latest = on_pool!(pool, db::latest_checkpoint());
-        let publishers = publishing.publishers.clone();
-        let errors = publishing.errors.clone();
-        match latest {
-            Ok(Some((_, note))) => {
-                let _ = tokio::task::spawn_blocking(move || publish_to(&publishers, &errors, &note)).await;
-            }
+        let pool = &pool;
+        match handle.block_on(async { on_pool!(pool, db::latest_checkpoint()) }) {
+            Ok(Some((_, note))) => publish_to(&publishing.publishers, &publishing.errors, &note),
             Ok(None) => {}
             Err(e) => {
                 if let Ok(mut errors) = publishing.errors.lock() {
@@ -2260,25 +2285,19 @@ async fn group_committer(
                 }
             }
         }
-    }
-    async fn append(
-        appender: &mut Appender,
-        pool: &Pool,
-        writer: &tokio::sync::Mutex<()>,
-        signer: &LogSigner,
-        entries: &[&db::PreparedEntry],
-        now: &str,
-    ) -> Result<Vec<AppendOutcome>, StoreError> {
-        match (appender, pool) {
+    };
+    let mut append = |entries: &[&db::PreparedEntry], now: &str| -> Result<Vec<AppendOutcome>, StoreError> {
+        match (&mut appender, &pool) {
             (Appender::Sqlite(a), Pool::Sqlite(p)) => {
-                let _turn = writer.lock().await;
-                a.append(p, signer, entries, now).await
+                // In-process writers take turns (`AsyncStore::writer`).
+                let _turn = writer.blocking_lock();
+                handle.block_on(a.append(p, &signer, entries, now))
             }
-            (Appender::Postgres(a), Pool::Postgres(p)) => a.append(p, signer, entries, now).await,
+            (Appender::Postgres(a), Pool::Postgres(p)) => handle.block_on(a.append(p, &signer, entries, now)),
             _ => Err(StoreError::Append("backend mismatch".into())),
         }
-    }
-    while let Some(first) = rx.recv().await {
+    };
+    while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -2288,9 +2307,9 @@ async fn group_committer(
         }
         let entries: Vec<&db::PreparedEntry> = jobs.iter().map(|(e, _)| e).collect();
         let now = now_rfc3339(clock);
-        match append(&mut appender, &pool, &writer, &signer, &entries, &now).await {
+        match append(&entries, &now) {
             Ok(outcomes) => {
-                publish(&pool, &publishing).await;
+                publish(&handle);
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = done.send(Ok(outcome));
                 }
@@ -2303,10 +2322,9 @@ async fn group_committer(
             Err(_) => {
                 // One bad entry must not fail the others: retry them one by one.
                 for (entry, done) in jobs {
-                    let result =
-                        append(&mut appender, &pool, &writer, &signer, &[&entry], &now).await.map(|mut o| o.remove(0));
+                    let result = append(&[&entry], &now).map(|mut o| o.remove(0));
                     if result.is_ok() {
-                        publish(&pool, &publishing).await;
+                        publish(&handle);
                     }
                     let _ = done.send(result);
                 }

@@ -8,8 +8,7 @@
 //! on the calling thread, borrowing each value and copying it once into the chunk it is
 //! handed over in. One statement is one read snapshot, as before.
 //!
-//! The only `unsafe` is in [`ffi`], a prepared statement that cannot outlive the locked
-//! connection it was prepared on, and whose borrowed values cannot outlive the next step.
+//! The only `unsafe` is in [`crate::sqlite_ffi`].
 
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::mpsc;
@@ -18,152 +17,8 @@ use crate::StoreError;
 use crate::db::{ColumnsRef, EntryChunk, NodeChunk};
 use countersign_log::merkle::{Hash, NodeId};
 
-mod ffi {
-    use std::ffi::CStr;
-    use std::marker::PhantomData;
-    use std::ptr::NonNull;
-
-    use libsqlite3_sys as sys;
-    use sqlx::sqlite::LockedSqliteHandle;
-
-    /// The raw connection of a locked handle, for as long as the lock is borrowed. The
-    /// borrow keeps sqlx's worker away from the connection; statements prepared on it
-    /// borrow it in turn, so several can be stepped in turn on this thread.
-    #[derive(Clone, Copy)]
-    pub(super) struct Conn<'h> {
-        db: NonNull<sys::sqlite3>,
-        _lock: PhantomData<&'h mut ()>,
-    }
-
-    impl<'h> Conn<'h> {
-        pub(super) fn of(locked: &'h mut LockedSqliteHandle<'_>) -> Self {
-            Conn { db: locked.as_raw_handle(), _lock: PhantomData }
-        }
-
-        /// Run one statement that returns no rows (`BEGIN`, `ROLLBACK`).
-        pub(super) fn execute(self, sql: &str) -> Result<(), String> {
-            let mut stmt = Statement::prepare(self, sql)?;
-            while stmt.step()?.is_some() {}
-            Ok(())
-        }
-    }
-
-    /// A prepared statement on a locked connection, finalized on drop, before the
-    /// connection goes back to the pool.
-    pub(super) struct Statement<'h> {
-        db: NonNull<sys::sqlite3>,
-        stmt: NonNull<sys::sqlite3_stmt>,
-        _lock: PhantomData<&'h mut ()>,
-    }
-
-    /// The current row of a [`Statement`]: its values are borrowed until the next step.
-    pub(super) struct Row<'s> {
-        stmt: NonNull<sys::sqlite3_stmt>,
-        _step: PhantomData<&'s mut ()>,
-    }
-
-    fn message(db: NonNull<sys::sqlite3>, rc: i32) -> String {
-        // SAFETY: the connection is open (its lock is borrowed); sqlite3_errmsg returns a
-        // NUL-terminated string owned by SQLite, copied here before any further call.
-        let text = unsafe { CStr::from_ptr(sys::sqlite3_errmsg(db.as_ptr())) };
-        format!("{} (SQLite code {rc})", text.to_string_lossy())
-    }
-
-    impl<'h> Statement<'h> {
-        pub(super) fn prepare(conn: Conn<'h>, sql: &str) -> Result<Self, String> {
-            let db = conn.db;
-            let len = i32::try_from(sql.len()).map_err(|_| "statement too long".to_owned())?;
-            let mut stmt = std::ptr::null_mut();
-            // SAFETY: `db` is the open connection this thread holds the lock of; the SQL is
-            // passed with its length, so it needs no NUL terminator.
-            let rc = unsafe {
-                sys::sqlite3_prepare_v2(db.as_ptr(), sql.as_ptr().cast(), len, &mut stmt, std::ptr::null_mut())
-            };
-            match NonNull::new(stmt) {
-                Some(stmt) if rc == sys::SQLITE_OK => Ok(Statement { db, stmt, _lock: PhantomData }),
-                Some(stmt) => {
-                    // SAFETY: finalizing the statement just prepared, once.
-                    unsafe { sys::sqlite3_finalize(stmt.as_ptr()) };
-                    Err(message(db, rc))
-                }
-                None => Err(message(db, rc)),
-            }
-        }
-
-        /// Bind the `n`th parameter (from 1).
-        pub(super) fn bind_i64(&mut self, n: i32, value: i64) -> Result<(), String> {
-            // SAFETY: a live statement; SQLite checks the parameter number.
-            let rc = unsafe { sys::sqlite3_bind_int64(self.stmt.as_ptr(), n, value) };
-            if rc == sys::SQLITE_OK { Ok(()) } else { Err(message(self.db, rc)) }
-        }
-
-        /// The next row, or `None` when the statement is done.
-        pub(super) fn step(&mut self) -> Result<Option<Row<'_>>, String> {
-            // SAFETY: a live statement, stepped on the thread holding its connection's lock.
-            match unsafe { sys::sqlite3_step(self.stmt.as_ptr()) } {
-                sys::SQLITE_ROW => Ok(Some(Row { stmt: self.stmt, _step: PhantomData })),
-                sys::SQLITE_DONE => Ok(None),
-                rc => Err(message(self.db, rc)),
-            }
-        }
-    }
-
-    impl Drop for Statement<'_> {
-        fn drop(&mut self) {
-            // SAFETY: finalized once, here; no `Row` outlives the statement (`Row<'s>`
-            // borrows it mutably).
-            unsafe { sys::sqlite3_finalize(self.stmt.as_ptr()) };
-        }
-    }
-
-    /// A value's storage class, as SQLite reports it.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(super) enum Type {
-        Integer,
-        Float,
-        Text,
-        Blob,
-        Null,
-    }
-
-    impl<'s> Row<'s> {
-        pub(super) fn kind(&self, col: i32) -> Type {
-            // SAFETY: a row of a live statement; SQLite checks the column number.
-            match unsafe { sys::sqlite3_column_type(self.stmt.as_ptr(), col) } {
-                sys::SQLITE_INTEGER => Type::Integer,
-                sys::SQLITE_FLOAT => Type::Float,
-                sys::SQLITE_TEXT => Type::Text,
-                sys::SQLITE_BLOB => Type::Blob,
-                _ => Type::Null,
-            }
-        }
-
-        pub(super) fn int64(&self, col: i32) -> i64 {
-            // SAFETY: as above.
-            unsafe { sys::sqlite3_column_int64(self.stmt.as_ptr(), col) }
-        }
-
-        /// The value's bytes (a blob's, or a text's UTF-8), valid until the next step.
-        pub(super) fn bytes(&self, col: i32) -> &'s [u8] {
-            // SAFETY: sqlite3_column_blob then sqlite3_column_bytes, in that order, is the
-            // documented way to read a value's bytes without a conversion between them;
-            // the pointer stays valid until the statement is stepped, reset or finalized,
-            // which the `'s` borrow of the statement rules out. A zero-length value may
-            // have a null pointer.
-            unsafe {
-                let ptr = sys::sqlite3_column_blob(self.stmt.as_ptr(), col);
-                let len = sys::sqlite3_column_bytes(self.stmt.as_ptr(), col);
-                if ptr.is_null() || len <= 0 { &[] } else { std::slice::from_raw_parts(ptr.cast::<u8>(), len as usize) }
-            }
-        }
-    }
-}
-
-use ffi::{Row, Type};
-
-fn failed(context: &'static str, message: String) -> StoreError {
-    StoreError::Database { context, source: sqlx::Error::Protocol(message) }
-}
+use crate::sqlite_ffi as ffi;
+use ffi::{Row, Type, failed};
 
 fn integer(row: &Row<'_>, col: i32, name: &str) -> Result<i64, String> {
     match row.kind(col) {

@@ -20,6 +20,33 @@ fn eight_writer_processes_append_without_gaps_forks_or_duplicates() {
 }
 
 #[test]
+fn two_stores_on_one_file_taking_turns_append_in_order_and_verify() {
+    // Each store's committer appends on its own connection while it knows the log state it
+    // last wrote; after the other store appended, that state has moved, and the append
+    // reads and proves the state first. Turns alternate, so every append but the first
+    // two finds the state moved.
+    let db = test_db();
+    let (first, second) = (open(&db), open(&db));
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        for (n, store) in [(0, &first), (1, &second)] {
+            let mut request = check(2 * i + n);
+            request.idempotency_key = Some(format!("turn-{i}-{n}"));
+            match store.record(&request).unwrap() {
+                countersign_store::AppendOutcome::Appended(index) => acked.push((index, format!("turn-{i}-{n}"))),
+                other => panic!("a new key must be appended, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(acked.iter().map(|(index, _)| *index).collect::<Vec<_>>(), (0..40).collect::<Vec<u64>>());
+    assert_clean_log(&first, &acked, 40);
+    // A key the other store appended is answered with its entry by this one.
+    let mut again = check(0);
+    again.idempotency_key = Some("turn-3-1".into());
+    assert_eq!(first.record(&again).unwrap(), countersign_store::AppendOutcome::AlreadyRecorded(7));
+}
+
+#[test]
 fn acknowledged_appends_survive_kill_9_at_random_points() {
     use std::io::BufRead as _;
     let db = test_db();
