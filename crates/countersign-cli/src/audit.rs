@@ -394,17 +394,21 @@ fn write_json(
     let mut judged_again = std::collections::HashMap::new();
     // Obligations are counted from the emergencies' evaluations (never kept).
     let mut emergencies = Vec::new();
-    let mut scratch = Vec::new();
-    for e in evals {
-        let record = audit_cache::Record::of(&e, &mut scratch)?;
-        if again.contains(&e.change.id) {
-            judged_again.insert(e.change.id.clone(), record);
+    // Rendered on every core, in order; each evaluation is dropped once rendered.
+    let rendered: Vec<(audit_cache::Record, Option<Evaluation>)> = {
+        use rayon::prelude::*;
+        evals
+            .into_par_iter()
+            .map_init(Vec::new, |scratch, e| Ok((audit_cache::Record::of(&e, scratch)?, e.emergency.then_some(e))))
+            .collect::<anyhow::Result<_>>()?
+    };
+    for (record, emergency) in rendered {
+        if again.contains(record.id.as_ref()) {
+            judged_again.insert(record.id.to_string(), record);
         } else {
             records.push(record);
         }
-        if e.emergency {
-            emergencies.push(e);
-        }
+        emergencies.extend(emergency);
     }
     let git_changes = match &earlier {
         Some(earlier) => {

@@ -220,8 +220,15 @@ impl Cache {
 
     /// Add `new` to the cache files, atomically (temp file + rename). Errors are for the
     /// caller to report as a warning: a cache that cannot be written never fails an audit.
-    pub fn store(&self, path: &Path, fingerprint: u64, new: &[(gix::ObjectId, ChangeFacts)]) -> std::io::Result<()> {
-        let fresh: std::collections::HashSet<&gix::ObjectId> = new.iter().map(|(id, _)| id).collect();
+    pub fn store(
+        &self,
+        path: &Path,
+        fingerprint: u64,
+        ids: &[gix::ObjectId],
+        new: &[ChangeFacts],
+    ) -> std::io::Result<()> {
+        debug_assert_eq!(ids.len(), new.len(), "one id per change's facts");
+        let fresh: std::collections::HashSet<&gix::ObjectId> = ids.iter().collect();
         let base_entries = self.index.len() - self.recent_entries;
         let journal_only =
             self.state == CacheState::Loaded && self.recent_entries + new.len() <= (base_entries / 8).max(1024);
@@ -240,7 +247,7 @@ impl Cache {
             w.0.extend_from_slice(&bytes[slot.range.clone()]);
         }
         let mut entry = ByteWriter(Vec::new());
-        for (id, facts) in new {
+        for (id, facts) in ids.iter().zip(new) {
             entry.0.clear();
             entry.change(facts);
             let link = ChainLink {
@@ -602,7 +609,7 @@ mod tests {
         let path = cache_path(dir.path());
         let facts = sample();
         let id = gix::ObjectId::from_hex(facts.head.id.as_bytes()).expect("id");
-        Cache::disabled().store(&path, 7, &[(id, facts.clone())]).expect("store");
+        Cache::disabled().store(&path, 7, &[id], std::slice::from_ref(&facts)).expect("store");
         let cache = Cache::load(&path, 7);
         assert_eq!(cache.state, CacheState::Loaded);
         assert_eq!(cache.get(&id), Some(facts.clone()));
@@ -614,7 +621,7 @@ mod tests {
         let mut other = sample();
         other.head.id = "d".repeat(40);
         let other_id = gix::ObjectId::from_hex(other.head.id.as_bytes()).expect("id");
-        cache.store(&path, 7, &[(other_id, other.clone())]).expect("store");
+        cache.store(&path, 7, &[other_id], std::slice::from_ref(&other)).expect("store");
         let cache = Cache::load(&path, 7);
         assert_eq!(cache.len(), 2);
         assert_eq!(cache.get(&id), Some(facts));

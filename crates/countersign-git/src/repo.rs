@@ -589,9 +589,16 @@ impl Repository {
             return Err(GitError::Shallow { path: self.path.clone(), commit: boundary.id.to_string() });
         }
 
-        // Cached facts first; whatever is missing (or does not decode) is read afresh.
-        let mut facts: Vec<Option<ChangeFacts>> = selected.iter().map(|c| cache.get(&c.id)).collect();
-        let todo: Vec<ObjectId> = selected.iter().zip(&facts).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect();
+        // Cached facts first; whatever is missing (or does not decode) is read afresh. With
+        // nothing cached (the first audit, `--no-cache`), everything is.
+        let cached: Vec<Option<ChangeFacts>> = match cache.len() {
+            0 => Vec::new(),
+            _ => selected.iter().map(|c| cache.get(&c.id)).collect(),
+        };
+        let todo: Vec<ObjectId> = match cached.is_empty() {
+            true => selected.iter().map(|c| c.id).collect(),
+            false => selected.iter().zip(&cached).filter(|(_, f)| f.is_none()).map(|(c, _)| c.id).collect(),
+        };
         // Reading (nearly) the whole history from the root: what the merges bring in comes
         // from one pass over the commit graph, not one walk per merge.
         let whole_history = opts.range.is_none()
@@ -612,10 +619,9 @@ impl Repository {
         let from_cache = selected.len() - read;
 
         let mut cache_write_error = None;
-        let computed: Vec<(ObjectId, ChangeFacts)> = todo.into_iter().zip(computed).collect();
         if use_cache && read > 0 {
             progress(Progress { phase: ProgressPhase::WritingCache, done: 0, total: cache.len() + read });
-            if let Err(e) = cache.store(&cache_path, fingerprint, &computed) {
+            if let Err(e) = cache.store(&cache_path, fingerprint, &todo, &computed) {
                 cache_write_error = Some(format!("{}: {e}", cache_path.display()));
             }
         }
@@ -647,21 +653,21 @@ impl Repository {
         let decoded_for_parents = index.decoded();
         drop(index);
         drop(packs);
-        let mut computed = computed.into_iter();
-        for slot in facts.iter_mut().filter(|f| f.is_none()) {
-            *slot = computed.next().map(|(_, f)| f);
+        // Every selected commit's facts, in order: the cached ones with the computed ones
+        // in their gaps (each moved once; a history's facts are tens of MB).
+        let facts = match cached.is_empty() {
+            true => computed,
+            false => {
+                let mut computed = computed.into_iter();
+                let mut all = Vec::with_capacity(selected.len());
+                all.extend(cached.into_iter().map_while(|f| f.or_else(|| computed.next())));
+                all
+            }
+        };
+        if let Some(missing) = selected.get(facts.len()) {
+            return Err(self.git("collecting facts", format!("no facts for {}", missing.id)));
         }
-
-        if let Some(missing) = selected.iter().zip(&facts).find(|(_, f)| f.is_none()) {
-            return Err(self.git("collecting facts", format!("no facts for {}", missing.0.id)));
-        }
-        let changes = build_changes(
-            self.repo.open_mailmap(),
-            &rules,
-            facts.into_iter().flatten().collect(),
-            branch.as_deref(),
-            threads,
-        );
+        let changes = build_changes(self.repo.open_mailmap(), &rules, facts, branch.as_deref(), threads);
 
         let empty_reason = changes.is_empty().then(|| {
             if let Some(spec) = &range_text {
@@ -1188,38 +1194,50 @@ impl Repository {
 fn build_changes(
     mailmap: gix::mailmap::Snapshot,
     rules: &TrailerRules,
-    facts: Vec<ChangeFacts>,
+    mut facts: Vec<ChangeFacts>,
     branch: Option<&str>,
     threads: usize,
 ) -> Vec<Change> {
-    /// A part has at least this many changes: a short history is built on one thread.
-    const MIN_PART: usize = 2048;
-    let parts = threads.min(facts.len() / MIN_PART).max(1);
-    if parts == 1 {
+    /// A short history is built on one thread; a long one in blocks of this many changes,
+    /// which the threads take in turn (older changes are quicker to build, so equal halves
+    /// would leave one thread idle).
+    const BLOCK: usize = 512;
+    let threads = threads.min(facts.len() / (4 * BLOCK)).max(1);
+    if threads == 1 {
         let people = People::new(mailmap);
         return facts.into_iter().map(|f| change_from_facts(&people, rules, f, branch)).collect();
     }
-    let per_part = facts.len().div_ceil(parts);
-    let mut chunks = Vec::with_capacity(parts);
-    let mut facts = facts.into_iter();
-    for _ in 0..parts {
-        chunks.push(facts.by_ref().take(per_part).collect::<Vec<_>>());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                let mailmap = mailmap.clone();
+    // The threads move each change's facts out of its slot (`mem::take`), so the history's
+    // facts are never copied into parts first.
+    let blocks: Vec<std::sync::Mutex<&mut [ChangeFacts]>> =
+        facts.chunks_mut(BLOCK).map(std::sync::Mutex::new).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut built: Vec<(usize, Vec<Change>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (mailmap, blocks, next) = (mailmap.clone(), &blocks, &next);
                 scope.spawn(move || {
                     let people = People::new(mailmap);
-                    chunk.into_iter().map(|f| change_from_facts(&people, rules, f, branch)).collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(block) = blocks.get(b) else { return done };
+                        let mut block = block.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let changes = block
+                            .iter_mut()
+                            .map(|f| change_from_facts(&people, rules, std::mem::take(f), branch))
+                            .collect();
+                        done.push((b, changes));
+                    }
                 })
             })
             .collect();
-        let mut out = Vec::with_capacity(per_part * parts);
-        for h in handles {
-            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        out
-    })
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    built.sort_unstable_by_key(|(b, _)| *b);
+    let mut out = Vec::with_capacity(facts.len());
+    for (_, changes) in built {
+        out.extend(changes);
+    }
+    out
 }
