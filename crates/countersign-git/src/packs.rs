@@ -37,7 +37,10 @@ impl Packs {
             })
             .unwrap_or_default();
         paths.sort();
-        let bundles = paths.iter().filter_map(|p| pack::Bundle::at(p, hash).ok()).collect();
+        let mut bundles: Vec<pack::Bundle> = paths.iter().filter_map(|p| pack::Bundle::at(p, hash).ok()).collect();
+        // An object is looked up in each pack in turn: the largest first, so that a clone
+        // with small packs fetched since (or an empty one) rarely costs a search that fails.
+        bundles.sort_by_key(|b| std::cmp::Reverse(b.index.num_objects()));
         Packs { bundles }
     }
 
@@ -388,6 +391,21 @@ mod tests {
                 let id = gix::ObjectId::from_hex(id.as_bytes()).expect("id");
                 assert_eq!(reader.find(&packs, &id, &mut out).expect("no error"), None, "{id} is loose");
             }
+        }
+        // The loose objects packed on their own: two packs, the larger searched first, and
+        // every object of both found.
+        git(d, &["repack", "-q"]);
+        let packs = Packs::open(&d.join(".git/objects"), gix::hash::Kind::Sha1);
+        let counts: Vec<u32> = packs.bundles.iter().map(|b| b.index.num_objects()).collect();
+        assert_eq!(counts.len(), 2, "{counts:?}");
+        assert!(counts[0] > counts[1], "the larger pack first: {counts:?}");
+        let mut reader = PackReader::new(1 << 20);
+        let mut out = Vec::new();
+        let loose = loose.lines().map(|id| gix::ObjectId::from_hex(id.as_bytes()).expect("id"));
+        for id in loose.chain(objects.iter().map(|(id, _)| *id)) {
+            let want = repo.find_object(id).expect("gix finds it");
+            assert_eq!(reader.find(&packs, &id, &mut out).expect("decodes"), Some(want.kind), "{id}: kind");
+            assert_eq!(out, want.data, "{id}: bytes");
         }
     }
 
