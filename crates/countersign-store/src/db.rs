@@ -931,12 +931,17 @@ macro_rules! backend {
                     Self { anchors, ..Self::default() }
                 }
 
-                /// Run the fast path on `raw` (a blocking connection: only for an appender
-                /// that lives on a thread of its own). SQLite's appender only.
+                /// Run the fast path on `raw` from now on (a blocking connection: only for an
+                /// appender that lives on a thread of its own). SQLite's appender only.
                 #[allow(dead_code)]
-                pub fn with_raw(mut self, raw: crate::sqlite_append::RawAppender) -> Self {
+                pub fn set_raw(&mut self, raw: crate::sqlite_append::RawAppender) {
                     self.raw = Some(raw);
-                    self
+                }
+
+                /// Whether the fast path has its connection.
+                #[allow(dead_code)]
+                pub fn has_raw(&self) -> bool {
+                    self.raw.is_some()
                 }
 
                 /// Appends `entries`. On SQLite a large group goes in transactions of at most

@@ -2253,20 +2253,7 @@ fn group_committer(
         Postgres(db::postgres::Appender),
     }
     let mut appender = match &pool {
-        Pool::Sqlite(p) => {
-            let appender = db::sqlite::Appender::with_anchors(anchors);
-            match sqlite_append::RawAppender::open(p.connect_options().get_filename()) {
-                Ok(raw) => Appender::Sqlite(appender.with_raw(raw)),
-                // Nothing can be appended: answer every append with why.
-                Err(e) => {
-                    let reason = e.to_string();
-                    while let Some((_, done)) = rx.blocking_recv() {
-                        let _ = done.send(Err(StoreError::Append(reason.clone())));
-                    }
-                    return;
-                }
-            }
-        }
+        Pool::Sqlite(_) => Appender::Sqlite(db::sqlite::Appender::with_anchors(anchors)),
         Pool::Postgres(_) => Appender::Postgres(db::postgres::Appender::with_anchors(anchors)),
     };
     // Publish the latest checkpoint before acknowledging, so that an acknowledged entry is
@@ -2289,6 +2276,11 @@ fn group_committer(
     let mut append = |entries: &[&db::PreparedEntry], now: &str| -> Result<Vec<AppendOutcome>, StoreError> {
         match (&mut appender, &pool) {
             (Appender::Sqlite(a), Pool::Sqlite(p)) => {
+                // The appender's own connection, opened for the first append (and again
+                // for the next, if it would not open: this one fails with why).
+                if !a.has_raw() {
+                    a.set_raw(sqlite_append::RawAppender::open(p.connect_options().get_filename())?);
+                }
                 // In-process writers take turns (`AsyncStore::writer`).
                 let _turn = writer.blocking_lock();
                 handle.block_on(a.append(p, &signer, entries, now))
