@@ -1209,20 +1209,17 @@ fn build_changes(
     }
     // The threads move each change's facts out of its slot (`mem::take`), so the history's
     // facts are never copied into parts first.
-    let blocks: Vec<std::sync::Mutex<&mut [ChangeFacts]>> =
-        facts.chunks_mut(BLOCK).map(std::sync::Mutex::new).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let blocks = std::sync::Mutex::new(facts.chunks_mut(BLOCK).enumerate());
     let mut built: Vec<(usize, Vec<Change>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
-                let (mailmap, blocks, next) = (mailmap.clone(), &blocks, &next);
+                let (mailmap, blocks) = (mailmap.clone(), &blocks);
                 scope.spawn(move || {
                     let people = People::new(mailmap);
                     let mut done = Vec::new();
                     loop {
-                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(block) = blocks.get(b) else { return done };
-                        let mut block = block.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let next = blocks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+                        let Some((b, block)) = next else { return done };
                         let changes = block
                             .iter_mut()
                             .map(|f| change_from_facts(&people, rules, std::mem::take(f), branch))

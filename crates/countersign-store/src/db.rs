@@ -397,10 +397,8 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }
 
-/// Bind one log entry's columns, in the order of `INSERT INTO log_entries (idx, leaf_hash,
-/// envelope, kind, change_id, recorded_at, recorded_by, idempotency_key)`, on either backend.
-/// Most entries in one SQLite fast-path transaction (bounds the statement's parameters
-/// and the number of distinct statements each connection prepares).
+/// Most entries in one SQLite transaction: a larger group (an import) is appended in
+/// transactions of this many, and the fast path (`sqlite_append`) takes no more.
 pub(crate) const FAST_GROUP: usize = 64;
 
 /// WAL pages after which the SQLite appender's own COMMIT checkpoints the WAL (SQLite's
@@ -458,6 +456,7 @@ macro_rules! bind_delivery {
     };
 }
 
+/// Bind one log entry's columns, in the order of [`ENTRY_INSERT`], on either backend.
 macro_rules! bind_entry {
     ($q:expr, $index:expr, $entry:expr) => {
         $q.bind(*$index as i64)
@@ -511,11 +510,11 @@ pub(crate) fn plan<'e>(
     let mut nodes = Vec::new();
     let mut seen_keys: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
     for entry in entries {
-        if let Some(key) = entry.idempotency_key.as_deref() {
-            if let Some(index) = seen_keys.get(key).or_else(|| existing.get(key)) {
-                outcomes.push(AppendOutcome::AlreadyRecorded(*index));
-                continue;
-            }
+        if let Some(key) = entry.idempotency_key.as_deref()
+            && let Some(index) = seen_keys.get(key).or_else(|| existing.get(key))
+        {
+            outcomes.push(AppendOutcome::AlreadyRecorded(*index));
+            continue;
         }
         let index = frontier.size();
         nodes.extend(frontier.push(entry.leaf));

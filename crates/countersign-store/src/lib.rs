@@ -2258,7 +2258,7 @@ fn group_committer(
     };
     // Publish the latest checkpoint before acknowledging, so that an acknowledged entry is
     // covered by a checkpoint kept outside the database too.
-    let publish = |handle: &tokio::runtime::Handle| {
+    let publish = || {
         if publishing.publishers.is_empty() {
             return;
         }
@@ -2301,7 +2301,7 @@ fn group_committer(
         let now = now_rfc3339(clock);
         match append(&entries, &now) {
             Ok(outcomes) => {
-                publish(&handle);
+                publish();
                 for ((_, done), outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = done.send(Ok(outcome));
                 }
@@ -2316,7 +2316,7 @@ fn group_committer(
                 for (entry, done) in jobs {
                     let result = append(&[&entry], &now).map(|mut o| o.remove(0));
                     if result.is_ok() {
-                        publish(&handle);
+                        publish();
                     }
                     let _ = done.send(result);
                 }

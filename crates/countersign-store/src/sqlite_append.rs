@@ -25,9 +25,15 @@ use crate::db::{self, PreparedEntry};
 use crate::sqlite_ffi::{Db, Value, failed};
 use crate::{AppendOutcome, StoreError};
 
-/// The appender's raw connection.
+/// The appender's raw connection, and the texts of its one-row statements (built once:
+/// each is also the key its prepared statement is kept under).
 pub(crate) struct RawAppender {
     db: Db,
+    entry_insert: String,
+    node_insert: String,
+    delivery_insert: String,
+    job_insert: String,
+    stale_check: String,
 }
 
 /// How an attempt ended short of a commit.
@@ -66,7 +72,14 @@ impl RawAppender {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(failed(CONTEXT, format!("the database's journal mode is {mode:?}, not WAL")));
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            entry_insert: db::values_sql(db::ENTRY_INSERT, 8, 1),
+            node_insert: db::values_sql(db::NODE_INSERT, 3, 1),
+            delivery_insert: db::values_sql(db::DELIVERY_INSERT, 8, 1),
+            job_insert: db::values_sql(db::JOB_INSERT, 7, 1) + db::JOB_UPSERT,
+            stale_check: db::stale_change_sql(1),
+        })
     }
 
     /// Append `entries` on top of `base`, the state this appender last wrote. `Ok(None)`:
@@ -117,7 +130,7 @@ impl RawAppender {
         entries: &[&PreparedEntry],
         now: &str,
     ) -> Result<(Vec<AppendOutcome>, Frontier), Stop> {
-        let db = &mut self.db;
+        let Self { db, entry_insert, node_insert, delivery_insert, job_insert, stale_check } = self;
         let mut existing = HashMap::new();
         for key in entries.iter().filter_map(|e| e.idempotency_key.as_deref()) {
             db.run(db::IDEMPOTENT_LOOKUP, &[Value::Text(key)], |row| {
@@ -139,10 +152,9 @@ impl RawAppender {
             // Another writer appended since this appender's last append.
             return Err(Stop::Fallback);
         }
-        let entry_insert = db::values_sql(db::ENTRY_INSERT, 8, 1);
         for (index, e) in &plan.rows {
             db.run(
-                &entry_insert,
+                entry_insert,
                 &[
                     Value::Int(*index as i64),
                     Value::Blob(&e.leaf),
@@ -156,21 +168,18 @@ impl RawAppender {
                 |_| {},
             )?;
         }
-        let node_insert = db::values_sql(db::NODE_INSERT, 3, 1);
         for (node, hash) in &plan.nodes {
             db.run(
-                &node_insert,
+                node_insert,
                 &[Value::Int(i64::from(node.level)), Value::Int(node.index as i64), Value::Blob(hash)],
                 |_| {},
             )?;
         }
         // Webhook deliveries and the jobs that process them (a delivery id already stored
         // fails the INSERT, and the locked path reports it).
-        let delivery_insert = db::values_sql(db::DELIVERY_INSERT, 8, 1);
-        let job_insert = db::values_sql(db::JOB_INSERT, 7, 1) + db::JOB_UPSERT;
         for (index, d) in plan.rows.iter().filter_map(|(index, e)| e.delivery.as_ref().map(|d| (*index, d))) {
             db.run(
-                &delivery_insert,
+                delivery_insert,
                 &[
                     Value::Text(&d.forge),
                     Value::Text(&d.delivery_id),
@@ -185,7 +194,7 @@ impl RawAppender {
             )?;
             let (key, kind, payload, run_after) = &d.job;
             db.run(
-                &job_insert,
+                job_insert,
                 &[
                     Value::Text(key),
                     Value::Text(kind),
@@ -199,10 +208,9 @@ impl RawAppender {
             )?;
         }
         // Cached change resolutions, checked under the write lock.
-        let stale_check = db::stale_change_sql(1);
         for c in plan.rows.iter().filter_map(|(_, e)| e.change_check.as_ref()) {
             let mut stale = false;
-            db.run(&stale_check, &[Value::Text(&c.reference), Value::Text(&c.id), c.head.as_deref().into()], |_| {
+            db.run(stale_check, &[Value::Text(&c.reference), Value::Text(&c.id), c.head.as_deref().into()], |_| {
                 stale = true
             })?;
             if stale {

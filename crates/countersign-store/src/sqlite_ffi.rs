@@ -284,9 +284,7 @@ impl Db {
 
     /// Run `sql` once, unprepared afterwards (`PRAGMA`s).
     pub(crate) fn execute_once(&mut self, sql: &str) -> Result<(), String> {
-        let mut stmt = Statement::prepare(Conn { db: self.db, _lock: PhantomData }, sql)?;
-        while stmt.step()?.is_some() {}
-        Ok(())
+        Conn { db: self.db, _lock: PhantomData }.execute(sql)
     }
 
     /// Rows the last INSERT, UPDATE or DELETE changed.
