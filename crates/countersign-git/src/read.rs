@@ -21,7 +21,7 @@ pub(crate) type PathMatch = dyn Fn(&str) -> bool + Sync;
 use crate::facts::{ChangeFacts, CommitFacts, RawIdent};
 use crate::index::CommitIndex;
 use crate::message::{self, decode_message, escape_lossy};
-use crate::treediff::{Changed, TreeDiff, TreeSource};
+use crate::treediff::{Changed, TreeDiff, TreeSource, TreeState};
 
 /// The commits of a topic (what a merge brings in, or a pull request's commits) and what the
 /// walk needs to know about them beyond each commit's own facts.
@@ -149,6 +149,8 @@ pub(crate) struct Reader<'a> {
     /// The parent commit `tree_of` just read: walking newest first, it is the next commit
     /// to be read in full, so keep its bytes.
     last_parent: Option<(ObjectId, Vec<u8>)>,
+    /// The tree diff's buffers, and the trees the last diff read for the next one.
+    trees: TreeState,
     /// Parents and dates of commits, shared with the walk's other readers.
     index: Arc<CommitIndex>,
     merge_walk: MergeWalk,
@@ -213,6 +215,7 @@ impl<'a> Reader<'a> {
             buf: Vec::new(),
             buf2: Vec::new(),
             last_parent: None,
+            trees: TreeState::default(),
             graph: repo.commit_graph_if_enabled().ok().flatten(),
             index: Arc::default(),
             merge_walk: MergeWalk::default(),
@@ -733,23 +736,13 @@ impl<'a> Reader<'a> {
 
     /// Tree diff `old` → `new`, raw: every changed path with its blob ids.
     fn diff_raw(&mut self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Changed>, GitError> {
-        let mut old_buf = std::mem::take(&mut self.buf);
-        let mut new_buf = std::mem::take(&mut self.buf2);
+        let state = std::mem::take(&mut self.trees);
         let source = self.source();
-        let mut diff = TreeDiff::new(&source, new.kind());
-        let result = (|| {
-            match old {
-                Some(t) => source.load_tree(&t, &mut old_buf)?,
-                None => old_buf.clear(),
-            }
-            source.load_tree(&new, &mut new_buf)?;
-            diff.diff(&old_buf, &new_buf)
-        })();
-        let out = diff.out;
-        self.buf = old_buf;
-        self.buf2 = new_buf;
-        result?;
-        Ok(out)
+        let mut diff = TreeDiff::new(&source, new.kind(), state);
+        let result = diff.diff_ids(old, new);
+        let (out, state) = diff.finish();
+        self.trees = state;
+        result.map(|()| out)
     }
 
     /// Tree diff `old` → `new`. Returns the changed paths (sorted by path) and the
