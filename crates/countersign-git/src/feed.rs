@@ -18,7 +18,21 @@ pub(crate) struct Feed {
 #[derive(Default)]
 struct State {
     ids: Vec<ObjectId>,
+    /// The raw commit objects the walk read, by position in `ids` (empty where it read
+    /// none: a commit it found in the cache or the commit-graph, or one a reader took).
+    raw: Vec<Vec<u8>>,
     done: bool,
+}
+
+/// Part of the chain for one reader.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Run {
+    /// Where the run starts in the chain.
+    pub start: usize,
+    pub ids: Vec<ObjectId>,
+    /// The raw commit objects the walk read, by position in `ids`; shorter, or with empty
+    /// entries, where it read none. They are the reader's: the feed keeps no copy.
+    pub raw: Vec<Vec<u8>>,
 }
 
 impl Feed {
@@ -29,7 +43,7 @@ impl Feed {
 
     /// A feed of ids known in advance: finished already.
     pub fn complete(ids: Vec<ObjectId>) -> Feed {
-        Feed { state: Mutex::new(State { ids, done: true }), grown: Condvar::new() }
+        Feed { state: Mutex::new(State { ids, raw: Vec::new(), done: true }), grown: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -37,9 +51,17 @@ impl Feed {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// More of the chain, after what was given before.
-    pub fn extend(&self, ids: impl IntoIterator<Item = ObjectId>) {
-        self.lock().ids.extend(ids);
+    /// More of the chain, with the raw commit objects the walk read for it (empty where
+    /// it read none), which the readers then need not read again.
+    pub fn extend_raw(&self, commits: impl IntoIterator<Item = (ObjectId, Vec<u8>)>) {
+        let mut state = self.lock();
+        let State { ids, raw, .. } = &mut *state;
+        raw.resize_with(ids.len(), Vec::new);
+        for (id, bytes) in commits {
+            ids.push(id);
+            raw.push(bytes);
+        }
+        drop(state);
         self.grown.notify_all();
     }
 
@@ -64,17 +86,21 @@ impl Feed {
         self.lock().ids.len()
     }
 
-    /// Run `run` of runs `len` long: where it starts and its ids, once the walk has found
-    /// all of them (or ended). `None` once the chain ended before the run's start.
-    pub fn run(&self, run: usize, len: usize) -> Option<(usize, Vec<ObjectId>)> {
+    /// Run `run` of runs `len` long, once the walk has found all of it (or ended); its
+    /// raw commits move out of the feed. `None` once the chain ended before the run's start.
+    pub fn run(&self, run: usize, len: usize) -> Option<Run> {
         let start = run.checked_mul(len)?;
         let end = start.checked_add(len)?;
         let mut state = self.lock();
         while state.ids.len() < end && !state.done {
             state = self.grown.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        let ids = state.ids.get(start..end.min(state.ids.len()))?;
-        (!ids.is_empty()).then(|| (start, ids.to_vec()))
+        let end = end.min(state.ids.len());
+        let ids = state.ids.get(start..end).filter(|ids| !ids.is_empty())?.to_vec();
+        let raw_end = end.min(state.raw.len());
+        let raw =
+            state.raw.get_mut(start..raw_end).map_or_else(Vec::new, |raw| raw.iter_mut().map(std::mem::take).collect());
+        Some(Run { start, ids, raw })
     }
 }
 
@@ -89,10 +115,15 @@ mod tests {
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| (0..4).map(|run| feed.run(run, 2)).collect::<Vec<_>>());
             for n in 0..5 {
-                feed.extend([id(n)]);
+                feed.extend_raw([(id(n), Vec::new())]);
             }
             feed.finish();
-            let runs = reader.join().expect("the reader does not panic");
+            let runs: Vec<_> = reader
+                .join()
+                .expect("the reader does not panic")
+                .into_iter()
+                .map(|r| r.map(|r| (r.start, r.ids)))
+                .collect();
             assert_eq!(runs[0], Some((0, vec![id(0), id(1)])));
             assert_eq!(runs[1], Some((2, vec![id(2), id(3)])));
             assert_eq!(runs[2], Some((4, vec![id(4)])), "the last run holds what is left");
@@ -111,7 +142,24 @@ mod tests {
             assert_eq!(reader.join().expect("no panic"), None);
         });
         let complete = Feed::complete(vec![id(1), id(2), id(3)]);
-        assert_eq!(complete.run(1, 2), Some((2, vec![id(3)])));
+        assert_eq!(complete.run(1, 2), Some(Run { start: 2, ids: vec![id(3)], raw: Vec::new() }));
         assert_eq!(complete.run(usize::MAX, 2), None, "an overflowing run is past the end");
+    }
+
+    #[test]
+    fn raw_commits_go_to_the_run_that_takes_them_once() {
+        let feed = Feed::new();
+        feed.extend_raw([(id(0), Vec::new())]);
+        feed.extend_raw([(id(1), b"one".to_vec()), (id(2), Vec::new()), (id(3), b"three".to_vec())]);
+        feed.extend_raw([(id(4), Vec::new())]);
+        feed.finish();
+        let first = feed.run(0, 2).expect("a first run");
+        assert_eq!(first, Run { start: 0, ids: vec![id(0), id(1)], raw: vec![Vec::new(), b"one".to_vec()] });
+        let second = feed.run(1, 2).expect("a second run");
+        assert_eq!(second, Run { start: 2, ids: vec![id(2), id(3)], raw: vec![Vec::new(), b"three".to_vec()] });
+        let last = feed.run(2, 2).expect("a last run");
+        assert_eq!(last, Run { start: 4, ids: vec![id(4)], raw: vec![Vec::new()] }, "no raw commit was fed for it");
+        assert_eq!(feed.run(0, 2).expect("the run again").raw, vec![Vec::new(), Vec::new()], "taken once");
+        assert_eq!(feed.ids(), (0..5).map(id).collect::<Vec<_>>());
     }
 }

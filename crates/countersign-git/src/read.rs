@@ -149,6 +149,8 @@ pub(crate) struct Reader<'a> {
     /// The parent commit `tree_of` just read: walking newest first, it is the next commit
     /// to be read in full, so keep its bytes.
     last_parent: Option<(ObjectId, Vec<u8>)>,
+    /// Raw commits the walk read and handed on with a run of the chain ([`Reader::offer`]).
+    offered: gix::hashtable::HashMap<ObjectId, Vec<u8>>,
     /// The tree diff's buffers, and the trees the last diff read for the next one.
     trees: TreeState,
     /// Parents and dates of commits, shared with the walk's other readers.
@@ -216,6 +218,7 @@ impl<'a> Reader<'a> {
             buf2: Vec::new(),
             last_parent: None,
             trees: TreeState::default(),
+            offered: Default::default(),
             graph: repo.commit_graph_if_enabled().ok().flatten(),
             index: Arc::default(),
             merge_walk: MergeWalk::default(),
@@ -283,6 +286,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The raw commit objects the walk already read for the commits `ids` (empty where it
+    /// read none), in place of those offered before: `commit_facts` and `tree_of` use them
+    /// instead of reading the objects again.
+    pub fn offer(&mut self, ids: &[ObjectId], raw: Vec<Vec<u8>>) {
+        self.offered.clear();
+        self.offered.extend(ids.iter().copied().zip(raw).filter(|(_, raw)| !raw.is_empty()));
+    }
+
     /// Decode one commit into facts. `with_body` keeps the body (first-parent commits).
     pub fn commit_facts(
         &mut self,
@@ -290,21 +301,28 @@ impl<'a> Reader<'a> {
         with_body: bool,
     ) -> Result<(CommitFacts, Vec<ObjectId>, ObjectId), GitError> {
         let mut buf = std::mem::take(&mut self.buf);
-        let cached = match &self.last_parent {
-            Some((c, bytes)) if c.as_ref() == id => {
-                buf.clear();
-                buf.extend_from_slice(bytes);
-                true
-            }
-            _ => match self.fresh.remove(id) {
-                Some(bytes) => {
+        // Offered by the walk; else the parent `tree_of` just read; else decoded by a
+        // merge walk.
+        let cached = if let Some(raw) = self.offered.remove(id) {
+            buf = raw;
+            true
+        } else {
+            match &self.last_parent {
+                Some((c, bytes)) if c.as_ref() == id => {
                     buf.clear();
-                    buf.extend_from_slice(&bytes);
-                    self.spare.push(bytes);
+                    buf.extend_from_slice(bytes);
                     true
                 }
-                None => false,
-            },
+                _ => match self.fresh.remove(id) {
+                    Some(bytes) => {
+                        buf.clear();
+                        buf.extend_from_slice(&bytes);
+                        self.spare.push(bytes);
+                        true
+                    }
+                    None => false,
+                },
+            }
         };
         let result = (|| {
             let data = if cached {
@@ -358,17 +376,19 @@ impl<'a> Reader<'a> {
 
     /// The tree of a commit.
     pub fn tree_of(&mut self, commit: &gix::oid) -> Result<ObjectId, GitError> {
-        let mut buf = std::mem::take(&mut self.buf2);
-        let result = (|| {
-            let data = self.load(commit, &mut buf, "a parent commit")?;
-            let mut iter = gix::objs::CommitRefIter::from_bytes(data.data, commit.kind());
-            iter.tree_id().map_err(|e| GitError::Corrupt {
+        let tree_id = |data: &[u8]| {
+            gix::objs::CommitRefIter::from_bytes(data, commit.kind()).tree_id().map_err(|e| GitError::Corrupt {
                 path: self.path.to_owned(),
                 id: commit.to_string(),
                 kind: "commit",
                 message: e.to_string(),
             })
-        })();
+        };
+        if let Some(raw) = self.offered.get(commit) {
+            return tree_id(raw);
+        }
+        let mut buf = std::mem::take(&mut self.buf2);
+        let result = self.load(commit, &mut buf, "a parent commit").and_then(|data| tree_id(data.data));
         if result.is_ok() {
             let mut keep = self.last_parent.take().map(|(_, v)| v).unwrap_or_default();
             keep.clear();

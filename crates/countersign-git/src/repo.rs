@@ -368,6 +368,9 @@ impl Repository {
         let graph = self.repo.commit_graph_if_enabled().ok().flatten();
         let shallow = self.repo.shallow_commits().map_err(|e| self.git("reading the shallow file", e))?;
         let mut chain = Vec::new();
+        // The raw commits read for the chain not yet fed (empty where none was read): the
+        // readers then need not find and inflate them again.
+        let mut unfed_raw: Vec<Vec<u8>> = Vec::new();
         let mut buf = Vec::new();
         let mut parents = Vec::new();
         let mut next = Some(tip);
@@ -401,7 +404,7 @@ impl Repository {
                     found
                 }
                 None => {
-                    let time = self.commit_links(
+                    let (time, raw) = self.commit_links(
                         &mut pack_reader,
                         packs,
                         &id,
@@ -409,6 +412,10 @@ impl Repository {
                         &mut parents,
                         "the first-parent history",
                     )?;
+                    if feed.is_some() {
+                        unfed_raw.resize_with(chain.len() - fed, Vec::new);
+                        unfed_raw.push(raw.to_vec());
+                    }
                     // The merges' walks visit the mainline too: remember it for them.
                     index.insert(id, time, &parents);
                     (time, parents.first().copied())
@@ -418,7 +425,9 @@ impl Repository {
             if let Some(feed) = feed
                 && chain.len() - fed >= FEED_EVERY
             {
-                feed.extend(chain[fed..].iter().map(|c| c.id));
+                feed.extend_raw(
+                    chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
+                );
                 fed = chain.len();
             }
             if chain.len() % 4096 == 0 {
@@ -429,22 +438,24 @@ impl Repository {
             }
         }
         if let Some(feed) = feed {
-            feed.extend(chain[fed..].iter().map(|c| c.id));
+            feed.extend_raw(
+                chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
+            );
         }
         Ok((chain, used_graph, stopped))
     }
 
     /// The committer time of commit `id`, with its parents in `parents` (cleared first), read
-    /// from the packs, else through gix.
-    fn commit_links(
+    /// from the packs, else through gix; and the raw commit, which lies in `buf`.
+    fn commit_links<'b>(
         &self,
         pack_reader: &mut crate::packs::PackReader,
         packs: &Packs,
         id: &gix::oid,
-        buf: &mut Vec<u8>,
+        buf: &'b mut Vec<u8>,
         parents: &mut Vec<ObjectId>,
         needed_for: &str,
-    ) -> Result<i64, GitError> {
+    ) -> Result<(i64, &'b [u8]), GitError> {
         let from_pack = pack_reader.find(packs, id, buf).map_err(|e| self.git(format!("reading commit {id}"), e))?;
         let data = match from_pack {
             Some(kind) => Ok(Some(gix::objs::Data { kind, object_hash: id.kind(), data: buf })),
@@ -464,7 +475,8 @@ impl Repository {
             }
             Err(e) => return Err(self.git(format!("reading commit {id}"), e)),
         };
-        crate::read::commit_links(&self.path, id, data.data, parents)
+        let time = crate::read::commit_links(&self.path, id, data.data, parents)?;
+        Ok((time, data.data))
     }
 
     /// Put every commit reachable from `tip` into `index` (reading those it lacks), so that
@@ -483,7 +495,7 @@ impl Repository {
             }
             if index.get(&id, &mut parents).is_none() {
                 let time =
-                    self.commit_links(&mut pack_reader, packs, &id, &mut buf, &mut parents, "the commit graph")?;
+                    self.commit_links(&mut pack_reader, packs, &id, &mut buf, &mut parents, "the commit graph")?.0;
                 index.insert(id, time, &parents);
             }
             stack.extend(parents.iter().filter(|p| !seen.contains(*p)));
@@ -822,9 +834,11 @@ impl Repository {
                         .topics_elsewhere(one_pass);
                     while !failed.load(Ordering::Relaxed) {
                         // Waits while the walk has not found the whole run yet.
-                        let Some((start, ids)) = feed.run(next_run.fetch_add(1, Ordering::Relaxed), run_len) else {
+                        let Some(run) = feed.run(next_run.fetch_add(1, Ordering::Relaxed), run_len) else {
                             break;
                         };
+                        let (start, ids) = (run.start, &run.ids);
+                        reader.offer(ids, run.raw);
                         // Newest first within the run, like git: pack deltas are stored against
                         // newer versions, so the delta-base cache keeps hitting.
                         let result: Result<Vec<_>, _> = ids.iter().map(|id| reader.change_facts(id)).collect();
