@@ -464,7 +464,7 @@ impl<'a> Reader<'a> {
             next = first_parents[i];
         }
         let stale_reviews = match tips.first().and_then(|tip| index.get(tip)) {
-            Some(&tip) => self.stale_reviews(tip, &commits, &first_parents, &trees)?,
+            Some(&tip) => self.stale_reviews(tip, &commits, &first_parents, &trees, &index)?,
             None => Vec::new(),
         };
         Ok(Topic { commits, topic_line, stale_reviews })
@@ -481,36 +481,48 @@ impl<'a> Reader<'a> {
     /// code at the tip. A trailer on commit C covers the paths C touched (its diff against
     /// its first parent); it is stale when any of those paths is not the same at the tip
     /// (another entry, or gone, or back when C deleted it). Only commits that carry a
-    /// binding trailer are diffed, and only their touched paths are looked up at the tip,
-    /// so a topic without trailers costs nothing here.
+    /// binding trailer are diffed, so a topic without trailers costs nothing here.
+    ///
+    /// For such a commit, what differs between it and the tip is diffed first (usually
+    /// little: both are in one topic); when nothing does, nothing is stale. Otherwise C's own
+    /// diff follows, and finds C's trees among those the first diff read. A touched path is
+    /// not the same at the tip exactly when the diff from C to the tip reports it, or a path
+    /// below it (C deleted a file where the tip has a directory).
     fn stale_reviews(
         &mut self,
         tip: usize,
         commits: &[CommitFacts],
         first_parents: &[Option<ObjectId>],
         trees: &[ObjectId],
+        members: &HashMap<ObjectId, usize>,
     ) -> Result<Vec<String>, GitError> {
         let mut stale = Vec::new();
-        let mut buf = Vec::new();
         for (i, commit) in commits.iter().enumerate() {
             let binds =
                 commit.trailers.iter().any(|(key, _)| self.binding_keys.iter().any(|b| key.eq_ignore_ascii_case(b)));
             if i == tip || !binds {
                 continue;
             }
+            let since = self.diff_raw(Some(trees[i]), trees[tip])?;
+            if since.is_empty() {
+                continue;
+            }
             let old = match first_parents[i] {
-                Some(p) => Some(self.tree_of(&p)?),
+                Some(p) => Some(match members.get(&p) {
+                    Some(&j) => trees[j],
+                    None => self.tree_of(&p)?,
+                }),
                 None => None,
             };
             let touched = self.diff_raw(old, trees[i])?;
-            let source = self.source();
-            for changed in &touched {
-                let here = crate::treediff::lookup(&source, &trees[i], &changed.path, &mut buf)?;
-                let at_tip = crate::treediff::lookup(&source, &trees[tip], &changed.path, &mut buf)?;
-                if here != at_tip {
-                    stale.push(commit.id.clone());
-                    break;
-                }
+            let touched: std::collections::HashSet<&[u8]> = touched.iter().map(|c| c.path.as_slice()).collect();
+            let differs_at_tip = since.iter().any(|c| {
+                let path = c.path.as_slice();
+                touched.contains(path)
+                    || path.iter().enumerate().any(|(k, &b)| b == b'/' && touched.contains(&path[..k]))
+            });
+            if differs_at_tip {
+                stale.push(commit.id.clone());
             }
         }
         Ok(stale)

@@ -346,41 +346,6 @@ fn give_back(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
     }
 }
 
-/// The entry at `path` (`/`-separated, as the diff reports it) below the tree `root`: its
-/// mode and id, or `None` when there is no such entry. `buf` is scratch space.
-pub(crate) fn lookup<S: TreeSource>(
-    source: &S,
-    root: &gix::oid,
-    path: &[u8],
-    buf: &mut Vec<u8>,
-) -> Result<Option<(Vec<u8>, ObjectId)>, crate::GitError> {
-    let hash_len = root.kind().len_in_bytes();
-    let mut tree = root.to_owned();
-    let mut components = path.split(|&b| b == b'/').peekable();
-    while let Some(name) = components.next() {
-        source.load_tree(&tree, buf)?;
-        let mut entries = Entries { data: buf, hash_len };
-        let found = loop {
-            match entries.next_entry().map_err(|()| source.malformed(Some(&tree)))? {
-                None => break None,
-                Some(e) if e.name == name => {
-                    break Some((e.mode.to_vec(), ObjectId::from_bytes_or_panic(e.id), e.is_tree()));
-                }
-                Some(_) => {}
-            }
-        };
-        let Some((mode, id, is_tree)) = found else { return Ok(None) };
-        if components.peek().is_none() {
-            return Ok(Some((mode, id)));
-        }
-        if !is_tree {
-            return Ok(None);
-        }
-        tree = id;
-    }
-    Ok(None)
-}
-
 #[cfg(test)]
 mod tests {
     use std::cell::{Cell, RefCell};

@@ -248,6 +248,37 @@ fn s000_16_trailer_approvals_are_bound_to_the_merged_tip_unless_stale() {
     assert_eq!(serde_json::to_value(&w.changes).expect("json"), serde_json::to_value(&second.changes).expect("json"));
 }
 
+/// Staleness where the tree's shape changes: a reviewed deletion of a file where the tip
+/// has a directory of that name, a reviewed file whose mode changes later, and a reviewed
+/// file deep in a directory whose neighbours change later (not stale).
+#[test]
+fn s000_16_a_review_goes_stale_when_its_path_changes_kind_or_mode_at_the_tip() {
+    let r = TestRepo::new();
+    r.commit(&[("e", "file\n"), ("g.sh", "echo\n"), ("dir/sub/f.txt", "f\n"), ("dir/other.txt", "o\n")], "base");
+    r.git(&["checkout", "-q", "-b", "topic"]);
+    r.git(&["rm", "-q", "e"]);
+    let xena = r.commit(&[], "drop e\n\nReviewed-by: Xena <xena@example.com>");
+    let zoe = r.commit(&[("g.sh", "echo hi\n")], "edit g\n\nReviewed-by: Zoe <zoe@example.com>");
+    r.commit(&[("dir/sub/f.txt", "f1\n")], "edit f\n\nReviewed-by: Yan <yan@example.com>");
+    r.commit(&[("e/inner.txt", "now a directory\n")], "e becomes a directory");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(r.path().join("g.sh"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    r.commit(&[], "make g executable");
+    let tip = r.commit(&[("dir/other.txt", "o1\n")], "edit a neighbour of f");
+    r.git(&["checkout", "-q", "main"]);
+    r.merge("topic", "Merge branch 'topic'");
+
+    let w = walk(&r, &no_cache());
+    let c = &w.changes[0];
+    assert_eq!(c.head_commit.as_deref(), Some(tip.as_str()));
+    let bound_to = |email: &str| approvals_by(c, email)[0].commit.clone().unwrap_or_default();
+    assert_eq!(bound_to("xena@example.com"), xena, "e is a directory at the tip");
+    assert_eq!(bound_to("zoe@example.com"), zoe, "g.sh's mode changed");
+    assert_eq!(bound_to("yan@example.com"), tip, "only f's neighbours changed");
+}
+
 /// When main changed a reviewed path and the topic merged main back in, the review no
 /// longer describes what lands: stale.
 #[test]
