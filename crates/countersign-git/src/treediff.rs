@@ -152,9 +152,12 @@ pub(crate) struct TreeState {
     kept: Vec<(ObjectId, Vec<u8>)>,
 }
 
-/// At most this many trees are handed on from one diff to the next, and kept spare: a diff
-/// across a whole history (a root commit, a large merge) reads thousands.
-const KEEP_TREES: usize = 256;
+/// At most this many trees are handed on from one diff to the next: a diff across a whole
+/// history (a root commit, a large merge) reads thousands, a commit's usually a few.
+const KEEP_TREES: usize = 64;
+
+/// At most this many spare buffers are kept: a diff holds two per level of depth at once.
+const SPARE_BUFFERS: usize = 16;
 
 pub(crate) struct TreeDiff<'s, S: TreeSource> {
     source: &'s S,
@@ -358,7 +361,7 @@ impl<'s, S: TreeSource> TreeDiff<'s, S> {
 
 /// Put a spent tree buffer back among the spares, unless there are enough.
 fn give_back(pool: &mut Vec<Vec<u8>>, buf: Vec<u8>) {
-    if pool.len() < KEEP_TREES {
+    if pool.len() < SPARE_BUFFERS {
         pool.push(buf);
     }
 }
