@@ -21,8 +21,15 @@ struct State {
     /// The raw commit objects the walk read, by position in `ids` (empty where it read
     /// none: a commit it found in the cache or the commit-graph, or one a reader took).
     raw: Vec<Vec<u8>>,
+    /// The bytes in `raw`, at most [`RAW_BUDGET`].
+    raw_bytes: usize,
     done: bool,
 }
+
+/// At most this many bytes of raw commits wait in the feed. The walk is faster than the
+/// readers, so on a long history most of the chain would wait: beyond the budget its
+/// commits go without their raw objects, and the readers read those themselves.
+const RAW_BUDGET: usize = 32 << 20;
 
 /// Part of the chain for one reader.
 #[derive(Debug, PartialEq)]
@@ -43,7 +50,7 @@ impl Feed {
 
     /// A feed of ids known in advance: finished already.
     pub fn complete(ids: Vec<ObjectId>) -> Feed {
-        Feed { state: Mutex::new(State { ids, raw: Vec::new(), done: true }), grown: Condvar::new() }
+        Feed { state: Mutex::new(State { ids, done: true, ..State::default() }), grown: Condvar::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -52,17 +59,25 @@ impl Feed {
     }
 
     /// More of the chain, with the raw commit objects the walk read for it (empty where
-    /// it read none), which the readers then need not read again.
-    pub fn extend_raw(&self, commits: impl IntoIterator<Item = (ObjectId, Vec<u8>)>) {
+    /// it read none), which the readers then need not read again. Returns whether more raw
+    /// commits are welcome: false while the feed holds its budget of them (those given
+    /// beyond it are dropped).
+    pub fn extend_raw(&self, commits: impl IntoIterator<Item = (ObjectId, Vec<u8>)>) -> bool {
         let mut state = self.lock();
-        let State { ids, raw, .. } = &mut *state;
+        let State { ids, raw, raw_bytes, .. } = &mut *state;
         raw.resize_with(ids.len(), Vec::new);
-        for (id, bytes) in commits {
+        for (id, mut bytes) in commits {
+            if *raw_bytes + bytes.len() > RAW_BUDGET {
+                bytes = Vec::new();
+            }
+            *raw_bytes += bytes.len();
             ids.push(id);
             raw.push(bytes);
         }
+        let welcome = *raw_bytes < RAW_BUDGET / 2;
         drop(state);
         self.grown.notify_all();
+        welcome
     }
 
     /// The walk ended (at the root, or with an error): no more ids come.
@@ -98,8 +113,9 @@ impl Feed {
         let end = end.min(state.ids.len());
         let ids = state.ids.get(start..end).filter(|ids| !ids.is_empty())?.to_vec();
         let raw_end = end.min(state.raw.len());
-        let raw =
+        let raw: Vec<Vec<u8>> =
             state.raw.get_mut(start..raw_end).map_or_else(Vec::new, |raw| raw.iter_mut().map(std::mem::take).collect());
+        state.raw_bytes -= raw.iter().map(Vec::len).sum::<usize>();
         Some(Run { start, ids, raw })
     }
 }
@@ -161,5 +177,20 @@ mod tests {
         assert_eq!(last, Run { start: 4, ids: vec![id(4)], raw: vec![Vec::new()] }, "no raw commit was fed for it");
         assert_eq!(feed.run(0, 2).expect("the run again").raw, vec![Vec::new(), Vec::new()], "taken once");
         assert_eq!(feed.ids(), (0..5).map(id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn raw_commits_beyond_the_budget_are_dropped_until_readers_take_some() {
+        let feed = Feed::new();
+        let big = vec![7u8; RAW_BUDGET / 4];
+        assert!(feed.extend_raw([(id(0), big.clone())]), "a quarter of the budget: more welcome");
+        assert!(!feed.extend_raw([(id(1), big.clone()), (id(2), big.clone())]), "three quarters: no more wanted");
+        assert!(!feed.extend_raw([(id(3), big.clone()), (id(4), big.clone())]), "the last one is beyond the budget");
+        let first = feed.run(0, 5).expect("a run");
+        let kept: Vec<usize> = first.raw.iter().map(Vec::len).collect();
+        assert_eq!(kept, vec![big.len(), big.len(), big.len(), big.len(), 0]);
+        assert!(feed.extend_raw([(id(5), big.clone())]), "taken by a reader: room again");
+        feed.finish();
+        assert_eq!(feed.run(1, 5).expect("a second run").raw, vec![big]);
     }
 }

@@ -371,6 +371,7 @@ impl Repository {
         // The raw commits read for the chain not yet fed (empty where none was read): the
         // readers then need not find and inflate them again.
         let mut unfed_raw: Vec<Vec<u8>> = Vec::new();
+        let mut raw_welcome = true;
         let mut buf = Vec::new();
         let mut parents = Vec::new();
         let mut next = Some(tip);
@@ -412,7 +413,7 @@ impl Repository {
                         &mut parents,
                         "the first-parent history",
                     )?;
-                    if feed.is_some() {
+                    if feed.is_some() && raw_welcome {
                         unfed_raw.resize_with(chain.len() - fed, Vec::new);
                         unfed_raw.push(raw.to_vec());
                     }
@@ -425,7 +426,7 @@ impl Repository {
             if let Some(feed) = feed
                 && chain.len() - fed >= FEED_EVERY
             {
-                feed.extend_raw(
+                raw_welcome = feed.extend_raw(
                     chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
                 );
                 fed = chain.len();
@@ -438,7 +439,7 @@ impl Repository {
             }
         }
         if let Some(feed) = feed {
-            feed.extend_raw(
+            let _ = feed.extend_raw(
                 chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
             );
         }
