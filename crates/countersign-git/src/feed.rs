@@ -62,11 +62,17 @@ impl Feed {
     /// it read none), which the readers then need not read again. Returns whether more raw
     /// commits are welcome: false while the feed holds its budget of them (those given
     /// beyond it are dropped).
-    pub fn extend_raw(&self, commits: impl IntoIterator<Item = (ObjectId, Vec<u8>)>) -> bool {
+    /// `raw_commits` may be shorter than `commits`: the rest have none.
+    pub fn extend_raw(
+        &self,
+        commits: impl IntoIterator<Item = ObjectId>,
+        raw_commits: impl IntoIterator<Item = Vec<u8>>,
+    ) -> bool {
         let mut state = self.lock();
         let State { ids, raw, raw_bytes, .. } = &mut *state;
         raw.resize_with(ids.len(), Vec::new);
-        for (id, mut bytes) in commits {
+        let padded = raw_commits.into_iter().chain(std::iter::repeat_with(Vec::new));
+        for (id, mut bytes) in commits.into_iter().zip(padded) {
             if *raw_bytes + bytes.len() > RAW_BUDGET {
                 bytes = Vec::new();
             }
@@ -131,7 +137,7 @@ mod tests {
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| (0..4).map(|run| feed.run(run, 2)).collect::<Vec<_>>());
             for n in 0..5 {
-                feed.extend_raw([(id(n), Vec::new())]);
+                feed.extend_raw([id(n)], []);
             }
             feed.finish();
             let runs: Vec<_> = reader
@@ -165,9 +171,9 @@ mod tests {
     #[test]
     fn raw_commits_go_to_the_run_that_takes_them_once() {
         let feed = Feed::new();
-        feed.extend_raw([(id(0), Vec::new())]);
-        feed.extend_raw([(id(1), b"one".to_vec()), (id(2), Vec::new()), (id(3), b"three".to_vec())]);
-        feed.extend_raw([(id(4), Vec::new())]);
+        feed.extend_raw([id(0)], []);
+        feed.extend_raw([id(1), id(2), id(3)], [b"one".to_vec(), Vec::new(), b"three".to_vec()]);
+        feed.extend_raw([id(4)], []);
         feed.finish();
         let first = feed.run(0, 2).expect("a first run");
         assert_eq!(first, Run { start: 0, ids: vec![id(0), id(1)], raw: vec![Vec::new(), b"one".to_vec()] });
@@ -183,13 +189,13 @@ mod tests {
     fn raw_commits_beyond_the_budget_are_dropped_until_readers_take_some() {
         let feed = Feed::new();
         let big = vec![7u8; RAW_BUDGET / 4];
-        assert!(feed.extend_raw([(id(0), big.clone())]), "a quarter of the budget: more welcome");
-        assert!(!feed.extend_raw([(id(1), big.clone()), (id(2), big.clone())]), "three quarters: no more wanted");
-        assert!(!feed.extend_raw([(id(3), big.clone()), (id(4), big.clone())]), "the last one is beyond the budget");
+        assert!(feed.extend_raw([id(0)], [big.clone()]), "a quarter of the budget: more welcome");
+        assert!(!feed.extend_raw([id(1), id(2)], [big.clone(), big.clone()]), "three quarters: no more wanted");
+        assert!(!feed.extend_raw([id(3), id(4)], [big.clone(), big.clone()]), "the last one is beyond the budget");
         let first = feed.run(0, 5).expect("a run");
         let kept: Vec<usize> = first.raw.iter().map(Vec::len).collect();
         assert_eq!(kept, vec![big.len(), big.len(), big.len(), big.len(), 0]);
-        assert!(feed.extend_raw([(id(5), big.clone())]), "taken by a reader: room again");
+        assert!(feed.extend_raw([id(5)], [big.clone()]), "taken by a reader: room again");
         feed.finish();
         assert_eq!(feed.run(1, 5).expect("a second run").raw, vec![big]);
     }

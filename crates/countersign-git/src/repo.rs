@@ -426,9 +426,7 @@ impl Repository {
             if let Some(feed) = feed
                 && chain.len() - fed >= FEED_EVERY
             {
-                raw_welcome = feed.extend_raw(
-                    chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
-                );
+                raw_welcome = feed.extend_raw(chain[fed..].iter().map(|c| c.id), unfed_raw.drain(..));
                 fed = chain.len();
             }
             if chain.len() % 4096 == 0 {
@@ -439,9 +437,7 @@ impl Repository {
             }
         }
         if let Some(feed) = feed {
-            let _ = feed.extend_raw(
-                chain[fed..].iter().map(|c| c.id).zip(unfed_raw.drain(..).chain(std::iter::repeat_with(Vec::new))),
-            );
+            let _ = feed.extend_raw(chain[fed..].iter().map(|c| c.id), unfed_raw.drain(..));
         }
         Ok((chain, used_graph, stopped))
     }
